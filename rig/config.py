@@ -1,0 +1,232 @@
+"""Bench configuration: I2C bus and addresses, pins, sensor settings, the jig.
+
+Loaded from a TOML file (see ``rig/data/bench.toml`` for every key with its
+default). Unknown keys, wrong types and impossible values raise
+:class:`~rig.errors.ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from rig.errors import ConfigError
+
+GAINS_X = (0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+@dataclass
+class SpectralConfig:
+    """AS7341 settings. ``gain_x`` is the nominal gain (0.5 ... 512)."""
+
+    address: int = 0x39
+    gain_x: float = 4
+    atime: int = 29
+    astep: int = 599
+    auto_range: bool = True
+    max_autorange_steps: int = 12
+
+    def validate(self, path: str, prefix: str) -> None:
+        _check(self.gain_x in GAINS_X, path, f"{prefix}.gain_x", f"one of {GAINS_X}", self.gain_x)
+        _check(0 <= self.atime <= 255, path, f"{prefix}.atime", "an integer 0..255", self.atime)
+        _check(0 <= self.astep <= 65534, path, f"{prefix}.astep", "an integer 0..65534", self.astep)
+        _check(0 <= self.address <= 0x7F, path, f"{prefix}.address", "a 7-bit I2C address", self.address)
+
+
+@dataclass
+class ProbeConfig:
+    """One NTC thermistor in a divider on an ADS1115 input.
+
+    Beta model by default (``r0_ohm`` at ``t0_c``, ``beta_k``); if all three
+    Steinhart-Hart coefficients are given they are used instead.
+    """
+
+    name: str = "surface"
+    channel: int = 0
+    r0_ohm: float = 10_000.0
+    t0_c: float = 25.0
+    beta_k: float = 3950.0
+    sh_a: float | None = None
+    sh_b: float | None = None
+    sh_c: float | None = None
+
+    def validate(self, path: str, prefix: str) -> None:
+        _check(0 <= self.channel <= 3, path, f"{prefix}.channel", "an ADS1115 input 0..3", self.channel)
+        _check(self.r0_ohm > 0, path, f"{prefix}.r0_ohm", "a resistance > 0", self.r0_ohm)
+        _check(self.beta_k > 0, path, f"{prefix}.beta_k", "a Beta value > 0 K", self.beta_k)
+        given = [c is not None for c in (self.sh_a, self.sh_b, self.sh_c)]
+        _check(all(given) or not any(given), path, f"{prefix}.sh_a/sh_b/sh_c",
+               "all three Steinhart-Hart coefficients or none")
+
+
+def _default_probes() -> list[ProbeConfig]:
+    return [ProbeConfig(name="surface", channel=0), ProbeConfig(name="ambient", channel=1)]
+
+
+@dataclass
+class ThermalConfig:
+    """ADS1115 and the thermistor dividers (supply -> ``divider_r_ohm`` -> node -> NTC -> ground)."""
+
+    address: int = 0x48
+    pga_v: float = 4.096
+    rate_sps: int = 128
+    supply_v: float = 3.3
+    supply_channel: int | None = 3
+    divider_r_ohm: float = 10_000.0
+    probes: list[ProbeConfig] = field(default_factory=_default_probes)
+
+    def validate(self, path: str, prefix: str) -> None:
+        _check(self.pga_v in (6.144, 4.096, 2.048, 1.024, 0.512, 0.256), path, f"{prefix}.pga_v",
+               "one of 6.144, 4.096, 2.048, 1.024, 0.512, 0.256", self.pga_v)
+        _check(self.rate_sps in (8, 16, 32, 64, 128, 250, 475, 860), path, f"{prefix}.rate_sps",
+               "one of 8, 16, 32, 64, 128, 250, 475, 860", self.rate_sps)
+        _check(self.supply_v > 0, path, f"{prefix}.supply_v", "a voltage > 0", self.supply_v)
+        _check(self.divider_r_ohm > 0, path, f"{prefix}.divider_r_ohm", "a resistance > 0", self.divider_r_ohm)
+        _check(bool(self.probes), path, f"{prefix}.probes", "at least one probe")
+        names = [p.name for p in self.probes]
+        _check(len(set(names)) == len(names), path, f"{prefix}.probes", "unique probe names", names)
+        channels = [p.channel for p in self.probes] + (
+            [self.supply_channel] if self.supply_channel is not None else [])
+        _check(len(set(channels)) == len(channels), path, f"{prefix}.probes",
+               "each probe (and the supply) on its own channel", channels)
+        for index, probe in enumerate(self.probes):
+            probe.validate(path, f"{prefix}.probes[{index}]")
+
+
+@dataclass
+class SwitchConfig:
+    """GPIO pins (BCM numbers): the power MOSFET/relay and the optocoupler on the wrap's button."""
+
+    power_pin: int = 17
+    button_pin: int | None = 27
+    active_high: bool = True
+    button_press_s: float = 0.3
+
+    def validate(self, path: str, prefix: str) -> None:
+        _check(0 <= self.power_pin <= 27, path, f"{prefix}.power_pin", "a BCM GPIO number 0..27", self.power_pin)
+        if self.button_pin is not None:
+            _check(0 <= self.button_pin <= 27, path, f"{prefix}.button_pin", "a BCM GPIO number 0..27",
+                   self.button_pin)
+            _check(self.button_pin != self.power_pin, path, f"{prefix}.button_pin", "a pin other than power_pin",
+                   self.button_pin)
+        _check(0 < self.button_press_s <= 10, path, f"{prefix}.button_press_s", "seconds in (0, 10]",
+               self.button_press_s)
+
+
+@dataclass
+class JigConfig:
+    """What sits between the wrap and the sensor: an attenuator of known nominal transmission."""
+
+    attenuator: str = "ND 2.0 + PTFE diffuser, 3 mm aperture"
+    transmission: float = 0.01
+    distance_mm: float = 0.0
+
+    def validate(self, path: str, prefix: str) -> None:
+        _check(0 < self.transmission <= 1, path, f"{prefix}.transmission", "a fraction in (0, 1]",
+               self.transmission)
+
+
+@dataclass
+class BenchConfig:
+    """The whole bench. ``backend`` is ``real`` (default) or ``sim``; never switched silently."""
+
+    backend: Literal["real", "sim"] = "real"
+    i2c_bus: int = 1
+    spectral: SpectralConfig = field(default_factory=SpectralConfig)
+    thermal: ThermalConfig = field(default_factory=ThermalConfig)
+    switch: SwitchConfig = field(default_factory=SwitchConfig)
+    jig: JigConfig = field(default_factory=JigConfig)
+    source: str = "<defaults>"
+
+    def validate(self) -> BenchConfig:
+        path = self.source
+        _check(self.backend in ("real", "sim"), path, "backend", "'real' or 'sim'", self.backend)
+        _check(self.i2c_bus >= 0, path, "i2c_bus", "a bus number >= 0", self.i2c_bus)
+        self.spectral.validate(path, "spectral")
+        self.thermal.validate(path, "thermal")
+        self.switch.validate(path, "switch")
+        self.jig.validate(path, "jig")
+        return self
+
+
+def _check(ok: bool, path: str, key: str, expected: str, got: object = None) -> None:
+    if not ok:
+        raise ConfigError(path, key, expected, got)
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation in (bool, str):
+        return isinstance(value, annotation)
+    if origin is Literal:
+        return value in get_args(annotation)
+    args = get_args(annotation)
+    if args and type(None) in args:  # Optional[X]
+        return any(_type_ok(value, a) for a in args if a is not type(None))
+    return True
+
+
+def _type_name(annotation: Any) -> str:
+    names = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+    if annotation in names:
+        return names[annotation]
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(annotation))
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return " or ".join(_type_name(a) for a in args) if args else str(annotation)
+
+
+def build_dataclass(cls: type, data: dict[str, Any], path: str, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from a TOML table, naming the file and key on any mistake."""
+    if not isinstance(data, dict):
+        raise ConfigError(path, prefix or "<top>", "a table", data)
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.name != "source"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(path, f"{prefix}{key}", "one of the known keys: " + ", ".join(sorted(known)))
+    kwargs: dict[str, Any] = {}
+    for name in known & data.keys():
+        value, annotation, key = data[name], hints[name], f"{prefix}{name}"
+        if is_dataclass(annotation):
+            kwargs[name] = build_dataclass(annotation, value, path, f"{key}.")
+        elif get_origin(annotation) is list:
+            (item_type,) = get_args(annotation)
+            if not isinstance(value, list):
+                raise ConfigError(path, key, "a list", value)
+            kwargs[name] = [build_dataclass(item_type, item, path, f"{key}[{i}].") for i, item in enumerate(value)]
+        elif not _type_ok(value, annotation):
+            raise ConfigError(path, key, _type_name(annotation), value)
+        else:
+            kwargs[name] = float(value) if annotation is float else value
+    return cls(**kwargs)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file; a syntax error names the file and line."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "<file>", "an existing file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(path), "<syntax>", f"valid TOML ({error})") from None
+
+
+def load_bench_config(path: str | Path | None = None, *, backend: str | None = None) -> BenchConfig:
+    """Load the bench config (defaults if ``path`` is None); ``backend`` overrides the file's."""
+    if path is None:
+        config = BenchConfig()
+    else:
+        config = build_dataclass(BenchConfig, load_toml(path), str(path))
+        config.source = str(path)
+    if backend is not None:
+        config.backend = backend  # type: ignore[assignment]
+    return config.validate()
