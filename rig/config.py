@@ -200,7 +200,13 @@ def build_dataclass(cls: type, data: dict[str, Any], path: str, prefix: str = ""
             (item_type,) = get_args(annotation)
             if not isinstance(value, list):
                 raise ConfigError(path, key, "a list", value)
-            kwargs[name] = [build_dataclass(item_type, item, path, f"{key}[{i}].") for i, item in enumerate(value)]
+            if is_dataclass(item_type):
+                kwargs[name] = [build_dataclass(item_type, item, path, f"{key}[{i}].") for i, item in enumerate(value)]
+            else:
+                for i, item in enumerate(value):
+                    if not _type_ok(item, item_type):
+                        raise ConfigError(path, f"{key}[{i}]", _type_name(item_type), item)
+                kwargs[name] = list(value)
         elif not _type_ok(value, annotation):
             raise ConfigError(path, key, _type_name(annotation), value)
         else:

@@ -1,0 +1,70 @@
+"""The bench: one object owning the spectral sensor, the thermal probes and the wrap switch.
+
+``with Bench(...) as bench:`` guarantees the wrap is switched off on the way out,
+whatever happened inside (normal end, exception, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rig.clock import Clock
+from rig.config import BenchConfig
+
+if TYPE_CHECKING:
+    from rig.bench.spectral import SpectralReading, SpectralSensor
+    from rig.bench.switch import WrapSwitch
+    from rig.bench.thermal import ProbeReading, ThermalProbes
+
+
+class Bench:
+    """Sensors and switch of one bench; a context manager whose exit leaves the wrap off.
+
+    ``backend`` is ``"real"`` or ``"sim"``; ``sim`` holds the simulated hardware
+    (the wrap model, emulated chips) when there is one, for demos and tests.
+    """
+
+    def __init__(
+        self,
+        config: BenchConfig,
+        clock: Clock,
+        spectral: SpectralSensor,
+        thermal: ThermalProbes,
+        switch: WrapSwitch,
+        backend: str,
+        sim: Any = None,
+        on_close: list[Callable[[], None]] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.spectral = spectral
+        self.thermal = thermal
+        self.switch = switch
+        self.backend = backend
+        self.sim = sim
+        self._on_close = list(on_close or [])
+        self.closed = False
+
+    def read_spectrum(self) -> SpectralReading:
+        return self.spectral.read()
+
+    def read_temperatures(self) -> dict[str, ProbeReading]:
+        return self.thermal.read()
+
+    def close(self) -> None:
+        """Wrap off first, then release everything else. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.switch.close()
+        finally:
+            for action in reversed(self._on_close):
+                action()
+
+    def __enter__(self) -> Bench:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

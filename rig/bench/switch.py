@@ -1,0 +1,66 @@
+"""Switching the wrap: a power pin (relay or MOSFET) and an optional optocoupler on its button.
+
+gpiozero leaves a closed pin floating, and a floating MOSFET gate can leave a
+load on: :meth:`WrapSwitch.close` drives the power pin off explicitly before
+releasing it (the hardware also needs a gate pull-down; see the README).
+"""
+
+from __future__ import annotations
+
+from gpiozero import DigitalOutputDevice
+from gpiozero.pins import Factory
+
+from rig.clock import Clock
+from rig.config import SwitchConfig
+
+
+class WrapSwitch:
+    """Power on/off and button presses for the wrap under test."""
+
+    def __init__(self, config: SwitchConfig, clock: Clock, pin_factory: Factory | None = None) -> None:
+        self.config = config
+        self._clock = clock
+        self._power = DigitalOutputDevice(
+            config.power_pin, active_high=config.active_high, initial_value=False, pin_factory=pin_factory)
+        self._button: DigitalOutputDevice | None = None
+        if config.button_pin is not None:
+            try:
+                self._button = DigitalOutputDevice(
+                    config.button_pin, active_high=True, initial_value=False, pin_factory=pin_factory)
+            except Exception:
+                self._power.off()
+                self._power.close()
+                raise
+
+    @property
+    def is_on(self) -> bool:
+        """True while the power pin is driven on."""
+        return bool(self._power.value)
+
+    def on(self) -> None:
+        self._power.on()
+
+    def off(self) -> None:
+        self._power.off()
+
+    def press(self, duration_s: float | None = None) -> None:
+        """Press the wrap's button through the optocoupler for ``duration_s`` (default from config)."""
+        if self._button is None:
+            raise RuntimeError("no button pin configured (switch.button_pin)")
+        self._button.on()
+        try:
+            self._clock.sleep(self.config.button_press_s if duration_s is None else duration_s)
+        finally:
+            self._button.off()
+
+    def close(self) -> None:
+        """Switch off, then release the pins; the power pin is driven off even if the rest fails."""
+        try:
+            if not self._power.closed:
+                self._power.off()
+            if self._button is not None and not self._button.closed:
+                self._button.off()
+                self._button.close()
+        finally:
+            if not self._power.closed:
+                self._power.close()

@@ -1,0 +1,104 @@
+"""Simulated hardware wired together: the same bench code, talking to emulated chips.
+
+The AS7341 and ADS1115 emulators sit on an emulated I2C bus (busio face for the
+Adafruit driver, smbus2 face for the ADC); gpiozero runs on its MockFactory with
+pins wired to the wrap model; the driver's own sleeps follow the simulated clock.
+Chosen only explicitly (``--sim`` or ``backend = "sim"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from rig.bench.bench import Bench
+from rig.bench.spectral import SpectralSensor
+from rig.bench.switch import WrapSwitch
+from rig.bench.thermal import ThermalProbes
+from rig.clock import SimClock
+from rig.config import BenchConfig
+from rig.sim.ads1115 import ADS1115Emulator
+from rig.sim.as7341 import AS7341Emulator, install_sim_clock
+from rig.sim.bus import SimBus
+from rig.sim.optics import SpectralLine
+from rig.sim.probes import NtcDividerSim
+from rig.sim.wrap import WrapModel, WrapSpec
+
+
+class JigLight:
+    """The wrap seen by the sensor: surface irradiance times the attenuator's true transmission."""
+
+    def __init__(self, wrap: WrapModel, transmission: float) -> None:
+        self.wrap = wrap
+        self.transmission = transmission
+
+    def lines_between(self, t0_s: float, t1_s: float) -> list[SpectralLine]:
+        return [SpectralLine(line.peak_nm, line.fwhm_nm, line.irradiance_uw_cm2 * self.transmission)
+                for line in self.wrap.lines_between(t0_s, t1_s)]
+
+
+class ObservedPin(MockPin):
+    """A gpiozero mock pin that tells the wrap model when its level changes."""
+
+    def __init__(self, factory, info, on_change=None) -> None:
+        super().__init__(factory, info)
+        self.on_change = on_change
+
+    def _change_state(self, value: bool) -> bool:
+        changed = super()._change_state(value)
+        if changed and self.on_change is not None:
+            self.on_change(value)
+        return changed
+
+
+@dataclass
+class SimHardware:
+    """Handles on every simulated part, for tests, demos and fault injection."""
+
+    clock: SimClock
+    bus: SimBus
+    wrap: WrapModel
+    light: JigLight
+    as7341: AS7341Emulator
+    ads1115: ADS1115Emulator
+    probes: NtcDividerSim
+    pin_factory: MockFactory
+
+
+def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed: int = 0,
+                    transmission: float | None = None, clock: SimClock | None = None) -> Bench:
+    """A :class:`Bench` on simulated hardware.
+
+    ``transmission`` is the attenuator's *true* transmission (default: the
+    config's nominal value); calibration is how a user finds out the difference.
+    """
+    clock = clock or SimClock()
+    wrap = WrapModel(wrap_spec or WrapSpec())
+    light = JigLight(wrap, config.jig.transmission if transmission is None else transmission)
+    bus = SimBus(config.i2c_bus)
+    as7341 = AS7341Emulator(clock, light, seed=seed)
+    bus.attach(config.spectral.address, as7341)
+    probes = NtcDividerSim(config.thermal, lambda name: wrap.temperature_c(name, clock.monotonic()))
+    ads1115 = ADS1115Emulator(clock, probes, seed=seed + 1)
+    bus.attach(config.thermal.address, ads1115)
+
+    factory = MockFactory()
+    factory.pin(config.switch.power_pin, pin_class=ObservedPin,
+                on_change=lambda level: wrap.set_power(clock.monotonic(), level == config.switch.active_high))
+    if config.switch.button_pin is not None:
+        factory.pin(config.switch.button_pin, pin_class=ObservedPin,
+                    on_change=lambda level: level and wrap.press_button(clock.monotonic()))
+
+    cleanup = contextlib.ExitStack()
+    cleanup.enter_context(install_sim_clock(clock))
+    with cleanup:  # undone only if construction fails; otherwise handed to the Bench
+        switch = WrapSwitch(config.switch, clock, pin_factory=factory)
+        cleanup.callback(switch.close)
+        spectral = SpectralSensor(bus.busio(), config.spectral, clock,
+                                  attenuator=config.jig.attenuator, transmission=config.jig.transmission)
+        thermal = ThermalProbes(bus.smbus(), config.thermal, clock)
+        release = cleanup.pop_all()
+    hardware = SimHardware(clock, bus, wrap, light, as7341, ads1115, probes, factory)
+    return Bench(config, clock, spectral, thermal, switch, backend="sim", sim=hardware, on_close=[release.close])

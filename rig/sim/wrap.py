@@ -1,0 +1,294 @@
+"""A physical model of an LED wrap, driven by its power and button pins.
+
+The model is a pure function of simulated time: every pin change appends a
+*segment* (power, mode, lit) with the thermal state at its start, and every
+query evaluates closed-form solutions inside the segment that holds the time
+asked for. So the emulated sensors can ask about any past window (an
+integration) in any order, and an hour of wrap runs in microseconds.
+
+Physics, per segment (``x`` is the LED junction warm-up state, 0 cold .. 1 warm):
+
+- warm-up: ``x`` moves toward 1 while lit (toward 0 while dark) with
+  ``warmup_tau_s``; output is scaled by ``1 - droop_fraction * x`` and every
+  peak shifts by ``+wavelength_drift_nm * x``;
+- surface heating: first order toward ``ambient + surface_rise_c * drive``
+  with ``heat_tau_s`` (drive = lit strings' share of the full power, times duty),
+  plus a linear ``runaway_c_per_min`` while lit (the overheating fault);
+- pulse modes: a square wave of ``pulse_hz`` and ``duty`` from the mode's start;
+  the light seen over a window is the exact on-time fraction of the window;
+- auto-off: the controller turns the LEDs off ``auto_off_s`` after power-on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rig.config import build_dataclass, load_toml
+from rig.errors import ConfigError
+from rig.sim.optics import SpectralLine
+
+
+@dataclass
+class LedString:
+    """One LED string: peak and width at a cold junction, irradiance at the surface (contact)."""
+
+    name: str = "red"
+    peak_nm: float = 660.0
+    fwhm_nm: float = 20.0
+    irradiance_mw_cm2: float = 25.0
+
+
+@dataclass
+class WrapMode:
+    """A controller mode: which strings light, and how (``pulse_hz`` 0 = steady)."""
+
+    name: str = "red+nir"
+    strings: list[str] = field(default_factory=lambda: ["red", "nir"])
+    pulse_hz: float = 0.0
+    duty: float = 1.0
+
+
+@dataclass
+class WrapFaults:
+    """Faults of the wrap itself (sensor faults are injected on the bus)."""
+
+    dead_strings: list[str] = field(default_factory=list)
+    runaway_c_per_min: float = 0.0
+    auto_off_broken: bool = False
+    stuck_on: bool = False  # welded relay / shorted MOSFET: switching off has no effect
+    never_on: bool = False
+
+
+@dataclass
+class WrapSpec:
+    """Everything that describes a simulated wrap (the ``--sim-wrap`` TOML file)."""
+
+    name: str = "simulated wrap"
+    strings: list[LedString] = field(default_factory=lambda: [
+        LedString("red", 660.0, 20.0, 25.0), LedString("nir", 850.0, 30.0, 25.0)])
+    modes: list[WrapMode] = field(default_factory=lambda: [WrapMode()])
+    start_mode: int = 0
+    auto_off_s: float = 900.0
+    warmup_tau_s: float = 60.0
+    droop_fraction: float = 0.08
+    wavelength_drift_nm: float = 2.0
+    ambient_c: float = 22.0
+    surface_rise_c: float = 12.0
+    heat_tau_s: float = 240.0
+    faults: WrapFaults = field(default_factory=WrapFaults)
+    source: str = "<built-in>"
+
+    def validate(self) -> WrapSpec:
+        path = self.source
+        names = [s.name for s in self.strings]
+        if not self.strings:
+            raise ConfigError(path, "strings", "at least one LED string")
+        if len(set(names)) != len(names):
+            raise ConfigError(path, "strings", "unique string names", names)
+        for i, string in enumerate(self.strings):
+            if not 300 <= string.peak_nm <= 1100:
+                raise ConfigError(path, f"strings[{i}].peak_nm", "a wavelength in 300..1100 nm", string.peak_nm)
+            if not 1 <= string.fwhm_nm <= 200:
+                raise ConfigError(path, f"strings[{i}].fwhm_nm", "a width in 1..200 nm", string.fwhm_nm)
+            if string.irradiance_mw_cm2 < 0:
+                raise ConfigError(path, f"strings[{i}].irradiance_mw_cm2", "an irradiance >= 0",
+                                  string.irradiance_mw_cm2)
+        if not self.modes:
+            raise ConfigError(path, "modes", "at least one mode")
+        for i, mode in enumerate(self.modes):
+            for name in mode.strings:
+                if name not in names:
+                    raise ConfigError(path, f"modes[{i}].strings", f"names of strings ({', '.join(names)})", name)
+            if mode.pulse_hz < 0:
+                raise ConfigError(path, f"modes[{i}].pulse_hz", "a frequency >= 0 (0 = steady)", mode.pulse_hz)
+            if not 0 < mode.duty <= 1:
+                raise ConfigError(path, f"modes[{i}].duty", "a fraction in (0, 1]", mode.duty)
+        if not 0 <= self.start_mode < len(self.modes):
+            raise ConfigError(path, "start_mode", f"a mode index 0..{len(self.modes) - 1}", self.start_mode)
+        for key in ("warmup_tau_s", "heat_tau_s"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(path, key, "a time constant > 0 s", getattr(self, key))
+        if self.auto_off_s <= 0:
+            raise ConfigError(path, "auto_off_s", "seconds > 0", self.auto_off_s)
+        if not 0 <= self.droop_fraction < 1:
+            raise ConfigError(path, "droop_fraction", "a fraction in [0, 1)", self.droop_fraction)
+        for name in self.faults.dead_strings:
+            if name not in names:
+                raise ConfigError(path, "faults.dead_strings", f"names of strings ({', '.join(names)})", name)
+        return self
+
+
+def load_wrap_spec(path: str | Path) -> WrapSpec:
+    """Read a simulated-wrap TOML file; mistakes name the file and key."""
+    data: dict[str, Any] = load_toml(path)
+    spec = build_dataclass(WrapSpec, data, str(path))
+    spec.source = str(path)
+    return spec.validate()
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A stretch of time with constant drive; thermal state given at its start."""
+
+    start_s: float
+    powered: bool
+    mode_index: int
+    lit: bool
+    auto_off_at_s: float | None
+    junction_x0: float
+    surface_c0: float
+
+
+class WrapModel:
+    """The simulated wrap: call :meth:`set_power` / :meth:`press_button` at sim times, query any time."""
+
+    def __init__(self, spec: WrapSpec, start_s: float = 0.0) -> None:
+        self.spec = spec.validate()
+        self._string_by_name = {s.name: s for s in spec.strings}
+        full_power = sum(s.irradiance_mw_cm2 for s in spec.strings) or 1.0
+        self._full_power_mw_cm2 = full_power
+        self._segments = [_Segment(start_s, False, spec.start_mode, False, None, 0.0, spec.ambient_c)]
+        self._starts = [start_s]
+        self.power_events: list[tuple[float, bool]] = []
+        self.button_presses: list[float] = []
+
+    # --- driving ------------------------------------------------------------
+    def set_power(self, t_s: float, powered: bool) -> None:
+        """The power switch changed at ``t_s`` (from the power pin)."""
+        self.power_events.append((t_s, powered))
+        current = self._segment_at(t_s)
+        if powered == current.powered:
+            return
+        if not powered and self.spec.faults.stuck_on:
+            return  # welded relay: the wrap keeps its power
+        auto_off = None
+        if powered and not self.spec.faults.auto_off_broken:
+            auto_off = t_s + self.spec.auto_off_s
+        mode = self.spec.start_mode if powered else current.mode_index
+        self._append(t_s, powered=powered, mode_index=mode, lit=powered, auto_off_at_s=auto_off)
+
+    def press_button(self, t_s: float) -> None:
+        """The wrap's button was pressed at ``t_s``: step to the next mode (if powered and lit)."""
+        self.button_presses.append(t_s)
+        current = self._segment_at(t_s)
+        if not current.powered:
+            return
+        next_mode = (current.mode_index + 1) % len(self.spec.modes)
+        self._append(t_s, powered=True, mode_index=next_mode, lit=current.lit, auto_off_at_s=current.auto_off_at_s)
+
+    # --- queries --------------------------------------------------------------
+    def is_lit(self, t_s: float) -> bool:
+        """Are the LEDs on (powered, not auto-off'd; stuck-on and never-on faults applied)?"""
+        return self._effective_lit(self._segment_at(t_s))
+
+    def mode_name(self, t_s: float) -> str:
+        return self.spec.modes[self._segment_at(t_s).mode_index].name
+
+    def surface_c(self, t_s: float) -> float:
+        """Temperature of the wrap's skin-facing surface (C)."""
+        segment = self._segment_at(t_s)
+        return self._surface_at(segment, t_s - segment.start_s)
+
+    def ambient_c(self, t_s: float) -> float:
+        return self.spec.ambient_c
+
+    def temperature_c(self, probe_name: str, t_s: float) -> float:
+        """The true temperature at a named probe: ``surface`` or anything else (ambient air)."""
+        return self.surface_c(t_s) if probe_name == "surface" else self.ambient_c(t_s)
+
+    def lines_between(self, t0_s: float, t1_s: float) -> list[SpectralLine]:
+        """Lines at the wrap surface (irradiance in uW/cm2), averaged over ``[t0_s, t1_s]``."""
+        if t1_s <= t0_s:
+            t1_s = t0_s + 1e-6
+        totals: dict[tuple[str, float], list[float]] = {}
+        first = max(0, bisect.bisect_right(self._starts, t0_s) - 1)
+        self._segment_at(t1_s)  # materialise auto-off segments up to t1
+        for index in range(first, len(self._segments)):
+            segment = self._segments[index]
+            if segment.start_s >= t1_s:
+                break
+            end = self._segments[index + 1].start_s if index + 1 < len(self._segments) else t1_s
+            a, b = max(t0_s, segment.start_s), min(t1_s, end)
+            if b <= a or not self._effective_lit(segment):
+                continue
+            mode = self.spec.modes[segment.mode_index]
+            on_fraction = _square_wave_on_fraction(a - segment.start_s, b - segment.start_s, mode.pulse_hz, mode.duty)
+            x = self._junction_at(segment, (a + b) / 2 - segment.start_s)
+            factor = (1 - self.spec.droop_fraction * x) * on_fraction * (b - a) / (t1_s - t0_s)
+            shift = self.spec.wavelength_drift_nm * x
+            for name in self._lit_strings(mode):
+                string = self._string_by_name[name]
+                entry = totals.setdefault((name, round(shift, 3)), [string.peak_nm + shift, string.fwhm_nm, 0.0])
+                entry[2] += string.irradiance_mw_cm2 * 1000.0 * factor
+        return [SpectralLine(peak, fwhm, e) for peak, fwhm, e in totals.values() if e > 0]
+
+    # --- internals ------------------------------------------------------------
+    def _lit_strings(self, mode: WrapMode) -> list[str]:
+        return [n for n in mode.strings if n not in self.spec.faults.dead_strings]
+
+    def _effective_lit(self, segment: _Segment) -> bool:
+        faults = self.spec.faults
+        if faults.never_on:
+            return False
+        return segment.lit
+
+    def _drive(self, segment: _Segment) -> float:
+        """Heating drive: lit strings' share of full electrical power, times duty."""
+        if not self._effective_lit(segment):
+            return 0.0
+        mode = self.spec.modes[segment.mode_index]
+        power = sum(self._string_by_name[n].irradiance_mw_cm2 for n in mode.strings)
+        return power / self._full_power_mw_cm2 * mode.duty
+
+    def _junction_at(self, segment: _Segment, dt_s: float) -> float:
+        target = 1.0 if self._effective_lit(segment) else 0.0
+        return target + (segment.junction_x0 - target) * math.exp(-dt_s / self.spec.warmup_tau_s)
+
+    def _surface_at(self, segment: _Segment, dt_s: float) -> float:
+        spec = self.spec
+        target = spec.ambient_c + spec.surface_rise_c * self._drive(segment)
+        value = target + (segment.surface_c0 - target) * math.exp(-dt_s / spec.heat_tau_s)
+        if self._effective_lit(segment):
+            value += spec.faults.runaway_c_per_min * dt_s / 60.0
+        return value
+
+    def _append(self, t_s: float, **changes: Any) -> None:
+        current = self._segment_at(t_s)
+        dt = t_s - current.start_s
+        new = replace(current, start_s=t_s, junction_x0=self._junction_at(current, dt),
+                      surface_c0=self._surface_at(current, dt), **changes)
+        # Later segments (queried ahead of time) are superseded by this event.
+        keep = bisect.bisect_right(self._starts, t_s)
+        if keep and self._starts[keep - 1] == t_s:
+            keep -= 1
+        del self._segments[keep:], self._starts[keep:]
+        self._segments.append(new)
+        self._starts.append(t_s)
+
+    def _segment_at(self, t_s: float) -> _Segment:
+        last = self._segments[-1]
+        while last.lit and last.auto_off_at_s is not None and last.auto_off_at_s <= t_s:
+            dt = last.auto_off_at_s - last.start_s
+            last = replace(last, start_s=last.auto_off_at_s, lit=False, auto_off_at_s=None,
+                           junction_x0=self._junction_at(last, dt), surface_c0=self._surface_at(last, dt))
+            self._segments.append(last)
+            self._starts.append(last.start_s)
+        index = max(0, bisect.bisect_right(self._starts, t_s) - 1)
+        return self._segments[index]
+
+
+def _square_wave_on_fraction(t0_s: float, t1_s: float, pulse_hz: float, duty: float) -> float:
+    """Fraction of ``[t0_s, t1_s]`` a square wave (on first, from t=0) spends on."""
+    if pulse_hz <= 0 or duty >= 1:
+        return 1.0
+    period = 1.0 / pulse_hz
+
+    def on_time_until(t: float) -> float:
+        cycles, rest = divmod(t, period)
+        return cycles * duty * period + min(rest, duty * period)
+
+    return (on_time_until(t1_s) - on_time_until(t0_s)) / (t1_s - t0_s)

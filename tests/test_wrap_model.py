@@ -1,0 +1,101 @@
+"""The simulated wrap obeys the physics each test states (warm-up, heating, pulses, auto-off, faults)."""
+
+import math
+
+import pytest
+
+from rig.errors import ConfigError
+from rig.sim.wrap import LedString, WrapFaults, WrapMode, WrapModel, WrapSpec, load_wrap_spec
+
+
+def red_only(**overrides) -> WrapSpec:
+    spec = dict(
+        strings=[LedString("red", 660.0, 20.0, 40.0)],
+        modes=[WrapMode("red", ["red"])],
+        droop_fraction=0.10, warmup_tau_s=60.0, wavelength_drift_nm=3.0,
+        ambient_c=22.0, surface_rise_c=10.0, heat_tau_s=200.0, auto_off_s=600.0,
+    )
+    spec.update(overrides)
+    return WrapSpec(**spec)
+
+
+def test_dark_until_powered_then_droops_and_drifts_while_warming():
+    wrap = WrapModel(red_only())
+    assert wrap.lines_between(0, 1) == []
+    wrap.set_power(0.0, True)
+    # 40 mW/cm2 cold; at t = 120 s the junction state is 1 - exp(-2) = 0.8647,
+    # so output is 40 * (1 - 0.1 * 0.8647) = 36.54 mW/cm2 and the peak is 660 + 3 * 0.8647 nm.
+    (line,) = wrap.lines_between(119.95, 120.05)
+    assert line.irradiance_uw_cm2 == pytest.approx(36_540, rel=1e-3)
+    assert line.peak_nm == pytest.approx(662.59, abs=0.01)
+
+
+def test_surface_heats_toward_ambient_plus_rise_and_cools_back():
+    wrap = WrapModel(red_only())
+    wrap.set_power(0.0, True)
+    # first order, tau 200 s: after 200 s the rise is 63.2 % of 10 C
+    assert wrap.surface_c(200.0) == pytest.approx(22.0 + 6.32, abs=0.01)
+    assert wrap.surface_c(590.0) == pytest.approx(22.0 + 10 * (1 - math.exp(-590 / 200)), abs=0.01)
+    wrap.set_power(590.0, False)
+    peak = wrap.surface_c(590.0)
+    assert wrap.surface_c(790.0) == pytest.approx(22.0 + (peak - 22.0) * math.exp(-1), abs=0.01)
+
+
+def test_auto_off_after_the_stated_time_and_broken_timer_never_stops():
+    wrap = WrapModel(red_only(auto_off_s=600.0))
+    wrap.set_power(10.0, True)
+    assert wrap.is_lit(609.0) and not wrap.is_lit(611.0)
+    broken = WrapModel(red_only(faults=WrapFaults(auto_off_broken=True)))
+    broken.set_power(0.0, True)
+    assert broken.is_lit(5000.0)
+
+
+@pytest.mark.parametrize(("hz", "duty"), [(10.0, 0.25), (40.0, 0.5)])
+def test_pulse_mode_light_is_the_on_time_fraction(hz, duty):
+    wrap = WrapModel(red_only(modes=[WrapMode("pulse", ["red"], pulse_hz=hz, duty=duty)], droop_fraction=0.0))
+    wrap.set_power(0.0, True)
+    steady_uw = 40_000.0
+    # over whole periods the mean is duty x steady; inside the on part it is steady; inside the off part, dark
+    assert wrap.lines_between(0.0, 1.0)[0].irradiance_uw_cm2 == pytest.approx(duty * steady_uw, rel=1e-9)
+    assert wrap.lines_between(0.0, duty / hz * 0.9)[0].irradiance_uw_cm2 == pytest.approx(steady_uw)
+    assert wrap.lines_between(duty / hz * 1.01, 0.99 / hz) == []
+
+
+def test_button_steps_modes_and_dead_string_stays_dark():
+    spec = red_only(strings=[LedString("red", 660, 20, 30), LedString("nir", 850, 30, 20)],
+                    modes=[WrapMode("both", ["red", "nir"]), WrapMode("nir", ["nir"])],
+                    faults=WrapFaults(dead_strings=["red"]))
+    wrap = WrapModel(spec)
+    wrap.set_power(0.0, True)
+    assert [round(line.peak_nm) for line in wrap.lines_between(0, 0.1)] == [850]
+    wrap.press_button(5.0)
+    assert wrap.mode_name(6.0) == "nir"
+    wrap.press_button(7.0)
+    assert wrap.mode_name(8.0) == "both"
+
+
+def test_stuck_relay_ignores_switch_off_and_never_on_never_lights():
+    stuck = WrapModel(red_only(faults=WrapFaults(stuck_on=True)))
+    stuck.set_power(0.0, True)
+    stuck.set_power(10.0, False)
+    assert stuck.is_lit(20.0)
+    dead = WrapModel(red_only(faults=WrapFaults(never_on=True)))
+    dead.set_power(0.0, True)
+    assert not dead.is_lit(1.0) and dead.lines_between(0, 1) == []
+
+
+def test_overheating_fault_keeps_rising():
+    wrap = WrapModel(red_only(auto_off_s=3600.0, faults=WrapFaults(runaway_c_per_min=2.0)))
+    wrap.set_power(0.0, True)
+    # steady state would be 32 C; runaway adds 2 C/min on top: 20 min -> about 32 + 40 C
+    assert wrap.surface_c(1200.0) > 70.0
+
+
+def test_bad_wrap_file_names_file_and_key(tmp_path):
+    path = tmp_path / "wrap.toml"
+    path.write_text('[[strings]]\nname = "red"\npeak_nm = "six hundred"\n')
+    with pytest.raises(ConfigError, match=r"wrap.toml: 'strings\[0\]\.peak_nm': expected a number"):
+        load_wrap_spec(path)
+    path.write_text('[[strings]]\nname = "red"\npeak_nm = 660\n[[modes]]\nname = "x"\nstrings = ["blue"]\n')
+    with pytest.raises(ConfigError, match=r"'modes\[0\]\.strings'"):
+        load_wrap_spec(path)
