@@ -1,0 +1,69 @@
+"""Verdicts: a measured value with its uncertainty against a claim's acceptance band.
+
+- PASS: the whole interval ``measured +/- u`` lies inside the band;
+- FAIL: the whole interval lies outside it;
+- MARGINAL: the interval straddles a limit of the band;
+- NOT MEASURED: no measurement (the reason says why).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Verdict(str, Enum):
+    PASS = "PASS"
+    MARGINAL = "MARGINAL"
+    FAIL = "FAIL"
+    NOT_MEASURED = "NOT MEASURED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One row of ``summary.csv``: the claim, the band, the measurement and the verdict."""
+
+    claim: str
+    unit: str
+    claimed: float | None
+    tolerance: str
+    low: float | None
+    high: float | None
+    measured: float | None
+    uncertainty: float | None
+    verdict: Verdict
+    note: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "claim": self.claim, "unit": self.unit, "claimed": self.claimed, "tolerance": self.tolerance,
+            "low": self.low, "high": self.high, "measured": self.measured, "uncertainty": self.uncertainty,
+            "verdict": self.verdict.value, "note": self.note,
+        }
+
+
+def judge(low: float | None, high: float | None, measured: float | None, uncertainty: float | None) -> Verdict:
+    """Verdict for ``measured +/- uncertainty`` against the band ``[low, high]`` (either end may be open)."""
+    if measured is None or (isinstance(measured, float) and math.isnan(measured)):
+        return Verdict.NOT_MEASURED
+    u = abs(uncertainty or 0.0)
+    lo = -math.inf if low is None else low
+    hi = math.inf if high is None else high
+    if measured - u >= lo and measured + u <= hi:
+        return Verdict.PASS
+    if measured + u < lo or measured - u > hi:
+        return Verdict.FAIL
+    return Verdict.MARGINAL
+
+
+def check_claim(claim: str, unit: str, claimed: float | None, tolerance: str, low: float | None,
+                high: float | None, measured: float | None, uncertainty: float | None,
+                not_measured_why: str = "") -> ClaimCheck:
+    """Build a :class:`ClaimCheck`; ``not_measured_why`` is recorded when nothing was measured."""
+    verdict = judge(low, high, measured, uncertainty)
+    note = not_measured_why if verdict is Verdict.NOT_MEASURED else ""
+    return ClaimCheck(claim, unit, claimed, tolerance, low, high, measured, uncertainty, verdict, note)
