@@ -81,7 +81,8 @@ class WrapProfile:
         for mode in self.modes:
             if mode.name == name:
                 return mode
-        raise ConfigError(self.source, "modes", f"a mode named {name!r} (have: {', '.join(m.name for m in self.modes)})")
+        have = ", ".join(m.name for m in self.modes)
+        raise ConfigError(self.source, "modes", f"a mode named {name!r} (have: {have})")
 
     @property
     def label(self) -> str:

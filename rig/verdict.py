@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PASS = "PASS"
     MARGINAL = "MARGINAL"
     FAIL = "FAIL"
     NOT_MEASURED = "NOT MEASURED"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
