@@ -13,7 +13,8 @@ from rich.table import Table
 from rig import __version__
 from rig.errors import RigError
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 2, 3
+EXIT_OK, EXIT_CLAIM_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 3
+VERDICT_STYLE = {"PASS": "green", "MARGINAL": "yellow", "FAIL": "bold red", "NOT MEASURED": "dim"}
 
 
 def _bench_args(parser: argparse.ArgumentParser) -> None:
@@ -21,19 +22,35 @@ def _bench_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim", action="store_true", help="use simulated hardware (never chosen silently)")
     parser.add_argument("--sim-wrap", metavar="FILE", help="simulated wrap TOML (with --sim)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed for the simulator")
+    parser.add_argument("--sim-pace", type=float, metavar="X",
+                        help="simulated seconds per real second (default: as fast as possible)")
 
 
-def _open_bench(args: argparse.Namespace):
-    from rig.bench.factory import open_bench
+def _shipped(name: str) -> str:
+    return str(files("rig") / "data" / name)
+
+
+def _bench_config(args: argparse.Namespace):
     from rig.config import load_bench_config
-    from rig.sim.wrap import load_wrap_spec
 
     config = load_bench_config(args.bench, backend="sim" if args.sim else None)
-    wrap_path = args.sim_wrap or (str(files("rig") / "data" / "example_wrap.toml") if config.backend == "sim" else None)
     if args.sim_wrap and config.backend != "sim":
-        raise RigError("--sim-wrap needs the simulated backend (--sim or backend = \"sim\")")
-    spec = load_wrap_spec(wrap_path) if wrap_path else None
-    return open_bench(config, sim_wrap=spec, seed=args.seed)
+        raise RigError("--sim-wrap needs the simulated backend (--sim or backend = \"sim\" in the bench config)")
+    return config
+
+
+def _open_bench(args: argparse.Namespace, default_wrap=None):
+    """The bench from the command line; the simulated wrap from --sim-wrap, else ``default_wrap``."""
+    from rig.bench.factory import open_bench
+    from rig.sim.wrap import load_wrap_spec
+
+    config = _bench_config(args)
+    spec = default_wrap
+    if config.backend == "sim" and args.sim_wrap:
+        spec = load_wrap_spec(args.sim_wrap)
+    elif config.backend == "sim" and spec is None:
+        spec = load_wrap_spec(_shipped("example_wrap.toml"))
+    return open_bench(config, sim_wrap=spec, seed=args.seed, sim_pace=args.sim_pace)
 
 
 def _readings_table(rows: list[dict], title: str) -> Table:
@@ -74,27 +91,6 @@ def cmd_read(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    """Simulated bench, example wrap: dark, on, warm-up, off; prints the readings."""
-    from rig.sample import take_sample
-
-    args.sim = True
-    with _open_bench(args) as bench:
-        start = bench.clock.monotonic()
-        rows = [take_sample(bench, start)]
-        bench.switch.on()
-        for _ in range(6):
-            rows.append(take_sample(bench, start))
-            bench.clock.sleep(60.0)
-        bench.switch.off()
-        bench.clock.sleep(30.0)
-        rows.append(take_sample(bench, start))
-        console.print(_readings_table(rows, f"Simulated bench: {bench.sim.wrap.spec.name}"))
-        console.print(f"attenuator: {bench.config.jig.attenuator} (T = {bench.config.jig.transmission:g}); "
-                      f"wrap left {'ON' if bench.switch.is_on else 'off'}")
-    return EXIT_OK
-
-
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     """Open the bench, read every sensor once, pulse nothing: a wiring check."""
     from rig.sample import take_sample
@@ -108,14 +104,82 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def verdict_table(checks, title: str) -> Table:
+    table = Table(title=title)
+    for header, justify in (("claim", "left"), ("claimed", "right"), ("tolerance", "right"),
+                            ("measured", "right"), ("±u", "right"), ("unit", "left"), ("verdict", "left"),
+                            ("note", "left")):
+        table.add_column(header, justify=justify)
+    for check in checks:
+        def fmt(value):
+            return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+        verdict = str(check.verdict)
+        table.add_row(check.claim, fmt(check.claimed), check.tolerance, fmt(check.measured), fmt(check.uncertainty),
+                      check.unit, f"[{VERDICT_STYLE.get(verdict, '')}]{verdict}[/]", check.note)
+    return table
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    """Run a test sequence against a wrap profile; exit 0 all pass, 1 a claim failed, 2 bad input, 3 aborted."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rig.analysis import make_deriver
+    from rig.profile import load_profile
+    from rig.runner import run_sequence
+    from rig.sequence import load_sequence
+    from rig.sim.from_profile import wrap_spec_from_profile
+
+    config = _bench_config(args)
+    if config.backend != "sim" and not (args.wrap and args.sequence):
+        raise RigError("on the real bench, --wrap PROFILE and --sequence SEQUENCE are required "
+                       "(with --sim the shipped examples are used)")
+    profile = load_profile(args.wrap or _shipped("example_profile.toml"))
+    sequence = load_sequence(args.sequence or _shipped("example_sequence.toml"))
+    profile.mode(sequence.mode)  # the sequence's mode must exist in the profile
+    default_wrap = wrap_spec_from_profile(profile) if config.backend == "sim" else None
+    if args.sim_wrap:
+        from rig.sim.wrap import load_wrap_spec
+
+        load_wrap_spec(args.sim_wrap)  # validate before anything is switched on
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+                  TimeElapsedColumn(), console=console, transient=False, disable=args.quiet) as bar:
+        task = bar.add_task("starting", total=sequence.planned_s, status="")
+
+        def show(p) -> None:
+            irradiance = "-" if p.irradiance_mw_cm2 is None else f"{p.irradiance_mw_cm2:.1f} mW/cm2"
+            surface = "-" if p.surface_c is None else f"{p.surface_c:.1f} C"
+            bar.update(task, completed=min(p.elapsed_s, p.planned_s),
+                       description=f"[{p.phase_number}/{p.phase_count}] {p.phase}",
+                       status=f"t {p.elapsed_s:.0f}/{p.planned_s:.0f} s, phase left {p.phase_remaining_s:.0f} s, "
+                              f"wrap {'on' if p.wrap_on else 'off'}, {irradiance}, surface {surface}")
+
+        result = run_sequence(profile, sequence, lambda: _open_bench(args, default_wrap), Path(args.out),
+                              derive=make_deriver(), progress=show)
+    console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"))
+    style = "green" if result.outcome == "COMPLETED" else "bold red"
+    console.print(f"outcome [{style}]{result.outcome}[/]: {result.reason}; {result.rows_written} samples; "
+                  f"wrap {'LEFT ON' if result.wrap_left_on else 'off'}")
+    console.print(f"results: {result.run_dir}")
+    if result.outcome != "COMPLETED":
+        return EXIT_ABORTED
+    return EXIT_CLAIM_FAILED if result.any_failed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rig", description="Bench-test rig for red-light therapy LED wraps.")
     parser.add_argument("--version", action="version", version=f"rig {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="run the simulated bench against the example wrap")
-    _bench_args(demo)
-    demo.set_defaults(func=cmd_demo)
+    run = commands.add_parser("run", help="run a test sequence against a wrap profile, results to CSV")
+    _bench_args(run)
+    run.add_argument("--wrap", metavar="PROFILE", help="wrap profile TOML (maker's claims)")
+    run.add_argument("--sequence", metavar="SEQUENCE", help="sequence TOML (phases, limits)")
+    run.add_argument("--out", metavar="DIR", default="results", help="results folder (default: results)")
+    run.add_argument("--quiet", action="store_true", help="no live progress display")
+    run.set_defaults(func=cmd_run)
 
     read = commands.add_parser("read", help="read the bench a few times and print a table")
     _bench_args(read)

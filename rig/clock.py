@@ -43,14 +43,17 @@ class SimClock:
     """A virtual clock: time moves only when someone sleeps on it.
 
     ``start_wall_s`` anchors :meth:`wall` so simulated results carry plausible
-    timestamps (default: the real time at construction).
+    timestamps (default: the real time at construction). ``pace`` (simulated
+    seconds per real second) makes sleeps also take real time, for demos and
+    for tests that must interrupt a run midway; ``None`` = as fast as possible.
     """
 
     simulated = True
 
-    def __init__(self, start_wall_s: float | None = None) -> None:
+    def __init__(self, start_wall_s: float | None = None, pace: float | None = None) -> None:
         self._now_s = 0.0
         self._start_wall_s = time.time() if start_wall_s is None else start_wall_s
+        self.pace = pace
 
     def monotonic(self) -> float:
         return self._now_s
@@ -58,6 +61,8 @@ class SimClock:
     def sleep(self, duration_s: float) -> None:
         if duration_s > 0:
             self._now_s += duration_s
+            if self.pace:
+                time.sleep(duration_s / self.pace)
 
     def advance(self, duration_s: float) -> None:
         """Move time forward (same as :meth:`sleep`, reads better in tests)."""

@@ -50,6 +50,7 @@ class WrapMode:
     strings: list[str] = field(default_factory=lambda: ["red", "nir"])
     pulse_hz: float = 0.0
     duty: float = 1.0
+    intensity: float = 1.0  # output level of this mode relative to the strings' full irradiance
 
 
 @dataclass
@@ -107,6 +108,8 @@ class WrapSpec:
                 raise ConfigError(path, f"modes[{i}].pulse_hz", "a frequency >= 0 (0 = steady)", mode.pulse_hz)
             if not 0 < mode.duty <= 1:
                 raise ConfigError(path, f"modes[{i}].duty", "a fraction in (0, 1]", mode.duty)
+            if not 0 < mode.intensity <= 2:
+                raise ConfigError(path, f"modes[{i}].intensity", "a factor in (0, 2]", mode.intensity)
         if not 0 <= self.start_mode < len(self.modes):
             raise ConfigError(path, "start_mode", f"a mode index 0..{len(self.modes) - 1}", self.start_mode)
         for key in ("warmup_tau_s", "heat_tau_s"):
@@ -218,7 +221,7 @@ class WrapModel:
             mode = self.spec.modes[segment.mode_index]
             on_fraction = _square_wave_on_fraction(a - segment.start_s, b - segment.start_s, mode.pulse_hz, mode.duty)
             x = self._junction_at(segment, (a + b) / 2 - segment.start_s)
-            factor = (1 - self.spec.droop_fraction * x) * on_fraction * (b - a) / (t1_s - t0_s)
+            factor = (1 - self.spec.droop_fraction * x) * mode.intensity * on_fraction * (b - a) / (t1_s - t0_s)
             shift = self.spec.wavelength_drift_nm * x
             for name in self._lit_strings(mode):
                 string = self._string_by_name[name]
@@ -242,7 +245,7 @@ class WrapModel:
             return 0.0
         mode = self.spec.modes[segment.mode_index]
         power = sum(self._string_by_name[n].irradiance_mw_cm2 for n in mode.strings)
-        return power / self._full_power_mw_cm2 * mode.duty
+        return power / self._full_power_mw_cm2 * mode.duty * mode.intensity
 
     def _junction_at(self, segment: _Segment, dt_s: float) -> float:
         target = 1.0 if self._effective_lit(segment) else 0.0
