@@ -200,10 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args, console)
     except RigError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}")
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        Console(stderr=True).print("[bold red]interrupted[/]: wrap switched off")
+        print("interrupted: wrap switched off", file=sys.stderr)
         return EXIT_ABORTED
 
 

@@ -204,6 +204,8 @@ def run_sequence(
                     bench.close()
                     wrap_left_on = bench.switch.is_on
                     state.events.append("wrap switched off by the rig (close)")
+                    if bench.sim is not None:
+                        manifest["sim_wrap_lit_at_end"] = bench.sim.wrap.is_lit(bench.clock.monotonic())
     except RunAborted as error:
         outcome, reason = "ABORTED", str(error)
     except KeyboardInterrupt:
