@@ -91,17 +91,42 @@ def cmd_read(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _print_statuses(console: Console, statuses, bus_number: int) -> None:
+    for status in statuses:
+        mark = "[green]OK[/]" if status.present else "[bold red]MISSING[/]"
+        console.print(f"{mark} {status.name} at 0x{status.address:02x} on I2C bus {bus_number}: {status.detail}")
+
+
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    """Open the bench, read every sensor once, pulse nothing: a wiring check."""
+    """Probe the expected I2C devices, then read one sample; switches nothing."""
+    from rig.check import probe_devices
     from rig.sample import take_sample
 
+    config = _bench_config(args)
+    statuses = None
+    if config.backend == "real":
+        from smbus2 import SMBus
+
+        try:
+            with SMBus(config.i2c_bus) as raw_bus:
+                statuses = probe_devices(raw_bus, config)
+        except (FileNotFoundError, PermissionError) as error:
+            raise RigError(f"cannot open /dev/i2c-{config.i2c_bus}: {error.strerror}; enable I2C "
+                           "(raspi-config) and add the user to the 'i2c' group") from error
+        _print_statuses(console, statuses, config.i2c_bus)
+        if not all(s.present for s in statuses):
+            return EXIT_BAD_INPUT
     with _open_bench(args) as bench:
+        if statuses is None:
+            statuses = probe_devices(bench.sim.bus.smbus(), config)
+            _print_statuses(console, statuses, config.i2c_bus)
+        button = config.switch.button_pin
+        console.print(f"switch: power pin GPIO{config.switch.power_pin}, button pin "
+                      f"{'GPIO' + str(button) if button is not None else 'none'} (not toggled); "
+                      f"backend {bench.backend}")
         row = take_sample(bench)
-        console.print(f"backend {bench.backend}, I2C bus {bench.config.i2c_bus}: "
-                      f"AS7341 at 0x{bench.config.spectral.address:02x} OK, "
-                      f"ADS1115 at 0x{bench.config.thermal.address:02x} OK")
         console.print(_readings_table([row], "one reading, wrap off"))
-    return EXIT_OK
+    return EXIT_OK if all(s.present for s in statuses) else EXIT_BAD_INPUT
 
 
 def verdict_table(checks, title: str) -> Table:

@@ -1,0 +1,50 @@
+"""`rig check`: which of the expected I2C devices answer, with their IDs, and what to check if not.
+
+Reads only; toggles nothing. Works on a real smbus2.SMBus or the simulator's smbus face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rig.config import BenchConfig
+
+AS7341_ID_REGISTER = 0x92
+AS7341_ID = 0x09  # bits 7:2 of the ID register
+ADS1115_CONFIG_REGISTER = 0x01
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """One expected device: did it answer, what it said, what to check."""
+
+    name: str
+    address: int
+    present: bool
+    detail: str
+
+
+def probe_devices(bus, config: BenchConfig) -> list[DeviceStatus]:
+    """Ask each expected chip for its identity (one register read each)."""
+    where = f"I2C bus {config.i2c_bus}"
+    statuses = []
+    address = config.spectral.address
+    try:
+        chip_id = bus.read_byte_data(address, AS7341_ID_REGISTER) >> 2
+        ok = chip_id == AS7341_ID
+        detail = (f"ID 0x{chip_id:02x}" if ok else
+                  f"ID 0x{chip_id:02x}, expected 0x{AS7341_ID:02x}: another chip at this address?")
+        statuses.append(DeviceStatus("AS7341 spectral sensor", address, ok, detail))
+    except OSError as error:
+        statuses.append(DeviceStatus("AS7341 spectral sensor", address, False,
+                                     f"no answer on {where} ({error.strerror or error}): check SDA/SCL (GPIO2/3), "
+                                     "3.3 V and GND to the breakout, and the address in [spectral]"))
+    address = config.thermal.address
+    try:
+        high, low = bus.read_i2c_block_data(address, ADS1115_CONFIG_REGISTER, 2)
+        statuses.append(DeviceStatus("ADS1115 ADC", address, True, f"config register 0x{high << 8 | low:04x}"))
+    except OSError as error:
+        statuses.append(DeviceStatus("ADS1115 ADC", address, False,
+                                     f"no answer on {where} ({error.strerror or error}): check its ADDR pin "
+                                     "(GND = 0x48), SDA/SCL, and VDD"))
+    return statuses
