@@ -193,6 +193,45 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_CLAIM_FAILED if result.any_failed else EXIT_OK
 
 
+def _frame_table(frame, title: str, max_columns: int | None = None) -> Table:
+    table = Table(title=title)
+    columns = list(frame.columns)[:max_columns]
+    for column in columns:
+        table.add_column(str(column), overflow="fold")
+    for _, row in frame.iterrows():
+        cells = []
+        for column in columns:
+            value = row[column]
+            text = "" if value is None or (isinstance(value, float) and value != value) else (
+                f"{value:.4g}" if isinstance(value, float) else str(value))
+            cells.append(f"[{VERDICT_STYLE[text]}]{text}[/]" if text in VERDICT_STYLE else text)
+        table.add_row(*cells)
+    return table
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    """Many runs side by side: claims vs measured values with uncertainties and verdicts."""
+    from rig.compare import check_mixing, compare_table, trend
+    from rig.load import load_runs
+
+    loaded = load_runs(args.runs)
+    if loaded.runs.empty:
+        raise RigError(f"no runs found in {' '.join(args.runs)}")
+    for warning in check_mixing(loaded, args.allow_mixed):
+        console.print(f"[yellow]note:[/] {warning}")
+    table = compare_table(loaded, args.by)
+    if args.csv:
+        from rig.results import safe_cell
+
+        table.map(safe_cell).to_csv(args.csv, index=False)
+        console.print(f"wrote {args.csv}")
+    if args.trend:
+        console.print(_frame_table(trend(loaded), "trend per unit (change per month from a linear fit)"))
+    else:
+        console.print(_frame_table(table, f"{len(loaded.runs)} runs" + (f" by {args.by}" if args.by else "")))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rig", description="Bench-test rig for red-light therapy LED wraps.")
     parser.add_argument("--version", action="version", version=f"rig {__version__}")
@@ -205,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", default="results", help="results folder (default: results)")
     run.add_argument("--quiet", action="store_true", help="no live progress display")
     run.set_defaults(func=cmd_run)
+
+    compare = commands.add_parser("compare", help="compare runs: claims vs measured, verdicts, trends")
+    compare.add_argument("runs", nargs="+", metavar="RUNS", help="run folders, folders of runs, or globs")
+    compare.add_argument("--by", choices=["wrap", "unit", "date"], help="one row per group instead of per run")
+    compare.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    compare.add_argument("--trend", action="store_true", help="trend per unit over time (LED ageing)")
+    compare.add_argument("--allow-mixed", action="store_true", help="allow simulated and real runs together")
+    compare.set_defaults(func=cmd_compare)
 
     read = commands.add_parser("read", help="read the bench a few times and print a table")
     _bench_args(read)
