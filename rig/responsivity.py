@@ -1,0 +1,95 @@
+"""AS7341 channel facts shared by the driver code, the simulator and the analysis.
+
+Gains use the datasheet's *measured* ratios (DS000504), not powers of two.
+The responsivity table (``calibration/responsivity.csv``, shipped as package
+data) gives raw counts per (uW/cm2 of a narrow line) per ms at 64x gain.
+No pandas here: this runs on the Pi's sampling path.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+CHANNELS = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "Clear", "NIR")
+GAIN_CODES_X = (0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+GAIN_RATIO_VS_64X = (0.008, 0.016, 0.032, 0.065, 0.125, 0.25, 0.5, 1.0, 2.0, 3.95, 7.75)
+STEP_US = 2.78
+
+
+def gain_code(gain_x: float) -> int:
+    """Register code (0..10) for a nominal gain (0.5x .. 512x)."""
+    try:
+        return GAIN_CODES_X.index(gain_x)
+    except ValueError:
+        raise ValueError(f"gain {gain_x!r} is not one of {GAIN_CODES_X}") from None
+
+
+def gain_ratio(gain_x: float) -> float:
+    """Measured sensitivity relative to 64x for a nominal gain."""
+    return GAIN_RATIO_VS_64X[gain_code(float(gain_x))]
+
+
+def integration_time_ms(atime: int, astep: int) -> float:
+    """t_int = (ATIME + 1) x (ASTEP + 1) x 2.78 us, in ms."""
+    return (atime + 1) * (astep + 1) * STEP_US / 1000.0
+
+
+def full_scale_counts(atime: int, astep: int) -> int:
+    """Digital full scale: min(65535, (ATIME + 1) x (ASTEP + 1))."""
+    return min(65535, (atime + 1) * (astep + 1))
+
+
+def default_table_path() -> Path:
+    return Path(str(files("rig") / "data" / "responsivity.csv"))
+
+
+class Responsivity:
+    """The channel responsivity table and line responses computed from it."""
+
+    def __init__(self, wavelengths_nm: np.ndarray, matrix: np.ndarray, source: str = "") -> None:
+        self.wavelengths_nm = np.asarray(wavelengths_nm, dtype=float)
+        self.matrix = np.asarray(matrix, dtype=float)
+        self.source = source
+        self._cache: dict[tuple[float, float], np.ndarray] = {}
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Responsivity:
+        path = Path(path) if path is not None else default_table_path()
+        return _load_cached(str(path))
+
+    def line_response(self, peak_nm: float, fwhm_nm: float) -> np.ndarray:
+        """Raw counts per (uW/cm2 of a Gaussian line) per ms at 64x, for each channel (10 values)."""
+        key = (round(float(peak_nm), 2), round(float(fwhm_nm), 2))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self.line_responses(np.array([key[0]]), key[1])[0]
+            if len(self._cache) > 20000:
+                self._cache.clear()
+            self._cache[key] = cached
+        return cached
+
+    def line_responses(self, peaks_nm: np.ndarray, fwhm_nm: float) -> np.ndarray:
+        """Vectorised :meth:`line_response`: one row of 10 per peak (unit-area Gaussian on the 1 nm grid)."""
+        wl = self.wavelengths_nm
+        step = wl[1] - wl[0]
+        sigma = fwhm_nm / 2.3548200450309493
+        weights = np.exp(-0.5 * ((wl[None, :] - np.asarray(peaks_nm, float)[:, None]) / sigma) ** 2)
+        weights /= weights.sum(axis=1, keepdims=True) * step
+        return weights @ self.matrix * step
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str) -> Responsivity:
+    comments = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            comments.append(line[1:].strip())
+    data = np.loadtxt(path, delimiter=",", skiprows=len(comments) + 1)
+    source = next((c.split(":", 1)[1].strip() for c in comments if c.startswith("source:")), path)
+    return Responsivity(data[:, 0], data[:, 1:], source)
