@@ -22,6 +22,7 @@ class WrapSwitch:
         self._clock = clock
         self._power = DigitalOutputDevice(
             config.power_pin, active_high=config.active_high, initial_value=False, pin_factory=pin_factory)
+        self._last_on = False
         self._button: DigitalOutputDevice | None = None
         if config.button_pin is not None:
             try:
@@ -34,14 +35,18 @@ class WrapSwitch:
 
     @property
     def is_on(self) -> bool:
-        """True while the power pin is driven on."""
+        """True while the power pin is driven on (after :meth:`close`: its last driven state)."""
+        if self._power.closed:
+            return self._last_on
         return bool(self._power.value)
 
     def on(self) -> None:
         self._power.on()
+        self._last_on = True
 
     def off(self) -> None:
         self._power.off()
+        self._last_on = bool(self._power.value)
 
     def press(self, duration_s: float | None = None) -> None:
         """Press the wrap's button through the optocoupler for ``duration_s`` (default from config)."""
@@ -57,7 +62,7 @@ class WrapSwitch:
         """Switch off, then release the pins; the power pin is driven off even if the rest fails."""
         try:
             if not self._power.closed:
-                self._power.off()
+                self.off()
             if self._button is not None and not self._button.closed:
                 self._button.off()
                 self._button.close()
