@@ -3,7 +3,7 @@
 Ten broad channels are not a spectrometer, so rig fits a *model* through the
 channel responsivity curves (calibration/responsivity.csv): at most one red
 LED line (590-720 nm) and one NIR line (740-1000 nm), each a Gaussian of
-unknown peak and width. For a given pair of lines the amplitudes are linear,
+unknown peak and width (NIR searched in 760-960 nm). For a given pair of lines the amplitudes are linear,
 so the fit is an exhaustive search over a grid of (peak, FWHM) per band with
 weighted linear least squares for the amplitudes (numpy), alternating between
 the bands and then profiling each band's peak jointly with both amplitudes.
@@ -33,7 +33,9 @@ import numpy as np
 from rig.responsivity import CHANNELS, Responsivity, gain_ratio
 
 RED_PEAKS_NM = np.arange(590.0, 720.5, 1.0)
-NIR_PEAKS_NM = np.arange(740.0, 1000.5, 2.0)
+# NIR search range: wrap NIR LEDs sit at 780-950 nm. The NIR channel's response is symmetric about 910 nm,
+# so a line at 850 nm and one at 970 nm look alike; searching beyond 960 nm would make every NIR peak ambiguous.
+NIR_PEAKS_NM = np.arange(760.0, 960.5, 2.0)
 RED_FWHM_NM = tuple(float(w) for w in range(10, 42, 2))
 NIR_FWHM_NM = (20.0, 25.0, 30.0, 35.0, 40.0, 50.0)
 READ_NOISE_COUNTS = 1.0
