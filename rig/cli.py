@@ -232,6 +232,39 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
+    """Re-analyse a counts CSV, or a run folder against a profile."""
+    from pathlib import Path
+
+    from rig.calibration import calibration_or_nominal
+
+    source = Path(args.source)
+    if source.is_dir():
+        from rig.profile import load_profile
+        from rig.reanalyze import reanalyze_run
+
+        if not args.wrap:
+            raise RigError(f"{source} is a run folder: --wrap PROFILE is needed to judge its claims")
+        calibration = calibration_or_nominal(args.calibration, 0.01) if args.calibration else None
+        out_dir, checks = reanalyze_run(source, load_profile(args.wrap), calibration,
+                                        Path(args.out) if args.out else None)
+        console.print(verdict_table(checks, f"re-analysis of {source.name}"))
+        console.print(f"results: {out_dir}")
+        return EXIT_CLAIM_FAILED if any(str(c.verdict) == "FAIL" for c in checks) else EXIT_OK
+    from rig.reanalyze import analyze_counts_csv
+    from rig.results import safe_cell
+
+    calibration = calibration_or_nominal(args.calibration, args.transmission)
+    frame = analyze_counts_csv(source, calibration)
+    out = Path(args.out) if args.out else source.with_name(source.stem + "-analyzed.csv")
+    frame.map(safe_cell).to_csv(out, index=False)
+    shown = frame[["red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm", "irradiance_mw_cm2",
+                   "irradiance_u_mw_cm2", "flags"]].head(20)
+    console.print(_frame_table(shown, f"{len(frame)} rows analysed (first 20), calibration {calibration.id}"))
+    console.print(f"wrote {out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rig", description="Bench-test rig for red-light therapy LED wraps.")
     parser.add_argument("--version", action="version", version=f"rig {__version__}")
@@ -253,6 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--allow-mixed", action="store_true", help="allow simulated and real runs together")
     compare.set_defaults(func=cmd_compare)
 
+    analyze = commands.add_parser("analyze", help="re-analyse a counts CSV or a run folder")
+    analyze.add_argument("source", metavar="COUNTS_CSV|RUN_DIR")
+    analyze.add_argument("--wrap", metavar="PROFILE", help="wrap profile (needed for a run folder)")
+    analyze.add_argument("--calibration", metavar="FILE", help="calibration file (default: datasheet nominal)")
+    analyze.add_argument("--transmission", type=float, default=1.0,
+                         help="attenuator transmission for a counts CSV without a calibration (default 1: "
+                              "irradiance at the sensor)")
+    analyze.add_argument("--out", metavar="FILE|DIR", help="output CSV (counts) or folder (run)")
+    analyze.set_defaults(func=cmd_analyze)
+
     read = commands.add_parser("read", help="read the bench a few times and print a table")
     _bench_args(read)
     read.add_argument("--count", type=int, default=5, help="number of readings (default 5)")
@@ -268,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     try:
         return args.func(args, console)
     except RigError as error:

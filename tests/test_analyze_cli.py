@@ -1,0 +1,75 @@
+"""`rig analyze`: a counts CSV from elsewhere, and a run folder re-analysed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from rig.bench.spectral import SpectralSensor
+from rig.clock import SimClock
+from rig.config import SpectralConfig
+from rig.sim.as7341 import AS7341Emulator, install_sim_clock
+from rig.sim.bus import SimBus
+from rig.sim.optics import FixedLight, SpectralLine
+
+RIG = [sys.executable, "-m", "rig.cli"]
+
+
+def test_counts_csv_gets_peaks_and_irradiance(tmp_path):
+    # three readings of a 645 nm LED at 0.2 mW/cm2 at the sensor (no attenuator: transmission 1)
+    clock, bus = SimClock(), SimBus()
+    bus.attach(0x39, AS7341Emulator(clock, FixedLight([SpectralLine(645.0, 20.0, 200.0)]), seed=5))
+    with install_sim_clock(clock):
+        sensor = SpectralSensor(bus.busio(), SpectralConfig(), clock, "none", 1.0)
+        rows = [sensor.read().as_dict() for _ in range(3)]
+    counts = tmp_path / "counts.csv"
+    pd.DataFrame(rows)[["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "Clear", "NIR", "gain_x", "t_int_ms"]] \
+        .to_csv(counts, index=False)
+    out = tmp_path / "out.csv"
+    result = subprocess.run([*RIG, "analyze", str(counts), "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    analysed = pd.read_csv(out)
+    assert len(analysed) == 3
+    assert ((analysed.red_peak_nm - 645.0).abs() <= analysed.red_peak_u_nm).all()
+    # 200 uW/cm2 = 0.2 mW/cm2 (dark counts of ~1.5 are not subtracted here: negligible at this level)
+    assert ((analysed.irradiance_mw_cm2 - 0.2).abs() <= analysed.irradiance_u_mw_cm2).all()
+    assert analysed["flags"].str.contains("uncalibrated").all()
+
+
+def test_counts_csv_missing_a_column_names_it(tmp_path):
+    counts = tmp_path / "counts.csv"
+    counts.write_text("F1,F2,F3,F4,F5,F6,F7,F8,Clear,gain_x,t_int_ms\n1,1,1,1,1,1,1,1,1,64,50\n")
+    result = subprocess.run([*RIG, "analyze", str(counts)], capture_output=True, text=True)
+    assert result.returncode == 2 and "NIR" in result.stderr and str(counts) in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["abc"])
+def test_counts_csv_with_a_non_number_names_line_and_column(tmp_path, bad):
+    counts = tmp_path / "counts.csv"
+    counts.write_text(f"F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n1,1,1,1,1,1,1,1,1,1,64,50\n"
+                      f"1,1,1,1,1,1,{bad},1,1,1,64,50\n")
+    result = subprocess.run([*RIG, "analyze", str(counts)], capture_output=True, text=True)
+    assert result.returncode == 2 and "line 3, column 'F7'" in result.stderr
+
+
+def test_run_folder_reanalysis_reproduces_the_verdicts_without_touching_the_run(tmp_path):
+    run = subprocess.run([*RIG, "run", "--sim", "--quiet", "--out", str(tmp_path / "results")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode in (0, 1), run.stderr
+    (run_dir,) = list((tmp_path / "results").iterdir())
+    original = (run_dir / "samples.csv").read_bytes()
+    out = tmp_path / "again"
+    from importlib.resources import files
+
+    profile = str(files("rig") / "data" / "example_profile.toml")
+    result = subprocess.run([*RIG, "analyze", str(run_dir), "--wrap", profile, "--out", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode in (0, 1), result.stderr
+    before = pd.read_csv(run_dir / "summary.csv").set_index("claim")
+    after = pd.read_csv(out / "summary.csv").set_index("claim")
+    assert list(after.verdict) == list(before.verdict)
+    assert after.measured.to_numpy() == pytest.approx(before.measured.to_numpy(), rel=1e-3)
+    assert (run_dir / "samples.csv").read_bytes() == original
