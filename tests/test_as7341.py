@@ -45,7 +45,7 @@ def make_rig():
         return made[-1]
 
     yield make
-    for rig in made:
+    for rig in reversed(made):  # undo the clock patches in reverse order
         rig.close()
 
 

@@ -70,6 +70,7 @@ def test_button_press_steps_the_mode_and_takes_its_length_on_the_sim_clock():
 
 
 def test_driver_sleeps_follow_the_sim_clock_only_while_the_bench_is_open():
+    assert adafruit_as7341.sleep is time.sleep and adafruit_as7341.monotonic is time.monotonic
     bench = build_sim_bench(sim_config(), RED_660)
     assert adafruit_as7341.sleep.__self__ is bench.clock
     bench.close()
