@@ -18,7 +18,8 @@ def make_deriver(calibration: Calibration | None = None) -> Callable[[dict[str, 
     """A function adding peaks and irradiance to a sample row, dark baseline subtracted.
 
     Without a calibration, the datasheet-nominal one is used with the row's own
-    attenuator transmission.
+    attenuator transmission. Dark counts: the run's dark baseline when it has
+    one, else the calibration's.
     """
     cache: dict[float, Calibration] = {}
 
@@ -27,10 +28,12 @@ def make_deriver(calibration: Calibration | None = None) -> Callable[[dict[str, 
         if base is None:
             transmission = float(row["transmission"])
             base = cache.get(transmission) or cache.setdefault(transmission, nominal_calibration(transmission))
-        dark = tuple(dark_counts.get(c, 0.0) for c in CHANNELS)
+        if dark_counts:  # the run's own dark baseline beats the calibration's
+            base = base.with_dark(tuple(dark_counts.get(c, 0.0) for c in CHANNELS))
         result = estimate([row[c] for c in CHANNELS], float(row["gain_x"]), float(row["t_int_ms"]),
-                          base.with_dark(dark), bool(row.get("saturated")))
+                          base, bool(row.get("saturated")))
         values = result.as_dict()
+        values["calibration_id"] = base.id
         if not base.calibrated:
             values["flags"] = ";".join(f for f in (values["flags"], "uncalibrated") if f)
         return values

@@ -1,30 +1,36 @@
 """Calibration files: how this sensor + jig turns counts into irradiance, with provenance.
 
-A calibration file is TOML::
-
-    id = "as7341-bench1-2026-11-24"
-    created = "2026-11-24T10:00:00Z"
-    sensor_id = "AS7341 @ I2C bus 1 0x39 (real)"
-    jig = "ND 2.0 + PTFE diffuser, 3 mm aperture"
-    method = "reference meter at 660 nm, 3 levels"
-    transmission = 0.01        # attenuator transmission the scale was made with
-    scale = 1.04               # multiplies the datasheet-nominal irradiance
-    scale_u_rel = 0.02         # standard relative uncertainty of the scale
-    residuals_rel = [0.01, -0.004, 0.006]
-
-Without one, rig uses the datasheet-nominal calibration and marks irradiance "uncalibrated".
+A calibration file (TOML, written by ``rig calibrate``; see the README) holds an
+``id``, the date, the sensor it was made for, the jig, the method, the fitted
+``scale`` (multiplying the datasheet-nominal irradiance) with its uncertainty
+and the fit's residuals, the reference points, and optionally the dark counts.
+Without one, rig uses the datasheet-nominal calibration and marks irradiance
+"uncalibrated".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rig.analysis import nominal_calibration
 from rig.config import build_dataclass, load_toml
-from rig.errors import ConfigError
+from rig.errors import ConfigError, RigError
 from rig.responsivity import Responsivity
 from rig.spectrum import Calibration
+
+
+@dataclass
+class ReferencePoint:
+    """One reference measurement: what the trusted meter said, and what rig measured (nominal scale)."""
+
+    reference_mw_cm2: float = 0.0
+    reference_nm: float = 0.0
+    measured_mw_cm2: float = 0.0
+    residual_rel: float = 0.0
 
 
 @dataclass
@@ -40,6 +46,10 @@ class CalibrationFile:
     scale: float = 1.0
     scale_u_rel: float = 0.05
     residuals_rel: list[float] = field(default_factory=list)
+    points: list[ReferencePoint] = field(default_factory=list)
+    dark_counts: list[float] = field(default_factory=list)
+    dark_gain_x: float = 0.0
+    dark_t_int_ms: float = 0.0
     source: str = ""
 
     def validate(self) -> CalibrationFile:
@@ -51,11 +61,27 @@ class CalibrationFile:
             raise ConfigError(self.source, "scale", "a factor in (0.01, 100)", self.scale)
         if not 0 <= self.scale_u_rel < 1:
             raise ConfigError(self.source, "scale_u_rel", "a fraction in [0, 1)", self.scale_u_rel)
+        if self.dark_counts and len(self.dark_counts) != 10:
+            raise ConfigError(self.source, "dark_counts", "10 values (F1..F8, Clear, NIR)", len(self.dark_counts))
         return self
 
     def calibration(self) -> Calibration:
+        dark = tuple(self.dark_counts) if self.dark_counts else (0.0,) * 10
         return Calibration(Responsivity.load(), transmission=self.transmission, scale=self.scale,
-                           scale_u_rel=self.scale_u_rel, id=self.id, calibrated=True)
+                           scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True)
+
+    def age_days(self, now: datetime | None = None) -> float | None:
+        try:
+            created = datetime.fromisoformat(self.created)
+        except ValueError:
+            return None
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        return ((now or datetime.now(UTC)) - created).total_seconds() / 86400.0
+
+
+def new_id(sensor_id: str, when: datetime | None = None) -> str:
+    return f"{sensor_id}-{(when or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}"
 
 
 def load_calibration(path: str | Path) -> CalibrationFile:
@@ -63,6 +89,61 @@ def load_calibration(path: str | Path) -> CalibrationFile:
     loaded = build_dataclass(CalibrationFile, load_toml(path), str(path))
     loaded.source = str(path)
     return loaded.validate()
+
+
+def save_calibration(calibration: CalibrationFile, path: str | Path) -> Path:
+    """Write a calibration file (TOML) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = asdict(calibration)
+    data.pop("source")
+    path.write_text(to_toml(data), encoding="utf-8")
+    return path
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """A small TOML writer for flat tables, lists of scalars and arrays of flat tables."""
+    lines, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, rows in tables:
+        for row in rows:
+            lines.append(f"\n[[{key}]]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in row.items())
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(float(value)) if isinstance(value, float) and math.isfinite(value) else str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def select_calibration(path: str | None, sensor_id: str, transmission: float, max_age_days: float,
+                       force: bool = False) -> tuple[Calibration, list[str]]:
+    """The active calibration for this sensor, with warnings; refuses another sensor's unless forced."""
+    if not path:
+        return nominal_calibration(transmission), [
+            "no calibration file: irradiance uses the datasheet-nominal scale and is marked 'uncalibrated'"]
+    loaded = load_calibration(path)
+    warnings = []
+    if loaded.sensor_id != sensor_id:
+        message = (f"{path}: calibration {loaded.id!r} was made for sensor {loaded.sensor_id!r}, "
+                   f"this bench has {sensor_id!r}")
+        if not force:
+            raise RigError(message + " (use --force-calibration to use it anyway)")
+        warnings.append(message + " (forced)")
+    age = loaded.age_days()
+    if age is not None and age > max_age_days:
+        warnings.append(f"calibration {loaded.id!r} is {age:.0f} days old (limit {max_age_days:.0f}): recalibrate")
+    return loaded.calibration(), warnings
 
 
 def calibration_or_nominal(path: str | Path | None, transmission: float) -> Calibration:

@@ -163,6 +163,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     profile = load_profile(args.wrap or _shipped("example_profile.toml"))
     sequence = load_sequence(args.sequence or _shipped("example_sequence.toml"))
     profile.mode(sequence.mode)  # the sequence's mode must exist in the profile
+    from rig.calibration import select_calibration
+
+    calibration, warnings = select_calibration(args.calibration or config.calibration, config.spectral.sensor_id,
+                                               config.jig.transmission, config.calibration_max_age_days,
+                                               args.force_calibration)
+    for warning in warnings:
+        console.print(f"[yellow]note:[/] {warning}")
     default_wrap = wrap_spec_from_profile(profile) if config.backend == "sim" else None
     if args.sim_wrap:
         from rig.sim.wrap import load_wrap_spec
@@ -182,7 +189,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                               f"wrap {'on' if p.wrap_on else 'off'}, {irradiance}, surface {surface}")
 
         result = run_sequence(profile, sequence, lambda: _open_bench(args, default_wrap), Path(args.out),
-                              derive=make_deriver(), progress=show)
+                              derive=make_deriver(calibration if calibration.calibrated else None), progress=show,
+                              calibration_id=calibration.id,
+                              extra_manifest={"calibration": {"id": calibration.id, "scale": calibration.scale,
+                                                              "calibrated": calibration.calibrated,
+                                                              "warnings": warnings}})
     console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"))
     style = "green" if result.outcome == "COMPLETED" else "bold red"
     console.print(f"outcome [{style}]{result.outcome}[/]: {result.reason}; {result.rows_written} samples; "
@@ -265,6 +276,141 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _calibration_target(args: argparse.Namespace, config):
+    """The calibration file to create or update (``--out``), loaded if it exists."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from rig.calibration import CalibrationFile, load_calibration, new_id
+
+    path = Path(args.out) if args.out else Path("calibration") / f"{config.spectral.sensor_id}-" \
+        f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.toml"
+    existing = load_calibration(path) if path.exists() else CalibrationFile(
+        sensor_id=config.spectral.sensor_id, jig=config.jig.attenuator, transmission=config.jig.transmission)
+    existing.id = new_id(existing.sensor_id)
+    existing.created = datetime.now(UTC).isoformat(timespec="seconds")
+    return path, existing
+
+
+def cmd_calibrate_dark(args: argparse.Namespace, console: Console) -> int:
+    """Dark counts per channel with the wrap off and the sensor covered."""
+    from rig.calibrate import mean_dark, take_readings
+    from rig.calibration import save_calibration
+
+    config = _bench_config(args)
+    config.spectral.auto_range = False
+    path, calibration = _calibration_target(args, config)
+    with _open_bench(args) as bench:
+        bench.switch.off()
+        dark = mean_dark(take_readings(bench, args.count))
+        reading = bench.read_spectrum()
+    calibration.dark_counts = [round(d, 3) for d in dark]
+    calibration.dark_gain_x, calibration.dark_t_int_ms = reading.gain_x, round(reading.t_int_ms, 3)
+    save_calibration(calibration, path)
+    console.print("dark counts (F1..F8, Clear, NIR): " + ", ".join(f"{d:.2f}" for d in dark))
+    console.print(f"wrote {path} (id {calibration.id})")
+    return EXIT_OK
+
+
+def cmd_calibrate_irradiance(args: argparse.Namespace, console: Console) -> int:
+    """Scale counts to a reference meter: live on the bench, or from a counts CSV; points accumulate in --out."""
+    from pathlib import Path
+
+    from rig.calibrate import Reading, fit_scale, measure_nominal, take_readings
+    from rig.calibration import ReferencePoint, save_calibration
+    from rig.responsivity import CHANNELS
+
+    config = _bench_config(args)
+    path, calibration = _calibration_target(args, config)
+    transmission = args.transmission or calibration.transmission or config.jig.transmission
+    references: list[tuple[float, float]] = []
+    if args.counts_csv:
+        import pandas as pd
+
+        frame = pd.read_csv(args.counts_csv)
+        readings = []
+        for _, row in frame.iterrows():
+            readings.append(Reading(tuple(float(row[c]) for c in CHANNELS), float(row["gain_x"]),
+                                    float(row["t_int_ms"]), str(row.get("saturated", "")).lower() in ("1", "true")))
+            references.append((float(row.get("reference_mw_cm2", args.reference_mw_cm2) or 0),
+                               float(row.get("reference_nm", args.reference_nm) or 0)))
+    else:
+        if args.reference_mw_cm2 is None or args.reference_nm is None:
+            raise RigError("--reference-mw-cm2 and --reference-nm are needed for a live calibration")
+        from rig.sim.wrap import LedString, WrapMode, WrapSpec
+
+        source = WrapSpec(name="reference source", droop_fraction=0.0, wavelength_drift_nm=0.0,
+                          strings=[LedString("ref", args.reference_nm, 20.0, args.reference_mw_cm2)],
+                          modes=[WrapMode("ref", ["ref"])])
+        with _open_bench(args, source) as bench:
+            if args.switch_on:
+                bench.switch.on()
+                bench.clock.sleep(args.settle_s)
+            readings = take_readings(bench, args.count)
+        references = [(args.reference_mw_cm2, args.reference_nm)] * len(readings)
+    if any(r <= 0 or n <= 0 for r, n in references):
+        raise RigError("every reading needs a reference irradiance and wavelength (flags or CSV columns "
+                       "reference_mw_cm2, reference_nm)")
+    dark = calibration.dark_counts or None
+    measured = measure_nominal(readings, [n for _, n in references], transmission, dark)
+    new_points = [ReferencePoint(r, n, m) for (r, n), m in zip(references, measured, strict=True)]
+    points = calibration.points + new_points
+    fit = fit_scale([p.reference_mw_cm2 for p in points], [p.measured_mw_cm2 for p in points],
+                    args.reference_u_pct / 100.0)
+    for point, residual in zip(points, fit.residuals_rel, strict=True):
+        point.residual_rel = round(residual, 5)
+    calibration.points = points
+    calibration.transmission = transmission
+    calibration.scale, calibration.scale_u_rel = round(fit.scale, 6), round(fit.scale_u_rel, 6)
+    calibration.residuals_rel = [p.residual_rel for p in points]
+    wavelengths = sorted({round(p.reference_nm) for p in points})
+    calibration.method = (f"reference meter, {len(points)} readings at {', '.join(map(str, wavelengths))} nm; "
+                          f"scale fitted by least squares on relative error; reference u {args.reference_u_pct} %")
+    save_calibration(calibration, Path(path))
+    console.print(f"scale {fit.scale:.4f} ± {fit.scale_u_rel:.1%} (standard); residuals: "
+                  + ", ".join(f"{r:+.1%}" for r in fit.residuals_rel[-10:]))
+    console.print(f"wrote {path} (id {calibration.id})")
+    return EXIT_OK
+
+
+def cmd_calibrate_thermistor(args: argparse.Namespace, console: Console) -> int:
+    """Fit Beta or Steinhart-Hart for one probe from (reference C, resistance) points."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from rig.calibrate import fit_thermistor
+    from rig.calibration import to_toml
+
+    points = []
+    for text in args.point:
+        try:
+            temp, ohm = (float(part) for part in text.split(":"))
+        except ValueError:
+            raise RigError(f"--point {text!r}: expected REFERENCE_C:RESISTANCE_OHM, e.g. 0.0:32650") from None
+        points.append((temp, ohm))
+    if args.points_csv:
+        import pandas as pd
+
+        frame = pd.read_csv(args.points_csv)
+        frame = frame[frame.probe == args.probe] if "probe" in frame else frame
+        points += list(zip(frame.reference_c.astype(float), frame.resistance_ohm.astype(float), strict=True))
+    fit = fit_thermistor([p[0] for p in points], [p[1] for p in points], args.model)
+    out = Path(args.out) if args.out else Path("calibration") / \
+        f"thermistor-{args.probe}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.toml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"probe": args.probe, "created": datetime.now(UTC).isoformat(timespec="seconds"), "model": fit.model,
+              **fit.coefficients, "reference_c": [p[0] for p in points], "resistance_ohm": [p[1] for p in points],
+              "residuals_c": [round(r, 4) for r in fit.residuals_c]}
+    out.write_text(to_toml(record), encoding="utf-8")
+    console.print(f"{fit.model} fit for probe '{args.probe}': residuals "
+                  + ", ".join(f"{r:+.3f} C" for r in fit.residuals_c))
+    console.print("put these lines in the probe's [[thermal.probes]] table of your bench config:")
+    for key, value in fit.coefficients.items():
+        console.print(f"  {key} = {value:.10g}")
+    console.print(f"wrote {out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rig", description="Bench-test rig for red-light therapy LED wraps.")
     parser.add_argument("--version", action="version", version=f"rig {__version__}")
@@ -276,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sequence", metavar="SEQUENCE", help="sequence TOML (phases, limits)")
     run.add_argument("--out", metavar="DIR", default="results", help="results folder (default: results)")
     run.add_argument("--quiet", action="store_true", help="no live progress display")
+    run.add_argument("--calibration", metavar="FILE", help="calibration file (default: the bench config's)")
+    run.add_argument("--force-calibration", action="store_true",
+                     help="use a calibration made for another sensor anyway")
     run.set_defaults(func=cmd_run)
 
     compare = commands.add_parser("compare", help="compare runs: claims vs measured, verdicts, trends")
@@ -295,6 +444,36 @@ def build_parser() -> argparse.ArgumentParser:
                               "irradiance at the sensor)")
     analyze.add_argument("--out", metavar="FILE|DIR", help="output CSV (counts) or folder (run)")
     analyze.set_defaults(func=cmd_analyze)
+
+    calibrate = commands.add_parser("calibrate", help="make calibration files (dark, irradiance, thermistor)")
+    kinds = calibrate.add_subparsers(dest="kind", required=True)
+    dark = kinds.add_parser("dark", help="dark counts: wrap off, sensor covered")
+    _bench_args(dark)
+    dark.add_argument("--count", type=int, default=20, help="readings to average (default 20)")
+    dark.add_argument("--out", metavar="FILE", help="calibration file to create or update")
+    dark.set_defaults(func=cmd_calibrate_dark)
+    irradiance = kinds.add_parser("irradiance", help="scale against a reference meter (adds points to --out)")
+    _bench_args(irradiance)
+    irradiance.add_argument("counts_csv", nargs="?", metavar="COUNTS_CSV",
+                            help="offline: readings (rig analyze format, optional reference_* columns)")
+    irradiance.add_argument("--reference-mw-cm2", type=float, help="the reference meter's reading at the jig")
+    irradiance.add_argument("--reference-nm", type=float, help="the reference source's wavelength")
+    irradiance.add_argument("--reference-u-pct", type=float, default=3.0,
+                            help="reference meter's standard uncertainty in %% (default 3)")
+    irradiance.add_argument("--transmission", type=float, help="attenuator transmission (default: bench config)")
+    irradiance.add_argument("--count", type=int, default=10, help="live readings (default 10)")
+    irradiance.add_argument("--switch-on", action="store_true", help="power the source through the wrap switch")
+    irradiance.add_argument("--settle-s", type=float, default=30.0, help="wait after switching on (default 30 s)")
+    irradiance.add_argument("--out", metavar="FILE", help="calibration file to create or add points to")
+    irradiance.set_defaults(func=cmd_calibrate_irradiance)
+    thermistor = kinds.add_parser("thermistor", help="fit Beta or Steinhart-Hart from reference points")
+    thermistor.add_argument("--probe", required=True, help="probe name (as in the bench config)")
+    thermistor.add_argument("--point", action="append", default=[], metavar="C:OHM",
+                            help="a reference temperature and the probe's resistance there (repeat)")
+    thermistor.add_argument("--points-csv", metavar="FILE", help="CSV with reference_c, resistance_ohm [, probe]")
+    thermistor.add_argument("--model", choices=["auto", "beta", "steinhart-hart"], default="auto")
+    thermistor.add_argument("--out", metavar="FILE", help="where to write the fit (default calibration/...)")
+    thermistor.set_defaults(func=cmd_calibrate_thermistor)
 
     read = commands.add_parser("read", help="read the bench a few times and print a table")
     _bench_args(read)

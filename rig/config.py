@@ -22,6 +22,7 @@ class SpectralConfig:
     """AS7341 settings. ``gain_x`` is the nominal gain (0.5 ... 512)."""
 
     address: int = 0x39
+    sensor_id: str = "as7341-1"
     gain_x: float = 4
     atime: int = 29
     astep: int = 599
@@ -138,6 +139,8 @@ class BenchConfig:
     thermal: ThermalConfig = field(default_factory=ThermalConfig)
     switch: SwitchConfig = field(default_factory=SwitchConfig)
     jig: JigConfig = field(default_factory=JigConfig)
+    calibration: str = ""
+    calibration_max_age_days: float = 180.0
     source: str = "<defaults>"
 
     def validate(self) -> BenchConfig:

@@ -33,7 +33,7 @@ AUTO_OFF_FRACTION = 0.10  # output below 10 % of the measured level while switch
 DERIVED_COLUMNS = [
     "red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm",
     "red_irradiance_mw_cm2", "red_irradiance_u_mw_cm2", "nir_irradiance_mw_cm2", "nir_irradiance_u_mw_cm2",
-    "irradiance_mw_cm2", "irradiance_u_mw_cm2", "flags",
+    "irradiance_mw_cm2", "irradiance_u_mw_cm2", "flags", "calibration_id",
 ]
 SUMMARY_COLUMNS = ["claim", "unit", "claimed", "tolerance", "low", "high", "measured", "uncertainty", "verdict",
                    "note"]
