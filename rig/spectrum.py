@@ -196,14 +196,15 @@ def estimate(counts, gain_x: float, t_int_ms: float, calibration: Calibration, s
     # alternate single-band fits to find the neighbourhood, then profile each band jointly
     red_line = np.zeros(10)
     nir_line = np.zeros(10)
+    best_nir_alone = 0
     for _ in range(3):
         amplitude, chi2 = _fit_one(nir_grid, y - red_line, w)
-        best = int(np.argmin(chi2))
-        nir_line = amplitude[best] * nir_grid.responses[best]
+        best_nir_alone = int(np.argmin(chi2))
+        nir_line = amplitude[best_nir_alone] * nir_grid.responses[best_nir_alone]
         amplitude, chi2 = _fit_one(red_grid, y - nir_line, w)
         best = int(np.argmin(chi2))
         red_line = amplitude[best] * red_grid.responses[best]
-    nir_shape = nir_line / max(np.max(nir_line), 1e-30) if np.any(nir_line) else nir_grid.responses[0]
+    nir_shape = nir_grid.responses[best_nir_alone]  # per uW/cm2, so its joint amplitude is an irradiance
     red_r, red_n, red_chi2, red_var, _ = _fit_joint(red_grid, nir_shape, y, w)
     best_red = int(np.argmin(red_chi2))
     red_shape = red_grid.responses[best_red]

@@ -55,6 +55,7 @@ def test_nir_only_wrap_has_no_red_band():
     result = measure([(850.0, 30.0, 40.0)])
     assert result.red_peak_nm is None and "red_absent" in result.flags
     assert abs(result.nir_irradiance_mw_cm2 - 40.0) <= result.nir_irradiance_u_mw_cm2
+    assert result.nir_irradiance_mw_cm2 == pytest.approx(40.0, rel=0.10)
 
 
 def test_saturated_reading_is_refused():
