@@ -247,16 +247,29 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     """Re-analyse a counts CSV, or a run folder against a profile."""
     from pathlib import Path
 
-    from rig.calibration import calibration_or_nominal
+    from rig.calibration import calibration_or_nominal, select_calibration
+    from rig.config import load_bench_config
 
     source = Path(args.source)
+    config = load_bench_config(args.bench, backend="sim")
+    args.calibration = args.calibration or config.calibration or None
     if source.is_dir():
+        import json
+
         from rig.profile import load_profile
         from rig.reanalyze import reanalyze_run
 
         if not args.wrap:
             raise RigError(f"{source} is a run folder: --wrap PROFILE is needed to judge its claims")
-        calibration = calibration_or_nominal(args.calibration, 0.01) if args.calibration else None
+        calibration = None
+        if args.calibration:
+            manifest_file = source / "run.json"
+            bench = json.loads(manifest_file.read_text()).get("bench", {}) if manifest_file.is_file() else {}
+            sensor_id = bench.get("spectral", {}).get("sensor_id", config.spectral.sensor_id)
+            calibration, warnings = select_calibration(args.calibration, sensor_id, config.jig.transmission,
+                                                       float("inf"), args.force_calibration)
+            for warning in warnings:
+                console.print(f"[yellow]note:[/] {warning}")
         out_dir, checks = reanalyze_run(source, load_profile(args.wrap), calibration,
                                         Path(args.out) if args.out else None)
         console.print(verdict_table(checks, f"re-analysis of {source.name}"))
@@ -443,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="attenuator transmission for a counts CSV without a calibration (default 1: "
                               "irradiance at the sensor)")
     analyze.add_argument("--out", metavar="FILE|DIR", help="output CSV (counts) or folder (run)")
+    analyze.add_argument("--bench", metavar="FILE", help="bench config whose active calibration to use")
+    analyze.add_argument("--force-calibration", action="store_true",
+                         help="use a calibration made for another sensor anyway")
     analyze.set_defaults(func=cmd_analyze)
 
     calibrate = commands.add_parser("calibrate", help="make calibration files (dark, irradiance, thermistor)")
