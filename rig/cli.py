@@ -424,6 +424,19 @@ def cmd_calibrate_thermistor(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    """PNG plots and a self-contained HTML report of a run (others alongside for comparison)."""
+    from pathlib import Path
+
+    from rig.load import find_run_dirs
+    from rig.report import build_report
+
+    others = find_run_dirs(args.runs) if args.runs else []
+    report = build_report(Path(args.run_dir), others, Path(args.out) if args.out else None)
+    console.print(f"wrote {report} (plots beside it)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rig", description="Bench-test rig for red-light therapy LED wraps.")
     parser.add_argument("--version", action="version", version=f"rig {__version__}")
@@ -490,6 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
     thermistor.add_argument("--model", choices=["auto", "beta", "steinhart-hart"], default="auto")
     thermistor.add_argument("--out", metavar="FILE", help="where to write the fit (default calibration/...)")
     thermistor.set_defaults(func=cmd_calibrate_thermistor)
+
+    report = commands.add_parser("report", help="plots and a one-file HTML report of a run")
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument("runs", nargs="*", metavar="RUNS", help="other runs to compare alongside")
+    report.add_argument("--out", metavar="DIR", help="folder for report.html and the PNGs (default RUN_DIR/report)")
+    report.set_defaults(func=cmd_report)
 
     read = commands.add_parser("read", help="read the bench a few times and print a table")
     _bench_args(read)
