@@ -171,7 +171,8 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}"
         "th{background:#f5f5f5}img{max-width:100%}.warn{color:#c62828}</style></head><body>",
         f"<h1>{html.escape(wrap) or 'wrap'}: mode '{html.escape(str(manifest.get('mode', '')))}'</h1>",
-        f"<p>Run <code>{html.escape(str(manifest.get('run_id')))}</code>, {html.escape(str(manifest.get('start_time')))}"
+        f"<p>Run <code>{html.escape(str(manifest.get('run_id')))}</code>, "
+        f"{html.escape(str(manifest.get('start_time')))}"
         f" to {html.escape(str(manifest.get('end_time')))}: <b>{html.escape(str(manifest.get('outcome')))}</b>"
         f" ({html.escape(str(manifest.get('reason', '')))}). Backend: {html.escape(str(manifest.get('backend')))}."
         f" Calibration: {html.escape(str(manifest.get('calibration_id')))}.</p>",
