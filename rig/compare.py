@@ -81,10 +81,11 @@ def trend(loaded: LoadedRuns, claims: list[str] | None = None) -> pd.DataFrame:
     if loaded.summaries.empty:
         return pd.DataFrame()
     claims = claims or TREND_CLAIMS
-    merged = loaded.summaries.merge(loaded.runs[["run_id", "wrap", "unit", "start_time"]], on="run_id")
+    runs = loaded.runs[["run_id", "wrap", "unit", "start_time"]].rename(columns={"unit": "wrap_unit"})
+    merged = loaded.summaries.drop(columns=["unit"]).merge(runs, on="run_id")
     merged = merged[merged.claim.isin(claims) & merged.measured.notna()]
     rows = []
-    for (wrap, unit, claim), group in merged.groupby(["wrap", "unit", "claim"], sort=True):
+    for (wrap, unit, claim), group in merged.groupby(["wrap", "wrap_unit", "claim"], sort=True):
         group = group.sort_values("start_time")
         days = (group.start_time - group.start_time.iloc[0]).dt.total_seconds().to_numpy() / 86400.0
         values = group.measured.to_numpy(dtype=float)
