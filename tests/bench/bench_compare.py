@@ -68,15 +68,24 @@ def test_html_report_in_a_headless_browser(tmp_path):
         print("\nheadless browser check skipped: no chromium (apt-get install chromium)")
         return
     report = build_report(next(runs.iterdir()), None, tmp_path / "report")
-    shot = tmp_path / "shot.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run",
-                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1000,3000",
-                    report.as_uri()], check=True, capture_output=True, timeout=120)
+    import re
+
     import matplotlib.image
 
-    pixels = matplotlib.image.imread(shot)
-    coloured = (pixels[..., :3].std(axis=2) > 0.05).mean()
-    print(f"\nheadless {Path(browser).name} rendered the report: {pixels.shape[1]}x{pixels.shape[0]} px, "
-          f"{coloured:.1%} coloured pixels (plots drawn)")
-    assert coloured > 0.01
+    without_images = tmp_path / "report" / "no-images.html"
+    without_images.write_text(re.sub(r"<img [^>]*>", "", report.read_text()))
+
+    def ink(page: Path) -> float:
+        """Fraction of non-white pixels in a headless screenshot of ``page``."""
+        shot = tmp_path / f"{page.stem}.png"
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run",
+                        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1000,3000",
+                        page.as_uri()], check=True, capture_output=True, timeout=120)
+        pixels = matplotlib.image.imread(shot)
+        return float((pixels[..., :3].min(axis=2) < 0.95).mean())
+
+    with_plots, text_only = ink(report), ink(without_images)
+    print(f"\nheadless {Path(browser).name}: {with_plots:.1%} of the page inked with the images, "
+          f"{text_only:.1%} without them: the embedded plots load and draw")
+    assert with_plots > 1.5 * text_only
