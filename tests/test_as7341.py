@@ -136,10 +136,11 @@ def test_digital_saturation_at_65535(make_rig):
 
 
 def test_weak_light_steps_gain_up(make_rig):
-    # 5 uW/cm2 at 660 nm: F8 gives ~270 counts per unit gain ratio in 50 ms, so >= 5 % of full scale needs >= 128x
-    rig = make_rig([SpectralLine(660.0, 20.0, 5.0)], gain_x=1)
+    # 20 uW/cm2 at 660 nm: F8 gives ~1080 counts per unit gain ratio (vs 64x) in 50 ms; auto-range aims for
+    # >= 20 % of the 18000 full scale, i.e. a gain ratio >= 3.3: 256x (3.95) or more, and no saturation
+    rig = make_rig([SpectralLine(660.0, 20.0, 20.0)], gain_x=1)
     reading = rig.sensor.read()
-    assert reading.gain_x > 1 and max(reading.counts) >= 0.05 * reading.full_scale
+    assert reading.gain_x >= 256 and max(reading.counts) >= 0.2 * reading.full_scale and not reading.saturated
 
 
 def test_full_reading_takes_two_integrations_and_few_transactions(make_rig):

@@ -25,7 +25,7 @@ _ENABLE, _ASTATUS, _STATUS2, _CFG1, _CFG6 = 0x80, 0x94, 0xA3, 0xAA, 0xAF
 _PON, _SP_EN, _SMUXEN = 0x01, 0x02, 0x10
 _AVALID, _ASAT_DIGITAL, _ASAT_ANALOG = 0x40, 0x10, 0x08
 _SMUX_WRITE = 2 << 3
-WEAK_FRACTION = 0.05  # largest channel below 5 % of full scale: step sensitivity up
+WEAK_FRACTION = 0.20  # largest channel below 20 % of full scale: step sensitivity up (better signal-to-noise)
 MIN_ASTEP = 99  # shortest integration auto-range goes to: (ATIME+1) x 100 steps
 
 
