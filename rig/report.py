@@ -81,7 +81,8 @@ def timeline_plot(samples: pd.DataFrame, limit_c: float | None) -> bytes:
         for axis in (top, bottom):
             axis.axvspan(group.t_s.iloc[0], group.t_s.iloc[-1], color=PHASE_COLOURS.get(kind, "#eeeeee"), alpha=0.3,
                          linewidth=0)
-        top.text(group.t_s.iloc[0], 0, f" {group.phase.iloc[0]}", fontsize=7, va="bottom")
+        top.text(group.t_s.iloc[0], 1.0, f" {group.phase.iloc[0]}", fontsize=7, va="top", rotation=90,
+                 transform=top.get_xaxis_transform())
     if "irradiance_mw_cm2" in samples:
         top.errorbar(samples.t_s, samples.irradiance_mw_cm2, yerr=samples.get("irradiance_u_mw_cm2"), fmt=".",
                      markersize=3, color="#b71c1c", ecolor="#ef9a9a", elinewidth=0.6)
