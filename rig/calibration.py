@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.analysis import nominal_calibration
-from rig.config import build_dataclass, load_toml
+from rig.config import load_validated
 from rig.errors import ConfigError, RigError
 from rig.responsivity import Responsivity
 from rig.spectrum import Calibration
@@ -86,9 +86,7 @@ def new_id(sensor_id: str, when: datetime | None = None) -> str:
 
 def load_calibration(path: str | Path) -> CalibrationFile:
     """Read and check a calibration file."""
-    loaded = build_dataclass(CalibrationFile, load_toml(path), str(path))
-    loaded.source = str(path)
-    return loaded.validate()
+    return load_validated(CalibrationFile, path)
 
 
 def save_calibration(calibration: CalibrationFile, path: str | Path) -> Path:

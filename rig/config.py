@@ -229,13 +229,20 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(str(path), "<syntax>", f"valid TOML ({error})") from None
 
 
+def load_validated(cls: type, path: str | Path) -> Any:
+    """Read a TOML file into dataclass ``cls``, remember where it came from, and run its ``validate()``."""
+    loaded = build_dataclass(cls, load_toml(path), str(path))
+    loaded.source = str(path)
+    return loaded.validate()
+
+
 def load_bench_config(path: str | Path | None = None, *, backend: str | None = None) -> BenchConfig:
     """Load the bench config (defaults if ``path`` is None); ``backend`` overrides the file's."""
     if path is None:
         config = BenchConfig()
     else:
         config = build_dataclass(BenchConfig, load_toml(path), str(path))
-        config.source = str(path)
+        config.source = str(path)  # validated below, after the backend override
     if backend is not None:
         config.backend = backend  # type: ignore[assignment]
     return config.validate()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rig.config import build_dataclass, load_toml
+from rig.config import load_validated
 from rig.errors import ConfigError
 
 SKIN_CONTACT_LIMIT_C = 43.0  # IEC 60601-1 (3rd ed.): applied parts on skin for 10 min or longer
@@ -106,6 +106,4 @@ class WrapProfile:
 
 def load_profile(path: str | Path) -> WrapProfile:
     """Read and check a wrap profile TOML file."""
-    profile = build_dataclass(WrapProfile, load_toml(path), str(path))
-    profile.source = str(path)
-    return profile.validate()
+    return load_validated(WrapProfile, path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rig.config import build_dataclass, load_toml
+from rig.config import load_validated
 from rig.errors import ConfigError
 
 SAMPLING_KINDS = ("dark", "warmup", "measure", "soak", "cooldown")
@@ -111,6 +111,4 @@ class Sequence:
 
 def load_sequence(path: str | Path) -> Sequence:
     """Read and check a sequence TOML file."""
-    sequence = build_dataclass(Sequence, load_toml(path), str(path))
-    sequence.source = str(path)
-    return sequence.validate()
+    return load_validated(Sequence, path)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rig.config import build_dataclass, load_toml
+from rig.config import load_validated
 from rig.errors import ConfigError
 from rig.sim.optics import SpectralLine
 
@@ -127,10 +127,7 @@ class WrapSpec:
 
 def load_wrap_spec(path: str | Path) -> WrapSpec:
     """Read a simulated-wrap TOML file; mistakes name the file and key."""
-    data: dict[str, Any] = load_toml(path)
-    spec = build_dataclass(WrapSpec, data, str(path))
-    spec.source = str(path)
-    return spec.validate()
+    return load_validated(WrapSpec, path)
 
 
 @dataclass(frozen=True)
