@@ -160,3 +160,12 @@ def test_reading_records_settings_and_attenuator(make_rig):
     row = rig.sensor.read_raw().as_dict()
     assert row["gain_x"] == 8 and row["attenuator"] == "ND 2.0" and row["transmission"] == 0.01
     assert set(row) >= {"F1", "F8", "Clear", "NIR", "t_int_ms", "saturated"}
+
+
+def test_shipped_responsivity_table_is_the_calibration_folder_copy():
+    from pathlib import Path
+
+    from rig.responsivity import default_table_path
+
+    repo_copy = Path(__file__).resolve().parents[1] / "calibration" / "responsivity.csv"
+    assert default_table_path().read_text() == repo_copy.read_text()
