@@ -151,6 +151,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rig.analysis import make_deriver
+    from rig.lock import bench_lock_path
     from rig.profile import load_profile
     from rig.runner import run_sequence
     from rig.sequence import load_sequence
@@ -191,6 +192,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         result = run_sequence(profile, sequence, lambda: _open_bench(args, default_wrap), Path(args.out),
                               derive=make_deriver(calibration if calibration.calibrated else None), progress=show,
                               calibration_id=calibration.id,
+                              lock_path=bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin),
                               extra_manifest={"calibration": {"id": calibration.id, "scale": calibration.scale,
                                                               "calibrated": calibration.calibrated,
                                                               "warnings": warnings}})

@@ -22,6 +22,7 @@ from rig import __version__
 from rig.bench.bench import Bench
 from rig.claims import RunFacts, check_claims, wrap_behaviour
 from rig.errors import RigError, SensorFault
+from rig.lock import BenchLock
 from rig.profile import WrapProfile
 from rig.responsivity import CHANNELS, gain_ratio
 from rig.results import SamplesWriter, iso_utc, make_run_dir, write_csv_atomic, write_json_atomic
@@ -92,6 +93,12 @@ class _RunState:
         self.dark_counts: dict[str, float] = {}
         self.dark_n = 0
         self.measure_n = 0
+        self.last_spectral: tuple = ()
+        self.last_volts: tuple = ()
+        self.same_spectral = 0
+        self.same_volts = 0
+        self.dark_level = 0.0
+        self.lit_seen = False
         self.hot_samples = 0
         self.failures_in_a_row = 0
         self.events: list[str] = []
@@ -149,7 +156,7 @@ def sample_columns(bench: Bench) -> list[str]:
     probes = [p.name for p in bench.config.thermal.probes]
     return (["t_s", "wall_time", "phase", "phase_kind", "mode", "wrap_on", *CHANNELS, "gain_x", "atime", "astep",
              "t_int_ms", "saturated", "attenuator", "transmission", "clear_basic", *DERIVED_COLUMNS]
-            + [f"{name}_{suffix}" for name in probes for suffix in ("c", "fault")] + ["event"])
+            + [f"{name}_{suffix}" for name in probes for suffix in ("c", "v", "fault")] + ["i2c_retries", "event"])
 
 
 def run_sequence(
@@ -162,15 +169,31 @@ def run_sequence(
     progress: Callable[[Progress], None] | None = None,
     calibration_id: str = "nominal-datasheet",
     extra_manifest: dict[str, Any] | None = None,
+    lock_path: Path | None = None,
 ) -> RunResult:
     """Run ``sequence`` on the bench from ``open_bench`` against ``profile``; results under ``results_base``.
 
     Both files must already be validated. The results folder is created and
     checked before the bench is opened, so nothing is switched on when it fails.
+    ``lock_path`` (see :mod:`rig.lock`) keeps a second run off the same bench.
     """
-    from rig.clock import RealClock
 
     mode = profile.mode(sequence.mode)
+    lock = BenchLock(lock_path) if lock_path is not None else None
+    if lock is not None:
+        lock.acquire()  # a second run on the same bench is refused here, before anything is created
+    try:
+        return _run_locked(profile, sequence, mode, open_bench, results_base, derive, progress, calibration_id,
+                           extra_manifest)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(profile, sequence, mode, open_bench, results_base, derive, progress, calibration_id,
+                extra_manifest) -> RunResult:
+    from rig.clock import RealClock
+
     start_wall = RealClock().wall()
     run_dir = make_run_dir(results_base, start_wall, profile.label)
     manifest: dict[str, Any] = {
@@ -221,7 +244,10 @@ def run_sequence(
             writer.close()
     facts = state.facts()
     checks = check_claims(mode.claims, state.rows, facts)
-    write_csv_atomic(run_dir / "summary.csv", [c.as_dict() for c in checks], SUMMARY_COLUMNS)
+    try:
+        write_csv_atomic(run_dir / "summary.csv", [c.as_dict() for c in checks], SUMMARY_COLUMNS)
+    except OSError as error:
+        reason += f"; summary.csv could not be written ({error.strerror or error})"
     manifest.update({
         "end_time": iso_utc(RealClock().wall()), "outcome": outcome, "reason": reason,
         "rows": writer.rows_written if writer else 0, "wrap_left_on": wrap_left_on,
@@ -229,7 +255,10 @@ def run_sequence(
         "facts": asdict(facts),
         "behaviour": wrap_behaviour(state.rows, facts),
     })
-    write_json_atomic(run_dir / "run.json", manifest)
+    try:
+        write_json_atomic(run_dir / "run.json", manifest)
+    except OSError as error:
+        reason += f"; run.json could not be updated ({error.strerror or error})"
     return RunResult(run_dir, outcome, reason, checks, writer.rows_written if writer else 0, wrap_left_on)
 
 
@@ -288,8 +317,13 @@ def _sample_phase(bench: Bench, sequence: Sequence, phase: Phase, number: int, m
         if derive is not None and not row.get("saturated"):
             row.update(derive(row, state.dark_counts))
         stop = _check_auto_off(phase, state, row)
-        abort_reason = _check_interlocks(sequence, state, row)
-        writer.write(row)
+        abort_reason = (_check_interlocks(sequence, state, row) or _check_frozen(sequence, state, row)
+                        or _check_light(state, row))
+        try:
+            writer.write(row)
+        except OSError as error:
+            raise RunAborted(f"results could not be written ({error.strerror or error}): "
+                             f"{writer.rows_written} rows kept in {writer.path}") from error
         state.rows.append(row)
         if abort_reason:
             raise RunAborted(abort_reason)
@@ -320,6 +354,7 @@ def _take_row(bench: Bench, sequence: Sequence, phase: Phase, mode_name: str, st
     row["clear_basic"] = round(clear_signal(row), 4)
     if phase.kind == "dark" and not row.get("saturated"):
         _update_dark(state, row)
+        state.dark_level += (row["clear_basic"] - state.dark_level) / state.dark_n
     return row
 
 
@@ -348,6 +383,48 @@ def _check_auto_off(phase: Phase, state: _RunState, row: dict[str, Any]) -> bool
         state.events.append(f"wrap switched itself off at {row['t_s']:.1f} s")
         return True
     return False
+
+
+NO_LIGHT_AFTER_S = 30.0
+LIT_OVER_DARK = 10.0
+
+
+def _check_light(state: _RunState, row: dict[str, Any]) -> str | None:
+    """The wrap must light up after switch-on, and go dark after switch-off (else its switch has failed)."""
+    dark_level = max(state.dark_level, 0.02)
+    lit = row["clear_basic"] > LIT_OVER_DARK * dark_level
+    reason = None
+    if row["wrap_on"]:
+        state.lit_seen = state.lit_seen or lit
+        since_on = row["t_s"] - (state.switched_on_t_s or 0.0)
+        if not state.lit_seen and since_on >= NO_LIGHT_AFTER_S:
+            reason = (f"no light {since_on:.0f} s after switch-on: check the wrap's power, the switch wiring and "
+                      "the mode presses")
+    elif state.switched_off_t_s is not None and state.measured_level and \
+            row["clear_basic"] > 0.5 * state.measured_level:
+        reason = ("the wrap is still emitting after switch-off: its relay/MOSFET has failed on; disconnect its power "
+                  "by hand")
+    if reason:
+        row["event"] = f"fault: {reason}"
+    return reason
+
+
+def _check_frozen(sequence: Sequence, state: _RunState, row: dict[str, Any]) -> str | None:
+    """A sensor whose values stop changing is broken, not steady: stop after ``max_identical_samples``."""
+    limit = sequence.safety.max_identical_samples
+    spectral = tuple(row[c] for c in CHANNELS)
+    volts = tuple(v for k, v in row.items() if k.endswith("_v"))
+    state.same_spectral = state.same_spectral + 1 if spectral == state.last_spectral else 1
+    state.same_volts = state.same_volts + 1 if volts and volts == state.last_volts else 1
+    state.last_spectral, state.last_volts = spectral, volts
+    reason = None
+    if state.same_spectral >= limit:
+        reason = f"spectral sensor frozen: identical counts in {state.same_spectral} samples in a row"
+    elif state.same_volts >= limit:
+        reason = f"thermistor ADC stuck: identical voltages in {state.same_volts} samples in a row"
+    if reason:
+        row["event"] = f"fault: {reason}"
+    return reason
 
 
 def _check_interlocks(sequence: Sequence, state: _RunState, row: dict[str, Any]) -> str | None:

@@ -12,11 +12,14 @@ from rig.bench.bench import Bench
 
 def take_sample(bench: Bench, t0_s: float = 0.0) -> dict[str, Any]:
     """Read every sensor once; ``t_s`` is seconds since ``t0_s`` on the bench clock."""
+    retries_before = bench.retries.retries
     reading = bench.read_spectrum()
     temperatures = bench.read_temperatures()
     row: dict[str, Any] = {"t_s": round(reading.t_s - t0_s, 4), "wrap_on": bench.switch.is_on}
     row.update(reading.as_dict())
     for name, probe in temperatures.items():
         row[f"{name}_c"] = None if probe.temp_c is None else round(probe.temp_c, 2)
+        row[f"{name}_v"] = round(probe.volts, 5)
         row[f"{name}_fault"] = probe.fault or ""
+    row["i2c_retries"] = bench.retries.retries - retries_before
     return row

@@ -54,6 +54,7 @@ class SafetyLimits:
     max_surface_c: float = 48.0
     trip_samples: int = 2
     max_sensor_failures: int = 3
+    max_identical_samples: int = 5
 
 
 @dataclass
@@ -104,6 +105,8 @@ class Sequence:
             raise ConfigError(path, "safety.max_surface_c", "a temperature in 30..90 C", limits.max_surface_c)
         if limits.trip_samples < 1:
             raise ConfigError(path, "safety.trip_samples", "an integer >= 1", limits.trip_samples)
+        if limits.max_identical_samples < 2:
+            raise ConfigError(path, "safety.max_identical_samples", "an integer >= 2", limits.max_identical_samples)
         if limits.max_sensor_failures < 1:
             raise ConfigError(path, "safety.max_sensor_failures", "an integer >= 1", limits.max_sensor_failures)
         return self

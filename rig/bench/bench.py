@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rig.bench.retry import RetryCounter, with_retries
 from rig.clock import Clock
 from rig.config import BenchConfig
 
@@ -45,12 +46,17 @@ class Bench:
         self.sim = sim
         self._on_close = list(on_close or [])
         self.closed = False
+        self.retries = RetryCounter()
 
     def read_spectrum(self) -> SpectralReading:
-        return self.spectral.read()
+        """A full spectral reading; transient I2C errors are retried with back-off, then a SensorFault."""
+        where = f"AS7341 at 0x{self.config.spectral.address:02x} on I2C bus {self.config.i2c_bus}"
+        return with_retries(self.spectral.read, self.clock, where, self.retries)
 
     def read_temperatures(self) -> dict[str, ProbeReading]:
-        return self.thermal.read()
+        """Every probe; transient I2C errors are retried with back-off, then a SensorFault."""
+        where = f"ADS1115 at 0x{self.config.thermal.address:02x} on I2C bus {self.config.i2c_bus}"
+        return with_retries(self.thermal.read, self.clock, where, self.retries)
 
     def close(self) -> None:
         """Wrap off first, then release everything else. Safe to call twice."""

@@ -53,6 +53,33 @@ class ObservedPin(MockPin):
         return changed
 
 
+class FaultSchedule:
+    """Applies the sim wrap's scheduled hardware faults when simulated time reaches them."""
+
+    def __init__(self, events, clock: SimClock, bus: SimBus, as7341, ads1115, probes, config: BenchConfig) -> None:
+        self.pending = sorted(events, key=lambda e: e.at_s)
+        self.clock, self.bus, self.as7341, self.ads1115, self.probes = clock, bus, as7341, ads1115, probes
+        self.addresses = {"sensor": config.spectral.address, "adc": config.thermal.address}
+
+    def __call__(self) -> None:
+        now = self.clock.monotonic()
+        while self.pending and self.pending[0].at_s <= now:
+            self._apply(self.pending.pop(0))
+
+    def _apply(self, event) -> None:
+        device, _, action = event.kind.partition("_")
+        if device == "probe":
+            self.probes.set_fault(event.probe, None if action == "ok" else action)
+        elif action == "nack":
+            self.bus.nack_next(self.addresses[device], event.count)
+        elif action == "disconnect":
+            self.bus.disconnect(self.addresses[device])
+        elif event.kind == "sensor_frozen":
+            self.as7341.frozen = True
+        elif event.kind == "adc_stuck":
+            self.ads1115.stuck_code = self.ads1115.registers[0]
+
+
 @dataclass
 class SimHardware:
     """Handles on every simulated part, for tests, demos and fault injection."""
@@ -83,6 +110,8 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     probes = NtcDividerSim(config.thermal, lambda name: wrap.temperature_c(name, clock.monotonic()))
     ads1115 = ADS1115Emulator(clock, probes, seed=seed + 1)
     bus.attach(config.thermal.address, ads1115)
+
+    bus.hooks.append(FaultSchedule(wrap.spec.faults.events, clock, bus, as7341, ads1115, probes, config))
 
     factory = MockFactory()
     factory.pin(config.switch.power_pin, pin_class=ObservedPin,

@@ -81,6 +81,7 @@ class SimBus:
         self.counters = BusCounters()
         self._nack_once: dict[int, int] = {}
         self._disconnected: set[int] = set()
+        self.hooks: list = []  # called before every transfer (scheduled fault injection)
 
     # --- wiring and faults -------------------------------------------------
     def attach(self, address: int, device: SimI2CDevice) -> SimI2CDevice:
@@ -99,6 +100,8 @@ class SimBus:
         self._nack_once[address] = self._nack_once.get(address, 0) + count
 
     def _device(self, address: int) -> SimI2CDevice:
+        for hook in self.hooks:
+            hook()
         self.counters.transactions += 1
         self.counters.per_address[address] = self.counters.per_address.get(address, 0) + 1
         if address in self._disconnected or address not in self.devices:

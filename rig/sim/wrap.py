@@ -53,15 +53,35 @@ class WrapMode:
     intensity: float = 1.0  # output level of this mode relative to the strings' full irradiance
 
 
+FAULT_EVENT_KINDS = ("sensor_nack", "sensor_disconnect", "sensor_frozen", "adc_nack", "adc_disconnect", "adc_stuck",
+                     "probe_open", "probe_short", "probe_ok")
+
+
+@dataclass
+class FaultEvent:
+    """A fault of the bench hardware at simulated time ``at_s`` (since the simulator started).
+
+    ``sensor_*`` act on the AS7341, ``adc_*`` on the ADS1115 (``*_nack``: the next ``count``
+    transfers fail; ``*_disconnect``: every transfer fails from then on; ``sensor_frozen`` /
+    ``adc_stuck``: the data stop changing), ``probe_*`` on the named thermistor.
+    """
+
+    at_s: float = 0.0
+    kind: str = "sensor_nack"
+    count: int = 1
+    probe: str = "surface"
+
+
 @dataclass
 class WrapFaults:
-    """Faults of the wrap itself (sensor faults are injected on the bus)."""
+    """Faults of the wrap itself, and scheduled faults of the bench hardware (``events``)."""
 
     dead_strings: list[str] = field(default_factory=list)
     runaway_c_per_min: float = 0.0
     auto_off_broken: bool = False
     stuck_on: bool = False  # welded relay / shorted MOSFET: switching off has no effect
     never_on: bool = False
+    events: list[FaultEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -119,6 +139,12 @@ class WrapSpec:
             raise ConfigError(path, "auto_off_s", "seconds > 0", self.auto_off_s)
         if not 0 <= self.droop_fraction < 1:
             raise ConfigError(path, "droop_fraction", "a fraction in [0, 1)", self.droop_fraction)
+        for i, event in enumerate(self.faults.events):
+            if event.kind not in FAULT_EVENT_KINDS:
+                raise ConfigError(path, f"faults.events[{i}].kind", "one of " + ", ".join(FAULT_EVENT_KINDS),
+                                  event.kind)
+            if event.at_s < 0 or event.count < 1:
+                raise ConfigError(path, f"faults.events[{i}]", "at_s >= 0 and count >= 1")
         for name in self.faults.dead_strings:
             if name not in names:
                 raise ConfigError(path, "faults.dead_strings", f"names of strings ({', '.join(names)})", name)
