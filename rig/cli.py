@@ -17,12 +17,23 @@ EXIT_OK, EXIT_CLAIM_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED = 0, 1, 2, 3
 VERDICT_STYLE = {"PASS": "green", "MARGINAL": "yellow", "FAIL": "bold red", "NOT MEASURED": "dim"}
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def _bench_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bench", metavar="FILE", help="bench config TOML (default: built-in defaults)")
     parser.add_argument("--sim", action="store_true", help="use simulated hardware (never chosen silently)")
     parser.add_argument("--sim-wrap", metavar="FILE", help="simulated wrap TOML (with --sim)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed for the simulator")
-    parser.add_argument("--sim-pace", type=float, metavar="X",
+    parser.add_argument("--sim-pace", type=positive_float, metavar="X",
                         help="simulated seconds per real second (default: as fast as possible)")
 
 
@@ -515,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     read = commands.add_parser("read", help="read the bench a few times and print a table")
     _bench_args(read)
     read.add_argument("--count", type=int, default=5, help="number of readings (default 5)")
-    read.add_argument("--interval", type=float, default=1.0, help="seconds between readings (default 1)")
+    read.add_argument("--interval", type=positive_float, default=1.0, help="seconds between readings (default 1)")
     read.add_argument("--on", action="store_true", help="switch the wrap on while reading (off at the end)")
     read.set_defaults(func=cmd_read)
 

@@ -98,6 +98,7 @@ class _RunState:
         self.same_spectral = 0
         self.same_volts = 0
         self.dark_level = 0.0
+        self.probe_fault_samples = 0
         self.lit_seen = False
         self.hot_samples = 0
         self.failures_in_a_row = 0
@@ -433,10 +434,10 @@ def _check_interlocks(sequence: Sequence, state: _RunState, row: dict[str, Any])
     surface = row.get("surface_c")
     fault = row.get("surface_fault")
     reason = None
+    state.probe_fault_samples = state.probe_fault_samples + 1 if fault else 0
     if fault:
-        state.failures_in_a_row += 1
-        if state.failures_in_a_row >= limits.max_sensor_failures:
-            reason = (f"surface probe fault ({fault}) for {state.failures_in_a_row} samples: "
+        if state.probe_fault_samples >= limits.max_sensor_failures:
+            reason = (f"surface probe fault ({fault}) for {state.probe_fault_samples} samples: "
                       "temperature unknown, wrap switched off")
     elif surface is not None and surface > limits.max_surface_c:
         state.hot_samples += 1

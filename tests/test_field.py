@@ -1,0 +1,105 @@
+"""Field conditions: a second run on the same bench, stale locks, a full disk, hostile text in user files."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from rig.analysis import make_deriver
+from rig.config import load_bench_config
+from rig.errors import RigError
+from rig.lock import BenchLock
+from rig.profile import Claims, ModeProfile, WrapProfile
+from rig.runner import run_sequence
+from rig.sequence import Phase, Sequence
+from rig.sim.backend import build_sim_bench
+from rig.sim.wrap import LedString, WrapMode, WrapSpec
+
+SEQUENCE = Sequence(phases=[Phase("dark", 3.0, 1.0), Phase("on"), Phase("measure", 20.0, 1.0),
+                            Phase("off")]).validate()
+WRAP = WrapSpec(strings=[LedString("red", 660.0, 20.0, 30.0)], modes=[WrapMode("red", ["red"])])
+
+
+def profile(maker: str = "Acme") -> WrapProfile:
+    return WrapProfile(maker=maker, model="Belt", unit="1",
+                       modes=[ModeProfile("red", 0, Claims(red_peak_nm=660.0))]).validate()
+
+
+def open_bench():
+    return build_sim_bench(load_bench_config(backend="sim"), WRAP)
+
+
+def test_a_second_run_on_the_same_bench_is_refused(tmp_path):
+    lock = tmp_path / "bench.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(f"{holder.pid}\n")  # a live process holds the bench
+        with pytest.raises(RigError, match=f"in use by another rig run \\(pid {holder.pid}"):
+            run_sequence(profile(), SEQUENCE, open_bench, tmp_path / "results", lock_path=lock)
+        assert not (tmp_path / "results").exists()  # refused before anything was created or switched
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_lock_from_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock = tmp_path / "bench.lock"
+    lock.write_text(dead.stdout)
+    result = run_sequence(profile(), SEQUENCE, open_bench, tmp_path / "results", lock_path=lock)
+    assert result.outcome == "COMPLETED" and not lock.exists()
+    with BenchLock(lock):
+        assert int(lock.read_text()) == os.getpid()
+
+
+def test_disk_full_mid_run_stops_cleanly_and_keeps_the_rows_written(tmp_path, monkeypatch):
+    import rig.results
+
+    real_fsync, calls = os.fsync, {"n": 0}
+
+    def fsync(descriptor):
+        calls["n"] += 1
+        if calls["n"] > 12:  # run.json twice, the header and 9 rows fit, then the SD card is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(rig.results.os, "fsync", fsync)
+    result = run_sequence(profile(), SEQUENCE, open_bench, tmp_path / "results", derive=make_deriver())
+    monkeypatch.setattr(rig.results.os, "fsync", real_fsync)
+    assert result.outcome == "ABORTED" and "No space left" in result.reason
+    assert not result.wrap_left_on
+    samples = pd.read_csv(result.run_dir / "samples.csv")
+    assert len(samples) >= result.rows_written >= 9
+
+
+def test_hostile_text_in_a_profile_cannot_become_a_formula_or_escape_the_results_folder(tmp_path):
+    hostile = profile(maker="=HYPERLINK(\"http://x\")/../../../etc")
+    result = run_sequence(hostile, SEQUENCE, open_bench, tmp_path / "results", derive=make_deriver())
+    assert result.run_dir.parent == tmp_path / "results"  # the folder name is a slug, no path separators
+    from rig.compare import compare_table
+    from rig.load import load_runs
+    from rig.results import safe_cell
+
+    table = compare_table(load_runs([tmp_path / "results"]))
+    out = tmp_path / "compare.csv"
+    table.map(safe_cell).to_csv(out, index=False)
+    cells = [cell for line in out.read_text().splitlines() for cell in line.split(",")]
+    assert not any(cell.lstrip('"').startswith(("=", "+", "@")) for cell in cells)
+    assert json.loads((result.run_dir / "run.json").read_text())["profile"]["as_used"]["maker"].startswith("=")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sim-pace", "-1"], "--sim-pace"),
+    (["--seed", "x"], "--seed"),
+])
+def test_bad_cli_arguments_are_named(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--quiet", *args], capture_output=True,
+                            text=True, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "results").exists()
