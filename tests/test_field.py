@@ -103,3 +103,11 @@ def test_bad_cli_arguments_are_named(tmp_path, args, message):
                             text=True, cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_an_unwritable_results_folder_is_reported_before_anything_is_switched_on(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the results folder should be")
+    result = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--quiet", "--out",
+                             str(blocker / "results")], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "cannot create the results folder" in result.stderr
