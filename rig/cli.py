@@ -235,7 +235,7 @@ def _frame_table(frame, title: str, max_columns: int | None = None) -> Table:
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     """Many runs side by side: claims vs measured values with uncertainties and verdicts."""
-    from rig.compare import check_mixing, compare_table, trend
+    from rig.compare import check_mixing, compare_table, terminal_view, trend
     from rig.load import load_runs
 
     loaded = load_runs(args.runs)
@@ -252,7 +252,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.trend:
         console.print(_frame_table(trend(loaded), "trend per unit (change per month from a linear fit)"))
     else:
-        console.print(_frame_table(table, f"{len(loaded.runs)} runs" + (f" by {args.by}" if args.by else "")))
+        console.print(_frame_table(terminal_view(table),
+                                   f"{len(loaded.runs)} runs" + (f" by {args.by}" if args.by else "")))
     return EXIT_OK
 
 
@@ -430,7 +431,7 @@ def cmd_calibrate_thermistor(args: argparse.Namespace, console: Console) -> int:
     out.write_text(to_toml(record), encoding="utf-8")
     console.print(f"{fit.model} fit for probe '{args.probe}': residuals "
                   + ", ".join(f"{r:+.3f} C" for r in fit.residuals_c))
-    console.print("put these lines in the probe's [[thermal.probes]] table of your bench config:")
+    console.print("put these lines in the probe's \\[\\[thermal.probes]] table of your bench config:")
     for key, value in fit.coefficients.items():
         console.print(f"  {key} = {value:.10g}")
     console.print(f"wrote {out}")

@@ -76,6 +76,25 @@ def _group(table: pd.DataFrame, claims: list[str], keys: list[str]) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def terminal_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The compare table folded for a terminal: one ``measured ± u VERDICT`` cell per claim."""
+    claims = [c.rsplit(" ", 1)[0] for c in table.columns if c.endswith((" verdict", " verdicts"))]
+    keys = [c for c in ("run_id", "wrap", "unit", "date", "runs", "outcome", "backend", "calibration")
+            if c in table.columns]
+    view = table[keys].copy()
+    for claim in claims:
+        cells = []
+        for _, row in table.iterrows():
+            value, u = row.get(claim), row.get(f"{claim} ±u")
+            verdict = row.get(f"{claim} verdict") or row.get(f"{claim} verdicts") or ""
+            spread = row.get(f"{claim} spread")
+            text = "" if pd.isna(value) else f"{value:.4g}" + ("" if pd.isna(u) else f" ± {u:.2g}")
+            text += "" if spread is None or pd.isna(spread) else f" (spread {spread:.2g})"
+            cells.append(f"{text} {verdict}".strip())
+        view[claim] = cells
+    return view
+
+
 def trend(loaded: LoadedRuns, claims: list[str] | None = None) -> pd.DataFrame:
     """For each wrap unit and claim: first and last value, and the fitted change per 30 days (LED ageing)."""
     if loaded.summaries.empty:
@@ -89,7 +108,8 @@ def trend(loaded: LoadedRuns, claims: list[str] | None = None) -> pd.DataFrame:
         group = group.sort_values("start_time")
         days = (group.start_time - group.start_time.iloc[0]).dt.total_seconds().to_numpy() / 86400.0
         values = group.measured.to_numpy(dtype=float)
-        slope = np.polyfit(days, values, 1)[0] if len(values) > 1 and days[-1] > 0 else np.nan
+        # a trend needs time: runs spread over less than a day give no change per month
+        slope = np.polyfit(days, values, 1)[0] if len(values) > 1 and days[-1] >= 1.0 else np.nan
         rows.append({"wrap": wrap, "unit": unit, "claim": claim, "runs": len(values),
                      "first": group.start_time.iloc[0].strftime("%Y-%m-%d"),
                      "last": group.start_time.iloc[-1].strftime("%Y-%m-%d"),

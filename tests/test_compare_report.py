@@ -13,7 +13,7 @@ import matplotlib.image
 import pytest
 
 from rig.analysis import make_deriver
-from rig.compare import check_mixing, compare_table, trend
+from rig.compare import check_mixing, compare_table, terminal_view, trend
 from rig.config import load_bench_config
 from rig.errors import RigError
 from rig.load import load_runs
@@ -67,6 +67,9 @@ def test_compare_gives_the_stated_verdicts(three_runs):
     assert table.loc["relabelled", "red peak wavelength"] == pytest.approx(630.0, abs=3.0)
     grouped = compare_table(load_runs([three_runs]), by="wrap")
     assert grouped.runs.tolist() == [3]
+    # the terminal view folds each claim into one cell: value ± u and the verdicts
+    folded = terminal_view(grouped)
+    assert "1 FAIL" in folded["irradiance at contact"].iloc[0] and "2 PASS" in folded["irradiance at contact"].iloc[0]
 
 
 def test_mixing_simulated_and_real_runs_is_refused(three_runs, tmp_path):
