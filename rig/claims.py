@@ -31,6 +31,7 @@ class RunFacts:
     soak_limit_reached: bool = False
     soak_interval_s: float | None = None
     soak_end_t_s: float | None = None  # when a soak until auto-off hit its time limit
+    pulse: dict | None = None  # the pulse capture's analysis (rig.pulse.PulseResult.as_dict), if any
 
 
 def _number(value: Any) -> float | None:
@@ -111,10 +112,32 @@ def check_claims(claims: Claims, rows: Seq[dict[str, Any]], facts: RunFacts) -> 
                               max(temps) if temps else None, PROBE_U_C if temps else None,
                               "no valid surface temperature reading"))
 
-    for name, unit, claimed in (("pulse frequency", "Hz", claims.pulse_hz), ("duty cycle", "%", claims.duty_pct)):
-        if claimed is not None:
-            checks.append(check_claim(name, unit, claimed, "", None, None, None, None,
-                                      "pulse measurement is not implemented yet"))
+    checks += _pulse_checks(claims, facts.pulse)
+    return checks
+
+
+def _pulse_checks(claims: Claims, pulse: dict | None) -> list[ClaimCheck]:
+    """Pulse frequency, duty cycle and flicker against a pulse capture (NOT MEASURED without one)."""
+    checks = []
+    why = "the sequence has no 'pulse' phase"
+    if claims.pulse_hz is not None:
+        tol = claims.pulse_tolerance_pct
+        low, high, band = _pct_band(claims.pulse_hz, tol)
+        if pulse is not None and pulse.get("pulse_hz") is None:
+            checks.append(ClaimCheck("pulse frequency", "Hz", claims.pulse_hz, band, low, high, None, None,
+                                     Verdict.FAIL, f"no pulsing measured (modulation {pulse['modulation_pct']:.1f} %)"))
+        else:
+            checks.append(check_claim("pulse frequency", "Hz", claims.pulse_hz, band, low, high,
+                                      (pulse or {}).get("pulse_hz"), (pulse or {}).get("pulse_u_hz"), why))
+    if claims.duty_pct is not None:
+        tol = claims.duty_tolerance_pct
+        checks.append(check_claim("duty cycle", "%", claims.duty_pct, f"±{tol:g} points", claims.duty_pct - tol,
+                                  claims.duty_pct + tol, (pulse or {}).get("duty_pct"), (pulse or {}).get("duty_u_pct"),
+                                  why if pulse is None else "no pulsing measured"))
+    if claims.max_flicker_pct is not None:
+        checks.append(check_claim("flicker (percent, IEEE 1789)", "%", claims.max_flicker_pct, "at most", None,
+                                  claims.max_flicker_pct, (pulse or {}).get("modulation_pct"),
+                                  (pulse or {}).get("modulation_u_pct"), why))
     return checks
 
 

@@ -33,7 +33,8 @@ class Claims:
     pulse_hz: float | None = None
     pulse_tolerance_pct: float = 5.0
     duty_pct: float | None = None
-    duty_tolerance_pct: float = 5.0
+    duty_tolerance_pct: float = 5.0  # percentage points
+    max_flicker_pct: float | None = None  # "flicker-free": percent flicker (IEEE 1789) at most this
 
     def validate(self, path: str, prefix: str) -> None:
         for key, low, high in (("red_peak_nm", 580, 720), ("nir_peak_nm", 740, 1100)):
@@ -44,6 +45,8 @@ class Claims:
             value = getattr(self, key)
             if value is not None and value <= 0:
                 raise ConfigError(path, prefix + key, "a value > 0", value)
+        if self.max_flicker_pct is not None and not 0 <= self.max_flicker_pct <= 100:
+            raise ConfigError(path, prefix + "max_flicker_pct", "a percentage in [0, 100]", self.max_flicker_pct)
         if self.duty_pct is not None and not 0 < self.duty_pct <= 100:
             raise ConfigError(path, prefix + "duty_pct", "a percentage in (0, 100]", self.duty_pct)
         if not 20 <= self.max_surface_c <= 80:

@@ -36,6 +36,7 @@ DERIVED_COLUMNS = [
     "red_irradiance_mw_cm2", "red_irradiance_u_mw_cm2", "nir_irradiance_mw_cm2", "nir_irradiance_u_mw_cm2",
     "irradiance_mw_cm2", "irradiance_u_mw_cm2", "flags", "calibration_id",
 ]
+PULSE_COLUMNS = ["modulation_pct", "modulation_u_pct", "pulse_hz", "pulse_u_hz", "duty_pct", "duty_u_pct"]
 SUMMARY_COLUMNS = ["claim", "unit", "claimed", "tolerance", "low", "high", "measured", "uncertainty", "verdict",
                    "note"]
 
@@ -99,6 +100,7 @@ class _RunState:
         self.same_volts = 0
         self.dark_level = 0.0
         self.probe_fault_samples = 0
+        self.pulse = None
         self.lit_seen = False
         self.hot_samples = 0
         self.failures_in_a_row = 0
@@ -107,7 +109,8 @@ class _RunState:
     def facts(self) -> RunFacts:
         soak = next((p for p in self.sequence.phases if p.until_auto_off), None)
         return RunFacts(self.switched_on_t_s, self.switched_off_t_s, self.auto_off_t_s, self.soak_limit_reached,
-                        soak.interval_s if soak else None, self.soak_end_t_s)
+                        soak.interval_s if soak else None, self.soak_end_t_s,
+                        None if self.pulse is None else self.pulse.as_dict())
 
 
 def clear_signal(row: dict[str, Any]) -> float:
@@ -156,7 +159,7 @@ def _versions() -> dict[str, str]:
 def sample_columns(bench: Bench) -> list[str]:
     probes = [p.name for p in bench.config.thermal.probes]
     return (["t_s", "wall_time", "phase", "phase_kind", "mode", "wrap_on", *CHANNELS, "gain_x", "atime", "astep",
-             "t_int_ms", "saturated", "attenuator", "transmission", "clear_basic", *DERIVED_COLUMNS]
+             "t_int_ms", "saturated", "attenuator", "transmission", "clear_basic", *DERIVED_COLUMNS, *PULSE_COLUMNS]
             + [f"{name}_{suffix}" for name in probes for suffix in ("c", "v", "fault")] + ["i2c_retries", "event"])
 
 
@@ -293,6 +296,9 @@ def _run_phases(bench: Bench, sequence: Sequence, presses: int, mode_name: str, 
             state.switched_off_t_s = clock.monotonic() - t0
             state.events.append(f"switched off at {state.switched_off_t_s:.1f} s")
             continue
+        if phase.kind == "pulse":
+            _pulse_phase(bench, sequence, phase, mode_name, state, writer, derive, t0)
+            continue
         _sample_phase(bench, sequence, phase, number, mode_name, state, writer, derive, progress, t0)
 
 
@@ -334,6 +340,36 @@ def _sample_phase(bench: Bench, sequence: Sequence, phase: Phase, number: int, m
                               row.get("irradiance_mw_cm2"), row.get("surface_c"), bool(row["wrap_on"])))
         if stop:
             return
+
+
+def _pulse_phase(bench: Bench, sequence: Sequence, phase: Phase, mode_name: str, state: _RunState,
+                 writer: SamplesWriter, derive: Deriver | None, t0: float) -> None:
+    """One raw flicker capture: the trace to ``pulse.csv``, its analysis on a sample row and in the state."""
+    from rig.bench.flicker import capture
+    from rig.pulse import analyze_trace
+
+    row = _take_row(bench, sequence, phase, mode_name, state, t0)
+    if row is None:
+        raise RunAborted("no spectral reading before the pulse capture")
+    if derive is not None and not row.get("saturated"):
+        row.update(derive(row, state.dark_counts))
+    trace = capture(bench.spectral, phase.duration_s, sequence.pulse_rate_hz, row["clear_basic"])
+    result = analyze_trace(trace.samples, trace.rate_hz)
+    state.pulse = result
+    row.update(result.as_dict())
+    if result.pulsed:
+        t_int_ms = bench.spectral.lock_to_period(1.0 / result.frequency_hz)
+        state.events.append(f"integration locked to {t_int_ms:.1f} ms, a whole number of "
+                            f"{1000.0 / result.frequency_hz:.2f} ms pulse periods")
+    row["event"] = (f"pulse capture: {len(trace.samples)} samples at {trace.rate_hz:.0f} Hz, modulation "
+                    f"{result.modulation_pct:.1f} %" + (f", {result.frequency_hz:.2f} Hz, duty {result.duty_pct:.1f} %"
+                                                        if result.pulsed else ", steady"))
+    trace_rows = [{"t_s": round(trace.t0_s - t0 + i / trace.rate_hz, 6), "counts": c, "gain_x": trace.gain_x}
+                  for i, c in enumerate(trace.samples)]
+    write_csv_atomic(writer.path.parent / "pulse.csv", trace_rows, ["t_s", "counts", "gain_x"])
+    writer.write(row)
+    state.rows.append(row)
+    state.events.append(row["event"])
 
 
 def _take_row(bench: Bench, sequence: Sequence, phase: Phase, mode_name: str, state: _RunState,

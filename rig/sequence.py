@@ -1,7 +1,8 @@
 """The test sequence: phases in order, sensor settings and safety limits (TOML).
 
 Phase kinds: ``dark`` (wrap off, baseline), ``on`` (switch on and press the
-button to reach the mode; no duration), ``warmup``, ``measure``, ``soak``
+button to reach the mode; no duration), ``warmup``, ``measure``, ``pulse``
+(one raw flicker capture of ``duration_s`` at ``pulse_rate_hz``), ``soak``
 (optionally until the wrap switches itself off, within ``duration_s``),
 ``off`` (switch off; no duration), ``cooldown``.
 """
@@ -16,6 +17,7 @@ from rig.errors import ConfigError
 
 SAMPLING_KINDS = ("dark", "warmup", "measure", "soak", "cooldown")
 SWITCH_KINDS = ("on", "off")
+CAPTURE_KINDS = ("pulse",)  # one flicker-FIFO capture of duration_s (pulse frequency, duty, flicker)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Sequence:
 
     name: str = "sequence"
     mode: str | None = None
+    pulse_rate_hz: float = 2000.0
     phases: list[Phase] = field(default_factory=list)
     sensor: SensorSettings = field(default_factory=SensorSettings)
     safety: SafetyLimits = field(default_factory=SafetyLimits)
@@ -76,7 +79,9 @@ class Sequence:
         path = self.source
         if not self.phases:
             raise ConfigError(path, "phases", "at least one [[phases]] table")
-        kinds = SAMPLING_KINDS + SWITCH_KINDS
+        kinds = SAMPLING_KINDS + SWITCH_KINDS + CAPTURE_KINDS
+        if not 100 <= self.pulse_rate_hz <= 2000:
+            raise ConfigError(path, "pulse_rate_hz", "a sample rate in 100..2000 Hz", self.pulse_rate_hz)
         switched_on = False
         for index, phase in enumerate(self.phases):
             key = f"phases[{index}]"
@@ -90,6 +95,11 @@ class Sequence:
                 continue
             if phase.duration_s <= 0:
                 raise ConfigError(path, f"{key}.duration_s", "seconds > 0", phase.duration_s)
+            if phase.kind in CAPTURE_KINDS:
+                if not switched_on or not 0.2 <= phase.duration_s <= 30:
+                    raise ConfigError(path, f"{key}", "a 'pulse' capture of 0.2..30 s while the wrap is on",
+                                      phase.duration_s)
+                continue
             if not 0 < phase.interval_s <= phase.duration_s:
                 raise ConfigError(path, f"{key}.interval_s", "seconds in (0, duration_s]", phase.interval_s)
             if phase.until_auto_off and phase.kind != "soak":

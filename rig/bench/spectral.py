@@ -12,6 +12,7 @@ saturate (then it is returned *flagged*, for the caller to refuse).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from adafruit_as7341 import AS7341
@@ -19,13 +20,14 @@ from adafruit_as7341 import AS7341
 from rig.clock import Clock
 from rig.config import SpectralConfig
 from rig.errors import SensorFault
-from rig.responsivity import CHANNELS, GAIN_CODES_X, full_scale_counts, gain_code, integration_time_ms
+from rig.responsivity import CHANNELS, GAIN_CODES_X, STEP_US, full_scale_counts, gain_code, integration_time_ms
 
 _ENABLE, _ASTATUS, _STATUS2, _CFG1, _CFG6 = 0x80, 0x94, 0xA3, 0xAA, 0xAF
 _PON, _SP_EN, _SMUXEN = 0x01, 0x02, 0x10
 _AVALID, _ASAT_DIGITAL, _ASAT_ANALOG = 0x40, 0x10, 0x08
 _SMUX_WRITE = 2 << 3
 WEAK_FRACTION = 0.20  # largest channel below 20 % of full scale: step sensitivity up (better signal-to-noise)
+STEP_S = STEP_US * 1e-6
 MIN_ASTEP = 99  # shortest integration auto-range goes to: (ATIME+1) x 100 steps
 
 
@@ -66,6 +68,7 @@ class SpectralSensor(AS7341):
         self.attenuator = attenuator
         self.transmission = transmission
         self._smux_images = (self._smux_image(self._f1f4_clear_nir), self._smux_image(self._f5f8_clear_nir))
+        self.timing_locked = False
         self.set_gain(config.gain_x)
         self.set_timing(config.atime, config.astep)
 
@@ -80,6 +83,16 @@ class SpectralSensor(AS7341):
         self.atime = atime
         self.astep = astep
         self._atime, self._astep = atime, astep
+
+    def lock_to_period(self, period_s: float, min_s: float = 0.1) -> float:
+        """For pulsed light: integrate over a whole number of pulse periods (>= ``min_s``), so every reading
+        sees the duty-cycle mean whatever its phase; auto-range then changes gain only. Returns t_int in ms."""
+        periods = max(1, math.ceil(min_s / period_s))
+        steps = round(periods * period_s / ((self._atime + 1) * STEP_S))
+        self.set_timing(self._atime, max(0, min(65534, steps - 1)))
+        self.config.astep = self._astep
+        self.timing_locked = True
+        return self.t_int_ms
 
     @property
     def t_int_ms(self) -> float:
@@ -105,7 +118,9 @@ class SpectralSensor(AS7341):
 
     def _less_sensitive(self, reading: SpectralReading) -> bool:
         code = gain_code(self._gain_x)
-        if code > 0:
+        if code > 0 or self.timing_locked:
+            if code == 0:
+                return False
             # jump by the saturation depth when digital only, one step when analog (depth unknown)
             self.set_gain(GAIN_CODES_X[max(0, code - (1 if any(reading.saturated_analog) else 2))])
             return True
@@ -115,7 +130,7 @@ class SpectralSensor(AS7341):
         return False
 
     def _more_sensitive(self, reading: SpectralReading) -> bool:
-        if self._astep < self.config.astep:
+        if self._astep < self.config.astep and not self.timing_locked:
             self.set_timing(self._atime, min(self.config.astep, (self._astep + 1) * 4 - 1))
             return True
         code = gain_code(self._gain_x)

@@ -27,6 +27,9 @@ from rig.sim.bus import SimI2CDevice
 from rig.sim.optics import LightSource
 
 ENABLE, ATIME, ID, ASTATUS, CH0 = 0x80, 0x81, 0x92, 0x94, 0x95
+FD_CFG0, FD_TIME1, FD_TIME2, CONTROL, FIFO_LVL, FDATA_L = 0xD7, 0xD8, 0xDA, 0xFA, 0xFD, 0xFE
+FDEN, FIFO_WRITE_FD, FIFO_CLR = 0x40, 0x80, 0x02
+FIFO_ENTRIES = 128  # 16-bit entries
 STATUS2, CFG0, CFG1, CFG6, ASTEP_L, ASTEP_H = 0xA3, 0xA9, 0xAA, 0xAF, 0xCA, 0xCB
 PON, SP_EN, SMUXEN = 0x01, 0x02, 0x10
 AVALID, ASAT_DIGITAL, ASAT_ANALOG = 0x40, 0x10, 0x08
@@ -74,6 +77,9 @@ class AS7341Emulator(SimI2CDevice):
         self.latched_window: tuple[float, float] | None = None
         self._pending: tuple[tuple[float, float], list[int], int] | None = None
         self.frozen = False  # fault: the data registers stop updating
+        self.fifo: list[int] = []
+        self.fifo_overflows = 0
+        self._fd_next_s: float | None = None  # when the next flicker sample completes
         self.integrations_started = 0
         self.integrations_read = 0
 
@@ -109,6 +115,11 @@ class AS7341Emulator(SimI2CDevice):
             else:
                 self.low_bank[register] = value
             return
+        if register == CONTROL and value & FIFO_CLR:
+            self.fifo.clear()
+            value &= ~FIFO_CLR
+        if register == ENABLE or register == FD_CFG0:
+            self._fill_fifo()
         if register == ENABLE:
             previous = self.registers[ENABLE]
             if value & SMUXEN and ((self.registers[CFG6] >> 3) & 0x3) == 2:
@@ -123,6 +134,8 @@ class AS7341Emulator(SimI2CDevice):
         if register == ID:
             return
         self.registers[register] = value
+        if register in (ENABLE, FD_CFG0, FD_TIME1, FD_TIME2):
+            self._fd_next_s = self.clock.monotonic() + self._fd_period_s() if self._fd_running() else None
 
     def read_register(self, register: int) -> int:
         if register < 0x80:
@@ -138,7 +151,53 @@ class AS7341Emulator(SimI2CDevice):
     def read_block(self, register: int, length: int) -> bytes:
         if register == ASTATUS:
             self._latch()
+        if register == FIFO_LVL:
+            self._fill_fifo()
+            return bytes([min(len(self.fifo), 255)]) + bytes(max(0, length - 1))
+        if register == FDATA_L:
+            # a burst read from FDATA pops 16-bit entries, little endian (an empty FIFO reads 0)
+            self._fill_fifo()
+            data = bytearray()
+            for _ in range((length + 1) // 2):
+                data += (self.fifo.pop(0) if self.fifo else 0).to_bytes(2, "little")
+            return bytes(data[:length])
         return super().read_block(register, length)
+
+    # --- flicker detection: raw samples into the FIFO ------------------------------------------
+    def _fd_running(self) -> bool:
+        enable = self.registers[ENABLE]
+        return bool(enable & PON and enable & FDEN and self.registers[FD_CFG0] & FIFO_WRITE_FD)
+
+    def _fd_period_s(self) -> float:
+        fd_time = self.registers[FD_TIME1] | (self.registers[FD_TIME2] & 0x07) << 8
+        return (fd_time + 1) * 2.78e-6
+
+    def _fd_gain_code(self) -> int:
+        return min(self.registers[FD_TIME2] >> 3, 10)
+
+    def _fill_fifo(self) -> None:
+        """Add every flicker sample completed since the last look (broadband photodiode, Clear's response)."""
+        if self._fd_next_s is None or not self._fd_running():
+            return
+        period = self._fd_period_s()
+        now = self.clock.monotonic()
+        if now < self._fd_next_s:
+            return
+        count = int((now - self._fd_next_s) / period) + 1
+        ends = self._fd_next_s + period * np.arange(count)
+        self._fd_next_s = float(ends[-1] + period)
+        room = FIFO_ENTRIES - len(self.fifo)
+        if count > room:
+            self.fifo_overflows += count - room
+            ends = ends[:max(room, 0)]
+        clear_index = _CHANNEL_INDEX["Clear"]
+        scale = GAIN_RATIO_VS_64X[self._fd_gain_code()] * period * 1000.0
+        for end in ends:
+            per_uw = sum(line.irradiance_uw_cm2 * self.responsivity.line_response(line.peak_nm, line.fwhm_nm)[
+                clear_index] for line in self.light.lines_between(end - period, end))
+            signal = per_uw * scale + self.dark_counts
+            noisy = signal + self.rng.normal() * np.sqrt(max(signal, 0.0)) + self.rng.normal(0, self.read_noise_counts)
+            self.fifo.append(int(min(65535, max(0, round(noisy)))))
 
     # --- measurement --------------------------------------------------------------------------
     def _completed_window(self) -> tuple[float, float] | None:

@@ -1,0 +1,75 @@
+"""Pulse frequency, duty cycle and modulation depth (percent flicker, IEEE 1789) from a flicker trace.
+
+numpy only (runs on the Pi). Uncertainties are expanded (k = 2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+PULSED_MODULATION_PCT = 20.0  # below this the light is "steady" and no pulse frequency is reported
+
+
+@dataclass(frozen=True)
+class PulseResult:
+    """What a trace says about the light's time course."""
+
+    modulation_pct: float  # IEEE 1789 percent flicker: 100 (max - min) / (max + min)
+    modulation_u_pct: float
+    pulsed: bool
+    frequency_hz: float | None = None
+    frequency_u_hz: float | None = None
+    duty_pct: float | None = None
+    duty_u_pct: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"modulation_pct": round(self.modulation_pct, 3), "modulation_u_pct": round(self.modulation_u_pct, 3),
+                "pulse_hz": None if self.frequency_hz is None else round(self.frequency_hz, 4),
+                "pulse_u_hz": None if self.frequency_u_hz is None else round(self.frequency_u_hz, 4),
+                "duty_pct": None if self.duty_pct is None else round(self.duty_pct, 3),
+                "duty_u_pct": None if self.duty_u_pct is None else round(self.duty_u_pct, 3)}
+
+
+def analyze_trace(samples, rate_hz: float, dark_counts: float = 0.0) -> PulseResult:
+    """Modulation depth always; frequency and duty when the light is pulsed."""
+    x = np.asarray(samples, dtype=float) - dark_counts
+    if len(x) < 16:
+        raise ValueError("a pulse analysis needs at least 16 samples")
+    high, low = np.percentile(x, 99.5), np.percentile(x, 0.5)
+    mean = max(float(x.mean()), 1e-9)
+    noise = math.sqrt(max(mean, 1.0) + 1.0)  # shot + read noise of one sample at the mean level, counts
+    # the 0.5/99.5 percentiles of pure noise lie 5.15 sigma apart: take that spread out of the peak-to-peak
+    peak_to_peak = math.sqrt(max(0.0, (high - low) ** 2 - (5.15 * noise) ** 2))
+    modulation = float(min(100.0, 100.0 * peak_to_peak / max(high + max(low, 0.0), 1e-9)))
+    modulation_u = float(100.0 * 2 * noise / (2 * mean))
+    if modulation < PULSED_MODULATION_PCT or high - low < 10 * noise:
+        return PulseResult(modulation, modulation_u, False)
+    n = len(x)
+    centred = x - x.mean()
+    padded = 8 * 2 ** int(math.ceil(math.log2(n)))
+    spectrum = np.abs(np.fft.rfft(centred * np.hanning(n), padded))
+    freqs = np.fft.rfftfreq(padded, 1.0 / rate_hz)
+    spectrum[freqs < 0.5] = 0.0
+    # the fundamental: the lowest strong peak (harmonics of a square wave can be strong too)
+    strong = np.flatnonzero(spectrum >= 0.5 * spectrum.max())
+    k = int(strong[0])
+    while k + 1 < len(spectrum) and spectrum[k + 1] > spectrum[k]:
+        k += 1
+    if 0 < k < len(spectrum) - 1:
+        a, b, c = np.log(spectrum[k - 1:k + 2] + 1e-12)
+        shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+    else:
+        shift = 0.0
+    frequency = float(freqs[k] + shift * (freqs[1] - freqs[0]))
+    duration = n / rate_hz
+    frequency_u = max(0.1 / duration, 0.002 * frequency)
+    threshold = 0.5 * (high + low)
+    duty = 100.0 * float(np.mean(x > threshold))
+    high, low = float(high), float(low)
+    periods = max(frequency * duration, 1.0)
+    per_period = rate_hz / frequency
+    duty_u = 2 * 100.0 / per_period / math.sqrt(periods) + 1.0
+    return PulseResult(modulation, modulation_u, True, frequency, frequency_u, duty, duty_u)

@@ -1,0 +1,119 @@
+"""Pulse modes through the AS7341's flicker FIFO (emulated at register level) and through `rig run`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from rig.bench.flicker import capture
+from rig.bench.spectral import SpectralSensor
+from rig.clock import SimClock
+from rig.config import SpectralConfig
+from rig.pulse import analyze_trace
+from rig.responsivity import gain_ratio
+from rig.sim.as7341 import AS7341Emulator, install_sim_clock
+from rig.sim.backend import JigLight
+from rig.sim.bus import SimBus
+from rig.sim.wrap import LedString, WrapMode, WrapModel, WrapSpec
+
+
+def trace_of(pulse_hz: float, duty: float, seed: int = 0, seconds: float = 2.0):
+    clock, bus = SimClock(), SimBus()
+    wrap = WrapModel(WrapSpec(strings=[LedString("red", 660.0, 20.0, 30.0)],
+                              modes=[WrapMode("p", ["red"], pulse_hz=pulse_hz, duty=duty)], droop_fraction=0.0))
+    wrap.set_power(0.0, True)
+    chip = bus.attach(0x39, AS7341Emulator(clock, JigLight(wrap, 0.01), seed=seed))
+    with install_sim_clock(clock):
+        sensor = SpectralSensor(bus.busio(), SpectralConfig(), clock, "ND 2.0", 0.01)
+        clock.sleep(0.123 + seed * 0.01)  # an arbitrary phase of the pulse train
+        reading = sensor.read()
+        trace = capture(sensor, seconds, 2000.0, reading.counts[8] / (gain_ratio(reading.gain_x) * reading.t_int_ms))
+    assert chip.fifo_overflows == 0  # drained in time: no sample lost
+    return analyze_trace(trace.samples, trace.rate_hz)
+
+
+@pytest.mark.parametrize("pulse_hz", [10.0, 40.0, 73.0])
+@pytest.mark.parametrize("duty", [0.25, 0.50])
+def test_pulsed_wrap_frequency_and_duty_within_stated_tolerance(pulse_hz, duty):
+    # stated tolerance: frequency within 0.5 %, duty within 3 percentage points, both inside the reported u
+    result = trace_of(pulse_hz, duty)
+    assert result.pulsed and result.modulation_pct > 90
+    assert result.frequency_hz == pytest.approx(pulse_hz, rel=0.005)
+    assert abs(result.frequency_hz - pulse_hz) <= result.frequency_u_hz
+    assert abs(result.duty_pct - 100 * duty) <= 3.0
+    assert abs(result.duty_pct - 100 * duty) <= result.duty_u_pct
+
+
+def test_steady_wrap_reports_near_zero_flicker():
+    result = trace_of(0.0, 1.0)
+    assert not result.pulsed and result.frequency_hz is None
+    assert result.modulation_pct <= result.modulation_u_pct and result.modulation_pct < 5.0
+
+
+PROFILE = """
+maker = "Pulse"
+model = "Belt"
+[[modes]]
+name = "pulse"
+[modes.claims]
+red_peak_nm = 660.0
+irradiance_mw_cm2 = {irradiance}
+pulse_hz = {claimed_hz}
+duty_pct = 50.0
+"""
+
+SEQUENCE = """
+[[phases]]
+kind = "dark"
+duration_s = 3.0
+interval_s = 1.0
+[[phases]]
+kind = "on"
+[[phases]]
+kind = "pulse"
+duration_s = 2.0
+[[phases]]
+kind = "measure"
+duration_s = 30.0
+interval_s = 1.0
+[[phases]]
+kind = "off"
+"""
+
+WRAP = """
+droop_fraction = 0.0
+[[strings]]
+name = "red"
+peak_nm = 660.0
+fwhm_nm = 20.0
+irradiance_mw_cm2 = 40.0
+[[modes]]
+name = "pulse"
+strings = ["red"]
+pulse_hz = 10.0
+duty = 0.5
+"""
+
+
+@pytest.mark.parametrize(("claimed_hz", "verdict"), [(10.0, "PASS"), (40.0, "FAIL")])
+def test_rig_run_judges_pulse_claims_and_averages_irradiance_over_the_duty(tmp_path, claimed_hz, verdict):
+    # a 40 mW/cm2 string pulsed at 10 Hz, 50 % duty: the mean irradiance is 20 mW/cm2. Samples every 1 s are
+    # phase-locked to the pulses, so the capture comes first and locks the integration to whole periods.
+    (tmp_path / "p.toml").write_text(PROFILE.format(irradiance=20.0, claimed_hz=claimed_hz))
+    (tmp_path / "s.toml").write_text(SEQUENCE)
+    (tmp_path / "w.toml").write_text(WRAP)
+    done = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--quiet", "--wrap", "p.toml",
+                           "--sequence", "s.toml", "--sim-wrap", "w.toml", "--out", "results"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    (run_dir,) = list((tmp_path / "results").iterdir())
+    summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")
+    assert summary.loc["pulse frequency", "verdict"] == verdict
+    assert summary.loc["pulse frequency", "measured"] == pytest.approx(10.0, rel=0.01)
+    assert summary.loc["duty cycle", "verdict"] == "PASS"
+    assert summary.loc["irradiance at contact", "measured"] == pytest.approx(20.0, rel=0.1)
+    trace = pd.read_csv(run_dir / "pulse.csv")
+    assert len(trace) == pytest.approx(2.0 * 1998.4, abs=2)
