@@ -45,7 +45,7 @@ def analyze_trace(samples, rate_hz: float, dark_counts: float = 0.0) -> PulseRes
     peak_to_peak = math.sqrt(max(0.0, (high - low) ** 2 - (5.15 * noise) ** 2))
     modulation = float(min(100.0, 100.0 * peak_to_peak / max(high + max(low, 0.0), 1e-9)))
     modulation_u = float(100.0 * 2 * noise / (2 * mean))
-    if modulation < PULSED_MODULATION_PCT or high - low < 10 * noise:
+    if modulation < PULSED_MODULATION_PCT or peak_to_peak < 3 * noise:
         return PulseResult(modulation, modulation_u, False)
     n = len(x)
     centred = x - x.mean()
@@ -66,10 +66,17 @@ def analyze_trace(samples, rate_hz: float, dark_counts: float = 0.0) -> PulseRes
     frequency = float(freqs[k] + shift * (freqs[1] - freqs[0]))
     duration = n / rate_hz
     frequency_u = max(0.1 / duration, 0.002 * frequency)
+    # duty: the fraction of samples above the midpoint between the on and off levels (the medians of the
+    # samples on either side of the first midpoint); a sample straddling an edge counts by its coverage
     threshold = 0.5 * (high + low)
+    on_level, off_level = float(np.median(x[x > threshold])), float(np.median(x[x <= threshold]))
+    threshold = 0.5 * (on_level + off_level)
     duty = 100.0 * float(np.mean(x > threshold))
-    high, low = float(high), float(low)
     periods = max(frequency * duration, 1.0)
     per_period = rate_hz / frequency
-    duty_u = 2 * 100.0 / per_period / math.sqrt(periods) + 1.0
+    # two edge samples per period are classified by noise as much as by coverage: their share of the
+    # samples times the noise-to-amplitude ratio, plus the count statistics of the edges, plus a floor
+    amplitude = max(on_level - off_level, 1e-9)
+    edge_u = 2.0 * 100.0 / per_period * min(1.0, 2.0 * noise / amplitude)
+    duty_u = 2.0 * math.hypot(edge_u, 100.0 / per_period / math.sqrt(periods)) + 0.5
     return PulseResult(modulation, modulation_u, True, frequency, frequency_u, duty, duty_u)
