@@ -32,6 +32,7 @@ class RunFacts:
     soak_interval_s: float | None = None
     soak_end_t_s: float | None = None  # when a soak until auto-off hit its time limit
     pulse: dict | None = None  # the pulse capture's analysis (rig.pulse.PulseResult.as_dict), if any
+    uniformity: dict | None = None  # rig.uniformity.summarize_positions, if the run had a uniformity phase
 
 
 def _number(value: Any) -> float | None:
@@ -113,6 +114,7 @@ def check_claims(claims: Claims, rows: Seq[dict[str, Any]], facts: RunFacts) -> 
                               "no valid surface temperature reading"))
 
     checks += _pulse_checks(claims, facts.pulse)
+    checks += _uniformity_checks(claims, facts.uniformity)
     return checks
 
 
@@ -138,6 +140,22 @@ def _pulse_checks(claims: Claims, pulse: dict | None) -> list[ClaimCheck]:
         checks.append(check_claim("flicker (percent, IEEE 1789)", "%", claims.max_flicker_pct, "at most", None,
                                   claims.max_flicker_pct, (pulse or {}).get("modulation_pct"),
                                   (pulse or {}).get("modulation_u_pct"), why))
+    return checks
+
+
+def _uniformity_checks(claims: Claims, uniformity: dict | None) -> list[ClaimCheck]:
+    """Irradiance uniformity across the wrap: min/max ratio at least, coefficient of variation at most."""
+    checks = []
+    why = "the sequence has no 'uniformity' phase"
+    if claims.min_uniformity_ratio is not None:
+        checks.append(check_claim("uniformity (min/max irradiance)", "ratio", claims.min_uniformity_ratio,
+                                  "at least", claims.min_uniformity_ratio, None,
+                                  (uniformity or {}).get("min_max_ratio"), (uniformity or {}).get("min_max_ratio_u"),
+                                  why))
+    if claims.max_cv_pct is not None:
+        checks.append(check_claim("uniformity (CV of irradiance)", "%", claims.max_cv_pct, "at most", None,
+                                  claims.max_cv_pct, (uniformity or {}).get("cv_pct"),
+                                  (uniformity or {}).get("cv_u_pct"), why))
     return checks
 
 

@@ -130,6 +130,16 @@ class JigConfig:
 
 
 @dataclass
+class PositionConfig:
+    """A sensor position on the wrap for uniformity: behind a TCA9548A channel, or (no channel) moved by hand."""
+
+    name: str = "centre"
+    mux_channel: int | None = None
+    x_mm: float = 0.0
+    y_mm: float = 0.0
+
+
+@dataclass
 class BenchConfig:
     """The whole bench. ``backend`` is ``real`` (default) or ``sim``; never switched silently."""
 
@@ -141,6 +151,8 @@ class BenchConfig:
     jig: JigConfig = field(default_factory=JigConfig)
     calibration: str = ""
     calibration_max_age_days: float = 180.0
+    mux_address: int = 0x70
+    positions: list[PositionConfig] = field(default_factory=list)
     source: str = "<defaults>"
 
     def validate(self) -> BenchConfig:
@@ -151,6 +163,14 @@ class BenchConfig:
         self.thermal.validate(path, "thermal")
         self.switch.validate(path, "switch")
         self.jig.validate(path, "jig")
+        names = [p.name for p in self.positions]
+        _check(len(set(names)) == len(names), path, "positions", "unique position names", names)
+        channels = [p.mux_channel for p in self.positions]
+        _check(all(c is None for c in channels) or all(c is not None for c in channels), path, "positions",
+               "every position behind the mux (mux_channel) or none (one sensor moved by hand)")
+        muxed = [c for c in channels if c is not None]
+        _check(all(0 <= c <= 7 for c in muxed) and len(set(muxed)) == len(muxed), path, "positions",
+               "distinct TCA9548A channels 0..7", muxed)
         return self
 
 

@@ -35,6 +35,8 @@ class Claims:
     duty_pct: float | None = None
     duty_tolerance_pct: float = 5.0  # percentage points
     max_flicker_pct: float | None = None  # "flicker-free": percent flicker (IEEE 1789) at most this
+    min_uniformity_ratio: float | None = None  # lowest / highest irradiance across positions, at least this
+    max_cv_pct: float | None = None  # coefficient of variation of irradiance across positions, at most this
 
     def validate(self, path: str, prefix: str) -> None:
         for key, low, high in (("red_peak_nm", 580, 720), ("nir_peak_nm", 740, 1100)):

@@ -101,6 +101,7 @@ class _RunState:
         self.dark_level = 0.0
         self.probe_fault_samples = 0
         self.pulse = None
+        self.uniformity: dict | None = None
         self.lit_seen = False
         self.hot_samples = 0
         self.failures_in_a_row = 0
@@ -110,7 +111,7 @@ class _RunState:
         soak = next((p for p in self.sequence.phases if p.until_auto_off), None)
         return RunFacts(self.switched_on_t_s, self.switched_off_t_s, self.auto_off_t_s, self.soak_limit_reached,
                         soak.interval_s if soak else None, self.soak_end_t_s,
-                        None if self.pulse is None else self.pulse.as_dict())
+                        None if self.pulse is None else self.pulse.as_dict(), self.uniformity)
 
 
 def clear_signal(row: dict[str, Any]) -> float:
@@ -158,8 +159,9 @@ def _versions() -> dict[str, str]:
 
 def sample_columns(bench: Bench) -> list[str]:
     probes = [p.name for p in bench.config.thermal.probes]
-    return (["t_s", "wall_time", "phase", "phase_kind", "mode", "wrap_on", *CHANNELS, "gain_x", "atime", "astep",
-             "t_int_ms", "saturated", "attenuator", "transmission", "clear_basic", *DERIVED_COLUMNS, *PULSE_COLUMNS]
+    return (["t_s", "wall_time", "phase", "phase_kind", "mode", "position", "wrap_on", *CHANNELS, "gain_x", "atime",
+             "astep", "t_int_ms", "saturated", "attenuator", "transmission", "clear_basic", *DERIVED_COLUMNS,
+             *PULSE_COLUMNS]
             + [f"{name}_{suffix}" for name in probes for suffix in ("c", "v", "fault")] + ["i2c_retries", "event"])
 
 
@@ -299,6 +301,9 @@ def _run_phases(bench: Bench, sequence: Sequence, presses: int, mode_name: str, 
         if phase.kind == "pulse":
             _pulse_phase(bench, sequence, phase, mode_name, state, writer, derive, t0)
             continue
+        if phase.kind == "uniformity":
+            _uniformity_phase(bench, sequence, phase, mode_name, state, writer, derive, t0)
+            continue
         _sample_phase(bench, sequence, phase, number, mode_name, state, writer, derive, progress, t0)
 
 
@@ -372,11 +377,44 @@ def _pulse_phase(bench: Bench, sequence: Sequence, phase: Phase, mode_name: str,
     state.events.append(row["event"])
 
 
+def _uniformity_phase(bench: Bench, sequence: Sequence, phase: Phase, mode_name: str, state: _RunState,
+                      writer: SamplesWriter, derive: Deriver | None, t0: float) -> None:
+    """``duration_s`` at every sensor position, a sample every ``interval_s``; statistics into the state."""
+    from rig.uniformity import summarize_positions
+
+    if not bench.positions:
+        raise RunAborted("the sequence has a 'uniformity' phase but the bench config lists no [[positions]]")
+    per_position: dict[str, list[dict[str, Any]]] = {}
+    count = max(1, int(round(phase.duration_s / phase.interval_s)))
+    for position in bench.positions:
+        if position.by_hand:
+            state.events.append(f"sensor moved by hand to '{position.name}'")
+            bench.prompt(f"Move the sensor to position '{position.name}' ({position.x_mm:g}, {position.y_mm:g} mm)")
+        for _ in range(count):
+            bench.clock.sleep(phase.interval_s)
+            row = _take_row(bench, sequence, phase, mode_name, state, t0, position)
+            if row is None:
+                continue
+            if derive is not None and not row.get("saturated"):
+                row.update(derive(row, state.dark_counts))
+            reason = _check_interlocks(sequence, state, row)
+            writer.write(row)
+            state.rows.append(row)
+            per_position.setdefault(position.name, []).append(row)
+            if reason:
+                raise RunAborted(reason)
+    if any(p.by_hand for p in bench.positions):
+        bench.prompt("Put the sensor back at its measuring position")
+    state.uniformity = summarize_positions(bench.positions, per_position)
+    state.events.append(f"uniformity over {len(per_position)} positions: min/max "
+                        f"{state.uniformity['min_max_ratio']:.2f}, CV {state.uniformity['cv_pct']:.1f} %")
+
+
 def _take_row(bench: Bench, sequence: Sequence, phase: Phase, mode_name: str, state: _RunState,
-              t0: float) -> dict[str, Any] | None:
+              t0: float, position=None) -> dict[str, Any] | None:
     """One sample as a row; sensor errors are counted and stop the run after too many in a row."""
     try:
-        row = take_sample(bench, t0)
+        row = take_sample(bench, t0, position)
     except (SensorFault, OSError) as error:
         state.failures_in_a_row += 1
         state.events.append(f"sensor error at {bench.clock.monotonic() - t0:.1f} s: {error}")

@@ -17,7 +17,8 @@ from rig.errors import ConfigError
 
 SAMPLING_KINDS = ("dark", "warmup", "measure", "soak", "cooldown")
 SWITCH_KINDS = ("on", "off")
-CAPTURE_KINDS = ("pulse",)  # one flicker-FIFO capture of duration_s (pulse frequency, duty, flicker)
+CAPTURE_KINDS = ("pulse", "uniformity")  # pulse: one flicker-FIFO capture of duration_s;
+# uniformity: duration_s at every sensor position of the bench, one sample every interval_s
 
 
 @dataclass
@@ -95,12 +96,14 @@ class Sequence:
                 continue
             if phase.duration_s <= 0:
                 raise ConfigError(path, f"{key}.duration_s", "seconds > 0", phase.duration_s)
-            if phase.kind in CAPTURE_KINDS:
+            if phase.kind == "pulse":
                 if not switched_on or not 0.2 <= phase.duration_s <= 30:
                     raise ConfigError(path, f"{key}", "a 'pulse' capture of 0.2..30 s while the wrap is on",
                                       phase.duration_s)
                 continue
-            if not 0 < phase.interval_s <= phase.duration_s:
+            if phase.kind == "uniformity" and not switched_on:
+                raise ConfigError(path, f"{key}.kind", "an 'on' phase before 'uniformity'", phase.kind)
+            if phase.kind != "pulse" and not 0 < phase.interval_s <= phase.duration_s:
                 raise ConfigError(path, f"{key}.interval_s", "seconds in (0, duration_s]", phase.interval_s)
             if phase.until_auto_off and phase.kind != "soak":
                 raise ConfigError(path, f"{key}.until_auto_off", "only on a 'soak' phase", True)

@@ -9,11 +9,11 @@ Chosen only explicitly (``--sim`` or ``backend = "sim"``).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from rig.bench.bench import Bench
+from rig.bench.bench import Bench, Position
 from rig.bench.spectral import SpectralSensor
 from rig.bench.switch import WrapSwitch
 from rig.bench.thermal import ThermalProbes
@@ -22,21 +22,23 @@ from rig.config import BenchConfig
 from rig.sim.ads1115 import ADS1115Emulator
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
+from rig.sim.mux import TCA9548AEmulator
 from rig.sim.optics import SpectralLine
 from rig.sim.probes import NtcDividerSim
 from rig.sim.wrap import WrapModel, WrapSpec
 
 
 class JigLight:
-    """The wrap seen by the sensor: surface irradiance times the attenuator's true transmission."""
+    """The wrap seen by a sensor at ``position``: surface irradiance times the attenuator's true transmission."""
 
-    def __init__(self, wrap: WrapModel, transmission: float) -> None:
+    def __init__(self, wrap: WrapModel, transmission: float, position: str | None = None) -> None:
         self.wrap = wrap
         self.transmission = transmission
+        self.position = position  # moved by hand between positions in a hand-moved uniformity run
 
     def lines_between(self, t0_s: float, t1_s: float) -> list[SpectralLine]:
         return [SpectralLine(line.peak_nm, line.fwhm_nm, line.irradiance_uw_cm2 * self.transmission)
-                for line in self.wrap.lines_between(t0_s, t1_s)]
+                for line in self.wrap.lines_between(t0_s, t1_s, self.position)]
 
 
 class ObservedPin(MockPin):
@@ -106,7 +108,20 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     light = JigLight(wrap, config.jig.transmission if transmission is None else transmission)
     bus = SimBus(config.i2c_bus)
     as7341 = AS7341Emulator(clock, light, seed=seed)
-    bus.attach(config.spectral.address, as7341)
+    muxed = [p for p in config.positions if p.mux_channel is not None]
+    mux = None
+    if muxed:  # every sensor behind the TCA9548A, one per position; the first is the main sensor
+        mux = bus.attach(config.mux_address, TCA9548AEmulator())
+        bus.muxes.append(mux)
+        chips = []
+        for index, position in enumerate(muxed):
+            chip = as7341 if index == 0 else AS7341Emulator(clock, JigLight(wrap, light.transmission, position.name),
+                                                            seed=seed + 10 + index)
+            chip.light = JigLight(wrap, light.transmission, position.name) if index == 0 else chip.light
+            mux.attach(position.mux_channel, config.spectral.address, chip)
+            chips.append(chip)
+    else:
+        bus.attach(config.spectral.address, as7341)
     probes = NtcDividerSim(config.thermal, lambda name: wrap.temperature_c(name, clock.monotonic()))
     ads1115 = ADS1115Emulator(clock, probes, seed=seed + 1)
     bus.attach(config.thermal.address, ads1115)
@@ -125,9 +140,43 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     with cleanup:  # undone only if construction fails; otherwise handed to the Bench
         switch = WrapSwitch(config.switch, clock, pin_factory=factory)
         cleanup.callback(switch.close)
-        spectral = SpectralSensor(bus.busio(), config.spectral, clock,
-                                  attenuator=config.jig.attenuator, transmission=config.jig.transmission)
+        positions, main_select = _positions(config, bus, clock, light)
+        spectral = positions[0].sensor if muxed else SpectralSensor(
+            bus.busio(), config.spectral, clock, attenuator=config.jig.attenuator,
+            transmission=config.jig.transmission)
+        if not muxed:
+            for position in positions:
+                position.sensor = spectral
         thermal = ThermalProbes(bus.smbus(), config.thermal, clock)
         release = cleanup.pop_all()
     hardware = SimHardware(clock, bus, wrap, light, as7341, ads1115, probes, factory)
-    return Bench(config, clock, spectral, thermal, switch, backend="sim", sim=hardware, on_close=[release.close])
+    bench = Bench(config, clock, spectral, thermal, switch, backend="sim", sim=hardware, on_close=[release.close])
+    bench.positions, bench.main_select = positions, main_select
+
+    def simulated_operator(message: str) -> None:
+        """In the simulator nobody is at the bench: moving happens in each position's select()."""
+        if message.startswith("Put the sensor back"):
+            light.position = None
+
+    bench.prompt = simulated_operator
+    return bench
+
+
+def _positions(config: BenchConfig, bus: SimBus, clock: SimClock, light: JigLight):
+    """Uniformity positions: a sensor per mux channel, or the one sensor moved (by the simulator) by hand."""
+    smbus = bus.smbus()
+    positions: list[Position] = []
+    for position in config.positions:
+        if position.mux_channel is not None:
+            def select(channel: int = position.mux_channel) -> None:
+                smbus.write_byte(config.mux_address, 1 << channel)
+            select()
+            sensor = SpectralSensor(bus.busio(), replace(config.spectral), clock, attenuator=config.jig.attenuator,
+                                    transmission=config.jig.transmission)
+            positions.append(Position(position.name, position.x_mm, position.y_mm, sensor, select))
+        else:
+            def move(name: str = position.name) -> None:
+                light.position = name  # the simulated operator moves the sensor
+            positions.append(Position(position.name, position.x_mm, position.y_mm, None, move, by_hand=True))
+    main_select = positions[0].select if positions and not positions[0].by_hand else None
+    return positions, main_select

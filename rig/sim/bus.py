@@ -82,6 +82,7 @@ class SimBus:
         self._nack_once: dict[int, int] = {}
         self._disconnected: set[int] = set()
         self.hooks: list = []  # called before every transfer (scheduled fault injection)
+        self.muxes: list = []  # TCA9548A emulators whose selected channels extend the bus
 
     # --- wiring and faults -------------------------------------------------
     def attach(self, address: int, device: SimI2CDevice) -> SimI2CDevice:
@@ -104,13 +105,20 @@ class SimBus:
             hook()
         self.counters.transactions += 1
         self.counters.per_address[address] = self.counters.per_address.get(address, 0) + 1
-        if address in self._disconnected or address not in self.devices:
+        device = self.devices.get(address)
+        for mux in self.muxes:
+            behind = mux.route(address)
+            if behind is not None:
+                if device is not None:
+                    raise OSError(errno.EIO, f"two devices answer at 0x{address:02x} (one behind a mux)")
+                device = behind
+        if address in self._disconnected or device is None:
             raise OSError(errno.EREMOTEIO, f"no ACK from I2C address 0x{address:02x}")
         pending = self._nack_once.get(address, 0)
         if pending:
             self._nack_once[address] = pending - 1
             raise OSError(errno.EREMOTEIO, f"NACK from I2C address 0x{address:02x} (injected)")
-        return self.devices[address]
+        return device
 
     # --- raw transfers used by both faces ---------------------------------
     def write(self, address: int, data: bytes) -> None:
@@ -195,6 +203,9 @@ class SimSMBus:
 
     def read_i2c_block_data(self, i2c_addr: int, register: int, length: int, force=None) -> list[int]:
         return list(self.bus.write_then_read(i2c_addr, bytes([register]), length))
+
+    def write_byte(self, i2c_addr: int, value: int, force=None) -> None:
+        self.bus.write(i2c_addr, bytes([value]))
 
     def write_byte_data(self, i2c_addr: int, register: int, value: int, force=None) -> None:
         self.bus.write(i2c_addr, bytes([register, value]))

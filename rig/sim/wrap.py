@@ -85,6 +85,14 @@ class WrapFaults:
 
 
 @dataclass
+class WrapPosition:
+    """A place on the wrap as a sensor sees it: each string's share of its light there (default 1)."""
+
+    name: str = "centre"
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class WrapSpec:
     """Everything that describes a simulated wrap (the ``--sim-wrap`` TOML file)."""
 
@@ -101,6 +109,7 @@ class WrapSpec:
     surface_rise_c: float = 12.0
     heat_tau_s: float = 240.0
     faults: WrapFaults = field(default_factory=WrapFaults)
+    positions: list[WrapPosition] = field(default_factory=list)
     source: str = "<built-in>"
 
     def validate(self) -> WrapSpec:
@@ -175,6 +184,7 @@ class WrapModel:
     def __init__(self, spec: WrapSpec, start_s: float = 0.0) -> None:
         self.spec = spec.validate()
         self._string_by_name = {s.name: s for s in spec.strings}
+        self._position_weights = {p.name: dict(p.weights) for p in spec.positions}
         full_power = sum(s.irradiance_mw_cm2 for s in spec.strings) or 1.0
         self._full_power_mw_cm2 = full_power
         self._segments = [_Segment(start_s, False, spec.start_mode, False, None, 0.0, spec.ambient_c)]
@@ -226,8 +236,10 @@ class WrapModel:
         """The true temperature at a named probe: ``surface`` or anything else (ambient air)."""
         return self.surface_c(t_s) if probe_name == "surface" else self.ambient_c(t_s)
 
-    def lines_between(self, t0_s: float, t1_s: float) -> list[SpectralLine]:
-        """Lines at the wrap surface (irradiance in uW/cm2), averaged over ``[t0_s, t1_s]``."""
+    def lines_between(self, t0_s: float, t1_s: float, position: str | None = None) -> list[SpectralLine]:
+        """Lines at the wrap surface (irradiance in uW/cm2), averaged over ``[t0_s, t1_s]``, at a named
+        position (each string weighted by its share there) or, by default, where every string counts fully."""
+        weights = self._position_weights.get(position, {}) if position is not None else {}
         if t1_s <= t0_s:
             t1_s = t0_s + 1e-6
         totals: dict[tuple[str, float], list[float]] = {}
@@ -249,7 +261,7 @@ class WrapModel:
             for name in self._lit_strings(mode):
                 string = self._string_by_name[name]
                 entry = totals.setdefault((name, round(shift, 3)), [string.peak_nm + shift, string.fwhm_nm, 0.0])
-                entry[2] += string.irradiance_mw_cm2 * 1000.0 * factor
+                entry[2] += string.irradiance_mw_cm2 * 1000.0 * factor * weights.get(name, 1.0)
         return [SpectralLine(peak, fwhm, e) for peak, fwhm, e in totals.values() if e > 0]
 
     # --- internals ------------------------------------------------------------
