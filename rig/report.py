@@ -124,6 +124,25 @@ def verdict_plot(summary: pd.DataFrame) -> bytes:
     return _png(figure)
 
 
+def positions_plot(uniformity: dict) -> bytes:
+    """A small map of the sensor positions, coloured by their irradiance."""
+    table = pd.DataFrame(uniformity["positions"])
+    figure, axis = plt.subplots(figsize=(6, 2.8))
+    points = axis.scatter(table.x_mm, table.y_mm, c=table.irradiance_mw_cm2, s=400, cmap="Reds", edgecolors="k",
+                          vmin=0)
+    brightest = max(table.irradiance_mw_cm2.max(), 1e-9)
+    for _, row in table.iterrows():
+        colour = "white" if row.irradiance_mw_cm2 > 0.6 * brightest else "black"
+        axis.annotate(f"{row['name']}\n{row.irradiance_mw_cm2:.1f}", (row.x_mm, row.y_mm), ha="center",
+                      va="center", fontsize=7, color=colour)
+    figure.colorbar(points, label="irradiance (mW/cm2)")
+    axis.set_xlabel("x (mm)")
+    axis.set_ylabel("y (mm)")
+    axis.margins(0.25)
+    axis.set_title(f"Uniformity: min/max {uniformity['min_max_ratio']:.2f}, CV {uniformity['cv_pct']:.1f} %")
+    return _png(figure)
+
+
 def _table(frame: pd.DataFrame) -> str:
     def cell(value: object) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -160,6 +179,9 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         images["timeline"] = timeline_plot(samples, limit)
     if not summary.empty:
         images["verdicts"] = verdict_plot(summary)
+    uniformity = (manifest.get("facts") or {}).get("uniformity")
+    if uniformity and uniformity.get("positions"):
+        images["positions"] = positions_plot(uniformity)
     for name, data in images.items():
         (out_dir / f"{name}.png").write_bytes(data)
     profile = manifest.get("profile", {}).get("as_used", {})
@@ -185,7 +207,8 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     parts.append("<h2>Verdicts</h2>")
     parts.append(_table(summary) if not summary.empty else "<p>No summary (run cut short).</p>")
     for name, alt in (("verdicts", "verdict per claim"), ("spectrum", "spectrum per channel with fitted lines"),
-                      ("timeline", "irradiance and surface temperature over time")):
+                      ("timeline", "irradiance and surface temperature over time"),
+                      ("positions", "map of the sensor positions")):
         if name in images:
             parts.append(_image(name, images[name], alt))
     behaviour = manifest.get("behaviour") or {}

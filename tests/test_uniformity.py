@@ -116,3 +116,7 @@ def test_dead_string_shows_in_uniformity_and_fails_the_stated_limit(tmp_path):
     assert uniformity["min_max_ratio"] == pytest.approx(4.5 / 30.0, abs=0.03)
     summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")
     assert summary.loc["uniformity (min/max irradiance)", "verdict"] == "FAIL"
+    from rig.report import build_report
+
+    html = build_report(run_dir).read_text()
+    assert 'id="positions"' in html and "uniformity (min/max irradiance)" in html
