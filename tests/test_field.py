@@ -111,3 +111,16 @@ def test_an_unwritable_results_folder_is_reported_before_anything_is_switched_on
     result = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--quiet", "--out",
                              str(blocker / "results")], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2 and "cannot create the results folder" in result.stderr
+
+
+def test_sigterm_during_rig_read_unwinds_and_switches_off(tmp_path):
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "rig.cli", "read", "--sim", "--on", "--count", "1000",
+                                "--sim-pace", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=tmp_path)
+    time.sleep(2.0)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 3 and "wrap switched off" in stderr
