@@ -212,6 +212,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"outcome [{style}]{result.outcome}[/]: {result.reason}; {result.rows_written} samples; "
                   f"wrap {'LEFT ON' if result.wrap_left_on else 'off'}")
     console.print(f"results: {result.run_dir}")
+    if result.configuration_error:
+        return EXIT_BAD_INPUT
     if result.outcome != "COMPLETED":
         return EXIT_ABORTED
     return EXIT_CLAIM_FAILED if result.any_failed else EXIT_OK

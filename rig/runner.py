@@ -21,7 +21,7 @@ from typing import Any
 from rig import __version__
 from rig.bench.bench import Bench
 from rig.claims import RunFacts, check_claims, wrap_behaviour
-from rig.errors import RigError, SensorFault
+from rig.errors import HardwareNotFound, RigError, SensorFault
 from rig.lock import BenchLock
 from rig.profile import WrapProfile
 from rig.responsivity import CHANNELS, gain_ratio
@@ -70,6 +70,7 @@ class RunResult:
     checks: list[Any] = field(default_factory=list)
     rows_written: int = 0
     wrap_left_on: bool = False
+    configuration_error: bool = False  # the bench could not be opened (missing bus or chip): exit status 2
 
     @property
     def any_failed(self) -> bool:
@@ -117,6 +118,20 @@ class _RunState:
 def clear_signal(row: dict[str, Any]) -> float:
     """Clear channel in basic counts (counts per gain ratio per ms): a gain-independent measure of output."""
     return float(row["Clear"]) / (gain_ratio(row["gain_x"]) * row["t_int_ms"])
+
+
+@contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends (main thread; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextmanager
@@ -214,7 +229,7 @@ def _run_locked(profile, sequence, mode, open_bench, results_base, derive, progr
     write_json_atomic(run_dir / "run.json", manifest)
     state = _RunState(sequence)
     outcome, reason, writer, bench = "ERROR", "", None, None
-    wrap_left_on = False
+    wrap_left_on = configuration_error = False
     try:
         with _signals_abort():
             try:
@@ -230,7 +245,8 @@ def _run_locked(profile, sequence, mode, open_bench, results_base, derive, progr
                 outcome, reason = "COMPLETED", "all phases ran"
             finally:
                 if bench is not None:
-                    bench.close()
+                    with _signals_blocked():  # a second Ctrl-C must not interrupt switching off
+                        bench.close()
                     wrap_left_on = bench.switch.is_on
                     state.events.append("wrap switched off by the rig (close)")
                     if bench.sim is not None:
@@ -241,6 +257,8 @@ def _run_locked(profile, sequence, mode, open_bench, results_base, derive, progr
         outcome, reason = "ABORTED", "SIGINT received: run stopped by the operator"
     except SensorFault as error:
         outcome, reason = "ABORTED", f"sensor fault: {error}"
+    except HardwareNotFound as error:
+        outcome, reason, configuration_error = "ERROR", str(error), True
     except RigError as error:
         outcome, reason = "ERROR", str(error)
     except Exception as error:  # a bug or an unexpected hardware error: still recorded, wrap already off
@@ -265,7 +283,8 @@ def _run_locked(profile, sequence, mode, open_bench, results_base, derive, progr
         write_json_atomic(run_dir / "run.json", manifest)
     except OSError as error:
         reason += f"; run.json could not be updated ({error.strerror or error})"
-    return RunResult(run_dir, outcome, reason, checks, writer.rows_written if writer else 0, wrap_left_on)
+    return RunResult(run_dir, outcome, reason, checks, writer.rows_written if writer else 0, wrap_left_on,
+                     configuration_error)
 
 
 def _apply_sensor_settings(bench: Bench, sequence: Sequence) -> None:

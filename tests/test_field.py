@@ -124,3 +124,17 @@ def test_sigterm_during_rig_read_unwinds_and_switches_off(tmp_path):
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 3 and "wrap switched off" in stderr
+
+
+def test_real_backend_without_the_bus_is_a_configuration_error_not_a_simulation(tmp_path):
+    from importlib.resources import files
+
+    data = files("rig") / "data"
+    (tmp_path / "bench.toml").write_text("i2c_bus = 97\n")
+    result = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--quiet", "--bench", "bench.toml", "--wrap",
+                             str(data / "example_profile.toml"), "--sequence", str(data / "example_sequence.toml")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    (run_dir,) = list((tmp_path / "results").iterdir())
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["outcome"] == "ERROR" and "/dev/i2c-97" in manifest["reason"] and manifest["backend"] is None
