@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check rig tests
 
 test-hardware: $(STAMP)
-	$(BIN)/python -m pytest -q -m hardware tests
+	RIG_HARDWARE=1 $(BIN)/python -m pytest -q -m hardware tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
