@@ -68,7 +68,8 @@ def _readings_table(rows: list[dict], title: str) -> Table:
     table = Table(title=title)
     columns = [("t_s", "t (s)"), ("wrap_on", "wrap"), ("gain_x", "gain"), ("t_int_ms", "t_int ms"),
                ("F7", "F7 630"), ("F8", "F8 680"), ("Clear", "Clear"), ("NIR", "NIR"),
-               ("saturated", "sat"), ("surface_c", "surface C"), ("ambient_c", "ambient C")]
+               ("saturated", "sat"), ("surface_c", "surface C"), ("surface_ohm", "surface Ω"),
+               ("ambient_c", "ambient C"), ("ambient_ohm", "ambient Ω")]
     for _, header in columns:
         table.add_column(header, justify="right")
     for row in rows:

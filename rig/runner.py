@@ -177,7 +177,8 @@ def sample_columns(bench: Bench) -> list[str]:
     return (["t_s", "wall_time", "phase", "phase_kind", "mode", "position", "wrap_on", *CHANNELS, "gain_x", "atime",
              "astep", "t_int_ms", "saturated", "attenuator", "transmission", "clear_basic", *DERIVED_COLUMNS,
              *PULSE_COLUMNS]
-            + [f"{name}_{suffix}" for name in probes for suffix in ("c", "v", "fault")] + ["i2c_retries", "event"])
+            + [f"{name}_{suffix}" for name in probes for suffix in ("c", "v", "ohm", "fault")]
+            + ["i2c_retries", "event"])
 
 
 def run_sequence(

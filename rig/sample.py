@@ -23,6 +23,7 @@ def take_sample(bench: Bench, t0_s: float = 0.0, position=None) -> dict[str, Any
     for name, probe in temperatures.items():
         row[f"{name}_c"] = None if probe.temp_c is None else round(probe.temp_c, 2)
         row[f"{name}_v"] = round(probe.volts, 5)
+        row[f"{name}_ohm"] = None if probe.resistance_ohm is None else round(probe.resistance_ohm, 1)
         row[f"{name}_fault"] = probe.fault or ""
     row["i2c_retries"] = bench.retries.retries - retries_before
     row["position"] = "" if position is None else position.name
