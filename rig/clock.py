@@ -64,9 +64,5 @@ class SimClock:
             if self.pace:
                 time.sleep(duration_s / self.pace)
 
-    def advance(self, duration_s: float) -> None:
-        """Move time forward (same as :meth:`sleep`, reads better in tests)."""
-        self.sleep(duration_s)
-
     def wall(self) -> float:
         return self._start_wall_s + self._now_s

@@ -18,7 +18,7 @@ from rig.profile import WrapProfile
 from rig.responsivity import CHANNELS
 from rig.results import write_csv_atomic, write_json_atomic
 from rig.runner import DERIVED_COLUMNS, SUMMARY_COLUMNS
-from rig.spectrum import Calibration, estimate
+from rig.spectrum import Calibration, analyze_counts
 
 COUNTS_COLUMNS = [*CHANNELS, "gain_x", "t_int_ms"]
 
@@ -40,16 +40,7 @@ def analyze_counts_csv(path: Path, calibration: Calibration) -> pd.DataFrame:
             raise RigError(f"{path}: line {int(first) + 2}, column '{column}': expected a number "
                            f"(got {frame[column][first]!r})")
         frame[column] = values
-    saturated = frame["saturated"].astype(str).str.lower().isin(["1", "true", "yes"]) if "saturated" in frame else None
-    results = []
-    for index, row in frame.iterrows():
-        result = estimate([row[c] for c in CHANNELS], float(row["gain_x"]), float(row["t_int_ms"]), calibration,
-                          bool(saturated[index]) if saturated is not None else False)
-        values = result.as_dict()
-        if not calibration.calibrated:
-            values["flags"] = ";".join(f for f in (values["flags"], "uncalibrated") if f)
-        results.append(values)
-    return pd.concat([frame, pd.DataFrame(results, index=frame.index)], axis=1)
+    return pd.DataFrame(analyze_counts(frame.to_dict("records"), calibration))
 
 
 def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration | None,

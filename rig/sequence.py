@@ -35,10 +35,6 @@ class Phase:
     def label(self) -> str:
         return self.name or self.kind
 
-    @property
-    def samples(self) -> bool:
-        return self.kind in SAMPLING_KINDS
-
 
 @dataclass
 class SensorSettings:
