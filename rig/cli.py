@@ -204,7 +204,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         result = run_sequence(profile, sequence, lambda: _open_bench(args, default_wrap), Path(args.out),
                               derive=make_deriver(calibration if calibration.calibrated else None), progress=show,
                               calibration_id=calibration.id,
-                              lock_path=bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin),
+                              lock_path=bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin,
+                                                        args.out),
                               extra_manifest={"calibration": {"id": calibration.id, "scale": calibration.scale,
                                                               "calibrated": calibration.calibrated,
                                                               "warnings": warnings}})

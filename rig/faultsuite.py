@@ -132,7 +132,7 @@ def run_fault(fault: Fault, work: Path, seed: int = 0) -> FaultResult:
     done = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--quiet", "--seed", str(seed),
                            "--wrap", "profile.toml", "--sequence", "sequence.toml", "--sim-wrap", "wrap.toml",
                            "--out", str(out)], capture_output=True, text=True, cwd=work, timeout=300)
-    (run_dir,) = list(out.iterdir())
+    (run_dir,) = list(out.glob("[!.]*"))
     manifest = json.loads((run_dir / "run.json").read_text())
     with (run_dir / "samples.csv").open(newline="") as handle:
         rows = sum(1 for _ in csv.DictReader(handle))

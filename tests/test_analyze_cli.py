@@ -59,7 +59,7 @@ def test_run_folder_reanalysis_reproduces_the_verdicts_without_touching_the_run(
     run = subprocess.run([*RIG, "run", "--sim", "--quiet", "--out", str(tmp_path / "results")],
                          capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode in (0, 1), run.stderr
-    (run_dir,) = list((tmp_path / "results").iterdir())
+    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     original = (run_dir / "samples.csv").read_bytes()
     out = tmp_path / "again"
     from importlib.resources import files

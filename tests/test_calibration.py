@@ -100,7 +100,7 @@ def test_live_sim_calibration_then_a_run_carries_its_id(tmp_path):
     run = subprocess.run([*RIG, "run", "--sim", "--quiet", "--calibration", str(out), "--out",
                           str(tmp_path / "results")], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode in (0, 1), run.stderr
-    (run_dir,) = list((tmp_path / "results").iterdir())
+    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["calibration_id"] == calibration.id and manifest["calibration"]["calibrated"] is True
     import pandas as pd

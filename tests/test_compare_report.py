@@ -74,7 +74,7 @@ def test_compare_gives_the_stated_verdicts(three_runs):
 
 def test_mixing_simulated_and_real_runs_is_refused(three_runs, tmp_path):
     real = tmp_path / "real-run"
-    shutil.copytree(next(three_runs.iterdir()), real)
+    shutil.copytree(next(three_runs.glob("[!.]*")), real)
     manifest = json.loads((real / "run.json").read_text())
     manifest.update(backend="real", run_id="real-run")
     (real / "run.json").write_text(json.dumps(manifest))
@@ -86,7 +86,7 @@ def test_mixing_simulated_and_real_runs_is_refused(three_runs, tmp_path):
 
 def test_a_run_cut_short_loads_and_is_marked_incomplete(three_runs, tmp_path):
     crashed = tmp_path / "crashed"
-    shutil.copytree(next(three_runs.iterdir()), crashed)
+    shutil.copytree(next(three_runs.glob("[!.]*")), crashed)
     (crashed / "summary.csv").unlink()
     manifest = json.loads((crashed / "run.json").read_text())
     manifest.update(outcome="RUNNING", run_id="crashed")
@@ -105,7 +105,7 @@ def test_trend_reports_change_per_month(three_runs):
 
 
 def test_html_report_has_the_verdict_table_and_images_that_load(three_runs, tmp_path):
-    runs = sorted(three_runs.iterdir())
+    runs = sorted(three_runs.glob("[!.]*"))
     report = build_report(runs[0], runs[1:], tmp_path / "report")
     text = report.read_text()
     assert "<h2>Verdicts</h2>" in text and "irradiance at contact" in text and ">PASS<" in text

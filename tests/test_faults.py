@@ -23,7 +23,7 @@ def test_i2c_glitches_are_retried_and_counted(tmp_path):
 
     glitches = next(f for f in FAULTS if f.name.startswith("I2C glitches"))
     result = run_fault(glitches, tmp_path)
-    (run_dir,) = list((tmp_path / "results").iterdir())
+    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     # two NACKs on each chip: four transient errors, each retried once after a back-off
     assert pd.read_csv(run_dir / "samples.csv").i2c_retries.sum() == 4
     assert result.outcome == "COMPLETED"
@@ -34,7 +34,7 @@ def test_a_wrap_that_never_switches_itself_off_fails_its_auto_off_claim(tmp_path
 
     broken = next(f for f in FAULTS if f.name == "wrap never switches itself off")
     result = run_fault(broken, tmp_path)
-    (run_dir,) = list((tmp_path / "results").iterdir())
+    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")
     assert summary.loc["session length / auto-off", "verdict"] == "FAIL"
     assert "still on after" in summary.loc["session length / auto-off", "note"]

@@ -35,12 +35,22 @@ def open_bench():
     return build_sim_bench(load_bench_config(backend="sim"), WRAP)
 
 
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, f"{os.getpid()} holder\\n".encode())
+print("held", flush=True)
+time.sleep(30)
+"""
+
+
 def test_a_second_run_on_the_same_bench_is_refused(tmp_path):
     lock = tmp_path / "bench.lock"
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True)
     try:
-        lock.write_text(f"{holder.pid}\n")  # a live process holds the bench
-        with pytest.raises(RigError, match=f"in use by another rig run \\(pid {holder.pid}"):
+        assert holder.stdout.readline().strip() == "held"  # another process holds the bench
+        with pytest.raises(RigError, match=f"in use by another rig process \\(pid {holder.pid}"):
             run_sequence(profile(), SEQUENCE, open_bench, tmp_path / "results", lock_path=lock)
         assert not (tmp_path / "results").exists()  # refused before anything was created or switched
     finally:
@@ -48,14 +58,37 @@ def test_a_second_run_on_the_same_bench_is_refused(tmp_path):
         holder.wait()
 
 
-def test_a_stale_lock_from_a_dead_process_is_taken_over(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+def test_a_lock_left_by_a_killed_process_is_free(tmp_path):
     lock = tmp_path / "bench.lock"
-    lock.write_text(dead.stdout)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()  # kill -9: the kernel drops its lock, the file stays behind
+    holder.wait()
+    assert lock.exists()
     result = run_sequence(profile(), SEQUENCE, open_bench, tmp_path / "results", lock_path=lock)
-    assert result.outcome == "COMPLETED" and not lock.exists()
+    assert result.outcome == "COMPLETED"
     with BenchLock(lock):
-        assert int(lock.read_text()) == os.getpid()
+        assert int(lock.read_text().split()[0]) == os.getpid()
+
+
+def test_two_processes_starting_together_never_both_hold_the_lock(tmp_path):
+    lock = tmp_path / "bench.lock"
+    script = ("import sys, time\nfrom rig.lock import BenchLock\nfrom rig.errors import RigError\n"
+              "try:\n    BenchLock(sys.argv[1]).acquire()\nexcept RigError:\n    print('refused')\n"
+              "else:\n    print('held', flush=True)\n    time.sleep(2)\n")
+    for _ in range(2):
+        starters = [subprocess.Popen([sys.executable, "-c", script, str(lock)], stdout=subprocess.PIPE, text=True)
+                    for _ in range(4)]
+        answers = sorted(p.communicate()[0].strip() for p in starters)
+        assert answers == ["held", "refused", "refused", "refused"]
+
+
+def test_the_simulator_locks_per_results_folder_the_real_bench_system_wide(tmp_path):
+    from rig.lock import SYSTEM_LOCK_DIR, bench_lock_path
+
+    assert bench_lock_path("sim", 1, 17, tmp_path / "a") != bench_lock_path("sim", 1, 17, tmp_path / "b")
+    assert bench_lock_path("real", 1, 17, tmp_path / "a") == bench_lock_path("real", 1, 17, tmp_path / "b")
+    assert bench_lock_path("real", 1, 17).parent == SYSTEM_LOCK_DIR
 
 
 def test_disk_full_mid_run_stops_cleanly_and_keeps_the_rows_written(tmp_path, monkeypatch):
@@ -110,7 +143,7 @@ def test_an_unwritable_results_folder_is_reported_before_anything_is_switched_on
     blocker.write_text("a file where the results folder should be")
     result = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--quiet", "--out",
                              str(blocker / "results")], capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 2 and "cannot create the results folder" in result.stderr
+    assert result.returncode == 2 and "not-a-folder/results" in result.stderr and "Not a directory" in result.stderr
 
 
 def test_sigterm_during_rig_read_unwinds_and_switches_off(tmp_path):
@@ -135,6 +168,6 @@ def test_real_backend_without_the_bus_is_a_configuration_error_not_a_simulation(
                              str(data / "example_profile.toml"), "--sequence", str(data / "example_sequence.toml")],
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2
-    (run_dir,) = list((tmp_path / "results").iterdir())
+    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["outcome"] == "ERROR" and "/dev/i2c-97" in manifest["reason"] and manifest["backend"] is None

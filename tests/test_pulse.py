@@ -109,7 +109,7 @@ def test_rig_run_judges_pulse_claims_and_averages_irradiance_over_the_duty(tmp_p
                            "--sequence", "s.toml", "--sim-wrap", "w.toml", "--out", "results"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode in (0, 1), done.stderr
-    (run_dir,) = list((tmp_path / "results").iterdir())
+    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")
     assert summary.loc["pulse frequency", "verdict"] == verdict
     assert summary.loc["pulse frequency", "measured"] == pytest.approx(10.0, rel=0.01)

@@ -93,7 +93,7 @@ def run_rig(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.Comp
 
 
 def only_run_dir(tmp_path: Path) -> Path:
-    (run_dir,) = list((tmp_path / "results").iterdir())
+    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     return run_dir
 
 

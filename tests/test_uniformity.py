@@ -88,7 +88,7 @@ def run(tmp_path, muxed: bool, dead: str = ""):
     done = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--quiet", "--bench", "bench.toml", "--wrap",
                            "p.toml", "--sequence", "s.toml", "--sim-wrap", "w.toml", "--out", "results"],
                           capture_output=True, text=True, cwd=tmp_path)
-    (run_dir,) = list((tmp_path / "results").iterdir())
+    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     return done, run_dir
 
 
