@@ -48,3 +48,17 @@ def probe_devices(bus, config: BenchConfig) -> list[DeviceStatus]:
                                      f"no answer on {where} ({error.strerror or error}): check its ADDR pin "
                                      "(GND = 0x48), SDA/SCL, and VDD"))
     return statuses
+
+
+def probe_real_bus(config: BenchConfig) -> list[DeviceStatus]:
+    """Open the Pi's I2C bus named by the config and probe the expected chips (reads only)."""
+    from smbus2 import SMBus
+
+    from rig.errors import RigError
+
+    try:
+        with SMBus(config.i2c_bus) as raw_bus:
+            return probe_devices(raw_bus, config)
+    except (FileNotFoundError, PermissionError) as error:
+        raise RigError(f"cannot open /dev/i2c-{config.i2c_bus}: {error.strerror}; enable I2C "
+                       "(raspi-config) and add the user to the 'i2c' group") from error

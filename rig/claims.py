@@ -1,21 +1,29 @@
-"""From a run's rows to one :class:`~rig.verdict.ClaimCheck` per claim, and the wrap's measured behaviour.
+"""Claims as a table of specs: what each claim is, how it is measured from a run, and how it is judged.
 
-Pure Python over the list of sample rows (the same dicts written to
-``samples.csv``), so it runs at the end of a run on the Pi and again in
-``rig analyze`` on old data.
+A :class:`ClaimSpec` names a claim (stable ``id``, display ``label``, ``unit``),
+reads its acceptance :class:`Band` from the profile's :class:`~rig.profile.Claims`
+(``None`` = not claimed), measures it from the run's :class:`Evidence`, and says
+what part of the run it ``needs`` (a run that stopped early cannot judge a
+session dose). Adding a claim over existing measurements is one entry in
+:data:`CLAIM_SPECS`.
+
+Pure Python over the sample rows (the dicts written to ``samples.csv``), so it
+runs at the end of a run on the Pi and again in ``rig analyze`` on old data.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from rig.dose import dose_j_cm2
 from rig.profile import Claims
-from rig.verdict import ClaimCheck, Verdict, check_claim
+from rig.records import number, truthy
+from rig.verdict import ClaimCheck, Verdict, judge
 
 PROBE_U_C = 0.5  # nominal Beta-model thermistor: +/-0.5 C (Steinhart-Hart calibrated probes: +/-0.1 C)
 STABLE_BAND = 0.02  # output "stable" once within 2 % of the measure phase's mean
@@ -33,22 +41,87 @@ class RunFacts:
     soak_end_t_s: float | None = None  # when a soak until auto-off hit its time limit
     pulse: dict | None = None  # the pulse capture's analysis (rig.pulse.PulseResult.as_dict), if any
     uniformity: dict | None = None  # rig.uniformity.summarize_positions, if the run had a uniformity phase
+    skin_probe: str = "surface"  # the probe on the wrap's skin side (bench config), whose column is <name>_c
+    phases_done: list[str] = field(default_factory=list)  # kinds of the phases that ran to their end
+    guard_surface_max_c: float | None = None  # hottest skin-side reading of the between-sample guard checks
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> RunFacts:
+        """From ``run.json``'s ``facts`` (unknown keys of other versions ignored)."""
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
 
 
-def _number(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
+@dataclass(frozen=True)
+class Band:
+    """A claim's acceptance band: the claimed value, the tolerance as text, and the limits (None = open)."""
+
+    claimed: float | None
+    tolerance: str
+    low: float | None
+    high: float | None
 
 
-def _mean_with_u(rows: Seq[dict[str, Any]], key: str, u_key: str) -> tuple[float | None, float | None, int]:
+@dataclass(frozen=True)
+class Measured:
+    """A claim's measurement: value and expanded (k=2) uncertainty, or None with the reason in ``note``.
+
+    ``verdict`` forces a verdict where the measurement itself decides (e.g. the claimed band is absent).
+    """
+
+    value: float | None = None
+    u: float | None = None
+    note: str = ""
+    verdict: Verdict | None = None
+
+
+@dataclass
+class Evidence:
+    """What the claims are measured from: the rows, the runner's facts, and how the run ended."""
+
+    rows: Seq[dict[str, Any]]
+    facts: RunFacts
+    outcome: str = "COMPLETED"
+    reason: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.outcome == "COMPLETED"
+
+    def lit(self, kind: str) -> list[dict[str, Any]]:
+        """Unsaturated rows of a phase kind with the wrap on, at the main sensor position."""
+        return [r for r in self.rows if r.get("phase_kind", r.get("phase")) == kind and truthy(r.get("wrap_on"))
+                and not truthy(r.get("saturated")) and not r.get("position")]
+
+    def surface_temps_c(self) -> list[float]:
+        column = f"{self.facts.skin_probe}_c"
+        temps = [t for t in (number(r.get(column)) for r in self.rows) if t is not None]
+        if self.facts.guard_surface_max_c is not None:
+            temps.append(self.facts.guard_surface_max_c)
+        return temps
+
+
+Needs = str  # "any": judged on whatever ran; "measure": the measure phase must have finished;
+# "session": the session must have ended (auto-off seen, or a run that finished)
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """One claim: id, label, unit, where its band comes from, how it is measured, what it needs of the run."""
+
+    id: str
+    label: str
+    unit: str
+    band: Callable[[Claims], Band | None]
+    measure: Callable[[Evidence], Measured]
+    needs: Needs = "any"
+
+
+# --- measurements -----------------------------------------------------------------------------------------------
+def mean_with_u(rows: Seq[dict[str, Any]], key: str, u_key: str) -> tuple[float | None, float | None, int]:
     """Mean of a column with its uncertainty: the samples' own u (systematic, does not average down)
     added in quadrature to the standard error of the mean."""
-    pairs = [(_number(r.get(key)), _number(r.get(u_key))) for r in rows]
+    pairs = [(number(r.get(key)), number(r.get(u_key))) for r in rows]
     pairs = [(v, u or 0.0) for v, u in pairs if v is not None]
     if not pairs:
         return None, None, 0
@@ -59,118 +132,33 @@ def _mean_with_u(rows: Seq[dict[str, Any]], key: str, u_key: str) -> tuple[float
     return mean, u, len(values)
 
 
-def _rows(rows: Seq[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [r for r in rows if r.get("phase_kind", r.get("phase")) == kind and _truthy(r.get("wrap_on"))
-            and not _truthy(r.get("saturated"))]
+NO_MEASURE = "no unsaturated sample in a 'measure' phase with the wrap on"
 
 
-def _truthy(value: Any) -> bool:
-    return value not in (None, "", 0, "0", False, "False", "false")
+def _peak(band: str) -> Callable[[Evidence], Measured]:
+    def measure(evidence: Evidence) -> Measured:
+        rows = evidence.lit("measure")
+        peak, u, _ = mean_with_u(rows, f"{band}_peak_nm", f"{band}_peak_u_nm")
+        if peak is None and rows:  # measured, lit, and no such band: the claimed LEDs are not there
+            return Measured(note=f"no {band.upper()} band detected in {len(rows)} samples", verdict=Verdict.FAIL)
+        return Measured(peak, u, NO_MEASURE)
+    return measure
 
 
-def _pct_band(claimed: float, pct: float) -> tuple[float, float, str]:
-    return claimed * (1 - pct / 100), claimed * (1 + pct / 100), f"±{pct:g} %"
-
-
-def check_claims(claims: Claims, rows: Seq[dict[str, Any]], facts: RunFacts) -> list[ClaimCheck]:
-    """One check per claim of the mode under test (max surface temperature always)."""
-    measure = _rows(rows, "measure")
-    why_no_light = "no unsaturated sample in a 'measure' phase with the wrap on"
-    checks: list[ClaimCheck] = []
-
-    for band, claimed, tol in (("red", claims.red_peak_nm, claims.red_peak_tolerance_nm),
-                               ("nir", claims.nir_peak_nm, claims.nir_peak_tolerance_nm)):
-        if claimed is None:
-            continue
-        peak, u, n = _mean_with_u(measure, f"{band}_peak_nm", f"{band}_peak_u_nm")
-        name = f"{'red' if band == 'red' else 'NIR'} peak wavelength"
-        if peak is None and measure:
-            # the wrap was measured, lit, and showed no such band: the claimed LEDs are not there
-            checks.append(ClaimCheck(name, "nm", claimed, f"±{tol:g} nm", claimed - tol, claimed + tol, None, None,
-                                     Verdict.FAIL, f"no {band.upper()} band detected in {len(measure)} samples"))
-            continue
-        checks.append(check_claim(name, "nm", claimed, f"±{tol:g} nm", claimed - tol, claimed + tol, peak, u,
-                                  why_no_light))
-
-    if claims.irradiance_mw_cm2 is not None:
-        value, u, _ = _mean_with_u(measure, "irradiance_mw_cm2", "irradiance_u_mw_cm2")
-        low, high, tol = _pct_band(claims.irradiance_mw_cm2, claims.irradiance_tolerance_pct)
-        checks.append(check_claim("irradiance at contact", "mW/cm2", claims.irradiance_mw_cm2, tol, low, high,
-                                  value, u, why_no_light))
-
-    if claims.dose_j_cm2 is not None:
-        dose, dose_u, note = session_dose(rows, facts)
-        low, high, tol = _pct_band(claims.dose_j_cm2, claims.dose_tolerance_pct)
-        check = check_claim("dose per session", "J/cm2", claims.dose_j_cm2, tol, low, high, dose, dose_u, note)
-        checks.append(_with_note(check, note))
-
-    if claims.session_s is not None:
-        checks.append(_session_check(claims, facts))
-
-    temps = [t for t in (_number(r.get("surface_c")) for r in rows) if t is not None]
-    limit = claims.max_surface_c
-    checks.append(check_claim("max surface temperature", "C", limit, "at most", None, limit,
-                              max(temps) if temps else None, PROBE_U_C if temps else None,
-                              "no valid surface temperature reading"))
-
-    checks += _pulse_checks(claims, facts.pulse)
-    checks += _uniformity_checks(claims, facts.uniformity)
-    return checks
-
-
-def _pulse_checks(claims: Claims, pulse: dict | None) -> list[ClaimCheck]:
-    """Pulse frequency, duty cycle and flicker against a pulse capture (NOT MEASURED without one)."""
-    checks = []
-    why = "the sequence has no 'pulse' phase"
-    if claims.pulse_hz is not None:
-        tol = claims.pulse_tolerance_pct
-        low, high, band = _pct_band(claims.pulse_hz, tol)
-        if pulse is not None and pulse.get("pulse_hz") is None:
-            checks.append(ClaimCheck("pulse frequency", "Hz", claims.pulse_hz, band, low, high, None, None,
-                                     Verdict.FAIL, f"no pulsing measured (modulation {pulse['modulation_pct']:.1f} %)"))
-        else:
-            checks.append(check_claim("pulse frequency", "Hz", claims.pulse_hz, band, low, high,
-                                      (pulse or {}).get("pulse_hz"), (pulse or {}).get("pulse_u_hz"), why))
-    if claims.duty_pct is not None:
-        tol = claims.duty_tolerance_pct
-        checks.append(check_claim("duty cycle", "%", claims.duty_pct, f"±{tol:g} points", claims.duty_pct - tol,
-                                  claims.duty_pct + tol, (pulse or {}).get("duty_pct"), (pulse or {}).get("duty_u_pct"),
-                                  why if pulse is None else "no pulsing measured"))
-    if claims.max_flicker_pct is not None:
-        checks.append(check_claim("flicker (percent, IEEE 1789)", "%", claims.max_flicker_pct, "at most", None,
-                                  claims.max_flicker_pct, (pulse or {}).get("modulation_pct"),
-                                  (pulse or {}).get("modulation_u_pct"), why))
-    return checks
-
-
-def _uniformity_checks(claims: Claims, uniformity: dict | None) -> list[ClaimCheck]:
-    """Irradiance uniformity across the wrap: min/max ratio at least, coefficient of variation at most."""
-    checks = []
-    why = "the sequence has no 'uniformity' phase"
-    if claims.min_uniformity_ratio is not None:
-        checks.append(check_claim("uniformity (min/max irradiance)", "ratio", claims.min_uniformity_ratio,
-                                  "at least", claims.min_uniformity_ratio, None,
-                                  (uniformity or {}).get("min_max_ratio"), (uniformity or {}).get("min_max_ratio_u"),
-                                  why))
-    if claims.max_cv_pct is not None:
-        checks.append(check_claim("uniformity (CV of irradiance)", "%", claims.max_cv_pct, "at most", None,
-                                  claims.max_cv_pct, (uniformity or {}).get("cv_pct"),
-                                  (uniformity or {}).get("cv_u_pct"), why))
-    return checks
-
-
-def _with_note(check: ClaimCheck, note: str) -> ClaimCheck:
-    return replace(check, note=note) if note and not check.note else check
+def _irradiance(evidence: Evidence) -> Measured:
+    value, u, _ = mean_with_u(evidence.lit("measure"), "irradiance_mw_cm2", "irradiance_u_mw_cm2")
+    return Measured(value, u, NO_MEASURE)
 
 
 def session_dose(rows: Seq[dict[str, Any]], facts: RunFacts) -> tuple[float | None, float | None, str]:
-    """Dose over the time the wrap was switched on (to auto-off, switch-off or the run's end)."""
-    lit = [r for r in rows if _truthy(r.get("wrap_on")) and r.get("phase_kind", r.get("phase")) != "dark"]
+    """Dose over the time the wrap was switched on (to auto-off, switch-off or the run's end), main position only."""
+    lit = [r for r in rows if truthy(r.get("wrap_on")) and r.get("phase_kind", r.get("phase")) != "dark"
+           and not r.get("position")]
     if not lit:
         return None, None, "the wrap was never on"
     times = [float(r["t_s"]) for r in lit]
-    values = [_number(r.get("irradiance_mw_cm2")) for r in lit]
-    us = [_number(r.get("irradiance_u_mw_cm2")) for r in lit]
+    values = [number(r.get("irradiance_mw_cm2")) for r in lit]
+    us = [number(r.get("irradiance_u_mw_cm2")) for r in lit]
     if all(v is None for v in values):
         return None, None, "no irradiance measured while on"
     start = facts.switched_on_t_s if facts.switched_on_t_s is not None else times[0]
@@ -185,29 +173,145 @@ def session_dose(rows: Seq[dict[str, Any]], facts: RunFacts) -> tuple[float | No
     return dose, dose_u, note
 
 
-def _session_check(claims: Claims, facts: RunFacts) -> ClaimCheck:
-    claimed, tol = claims.session_s, claims.session_tolerance_s
-    low, high, band = claimed - tol, claimed + tol, f"±{tol:g} s"
+def _dose(evidence: Evidence) -> Measured:
+    dose, dose_u, note = session_dose(evidence.rows, evidence.facts)
+    return Measured(dose, dose_u, note)
+
+
+def _session(evidence: Evidence) -> Measured:
+    facts = evidence.facts
     if facts.auto_off_t_s is not None and facts.switched_on_t_s is not None:
-        measured = facts.auto_off_t_s - facts.switched_on_t_s
-        return check_claim("session length / auto-off", "s", claimed, band, low, high, measured,
-                           facts.soak_interval_s or 1.0)
+        return Measured(facts.auto_off_t_s - facts.switched_on_t_s, facts.soak_interval_s or 1.0)
     if facts.soak_limit_reached and facts.switched_on_t_s is not None and facts.soak_end_t_s is not None:
-        on_for = facts.soak_end_t_s - facts.switched_on_t_s
-        if on_for > high:
-            return ClaimCheck("session length / auto-off", "s", claimed, band, low, high, None, None, Verdict.FAIL,
-                              f"still on after {on_for:.0f} s: no auto-off within the claimed {claimed:.0f} s")
-    return check_claim("session length / auto-off", "s", claimed, band, low, high, None, None,
-                       "the sequence has no soak until auto-off long enough to see it")
+        return Measured(note=f"still on after {facts.soak_end_t_s - facts.switched_on_t_s:.0f} s: no auto-off",
+                        verdict=Verdict.FAIL)
+    return Measured(note="the sequence has no soak until auto-off long enough to see it")
+
+
+def _surface(evidence: Evidence) -> Measured:
+    temps = evidence.surface_temps_c()
+    if not temps:
+        return Measured(note="no valid surface temperature reading")
+    return Measured(max(temps), PROBE_U_C)
+
+
+def _pulse_value(key: str, u_key: str) -> Callable[[Evidence], Measured]:
+    def measure(evidence: Evidence) -> Measured:
+        pulse = evidence.facts.pulse
+        if pulse is None:
+            return Measured(note="the sequence has no 'pulse' phase")
+        if key in ("pulse_hz", "duty_pct") and pulse.get("pulse_hz") is None:
+            return Measured(note=f"no pulsing measured (modulation {pulse.get('modulation_pct', 0.0):.1f} %)",
+                            verdict=Verdict.FAIL if key == "pulse_hz" else None)
+        return Measured(pulse.get(key), pulse.get(u_key), "no pulsing measured")
+    return measure
+
+
+def _uniformity_value(key: str, u_key: str) -> Callable[[Evidence], Measured]:
+    def measure(evidence: Evidence) -> Measured:
+        uniformity = evidence.facts.uniformity
+        if uniformity is None:
+            return Measured(note="the sequence has no 'uniformity' phase")
+        return Measured(uniformity.get(key), uniformity.get(u_key), "no uniformity statistics")
+    return measure
+
+
+# --- bands ------------------------------------------------------------------------------------------------------
+def pct_band(claimed: float | None, pct: float) -> Band | None:
+    if claimed is None:
+        return None
+    return Band(claimed, f"±{pct:g} %", claimed * (1 - pct / 100), claimed * (1 + pct / 100))
+
+
+def abs_band(claimed: float | None, tolerance: float, unit: str) -> Band | None:
+    if claimed is None:
+        return None
+    return Band(claimed, f"±{tolerance:g} {unit}", claimed - tolerance, claimed + tolerance)
+
+
+def at_most(limit: float | None) -> Band | None:
+    return None if limit is None else Band(limit, "at most", None, limit)
+
+
+def at_least(limit: float | None) -> Band | None:
+    return None if limit is None else Band(limit, "at least", limit, None)
+
+
+CLAIM_SPECS: tuple[ClaimSpec, ...] = (
+    ClaimSpec("red_peak_nm", "red peak wavelength", "nm",
+              lambda c: abs_band(c.red_peak_nm, c.red_peak_tolerance_nm, "nm"), _peak("red"), "measure"),
+    ClaimSpec("nir_peak_nm", "NIR peak wavelength", "nm",
+              lambda c: abs_band(c.nir_peak_nm, c.nir_peak_tolerance_nm, "nm"), _peak("nir"), "measure"),
+    ClaimSpec("irradiance_mw_cm2", "irradiance at contact", "mW/cm2",
+              lambda c: pct_band(c.irradiance_mw_cm2, c.irradiance_tolerance_pct), _irradiance, "measure"),
+    ClaimSpec("dose_j_cm2", "dose per session", "J/cm2",
+              lambda c: pct_band(c.dose_j_cm2, c.dose_tolerance_pct), _dose, "session"),
+    ClaimSpec("session_s", "session length / auto-off", "s",
+              lambda c: abs_band(c.session_s, c.session_tolerance_s, "s"), _session, "session"),
+    ClaimSpec("surface_max_c", "max surface temperature", "C", lambda c: at_most(c.surface_limit_c), _surface),
+    ClaimSpec("pulse_hz", "pulse frequency", "Hz",
+              lambda c: pct_band(c.pulse_hz, c.pulse_tolerance_pct), _pulse_value("pulse_hz", "pulse_u_hz")),
+    ClaimSpec("duty_pct", "duty cycle", "%", lambda c: abs_band(c.duty_pct, c.duty_tolerance_pct, "points"),
+              _pulse_value("duty_pct", "duty_u_pct")),
+    ClaimSpec("flicker_pct", "flicker (percent, IEEE 1789)", "%", lambda c: at_most(c.max_flicker_pct),
+              _pulse_value("modulation_pct", "modulation_u_pct")),
+    ClaimSpec("uniformity_ratio", "uniformity (min/max irradiance)", "ratio",
+              lambda c: at_least(c.min_uniformity_ratio), _uniformity_value("min_max_ratio", "min_max_ratio_u")),
+    ClaimSpec("uniformity_cv_pct", "uniformity (CV of irradiance)", "%", lambda c: at_most(c.max_cv_pct),
+              _uniformity_value("cv_pct", "cv_u_pct")),
+)
+LABELS = {spec.id: spec.label for spec in CLAIM_SPECS}
+
+
+def _cut_short(spec: ClaimSpec, evidence: Evidence, measured: Measured, band: Band) -> str | None:
+    """Why a run that did not finish cannot judge this claim (None: it can)."""
+    if evidence.complete:
+        return None
+    why = f"run {evidence.outcome} ({evidence.reason})" if evidence.reason else f"run {evidence.outcome}"
+    if spec.needs == "session" and evidence.facts.auto_off_t_s is None:
+        return f"{why} before the session ended"
+    if spec.needs == "measure" and "measure" not in evidence.facts.phases_done:
+        return f"{why} before the measure phase finished"
+    if spec.needs == "any" and band.low is None and measured.value is not None and band.high is not None \
+            and measured.value <= band.high:
+        return f"{why}: {measured.value:.4g} {spec.unit} so far, the rest of the session was not seen"
+    return None
+
+
+def judge_claim(spec: ClaimSpec, band: Band, evidence: Evidence) -> ClaimCheck:
+    """One claim's verdict: forced by the measurement, NOT MEASURED when the run was cut short, else judged."""
+    measured = spec.measure(evidence)
+    cut = _cut_short(spec, evidence, measured, band)
+    if cut is not None:
+        return ClaimCheck(spec.id, spec.label, spec.unit, band.claimed, band.tolerance, band.low, band.high,
+                          measured.value, measured.u, Verdict.NOT_MEASURED, cut)
+    verdict = measured.verdict or judge(band.low, band.high, measured.value, measured.u)
+    note = measured.note if (verdict is Verdict.NOT_MEASURED or measured.verdict or spec.id == "dose_j_cm2") else ""
+    value = None if measured.verdict is Verdict.FAIL and measured.value is None else measured.value
+    return ClaimCheck(spec.id, spec.label, spec.unit, band.claimed, band.tolerance, band.low, band.high, value,
+                      measured.u if value is not None else None, verdict, note)
+
+
+def check_claims(claims: Claims, rows: Seq[dict[str, Any]], facts: RunFacts, outcome: str = "COMPLETED",
+                 reason: str = "") -> list[ClaimCheck]:
+    """One check per claim of the mode under test (the surface temperature limit is always claimed)."""
+    evidence = Evidence(rows, facts, outcome, reason)
+    checks = []
+    for spec in CLAIM_SPECS:
+        band = spec.band(claims)
+        if band is not None:
+            checks.append(judge_claim(spec, band, evidence))
+    return checks
 
 
 def wrap_behaviour(rows: Seq[dict[str, Any]], facts: RunFacts) -> dict[str, float | None]:
     """Warm-up time, droop, auto-off time and temperatures, as measured (for run.json and the report)."""
-    lit = [r for r in rows if _truthy(r.get("wrap_on")) and _number(r.get("clear_basic"))
-           and not _truthy(r.get("saturated"))]
+    evidence = Evidence(rows, facts)
+    lit = [r for r in rows if truthy(r.get("wrap_on")) and number(r.get("clear_basic"))
+           and not truthy(r.get("saturated")) and not r.get("position")]
     measure_levels = [float(r["clear_basic"]) for r in lit if r.get("phase_kind", r.get("phase")) == "measure"]
     result: dict[str, float | None] = {"warmup_s": None, "droop_pct": None, "auto_off_after_s": None,
-                                       "max_surface_c": None, "ambient_c": None, "max_rise_c": None}
+                                       "surface_max_c": None, "ambient_c": None, "surface_rise_c": None}
     if lit and measure_levels and facts.switched_on_t_s is not None:
         reference = statistics.fmean(measure_levels)
         measure_end_t = max(float(r["t_s"]) for r in lit if r.get("phase_kind", r.get("phase")) == "measure")
@@ -222,12 +326,12 @@ def wrap_behaviour(rows: Seq[dict[str, Any]], facts: RunFacts) -> dict[str, floa
         result["droop_pct"] = 100.0 * (first - last_on[-1]) / first if first else None
     if facts.auto_off_t_s is not None and facts.switched_on_t_s is not None:
         result["auto_off_after_s"] = facts.auto_off_t_s - facts.switched_on_t_s
-    surface = [t for t in (_number(r.get("surface_c")) for r in rows) if t is not None]
-    ambient = [t for t in (_number(r.get("ambient_c")) for r in rows) if t is not None]
+    surface = evidence.surface_temps_c()
+    ambient = [t for t in (number(r.get("ambient_c")) for r in rows) if t is not None]
     if surface:
-        result["max_surface_c"] = max(surface)
+        result["surface_max_c"] = max(surface)
     if ambient:
         result["ambient_c"] = statistics.fmean(ambient)
     if surface and ambient:
-        result["max_rise_c"] = max(surface) - statistics.fmean(ambient)
+        result["surface_rise_c"] = max(surface) - statistics.fmean(ambient)
     return result

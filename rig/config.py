@@ -7,6 +7,8 @@ default). Unknown keys, wrong types and impossible values raise
 
 from __future__ import annotations
 
+import math
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -46,6 +48,7 @@ class ProbeConfig:
 
     name: str = "surface"
     channel: int = 0
+    skin: bool = False  # on the wrap's skin-facing surface: the over-temperature interlock and the claim read it
     r0_ohm: float = 10_000.0
     t0_c: float = 25.0
     beta_k: float = 3950.0
@@ -63,7 +66,7 @@ class ProbeConfig:
 
 
 def _default_probes() -> list[ProbeConfig]:
-    return [ProbeConfig(name="surface", channel=0), ProbeConfig(name="ambient", channel=1)]
+    return [ProbeConfig(name="surface", channel=0, skin=True), ProbeConfig(name="ambient", channel=1)]
 
 
 @dataclass
@@ -94,6 +97,14 @@ class ThermalConfig:
                "each probe (and the supply) on its own channel", channels)
         for index, probe in enumerate(self.probes):
             probe.validate(path, f"{prefix}.probes[{index}]")
+        skin = [p.name for p in self.probes if p.skin]
+        _check(len(skin) == 1, path, f"{prefix}.probes", "exactly one probe marked 'skin = true' (the one on the "
+               "wrap's skin-facing surface: the over-temperature interlock reads it)", skin or None)
+
+    @property
+    def skin_probe(self) -> str:
+        """Name of the skin-side probe (validated: exactly one)."""
+        return next(p.name for p in self.probes if p.skin)
 
 
 @dataclass
@@ -182,7 +193,7 @@ def _check(ok: bool, path: str, key: str, expected: str, got: object = None) -> 
 def _type_ok(value: Any, annotation: Any) -> bool:
     origin = get_origin(annotation)
     if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if annotation is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if annotation in (bool, str):
@@ -196,7 +207,7 @@ def _type_ok(value: Any, annotation: Any) -> bool:
 
 
 def _type_name(annotation: Any) -> str:
-    names = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+    names = {float: "a finite number", int: "an integer", bool: "true or false", str: "a string"}
     if annotation in names:
         return names[annotation]
     if get_origin(annotation) is Literal:
@@ -211,6 +222,8 @@ def build_dataclass(cls: type, data: dict[str, Any], path: str, prefix: str = ""
         raise ConfigError(path, prefix or "<top>", "a table", data)
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls) if f.name != "source"}
+    renamed: dict[str, str] = getattr(cls, "RENAMED_KEYS", {})
+    data = {renamed.get(key, key) if renamed.get(key) not in data else key: value for key, value in data.items()}
     for key in data:
         if key not in known:
             raise ConfigError(path, f"{prefix}{key}", "one of the known keys: " + ", ".join(sorted(known)))
@@ -237,14 +250,34 @@ def build_dataclass(cls: type, data: dict[str, Any], path: str, prefix: str = ""
     return cls(**kwargs)
 
 
+MAX_TOML_BYTES = 1024 * 1024
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; a syntax error names the file and line."""
+    """Read a TOML file; anything but a readable, UTF-8, valid TOML file of at most 1 MiB names the file and why.
+
+    Directories, FIFOs and devices (``/dev/zero``) are refused before they are opened for reading.
+    """
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        info = path.stat()
     except FileNotFoundError:
         raise ConfigError(str(path), "<file>", "an existing file") from None
+    except OSError as error:
+        raise ConfigError(str(path), "<file>", f"a readable file ({error.strerror or error})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(str(path), "<file>", "a regular TOML file (not a folder, pipe or device)")
+    if info.st_size > MAX_TOML_BYTES:
+        raise ConfigError(str(path), "<file>", f"a TOML file of at most {MAX_TOML_BYTES // 1024} KiB",
+                          f"{info.st_size} bytes")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ConfigError(str(path), "<file>", f"a readable file ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(str(path), "<encoding>", f"UTF-8 text (byte {error.start} is not)") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(str(path), "<syntax>", f"valid TOML ({error})") from None
 
@@ -256,13 +289,34 @@ def load_validated(cls: type, path: str | Path) -> Any:
     return loaded.validate()
 
 
+BENCH_ENV = "RIG_BENCH"
+
+
+def default_bench_path() -> Path | None:
+    """The bench config used when no ``--bench`` is given: ``$RIG_BENCH``, else ``~/.config/rig/bench.toml``
+    (``$XDG_CONFIG_HOME`` respected) if it exists, else None (built-in defaults)."""
+    import os
+
+    if os.environ.get(BENCH_ENV):
+        return Path(os.environ[BENCH_ENV])
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    candidate = base / "rig" / "bench.toml"
+    return candidate if candidate.is_file() else None
+
+
 def load_bench_config(path: str | Path | None = None, *, backend: str | None = None) -> BenchConfig:
-    """Load the bench config (defaults if ``path`` is None); ``backend`` overrides the file's."""
+    """Load the bench config (``path``, else :func:`default_bench_path`, else defaults); ``backend`` overrides.
+
+    Paths inside the file (``calibration``) are relative to the file, not to the current directory.
+    """
+    path = path if path is not None else default_bench_path()
     if path is None:
         config = BenchConfig()
     else:
         config = build_dataclass(BenchConfig, load_toml(path), str(path))
         config.source = str(path)  # validated below, after the backend override
+        if config.calibration and not Path(config.calibration).is_absolute():
+            config.calibration = str(Path(path).parent / config.calibration)
     if backend is not None:
         config.backend = backend  # type: ignore[assignment]
     return config.validate()

@@ -85,7 +85,7 @@ FAULTS = [
     Fault("wrap never switches itself off", "auto_off_broken = true\n", "COMPLETED", "all phases ran"),
     Fault("wrap never switches on", "never_on = true\n", "ABORTED", "no light"),
     Fault("relay welded on (no auto-off)", "stuck_on = true\nauto_off_broken = true\n", "ABORTED",
-          "still emitting after switch-off",
+          "WRAP STILL LIT after switch-off",
           wrap_lit_at_end=True),
 ]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from rig.config import load_validated
 from rig.errors import ConfigError
@@ -29,7 +30,7 @@ class Claims:
     dose_tolerance_pct: float = 20.0
     session_s: float | None = None
     session_tolerance_s: float = 30.0
-    max_surface_c: float = SKIN_CONTACT_LIMIT_C
+    surface_limit_c: float = SKIN_CONTACT_LIMIT_C  # the claim: skin-side surface at most this (not the interlock)
     pulse_hz: float | None = None
     pulse_tolerance_pct: float = 5.0
     duty_pct: float | None = None
@@ -37,6 +38,8 @@ class Claims:
     max_flicker_pct: float | None = None  # "flicker-free": percent flicker (IEEE 1789) at most this
     min_uniformity_ratio: float | None = None  # lowest / highest irradiance across positions, at least this
     max_cv_pct: float | None = None  # coefficient of variation of irradiance across positions, at most this
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"max_surface_c": "surface_limit_c"}  # old profiles still load
 
     def validate(self, path: str, prefix: str) -> None:
         for key, low, high in (("red_peak_nm", 580, 720), ("nir_peak_nm", 740, 1100)):
@@ -51,8 +54,8 @@ class Claims:
             raise ConfigError(path, prefix + "max_flicker_pct", "a percentage in [0, 100]", self.max_flicker_pct)
         if self.duty_pct is not None and not 0 < self.duty_pct <= 100:
             raise ConfigError(path, prefix + "duty_pct", "a percentage in (0, 100]", self.duty_pct)
-        if not 20 <= self.max_surface_c <= 80:
-            raise ConfigError(path, prefix + "max_surface_c", "a temperature in 20..80 C", self.max_surface_c)
+        if not 20 <= self.surface_limit_c <= 80:
+            raise ConfigError(path, prefix + "surface_limit_c", "a temperature in 20..80 C", self.surface_limit_c)
         for key in ("red_peak_tolerance_nm", "nir_peak_tolerance_nm", "irradiance_tolerance_pct",
                     "dose_tolerance_pct", "session_tolerance_s", "pulse_tolerance_pct", "duty_tolerance_pct"):
             if getattr(self, key) < 0:

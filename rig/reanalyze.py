@@ -5,7 +5,6 @@ Used by ``rig analyze``. Analysis side only (pandas allowed).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,13 @@ from rig.analysis import make_deriver
 from rig.claims import RunFacts, check_claims, wrap_behaviour
 from rig.errors import RigError
 from rig.profile import WrapProfile
-from rig.responsivity import CHANNELS
+from rig.records import RunManifest, truthy
+from rig.responsivity import CHANNELS, GAIN_CODES_X
 from rig.results import write_csv_atomic, write_json_atomic
-from rig.runner import DERIVED_COLUMNS, SUMMARY_COLUMNS
-from rig.spectrum import Calibration, analyze_counts
+from rig.spectrum import Calibration, Estimate, analyze_counts
+from rig.verdict import ClaimCheck
+
+DERIVED_COLUMNS = [*Estimate().as_dict(), "calibration_id"]
 
 COUNTS_COLUMNS = [*CHANNELS, "gain_x", "t_int_ms"]
 
@@ -27,8 +29,12 @@ def analyze_counts_csv(path: Path, calibration: Calibration) -> pd.DataFrame:
     """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> the same rows plus the estimate."""
     try:
         frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise RigError(f"{path}: empty file; expected a header with {', '.join(COUNTS_COLUMNS)} and rows") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise RigError(f"{path}: cannot read as CSV ({error})") from error
+    if frame.empty:
+        raise RigError(f"{path}: a header but no readings")
     missing = [c for c in COUNTS_COLUMNS if c not in frame.columns]
     if missing:
         raise RigError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COUNTS_COLUMNS)}")
@@ -40,6 +46,16 @@ def analyze_counts_csv(path: Path, calibration: Calibration) -> pd.DataFrame:
             raise RigError(f"{path}: line {int(first) + 2}, column '{column}': expected a number "
                            f"(got {frame[column][first]!r})")
         frame[column] = values
+    bad_gain = ~frame["gain_x"].isin(GAIN_CODES_X)
+    if bad_gain.any():
+        first = int(bad_gain.to_numpy().argmax())
+        raise RigError(f"{path}: line {first + 2}, column 'gain_x': expected one of {GAIN_CODES_X} "
+                       f"(got {frame['gain_x'].iloc[first]!r})")
+    bad_time = ~(frame["t_int_ms"] > 0) | ~frame["t_int_ms"].map(lambda v: v < float("inf"))
+    if bad_time.any():
+        first = int(bad_time.to_numpy().argmax())
+        raise RigError(f"{path}: line {first + 2}, column 't_int_ms': expected a time > 0 ms "
+                       f"(got {frame['t_int_ms'].iloc[first]!r})")
     return pd.DataFrame(analyze_counts(frame.to_dict("records"), calibration))
 
 
@@ -52,25 +68,31 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
     samples_file = run_dir / "samples.csv"
     if not samples_file.is_file():
         raise RigError(f"{run_dir}: no samples.csv: not a run folder")
-    manifest = json.loads((run_dir / "run.json").read_text(encoding="utf-8")) if (run_dir / "run.json").is_file() \
-        else {}
-    samples = pd.read_csv(samples_file, keep_default_na=False)
+    manifest = RunManifest.read(run_dir / "run.json") if (run_dir / "run.json").is_file() else RunManifest()
+    try:
+        samples = pd.read_csv(samples_file, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise RigError(f"{samples_file}: not a readable samples file ({error})") from error
+    missing = [c for c in (*CHANNELS, "gain_x", "t_int_ms", "t_s") if c not in samples.columns]
+    if missing:
+        raise RigError(f"{samples_file}: missing column(s) {', '.join(missing)}: not a rig samples file")
     rows = samples.to_dict("records")
-    dark_rows = [r for r in rows if r.get("phase_kind") == "dark" and not _truthy(r.get("saturated"))]
+    dark_rows = [r for r in rows if r.get("phase_kind") == "dark" and not truthy(r.get("saturated"))]
     dark = {c: sum(float(r[c]) for r in dark_rows) / len(dark_rows) for c in CHANNELS} if dark_rows else {}
     derive = make_deriver(calibration)
     for row in rows:
         for column in DERIVED_COLUMNS:
             row[column] = None
-        if not _truthy(row.get("saturated")):
+        if not truthy(row.get("saturated")):
             row.update(derive(row, dark))
-    facts = RunFacts(**manifest.get("facts", {})) if manifest.get("facts") else RunFacts()
-    mode = profile.mode(manifest.get("mode") or None)
-    checks = check_claims(mode.claims, rows, facts)
+    facts = RunFacts.from_json(manifest.facts)
+    mode = profile.mode(manifest.mode or None)
+    checks = check_claims(mode.claims, rows, facts, manifest.outcome if manifest.start_time else "COMPLETED",
+                          manifest.reason)
     out_dir = out_dir or run_dir / f"reanalysis-{pd.Timestamp.now('UTC').strftime('%Y%m%d-%H%M%S')}"
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(out_dir / "samples.csv", rows, list(samples.columns))
-    write_csv_atomic(out_dir / "summary.csv", [c.as_dict() for c in checks], SUMMARY_COLUMNS)
+    write_csv_atomic(out_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
     write_json_atomic(out_dir / "analysis.json", {
         "source_run": str(run_dir), "profile": profile.source, "mode": mode.name,
         "calibration_id": calibration.id if calibration else "nominal-datasheet",
@@ -79,5 +101,15 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
     return out_dir, checks
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes")
+def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str | None, bench_sensor_id: str,
+                     transmission: float, force: bool, out_dir: Path | None) -> tuple[Path, list[Any], list[str]]:
+    """:func:`reanalyze_run` with the calibration chosen for the run's own sensor (warnings returned)."""
+    from rig.calibration import select_calibration
+
+    calibration, warnings = None, []
+    if calibration_path:
+        manifest = RunManifest.read(run_dir / "run.json") if (run_dir / "run.json").is_file() else RunManifest()
+        sensor_id = (manifest.bench.get("spectral") or {}).get("sensor_id", bench_sensor_id)
+        calibration, warnings = select_calibration(calibration_path, sensor_id, transmission, float("inf"), force)
+    out, checks = reanalyze_run(run_dir, profile, calibration, out_dir)
+    return out, checks, warnings

@@ -12,7 +12,10 @@ Everything loads with pandas in one call each: ``pd.read_csv(run / "samples.csv"
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import io
 import json
 import os
 import re
@@ -73,29 +76,55 @@ def make_run_dir(base: Path, start_wall_s: float, label: str) -> Path:
 
 
 class SamplesWriter:
-    """``samples.csv`` with a fixed header; every row is flushed and fsynced before the next sample."""
+    """``samples.csv`` with a fixed header; every row is one whole line, written, fsynced and checked.
+
+    A write that fails part-way (disk full) is cut back to the last whole row, so a torn row is never left
+    for a reader to take as data; a file deleted under the writer (its folder removed mid-run) is an error,
+    not a silent success. ``rows_written`` counts the rows on disk.
+    """
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
         self.columns = list(columns)
         self.rows_written = 0
-        self._handle = path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._handle, fieldnames=self.columns, extrasaction="ignore")
-        self._writer.writeheader()
-        self._sync()
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._size = 0
+        self._append(self._line(dict(zip(self.columns, self.columns, strict=True))))
+
+    @staticmethod
+    def _encode(values: list[Any]) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(values)
+        return buffer.getvalue().encode("utf-8")
+
+    def _line(self, row: dict[str, Any]) -> bytes:
+        return self._encode([_csv_value(row.get(key)) for key in self.columns])
 
     def write(self, row: dict[str, Any]) -> None:
-        self._writer.writerow({key: _csv_value(row.get(key)) for key in self.columns})
-        self._sync()
+        self._append(self._line(row))
         self.rows_written += 1
 
-    def _sync(self) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+    def _append(self, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)  # no torn row
+                os.lseek(self._fd, self._size, os.SEEK_SET)
+            raise
+        if os.fstat(self._fd).st_nlink == 0:
+            raise OSError(errno.ENOENT, f"{self.path} was deleted during the run")
+        self._size += len(data)
 
     def close(self) -> None:
-        if not self._handle.closed:
-            self._handle.close()
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
 
 def _csv_value(value: Any) -> Any:

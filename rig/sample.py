@@ -1,16 +1,34 @@
 """One sample of the bench: a spectral reading, the probe temperatures and the switch state, as a flat row.
 
-This is the sampling hot path on the Pi: plain dicts, no pandas.
+This is the sampling hot path on the Pi: plain dicts, no pandas. The columns are
+declared in :mod:`rig.records`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from rig.bench.bench import Bench
+from rig.responsivity import gain_ratio
 
 
-def take_sample(bench: Bench, t0_s: float = 0.0, position=None) -> dict[str, Any]:
+def clear_basic(clear_counts: float, gain_x: float, t_int_ms: float) -> float:
+    """Clear channel in basic counts (counts per gain ratio per ms): a gain-independent measure of output."""
+    return float(clear_counts) / (gain_ratio(gain_x) * t_int_ms)
+
+
+def temperature_columns(temperatures: Mapping[str, Any]) -> dict[str, Any]:
+    """``<probe>_c``, ``_v``, ``_ohm``, ``_fault`` for every probe reading."""
+    row: dict[str, Any] = {}
+    for name, probe in temperatures.items():
+        row[f"{name}_c"] = None if probe.temp_c is None else round(probe.temp_c, 2)
+        row[f"{name}_v"] = round(probe.volts, 5)
+        row[f"{name}_ohm"] = None if probe.resistance_ohm is None else round(probe.resistance_ohm, 1)
+        row[f"{name}_fault"] = probe.fault or ""
+    return row
+
+
+def take_sample(bench, t0_s: float = 0.0, position=None) -> dict[str, Any]:
     """Read every sensor once; ``t_s`` is seconds since ``t0_s`` on the bench clock.
 
     With a uniformity ``position`` the spectral reading is taken there (mux channel or moved sensor).
@@ -20,11 +38,8 @@ def take_sample(bench: Bench, t0_s: float = 0.0, position=None) -> dict[str, Any
     temperatures = bench.read_temperatures()
     row: dict[str, Any] = {"t_s": round(reading.t_s - t0_s, 4), "wrap_on": bench.switch.is_on}
     row.update(reading.as_dict())
-    for name, probe in temperatures.items():
-        row[f"{name}_c"] = None if probe.temp_c is None else round(probe.temp_c, 2)
-        row[f"{name}_v"] = round(probe.volts, 5)
-        row[f"{name}_ohm"] = None if probe.resistance_ohm is None else round(probe.resistance_ohm, 1)
-        row[f"{name}_fault"] = probe.fault or ""
+    row["clear_basic"] = round(clear_basic(row["Clear"], reading.gain_x, reading.t_int_ms), 4)
+    row.update(temperature_columns(temperatures))
     row["i2c_retries"] = bench.retries.retries - retries_before
     row["position"] = "" if position is None else position.name
     return row

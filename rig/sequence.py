@@ -1,24 +1,21 @@
 """The test sequence: phases in order, sensor settings and safety limits (TOML).
 
-Phase kinds: ``dark`` (wrap off, baseline), ``on`` (switch on and press the
+Phase kinds are declared in :mod:`rig.run.phases` (one class each, with its
+validation): ``dark`` (wrap off, baseline), ``on`` (switch on and press the
 button to reach the mode; no duration), ``warmup``, ``measure``, ``pulse``
-(one raw flicker capture of ``duration_s`` at ``pulse_rate_hz``), ``soak``
+(one raw flicker capture), ``uniformity`` (every sensor position), ``soak``
 (optionally until the wrap switches itself off, within ``duration_s``),
-``off`` (switch off; no duration), ``cooldown``.
+``off`` (switch off and check the light went out; no duration), ``cooldown``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-from rig.config import load_validated
+from rig.config import SpectralConfig, load_validated
 from rig.errors import ConfigError
-
-SAMPLING_KINDS = ("dark", "warmup", "measure", "soak", "cooldown")
-SWITCH_KINDS = ("on", "off")
-CAPTURE_KINDS = ("pulse", "uniformity")  # pulse: one flicker-FIFO capture of duration_s;
-# uniformity: duration_s at every sensor position of the bench, one sample every interval_s
 
 
 @dataclass
@@ -38,22 +35,37 @@ class Phase:
 
 @dataclass
 class SensorSettings:
-    """Overrides of the bench's AS7341 settings for this sequence (``None`` = bench default)."""
+    """Overrides of the bench's AS7341 settings for this sequence (``None`` = bench default).
+
+    Checked by the same rules as the bench config's ``[spectral]`` table, when the file is loaded.
+    """
 
     gain_x: float | None = None
     atime: int | None = None
     astep: int | None = None
     auto_range: bool | None = None
 
+    def validate(self, path: str, prefix: str) -> None:
+        defaults = SpectralConfig()
+        merged = SpectralConfig(gain_x=defaults.gain_x if self.gain_x is None else self.gain_x,
+                                atime=defaults.atime if self.atime is None else self.atime,
+                                astep=defaults.astep if self.astep is None else self.astep)
+        merged.validate(path, prefix.rstrip("."))
+
 
 @dataclass
 class SafetyLimits:
-    """Interlocks: surface above ``max_surface_c`` for ``trip_samples`` samples in a row stops the run."""
+    """Interlocks: the skin-side probe above ``interlock_surface_c`` for ``trip_samples`` readings in a row stops
+    the run (the safety cut-out, not the claim: a profile's ``surface_limit_c`` is judged, this one acts).
+    While the wrap is on the temperature is read at least every ``guard_interval_s``, between samples too."""
 
-    max_surface_c: float = 48.0
+    interlock_surface_c: float = 48.0
     trip_samples: int = 2
     max_sensor_failures: int = 3
     max_identical_samples: int = 5
+    guard_interval_s: float = 2.0
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"max_surface_c": "interlock_surface_c"}  # old sequences still load
 
 
 @dataclass
@@ -73,51 +85,29 @@ class Sequence:
         return sum(p.duration_s for p in self.phases)
 
     def validate(self) -> Sequence:
+        from rig.run.phases import validate_phases
+
         path = self.source
         if not self.phases:
             raise ConfigError(path, "phases", "at least one [[phases]] table")
-        kinds = SAMPLING_KINDS + SWITCH_KINDS + CAPTURE_KINDS
         if not 100 <= self.pulse_rate_hz <= 2000:
             raise ConfigError(path, "pulse_rate_hz", "a sample rate in 100..2000 Hz", self.pulse_rate_hz)
-        switched_on = False
-        for index, phase in enumerate(self.phases):
-            key = f"phases[{index}]"
-            if phase.kind not in kinds:
-                raise ConfigError(path, f"{key}.kind", "one of " + ", ".join(kinds), phase.kind)
-            if phase.kind in SWITCH_KINDS:
-                if phase.duration_s:
-                    raise ConfigError(path, f"{key}.duration_s", f"no duration for an '{phase.kind}' phase",
-                                      phase.duration_s)
-                switched_on = phase.kind == "on"
-                continue
-            if phase.duration_s <= 0:
-                raise ConfigError(path, f"{key}.duration_s", "seconds > 0", phase.duration_s)
-            if phase.kind == "pulse":
-                if not switched_on or not 0.2 <= phase.duration_s <= 30:
-                    raise ConfigError(path, f"{key}", "a 'pulse' capture of 0.2..30 s while the wrap is on",
-                                      phase.duration_s)
-                continue
-            if phase.kind == "uniformity" and not switched_on:
-                raise ConfigError(path, f"{key}.kind", "an 'on' phase before 'uniformity'", phase.kind)
-            if phase.kind != "pulse" and not 0 < phase.interval_s <= phase.duration_s:
-                raise ConfigError(path, f"{key}.interval_s", "seconds in (0, duration_s]", phase.interval_s)
-            if phase.until_auto_off and phase.kind != "soak":
-                raise ConfigError(path, f"{key}.until_auto_off", "only on a 'soak' phase", True)
-            if phase.kind == "dark" and switched_on:
-                raise ConfigError(path, f"{key}.kind", "a 'dark' phase only while the wrap is off", phase.kind)
-            if phase.kind in ("warmup", "measure", "soak") and not switched_on:
-                raise ConfigError(path, f"{key}.kind", f"an 'on' phase before '{phase.kind}'", phase.kind)
+        validate_phases(self.phases, path)
         if not any(p.kind == "measure" for p in self.phases):
             raise ConfigError(path, "phases", "at least one 'measure' phase")
+        self.sensor.validate(path, "sensor.")
         limits = self.safety
-        if not 30 <= limits.max_surface_c <= 90:
-            raise ConfigError(path, "safety.max_surface_c", "a temperature in 30..90 C", limits.max_surface_c)
+        if not 30 <= limits.interlock_surface_c <= 90:
+            raise ConfigError(path, "safety.interlock_surface_c", "a temperature in 30..90 C",
+                              limits.interlock_surface_c)
         if limits.trip_samples < 1:
             raise ConfigError(path, "safety.trip_samples", "an integer >= 1", limits.trip_samples)
         if limits.max_identical_samples < 2:
             raise ConfigError(path, "safety.max_identical_samples", "an integer >= 2", limits.max_identical_samples)
         if limits.max_sensor_failures < 1:
             raise ConfigError(path, "safety.max_sensor_failures", "an integer >= 1", limits.max_sensor_failures)
+        if not 0.5 <= limits.guard_interval_s <= 10:
+            raise ConfigError(path, "safety.guard_interval_s", "seconds in 0.5..10", limits.guard_interval_s)
         return self
 
 

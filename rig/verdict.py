@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 
 
@@ -22,8 +22,12 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """One row of ``summary.csv``: the claim, the band, the measurement and the verdict."""
+    """One row of ``summary.csv``: the claim, the band, the measurement and the verdict.
 
+    ``claim_id`` is stable across versions (compare and trends key on it); ``claim`` is the display label.
+    """
+
+    claim_id: str
     claim: str
     unit: str
     claimed: float | None
@@ -36,11 +40,14 @@ class ClaimCheck:
     note: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "claim": self.claim, "unit": self.unit, "claimed": self.claimed, "tolerance": self.tolerance,
-            "low": self.low, "high": self.high, "measured": self.measured, "uncertainty": self.uncertainty,
-            "verdict": self.verdict.value, "note": self.note,
-        }
+        row = asdict(self)
+        row["verdict"] = self.verdict.value
+        return row
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        """The header of ``summary.csv``."""
+        return [f.name for f in fields(cls)]
 
 
 def judge(low: float | None, high: float | None, measured: float | None, uncertainty: float | None) -> Verdict:
@@ -57,10 +64,10 @@ def judge(low: float | None, high: float | None, measured: float | None, uncerta
     return Verdict.MARGINAL
 
 
-def check_claim(claim: str, unit: str, claimed: float | None, tolerance: str, low: float | None,
+def check_claim(claim_id: str, claim: str, unit: str, claimed: float | None, tolerance: str, low: float | None,
                 high: float | None, measured: float | None, uncertainty: float | None,
                 not_measured_why: str = "") -> ClaimCheck:
     """Build a :class:`ClaimCheck`; ``not_measured_why`` is recorded when nothing was measured."""
     verdict = judge(low, high, measured, uncertainty)
     note = not_measured_why if verdict is Verdict.NOT_MEASURED else ""
-    return ClaimCheck(claim, unit, claimed, tolerance, low, high, measured, uncertainty, verdict, note)
+    return ClaimCheck(claim_id, claim, unit, claimed, tolerance, low, high, measured, uncertainty, verdict, note)

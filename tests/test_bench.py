@@ -5,11 +5,11 @@ import time
 import adafruit_as7341
 import pytest
 
-from rig.bench.factory import open_bench
 from rig.config import BenchConfig, load_bench_config
 from rig.errors import HardwareNotFound
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.wiring import open_bench
 
 RED_660 = WrapSpec(strings=[LedString("red", 660.0, 20.0, 30.0)], modes=[WrapMode("red", ["red"]),
                    WrapMode("red again", ["red"])])
@@ -34,13 +34,13 @@ def test_switching_the_pin_lights_the_sensor():
 
 def test_bench_exit_leaves_the_wrap_off_even_when_the_body_raises():
     bench = build_sim_bench(sim_config(), RED_660)
-    power_pin = bench.sim.pin_factory.pin(bench.config.switch.power_pin)
+    power_pin = bench.hardware.pin_factory.pin(bench.config.switch.power_pin)
     with pytest.raises(RuntimeError, match="boom"), bench:
         bench.switch.on()
-        assert power_pin.state and bench.sim.wrap.is_lit(bench.clock.monotonic())
+        assert power_pin.state and bench.hardware.wrap.is_lit(bench.clock.monotonic())
         raise RuntimeError("boom")
     assert power_pin.state is False
-    assert not bench.sim.wrap.is_lit(bench.clock.monotonic() + 1.0)
+    assert not bench.hardware.wrap.is_lit(bench.clock.monotonic() + 1.0)
 
 
 def test_a_gpiozero_pin_closed_without_off_floats_high_which_is_why_close_drives_it_off():
@@ -57,7 +57,7 @@ def test_a_gpiozero_pin_closed_without_off_floats_high_which_is_why_close_drives
     bench = build_sim_bench(sim_config(), RED_660)
     bench.switch.on()
     bench.close()
-    assert bench.sim.pin_factory.pin(bench.config.switch.power_pin).state is False
+    assert bench.hardware.pin_factory.pin(bench.config.switch.power_pin).state is False
 
 
 def test_button_press_steps_the_mode_and_takes_its_length_on_the_sim_clock():
@@ -66,7 +66,7 @@ def test_button_press_steps_the_mode_and_takes_its_length_on_the_sim_clock():
         t0 = bench.clock.monotonic()
         bench.switch.press(0.5)
         assert bench.clock.monotonic() - t0 == pytest.approx(0.5)
-        assert bench.sim.wrap.mode_name(bench.clock.monotonic()) == "red again"
+        assert bench.hardware.wrap.mode_name(bench.clock.monotonic()) == "red again"
 
 
 def test_driver_sleeps_follow_the_sim_clock_only_while_the_bench_is_open():

@@ -19,7 +19,7 @@ from rig.errors import RigError
 from rig.load import load_runs
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.report import build_report
-from rig.runner import run_sequence
+from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec

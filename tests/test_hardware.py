@@ -10,10 +10,10 @@ import os
 
 import pytest
 
-from rig.bench.factory import open_bench
 from rig.check import probe_devices
 from rig.config import load_bench_config
 from rig.responsivity import gain_ratio
+from rig.wiring import open_bench
 
 pytestmark = pytest.mark.hardware
 

@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from rig.bench.spectral import SpectralReading, SpectralSensor
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.dose import dose_j_cm2
+from rig.hardware.spectral import SpectralReading, SpectralSensor
 from rig.responsivity import CHANNELS, Responsivity, gain_ratio
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from rig.bench.thermal import ADS1115, ThermalProbes, config_word
 from rig.clock import SimClock
 from rig.config import ProbeConfig, ThermalConfig
 from rig.errors import SensorFault
+from rig.hardware.thermal import ADS1115, ThermalProbes, config_word
 from rig.ntc import (
     Thermistor,
     beta_resistance_ohm,

@@ -25,7 +25,7 @@ def test_upper_limit_only_like_a_skin_temperature():
 
 
 def test_not_measured_carries_its_reason():
-    check = check_claim("pulse frequency", "Hz", 10.0, "±5 %", 9.5, 10.5, None, None,
+    check = check_claim("pulse_hz", "pulse frequency", "Hz", 10.0, "±5 %", 9.5, 10.5, None, None,
                         not_measured_why="pulse measurement not implemented yet")
     assert check.verdict is Verdict.NOT_MEASURED and "not implemented" in check.note
     assert check.as_dict()["verdict"] == "NOT MEASURED"

@@ -94,7 +94,7 @@ def test_overheating_fault_keeps_rising():
 def test_bad_wrap_file_names_file_and_key(tmp_path):
     path = tmp_path / "wrap.toml"
     path.write_text('[[strings]]\nname = "red"\npeak_nm = "six hundred"\n')
-    with pytest.raises(ConfigError, match=r"wrap.toml: 'strings\[0\]\.peak_nm': expected a number"):
+    with pytest.raises(ConfigError, match=r"wrap.toml: 'strings\[0\]\.peak_nm': expected a finite number"):
         load_wrap_spec(path)
     path.write_text('[[strings]]\nname = "red"\npeak_nm = 660\n[[modes]]\nname = "x"\nstrings = ["blue"]\n')
     with pytest.raises(ConfigError, match=r"'modes\[0\]\.strings'"):

@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from rig.bench.bench import Bench, Position
-from rig.bench.spectral import SpectralSensor
-from rig.bench.switch import WrapSwitch
-from rig.bench.thermal import ThermalProbes
 from rig.clock import SimClock
 from rig.config import BenchConfig
+from rig.hardware.bench import Bench, Position
+from rig.hardware.spectral import SpectralSensor
+from rig.hardware.switch import WrapSwitch
+from rig.hardware.thermal import ThermalProbes
 from rig.sim.ads1115 import ADS1115Emulator
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
@@ -96,6 +96,18 @@ class SimHardware:
     pin_factory: MockFactory
 
 
+class SimBench(Bench):
+    """A :class:`Bench` on simulated hardware; ``hardware`` holds the emulated parts (for tests and demos)."""
+
+    def __init__(self, *args, hardware: SimHardware, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hardware = hardware
+
+    def describe(self) -> dict:
+        """The simulated wrap's true state when the bench closed (a welded relay keeps it lit)."""
+        return {"sim_wrap_lit_at_end": self.hardware.wrap.is_lit(self.clock.monotonic())}
+
+
 def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed: int = 0,
                     transmission: float | None = None, clock: SimClock | None = None) -> Bench:
     """A :class:`Bench` on simulated hardware.
@@ -122,7 +134,9 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
             chips.append(chip)
     else:
         bus.attach(config.spectral.address, as7341)
-    probes = NtcDividerSim(config.thermal, lambda name: wrap.temperature_c(name, clock.monotonic()))
+    skin = config.thermal.skin_probe  # the wrap model's "surface" is wherever the config puts the skin-side probe
+    probes = NtcDividerSim(config.thermal, lambda name: wrap.temperature_c("surface" if name == skin else "ambient",
+                                                                           clock.monotonic()))
     ads1115 = ADS1115Emulator(clock, probes, seed=seed + 1)
     bus.attach(config.thermal.address, ads1115)
 
@@ -150,15 +164,15 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
         thermal = ThermalProbes(bus.smbus(), config.thermal, clock)
         release = cleanup.pop_all()
     hardware = SimHardware(clock, bus, wrap, light, as7341, ads1115, probes, factory)
-    bench = Bench(config, clock, spectral, thermal, switch, backend="sim", sim=hardware, on_close=[release.close])
+    bench = SimBench(config, clock, spectral, thermal, switch, backend="sim", on_close=[release.close],
+                     probe_bus=bus.smbus(), hardware=hardware)
     bench.positions, bench.main_select = positions, main_select
 
-    def simulated_operator(message: str) -> None:
-        """In the simulator nobody is at the bench: moving happens in each position's select()."""
-        if message.startswith("Put the sensor back"):
-            light.position = None
+    def simulated_operator(position: Position | None) -> None:
+        """Nobody is at the simulated bench: the sensor is moved to the position (or back) at once."""
+        light.position = None if position is None else position.name
 
-    bench.prompt = simulated_operator
+    bench.operator = simulated_operator
     return bench
 
 
@@ -174,9 +188,7 @@ def _positions(config: BenchConfig, bus: SimBus, clock: SimClock, light: JigLigh
             sensor = SpectralSensor(bus.busio(), replace(config.spectral), clock, attenuator=config.jig.attenuator,
                                     transmission=config.jig.transmission)
             positions.append(Position(position.name, position.x_mm, position.y_mm, sensor, select))
-        else:
-            def move(name: str = position.name) -> None:
-                light.position = name  # the simulated operator moves the sensor
-            positions.append(Position(position.name, position.x_mm, position.y_mm, None, move, by_hand=True))
+        else:  # one sensor, moved by the (simulated) operator: nothing to select
+            positions.append(Position(position.name, position.x_mm, position.y_mm, None, lambda: None, by_hand=True))
     main_select = positions[0].select if positions and not positions[0].by_hand else None
     return positions, main_select

@@ -5,9 +5,9 @@ Counted on the emulated bus (transactions, bytes) and the emulated chip (integra
 
 import adafruit_as7341
 
-from rig.bench.spectral import SpectralSensor
 from rig.clock import SimClock
 from rig.config import SpectralConfig
+from rig.hardware.spectral import SpectralSensor
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine

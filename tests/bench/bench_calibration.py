@@ -6,11 +6,11 @@ The simulated attenuator truly passes 1.3 % while the bench config says 1 %; one
 
 import numpy as np
 
-from rig.bench.spectral import SpectralSensor
 from rig.calibrate import Reading, fit_scale, measure_nominal
 from rig.calibration import CalibrationFile
 from rig.clock import SimClock
 from rig.config import SpectralConfig
+from rig.hardware.spectral import SpectralSensor
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine

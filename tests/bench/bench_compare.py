@@ -14,7 +14,7 @@ from rig.config import load_bench_config
 from rig.load import load_runs
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.report import build_report
-from rig.runner import run_sequence
+from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from rig.bench.flicker import capture
-from rig.bench.spectral import SpectralSensor
 from rig.clock import SimClock
 from rig.config import SpectralConfig
+from rig.hardware.flicker import capture
+from rig.hardware.spectral import SpectralSensor
 from rig.pulse import analyze_trace
 from rig.responsivity import gain_ratio
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock

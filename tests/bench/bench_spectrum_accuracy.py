@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.bench.spectral import SpectralSensor
 from rig.clock import SimClock
 from rig.config import SpectralConfig
+from rig.hardware.spectral import SpectralSensor
 from rig.responsivity import Responsivity
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus

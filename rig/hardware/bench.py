@@ -1,7 +1,9 @@
 """The bench: one object owning the spectral sensor, the thermal probes and the wrap switch.
 
 ``with Bench(...) as bench:`` guarantees the wrap is switched off on the way out,
-whatever happened inside (normal end, exception, Ctrl-C).
+whatever happened inside (normal end, exception, Ctrl-C). The same class serves
+the real and the simulated bench (:mod:`rig.wiring` builds either); nothing here
+knows about the simulator.
 """
 
 from __future__ import annotations
@@ -10,19 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rig.bench.retry import RetryCounter, with_retries
 from rig.clock import Clock
 from rig.config import BenchConfig
+from rig.hardware.retry import RetryCounter, with_retries
 
 if TYPE_CHECKING:
-    from rig.bench.spectral import SpectralReading, SpectralSensor
-    from rig.bench.switch import WrapSwitch
-    from rig.bench.thermal import ProbeReading, ThermalProbes
+    from rig.hardware.spectral import SpectralReading, SpectralSensor
+    from rig.hardware.switch import WrapSwitch
+    from rig.hardware.thermal import ProbeReading, ThermalProbes
 
 
 @dataclass
 class Position:
-    """A sensor position for uniformity: ``select()`` switches the mux to it, or asks for the sensor to be moved."""
+    """A sensor position for uniformity: ``select()`` switches the mux to it; a ``by_hand`` position is reached by
+    the operator moving the one sensor (:meth:`Bench.move_sensor`)."""
 
     name: str
     x_mm: float
@@ -35,8 +38,10 @@ class Position:
 class Bench:
     """Sensors and switch of one bench; a context manager whose exit leaves the wrap off.
 
-    ``backend`` is ``"real"`` or ``"sim"``; ``sim`` holds the simulated hardware
-    (the wrap model, emulated chips) when there is one, for demos and tests.
+    ``backend`` is ``"real"`` or ``"sim"`` (recorded with every result);
+    ``probe_bus`` is an smbus2-shaped handle for ``rig check``'s identity reads;
+    ``pin_factory`` names gpiozero's pin factory in use; ``operator`` moves the
+    sensor between hand-moved uniformity positions (a prompt on the real bench).
     """
 
     def __init__(
@@ -47,8 +52,8 @@ class Bench:
         thermal: ThermalProbes,
         switch: WrapSwitch,
         backend: str,
-        sim: Any = None,
         on_close: list[Callable[[], None]] | None = None,
+        probe_bus: Any = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -56,13 +61,33 @@ class Bench:
         self.thermal = thermal
         self.switch = switch
         self.backend = backend
-        self.sim = sim
+        self.probe_bus = probe_bus
         self._on_close = list(on_close or [])
         self.closed = False
         self.retries = RetryCounter()
         self.positions: list[Position] = []
         self.main_select: Callable[[], None] | None = None  # e.g. the mux channel of the main sensor
-        self.prompt: Callable[[str], None] = lambda message: input(f"{message}, then press Enter: ")
+        self.operator: Callable[[Position | None], None] = _ask_operator
+
+    @property
+    def pin_factory(self) -> str:
+        return self.switch.pin_factory_name
+
+    def move_sensor(self, position: Position | None) -> None:
+        """Have the sensor moved to a hand-moved ``position``, or back to its measuring place (None)."""
+        self.operator(position)
+
+    def capture_flicker(self, duration_s: float, rate_hz: float, clear_basic_per_ms: float | None = None):
+        """A raw flicker trace from the main sensor (see :mod:`rig.hardware.flicker`)."""
+        from rig.hardware.flicker import capture
+
+        if self.main_select is not None:
+            self.main_select()
+        return capture(self.spectral, duration_s, rate_hz, clear_basic_per_ms)
+
+    def describe(self) -> dict[str, Any]:
+        """Extra facts for ``run.json`` after the bench closed (the simulator adds its wrap's true state)."""
+        return {}
 
     def read_spectrum(self) -> SpectralReading:
         """A full spectral reading; transient I2C errors are retried with back-off, then a SensorFault."""
@@ -102,3 +127,12 @@ class Bench:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _ask_operator(position: Position | None) -> None:
+    """On the real bench a person moves the sensor: ask, and wait for Enter."""
+    if position is None:
+        message = "Put the sensor back at its measuring position"
+    else:
+        message = f"Move the sensor to position '{position.name}' ({position.x_mm:g}, {position.y_mm:g} mm)"
+    input(f"{message}, then press Enter: ")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rig.bench.spectral import SpectralSensor
 from rig.errors import SensorFault
+from rig.hardware.spectral import SpectralSensor
 from rig.responsivity import GAIN_CODES_X, GAIN_RATIO_VS_64X
 
 ENABLE, FD_CFG0, FD_TIME1, FD_TIME2, CONTROL, FIFO_LVL, FDATA_L = 0x80, 0xD7, 0xD8, 0xDA, 0xFA, 0xFD, 0xFE

@@ -34,6 +34,11 @@ class WrapSwitch:
                 raise
 
     @property
+    def pin_factory_name(self) -> str:
+        """gpiozero's pin factory driving the pins (e.g. LGPIOFactory on a Pi 5, MockFactory in the simulator)."""
+        return type(self._power.pin_factory).__name__
+
+    @property
     def is_on(self) -> bool:
         """True while the power pin is driven on (after :meth:`close`: its last driven state)."""
         if self._power.closed:
@@ -69,3 +74,34 @@ class WrapSwitch:
         finally:
             if not self._power.closed:
                 self._power.close()
+
+
+def force_off(config: SwitchConfig, pin_factory: Factory | None = None) -> str:
+    """Drive the power pin (and button pin) inactive, whoever else holds the bench; say what was done."""
+    from rig.hardware.pins import pin_factory_status
+
+    if pin_factory is None:
+        status = pin_factory_status()
+        if not status.ok:
+            from rig.errors import HardwareNotFound
+
+            raise HardwareNotFound(status.detail)
+    done = []
+    for pin, active_high, what in ((config.power_pin, config.active_high, "power"),
+                                   (config.button_pin, True, "button")):
+        if pin is None:
+            continue
+        try:
+            device = DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
+        except Exception as error:  # noqa: BLE001 - e.g. "GPIO busy": another process holds the line
+            from rig.errors import HardwareNotFound
+
+            raise HardwareNotFound(f"cannot drive GPIO{pin} ({type(error).__name__}: {error}): another process may "
+                                   "hold it; stop that rig process (kill PID) and run 'rig off' again, or cut the "
+                                   "wrap's power by hand") from error
+        device.off()
+        level = "low" if active_high else "high"
+        done.append(f"{what} pin GPIO{pin} driven {level} (off)")
+        device.close()
+    return ("; ".join(done) + ". The wrap is off while the gate pull-down (or a normally-open relay) holds the "
+            "released pin; check the wrap's light by eye.")

@@ -1,0 +1,64 @@
+"""The ``rig`` command: one small module per subcommand (argument parsing and printing); the work is in the library.
+
+Exit codes are listed in every command's ``--help`` (:data:`rig.cli.common.EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+
+from rig import __version__
+from rig.cli import analyze, calibrate, check, compare, off, read, report, run
+from rig.cli.common import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_CODES, EXIT_INTERNAL, make_console
+from rig.errors import RigError
+
+COMMANDS = (run, check, read, off, analyze, calibrate, compare, report)
+CATCHABLE = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rig", description="Bench-test rig for red-light therapy LED wraps: spectra, irradiance, dose and "
+                                "skin temperature against the maker's claims, with uncertainties.",
+        epilog="first steps:\n  make demo                 # a whole simulated run\n  rig run --sim\n"
+               "  rig report results/<run>\n\n" + EXIT_CODES + "\n\nrig COMMAND --help tells more about each.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"rig {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def _unwind(signum: int, _frame: object) -> None:
+    """A stop signal unwinds like Ctrl-C, so every open bench is closed (wrap off) on the way out."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for name in CATCHABLE:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _unwind)
+    args = build_parser().parse_args(argv)
+    console = make_console()
+    try:
+        return args.func(args, console)
+    except RigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt as interrupt:
+        print(f"interrupted ({interrupt or 'SIGINT'}): wrap switched off", file=sys.stderr)
+        return EXIT_ABORTED
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): nothing more to print; silence the flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ABORTED if args.command in ("run", "read") else 0
+    except Exception:  # a bug: say so plainly, with the details, and exit apart from "claim failed"
+        print("internal error in rig (please report it with the command and its files):", file=sys.stderr)
+        traceback.print_exc()
+        return EXIT_INTERNAL

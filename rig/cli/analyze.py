@@ -1,0 +1,73 @@
+"""``rig analyze``: re-analyse a counts CSV, or a whole run folder against a profile."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from rig.cli.common import EXIT_CLAIM_FAILED, EXIT_OK, command_parser, fraction, frame_table, verdict_table
+
+
+def add_parser(commands) -> None:
+    parser = command_parser(
+        commands, "analyze", "re-analyse a counts CSV or a run folder",
+        "A counts CSV (columns F1..F8, Clear, NIR, gain_x, t_int_ms [, saturated]) gets peaks and irradiance\n"
+        "per row, written beside it as *-analyzed.csv. A run folder is re-judged against --wrap into\n"
+        "RUN_DIR/reanalysis-<time>/ (the run's own files are never touched).",
+        "rig analyze counts.csv --transmission 0.05",
+        "rig analyze results/20261128-101500_belt --wrap belt.toml --calibration calibration/as7341-1.toml")
+    parser.add_argument("source", metavar="COUNTS_CSV|RUN_DIR", help="a counts CSV file or a run folder")
+    parser.add_argument("--wrap", metavar="PROFILE", help="wrap profile (needed for a run folder)")
+    parser.add_argument("--calibration", metavar="FILE", help="calibration file (default: datasheet nominal)")
+    parser.add_argument("--transmission", type=fraction, default=1.0,
+                        help="attenuator transmission for a counts CSV without a calibration (default 1: "
+                             "irradiance at the sensor)")
+    parser.add_argument("--out", metavar="FILE|DIR", help="output CSV (counts) or folder (run)")
+    parser.add_argument("--bench", metavar="FILE", help="bench config whose active calibration to use")
+    parser.add_argument("--force-calibration", action="store_true",
+                        help="use a calibration made for another sensor anyway")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace, console: Console) -> int:
+    from rig.calibration import calibration_or_nominal
+    from rig.config import load_bench_config
+    from rig.errors import RigError
+
+    source = Path(args.source)
+    config = load_bench_config(args.bench, backend="sim")
+    calibration_path = args.calibration or config.calibration or None
+    if source.is_dir():
+        from rig.profile import load_profile
+        from rig.reanalyze import reanalyze_folder
+
+        if not args.wrap:
+            raise RigError(f"{source} is a run folder: --wrap PROFILE is needed to judge its claims")
+        out_dir, checks, warnings = reanalyze_folder(source, load_profile(args.wrap), calibration_path,
+                                                     config.spectral.sensor_id, config.jig.transmission,
+                                                     args.force_calibration, Path(args.out) if args.out else None)
+        for warning in warnings:
+            console.print(f"[yellow]note:[/] {escape(warning)}")
+        console.print(verdict_table(checks, f"re-analysis of {source.name}"))
+        console.print(f"results: {escape(str(out_dir))}")
+        return EXIT_CLAIM_FAILED if any(str(c.verdict) == "FAIL" for c in checks) else EXIT_OK
+    if not source.is_file():
+        raise RigError(f"{source}: no such counts CSV file or run folder")
+    from rig.reanalyze import analyze_counts_csv
+    from rig.results import safe_cell
+
+    calibration = calibration_or_nominal(calibration_path, args.transmission)
+    frame = analyze_counts_csv(source, calibration)
+    out = Path(args.out) if args.out else source.with_name(source.stem + "-analyzed.csv")
+    try:
+        frame.map(safe_cell).to_csv(out, index=False)
+    except OSError as error:
+        raise RigError(f"cannot write {out}: {error.strerror or error}") from error
+    shown = frame[["red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm", "irradiance_mw_cm2",
+                   "irradiance_u_mw_cm2", "flags"]].head(20)
+    console.print(frame_table(shown, f"{len(frame)} rows analysed (first 20), calibration {calibration.id}"))
+    console.print(f"wrote {escape(str(out))}")
+    return EXIT_OK

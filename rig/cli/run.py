@@ -1,0 +1,133 @@
+"""``rig run``: a test sequence against a wrap profile, results to CSV, verdicts printed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from rig.cli.common import (
+    EXIT_ABORTED,
+    EXIT_BAD_INPUT,
+    EXIT_CLAIM_FAILED,
+    EXIT_OK,
+    add_bench_args,
+    bench_request,
+    command_parser,
+    verdict_table,
+)
+
+
+def add_parser(commands) -> None:
+    parser = command_parser(
+        commands, "run", "run a test sequence against a wrap profile, results to CSV",
+        "Switch the wrap on and off as the sequence says, sample the spectral sensor and the thermistors, and\n"
+        "judge every claim of the wrap profile with its uncertainty. Results go to a new folder under --out:\n"
+        "samples.csv (every reading), summary.csv (one row per claim), run.json (how it ended) and run.log.\n"
+        "The wrap is switched off on every exit path and the rig checks that the light went out.",
+        "rig run --sim                                   # the shipped example wrap on the simulated bench",
+        "rig run --wrap belt.toml --sequence standard.toml   # the real bench (bench config: --bench or default)",
+        "rig run --sim --sim-wrap hot-wrap.toml --wrap belt.toml --out /tmp/results")
+    add_bench_args(parser)
+    parser.add_argument("--wrap", metavar="PROFILE", help="wrap profile TOML: the maker's claims per mode")
+    parser.add_argument("--sequence", metavar="SEQUENCE", help="sequence TOML: phases and safety limits")
+    parser.add_argument("--out", metavar="DIR", default="results", help="results folder (default: results)")
+    parser.add_argument("--quiet", action="store_true", help="no live progress display")
+    parser.add_argument("--calibration", metavar="FILE", help="calibration file (default: the bench config's)")
+    parser.add_argument("--force-calibration", action="store_true",
+                        help="use a calibration made for another sensor anyway")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace, console: Console) -> int:
+    from rig.analysis import make_deriver
+    from rig.calibration import select_calibration
+    from rig.errors import RigError
+    from rig.lock import bench_lock_path
+    from rig.profile import load_profile
+    from rig.run import run_sequence
+    from rig.sequence import load_sequence
+    from rig.wiring import default_wrap_for, shipped
+
+    request = bench_request(args)
+    config = request.config()
+    if config.backend != "sim" and not (args.wrap and args.sequence):
+        raise RigError("on the real bench, --wrap PROFILE and --sequence SEQUENCE are required "
+                       "(with --sim the shipped examples are used)")
+    profile = load_profile(args.wrap or shipped("example_profile.toml"))
+    sequence = load_sequence(args.sequence or shipped("example_sequence.toml"))
+    profile.mode(sequence.mode)  # the sequence's mode must exist in the profile
+    calibration, warnings = select_calibration(args.calibration or config.calibration, config.spectral.sensor_id,
+                                               config.jig.transmission, config.calibration_max_age_days,
+                                               args.force_calibration)
+    for warning in warnings:
+        console.print(f"[yellow]note:[/] {escape(warning)}")
+    default_wrap = default_wrap_for(profile) if config.backend == "sim" else None
+    if config.backend == "sim":
+        request.sim_wrap(default_wrap)  # validate the simulated wrap before anything is switched on
+
+    with _progress_display(console, sequence.planned_s, args.quiet) as show:
+        result = run_sequence(
+            profile, sequence, lambda: request.open(default_wrap, config), Path(args.out),
+            derive=make_deriver(calibration if calibration.calibrated else None), progress=show,
+            calibration_id=calibration.id,
+            lock_path=bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin, args.out),
+            extra_manifest={"argv": sys.argv, "seed": args.seed if config.backend == "sim" else None,
+                            "sim_wrap": args.sim_wrap or ("<from the profile>" if config.backend == "sim" else ""),
+                            "calibration": {"id": calibration.id, "scale": calibration.scale,
+                                            "calibrated": calibration.calibrated, "warnings": warnings}})
+    _print_result(console, result, profile, sequence, config.backend, calibration.calibrated)
+    if result.configuration_error:
+        return EXIT_BAD_INPUT
+    if result.outcome != "COMPLETED":
+        return EXIT_ABORTED
+    return EXIT_CLAIM_FAILED if result.any_failed else EXIT_OK
+
+
+class _progress_display:
+    """A rich progress bar fed by the runner's :class:`~rig.run.Progress` (off with --quiet)."""
+
+    def __init__(self, console: Console, planned_s: float, quiet: bool) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+                            TimeElapsedColumn(), console=console, transient=False, disable=quiet)
+        self.planned_s = planned_s
+
+    def __enter__(self):
+        self.bar.__enter__()
+        self.task = self.bar.add_task("starting", total=self.planned_s, status="")
+        return self.show
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+    def show(self, p) -> None:
+        irradiance = "-" if p.irradiance_mw_cm2 is None else f"{p.irradiance_mw_cm2:.1f} mW/cm2"
+        surface = "-" if p.surface_c is None else f"{p.surface_c:.1f} C"
+        self.bar.update(self.task, completed=min(p.elapsed_s, p.planned_s),
+                        description=f"[{p.phase_number}/{p.phase_count}] {escape(p.phase)}",
+                        status=f"t {p.elapsed_s:.0f}/{p.planned_s:.0f} s, phase left {p.phase_remaining_s:.0f} s, "
+                               f"wrap {'on' if p.wrap_on else 'off'}, {irradiance}, surface {surface}")
+
+
+def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
+    title = f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"
+    if backend == "sim":
+        console.print("[bold red]SIMULATED[/] bench: these verdicts are about the simulated wrap, not a real one")
+    if not calibrated:
+        console.print("[yellow]UNCALIBRATED[/]: irradiance and dose use the datasheet-nominal scale")
+    console.print(verdict_table(result.checks, title))
+    if result.wrap_still_lit:
+        console.print("[bold white on red] WRAP STILL LIT after switch-off: its relay/MOSFET has failed on. "
+                      "Disconnect the wrap's power by hand NOW. [/]")
+    style = "green" if result.outcome == "COMPLETED" else "bold red"
+    if result.outcome != "COMPLETED":
+        console.print("[bold red]DID NOT FINISH[/]: claims that needed the whole run are NOT MEASURED")
+    console.print(f"outcome [{style}]{result.outcome}[/]: {escape(result.reason)}; {result.rows_written} samples; "
+                  f"wrap {'LEFT ON' if result.wrap_left_on else 'off'}")
+    console.print(f"results: {escape(str(result.run_dir))}")
+    console.print(f"report:  rig report {escape(str(result.run_dir))}")

@@ -1,0 +1,294 @@
+"""A run from start to end: lock, results folder, manifest, phases, switch-off, light check, verdicts.
+
+:func:`run_sequence` is the whole job of ``rig run``. Whatever happens (normal
+end, exception, any catchable signal, an interlock, a sensor lost, a disk
+full), the wrap is switched off, the rig checks that the light went out, and
+``run.json`` records the outcome and its reason:
+
+- COMPLETED: every phase ran;
+- ABORTED: stopped on purpose (interlock, sensor lost, signal, WRAP STILL LIT);
+- ERROR: the rig could not go on (results not writable, a missing chip, a bug).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rig.claims import check_claims, wrap_behaviour
+from rig.errors import HardwareNotFound, RigError, SensorFault
+from rig.lock import BenchLock
+from rig.profile import WrapProfile
+from rig.records import RunManifest, sample_columns
+from rig.results import SamplesWriter, iso_utc, make_run_dir, write_csv_atomic, write_json_atomic
+from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
+from rig.run.manifest import new_manifest
+from rig.run.monitors import Levels, standard_monitors
+from rig.run.phases import OFF_SETTLE_S, PHASE_KINDS
+from rig.run.signals import RunAborted, WrapStillLit, abort_on_signals, signals_held, signals_noted
+from rig.sample import take_sample
+from rig.sequence import Sequence
+from rig.verdict import ClaimCheck
+
+log = logging.getLogger("rig.run")
+
+
+@dataclass
+class RunResult:
+    """How the run ended and where its files are."""
+
+    run_dir: Path
+    outcome: str  # COMPLETED, ABORTED or ERROR
+    reason: str
+    checks: list[ClaimCheck] = field(default_factory=list)
+    rows_written: int = 0
+    wrap_left_on: bool = False
+    wrap_still_lit: bool = False
+    configuration_error: bool = False  # the bench could not be opened (missing bus or chip): exit status 2
+
+    @property
+    def any_failed(self) -> bool:
+        return any(str(check.verdict) == "FAIL" for check in self.checks)
+
+
+def run_sequence(
+    profile: WrapProfile,
+    sequence: Sequence,
+    open_bench: Callable[[], Any],
+    results_base: Path,
+    *,
+    derive: Deriver | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    calibration_id: str = "nominal-datasheet",
+    extra_manifest: dict[str, Any] | None = None,
+    lock_path: Path | None = None,
+) -> RunResult:
+    """Run ``sequence`` on the bench from ``open_bench`` against ``profile``; results under ``results_base``.
+
+    Both files must already be validated. The results folder is created and
+    checked before the bench is opened, so nothing is switched on when it fails.
+    ``lock_path`` (see :mod:`rig.lock`) keeps a second process off the same bench.
+    """
+    mode = profile.mode(sequence.mode)
+    with BenchLock(lock_path) if lock_path is not None else contextlib.nullcontext():
+        return _Run(profile, sequence, mode, results_base, calibration_id, extra_manifest).execute(
+            open_bench, derive, progress)
+
+
+def samples_header(bench) -> list[str]:
+    """The ``samples.csv`` columns for this bench (its chip's channels and its probes)."""
+    from rig.pulse import PulseResult
+    from rig.responsivity import CHANNELS
+    from rig.spectrum import Estimate
+
+    derived = [*Estimate().as_dict(), "calibration_id"]
+    pulse = list(PulseResult(0.0, 0.0, False).as_dict())
+    return sample_columns(CHANNELS, derived, pulse, [p.name for p in bench.config.thermal.probes])
+
+
+def apply_sensor_settings(bench, sequence: Sequence) -> None:
+    """The sequence's ``[sensor]`` overrides of the bench's spectral settings (validated on loading)."""
+    settings = sequence.sensor
+    spectral = bench.spectral
+    if settings.gain_x is not None:
+        spectral.set_gain(settings.gain_x)
+    if settings.atime is not None or settings.astep is not None:
+        spectral.set_timing(settings.atime if settings.atime is not None else spectral.config.atime,
+                            settings.astep if settings.astep is not None else spectral.config.astep)
+    if settings.auto_range is not None:
+        spectral.config.auto_range = settings.auto_range
+
+
+class _Run:
+    """One run's lifecycle (internal to :func:`run_sequence`)."""
+
+    def __init__(self, profile: WrapProfile, sequence: Sequence, mode, results_base: Path, calibration_id: str,
+                 extra_manifest: dict[str, Any] | None) -> None:
+        self.profile, self.sequence, self.mode = profile, sequence, mode
+        start_wall = time.time()
+        self.run_dir = make_run_dir(results_base, start_wall, profile.label)
+        self.results_base = results_base
+        self.manifest: RunManifest = new_manifest(self.run_dir.name, iso_utc(start_wall), profile, sequence,
+                                                  mode.name, calibration_id, extra_manifest)
+        self.manifest.log_file = "run.log"
+        self.notes: list[str] = []
+        self.save_manifest()
+        self.ctx: RunContext | None = None
+        self.writer: SamplesWriter | None = None
+        self.wrap_left_on = self.wrap_still_lit = self.configuration_error = False
+
+    # --- the run --------------------------------------------------------------------------------------------------
+    def execute(self, open_bench, derive, progress) -> RunResult:
+        handler = _attach_log(self.run_dir / "run.log")
+        log.info("run %s started: %s, mode %s, sequence %s", self.run_dir.name, self.profile.label, self.mode.name,
+                 self.sequence.name)
+        outcome, reason = "ERROR", ""
+        try:
+            with abort_on_signals():
+                bench = None
+                try:
+                    bench = open_bench()
+                    self._opened(bench)
+                    self._phases(bench, derive, progress)
+                    outcome, reason = "COMPLETED", "all phases ran"
+                finally:
+                    if bench is not None:
+                        with signals_held():  # a second Ctrl-C must not interrupt switching off
+                            self._shut_down(bench)
+        except WrapStillLit as error:
+            outcome, reason = "ABORTED", str(error)
+        except RunAborted as error:
+            outcome, reason = "ABORTED", str(error)
+        except KeyboardInterrupt:
+            outcome, reason = "ABORTED", "SIGINT received: run stopped by the operator"
+        except BrokenPipeError:
+            outcome, reason = "ABORTED", "the output pipe closed (SIGPIPE): run stopped"
+        except SensorFault as error:
+            outcome, reason = "ABORTED", f"sensor fault: {error}"
+        except ResultsWriteError as error:
+            outcome, reason = "ERROR", f"results could not be written: {error}"
+        except HardwareNotFound as error:
+            outcome, reason, self.configuration_error = "ERROR", str(error), True
+        except RigError as error:
+            outcome, reason = "ERROR", str(error)
+        except Exception as error:  # a bug or an unexpected hardware error: still recorded, wrap already off
+            log.exception("unexpected error")
+            outcome, reason = "ERROR", f"{type(error).__name__}: {error}"
+        if self.wrap_still_lit and "WRAP STILL LIT" not in reason:
+            outcome, reason = "ABORTED", f"WRAP STILL LIT after switch-off ({reason})"
+        received: list[str] = []
+        with signals_noted(received):  # the run's files are finished whatever arrives now
+            result = self._finish(outcome, reason)
+        if received:
+            log.info("signals received while finishing: %s", ", ".join(received))
+        log.info("run ended %s: %s", result.outcome, result.reason)
+        _detach_log(handler)
+        return result
+
+    def _opened(self, bench) -> None:
+        manifest = self.manifest
+        manifest.backend = bench.backend
+        manifest.bench = asdict(bench.config)
+        manifest.pin_factory = bench.pin_factory
+        manifest.sensor_id = (f"AS7341 @ I2C bus {bench.config.i2c_bus} 0x{bench.config.spectral.address:02x} "
+                              f"({bench.backend})")
+        self.save_manifest()
+        apply_sensor_settings(bench, self.sequence)
+        try:
+            self.writer = SamplesWriter(self.run_dir / "samples.csv", samples_header(bench))
+        except OSError as error:
+            raise ResultsWriteError(f"cannot create samples.csv ({error.strerror or error})") from error
+
+    def _phases(self, bench, derive, progress) -> None:
+        safety = self.sequence.safety
+        levels = Levels()
+        from rig.responsivity import CHANNELS
+
+        monitors = standard_monitors(tuple(CHANNELS), bench.config.thermal.skin_probe, safety.interlock_surface_c,
+                                     safety.trip_samples, safety.max_sensor_failures, safety.max_identical_samples,
+                                     levels)
+        ctx = self.ctx = RunContext(bench, self.sequence, self.mode.name, self.mode.presses, self.writer, monitors,
+                                    levels, derive, progress)
+        for number, phase in enumerate(self.sequence.phases, start=1):
+            ctx.phase_number = number
+            log.info("phase %d/%d: %s", number, len(self.sequence.phases), phase.label)
+            PHASE_KINDS[phase.kind].run(ctx, phase)
+            ctx.facts.phases_done.append(phase.kind)
+
+    def _shut_down(self, bench) -> None:
+        """Wrap off, then (if it was lit) one reading to check the light is gone, then release the bench."""
+        ctx = self.ctx
+        was_on = bench.switch.is_on
+        try:
+            bench.switch.off()
+        finally:
+            try:
+                if ctx is not None and was_on and ctx.levels.lit_seen:
+                    self._final_light_check(bench, ctx)
+            finally:
+                bench.close()
+                self.wrap_left_on = bench.switch.is_on
+                if ctx is not None:
+                    ctx.event("wrap switched off by the rig (close)")
+                self.manifest.extra.update(bench.describe())
+
+    def _final_light_check(self, bench, ctx: RunContext) -> None:
+        bench.clock.sleep(OFF_SETTLE_S)
+        try:
+            row = take_sample(bench, ctx.t0)
+        except Exception as error:  # noqa: BLE001 - the check is best effort; the reason is recorded
+            ctx.event(f"light after the final switch-off not verified: {error}")
+            return
+        lit = ctx.levels.is_lit(row["clear_basic"])
+        row.update(wall_time=iso_utc(bench.clock.wall()), phase="shutdown", phase_kind="shutdown", mode="",
+                   event="fault: WRAP STILL LIT after switch-off" if lit else "light gone after switch-off")
+        with contextlib.suppress(ResultsWriteError):
+            ctx.write(row)
+        if lit:
+            self.wrap_still_lit = True
+            ctx.event("WRAP STILL LIT after the final switch-off: disconnect its power by hand")
+
+    # --- the end --------------------------------------------------------------------------------------------------
+    def _finish(self, outcome: str, reason: str) -> RunResult:
+        ctx, writer = self.ctx, self.writer
+        if writer is not None:
+            writer.close()
+        rows = ctx.rows if ctx is not None else []
+        facts = ctx.facts if ctx is not None else None
+        from rig.claims import RunFacts
+
+        facts = facts or RunFacts()
+        checks = check_claims(self.mode.claims, rows, facts, outcome, reason)
+        try:
+            write_csv_atomic(self.run_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
+        except OSError as error:
+            self.notes.append(f"summary.csv could not be written ({error.strerror or error})")
+        if self.wrap_still_lit:
+            self.manifest.wrap_still_lit = True
+        manifest = self.manifest
+        manifest.end_time = iso_utc(time.time())
+        manifest.outcome, manifest.reason = outcome, "; ".join([reason, *self.notes])
+        manifest.rows = writer.rows_written if writer else 0
+        manifest.wrap_left_on = self.wrap_left_on
+        manifest.events = ctx.events if ctx is not None else []
+        manifest.facts = asdict(facts)
+        manifest.behaviour = wrap_behaviour(rows, facts)
+        self.save_manifest()
+        return RunResult(self.run_dir, outcome, manifest.reason, checks, manifest.rows, self.wrap_left_on,
+                         self.wrap_still_lit, self.configuration_error)
+
+    def save_manifest(self) -> None:
+        """run.json by temp file + rename; if the run folder is gone, it is made again to hold the record."""
+        path = self.run_dir / "run.json"
+        try:
+            write_json_atomic(path, self.manifest.to_json())
+        except OSError:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                self.notes.append("the run folder disappeared during the run and was made again for run.json")
+                write_json_atomic(path, self.manifest.to_json())
+            except OSError as error:
+                log.error("run.json could not be written: %s", error)
+
+
+def _attach_log(path: Path) -> logging.Handler | None:
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("rig")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
+def _detach_log(handler: logging.Handler | None) -> None:
+    if handler is not None:
+        logging.getLogger("rig").removeHandler(handler)
+        handler.close()

@@ -1,0 +1,284 @@
+"""The phase registry: each phase kind is one class with its validation and its body.
+
+A sequence file names phases by ``kind``; :data:`PHASE_KINDS` maps the kind to
+its class. Adding a phase kind is one class here with :func:`register`: the
+sequence loader validates through it and the runner runs it. Every body that
+reads the bench goes through :meth:`RunContext.sample` (so every phase is
+guarded by the same monitors) and waits through :meth:`RunContext.wait_until`
+(so the temperature is watched between samples while the wrap is on).
+
+Module imports stay light: the sequence loader imports this.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rig.errors import ConfigError
+from rig.run.signals import RunAborted, WrapStillLit
+
+if TYPE_CHECKING:
+    from rig.run.context import RunContext
+    from rig.sequence import Phase
+
+AUTO_OFF_FRACTION = 0.10  # output below 10 % of the measured level while switched on = the wrap turned itself off
+OFF_SETTLE_S = 1.0  # after switch-off, wait this long before checking that the light is gone
+
+
+class PhaseKind:
+    """Base: a timed phase sampled every ``interval_s`` for ``duration_s``; subclasses say when it may run."""
+
+    kind: ClassVar[str] = ""
+    needs_wrap: ClassVar[str] = "any"  # "on": after an 'on' phase; "off": while the wrap is off; "any"
+    timed: ClassVar[bool] = True  # has a duration_s
+    colour: ClassVar[str] = "#eeeeee"  # for plots
+
+    def validate(self, phase: Phase, key: str, path: str, wrap_on: bool) -> None:
+        """Raise :class:`ConfigError` naming ``path`` and ``key`` if ``phase`` cannot run here."""
+        if not self.timed:
+            if phase.duration_s:
+                raise ConfigError(path, f"{key}.duration_s", f"no duration for an '{phase.kind}' phase",
+                                  phase.duration_s)
+            return
+        if not phase.duration_s > 0:
+            raise ConfigError(path, f"{key}.duration_s", "seconds > 0", phase.duration_s)
+        if self.needs_wrap == "on" and not wrap_on:
+            raise ConfigError(path, f"{key}.kind", f"an 'on' phase before '{phase.kind}'", phase.kind)
+        if self.needs_wrap == "off" and wrap_on:
+            raise ConfigError(path, f"{key}.kind", f"a '{phase.kind}' phase only while the wrap is off", phase.kind)
+        if phase.until_auto_off and not isinstance(self, SoakPhase):
+            raise ConfigError(path, f"{key}.until_auto_off", "only on a 'soak' phase", True)
+        self.validate_timing(phase, key, path)
+
+    def validate_timing(self, phase: Phase, key: str, path: str) -> None:
+        if not 0 < phase.interval_s <= phase.duration_s:
+            raise ConfigError(path, f"{key}.interval_s", "seconds in (0, duration_s]", phase.interval_s)
+
+    def switches_to(self, wrap_on: bool) -> bool:
+        """The wrap's state after this phase (for validating the phases that follow)."""
+        return wrap_on
+
+    def run(self, ctx: RunContext, phase: Phase) -> None:
+        """Sample every ``interval_s`` until ``duration_s`` (or until :meth:`after_row` says stop)."""
+        clock = ctx.clock
+        start = ctx.phase_start = clock.monotonic()
+        ctx.phase_duration_s = phase.duration_s
+        index = 0
+        while True:
+            target = start + index * phase.interval_s
+            if target - start >= phase.duration_s - 1e-9:
+                break
+            ctx.wait_until(target)
+            index += 1
+            if self._sample(ctx, phase):
+                return
+        ctx.wait_until(start + phase.duration_s)  # the phase lasts its duration, not to its last sample
+        self.at_end(ctx, phase)
+
+    def _sample(self, ctx: RunContext, phase: Phase) -> bool:
+        """One row through the pipeline, :meth:`after_row` marking it before it is written; True = stop."""
+        stop: list[bool] = []
+        ctx.sample(phase, before_write=lambda row: stop.append(self.after_row(ctx, phase, row)))
+        return any(stop)
+
+    def after_row(self, ctx: RunContext, phase: Phase, row: dict[str, Any]) -> bool:
+        """Called on each sampled row before it is written; True ends the phase early."""
+        return False
+
+    def at_end(self, ctx: RunContext, phase: Phase) -> None:
+        """Called when the phase ran its whole duration."""
+
+
+PHASE_KINDS: dict[str, PhaseKind] = {}
+
+
+def register(cls: type[PhaseKind]) -> type[PhaseKind]:
+    PHASE_KINDS[cls.kind] = cls()
+    return cls
+
+
+def phase_kind(name: str) -> PhaseKind:
+    return PHASE_KINDS[name]
+
+
+@register
+class DarkPhase(PhaseKind):
+    """Wrap off: the dark baseline, subtracted from every reading."""
+
+    kind, needs_wrap, colour = "dark", "off", "#424242"
+
+
+@register
+class OnPhase(PhaseKind):
+    """Switch on, then press the wrap's button to reach the mode."""
+
+    kind, timed = "on", False
+
+    def switches_to(self, wrap_on: bool) -> bool:
+        return True
+
+    def run(self, ctx: RunContext, phase: Phase) -> None:
+        ctx.switch_on()
+
+
+@register
+class WarmupPhase(PhaseKind):
+    kind, needs_wrap, colour = "warmup", "on", "#ffcc80"
+
+
+@register
+class MeasurePhase(PhaseKind):
+    """Irradiance and peaks are judged on this phase's readings."""
+
+    kind, needs_wrap, colour = "measure", "on", "#a5d6a7"
+
+
+@register
+class SoakPhase(PhaseKind):
+    """The rest of the session, optionally until the wrap switches itself off (within ``duration_s``)."""
+
+    kind, needs_wrap, colour = "soak", "on", "#90caf9"
+
+    def run(self, ctx: RunContext, phase: Phase) -> None:
+        ctx.facts.soak_interval_s = phase.interval_s if phase.until_auto_off else ctx.facts.soak_interval_s
+        super().run(ctx, phase)
+
+    def _sample(self, ctx: RunContext, phase: Phase) -> bool:
+        """One row through the pipeline, :meth:`after_row` marking it before it is written; True = stop."""
+        stop: list[bool] = []
+        ctx.sample(phase, before_write=lambda row: stop.append(self.after_row(ctx, phase, row)))
+        return any(stop)
+
+    def after_row(self, ctx: RunContext, phase: Phase, row: dict[str, Any]) -> bool:
+        measured = ctx.levels.measured
+        if not (phase.until_auto_off and row["wrap_on"] and measured) or row.get("position"):
+            return False
+        if row["clear_basic"] < AUTO_OFF_FRACTION * measured:
+            ctx.facts.auto_off_t_s = row["t_s"]
+            row["event"] = "auto-off detected"
+            ctx.event(f"wrap switched itself off at {row['t_s']:.1f} s")
+            return True
+        return False
+
+    def at_end(self, ctx: RunContext, phase: Phase) -> None:
+        if phase.until_auto_off:
+            ctx.facts.soak_limit_reached = True
+            ctx.facts.soak_end_t_s = ctx.now_s()
+            ctx.event(f"soak time limit {phase.duration_s:.0f} s reached without auto-off")
+
+
+@register
+class OffPhase(PhaseKind):
+    """Switch off, then check that the light really went out."""
+
+    kind, timed = "off", False
+
+    def switches_to(self, wrap_on: bool) -> bool:
+        return False
+
+    def run(self, ctx: RunContext, phase: Phase) -> None:
+        ctx.switch_off()
+        verify_dark(ctx, phase)
+
+
+def verify_dark(ctx: RunContext, phase: Phase) -> None:
+    """After switch-off: one reading must show the light gone; else WRAP STILL LIT stops the run."""
+    ctx.clock.sleep(OFF_SETTLE_S)
+    row = ctx.sample(phase)  # the monitors' light check sees it too
+    if row is None:
+        ctx.event("light after switch-off not verified: the sensor gave no reading")
+        return
+    if ctx.levels.lit_seen and ctx.levels.is_lit(row["clear_basic"]):
+        row["event"] = "fault: WRAP STILL LIT after switch-off"
+        raise WrapStillLit("WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; disconnect its "
+                           "power by hand")
+    row["event"] = row.get("event") or "light gone after switch-off"
+
+
+@register
+class CooldownPhase(PhaseKind):
+    kind, needs_wrap, colour = "cooldown", "off", "#b0bec5"
+
+
+@register
+class PulsePhase(PhaseKind):
+    """One raw flicker capture of ``duration_s``: frequency, duty and percent flicker; locks the integration to
+    whole pulse periods so later readings see the duty-cycle mean."""
+
+    kind, needs_wrap, colour = "pulse", "on", "#ce93d8"
+
+    def validate_timing(self, phase: Phase, key: str, path: str) -> None:
+        if not 0.2 <= phase.duration_s <= 30:
+            raise ConfigError(path, key, "a 'pulse' capture of 0.2..30 s while the wrap is on", phase.duration_s)
+
+    def run(self, ctx: RunContext, phase: Phase) -> None:
+        from rig.pulse import analyze_trace
+        from rig.results import write_csv_atomic
+
+        bench = ctx.bench
+
+        def capture(row: dict[str, Any]) -> None:
+            trace = bench.capture_flicker(phase.duration_s, ctx.sequence.pulse_rate_hz, row["clear_basic"])
+            result = analyze_trace(trace.samples, trace.rate_hz)
+            ctx.facts.pulse = result.as_dict()
+            row.update(result.as_dict())
+            row["event"] = (f"pulse capture: {len(trace.samples)} samples at {trace.rate_hz:.0f} Hz, modulation "
+                            f"{result.modulation_pct:.1f} %" + (
+                                f", {result.frequency_hz:.2f} Hz, duty {result.duty_pct:.1f} %" if result.pulsed
+                                else ", steady"))
+            trace_rows = [{"t_s": round(trace.t0_s - ctx.t0 + i / trace.rate_hz, 6), "counts": c,
+                           "gain_x": trace.gain_x} for i, c in enumerate(trace.samples)]
+            write_csv_atomic(ctx.writer.path.parent / "pulse.csv", trace_rows, ["t_s", "counts", "gain_x"])
+            ctx.event(row["event"])
+            if result.pulsed:
+                t_int_ms = bench.spectral.lock_to_period(1.0 / result.frequency_hz)
+                ctx.event(f"integration locked to {t_int_ms:.1f} ms, a whole number of "
+                          f"{1000.0 / result.frequency_hz:.2f} ms pulse periods")
+
+        if ctx.sample(phase, before_write=capture) is None:
+            raise RunAborted("no spectral reading before the pulse capture")
+
+
+@register
+class UniformityPhase(PhaseKind):
+    """``duration_s`` at every sensor position of the bench, a sample every ``interval_s``."""
+
+    kind, needs_wrap, colour = "uniformity", "on", "#fff59d"
+
+    def run(self, ctx: RunContext, phase: Phase) -> None:
+        from rig.uniformity import summarize_positions
+
+        bench = ctx.bench
+        if not bench.positions:
+            raise RunAborted("the sequence has a 'uniformity' phase but the bench config lists no [[positions]]")
+        per_position: dict[str, list[dict[str, Any]]] = {}
+        count = max(1, int(round(phase.duration_s / phase.interval_s)))
+        ctx.phase_start, ctx.phase_duration_s = ctx.clock.monotonic(), phase.duration_s * len(bench.positions)
+        try:
+            for position in bench.positions:
+                if position.by_hand:
+                    ctx.event(f"sensor moved by hand to '{position.name}'")
+                    bench.move_sensor(position)
+                for _ in range(count):
+                    ctx.wait_until(ctx.clock.monotonic() + phase.interval_s)
+                    row = ctx.sample(phase, position)
+                    if row is not None:
+                        per_position.setdefault(position.name, []).append(row)
+        finally:
+            if any(p.by_hand for p in bench.positions):
+                bench.move_sensor(None)
+        ctx.facts.uniformity = summarize_positions(bench.positions, per_position)
+        ctx.event(f"uniformity over {len(per_position)} positions: min/max "
+                  f"{ctx.facts.uniformity['min_max_ratio']:.2f}, CV {ctx.facts.uniformity['cv_pct']:.1f} %")
+
+
+def validate_phases(phases: list[Phase], path: str) -> None:
+    """Every phase valid in its place (the wrap's state follows the 'on' / 'off' phases)."""
+    wrap_on = False
+    for index, phase in enumerate(phases):
+        key = f"phases[{index}]"
+        kind = PHASE_KINDS.get(phase.kind)
+        if kind is None:
+            raise ConfigError(path, f"{key}.kind", "one of " + ", ".join(PHASE_KINDS), phase.kind)
+        kind.validate(phase, key, path, wrap_on)
+        wrap_on = kind.switches_to(wrap_on)

@@ -1,0 +1,82 @@
+"""Signals during a run: every signal a process can catch stops the run cleanly, with the wrap off.
+
+HUP (terminal closed, SSH dropped), INT (Ctrl-C), QUIT, TERM (systemd, kill), USR1, USR2 and PIPE (the
+output pipe closed) all become :class:`RunAborted` naming the signal. While the rig switches the wrap
+off and writes its final files, the same signals are held, so a second one cannot interrupt that.
+What no process can catch (kill -9, power loss) is covered by ``rig off``, the systemd unit and the
+fail-safe wiring (README).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rig.errors import RigError
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1",
+                                                        "SIGUSR2", "SIGPIPE") if hasattr(signal, name))
+
+
+class RunAborted(RigError):
+    """The run was stopped on purpose: interlock, sensor loss, a failed switch, or a signal."""
+
+
+class WrapStillLit(RunAborted):
+    """Light seen after switch-off: the relay/MOSFET has failed on (welded). Disconnect by hand."""
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def abort_on_signals() -> Iterator[None]:
+    """Inside the block every stop signal raises :class:`RunAborted` (main thread; elsewhere a no-op)."""
+    if not _main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        raise RunAborted(f"{name} received: run stopped by the operator or the system")
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold every stop signal until the block ends (delivered afterwards); main thread only."""
+    if not _main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def signals_noted(received: list[str]) -> Iterator[None]:
+    """Inside the block stop signals do not interrupt: their names are appended to ``received``."""
+    if not _main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
