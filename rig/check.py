@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rig.chips.as7341 import ID_VALUE as AS7341_ID
+from rig.chips.as7341 import Reg
 from rig.config import BenchConfig
+from rig.hardware.thermal import CONFIG as ADS1115_CONFIG_REGISTER
 
-AS7341_ID_REGISTER = 0x92
-AS7341_ID = 0x09  # bits 7:2 of the ID register
-ADS1115_CONFIG_REGISTER = 0x01
+AS7341_ID_REGISTER = Reg.ID
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from rig.chips.as7341 import GAIN_CODES_X as GAINS_X
 from rig.errors import ConfigError
-
-GAINS_X = (0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 @dataclass
 class SpectralConfig:
     """AS7341 settings. ``gain_x`` is the nominal gain (0.5 ... 512)."""
 
+    chip: str = "as7341"  # a key of rig.chips.CHIPS
     address: int = 0x39
     sensor_id: str = "as7341-1"
     gain_x: float = 4
@@ -32,6 +32,9 @@ class SpectralConfig:
     max_autorange_steps: int = 12
 
     def validate(self, path: str, prefix: str) -> None:
+        from rig.chips import CHIPS
+
+        _check(self.chip in CHIPS, path, f"{prefix}.chip", "one of " + ", ".join(CHIPS), self.chip)
         _check(self.gain_x in GAINS_X, path, f"{prefix}.gain_x", f"one of {GAINS_X}", self.gain_x)
         _check(0 <= self.atime <= 255, path, f"{prefix}.atime", "an integer 0..255", self.atime)
         _check(0 <= self.astep <= 65534, path, f"{prefix}.astep", "an integer 0..65534", self.astep)

@@ -14,10 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-CHANNELS = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "Clear", "NIR")
-GAIN_CODES_X = (0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-GAIN_RATIO_VS_64X = (0.008, 0.016, 0.032, 0.065, 0.125, 0.25, 0.5, 1.0, 2.0, 3.95, 7.75)
-STEP_US = 2.78
+from rig.chips.as7341 import CHANNELS, GAIN_CODES_X, GAIN_RATIO_VS_64X, STEP_US  # noqa: F401 - re-exported
 
 
 def gain_code(gain_x: float) -> int:

@@ -22,8 +22,8 @@ def build_real_bench(config: BenchConfig) -> Bench:
     """Open the bench named by ``config`` on this machine's I2C bus and GPIO."""
     from smbus2 import SMBus
 
+    from rig.chips import spectral_chip
     from rig.hardware.i2c import SMBusI2C
-    from rig.hardware.spectral import SpectralSensor
     from rig.hardware.switch import WrapSwitch
     from rig.hardware.thermal import ThermalProbes
 
@@ -47,10 +47,11 @@ def build_real_bench(config: BenchConfig) -> Bench:
     positions: list[Position] = []
     try:
         i2c = SMBusI2C(bus)
+        driver = spectral_chip(config.spectral.chip).load("driver")
 
-        def open_sensor(where: str) -> SpectralSensor:
+        def open_sensor(where: str):
             try:
-                return SpectralSensor(i2c, replace(config.spectral), clock, attenuator=config.jig.attenuator,
+                return driver(i2c, replace(config.spectral), clock, attenuator=config.jig.attenuator,
                                       transmission=config.jig.transmission)
             except (OSError, ValueError, RuntimeError) as error:
                 raise HardwareNotFound(

@@ -17,15 +17,12 @@ from dataclasses import dataclass
 
 from adafruit_as7341 import AS7341
 
+from rig.chips.as7341 import Bit, Reg
 from rig.clock import Clock
 from rig.config import SpectralConfig
 from rig.errors import SensorFault
 from rig.responsivity import CHANNELS, GAIN_CODES_X, STEP_US, full_scale_counts, gain_code, integration_time_ms
 
-_ENABLE, _ASTATUS, _STATUS2, _CFG1, _CFG6 = 0x80, 0x94, 0xA3, 0xAA, 0xAF
-_PON, _SP_EN, _SMUXEN = 0x01, 0x02, 0x10
-_AVALID, _ASAT_DIGITAL, _ASAT_ANALOG = 0x40, 0x10, 0x08
-_SMUX_WRITE = 2 << 3
 WEAK_FRACTION = 0.20  # largest channel below 20 % of full scale: step sensitivity up (better signal-to-noise)
 STEP_S = STEP_US * 1e-6
 MIN_ASTEP = 99  # shortest integration auto-range goes to: (ATIME+1) x 100 steps
@@ -76,7 +73,7 @@ class SpectralSensor(AS7341):
     def set_gain(self, gain_x: float) -> None:
         """Nominal gain 0.5x .. 512x."""
         self._gain_x = float(gain_x)
-        self._write(bytes([_CFG1, gain_code(float(gain_x))]))
+        self._write(bytes([Reg.CFG1, gain_code(float(gain_x))]))
 
     def set_timing(self, atime: int, astep: int) -> None:
         """Integration time (ATIME + 1) x (ASTEP + 1) x 2.78 us."""
@@ -156,26 +153,41 @@ class SpectralSensor(AS7341):
 
     def _integrate(self, smux_image: bytes) -> tuple[tuple[int, ...], tuple[bool, bool]]:
         """SMUX configuration, one integration, one block read: 7 transactions when data is ready on time."""
-        self._write(bytes([_ENABLE, _PON]))  # measurement off while the SMUX changes
-        self._write(bytes([_CFG6, _SMUX_WRITE]))
+        self._write(bytes([Reg.ENABLE, Bit.PON]))  # measurement off while the SMUX changes
+        self._write(bytes([Reg.CFG6, Bit.SMUX_WRITE]))
         self._write(bytes([0x00]) + smux_image)
-        self._write(bytes([_ENABLE, _PON | _SMUXEN]))
-        self._poll(_ENABLE, lambda value: not value & _SMUXEN, "SMUX command")
-        self._write(bytes([_ENABLE, _PON | _SP_EN]))
+        self._write(bytes([Reg.ENABLE, Bit.PON | Bit.SMUXEN]))
+        self._poll(Reg.ENABLE, lambda value: not value & Bit.SMUXEN, "SMUX command")
+        self._write(bytes([Reg.ENABLE, Bit.PON | Bit.SP_EN]))
         self.clock.sleep(self.t_int_ms / 1000.0)
-        status2 = self._poll(_STATUS2, lambda value: bool(value & _AVALID), "integration (AVALID)")
+        status2 = self._poll(Reg.STATUS2, lambda value: bool(value & Bit.AVALID), "integration (AVALID)")
         data = bytearray(13)
         with self.i2c_device as i2c:
-            i2c.write_then_readinto(bytes([_ASTATUS]), data)
+            i2c.write_then_readinto(bytes([Reg.ASTATUS]), data)
         values = (data[0], *(int.from_bytes(data[1 + 2 * i:3 + 2 * i], "little") for i in range(6)))
-        analog = bool(status2 & _ASAT_ANALOG)
-        digital = bool(status2 & _ASAT_DIGITAL)
+        analog = bool(status2 & Bit.ASAT_ANALOG)
+        digital = bool(status2 & Bit.ASAT_DIGITAL)
         at_full_scale = max(values[1:]) >= full_scale_counts(self._atime, self._astep)
-        if (data[0] & 0x80 or at_full_scale) and not analog:
+        if (data[0] & Bit.ASAT or at_full_scale) and not analog:
             digital = True  # ASTATUS.ASAT or a full-scale value: never let it pass as a measurement
         return values, (analog, digital)
 
-    # --- low-level helpers ----------------------------------------------------------------------
+    # --- register access (also for the flicker capture) ---------------------------------------
+    def write_register(self, register: int, value: int) -> None:
+        """Write one byte to ``register``."""
+        self._write(bytes([register, value]))
+
+    def read_register(self, register: int) -> int:
+        """Read one byte from ``register``."""
+        return self._read_register(register)
+
+    def read_block(self, register: int, length: int) -> bytes:
+        """Read ``length`` bytes starting at ``register`` in one transaction."""
+        buffer = bytearray(length)
+        with self.i2c_device as i2c:
+            i2c.write_then_readinto(bytes([register]), buffer)
+        return bytes(buffer)
+
     def _write(self, data: bytes) -> None:
         with self.i2c_device as i2c:
             i2c.write(data)

@@ -1,0 +1,60 @@
+"""The AS7341 (ams OSRAM DS000504): registers, bits, channels and gains, declared once.
+
+The driver (:mod:`rig.hardware.spectral`, on the Adafruit driver), the flicker
+capture, ``rig check`` and the register-level emulator (:mod:`rig.sim.as7341`)
+all read these names; none repeats a number.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+NAME: Final = "as7341"
+CHANNELS: Final = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "Clear", "NIR")
+GAIN_CODES_X: Final = (0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+GAIN_RATIO_VS_64X: Final = (0.008, 0.016, 0.032, 0.065, 0.125, 0.25, 0.5, 1.0, 2.0, 3.95, 7.75)  # measured (DS000504)
+STEP_US: Final = 2.78  # integration step, us
+ADDRESS: Final = 0x39
+ID_VALUE: Final = 0x09  # ID register bits 7:2
+RESPONSIVITY_FILE: Final = "responsivity.csv"  # package data: counts per (uW/cm2) per ms at 64x
+FIFO_ENTRIES: Final = 128  # flicker FIFO, 16-bit entries
+
+
+class Reg:
+    """Register addresses (bank 0 unless noted)."""
+
+    SMUX_RAM = 0x00  # 0x00-0x13, bank 1 (CFG0.REG_BANK) for 0x60-0x7F
+    ENABLE = 0x80
+    ATIME = 0x81
+    ID = 0x92
+    ASTATUS = 0x94  # reading it latches CH0..CH5
+    CH0 = 0x95  # CH0..CH5 data, 16-bit little endian, to 0xA0
+    STATUS2 = 0xA3
+    CFG0 = 0xA9
+    CFG1 = 0xAA  # gain, bits 4:0
+    CFG6 = 0xAF  # SMUX command, bits 4:3
+    ASTEP_L = 0xCA
+    ASTEP_H = 0xCB
+    FD_CFG0 = 0xD7
+    FD_TIME1 = 0xD8
+    FD_TIME2 = 0xDA  # bits 2:0 FD_TIME high, bits 7:3 FD gain
+    CONTROL = 0xFA
+    FIFO_LVL = 0xFD
+    FDATA_L = 0xFE
+
+
+class Bit:
+    """Bits and field values of those registers."""
+
+    PON = 0x01  # ENABLE
+    SP_EN = 0x02  # ENABLE: spectral measurement
+    SMUXEN = 0x10  # ENABLE: run the SMUX command (self-clears)
+    FDEN = 0x40  # ENABLE: flicker detection
+    SMUX_WRITE = 2 << 3  # CFG6: write SMUX configuration from RAM
+    REG_BANK = 0x10  # CFG0: registers 0x60-0x7F
+    AVALID = 0x40  # STATUS2: data valid
+    ASAT_DIGITAL = 0x10  # STATUS2
+    ASAT_ANALOG = 0x08  # STATUS2
+    ASAT = 0x80  # ASTATUS: saturated
+    FIFO_WRITE_FD = 0x80  # FD_CFG0: flicker samples to the FIFO
+    FIFO_CLR = 0x02  # CONTROL
