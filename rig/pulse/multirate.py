@@ -313,8 +313,17 @@ def analyze_capture(trace: FlickerTrace | None, bursts: Sequence[Burst], dark_co
             result = PulseResult(steady_mod, steady_u, False, aperture_us=aperture, method="none")
         return _with_region(result)
     frequency, frequency_u = found
-    if method == "trace" and low is not None and 1.0 / (trace.rate_hz * frequency) <= FOLD_APERTURE_FRACTION / 1.25:
-        return _with_region(replace(low, frequency_hz=frequency, frequency_u_hz=frequency_u,
+    if method == "trace" and low is not None and frequency / trace.rate_hz <= FOLD_APERTURE_FRACTION / 1.25:
+        # percent flicker from the trace folded at its frequency (bin means: the noise averages out)
+        x = np.asarray(trace.samples, float) - dark_counts
+        whole = ApertureSet(1.0 / trace.rate_hz, trace.rate_hz, (x,))
+        modulation, modulation_u, _, _ = folded_modulation_and_duty(fold(whole, frequency),
+                                                                     frequency / trace.rate_hz)
+        pulsed = modulation >= PULSED_MODULATION_PCT
+        return _with_region(replace(low, modulation_pct=modulation, modulation_u_pct=modulation_u, pulsed=pulsed,
+                                    frequency_hz=frequency, frequency_u_hz=frequency_u,
+                                    duty_pct=low.duty_pct if pulsed else None,
+                                    duty_u_pct=low.duty_u_pct if pulsed else None,
                                     aperture_us=1e6 / trace.rate_hz, method=method))
     eligible = [s for s in sets if s.aperture_s * frequency <= FOLD_APERTURE_FRACTION] or [shortest]
     best = None
