@@ -117,3 +117,67 @@ def test_rig_run_judges_pulse_claims_and_averages_irradiance_over_the_duty(tmp_p
     assert summary.loc["irradiance at contact", "measured"] == pytest.approx(20.0, rel=0.1)
     trace = pd.read_csv(run_dir / "pulse.csv")
     assert len(trace) == pytest.approx(2.0 * 1998.4, abs=2)
+
+
+# --- any frequency: short-aperture bursts + trace (rig.pulse.detect), through the emulated FIFO ---------------
+
+def detect(modes, seed: int = 0, level_mw: float = 40.0, ripple=()):
+    from rig.pulse.detect import detect_pulsing
+
+    clock, bus = SimClock(), SimBus()
+    wrap = WrapModel(WrapSpec(strings=[LedString("red", 660.0, 20.0, level_mw)], modes=modes, ripple=list(ripple),
+                              droop_fraction=0.0))
+    wrap.set_power(0.0, True)
+    bus.attach(0x39, AS7341Emulator(clock, JigLight(wrap, 0.01), seed=seed))
+    with install_sim_clock(clock):
+        sensor = SpectralSensor(bus.busio(), SpectralConfig(), clock, "ND 2.0", 0.01)
+        clock.sleep(0.0371 + 0.013 * seed)
+        reading = sensor.read()
+        return detect_pulsing(sensor, reading.counts[8] / (gain_ratio(reading.gain_x) * reading.t_int_ms),
+                              dark_counts=1.5)
+
+
+@pytest.mark.parametrize("pulse_hz", [2000.0, 20000.0])
+def test_fast_pwm_is_full_flicker_at_its_true_frequency(pulse_hz):
+    # PWM at 30 % duty is on/off: 100 % percent flicker; at 2 kHz and 20 kHz a 2 kHz boxcar reads ~0 % (the bug)
+    result = detect([WrapMode("pwm", ["red"], pulse_hz=pulse_hz, duty=0.3)])
+    assert result.pulsed and result.modulation_pct >= 100.0 - result.modulation_u_pct
+    assert abs(result.frequency_hz - pulse_hz) <= result.frequency_u_hz <= 0.01 * pulse_hz
+    assert abs(result.duty_pct - 30.0) <= result.duty_u_pct
+    assert result.flicker_region != "steady"
+
+
+def test_1500_hz_pulse_is_not_reported_at_its_498_hz_alias():
+    result = detect([WrapMode("pulse", ["red"], pulse_hz=1500.0, duty=0.5)], seed=2)
+    assert abs(result.frequency_hz - 1500.0) <= result.frequency_u_hz <= 15.0
+    assert result.modulation_pct > 90.0
+
+
+def test_sine_ripple_of_20_percent_depth_is_20_percent_flicker_at_50_hz():
+    from rig.sim.wrap import Ripple
+
+    # mains ripple, not on/off: max 1.2, min 0.8 of the level -> (1.2 - 0.8) / (1.2 + 0.8) = 20 %
+    result = detect([WrapMode("steady", ["red"])], ripple=[Ripple(50.0, 20.0, "sine")], seed=1)
+    assert abs(result.modulation_pct - 20.0) <= max(result.modulation_u_pct, 2.0)
+    assert abs(result.frequency_hz - 50.0) <= result.frequency_u_hz
+    # IEEE 1789 at 50 Hz: low risk below 1.25 %, no observable effect below 0.5 %: 20 % is outside both
+    assert result.flicker_region == "elevated risk"
+
+
+def test_steady_light_is_steady_through_the_bursts_too():
+    result = detect([WrapMode("steady", ["red"])], seed=3)
+    assert result.frequency_hz is None and result.frequency_min_hz is None
+    assert result.flicker_region == "steady" and result.modulation_pct < 5.0
+
+
+def test_ieee_1789_regions_at_the_boundaries():
+    from rig.pulse.ieee1789 import region
+
+    # below 90 Hz: low risk < 0.025 f, no effect < 0.01 f; 90-1250 Hz: low risk < 0.08 f; to 3 kHz no effect < 0.0333 f
+    assert region(1.0, 50.0) == "low risk" and region(0.4, 50.0) == "no observable effect"
+    assert region(1.3, 50.0) == "elevated risk"
+    assert region(7.9, 100.0) == "low risk" and region(8.1, 100.0) == "elevated risk"
+    assert region(3.0, 100.0) == "no observable effect"
+    assert region(100.0, 2000.0) == "low risk"  # above 1250 Hz: no restriction for low risk
+    assert region(100.0, 3001.0) == "no observable effect"  # above 3 kHz: exempt
+    assert region(0.5, None, steady=True) == "steady" and region(30.0, None) == "unknown"

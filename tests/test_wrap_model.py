@@ -99,3 +99,56 @@ def test_bad_wrap_file_names_file_and_key(tmp_path):
     path.write_text('[[strings]]\nname = "red"\npeak_nm = 660\n[[modes]]\nname = "x"\nstrings = ["blue"]\n')
     with pytest.raises(ConfigError, match=r"'modes\[0\]\.strings'"):
         load_wrap_spec(path)
+
+
+def test_ripple_shapes_integrate_exactly_over_a_window():
+    from rig.sim.wrap import Ripple
+
+    # a 100 Hz sine ripple of 20 % depth: the level swings 0.8 .. 1.2 of 40 mW/cm2; over the first quarter
+    # period the mean of 1 + 0.2 sin is 1 + 0.2 * 2 / pi; over a whole period it is exactly 1
+    wrap = WrapModel(red_only(ripple=[Ripple(100.0, 20.0, "sine")], droop_fraction=0.0))
+    wrap.set_power(0.0, True)
+    assert wrap.lines_between(0.0, 0.01)[0].irradiance_uw_cm2 == pytest.approx(40_000.0, rel=1e-9)
+    assert wrap.lines_between(0.0, 0.0025)[0].irradiance_uw_cm2 == pytest.approx(40_000 * (1 + 0.4 / math.pi))
+    # a square ripple at 25 % duty and 50 % depth, inside a 10 Hz pulse at 50 % duty: over one pulse period the
+    # light is 0.5 (gate) x (1 + 0.5 x (2 x 0.25 - 1)) = 0.375 of the level
+    tri = WrapModel(red_only(modes=[WrapMode("p", ["red"], pulse_hz=10.0, duty=0.5,
+                                             ripple=[Ripple(1000.0, 50.0, "square", 0.25)])], droop_fraction=0.0))
+    tri.set_power(0.0, True)
+    assert tri.lines_between(0.0, 0.1)[0].irradiance_uw_cm2 == pytest.approx(0.375 * 40_000, rel=1e-9)
+
+
+def test_per_mode_auto_off_and_a_wrap_that_relights():
+    spec = red_only(modes=[WrapMode("a", ["red"]), WrapMode("b", ["red"], auto_off_s=120.0)], auto_off_s=600.0,
+                    relight_after_s=30.0)
+    wrap = WrapModel(spec)
+    wrap.set_power(0.0, True)
+    wrap.press_button(100.0)  # mode b: its own 120 s timer from here
+    assert wrap.is_lit(219.0) and not wrap.is_lit(221.0)
+    assert wrap.is_lit(251.0) and wrap.mode_name(251.0) == "b"  # back on 30 s later, fresh timer
+    assert not wrap.is_lit(371.0)
+
+
+def test_hot_spot_and_heat_from_the_strings_that_are_lit():
+    from rig.sim.wrap import WrapPosition
+
+    spec = red_only(strings=[LedString("red", 660, 20, 30, heat_weight=1.0), LedString("nir", 850, 30, 30,
+                                                                                       heat_weight=3.0)],
+                    modes=[WrapMode("red", ["red"]), WrapMode("nir", ["nir"])],
+                    positions=[WrapPosition("edge", rise_factor=1.5)], surface_rise_c=12.0, heat_tau_s=100.0,
+                    auto_off_s=3000.0)
+    red, nir = WrapModel(spec), WrapModel(spec)
+    red.set_power(0.0, True)
+    nir.set_power(0.0, True)
+    nir.press_button(0.0)
+    # steady rise = 12 C x lit heat share: red 1/4 -> 3 C, nir 3/4 -> 9 C; the hot spot rises 1.5 x as much
+    assert red.surface_c(2000.0) == pytest.approx(25.0, abs=0.01)
+    assert nir.surface_c(2000.0) == pytest.approx(31.0, abs=0.01)
+    assert nir.temperature_c("edge", 2000.0) == pytest.approx(22.0 + 1.5 * 9.0, abs=0.01)
+
+
+def test_bad_ripple_names_file_and_key(tmp_path):
+    path = tmp_path / "wrap.toml"
+    path.write_text('[[ripple]]\nfrequency_hz = 100.0\ndepth_pct = 20.0\nshape = "wobble"\n')
+    with pytest.raises(ConfigError, match=r"wrap.toml: 'ripple\[0\]\.shape': expected one of sine"):
+        load_wrap_spec(path)

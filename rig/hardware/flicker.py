@@ -1,12 +1,23 @@
-"""Raw flicker samples from the AS7341's flicker-detection engine, through its FIFO (up to ~2 kHz).
+"""Raw flicker samples from the AS7341's flicker-detection engine, through its FIFO.
 
-The flicker photodiode is broadband; its samples, read in bursts from the
-FIFO, give the light's waveform: pulse frequency, duty cycle, modulation depth.
+The flicker photodiode is broadband; each sample integrates the light over an
+aperture of (FD_TIME + 1) x 2.78 us, and samples follow each other back to back
+(sample period = aperture). Two kinds of capture:
+
+- :func:`capture`: a long continuous trace at ~2 kHz (aperture 500 us), the
+  FIFO drained at half full. Precise frequency and duty for slow pulses, but a
+  boxcar: modulation above ~1 kHz is averaged away, and aliased.
+- :func:`capture_bursts`: short-aperture bursts (a few us per sample, up to
+  180 kHz) of one FIFO's worth (128 samples) each, at several co-prime
+  apertures. A full FIFO keeps its first entries (overflow drops the new ones),
+  so every burst is contiguous however late the Pi reads it.
+
 Spectral measurement is paused while capturing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rig.errors import SensorFault
@@ -18,6 +29,8 @@ PON, FDEN, FIFO_WRITE_FD, FIFO_CLR = 0x01, 0x40, 0x80, 0x02
 STEP_S = 2.78e-6
 FIFO_ENTRIES = 128
 TARGET_PEAK_COUNTS = 20000.0
+BURST_STEPS = (2, 5, 13, 37)  # apertures of 5.6, 13.9, 36.1, 103 us: co-prime sampling rates, 180 .. 9.7 kHz
+BURSTS_PER_APERTURE = 8
 
 
 @dataclass(frozen=True)
@@ -82,3 +95,62 @@ def capture(sensor: SpectralSensor, duration_s: float, rate_hz: float = 2000.0,
         sensor._write(bytes([ENABLE, PON]))
         sensor._write(bytes([FD_CFG0, 0]))
     return FlickerTrace(tuple(samples[:wanted]), 1.0 / period, gain_x, t0)
+
+
+@dataclass(frozen=True)
+class Burst:
+    """One FIFO's worth of contiguous short-aperture samples (sample period = aperture)."""
+
+    samples: tuple[int, ...]
+    steps: int  # FD_TIME + 1
+    gain_x: float
+    t0_s: float
+
+    @property
+    def period_s(self) -> float:
+        return self.steps * STEP_S
+
+    @property
+    def rate_hz(self) -> float:
+        return 1.0 / self.period_s
+
+
+def _set_flicker(sensor: SpectralSensor, fd_time: int, gain_code: int) -> None:
+    sensor._write(bytes([ENABLE, PON]))  # spectral measurement off
+    sensor._write(bytes([FD_TIME1, fd_time & 0xFF]))
+    sensor._write(bytes([FD_TIME2, (gain_code << 3) | (fd_time >> 8)]))
+    sensor._write(bytes([FD_CFG0, FIFO_WRITE_FD]))
+
+
+def capture_bursts(sensor: SpectralSensor, clear_basic_per_ms: float | None = None,
+                   steps: Sequence[int] = BURST_STEPS, count: int = BURSTS_PER_APERTURE) -> list[Burst]:
+    """``count`` bursts of 128 samples at each aperture of ``steps`` x 2.78 us, at the highest safe gain.
+
+    Each burst: clear the FIFO, run the engine for one FIFO's worth, stop it, read the FIFO in one block.
+    Bursts start at unrelated times, so their phases in the waveform are independent.
+    """
+    bursts: list[Burst] = []
+    try:
+        for n in steps:
+            fd_time = max(0, min(2047, int(n) - 1))
+            period = (fd_time + 1) * STEP_S
+            gain_x = choose_gain(clear_basic_per_ms or 1.0, period)
+            _set_flicker(sensor, fd_time, GAIN_CODES_X.index(gain_x))
+            for _ in range(count):
+                sensor._write(bytes([CONTROL, FIFO_CLR]))
+                t0 = sensor.clock.monotonic()
+                sensor._write(bytes([ENABLE, PON | FDEN]))
+                sensor.clock.sleep(FIFO_ENTRIES * period * 1.02)
+                sensor._write(bytes([ENABLE, PON]))
+                level = sensor._read_register(FIFO_LVL)
+                if level == 0:
+                    raise SensorFault(f"AS7341 at 0x{sensor.config.address:02x}: flicker FIFO stays empty")
+                data = bytearray(2 * level)
+                with sensor.i2c_device as i2c:
+                    i2c.write_then_readinto(bytes([FDATA_L]), data)
+                samples = tuple(int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2))
+                bursts.append(Burst(samples, fd_time + 1, gain_x, t0))
+    finally:
+        sensor._write(bytes([ENABLE, PON]))
+        sensor._write(bytes([FD_CFG0, 0]))
+    return bursts

@@ -15,7 +15,13 @@ Physics, per segment (``x`` is the LED junction warm-up state, 0 cold .. 1 warm)
   with ``heat_tau_s`` (drive = lit strings' share of the full power, times duty),
   plus a linear ``runaway_c_per_min`` while lit (the overheating fault);
 - pulse modes: a square wave of ``pulse_hz`` and ``duty`` from the mode's start;
-  the light seen over a window is the exact on-time fraction of the window;
+- ripple (``[[ripple]]`` for every mode, e.g. mains, and ``[[modes.ripple]]``): the
+  output swings between ``1 - depth`` and ``1 + depth`` of its level (depth_pct is
+  the ripple's own percent flicker), shaped ``sine``, ``triangle``, ``sawtooth`` or
+  ``square`` (at ``duty``); ripples add, and the pulse gate multiplies them. The
+  light over a window is the exact integral of that waveform (closed-form
+  antiderivatives over every on-interval of the gate), so a sensor aperture sees
+  what a real one would;
 - auto-off: the controller turns the LEDs off ``auto_off_s`` after power-on.
 """
 
@@ -26,6 +32,8 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rig.config import load_validated
 from rig.errors import ConfigError
@@ -40,6 +48,38 @@ class LedString:
     peak_nm: float = 660.0
     fwhm_nm: float = 20.0
     irradiance_mw_cm2: float = 25.0
+    heat_weight: float | None = None  # heat when lit, relative to other strings; None: its irradiance
+
+
+RIPPLE_SHAPES = ("sine", "triangle", "sawtooth", "square")
+
+
+@dataclass
+class Ripple:
+    """Output ripple that is not on/off: ``depth_pct`` is its percent flicker (IEEE 1789)."""
+
+    frequency_hz: float = 100.0
+    depth_pct: float = 10.0
+    shape: str = "sine"
+    duty: float = 0.5  # for "square": share of the period at the high level
+
+    def integral(self, t_s: np.ndarray) -> np.ndarray:
+        """Antiderivative (from t = 0) of the zero-phase shape s(t) in [-1, 1], seconds."""
+        period = 1.0 / self.frequency_hz
+        cycles, phase = np.divmod(np.asarray(t_s, float) / period, 1.0)
+        if self.shape == "sine":
+            return (1.0 - np.cos(2 * np.pi * phase)) / (2 * np.pi) * period
+        if self.shape == "triangle":  # -1 at phase 0, +1 at phase 0.5, mean 0
+            first = -phase + 2 * phase ** 2
+            second = 3 * (phase - 0.5) - 2 * (phase ** 2 - 0.25)
+            return np.where(phase <= 0.5, first, second) * period
+        if self.shape == "sawtooth":  # rises from -1 to +1 over each period
+            return (phase ** 2 - phase) * period
+        high = np.minimum(phase, self.duty) - np.maximum(phase - self.duty, 0.0)
+        return (cycles * (2 * self.duty - 1) + high) * period
+
+    def mean(self) -> float:
+        return 2 * self.duty - 1 if self.shape == "square" else 0.0
 
 
 @dataclass
@@ -51,6 +91,8 @@ class WrapMode:
     pulse_hz: float = 0.0
     duty: float = 1.0
     intensity: float = 1.0  # output level of this mode relative to the strings' full irradiance
+    ripple: list[Ripple] = field(default_factory=list)
+    auto_off_s: float | None = None  # this mode's own timer (from entering the mode); None: the wrap's
 
 
 FAULT_EVENT_KINDS = ("sensor_nack", "sensor_disconnect", "sensor_frozen", "adc_nack", "adc_disconnect", "adc_stuck",
@@ -90,6 +132,7 @@ class WrapPosition:
 
     name: str = "centre"
     weights: dict[str, float] = field(default_factory=dict)
+    rise_factor: float = 1.0  # surface rise here relative to the wrap's (a hot spot > 1); a probe of this name
 
 
 @dataclass
@@ -110,6 +153,8 @@ class WrapSpec:
     heat_tau_s: float = 240.0
     faults: WrapFaults = field(default_factory=WrapFaults)
     positions: list[WrapPosition] = field(default_factory=list)
+    ripple: list[Ripple] = field(default_factory=list)  # in every mode (e.g. mains ripple at 100/120 Hz)
+    relight_after_s: float | None = None  # after auto-off the controller lights again after this long
     source: str = "<built-in>"
 
     def validate(self) -> WrapSpec:
@@ -139,6 +184,28 @@ class WrapSpec:
                 raise ConfigError(path, f"modes[{i}].duty", "a fraction in (0, 1]", mode.duty)
             if not 0 < mode.intensity <= 2:
                 raise ConfigError(path, f"modes[{i}].intensity", "a factor in (0, 2]", mode.intensity)
+        ripples = [(f"ripple[{i}]", r) for i, r in enumerate(self.ripple)] + [
+            (f"modes[{m}].ripple[{i}]", r) for m, mode in enumerate(self.modes) for i, r in enumerate(mode.ripple)]
+        for key, ripple in ripples:
+            if ripple.shape not in RIPPLE_SHAPES:
+                raise ConfigError(path, f"{key}.shape", "one of " + ", ".join(RIPPLE_SHAPES), ripple.shape)
+            if not 0 < ripple.frequency_hz <= 100_000:
+                raise ConfigError(path, f"{key}.frequency_hz", "a frequency in (0, 100000] Hz", ripple.frequency_hz)
+            if not 0 <= ripple.depth_pct <= 100:
+                raise ConfigError(path, f"{key}.depth_pct", "a percent flicker in 0..100", ripple.depth_pct)
+            if not 0 < ripple.duty < 1:
+                raise ConfigError(path, f"{key}.duty", "a fraction in (0, 1)", ripple.duty)
+        for i, string in enumerate(self.strings):
+            if string.heat_weight is not None and string.heat_weight < 0:
+                raise ConfigError(path, f"strings[{i}].heat_weight", "a weight >= 0", string.heat_weight)
+        for i, position in enumerate(self.positions):
+            if not 0 <= position.rise_factor <= 10:
+                raise ConfigError(path, f"positions[{i}].rise_factor", "a factor in 0..10", position.rise_factor)
+        for i, mode in enumerate(self.modes):
+            if mode.auto_off_s is not None and mode.auto_off_s <= 0:
+                raise ConfigError(path, f"modes[{i}].auto_off_s", "seconds > 0", mode.auto_off_s)
+        if self.relight_after_s is not None and self.relight_after_s <= 0:
+            raise ConfigError(path, "relight_after_s", "seconds > 0", self.relight_after_s)
         if not 0 <= self.start_mode < len(self.modes):
             raise ConfigError(path, "start_mode", f"a mode index 0..{len(self.modes) - 1}", self.start_mode)
         for key in ("warmup_tau_s", "heat_tau_s"):
@@ -185,7 +252,8 @@ class WrapModel:
         self.spec = spec.validate()
         self._string_by_name = {s.name: s for s in spec.strings}
         self._position_weights = {p.name: dict(p.weights) for p in spec.positions}
-        full_power = sum(s.irradiance_mw_cm2 for s in spec.strings) or 1.0
+        self._rise_factors = {p.name: p.rise_factor for p in spec.positions}
+        full_power = sum(self._heat(s) for s in spec.strings) or 1.0
         self._full_power_mw_cm2 = full_power
         self._segments = [_Segment(start_s, False, spec.start_mode, False, None, 0.0, spec.ambient_c)]
         self._starts = [start_s]
@@ -202,9 +270,9 @@ class WrapModel:
         if not powered and self.spec.faults.stuck_on:
             return  # welded relay: the wrap keeps its power
         auto_off = None
-        if powered and not self.spec.faults.auto_off_broken:
-            auto_off = t_s + self.spec.auto_off_s
         mode = self.spec.start_mode if powered else current.mode_index
+        if powered and not self.spec.faults.auto_off_broken:
+            auto_off = t_s + self._auto_off_s(mode)
         self._append(t_s, powered=powered, mode_index=mode, lit=powered, auto_off_at_s=auto_off)
 
     def press_button(self, t_s: float) -> None:
@@ -214,7 +282,11 @@ class WrapModel:
         if not current.powered:
             return
         next_mode = (current.mode_index + 1) % len(self.spec.modes)
-        self._append(t_s, powered=True, mode_index=next_mode, lit=current.lit, auto_off_at_s=current.auto_off_at_s)
+        auto_off = current.auto_off_at_s
+        own = self.spec.modes[next_mode].auto_off_s
+        if current.lit and own is not None and not self.spec.faults.auto_off_broken:
+            auto_off = t_s + own  # this mode's own timer starts when it is entered
+        self._append(t_s, powered=True, mode_index=next_mode, lit=current.lit, auto_off_at_s=auto_off)
 
     # --- queries --------------------------------------------------------------
     def is_lit(self, t_s: float) -> bool:
@@ -233,8 +305,14 @@ class WrapModel:
         return self.spec.ambient_c
 
     def temperature_c(self, probe_name: str, t_s: float) -> float:
-        """The true temperature at a named probe: ``surface`` or anything else (ambient air)."""
-        return self.surface_c(t_s) if probe_name == "surface" else self.ambient_c(t_s)
+        """The true temperature at a named probe: ``surface``, a position's name (its hot-spot rise), or anything
+        else (ambient air)."""
+        if probe_name == "surface":
+            return self.surface_c(t_s)
+        factor = self._rise_factors.get(probe_name)
+        if factor is not None:
+            return self.ambient_c(t_s) + factor * (self.surface_c(t_s) - self.ambient_c(t_s))
+        return self.ambient_c(t_s)
 
     def lines_between(self, t0_s: float, t1_s: float, position: str | None = None) -> list[SpectralLine]:
         """Lines at the wrap surface (irradiance in uW/cm2), averaged over ``[t0_s, t1_s]``, at a named
@@ -254,7 +332,8 @@ class WrapModel:
             if b <= a or not self._effective_lit(segment):
                 continue
             mode = self.spec.modes[segment.mode_index]
-            on_fraction = _square_wave_on_fraction(a - segment.start_s, b - segment.start_s, mode.pulse_hz, mode.duty)
+            on_fraction = _waveform_mean(a - segment.start_s, b - segment.start_s, mode.pulse_hz, mode.duty,
+                                         self.spec.ripple + mode.ripple)
             x = self._junction_at(segment, (a + b) / 2 - segment.start_s)
             factor = (1 - self.spec.droop_fraction * x) * mode.intensity * on_fraction * (b - a) / (t1_s - t0_s)
             shift = self.spec.wavelength_drift_nm * x
@@ -265,6 +344,10 @@ class WrapModel:
         return [SpectralLine(peak, fwhm, e) for peak, fwhm, e in totals.values() if e > 0]
 
     # --- internals ------------------------------------------------------------
+    @staticmethod
+    def _heat(string: LedString) -> float:
+        return string.irradiance_mw_cm2 if string.heat_weight is None else string.heat_weight
+
     def _lit_strings(self, mode: WrapMode) -> list[str]:
         return [n for n in mode.strings if n not in self.spec.faults.dead_strings]
 
@@ -279,8 +362,9 @@ class WrapModel:
         if not self._effective_lit(segment):
             return 0.0
         mode = self.spec.modes[segment.mode_index]
-        power = sum(self._string_by_name[n].irradiance_mw_cm2 for n in mode.strings)
-        return power / self._full_power_mw_cm2 * mode.duty * mode.intensity
+        power = sum(self._heat(self._string_by_name[n]) for n in self._lit_strings(mode))
+        ripple = 1.0 + sum(r.depth_pct / 100.0 * r.mean() for r in self.spec.ripple + mode.ripple)
+        return power / self._full_power_mw_cm2 * mode.duty * mode.intensity * ripple
 
     def _junction_at(self, segment: _Segment, dt_s: float) -> float:
         target = 1.0 if self._effective_lit(segment) else 0.0
@@ -307,11 +391,20 @@ class WrapModel:
         self._segments.append(new)
         self._starts.append(t_s)
 
+    def _auto_off_s(self, mode_index: int) -> float:
+        own = self.spec.modes[mode_index].auto_off_s
+        return own if own is not None else self.spec.auto_off_s
+
     def _segment_at(self, t_s: float) -> _Segment:
         last = self._segments[-1]
-        while last.lit and last.auto_off_at_s is not None and last.auto_off_at_s <= t_s:
+        relight = self.spec.relight_after_s
+        while last.powered and last.auto_off_at_s is not None and last.auto_off_at_s <= t_s:
             dt = last.auto_off_at_s - last.start_s
-            last = replace(last, start_s=last.auto_off_at_s, lit=False, auto_off_at_s=None,
+            if last.lit:  # auto-off; a controller that relights sets its next event as the "auto-off" time
+                nxt = None if relight is None else last.auto_off_at_s + relight
+            else:  # relit after ``relight_after_s``, with a fresh timer
+                nxt = last.auto_off_at_s + self._auto_off_s(last.mode_index)
+            last = replace(last, start_s=last.auto_off_at_s, lit=not last.lit, auto_off_at_s=nxt,
                            junction_x0=self._junction_at(last, dt), surface_c0=self._surface_at(last, dt))
             self._segments.append(last)
             self._starts.append(last.start_s)
@@ -319,14 +412,19 @@ class WrapModel:
         return self._segments[index]
 
 
-def _square_wave_on_fraction(t0_s: float, t1_s: float, pulse_hz: float, duty: float) -> float:
-    """Fraction of ``[t0_s, t1_s]`` a square wave (on first, from t=0) spends on."""
+def _waveform_mean(t0_s: float, t1_s: float, pulse_hz: float, duty: float, ripples: list[Ripple]) -> float:
+    """Mean over ``[t0_s, t1_s]`` of gate(t) x (1 + sum of depth x shape(t)); the gate is a square wave of
+    ``pulse_hz`` at ``duty`` (on first, from t = 0), or always on. Exact: integrated over each on-interval."""
     if pulse_hz <= 0 or duty >= 1:
-        return 1.0
-    period = 1.0 / pulse_hz
-
-    def on_time_until(t: float) -> float:
-        cycles, rest = divmod(t, period)
-        return cycles * duty * period + min(rest, duty * period)
-
-    return (on_time_until(t1_s) - on_time_until(t0_s)) / (t1_s - t0_s)
+        starts, ends = np.array([t0_s]), np.array([t1_s])
+    else:
+        period = 1.0 / pulse_hz
+        k = np.arange(math.floor(t0_s / period), math.floor(t1_s / period) + 1)
+        starts = np.maximum(k * period, t0_s)
+        ends = np.minimum(k * period + duty * period, t1_s)
+        keep = ends > starts
+        starts, ends = starts[keep], ends[keep]
+    total = float(np.sum(ends - starts))
+    for ripple in ripples:
+        total += ripple.depth_pct / 100.0 * float(np.sum(ripple.integral(ends) - ripple.integral(starts)))
+    return max(total, 0.0) / (t1_s - t0_s)

@@ -1,5 +1,7 @@
-"""Pulse frequency, duty cycle and modulation depth (percent flicker, IEEE 1789) from a flicker trace.
+"""Pulse frequency, duty cycle and modulation depth (percent flicker, IEEE 1789) from one evenly sampled trace.
 
+A single sampling rate cannot tell a frequency from its alias: this is the
+low-frequency half of the analysis (see :mod:`rig.pulse.multirate` for the rest).
 numpy only (runs on the Pi). Uncertainties are expanded (k = 2).
 """
 
@@ -10,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PULSED_MODULATION_PCT = 20.0  # below this the light is "steady" and no pulse frequency is reported
+PULSED_MODULATION_PCT = 20.0  # at least this: on/off pulsing (a duty cycle is reported)
+RIPPLE_MIN_PCT = 2.0  # at least this (and 3 u): modulated light, its frequency is reported
 
 
 @dataclass(frozen=True)
@@ -24,13 +27,21 @@ class PulseResult:
     frequency_u_hz: float | None = None
     duty_pct: float | None = None
     duty_u_pct: float | None = None
+    frequency_min_hz: float | None = None  # modulated faster than the capture resolves: "> frequency_min_hz"
+    flicker_region: str = ""  # IEEE 1789 region (rig.pulse.ieee1789)
+    aperture_us: float | None = None  # aperture of the samples the percent flicker comes from
+    method: str = ""  # how the frequency was found ("trace", "bursts", "bursts+trace", "bound")
 
-    def as_dict(self) -> dict[str, float | None]:
+    def as_dict(self) -> dict[str, float | str | None]:
+        def r(value: float | None, digits: int) -> float | None:
+            return None if value is None else round(value, digits)
+
         return {"modulation_pct": round(self.modulation_pct, 3), "modulation_u_pct": round(self.modulation_u_pct, 3),
-                "pulse_hz": None if self.frequency_hz is None else round(self.frequency_hz, 4),
-                "pulse_u_hz": None if self.frequency_u_hz is None else round(self.frequency_u_hz, 4),
-                "duty_pct": None if self.duty_pct is None else round(self.duty_pct, 3),
-                "duty_u_pct": None if self.duty_u_pct is None else round(self.duty_u_pct, 3)}
+                "pulse_hz": r(self.frequency_hz, 4), "pulse_u_hz": r(self.frequency_u_hz, 4),
+                "pulse_min_hz": r(self.frequency_min_hz, 1),
+                "duty_pct": r(self.duty_pct, 3), "duty_u_pct": r(self.duty_u_pct, 3),
+                "flicker_region": self.flicker_region, "flicker_aperture_us": r(self.aperture_us, 2),
+                "pulse_method": self.method}
 
 
 def analyze_trace(samples, rate_hz: float, dark_counts: float = 0.0) -> PulseResult:
@@ -45,7 +56,7 @@ def analyze_trace(samples, rate_hz: float, dark_counts: float = 0.0) -> PulseRes
     peak_to_peak = math.sqrt(max(0.0, (high - low) ** 2 - (5.15 * noise) ** 2))
     modulation = float(min(100.0, 100.0 * peak_to_peak / max(high + max(low, 0.0), 1e-9)))
     modulation_u = float(100.0 * 2 * noise / (2 * mean))
-    if modulation < PULSED_MODULATION_PCT or peak_to_peak < 3 * noise:
+    if modulation < max(RIPPLE_MIN_PCT, modulation_u) or peak_to_peak < 3 * noise:
         return PulseResult(modulation, modulation_u, False)
     n = len(x)
     centred = x - x.mean()
@@ -66,12 +77,15 @@ def analyze_trace(samples, rate_hz: float, dark_counts: float = 0.0) -> PulseRes
     frequency = float(freqs[k] + shift * (freqs[1] - freqs[0]))
     duration = n / rate_hz
     frequency_u = max(0.1 / duration, 0.002 * frequency)
+    if modulation < PULSED_MODULATION_PCT:
+        return PulseResult(modulation, modulation_u, False, frequency, frequency_u)
     # duty: the fraction of samples above the midpoint between the on and off levels (the medians of the
     # samples on either side of the first midpoint); a sample straddling an edge counts by its coverage
     threshold = 0.5 * (high + low)
     on_level, off_level = float(np.median(x[x > threshold])), float(np.median(x[x <= threshold]))
     threshold = 0.5 * (on_level + off_level)
-    duty = 100.0 * float(np.mean(x > threshold))
+    whole = int(int(frequency * duration) * rate_hz / frequency) if frequency * duration >= 1 else n
+    duty = 100.0 * float(np.mean(x[:max(whole, 16)] > threshold))  # whole periods only: no partial one
     periods = max(frequency * duration, 1.0)
     per_period = rate_hz / frequency
     # two edge samples per period are classified by noise as much as by coverage: their share of the
