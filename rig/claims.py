@@ -73,6 +73,7 @@ class Measured:
     u: float | None = None
     note: str = ""
     verdict: Verdict | None = None
+    lower_bound: float | None = None  # only a bound is known: the true value is above this
 
 
 @dataclass
@@ -200,10 +201,16 @@ def _pulse_value(key: str, u_key: str) -> Callable[[Evidence], Measured]:
         pulse = evidence.facts.pulse
         if pulse is None:
             return Measured(note="the sequence has no 'pulse' phase")
+        if key == "pulse_hz" and pulse.get("pulse_hz") is None and pulse.get("pulse_min_hz"):
+            bound = float(pulse["pulse_min_hz"])
+            return Measured(note=f"modulated faster than {bound:.0f} Hz: beyond what the sensor resolves",
+                            lower_bound=bound)
         if key in ("pulse_hz", "duty_pct") and pulse.get("pulse_hz") is None:
             return Measured(note=f"no pulsing measured (modulation {pulse.get('modulation_pct', 0.0):.1f} %)",
                             verdict=Verdict.FAIL if key == "pulse_hz" else None)
-        return Measured(pulse.get(key), pulse.get(u_key), "no pulsing measured")
+        note = f"IEEE 1789: {pulse['flicker_region']}" if key == "modulation_pct" and pulse.get("flicker_region") \
+            else "no pulsing measured"
+        return Measured(pulse.get(key), pulse.get(u_key), note)
     return measure
 
 
@@ -281,12 +288,18 @@ def _cut_short(spec: ClaimSpec, evidence: Evidence, measured: Measured, band: Ba
 def judge_claim(spec: ClaimSpec, band: Band, evidence: Evidence) -> ClaimCheck:
     """One claim's verdict: forced by the measurement, NOT MEASURED when the run was cut short, else judged."""
     measured = spec.measure(evidence)
+    if measured.value is None and measured.lower_bound is not None:
+        below = band.high is not None and band.high < measured.lower_bound
+        return ClaimCheck(spec.id, spec.label, spec.unit, band.claimed, band.tolerance, band.low, band.high, None,
+                          None, Verdict.FAIL if below else Verdict.NOT_MEASURED, f"> {measured.lower_bound:.0f} "
+                          f"{spec.unit}: {measured.note}")
     cut = _cut_short(spec, evidence, measured, band)
     if cut is not None:
         return ClaimCheck(spec.id, spec.label, spec.unit, band.claimed, band.tolerance, band.low, band.high,
                           measured.value, measured.u, Verdict.NOT_MEASURED, cut)
     verdict = measured.verdict or judge(band.low, band.high, measured.value, measured.u)
-    note = measured.note if (verdict is Verdict.NOT_MEASURED or measured.verdict or spec.id == "dose_j_cm2") else ""
+    note = measured.note if (verdict is Verdict.NOT_MEASURED or measured.verdict
+                             or spec.id in ("dose_j_cm2", "flicker_pct")) else ""
     value = None if measured.verdict is Verdict.FAIL and measured.value is None else measured.value
     return ClaimCheck(spec.id, spec.label, spec.unit, band.claimed, band.tolerance, band.low, band.high, value,
                       measured.u if value is not None else None, verdict, note)

@@ -77,13 +77,23 @@ class Bench:
         """Have the sensor moved to a hand-moved ``position``, or back to its measuring place (None)."""
         self.operator(position)
 
-    def capture_flicker(self, duration_s: float, rate_hz: float, clear_basic_per_ms: float | None = None):
-        """A raw flicker trace from the main sensor (see :mod:`rig.hardware.flicker`)."""
-        from rig.hardware.flicker import capture
+    def detect_pulsing(self, clear_basic_per_ms: float | None, trace_s: float | None = None,
+                       keep: list | None = None):
+        """Pulse/PWM/ripple of the light at the main sensor: short-aperture bursts at several rates plus a ~2 kHz
+        trace (:func:`rig.pulse.detect.detect_pulsing`), then the spectral integration locked to whole periods so
+        every reading sees the duty-cycle mean. Transient I2C errors are retried. Returns the
+        :class:`~rig.pulse.PulseResult` and the locked integration time (ms) or None."""
+        from rig.pulse.detect import MIN_TRACE_S, detect_pulsing, lock_integration
 
-        if self.main_select is not None:
-            self.main_select()
-        return capture(self.spectral, duration_s, rate_hz, clear_basic_per_ms)
+        where = f"AS7341 flicker capture at 0x{self.config.spectral.address:02x} on I2C bus {self.config.i2c_bus}"
+
+        def run():
+            if self.main_select is not None:
+                self.main_select()
+            return detect_pulsing(self.spectral, clear_basic_per_ms, trace_s or MIN_TRACE_S, keep=keep)
+
+        result = with_retries(run, self.clock, where, self.retries)
+        return result, lock_integration(self.spectral, result)
 
     def describe(self) -> dict[str, Any]:
         """Extra facts for ``run.json`` after the bench closed (the simulator adds its wrap's true state)."""

@@ -20,14 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rig.chips.as7341 import FIFO_ENTRIES, STEP_US, Bit, Reg
 from rig.errors import SensorFault
 from rig.hardware.spectral import SpectralSensor
 from rig.responsivity import GAIN_CODES_X, GAIN_RATIO_VS_64X
 
-ENABLE, FD_CFG0, FD_TIME1, FD_TIME2, CONTROL, FIFO_LVL, FDATA_L = 0x80, 0xD7, 0xD8, 0xDA, 0xFA, 0xFD, 0xFE
-PON, FDEN, FIFO_WRITE_FD, FIFO_CLR = 0x01, 0x40, 0x80, 0x02
-STEP_S = 2.78e-6
-FIFO_ENTRIES = 128
+STEP_S = STEP_US * 1e-6
 TARGET_PEAK_COUNTS = 20000.0
 BURST_STEPS = (2, 5, 13, 37)  # apertures of 5.6, 13.9, 36.1, 103 us: co-prime sampling rates, 180 .. 9.7 kHz
 BURSTS_PER_APERTURE = 8
@@ -68,32 +66,30 @@ def capture(sensor: SpectralSensor, duration_s: float, rate_hz: float = 2000.0,
     code = GAIN_CODES_X.index(gain_x)
     wanted = int(round(duration_s / period))
     chunk_s = 0.5 * FIFO_ENTRIES * period  # drain at half full: never overflows
-    sensor._write(bytes([ENABLE, PON]))  # spectral measurement off
-    sensor._write(bytes([FD_TIME1, fd_time & 0xFF]))
-    sensor._write(bytes([FD_TIME2, (code << 3) | (fd_time >> 8)]))
-    sensor._write(bytes([FD_CFG0, FIFO_WRITE_FD]))
-    sensor._write(bytes([CONTROL, FIFO_CLR]))
+    sensor.write_register(Reg.ENABLE, Bit.PON)  # spectral measurement off
+    sensor.write_register(Reg.FD_TIME1, fd_time & 0xFF)
+    sensor.write_register(Reg.FD_TIME2, (code << 3) | (fd_time >> 8))
+    sensor.write_register(Reg.FD_CFG0, Bit.FIFO_WRITE_FD)
+    sensor.write_register(Reg.CONTROL, Bit.FIFO_CLR)
     t0 = sensor.clock.monotonic()
-    sensor._write(bytes([ENABLE, PON | FDEN]))
+    sensor.write_register(Reg.ENABLE, Bit.PON | Bit.FDEN)
     samples: list[int] = []
     try:
         idle = 0
         while len(samples) < wanted:
             sensor.clock.sleep(chunk_s)
-            level = sensor._read_register(FIFO_LVL)
+            level = sensor.read_register(Reg.FIFO_LVL)
             if level == 0:
                 idle += 1
                 if idle > 5:
                     raise SensorFault(f"AS7341 at 0x{sensor.config.address:02x}: flicker FIFO stays empty")
                 continue
             idle = 0
-            data = bytearray(2 * level)
-            with sensor.i2c_device as i2c:
-                i2c.write_then_readinto(bytes([FDATA_L]), data)
+            data = sensor.read_block(Reg.FDATA_L, 2 * level)
             samples += [int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2)]
     finally:
-        sensor._write(bytes([ENABLE, PON]))
-        sensor._write(bytes([FD_CFG0, 0]))
+        sensor.write_register(Reg.ENABLE, Bit.PON)
+        sensor.write_register(Reg.FD_CFG0, 0)
     return FlickerTrace(tuple(samples[:wanted]), 1.0 / period, gain_x, t0)
 
 
@@ -116,10 +112,10 @@ class Burst:
 
 
 def _set_flicker(sensor: SpectralSensor, fd_time: int, gain_code: int) -> None:
-    sensor._write(bytes([ENABLE, PON]))  # spectral measurement off
-    sensor._write(bytes([FD_TIME1, fd_time & 0xFF]))
-    sensor._write(bytes([FD_TIME2, (gain_code << 3) | (fd_time >> 8)]))
-    sensor._write(bytes([FD_CFG0, FIFO_WRITE_FD]))
+    sensor.write_register(Reg.ENABLE, Bit.PON)  # spectral measurement off
+    sensor.write_register(Reg.FD_TIME1, fd_time & 0xFF)
+    sensor.write_register(Reg.FD_TIME2, (gain_code << 3) | (fd_time >> 8))
+    sensor.write_register(Reg.FD_CFG0, Bit.FIFO_WRITE_FD)
 
 
 def capture_bursts(sensor: SpectralSensor, clear_basic_per_ms: float | None = None,
@@ -137,20 +133,18 @@ def capture_bursts(sensor: SpectralSensor, clear_basic_per_ms: float | None = No
             gain_x = choose_gain(clear_basic_per_ms or 1.0, period)
             _set_flicker(sensor, fd_time, GAIN_CODES_X.index(gain_x))
             for _ in range(count):
-                sensor._write(bytes([CONTROL, FIFO_CLR]))
+                sensor.write_register(Reg.CONTROL, Bit.FIFO_CLR)
                 t0 = sensor.clock.monotonic()
-                sensor._write(bytes([ENABLE, PON | FDEN]))
+                sensor.write_register(Reg.ENABLE, Bit.PON | Bit.FDEN)
                 sensor.clock.sleep(FIFO_ENTRIES * period * 1.02)
-                sensor._write(bytes([ENABLE, PON]))
-                level = sensor._read_register(FIFO_LVL)
+                sensor.write_register(Reg.ENABLE, Bit.PON)
+                level = sensor.read_register(Reg.FIFO_LVL)
                 if level == 0:
                     raise SensorFault(f"AS7341 at 0x{sensor.config.address:02x}: flicker FIFO stays empty")
-                data = bytearray(2 * level)
-                with sensor.i2c_device as i2c:
-                    i2c.write_then_readinto(bytes([FDATA_L]), data)
+                data = sensor.read_block(Reg.FDATA_L, 2 * level)
                 samples = tuple(int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2))
                 bursts.append(Burst(samples, fd_time + 1, gain_x, t0))
     finally:
-        sensor._write(bytes([ENABLE, PON]))
-        sensor._write(bytes([FD_CFG0, 0]))
+        sensor.write_register(Reg.ENABLE, Bit.PON)
+        sensor.write_register(Reg.FD_CFG0, 0)
     return bursts

@@ -6,8 +6,8 @@ The runner calls :func:`detect_pulsing` once the wrap is on (and after every mod
 
 from __future__ import annotations
 
-from rig.bench.flicker import BURST_STEPS, BURSTS_PER_APERTURE, capture, capture_bursts
-from rig.bench.spectral import SpectralSensor
+from rig.hardware.flicker import BURST_STEPS, BURSTS_PER_APERTURE, capture, capture_bursts
+from rig.hardware.spectral import SpectralSensor
 from rig.pulse.multirate import analyze_capture
 from rig.pulse.trace import PulseResult
 

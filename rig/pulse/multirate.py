@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rig.bench.flicker import Burst, FlickerTrace
+from rig.hardware.flicker import Burst, FlickerTrace
 from rig.pulse import ieee1789
 from rig.pulse.trace import PULSED_MODULATION_PCT, RIPPLE_MIN_PCT, PulseResult, analyze_trace
 

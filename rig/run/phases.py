@@ -119,6 +119,43 @@ class OnPhase(PhaseKind):
 
     def run(self, ctx: RunContext, phase: Phase) -> None:
         ctx.switch_on()
+        detect_pulsing(ctx, phase)
+
+
+def detect_pulsing(ctx: RunContext, phase: Phase, capture_s: float | None = None) -> None:
+    """In every sequence, right after switch-on: is the light pulsed, PWM-dimmed or rippled? The result goes to the
+    run's facts (the pulse claims) and ``pulse.csv``; a pulsed light locks the integration to whole periods."""
+    from rig.errors import SensorFault
+    from rig.results import write_csv_atomic
+    from rig.sample import clear_basic
+
+    bench = ctx.bench
+    keep: list = []
+    try:
+        reading = bench.read_spectrum()
+        level = clear_basic(reading.counts[-2], reading.gain_x, reading.t_int_ms)
+        result, locked_ms = bench.detect_pulsing(level, capture_s, keep)
+    except SensorFault as error:
+        ctx.event(f"pulse detection failed ({error}): readings are not locked to a pulse period")
+        return
+    ctx.facts.pulse = {**result.as_dict(), "phase": phase.label}
+    text = (f"light after switch-on: {result.method or 'trace'} capture, percent flicker {result.modulation_pct:.1f}"
+            f" ± {result.modulation_u_pct:.1f} %" + (f" ({result.flicker_region})" if result.flicker_region else ""))
+    if result.frequency_hz is not None:
+        text += f", {result.frequency_hz:.4g} Hz"
+    elif result.frequency_min_hz is not None:
+        text += f", faster than {result.frequency_min_hz:.0f} Hz (beyond what the sensor resolves)"
+    ctx.event(text)
+    if locked_ms is not None:
+        ctx.event(f"integration locked to {locked_ms:.1f} ms, a whole number of pulse periods")
+    if keep:
+        trace = keep[0]
+        rows = [{"t_s": round(trace.t0_s - ctx.t0 + i / trace.rate_hz, 6), "counts": c, "gain_x": trace.gain_x}
+                for i, c in enumerate(trace.samples)]
+        try:
+            write_csv_atomic(ctx.writer.path.parent / "pulse.csv", rows, ["t_s", "counts", "gain_x"])
+        except OSError as error:
+            ctx.event(f"pulse.csv could not be written ({error.strerror or error})")
 
 
 @register
@@ -202,8 +239,8 @@ class CooldownPhase(PhaseKind):
 
 @register
 class PulsePhase(PhaseKind):
-    """One raw flicker capture of ``duration_s``: frequency, duty and percent flicker; locks the integration to
-    whole pulse periods so later readings see the duty-cycle mean."""
+    """A longer flicker capture (the trace lasts ``duration_s``) than the one after every switch-on: frequency,
+    duty and percent flicker, recorded on one sample row; the integration stays locked to whole periods."""
 
     kind, needs_wrap, colour = "pulse", "on", "#ce93d8"
 
@@ -212,31 +249,17 @@ class PulsePhase(PhaseKind):
             raise ConfigError(path, key, "a 'pulse' capture of 0.2..30 s while the wrap is on", phase.duration_s)
 
     def run(self, ctx: RunContext, phase: Phase) -> None:
-        from rig.pulse import analyze_trace
-        from rig.results import write_csv_atomic
+        detect_pulsing(ctx, phase, capture_s=phase.duration_s)
+        pulse = dict(ctx.facts.pulse or {})
 
-        bench = ctx.bench
+        def annotate(row: dict[str, Any]) -> None:
+            row.update({k: v for k, v in pulse.items() if k != "phase"})
+            row["event"] = "pulse capture: " + ", ".join(
+                f"{k} {v}" for k, v in pulse.items() if k in ("pulse_hz", "pulse_min_hz", "modulation_pct",
+                                                             "duty_pct", "flicker_region") and v not in (None, ""))
 
-        def capture(row: dict[str, Any]) -> None:
-            trace = bench.capture_flicker(phase.duration_s, ctx.sequence.pulse_rate_hz, row["clear_basic"])
-            result = analyze_trace(trace.samples, trace.rate_hz)
-            ctx.facts.pulse = result.as_dict()
-            row.update(result.as_dict())
-            row["event"] = (f"pulse capture: {len(trace.samples)} samples at {trace.rate_hz:.0f} Hz, modulation "
-                            f"{result.modulation_pct:.1f} %" + (
-                                f", {result.frequency_hz:.2f} Hz, duty {result.duty_pct:.1f} %" if result.pulsed
-                                else ", steady"))
-            trace_rows = [{"t_s": round(trace.t0_s - ctx.t0 + i / trace.rate_hz, 6), "counts": c,
-                           "gain_x": trace.gain_x} for i, c in enumerate(trace.samples)]
-            write_csv_atomic(ctx.writer.path.parent / "pulse.csv", trace_rows, ["t_s", "counts", "gain_x"])
-            ctx.event(row["event"])
-            if result.pulsed:
-                t_int_ms = bench.spectral.lock_to_period(1.0 / result.frequency_hz)
-                ctx.event(f"integration locked to {t_int_ms:.1f} ms, a whole number of "
-                          f"{1000.0 / result.frequency_hz:.2f} ms pulse periods")
-
-        if ctx.sample(phase, before_write=capture) is None:
-            raise RunAborted("no spectral reading before the pulse capture")
+        if ctx.sample(phase, before_write=annotate) is None:
+            raise RunAborted("no spectral reading after the pulse capture")
 
 
 @register
