@@ -30,6 +30,7 @@ from typing import Any
 from rig.config import load_validated
 from rig.errors import ConfigError
 from rig.sim.optics import SpectralLine
+from rig.sim.sensor_unit import SensorSpread
 
 
 @dataclass
@@ -110,10 +111,12 @@ class WrapSpec:
     heat_tau_s: float = 240.0
     faults: WrapFaults = field(default_factory=WrapFaults)
     positions: list[WrapPosition] = field(default_factory=list)
+    sensor: SensorSpread = field(default_factory=SensorSpread)  # the simulated AS7341 unit's production spread
     source: str = "<built-in>"
 
     def validate(self) -> WrapSpec:
         path = self.source
+        self.sensor.validate(path)
         names = [s.name for s in self.strings]
         if not self.strings:
             raise ConfigError(path, "strings", "at least one LED string")
