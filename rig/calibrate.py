@@ -136,3 +136,12 @@ def fit_thermistor(reference_c: Sequence[float], resistance_ohm: Sequence[float]
         raise RigError(f"thermistor calibration: model must be auto, beta or steinhart-hart (got {model!r})")
     residuals = [fit.temperature_c(float(math.exp(lr))) - (tk - KELVIN) for lr, tk in zip(ln_r, t, strict=True)]
     return ThermistorFit(fit.model, fit.coefficients, residuals)
+
+
+def reference_source(peak_nm: float, mw_cm2: float, fwhm_nm: float = 20.0):
+    """A simulated reference source on the jig (for ``calibrate ... --sim``): one steady LED line."""
+    from rig.sim.wrap import LedString, WrapMode, WrapSpec
+
+    return WrapSpec(name="reference source", droop_fraction=0.0, wavelength_drift_nm=0.0,
+                    strings=[LedString("ref", peak_nm, fwhm_nm, mw_cm2)], modes=[WrapMode("ref", ["ref"])]).validate()
+

@@ -50,6 +50,19 @@ class SpectralReference:
 
 
 @dataclass
+class SpectralReadingRecord:
+    """One stored reading of a reference source (kept so that adding a reference refits them all)."""
+
+    counts: list[float] = field(default_factory=list)
+    gain_x: float = 0.0
+    t_int_ms: float = 0.0
+    reference_peak_nm: float = 0.0
+    reference_u_nm: float = 1.0
+    reference_fwhm_nm: float = 0.0  # 0 = not stated
+    reference_mw_cm2: float = 0.0  # 0 = not stated
+
+
+@dataclass
 class CalibrationFile:
     """The contents of a calibration TOML file."""
 
@@ -75,6 +88,7 @@ class CalibrationFile:
     spectral_u_oob: list[float] = field(default_factory=list)
     spectral_peak_floor_nm: list[float] = field(default_factory=list)  # k=2, [red, nir]
     spectral_references: list[SpectralReference] = field(default_factory=list)
+    spectral_readings: list[SpectralReadingRecord] = field(default_factory=list)
     source: str = ""
 
     def validate(self) -> CalibrationFile:

@@ -367,12 +367,9 @@ def cmd_calibrate_irradiance(args: argparse.Namespace, console: Console) -> int:
     else:
         if args.reference_mw_cm2 is None or args.reference_nm is None:
             raise RigError("--reference-mw-cm2 and --reference-nm are needed for a live calibration")
-        from rig.sim.wrap import LedString, WrapMode, WrapSpec
+        from rig.calibrate import reference_source
 
-        source = WrapSpec(name="reference source", droop_fraction=0.0, wavelength_drift_nm=0.0,
-                          strings=[LedString("ref", args.reference_nm, 20.0, args.reference_mw_cm2)],
-                          modes=[WrapMode("ref", ["ref"])])
-        with _open_bench(args, source) as bench:
+        with _open_bench(args, reference_source(args.reference_nm, args.reference_mw_cm2)) as bench:
             if args.switch_on:
                 bench.switch.on()
                 bench.clock.sleep(args.settle_s)
@@ -382,7 +379,8 @@ def cmd_calibrate_irradiance(args: argparse.Namespace, console: Console) -> int:
         raise RigError("every reading needs a reference irradiance and wavelength (flags or CSV columns "
                        "reference_mw_cm2, reference_nm)")
     dark = calibration.dark_counts or None
-    measured = measure_nominal(readings, [n for _, n in references], transmission, dark)
+    spectral = calibration.calibration() if calibration.has_spectral else None  # the sensor's own table, if fitted
+    measured = measure_nominal(readings, [n for _, n in references], transmission, dark, base=spectral)
     new_points = [ReferencePoint(r, n, m) for (r, n), m in zip(references, measured, strict=True)]
     points = calibration.points + new_points
     fit = fit_scale([p.reference_mw_cm2 for p in points], [p.measured_mw_cm2 for p in points],
@@ -399,6 +397,45 @@ def cmd_calibrate_irradiance(args: argparse.Namespace, console: Console) -> int:
     save_calibration(calibration, Path(path))
     console.print(f"scale {fit.scale:.4f} ± {fit.scale_u_rel:.1%} (standard); residuals: "
                   + ", ".join(f"{r:+.1%}" for r in fit.residuals_rel[-10:]))
+    console.print(f"wrote {path} (id {calibration.id})")
+    return EXIT_OK
+
+
+def cmd_calibrate_spectral(args: argparse.Namespace, console: Console) -> int:
+    """Per-channel spectral corrections from sources of known peak: live on the bench, or from a REF_CSV."""
+    from rig.calibrate import reference_source, take_readings
+    from rig.calibration import save_calibration
+    from rig.spectral_calibration import ReferenceReading, add_references, load_reference_csv
+
+    config = _bench_config(args)
+    path, calibration = _calibration_target(args, config)
+    transmission = args.transmission or calibration.transmission or config.jig.transmission
+    if args.ref_csv:
+        new = load_reference_csv(args.ref_csv)
+    else:
+        if args.reference_peak_nm is None:
+            raise RigError("--reference-peak-nm is needed for a live spectral calibration (or give a REF_CSV)")
+        source = reference_source(args.reference_peak_nm, args.reference_mw_cm2 or 30.0, args.reference_fwhm_nm or 20.0)
+        with _open_bench(args, source) as bench:
+            if args.switch_on:
+                bench.switch.on()
+                bench.clock.sleep(args.settle_s)
+            new = [ReferenceReading(r.counts, r.gain_x, r.t_int_ms, args.reference_peak_nm, args.reference_fwhm_nm,
+                                    args.reference_u_nm, args.reference_mw_cm2, r.saturated)
+                   for r in take_readings(bench, args.count)]
+    had_scale = bool(calibration.points)
+    fit = add_references(calibration, new, transmission)
+    calibration.transmission = transmission
+    save_calibration(calibration, path)
+    for ref in calibration.spectral_references:
+        console.print(f"reference {ref.reference_peak_nm:g} ± {ref.reference_u_nm:g} nm: {ref.readings} readings, "
+                      f"fitted peak {ref.fitted_peak_nm:.1f} nm, residual {ref.residual_rel:.1%}")
+    console.print("gains (F1..F8, Clear, NIR): " + ", ".join(f"{g:.3f}" for g in fit.gains))
+    console.print("filter shifts nm: " + ", ".join(f"{d:+.1f}" for d in fit.shifts_nm))
+    console.print(f"peak floor (k=2): red {fit.peak_floor_nm['red']:.1f} nm, NIR {fit.peak_floor_nm['nir']:.1f} nm")
+    if had_scale:
+        console.print("[yellow]note:[/] the irradiance scale in this file was fitted with the previous table: "
+                      "run `rig calibrate irradiance --out` again")
     console.print(f"wrote {path} (id {calibration.id})")
     return EXIT_OK
 
@@ -491,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use a calibration made for another sensor anyway")
     analyze.set_defaults(func=cmd_analyze)
 
-    calibrate = commands.add_parser("calibrate", help="make calibration files (dark, irradiance, thermistor)")
+    calibrate = commands.add_parser("calibrate", help="make calibration files (dark, irradiance, spectral, thermistor)")
     kinds = calibrate.add_subparsers(dest="kind", required=True)
     dark = kinds.add_parser("dark", help="dark counts: wrap off, sensor covered")
     _bench_args(dark)
@@ -512,6 +549,23 @@ def build_parser() -> argparse.ArgumentParser:
     irradiance.add_argument("--settle-s", type=float, default=30.0, help="wait after switching on (default 30 s)")
     irradiance.add_argument("--out", metavar="FILE", help="calibration file to create or add points to")
     irradiance.set_defaults(func=cmd_calibrate_irradiance)
+    spectral = kinds.add_parser("spectral", help="per-channel corrections from sources of known peak (adds to --out)")
+    _bench_args(spectral)
+    spectral.add_argument("ref_csv", nargs="?", metavar="REF_CSV",
+                          help="offline: readings (rig analyze format) + reference_peak_nm [, reference_fwhm_nm, "
+                               "reference_u_nm, reference_mw_cm2]")
+    spectral.add_argument("--reference-peak-nm", type=positive_float, help="live: the source's measured peak")
+    spectral.add_argument("--reference-u-nm", type=positive_float, default=1.0,
+                          help="live: standard uncertainty of that peak (default 1 nm)")
+    spectral.add_argument("--reference-fwhm-nm", type=positive_float, help="live: the source's FWHM, if known")
+    spectral.add_argument("--reference-mw-cm2", type=positive_float,
+                          help="live: a reference meter's irradiance at the jig, if measured")
+    spectral.add_argument("--transmission", type=float, help="attenuator transmission (default: file or bench config)")
+    spectral.add_argument("--count", type=int, default=10, help="live readings (default 10)")
+    spectral.add_argument("--switch-on", action="store_true", help="power the source through the wrap switch")
+    spectral.add_argument("--settle-s", type=float, default=30.0, help="wait after switching on (default 30 s)")
+    spectral.add_argument("--out", metavar="FILE", help="calibration file to create or add references to")
+    spectral.set_defaults(func=cmd_calibrate_spectral)
     thermistor = kinds.add_parser("thermistor", help="fit Beta or Steinhart-Hart from reference points")
     thermistor.add_argument("--probe", required=True, help="probe name (as in the bench config)")
     thermistor.add_argument("--point", action="append", default=[], metavar="C:OHM",

@@ -97,7 +97,7 @@ def _load_cached(path: str) -> Responsivity:
 
 @lru_cache(maxsize=32)
 def corrected(table: Responsivity, gains: tuple[float, ...], shifts_nm: tuple[float, ...]) -> Responsivity:
-    """The table with per-channel corrections: R'_c(lambda) = gain_c x R_c(lambda - shift_c) (a spectral calibration)."""
+    """The table with per-channel corrections R'_c(lambda) = gain_c x R_c(lambda - shift_c) (spectral calibration)."""
     if all(g == 1.0 for g in gains) and all(s == 0.0 for s in shifts_nm):
         return table
     wl = table.wavelengths_nm

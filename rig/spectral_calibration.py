@@ -31,7 +31,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +45,8 @@ REFERENCE_U_NM = 1.0  # default standard uncertainty of a reference's peak (a sp
 FWHM_PRIOR_NM = (20.0, 8.0)  # a reference LED of unknown width
 FWHM_KNOWN_U_NM = 2.0
 AMPLITUDE_U_REL = 0.03
-UNMODELLED_REL, UNMODELLED_OOB = 0.03, 0.005
-CALIBRATED_SHIFT_FLOOR_NM = 1.0
+UNMODELLED_REL, UNMODELLED_OOB = 0.05, 0.005
+CALIBRATED_SHIFT_FLOOR_NM = 1.5
 PEAK_FLOOR_MIN_NM = {"red": 1.0, "nir": 5.0}
 SHIFTED = ("F6", "F7", "F8", "NIR")  # filters whose passband the red/NIR references reach: their centre is fitted
 OOB_ONLY = ("F1", "F2", "F3", "F4", "F5")  # red/NIR light reaches these only out of band: a gain = its level
@@ -77,11 +77,14 @@ class SpectralFit:
     peak_floor_nm: dict[str, float]
     fitted_peaks_nm: list[float]
     residuals_rel: list[float]  # RMS relative residual per reference
+    sources: list[tuple] = field(default_factory=list)  # (peak, fwhm, mw, u) per reference source, fit order
 
 
-def load_reference_csv(path: str | Path) -> list[ReferenceReading]:
+def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
+                       peak_default: float | None = None) -> list[ReferenceReading]:
     """Read a REF_CSV: a counts table (as ``rig analyze`` reads) plus reference_peak_nm and optional
-    reference_fwhm_nm, reference_u_nm, reference_mw_cm2. Mistakes raise RigError naming file, row and column."""
+    reference_fwhm_nm, reference_u_nm, reference_mw_cm2. Mistakes raise RigError naming file, row and column.
+    (``peak_column``/``peak_default``: the irradiance calibration's ``reference_nm``, or a default for it.)"""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8") as handle:
@@ -93,14 +96,15 @@ def load_reference_csv(path: str | Path) -> list[ReferenceReading]:
     if not rows:
         raise RigError(f"{path}: no readings (expected a header and one row per reading)")
     header = rows[0].keys()
-    for column in (*CHANNELS, "gain_x", "t_int_ms", "reference_peak_nm"):
+    required = (*CHANNELS, "gain_x", "t_int_ms") + ((peak_column,) if peak_default is None else ())
+    for column in required:
         if column not in header:
             raise RigError(f"{path}: column {column!r} is missing (expected F1..F8, Clear, NIR, gain_x, t_int_ms, "
-                           "reference_peak_nm; optional reference_fwhm_nm, reference_u_nm, reference_mw_cm2)")
+                           f"{peak_column}; optional reference_fwhm_nm, reference_u_nm, reference_mw_cm2)")
 
     def number(row: dict, n: int, column: str, low: float, high: float, optional: bool = False) -> float | None:
         text = (row.get(column) or "").strip()
-        if not text and optional:
+        if not text and (optional or (column == peak_column and peak_default is not None)):
             return None
         try:
             value = float(text)
@@ -122,7 +126,8 @@ def load_reference_csv(path: str | Path) -> list[ReferenceReading]:
             raise RigError(f"{path}: row {n}, column 'gain_x': expected one of 0.5, 1, 2 ... 512, got {gain:g}") \
                 from None
         out.append(ReferenceReading(
-            counts, gain, number(row, n, "t_int_ms", 0.001, 200000), number(row, n, "reference_peak_nm", 380, 1050),
+            counts, gain, number(row, n, "t_int_ms", 0.001, 200000),
+            number(row, n, peak_column, 380, 1050, optional=peak_default is not None) or peak_default or 0.0,
             number(row, n, "reference_fwhm_nm", 1, 150, optional=True),
             number(row, n, "reference_u_nm", 0.01, 20, optional=True) or REFERENCE_U_NM,
             number(row, n, "reference_mw_cm2", 1e-6, 1e5, optional=True),
@@ -138,7 +143,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     prior = prior or ModelUncertainty()
     dark = np.asarray(dark_counts if dark_counts is not None else (0.0,) * 10, float)
     # one source per distinct (peak, width, irradiance): its readings share amplitude, peak and width
-    keys = sorted({(r.peak_nm, r.fwhm_nm, r.irradiance_mw_cm2, r.peak_u_nm) for r in readings},
+    keys = sorted({_key(r) for r in readings},
                   key=lambda k: (k[0], k[1] or 0, k[2] or 0))
     data = []
     for r in readings:
@@ -148,7 +153,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
         per_basic = gain_ratio(r.gain_x) * r.t_int_ms
         y = (np.asarray(r.counts, float) - dark) / per_basic
         var = (np.maximum(np.asarray(r.counts, float), 0.0) + 2.0 + 1 / 12) / per_basic**2
-        data.append((keys.index((r.peak_nm, r.fwhm_nm, r.irradiance_mw_cm2, r.peak_u_nm)), y, var))
+        data.append((keys.index(_key(r)), y, var))
     peaks_max = table.matrix.max(axis=0)
     shifted = [CHANNELS.index(name) for name in SHIFTED]
     n_gain, n_shift = len(CHANNELS), len(shifted)
@@ -212,7 +217,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
         rel=tuple(float(math.sqrt(v + UNMODELLED_REL**2)) for v in var_g),
         shift_nm=tuple(float(math.sqrt(var_shift[c] + CALIBRATED_SHIFT_FLOOR_NM**2)) if c in shifted
                        else float(prior.shift_nm[c]) for c in range(n_gain)),
-        oob=tuple(0.5 * u for u in prior.oob))
+        oob=tuple(prior.oob))
     i7, i8, i_nir = (n_gain + shifted.index(CHANNELS.index(c)) for c in ("F7", "F8", "NIR"))
     red_var = 0.25 * (cov[i7, i7] + cov[i8, i8] + 2 * cov[i7, i8])
     floor = {"red": max(PEAK_FLOOR_MIN_NM["red"], 2.0 * math.sqrt(max(red_var, 0.0))),
@@ -223,10 +228,50 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
                for src_index, y, _v in data if src_index == s]
         residuals_rel.append(float(np.mean(rel)))
     return SpectralFit(tuple(float(math.exp(g)) for g in log_g), tuple(float(d) for d in shift), model_u, floor,
-                       [float(src[s][1]) for s in range(len(keys))], residuals_rel)
+                       [float(src[s][1]) for s in range(len(keys))], residuals_rel, keys)
 
 
 def _model(table: Responsivity, log_g: np.ndarray, shift: np.ndarray, source: np.ndarray) -> np.ndarray:
     log_a, peak, fwhm = source
     response = np.diagonal(table.line_responses(peak - shift, max(fwhm, 2.0)))  # channel c seen at peak - shift_c
     return math.exp(log_a) * np.exp(log_g) * response
+
+
+def add_references(calibration_file, new: Sequence[ReferenceReading], transmission: float) -> SpectralFit:
+    """Refit the spectral calibration of ``calibration_file`` (a :class:`rig.calibration.CalibrationFile`) with
+    its stored reference readings plus ``new``, and store corrections, uncertainties and provenance in it."""
+    from datetime import UTC, datetime
+
+    from rig.calibration import SpectralReadingRecord, SpectralReference
+
+    stored = [ReferenceReading(tuple(r.counts), r.gain_x, r.t_int_ms, r.reference_peak_nm,
+                               r.reference_fwhm_nm or None, r.reference_u_nm, r.reference_mw_cm2 or None)
+              for r in calibration_file.spectral_readings]
+    readings = stored + list(new)
+    fit = fit_spectral(readings, Responsivity.load(), transmission, calibration_file.dark_counts or None)
+    f = calibration_file
+    f.spectral_created = datetime.now(UTC).isoformat(timespec="seconds")
+    f.spectral_gains = [round(g, 6) for g in fit.gains]
+    f.spectral_shifts_nm = [round(d, 4) for d in fit.shifts_nm]
+    f.spectral_u_rel = [round(u, 6) for u in fit.model_u.rel]
+    f.spectral_u_shift_nm = [round(u, 4) for u in fit.model_u.shift_nm]
+    f.spectral_u_oob = [round(u, 6) for u in fit.model_u.oob]
+    f.spectral_peak_floor_nm = [round(fit.peak_floor_nm["red"], 4), round(fit.peak_floor_nm["nir"], 4)]
+    f.spectral_readings = [SpectralReadingRecord([float(c) for c in r.counts], r.gain_x, round(r.t_int_ms, 4),
+                                                 r.peak_nm, r.peak_u_nm, r.fwhm_nm or 0.0, r.irradiance_mw_cm2 or 0.0)
+                           for r in readings]
+    sources = fit.sources
+    f.spectral_references = [
+        SpectralReference(peak, u_nm, fwhm or 0.0, mw or 0.0, sum(1 for r in readings if _key(r) == key),
+                          round(fitted, 3), round(residual, 5))
+        for key, fitted, residual in zip(sources, fit.fitted_peaks_nm, fit.residuals_rel, strict=True)
+        for peak, fwhm, mw, u_nm in [key]]
+    f.spectral_method = (
+        f"per-channel gain and filter shift fitted (MAP, production spread as prior) to {len(sources)} reference "
+        f"source(s) at {', '.join(f'{k[0]:g}' for k in sources)} nm, {len(readings)} readings; "
+        f"transmission {transmission:g}")
+    return fit
+
+
+def _key(r: ReferenceReading) -> tuple:
+    return (r.peak_nm, r.fwhm_nm, r.irradiance_mw_cm2, r.peak_u_nm)

@@ -68,7 +68,7 @@ from rig.responsivity import CHANNELS, Responsivity, full_scale_counts, gain_rat
 K = 2.0  # coverage factor of every stated uncertainty
 READ_NOISE_COUNTS = 1.0
 DARK_NOISE_COUNTS = 1.0  # uncertainty of the subtracted dark baseline, raw counts
-DETECT_Z = 5.0  # a line is present when its irradiance is this many standard deviations above 0
+DETECT_Z = 3.0  # a line is present when its irradiance is this many standard deviations above 0
 MIN_SHARE = 0.02  # ...and it carries at least 2 % of the total irradiance
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
@@ -110,13 +110,13 @@ class ModelUncertainty:
 
     Defaults (uncalibrated, a part anywhere in the production spread): sensitivity 10 % (the datasheet gives
     no limit; the typical curves miss the datasheet's own typical counts by about +/-10 %), filter centre
-    3.5 nm (datasheet +/-10 nm as a 3-sigma limit, plus the typical curves' own shape uncertainty),
+    3 nm (datasheet +/-10 nm as a 4-sigma production limit, plus the typical curves' own shape uncertainty),
     out-of-band 2 % of the channel's peak for F1-F6, 1 % for F7, F8 and NIR (the templates keep 2-7 % out of
     band, the datasheet figure less).
     """
 
     rel: tuple[float, ...] = (0.10,) * 10
-    shift_nm: tuple[float, ...] = (3.5,) * 8 + (0.0, 3.5)
+    shift_nm: tuple[float, ...] = (3.0,) * 8 + (0.0, 3.0)
     oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
 
 
@@ -211,8 +211,8 @@ def _grids(responsivity: Responsivity, lines: tuple[LineSpec, ...]) -> tuple[_Gr
         rows, derivs = [], []
         for width in spec.fwhm_nm:
             rows.append(responsivity.line_responses(peaks, width))
-            derivs.append((responsivity.line_responses(peaks + 0.5, width)
-                           - responsivity.line_responses(peaks - 0.5, width)))
+            derivs.append(responsivity.line_responses(peaks + 0.5, width)
+                           - responsivity.line_responses(peaks - 0.5, width))
         out.append(_Grid(spec, np.tile(peaks, len(spec.fwhm_nm)), np.repeat(np.asarray(spec.fwhm_nm), len(peaks)),
                          np.vstack(rows), np.vstack(derivs)))
     return tuple(out)

@@ -13,8 +13,9 @@ width change, only its sensitivity and a silicon tilt. Each gain ratio vs 64x is
 
 The spread and where it comes from (``SensorSpread`` defaults, all standard deviations):
 
-- centre offset 3.3 nm, truncated at +/-10 nm: DS000504 / DS000718 give filter centres as typ +/-10 nm
-  (e.g. F8 min 670, typ 680, max 690 nm); a production limit taken as 3 sigma.
+- centre offset 2.5 nm, truncated at +/-10 nm: DS000504 / DS000718 give filter centres as typ +/-10 nm
+  (e.g. F8 min 670, typ 680, max 690 nm), taken as a production limit at process capability Cpk 1.33
+  (limits at +/-4 sigma, the usual minimum for a specified parameter).
 - width 5 %, skew 0.08 per 100 nm: the datasheet gives FWHM as typical only; the two public
   digitisations of the "typical" curves (ams templates vs the datasheet figure in photobiologySensors)
   differ by this much in shape (F7 at 660 nm: 0.52 vs ~0.35 of its peak).
@@ -47,7 +48,7 @@ class SensorSpread:
     """
 
     scale: float = 1.0
-    centre_nm: float = 3.3
+    centre_nm: float = 2.5
     centre_limit_nm: float = 10.0
     width_rel: float = 0.05
     skew_per_100nm: float = 0.08

@@ -157,11 +157,12 @@ def stats(cases_: list[Case]) -> dict[str, float]:
     with_nir = [c for c in cases_ if c.nir is not None]
     bucket = [c.result.nir_peak_nm is not None
               and min(NIR_PEAKS, key=lambda b: abs(b - c.result.nir_peak_nm)) == c.nir for c in with_nir]
-    missed = [c for c in cases_ if
-              (c.red is not None and c.red_mw >= 1 and (c.result.red_peak_nm is None or not c.result.red_irradiance_mw_cm2))
-              or (c.nir is not None and c.nir_mw >= 1 and (c.result.nir_peak_nm is None
-                                                         or not c.result.nir_irradiance_mw_cm2))
-              or not c.result.irradiance_mw_cm2]
+    def seen(c: Case, band: str) -> bool:
+        return bool(getattr(c.result, f"{band}_peak_nm") and getattr(c.result, f"{band}_irradiance_mw_cm2"))
+
+    missed = [c for c in cases_ if not c.result.irradiance_mw_cm2
+              or (c.red is not None and c.red_mw >= 1 and not seen(c, "red"))
+              or (c.nir is not None and c.nir_mw >= 1 and not seen(c, "nir"))]
     phantom = [c for c in cases_ if c.nir is None and c.result.nir_peak_nm is not None]
     return {
         "n": len(cases_),
