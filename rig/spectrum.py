@@ -265,6 +265,8 @@ def _nnls_batch(candidates: np.ndarray, others: Sequence[np.ndarray], y: np.ndar
     ``others`` (10 each). Exact for a few lines: the optimum is the best feasible unconstrained solution over
     all supports. Returns amplitudes (rows x n; column 0 the candidate's) and chi-square (rows)."""
     rows, n = candidates.shape[0], 1 + len(others)
+    if n <= 2:
+        return _nnls_two(candidates, others[0] if others else None, y, w)
     gram = np.empty((rows, n, n))
     rhs = np.empty((rows, n))
     gram[:, 0, 0] = (candidates**2) @ w
@@ -296,6 +298,36 @@ def _nnls_batch(candidates: np.ndarray, others: Sequence[np.ndarray], y: np.ndar
             best_x[ok] = 0.0
             best_x[np.ix_(ok, idx)] = x[ok]
     return best_x, np.maximum(best_chi2, 0.0)
+
+
+def _nnls_two(candidates: np.ndarray, other: np.ndarray | None, y: np.ndarray, w: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_nnls_batch` for one candidate and at most one fixed line, in closed form (the hot path)."""
+    wy = w * y
+    yy = float(y @ wy)
+    a11 = (candidates**2) @ w
+    b1 = candidates @ wy
+    alone1 = np.maximum(b1 / a11, 0.0)
+    chi_alone1 = yy - alone1 * b1
+    if other is None:
+        return alone1[:, None], np.maximum(chi_alone1, 0.0)
+    wo = w * other
+    a12 = candidates @ wo
+    a22 = float(other @ wo)
+    b2 = float(other @ wy)
+    det = a11 * a22 - a12**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x1 = (a22 * b1 - a12 * b2) / det
+        x2 = (a11 * b2 - a12 * b1) / det
+    chi_both = yy - x1 * b1 - x2 * b2
+    alone2 = max(b2 / a22, 0.0) if a22 > 0 else 0.0
+    chi_alone2 = yy - alone2 * b2
+    ok = np.isfinite(x1) & np.isfinite(x2) & (x1 >= 0) & (x2 >= 0)
+    first = chi_alone1 <= chi_alone2
+    x1 = np.where(ok, x1, np.where(first, alone1, 0.0))
+    x2 = np.where(ok, x2, np.where(first, 0.0, alone2))
+    chi2 = np.where(ok, chi_both, np.minimum(chi_alone1, chi_alone2))
+    return np.column_stack([x1, x2]), np.maximum(chi2, 0.0)
 
 
 @dataclass
