@@ -101,7 +101,8 @@ def test_uniform_wrap_passes_end_to_end(tmp_path, muxed):
     assert sorted(set(at_positions.position)) == ["a", "b", "c", "d"]
     # every position sees 30 + 0.15 x 30 = 34.5 mW/cm2
     means = at_positions.groupby("position").irradiance_mw_cm2.mean()
-    assert means.to_numpy() == pytest.approx([34.5] * 4, rel=0.05)
+    # each position's sensor is its own (uncalibrated) production unit: sensitivities differ by ~10 % per channel
+    assert means.to_numpy() == pytest.approx([34.5] * 4, rel=0.12)
     summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")
     assert summary.loc["uniformity (min/max irradiance)", "verdict"] == "PASS"
     uniformity = json.loads((run_dir / "run.json").read_text())["facts"]["uniformity"]
