@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,11 +38,12 @@ class ScaleFit:
 
 
 def measure_nominal(readings: Sequence[Reading], references_nm: Sequence[float], transmission: float,
-                    dark_counts: Sequence[float] | None = None) -> list[float]:
-    """Irradiance at the surface of each reading with the datasheet-nominal scale (through the line model,
-    so a scale made at one wavelength carries to the others)."""
-    nominal = Calibration(Responsivity.load(), transmission=transmission,
-                          dark_counts=tuple(dark_counts) if dark_counts is not None else (0.0,) * 10)
+                    dark_counts: Sequence[float] | None = None, base: Calibration | None = None) -> list[float]:
+    """Irradiance at the surface of each reading with scale 1 (through the line model, so a scale made at
+    one wavelength carries to the others). ``base``: the table and model uncertainty to use (a spectral
+    calibration's), else the datasheet-nominal ones."""
+    nominal = replace(base or Calibration(Responsivity.load()), transmission=transmission, scale=1.0,
+                      dark_counts=tuple(dark_counts) if dark_counts is not None else (0.0,) * 10)
     measured = []
     for reading, nm in zip(readings, references_nm, strict=True):
         if reading.saturated:

@@ -3,7 +3,10 @@
 A calibration file (TOML, written by ``rig calibrate``; see the README) holds an
 ``id``, the date, the sensor it was made for, the jig, the method, the fitted
 ``scale`` (multiplying the datasheet-nominal irradiance) with its uncertainty
-and the fit's residuals, the reference points, and optionally the dark counts.
+and the fit's residuals, the reference points, optionally the dark counts, and
+optionally a spectral calibration (``spectral_*``: per-channel gains and filter
+shifts, their model uncertainty, peak floors and the reference sources; see
+:mod:`rig.spectral_calibration`).
 Without one, rig uses the datasheet-nominal calibration and marks irradiance
 "uncalibrated".
 """
@@ -11,7 +14,7 @@ Without one, rig uses the datasheet-nominal calibration and marks irradiance
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +22,8 @@ from typing import Any
 from rig.analysis import nominal_calibration
 from rig.config import load_validated
 from rig.errors import ConfigError, RigError
-from rig.responsivity import Responsivity
-from rig.spectrum import Calibration
+from rig.responsivity import CHANNELS, Responsivity, corrected
+from rig.spectrum import Calibration, ModelUncertainty
 
 
 @dataclass
@@ -31,6 +34,32 @@ class ReferencePoint:
     reference_nm: float = 0.0
     measured_mw_cm2: float = 0.0
     residual_rel: float = 0.0
+
+
+@dataclass
+class SpectralReference:
+    """One reference source of a spectral calibration: what was stated, and what the fit made of it."""
+
+    reference_peak_nm: float = 0.0
+    reference_u_nm: float = 0.0
+    reference_fwhm_nm: float = 0.0  # 0 = not stated
+    reference_mw_cm2: float = 0.0  # 0 = not stated
+    readings: int = 0
+    fitted_peak_nm: float = 0.0
+    residual_rel: float = 0.0
+
+
+@dataclass
+class SpectralReadingRecord:
+    """One stored reading of a reference source (kept so that adding a reference refits them all)."""
+
+    counts: list[float] = field(default_factory=list)
+    gain_x: float = 0.0
+    t_int_ms: float = 0.0
+    reference_peak_nm: float = 0.0
+    reference_u_nm: float = 1.0
+    reference_fwhm_nm: float = 0.0  # 0 = not stated
+    reference_mw_cm2: float = 0.0  # 0 = not stated
 
 
 @dataclass
@@ -50,6 +79,16 @@ class CalibrationFile:
     dark_counts: list[float] = field(default_factory=list)
     dark_gain_x: float = 0.0
     dark_t_int_ms: float = 0.0
+    spectral_created: str = ""
+    spectral_method: str = ""
+    spectral_gains: list[float] = field(default_factory=list)
+    spectral_shifts_nm: list[float] = field(default_factory=list)
+    spectral_u_rel: list[float] = field(default_factory=list)
+    spectral_u_shift_nm: list[float] = field(default_factory=list)
+    spectral_u_oob: list[float] = field(default_factory=list)
+    spectral_peak_floor_nm: list[float] = field(default_factory=list)  # k=2, [red, nir]
+    spectral_references: list[SpectralReference] = field(default_factory=list)
+    spectral_readings: list[SpectralReadingRecord] = field(default_factory=list)
     source: str = ""
 
     def validate(self) -> CalibrationFile:
@@ -63,12 +102,36 @@ class CalibrationFile:
             raise ConfigError(self.source, "scale_u_rel", "a fraction in [0, 1)", self.scale_u_rel)
         if self.dark_counts and len(self.dark_counts) != 10:
             raise ConfigError(self.source, "dark_counts", "10 values (F1..F8, Clear, NIR)", len(self.dark_counts))
+        if self.spectral_gains:
+            for key in ("spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "spectral_u_shift_nm",
+                        "spectral_u_oob"):
+                if len(getattr(self, key)) != len(CHANNELS):
+                    raise ConfigError(self.source, key, "10 values (F1..F8, Clear, NIR)", len(getattr(self, key)))
+            if not all(0.2 < g < 5 for g in self.spectral_gains):
+                raise ConfigError(self.source, "spectral_gains", "factors in (0.2, 5)", self.spectral_gains)
+            if not all(abs(d) <= 30 for d in self.spectral_shifts_nm):
+                raise ConfigError(self.source, "spectral_shifts_nm", "shifts within +/-30 nm", self.spectral_shifts_nm)
+            if len(self.spectral_peak_floor_nm) != 2:
+                raise ConfigError(self.source, "spectral_peak_floor_nm", "2 values (red, nir)",
+                                  self.spectral_peak_floor_nm)
         return self
+
+    @property
+    def has_spectral(self) -> bool:
+        return bool(self.spectral_gains)
 
     def calibration(self) -> Calibration:
         dark = tuple(self.dark_counts) if self.dark_counts else (0.0,) * 10
-        return Calibration(Responsivity.load(), transmission=self.transmission, scale=self.scale,
+        base = Calibration(Responsivity.load(), transmission=self.transmission, scale=self.scale,
                            scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True)
+        if not self.has_spectral:
+            return base
+        return replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
+                                                    tuple(self.spectral_shifts_nm)),
+                       model_u=ModelUncertainty(tuple(self.spectral_u_rel), tuple(self.spectral_u_shift_nm),
+                                                tuple(self.spectral_u_oob)),
+                       peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
+                       spectral_calibrated=True)
 
     def age_days(self, now: datetime | None = None) -> float | None:
         try:
@@ -149,3 +212,9 @@ def calibration_or_nominal(path: str | Path | None, transmission: float) -> Cali
     if path is None:
         return nominal_calibration(transmission)
     return load_calibration(path).calibration()
+
+
+def spectral_calibration(base: Calibration, fit) -> Calibration:
+    """``base`` with a spectral fit (:class:`rig.spectral_calibration.SpectralFit`) applied."""
+    return replace(base, responsivity=corrected(base.responsivity, tuple(fit.gains), tuple(fit.shifts_nm)),
+                   model_u=fit.model_u, peak_floor_nm=tuple(fit.peak_floor_nm.items()), spectral_calibrated=True)

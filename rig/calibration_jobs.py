@@ -93,7 +93,8 @@ def add_irradiance_points(calibration: CalibrationFile, readings: list[Reading],
                           reference_u_pct: float) -> ScaleFit:
     """Measure each reading at the nominal scale, add the points to the file's, and refit the scale."""
     dark = calibration.dark_counts or None
-    measured = measure_nominal(readings, [n for _, n in references], transmission, dark)
+    spectral = calibration.calibration() if calibration.has_spectral else None  # the sensor's own table, if fitted
+    measured = measure_nominal(readings, [n for _, n in references], transmission, dark, base=spectral)
     points = calibration.points + [ReferencePoint(r, n, m) for (r, n), m in zip(references, measured, strict=True)]
     fit = fit_scale([p.reference_mw_cm2 for p in points], [p.measured_mw_cm2 for p in points],
                     reference_u_pct / 100.0)
@@ -107,6 +108,18 @@ def add_irradiance_points(calibration: CalibrationFile, readings: list[Reading],
     calibration.method = (f"reference meter, {len(points)} readings at {', '.join(map(str, wavelengths))} nm; "
                           f"scale fitted by least squares on relative error; reference u {reference_u_pct} %")
     return fit
+
+
+def spectral_references_live(bench, count: int, peak_nm: float, fwhm_nm: float | None, u_nm: float,
+                             mw_cm2: float | None, switch_on: bool, settle_s: float) -> list:
+    """Readings of a reference source of known peak on the jig, as spectral-calibration references."""
+    from rig.spectral_calibration import ReferenceReading
+
+    if switch_on:
+        bench.switch.on()
+        bench.clock.sleep(settle_s)
+    return [ReferenceReading(r.counts, r.gain_x, r.t_int_ms, peak_nm, fwhm_nm, u_nm, mw_cm2, r.saturated)
+            for r in take_readings(bench, count)]
 
 
 def save(calibration: CalibrationFile, path: Path) -> Path:

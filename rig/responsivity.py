@@ -90,3 +90,14 @@ def _load_cached(path: str) -> Responsivity:
     data = np.loadtxt(path, delimiter=",", skiprows=len(comments) + 1)
     source = next((c.split(":", 1)[1].strip() for c in comments if c.startswith("source:")), path)
     return Responsivity(data[:, 0], data[:, 1:], source)
+
+
+@lru_cache(maxsize=32)
+def corrected(table: Responsivity, gains: tuple[float, ...], shifts_nm: tuple[float, ...]) -> Responsivity:
+    """The table with per-channel corrections R'_c(lambda) = gain_c x R_c(lambda - shift_c) (spectral calibration)."""
+    if all(g == 1.0 for g in gains) and all(s == 0.0 for s in shifts_nm):
+        return table
+    wl = table.wavelengths_nm
+    columns = [g * np.interp(wl - s, wl, table.matrix[:, c], left=0.0, right=0.0)
+               for c, (g, s) in enumerate(zip(gains, shifts_nm, strict=True))]
+    return Responsivity(wl, np.column_stack(columns), f"{table.source} (per-sensor spectral correction)")

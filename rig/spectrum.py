@@ -1,60 +1,59 @@
 """From one 10-channel AS7341 reading to peak wavelengths and irradiance, with uncertainty.
 
 Ten broad channels are not a spectrometer, so rig fits a *model* through the
-channel responsivity curves (``calibration/responsivity.csv``): at most one red
-LED line (peak searched in 590-720 nm) and at most one NIR line (760-960 nm),
-each a Gaussian of unknown peak, width and irradiance. F1-F8's leakage of NIR
-light is part of the table, so it is accounted for by the fit itself.
+channel responsivity table (``calibration/responsivity.csv``: the manufacturer's
+typical curves, corrected per sensor by a spectral calibration when there is
+one): a list of *lines* (:data:`DEFAULT_LINES`: one red line searched in
+590-720 nm, one NIR line in 760-960 nm), each a Gaussian of unknown peak,
+width and irradiance.
 
-Method, per reading (numpy + scipy; about 3 ms on a laptop core, fine per sample on the Pi):
+The table is the *typical* part; the sensor in the jig is one unit of a
+production spread (filter centres +/-10 nm, sensitivities unspecified, shapes
+and out-of-band response that differ). So every channel carries a documented
+**model uncertainty** (:class:`ModelUncertainty`, standard, per channel) on top of the
+counting noise, with three terms evaluated at the current model:
 
-1. Refuse a saturated reading: it returns an :class:`Estimate` with the single
-   flag ``saturated`` and no values (no exception: a logger keeps going, and
-   the dose integral bridges the gap, see :mod:`rig.dose`).
-2. Subtract the dark counts and convert to *basic counts*, raw / (gain ratio vs
-   64x x t_int in ms). Noise model per channel, in raw counts: shot (variance =
-   expected counts), read noise 1 count, the dark baseline's own 1 count and
-   quantisation; plus a 2 % model error (the table is a model of the real
-   curves). Weights come from the best model of a first pass (not from the
-   observed counts, which would bias weak readings).
-3. Grid search: for every (peak, FWHM) of a band's grid the irradiances are a
-   weighted *linear* least-squares problem, so each band is profiled exactly
-   over its grid (the other band's line held at its best shape). Red FWHM is
-   free in 10-40 nm; NIR FWHM in 20-50 nm (it hardly matters: only the broad NIR
-   and Clear channels see that band).
-4. Band presence: a band is present when dropping it raises chi-square by at
-   least 25 s^2 (a 5-sigma likelihood-ratio test, which also covers the search
-   over the peak) and it carries at least 2 % of the total irradiance.
-5. Refinement: ``scipy.optimize.least_squares`` over the present bands'
-   (irradiance, peak, FWHM) from the grid's best point (NIR width held).
+- relative: ``rel_c x model_c`` (channel sensitivity);
+- filter shift: ``shift_nm_c x |d model_c / d lambda|`` (the filter's centre is not where the table says);
+- out-of-band: ``oob_c x max(table_c) x total line irradiance`` (a response where the table predicts
+  about 0, e.g. F1-F6 under red light).
 
-Uncertainties are *expanded*, coverage factor k = 2 (about 95 %), in the units
-of the value:
+Method, per reading (numpy + scipy):
 
-- peak: the profile-likelihood interval (every grid peak whose best fit over
-  width and irradiances is within ``4 s^2`` of the minimum, where ``s^2`` is
-  the reduced chi-square when above 1; edges interpolated), as the larger
-  distance from the reported peak to its edges, plus a floor for the table's
-  own accuracy (0.5 nm red, 10 nm NIR) in quadrature. The profile, not the
-  Jacobian, because peak and width trade off along a curved valley: above
-  ~665 nm only F7, F8 and Clear see the line (F6 sees nothing), so a broader
-  line a few nm further out fits almost as well and the interval widens to
-  about +/-6 nm when the width is unknown. The NIR channel's response is
-  symmetric about 910 nm, so an NIR line can fit at two peaks (880 and 940 nm
-  look alike): when the accepted NIR peaks form more than one island, the
-  reported peak is the middle of their hull and the uncertainty its half
-  width. The NIR peak always carries the flag ``nir_unresolved``;
-- irradiance: the larger of 2x the Jacobian standard error (scaled by s) and
-  the spread of the irradiance over the accepted (peak, width) set, combined
-  with ``2 x scale_u_rel`` of the value (the calibration's scale uncertainty,
-  fully correlated between the bands). An absent band reads 0 with an upper
-  limit as its uncertainty, which also enters the total's.
+1. Refuse a saturated reading (the single flag ``saturated``, no values).
+2. Subtract dark counts, convert to basic counts (raw / (gain ratio vs 64x x t_int ms)). Noise per channel,
+   in raw counts: shot (expected counts), read noise 1, the dark baseline's 1, quantisation. Weights =
+   1 / (noise + model uncertainty), evaluated at the best model of the previous pass (three passes).
+3. Grid search: for every (peak, FWHM) of a line's grid, the irradiances of all lines are a non-negative
+   weighted linear least-squares problem (solved exactly, all supports); each line is profiled over its
+   grid with the others held at their best shape.
+4. Presence, by the significance of the line's own signal: a line is present when its irradiance is at
+   least ``DETECT_Z`` standard deviations above zero in the joint fit (model uncertainty included, never
+   scaled by the goodness of fit) and carries at least 2 % of the total. A reading clearly above dark
+   always keeps its most significant line, so it never reads zero.
+5. Refinement: ``scipy.optimize.least_squares`` over the present lines' (irradiance, peak, FWHM).
 
-Irradiance is at the *wrap surface*: at the sensor x ``scale`` / ``transmission``.
+Uncertainties are *expanded*, k = 2, in the units of the value:
+
+- peak: the profile-likelihood interval (grid peaks whose best fit over width and irradiances is within
+  ``4 s^2`` of the minimum; ``s^2`` the reduced chi-square when above 1, so a poor fit widens it), as the
+  larger distance from the reported peak to its edges, combined in quadrature with the calibration's
+  peak floor (uncalibrated: the common-mode accuracy of the typical table; calibrated: the reference
+  peaks' uncertainty through the fit). Because the model uncertainty includes each filter's centre
+  tolerance, the interval of an uncalibrated sensor covers its filter offsets. The NIR line always carries
+  ``nir_unresolved`` (only NIR and Clear see it); two islands give the hull's middle and half width.
+- irradiance: the larger of 2x the standard error (scaled by s) and the spread over the accepted
+  (peak, width) set, with ``2 x scale_u_rel`` of the value (the calibration's scale) in quadrature.
+  An absent line reads 0 with its k=2 upper limit as uncertainty.
+
+``fit_poor``: reduced chi-square above ``FIT_POOR_REDUCED_CHI2``, i.e. residuals well beyond the noise
+and the stated model uncertainty. Irradiance is at the *wrap surface*: at the sensor x ``scale`` /
+``transmission``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -66,38 +65,70 @@ from scipy.optimize import least_squares
 
 from rig.responsivity import CHANNELS, Responsivity, full_scale_counts, gain_ratio
 
-RED_PEAKS_NM = np.arange(590.0, 720.5, 1.0)
-# NIR search range: wrap NIR LEDs sit at 780-950 nm. The NIR channel's response is symmetric about 910 nm, and the
-# F-leak and Clear responses are flat there, so a line at 850 nm and one at 970 nm look alike: searching beyond 960 nm
-# would make every NIR peak ambiguous.
-NIR_PEAKS_NM = np.arange(760.0, 960.5, 2.0)
-RED_FWHM_NM = tuple(float(w) for w in range(10, 42, 2))
-NIR_FWHM_NM = (20.0, 30.0, 40.0, 50.0)
-RED_FWHM_BOUNDS_NM = (10.0, 40.0)
 K = 2.0  # coverage factor of every stated uncertainty
 READ_NOISE_COUNTS = 1.0
 DARK_NOISE_COUNTS = 1.0  # uncertainty of the subtracted dark baseline, raw counts
-MODEL_ERROR_REL = 0.02  # the table is a model of the real curves: 2 % per channel
-DETECT_DCHI2 = 25.0  # a band is present when dropping it costs this much chi-square (x s^2): 5 sigma
+DETECT_Z = 3.0  # a line is present when its irradiance is this many standard deviations above 0
 MIN_SHARE = 0.02  # ...and it carries at least 2 % of the total irradiance
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
-FIT_POOR_REDUCED_CHI2 = 16.0  # residuals 4x the noise model: the two-line model does not describe the light
-PEAK_FLOOR_NM = {"red": 0.5, "nir": 10.0}  # the table's own accuracy, added in quadrature
-NOMINAL_LINES = {"red": (660.0, 20.0), "nir": (850.0, 30.0)}  # shapes for an absent band's upper limit
+FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
 FLAGS = ("saturated", "too_weak", "red_absent", "nir_absent", "nir_unresolved", "fit_poor")
 _FWHM_PER_SIGMA = 2.3548200450309493
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One emission line the estimator looks for: its search range and width grid."""
+
+    name: str
+    peaks_nm: tuple[float, float, float]  # first, last, step
+    fwhm_nm: tuple[float, ...]
+    fwhm_bounds_nm: tuple[float, float]
+    fit_width: bool  # refine the width (False: held at the grid's best)
+    nominal: tuple[float, float]  # (peak, FWHM) of the shape used for an absent line's upper limit
+    resolved: bool = True  # False: the peak is poorly resolved by the channels (flag "<name>_unresolved")
+
+    @property
+    def peak_grid_nm(self) -> np.ndarray:
+        first, last, step = self.peaks_nm
+        return np.arange(first, last + step / 2, step)
+
+
+# NIR search range: wrap NIR LEDs sit at 780-950 nm; beyond 960 nm the NIR channel's response (symmetric about
+# ~915 nm) would make every NIR peak ambiguous.
+DEFAULT_LINES = (
+    LineSpec("red", (590.0, 720.0, 1.0), tuple(float(w) for w in range(10, 42, 2)), (10.0, 40.0), True,
+             (660.0, 20.0)),
+    LineSpec("nir", (760.0, 960.0, 2.0), (20.0, 30.0, 40.0, 50.0), (20.0, 50.0), False, (850.0, 30.0),
+             resolved=False),
+)
+
+
+@dataclass(frozen=True)
+class ModelUncertainty:
+    """Standard uncertainty of the table as a model of *this* sensor, per channel (CHANNELS order).
+
+    Defaults (uncalibrated, a part anywhere in the production spread): sensitivity 10 % (the datasheet gives
+    no limit; the typical curves miss the datasheet's own typical counts by about +/-10 %), filter centre
+    3 nm (datasheet +/-10 nm as a 4-sigma production limit, plus the typical curves' own shape uncertainty),
+    out-of-band 2 % of the channel's peak for F1-F6, 1 % for F7, F8 and NIR (the templates keep 2-7 % out of
+    band, the datasheet figure less).
+    """
+
+    rel: tuple[float, ...] = (0.10,) * 10
+    shift_nm: tuple[float, ...] = (3.0,) * 8 + (0.0, 3.0)
+    oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
 
 
 @dataclass(frozen=True)
 class Calibration:
     """How counts become irradiance at the wrap surface.
 
-    ``scale`` multiplies the table's irradiance (set by calibration against a
-    reference meter; 1.0 = datasheet nominal); ``scale_u_rel`` is its *standard*
-    relative uncertainty (0.08 for the uncalibrated datasheet-nominal table: k=2 gives +/-16 %);
-    ``transmission`` is the jig attenuator's (irradiance at the surface = at the
-    sensor / transmission); ``dark_counts`` are raw counts per channel (CHANNELS
-    order) to subtract, i.e. the run's dark baseline.
+    ``responsivity`` is the table in use (typical, or corrected per sensor by a spectral calibration);
+    ``model_u`` its model uncertainty for this sensor; ``peak_floor_nm`` the k=2 common-mode accuracy of
+    each line's peak (name -> nm); ``scale`` multiplies the table's irradiance (set against a reference
+    meter; 1.0 = datasheet nominal) and ``scale_u_rel`` is its *standard* relative uncertainty;
+    ``transmission`` is the jig attenuator's; ``dark_counts`` raw counts per channel to subtract.
     """
 
     responsivity: Responsivity
@@ -107,6 +138,10 @@ class Calibration:
     dark_counts: tuple[float, ...] = (0.0,) * 10
     id: str = "nominal-datasheet"
     calibrated: bool = False
+    model_u: ModelUncertainty = field(default_factory=ModelUncertainty)
+    peak_floor_nm: tuple[tuple[str, float], ...] = (("red", 3.0), ("nir", 10.0))
+    spectral_calibrated: bool = False
+    lines: tuple[LineSpec, ...] = DEFAULT_LINES
 
     def __post_init__(self) -> None:
         if not 0 < self.transmission <= 1:
@@ -118,14 +153,16 @@ class Calibration:
         """The same calibration with this dark baseline (raw counts, CHANNELS order)."""
         return replace(self, dark_counts=tuple(float(d) for d in dark_counts))
 
+    def floor_nm(self, line: str) -> float:
+        return dict(self.peak_floor_nm).get(line, 0.0)
+
 
 @dataclass
 class Estimate:
     """Peaks (nm) and irradiance at the wrap surface (mW/cm2), each with an expanded (k=2) uncertainty.
 
-    Values are None when not measured (a refused saturated reading, an absent
-    band's peak). ``residual_rel`` is the fit's RMS residual relative to the RMS
-    signal (basic counts; about 0.01 for a good fit).
+    Values are None when not measured (a refused saturated reading, an absent band's peak).
+    ``residual_rel`` is the fit's RMS residual relative to the RMS signal (basic counts).
     """
 
     red_peak_nm: float | None = None
@@ -159,21 +196,35 @@ class Estimate:
 # --- line shapes --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Grid:
-    peaks_nm: np.ndarray  # one per line
+    spec: LineSpec
+    peaks_nm: np.ndarray  # one per grid line
     fwhm_nm: np.ndarray
-    responses: np.ndarray  # lines x 10: raw counts per (uW/cm2) per ms at 64x = basic counts per uW/cm2
+    responses: np.ndarray  # grid lines x 10: basic counts per uW/cm2
+    d_peak: np.ndarray  # d responses / d peak (per nm)
 
 
-@lru_cache(maxsize=4)
-def _grids(responsivity: Responsivity) -> tuple[_Grid, _Grid]:
-    def build(peaks: np.ndarray, widths: tuple[float, ...]) -> _Grid:
-        rows = [responsivity.line_responses(peaks, width) for width in widths]
-        return _Grid(np.tile(peaks, len(widths)), np.repeat(np.asarray(widths, float), len(peaks)), np.vstack(rows))
-    return build(RED_PEAKS_NM, RED_FWHM_NM), build(NIR_PEAKS_NM, NIR_FWHM_NM)
+@lru_cache(maxsize=16)
+def _grids(responsivity: Responsivity, lines: tuple[LineSpec, ...]) -> tuple[_Grid, ...]:
+    out = []
+    for spec in lines:
+        peaks = spec.peak_grid_nm
+        rows, derivs = [], []
+        for width in spec.fwhm_nm:
+            rows.append(responsivity.line_responses(peaks, width))
+            derivs.append(responsivity.line_responses(peaks + 0.5, width)
+                           - responsivity.line_responses(peaks - 0.5, width))
+        out.append(_Grid(spec, np.tile(peaks, len(spec.fwhm_nm)), np.repeat(np.asarray(spec.fwhm_nm), len(peaks)),
+                         np.vstack(rows), np.vstack(derivs)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=16)
+def _channel_peaks(responsivity: Responsivity) -> np.ndarray:
+    return responsivity.matrix.max(axis=0)
 
 
 def _line(responsivity: Responsivity, peak_nm: float, fwhm_nm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A Gaussian line's response (basic counts per uW/cm2, as ``line_response``) and its d/dpeak, d/dFWHM."""
+    """A Gaussian line's response (basic counts per uW/cm2) and its d/dpeak, d/dFWHM."""
     wl = responsivity.wavelengths_nm
     sigma = fwhm_nm / _FWHM_PER_SIGMA
     lo, hi = np.searchsorted(wl, (peak_nm - 7 * sigma, peak_nm + 7 * sigma))
@@ -189,80 +240,129 @@ def _line(responsivity: Responsivity, peak_nm: float, fwhm_nm: float) -> tuple[n
     return response, d_peak, d_fwhm
 
 
+# --- weights ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Noise:
+    per_basic: float  # raw counts per basic count
+    dark_raw: float
+    model_u: ModelUncertainty
+    channel_peaks: np.ndarray
+
+    def weights(self, model: np.ndarray, slope: np.ndarray, total_uw: float) -> np.ndarray:
+        """1 / variance per channel (basic counts^2) at this model (``slope``: d model / d lambda)."""
+        raw_expected = np.maximum(model * self.per_basic, 0.0) + self.dark_raw
+        noise = (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12) / self.per_basic**2
+        u = self.model_u
+        model_var = (np.asarray(u.rel) * np.maximum(model, 0.0)) ** 2 + (np.asarray(u.shift_nm) * slope) ** 2 \
+            + (np.asarray(u.oob) * self.channel_peaks * max(total_uw, 0.0)) ** 2
+        return 1.0 / (noise + model_var)
+
+
 # --- linear fits over a grid --------------------------------------------------------------------------------------
-def _fit_one(grid: _Grid, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every grid line alone against ``y``: its best amplitude (>= 0) and chi-square."""
-    a = (grid.responses**2) @ w
-    b = grid.responses @ (w * y)
-    amplitude = np.maximum(b / a, 0.0)
-    return amplitude, float(y @ (w * y)) - 2 * amplitude * b + amplitude**2 * a
+def _nnls_batch(candidates: np.ndarray, others: Sequence[np.ndarray], y: np.ndarray, w: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative weighted least squares of ``y`` on one candidate line (rows x 10, batched) plus the fixed
+    ``others`` (10 each). Exact for a few lines: the optimum is the best feasible unconstrained solution over
+    all supports. Returns amplitudes (rows x n; column 0 the candidate's) and chi-square (rows)."""
+    rows, n = candidates.shape[0], 1 + len(others)
+    if n <= 2:
+        return _nnls_two(candidates, others[0] if others else None, y, w)
+    gram = np.empty((rows, n, n))
+    rhs = np.empty((rows, n))
+    gram[:, 0, 0] = (candidates**2) @ w
+    rhs[:, 0] = candidates @ (w * y)
+    for j, other in enumerate(others, start=1):
+        gram[:, 0, j] = gram[:, j, 0] = candidates @ (w * other)
+        rhs[:, j] = float(other @ (w * y))
+        for m, second in enumerate(others, start=1):
+            gram[:, j, m] = float(other @ (w * second))
+    yy = float(y @ (w * y))
+    best_chi2 = np.full(rows, yy)
+    best_x = np.zeros((rows, n))
+    for size in range(1, n + 1):
+        for support in itertools.combinations(range(n), size):
+            idx = np.array(support)
+            sub, sub_rhs = gram[:, idx[:, None], idx[None, :]], rhs[:, idx]
+            with np.errstate(all="ignore"):
+                if size == 1:
+                    x = sub_rhs / sub[:, 0]
+                elif size == 2:
+                    det = sub[:, 0, 0] * sub[:, 1, 1] - sub[:, 0, 1] ** 2
+                    x = np.column_stack([(sub[:, 1, 1] * sub_rhs[:, 0] - sub[:, 0, 1] * sub_rhs[:, 1]) / det,
+                                         (sub[:, 0, 0] * sub_rhs[:, 1] - sub[:, 0, 1] * sub_rhs[:, 0]) / det])
+                else:
+                    x = np.einsum("rij,rj->ri", np.linalg.pinv(sub), sub_rhs)
+            chi2 = yy - np.einsum("ri,ri->r", x, sub_rhs)
+            ok = np.all(x >= 0, axis=1) & np.isfinite(chi2) & (chi2 < best_chi2)
+            best_chi2 = np.where(ok, chi2, best_chi2)
+            best_x[ok] = 0.0
+            best_x[np.ix_(ok, idx)] = x[ok]
+    return best_x, np.maximum(best_chi2, 0.0)
 
 
-def _fit_joint(grid: _Grid, other: np.ndarray, y: np.ndarray, w: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every grid line together with the fixed line ``other``: both amplitudes (>= 0) and chi-square."""
-    l1 = grid.responses
-    a11 = (l1**2) @ w
-    a12 = l1 @ (w * other)
-    a22 = float(other @ (w * other))
-    b1 = l1 @ (w * y)
-    b2 = float(other @ (w * y))
+def _nnls_two(candidates: np.ndarray, other: np.ndarray | None, y: np.ndarray, w: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_nnls_batch` for one candidate and at most one fixed line, in closed form (the hot path)."""
+    wy = w * y
+    yy = float(y @ wy)
+    a11 = (candidates**2) @ w
+    b1 = candidates @ wy
+    alone1 = np.maximum(b1 / a11, 0.0)
+    chi_alone1 = yy - alone1 * b1
+    if other is None:
+        return alone1[:, None], np.maximum(chi_alone1, 0.0)
+    wo = w * other
+    a12 = candidates @ wo
+    a22 = float(other @ wo)
+    b2 = float(other @ wy)
     det = a11 * a22 - a12**2
     with np.errstate(divide="ignore", invalid="ignore"):
         x1 = (a22 * b1 - a12 * b2) / det
         x2 = (a11 * b2 - a12 * b1) / det
-    bad = ~np.isfinite(x1) | ~np.isfinite(x2) | (x1 < 0) | (x2 < 0)
-    if np.any(bad):  # the non-negative optimum is on an edge: the better of "this line alone" / "other alone"
-        alone1 = np.maximum(b1 / a11, 0.0)
-        chi_alone1 = -2 * alone1 * b1 + alone1**2 * a11
-        alone2 = max(b2 / a22, 0.0) if a22 > 0 else 0.0
-        chi_alone2 = -2 * alone2 * b2 + alone2**2 * a22
-        first = chi_alone1 <= chi_alone2
-        x1 = np.where(bad, np.where(first, alone1, 0.0), x1)
-        x2 = np.where(bad, np.where(first, 0.0, alone2), x2)
-    chi2 = float(y @ (w * y)) - 2 * (x1 * b1 + x2 * b2) + x1**2 * a11 + 2 * x1 * x2 * a12 + x2**2 * a22
-    return x1, x2, np.maximum(chi2, 0.0)
+    chi_both = yy - x1 * b1 - x2 * b2
+    alone2 = max(b2 / a22, 0.0) if a22 > 0 else 0.0
+    chi_alone2 = yy - alone2 * b2
+    ok = np.isfinite(x1) & np.isfinite(x2) & (x1 >= 0) & (x2 >= 0)
+    first = chi_alone1 <= chi_alone2
+    x1 = np.where(ok, x1, np.where(first, alone1, 0.0))
+    x2 = np.where(ok, x2, np.where(first, 0.0, alone2))
+    chi2 = np.where(ok, chi_both, np.minimum(chi_alone1, chi_alone2))
+    return np.column_stack([x1, x2]), np.maximum(chi2, 0.0)
 
 
 @dataclass
 class _Profile:
-    """A band's grid profile: chi-square and amplitudes per grid line, with the other band held."""
+    """A line's grid profile: chi-square and amplitudes per grid line, the other lines held at their best."""
 
     grid: _Grid
     chi2: np.ndarray
-    amplitude: np.ndarray
-    total: np.ndarray  # both bands' amplitude sum per line
+    amplitude: np.ndarray  # this line's
+    total: np.ndarray  # all lines' amplitude sum per grid line
 
     @property
     def best(self) -> int:
         return int(np.argmin(self.chi2))
 
 
-def _profiles(y: np.ndarray, w: np.ndarray, grids: tuple[_Grid, _Grid]) -> dict[str, Any]:
-    """Best lines of every model (none, red only, NIR only, both) and each band's profile in the both-model."""
-    red_grid, nir_grid = grids
-    red_alone, red_alone_chi2 = _fit_one(red_grid, y, w)
-    nir_alone, nir_alone_chi2 = _fit_one(nir_grid, y, w)
-    # alternate: the red band's best line given the NIR one, and back (converges in a couple of rounds)
-    nir_best = int(np.argmin(nir_alone_chi2))
-    red_best = int(np.argmin(red_alone_chi2))
+def _profiles(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], active: Sequence[int]) -> dict[int, _Profile]:
+    """Profiles of the ``active`` lines fitted together (coordinate descent over the lines' grids)."""
+    best = {}
+    for i in active:  # start: each line alone
+        _, chi2 = _nnls_batch(grids[i].responses, [], y, w)
+        best[i] = int(np.argmin(chi2))
+    profiles: dict[int, _Profile] = {}
     for _ in range(3):
-        r1, r2, red_chi2 = _fit_joint(red_grid, nir_grid.responses[nir_best], y, w)
-        red_best = int(np.argmin(red_chi2))
-        n1, n2, nir_chi2 = _fit_joint(nir_grid, red_grid.responses[red_best], y, w)
-        new_nir = int(np.argmin(nir_chi2))
-        if new_nir == nir_best:
+        changed = False
+        for i in active:
+            others = [grids[j].responses[best[j]] for j in active if j != i]
+            x, chi2 = _nnls_batch(grids[i].responses, others, y, w)
+            profiles[i] = _Profile(grids[i], chi2, x[:, 0], x.sum(axis=1))
+            new = int(np.argmin(chi2))
+            changed |= new != best[i]
+            best[i] = new
+        if not changed:
             break
-        nir_best = new_nir
-    r1, r2, red_chi2 = _fit_joint(red_grid, nir_grid.responses[nir_best], y, w)
-    return {
-        "none": float(y @ (w * y)),
-        "red": _Profile(red_grid, red_alone_chi2, red_alone, red_alone),
-        "nir": _Profile(nir_grid, nir_alone_chi2, nir_alone, nir_alone),
-        "both_red": _Profile(red_grid, red_chi2, r1, r1 + r2),
-        "both_nir": _Profile(nir_grid, nir_chi2, n1, n1 + n2),
-        "both_amplitudes": (float(r1[int(np.argmin(red_chi2))]), float(r2[int(np.argmin(red_chi2))])),
-    }
+    return profiles
 
 
 def _interval(profile: _Profile, threshold: float) -> tuple[float, float, bool, np.ndarray]:
@@ -284,16 +384,42 @@ def _interval(profile: _Profile, threshold: float) -> tuple[float, float, bool, 
     return edge(first, first - 1), edge(last, last + 1), one_island, profile.chi2 <= limit
 
 
+def _model_of(grids: Sequence[_Grid], profiles: Mapping[int, _Profile]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Model, its d/dlambda and total amplitude from the profiles' best joint point."""
+    model, slope, total = np.zeros(len(CHANNELS)), np.zeros(len(CHANNELS)), 0.0
+    for i, profile in profiles.items():
+        b = profile.best
+        amplitude = float(profile.amplitude[b])
+        model += amplitude * grids[i].responses[b]
+        slope += amplitude * grids[i].d_peak[b]
+        total += amplitude
+    return model, np.abs(slope), total
+
+
+def _significance(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid],
+                  profiles: Mapping[int, _Profile]) -> dict[int, tuple[float, float]]:
+    """Each line's joint amplitude and its z-score (amplitude / standard error, no goodness-of-fit scaling)."""
+    order = list(profiles)
+    design = np.column_stack([grids[i].responses[profiles[i].best] for i in order])
+    gram = design.T @ (w[:, None] * design)
+    cov = np.linalg.pinv(gram)
+    x = cov @ (design.T @ (w * y))
+    out = {}
+    for n, i in enumerate(order):
+        sd = math.sqrt(max(float(cov[n, n]), 1e-300))
+        out[i] = (float(x[n]), float(x[n]) / sd)
+    return out
+
+
 # --- the estimate -----------------------------------------------------------------------------------------------
 def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibration: Calibration,
              saturated: bool = False, full_scale: int | None = None) -> Estimate:
     """Peaks and irradiance at the wrap surface from one reading.
 
-    ``counts``: raw counts in CHANNELS order (F1..F8, Clear, NIR); ``gain_x``:
-    nominal gain (0.5 .. 512); ``t_int_ms``: integration time (ms);
-    ``saturated``: the sensor's saturation flag; ``full_scale``: digital full
-    scale (counts), if given any channel at or above it counts as saturated.
-    A saturated reading is refused: the result has only the flag ``saturated``.
+    ``counts``: raw counts in CHANNELS order (F1..F8, Clear, NIR); ``gain_x``: nominal gain (0.5 .. 512);
+    ``t_int_ms``: integration time (ms); ``saturated``: the sensor's saturation flag; ``full_scale``:
+    digital full scale (counts), if given any channel at or above it counts as saturated. A saturated
+    reading is refused: the result has only the flag ``saturated``.
     """
     raw = np.asarray(counts, dtype=float)
     if raw.shape != (len(CHANNELS),):
@@ -306,98 +432,73 @@ def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibratio
     per_basic = gain_ratio(gain_x) * t_int_ms  # raw counts per basic count
     y = (raw - np.asarray(calibration.dark_counts, dtype=float)) / per_basic
     to_mw = calibration.scale / calibration.transmission / 1000.0  # uW/cm2 at the sensor -> mW/cm2 at the surface
-    grids = _grids(responsivity)
-
-    def weights(model_basic: np.ndarray) -> np.ndarray:
-        raw_expected = np.maximum(model_basic * per_basic, 0.0) + float(np.mean(calibration.dark_counts))
-        variance = (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12) / per_basic**2
-        return 1.0 / (variance + (MODEL_ERROR_REL * model_basic) ** 2)
-
-    w = weights(np.maximum(y, 0.0))
+    grids = _grids(responsivity, calibration.lines)
+    noise = _Noise(per_basic, float(np.mean(calibration.dark_counts)), calibration.model_u,
+                   _channel_peaks(responsivity))
+    zero = np.zeros(len(CHANNELS))
+    w = noise.weights(np.maximum(y, 0.0), zero, 0.0)
     if np.all(y * np.sqrt(w) < WEAK_SNR):
-        return _finish(y, w, responsivity, {}, to_mw, calibration, ["too_weak"])
+        return _finish(y, w, grids, {}, to_mw, calibration, ["too_weak"])
 
-    # first pass with weights from the observed counts, second with weights from its best model
-    fits = _profiles(y, w, grids)
-    red_grid, nir_grid = grids
-    both_red = fits["both_red"]
-    best_model = both_red.amplitude[both_red.best] * red_grid.responses[both_red.best] \
-        + (both_red.total[both_red.best] - both_red.amplitude[both_red.best]) \
-        * nir_grid.responses[fits["both_nir"].best]
-    w = weights(best_model)
-    fits = _profiles(y, w, grids)
+    everything = list(range(len(grids)))
+    w = 1.0 / (1.0 / w + (0.1 * np.maximum(y, 0.0)) ** 2)  # first pass: a rough model error on the observed counts
+    profiles = _profiles(y, w, grids, everything)
+    for _ in range(2):  # weights from the best model (not from the observed counts, which would bias weak readings)
+        w = noise.weights(*_model_of(grids, profiles))
+        profiles = _profiles(y, w, grids, everything)
 
-    chi2_both = float(fits["both_red"].chi2.min())
-    chi2_red = float(fits["red"].chi2.min())
-    chi2_nir = float(fits["nir"].chi2.min())
-    s2_both = max(1.0, chi2_both / (len(CHANNELS) - 6))
-    red_amp, nir_amp = fits["both_amplitudes"]
-    share = max(red_amp + nir_amp, 1e-30)
-    red_present = chi2_nir - chi2_both >= DETECT_DCHI2 * s2_both and red_amp >= MIN_SHARE * share
-    nir_present = chi2_red - chi2_both >= DETECT_DCHI2 * s2_both and nir_amp >= MIN_SHARE * share
-    if not (red_present or nir_present):
-        # neither is needed next to the other: keep the single band that explains the light best, if significant
-        chi2_single = min(chi2_red, chi2_nir)
-        if fits["none"] - chi2_single >= DETECT_DCHI2 * max(1.0, chi2_single / (len(CHANNELS) - 3)):
-            red_present, nir_present = chi2_red <= chi2_nir, chi2_nir < chi2_red
-
-    present = {}
-    if red_present and nir_present:
-        present = {"red": fits["both_red"], "nir": fits["both_nir"]}
-    elif red_present:
-        present = {"red": fits["red"]}
-    elif nir_present:
-        present = {"nir": fits["nir"]}
-    return _finish(y, w, responsivity, present, to_mw, calibration, [])
+    significance = _significance(y, w, grids, profiles)
+    total = max(sum(max(a, 0.0) for a, _ in significance.values()), 1e-30)
+    present = [i for i, (a, z) in significance.items() if z >= DETECT_Z and a >= MIN_SHARE * total]
+    flags: list[str] = []
+    if not present:  # clearly above dark: keep the most significant line rather than report no light
+        present = [max(significance, key=lambda i: significance[i][1])]
+    if len(present) < len(grids):
+        profiles = _profiles(y, w, grids, present)
+        w = noise.weights(*_model_of(grids, profiles))
+        profiles = _profiles(y, w, grids, present)
+    return _finish(y, w, grids, profiles, to_mw, calibration, flags)
 
 
-def _finish(y: np.ndarray, w: np.ndarray, responsivity: Responsivity, present: dict[str, _Profile],
+def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mapping[int, _Profile],
             to_mw: float, calibration: Calibration, flags: list[str]) -> Estimate:
-    """Refine the present bands, state their uncertainties and upper limits for the absent ones."""
-    bands = [b for b in ("red", "nir") if b in present]
+    """Refine the present lines, state their uncertainties and upper limits for the absent ones."""
+    order = list(present)
     sw = np.sqrt(w)
-    # parameters per band: amplitude (uW/cm2 at the sensor), peak, FWHM (the NIR FWHM is held)
-    start, lower, upper = [], [], []
-    nir_fwhm = 30.0
-    for band in bands:
-        profile = present[band]
-        i = profile.best
-        start += [max(float(profile.amplitude[i]), 1e-9), float(profile.grid.peaks_nm[i])]
-        peaks = RED_PEAKS_NM if band == "red" else NIR_PEAKS_NM
+    # parameters per line: amplitude (uW/cm2 at the sensor), peak, and FWHM when the line's width is fitted
+    start, lower, upper, layout = [], [], [], []
+    held_fwhm = {}
+    for i in order:
+        profile, spec = present[i], grids[i].spec
+        b = profile.best
+        peaks = spec.peak_grid_nm
+        layout.append((i, len(start), spec.fit_width))
+        start += [max(float(profile.amplitude[b]), 1e-9), float(profile.grid.peaks_nm[b])]
         lower += [0.0, float(peaks[0])]
         upper += [np.inf, float(peaks[-1])]
-        if band == "red":
-            start.append(float(profile.grid.fwhm_nm[i]))
-            lower.append(RED_FWHM_BOUNDS_NM[0])
-            upper.append(RED_FWHM_BOUNDS_NM[1])
+        if spec.fit_width:
+            start.append(float(profile.grid.fwhm_nm[b]))
+            lower.append(spec.fwhm_bounds_nm[0])
+            upper.append(spec.fwhm_bounds_nm[1])
         else:
-            nir_fwhm = float(profile.grid.fwhm_nm[i])
-
-    def unpack(theta: np.ndarray) -> list[tuple[str, float, float, float, int]]:
-        out, k = [], 0
-        for band in bands:
-            if band == "red":
-                out.append((band, theta[k], theta[k + 1], theta[k + 2], k))
-                k += 3
-            else:
-                out.append((band, theta[k], theta[k + 1], nir_fwhm, k))
-                k += 2
-        return out
+            held_fwhm[i] = float(profile.grid.fwhm_nm[b])
+    responsivity = calibration.responsivity
 
     def model_and_jacobian(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         model = np.zeros(len(CHANNELS))
         jac = np.zeros((len(CHANNELS), len(theta)))
-        for band, amplitude, peak, fwhm, k in unpack(theta):
-            response, d_peak, d_fwhm = _line(responsivity, peak, fwhm)
-            model += amplitude * response
+        for i, k, fit_width in layout:
+            fwhm = theta[k + 2] if fit_width else held_fwhm[i]
+            response, d_peak, d_fwhm = _line(responsivity, theta[k + 1], fwhm)
+            model += theta[k] * response
             jac[:, k] = response
-            jac[:, k + 1] = amplitude * d_peak
-            if band == "red":
-                jac[:, k + 2] = amplitude * d_fwhm
+            jac[:, k + 1] = theta[k] * d_peak
+            if fit_width:
+                jac[:, k + 2] = theta[k] * d_fwhm
         return model, jac
 
     theta = np.asarray(start, float)
-    if bands:
+    if order:
         theta = np.clip(theta, lower, upper)
         fit = least_squares(lambda t: (model_and_jacobian(t)[0] - y) * sw, theta,
                             jac=lambda t: model_and_jacobian(t)[1] * sw[:, None], bounds=(lower, upper),
@@ -408,77 +509,75 @@ def _finish(y: np.ndarray, w: np.ndarray, responsivity: Responsivity, present: d
     dof = max(1, len(CHANNELS) - len(theta))
     s2 = max(1.0, chi2 / dof)
     weighted_jac = jac * sw[:, None]
-    cov = np.linalg.pinv(weighted_jac.T @ weighted_jac) * s2 if bands else np.zeros((0, 0))
+    cov = np.linalg.pinv(weighted_jac.T @ weighted_jac) * s2 if order else np.zeros((0, 0))
 
     result = Estimate(flags=list(flags))
     signal_rms = float(np.sqrt(np.mean(y**2)))
     if signal_rms > 0 and "too_weak" not in flags:
         result.residual_rel = float(np.sqrt(np.mean((y - model) ** 2)) / signal_rms)
-    if chi2 / dof > FIT_POOR_REDUCED_CHI2:
+    if order and chi2 / dof > FIT_POOR_REDUCED_CHI2:
         result.flags.append("fit_poor")
 
     scale_u = K * calibration.scale_u_rel
-    amplitudes = {"red": 0.0, "nir": 0.0}
-    stat_u = {"red": 0.0, "nir": 0.0}
+    amplitudes = {g.spec.name: 0.0 for g in grids}
+    stat_u = {g.spec.name: 0.0 for g in grids}
     spreads = []
     threshold = K**2 * s2
-    for band, amplitude, peak, _fwhm, k in unpack(theta):
-        profile = present[band]
+    for i, k, _fit_width in layout:
+        profile, spec = present[i], grids[i].spec
         low, high, one_island, accepted = _interval(profile, threshold)
-        if one_island or band == "red":
-            value = float(peak)
-            half = max(value - low, high - value)
+        peak = float(theta[k + 1])
+        if one_island or spec.resolved:
+            value, half = peak, max(peak - low, high - peak)
         else:  # two islands (880 vs 940 nm): the middle of the hull, with its half width
-            value = 0.5 * (low + high)
-            half = 0.5 * (high - low)
-        setattr(result, f"{band}_peak_nm", value)
-        setattr(result, f"{band}_peak_u_nm", math.hypot(half, PEAK_FLOOR_NM[band]))
-        amplitudes[band] = float(amplitude)
-        spread = float(np.max(np.abs(profile.amplitude[accepted] - amplitude))) if np.any(accepted) else 0.0
-        stat_u[band] = max(K * math.sqrt(max(cov[k, k], 0.0)), spread)
-        if len(bands) == 2 and np.any(accepted):
+            value, half = 0.5 * (low + high), 0.5 * (high - low)
+        setattr(result, f"{spec.name}_peak_nm", value)
+        setattr(result, f"{spec.name}_peak_u_nm", math.hypot(half, calibration.floor_nm(spec.name)))
+        amplitudes[spec.name] = float(theta[k])
+        spread = float(np.max(np.abs(profile.amplitude[accepted] - theta[k]))) if np.any(accepted) else 0.0
+        stat_u[spec.name] = max(K * math.sqrt(max(cov[k, k], 0.0)), spread)
+        if len(order) > 1 and np.any(accepted):
             spreads.append(float(np.max(np.abs(profile.total[accepted] - profile.total[profile.best]))))
-    if "nir" in bands:
-        result.flags.append("nir_unresolved")
+        if not spec.resolved:
+            result.flags.append(f"{spec.name}_unresolved")
 
-    # an absent band: 0, with an upper limit from a nominal line fitted (free sign) next to the present ones
-    absent = [b for b in ("red", "nir") if b not in bands]
-    limits = _upper_limits(y, sw, responsivity, model, jac, bands, absent, s2)
-    for band in absent:
-        result.flags.append(f"{band}_absent")
-        stat_u[band] = limits[band]
+    absent = [g for n, g in enumerate(grids) if n not in present]
+    limits = _upper_limits(y, sw, responsivity, model, jac, len(order), [g.spec for g in absent], s2)
+    for g in absent:
+        result.flags.append(f"{g.spec.name}_absent")
+        stat_u[g.spec.name] = limits[g.spec.name]
 
-    for band in ("red", "nir"):
-        value = amplitudes[band] * to_mw
-        setattr(result, f"{band}_irradiance_mw_cm2", value)
-        setattr(result, f"{band}_irradiance_u_mw_cm2", math.hypot(stat_u[band] * to_mw, scale_u * value))
-    total = amplitudes["red"] + amplitudes["nir"]
-    amplitude_index = [k for _band, _a, _p, _f, k in unpack(theta)]
-    total_var = float(sum(cov[i, j] for i in amplitude_index for j in amplitude_index)) if bands else 0.0
+    for name in amplitudes:
+        value = amplitudes[name] * to_mw
+        setattr(result, f"{name}_irradiance_mw_cm2", value)
+        setattr(result, f"{name}_irradiance_u_mw_cm2", math.hypot(stat_u[name] * to_mw, scale_u * value))
+    total = sum(amplitudes.values())
+    amplitude_index = [k for _i, k, _f in layout]
+    total_var = float(sum(cov[i, j] for i in amplitude_index for j in amplitude_index)) if order else 0.0
     total_stat = max(K * math.sqrt(max(total_var, 0.0)), max(spreads, default=0.0))
-    if len(bands) == 1:
-        total_stat = stat_u[bands[0]]
-    total_stat = math.sqrt(total_stat**2 + sum(stat_u[b] ** 2 for b in absent))
+    if len(order) == 1:
+        total_stat = stat_u[grids[order[0]].spec.name]
+    total_stat = math.sqrt(total_stat**2 + sum(stat_u[g.spec.name] ** 2 for g in absent))
     result.irradiance_mw_cm2 = total * to_mw
     result.irradiance_u_mw_cm2 = math.hypot(total_stat * to_mw, scale_u * total * to_mw)
     return result
 
 
 def _upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray, jac: np.ndarray,
-                  bands: list[str], absent: list[str], s2: float) -> dict[str, float]:
-    """k=2 upper limit (uW/cm2 at the sensor) of each absent band: a nominal line's free-sign amplitude."""
+                  n_present: int, absent: list[LineSpec], s2: float) -> dict[str, float]:
+    """k=2 upper limit (uW/cm2 at the sensor) of each absent line: a nominal line's free-sign amplitude."""
     if not absent:
         return {}
-    present_columns = [jac[:, i] for i in range(jac.shape[1])] if bands else []
-    nominal = [responsivity.line_response(*NOMINAL_LINES[b]) for b in absent]
+    present_columns = [jac[:, i] for i in range(jac.shape[1])] if n_present else []
+    nominal = [responsivity.line_response(*spec.nominal) for spec in absent]
     design = np.column_stack([*present_columns, *nominal]) * sw[:, None]
-    target = (y - model) * sw  # linearised around the present bands' fit
+    target = (y - model) * sw  # linearised around the present lines' fit
     coef, *_ = np.linalg.lstsq(design, target, rcond=None)
     cov = np.linalg.pinv(design.T @ design) * s2
     out = {}
-    for n, band in enumerate(absent):
+    for n, spec in enumerate(absent):
         i = len(present_columns) + n
-        out[band] = max(float(coef[i]), 0.0) + K * math.sqrt(max(float(cov[i, i]), 0.0))
+        out[spec.name] = max(float(coef[i]), 0.0) + K * math.sqrt(max(float(cov[i, i]), 0.0))
     return out
 
 
@@ -491,12 +590,11 @@ def analyze_counts(rows: Iterable[Mapping[str, Any]], calibration: Calibration |
                    dark_counts: Sequence[float] | None = None) -> list[dict[str, Any]]:
     """Estimate every row of a counts table; each result is the row plus :meth:`Estimate.as_dict`.
 
-    Rows need F1..NIR (raw counts), ``gain_x`` and ``t_int_ms``; optional
-    ``saturated`` (true/1/yes), ``full_scale`` or ``atime`` + ``astep`` (for the
-    full-scale check) and ``transmission`` (used when no calibration is given:
-    then the datasheet-nominal calibration applies and rows get the flag
-    ``uncalibrated``). ``dark_counts`` (CHANNELS order) overrides the
-    calibration's dark baseline. Values may be strings (from ``csv.DictReader``).
+    Rows need F1..NIR (raw counts), ``gain_x`` and ``t_int_ms``; optional ``saturated`` (true/1/yes),
+    ``full_scale`` or ``atime`` + ``astep`` (for the full-scale check) and ``transmission`` (used when no
+    calibration is given: then the datasheet-nominal calibration applies and rows get the flag
+    ``uncalibrated``). ``dark_counts`` (CHANNELS order) overrides the calibration's dark baseline. Values
+    may be strings (from ``csv.DictReader``).
     """
     responsivity = calibration.responsivity if calibration is not None else Responsivity.load()
     out: list[dict[str, Any]] = []

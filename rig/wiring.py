@@ -73,7 +73,8 @@ def reference_source_wrap(peak_nm: float, irradiance_mw_cm2: float, fwhm_nm: flo
     from rig.sim.wrap import LedString, WrapMode, WrapSpec
 
     return WrapSpec(name="reference source", droop_fraction=0.0, wavelength_drift_nm=0.0,
-                    strings=[LedString("ref", peak_nm, fwhm_nm, irradiance_mw_cm2)], modes=[WrapMode("ref", ["ref"])])
+                    strings=[LedString("ref", peak_nm, fwhm_nm, irradiance_mw_cm2)],
+                    modes=[WrapMode("ref", ["ref"])]).validate()
 
 
 def default_wrap_for(profile):

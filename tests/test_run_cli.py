@@ -114,14 +114,18 @@ def test_full_sequence_writes_what_the_profile_and_sequence_imply(tmp_path):
     assert samples.loc[samples.phase == "measure", "wrap_on"].all()
     summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")
     assert summary.loc["session length / auto-off", "measured"] == pytest.approx(600, abs=5.5)
-    assert summary.loc["red peak wavelength", "verdict"] == "PASS"
-    assert summary.loc["irradiance at contact", "verdict"] == "PASS"
+    # uncalibrated, the simulated sensor is an arbitrary production unit: its peak and irradiance intervals include
+    # the filter tolerance and sensitivity spread, so an honest wrap is PASS or MARGINAL, never FAIL (a calibrated
+    # sensor's PASS is tested in test_spectral_calibration.py)
+    assert summary.loc["red peak wavelength", "verdict"] in ("PASS", "MARGINAL")
+    assert abs(summary.loc["red peak wavelength", "measured"] - 660.0) < 8.0
+    assert summary.loc["irradiance at contact", "verdict"] in ("PASS", "MARGINAL")
     assert summary.loc["max surface temperature", "verdict"] == "PASS"
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["outcome"] == "COMPLETED" and manifest["backend"] == "sim"
     assert manifest["sim_wrap_lit_at_end"] is False and manifest["wrap_left_on"] is False
     assert manifest["profile"]["sha256"] and manifest["sequence"]["as_used"]["name"] == "short"
-    assert "PASS" in result.stdout
+    assert "PASS" in result.stdout and "FAIL" not in result.stdout
 
 
 def test_auto_off_earlier_than_claimed_fails_the_session_claim(tmp_path):

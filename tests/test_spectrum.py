@@ -1,9 +1,12 @@
 """Spectral estimation against stated spectra: peaks, bands, irradiance, refusals, dose.
 
-Unless a test says otherwise, counts come from the emulated AS7341 (rig/sim/as7341.py: the
-responsivity table x irradiance x the datasheet gain ratio x t_int, plus 1.5 dark counts and
-seeded shot + read noise), read through rig's own reader with auto-range, behind an attenuator
-of transmission T = 0.01. Expected values are the stated ones; uncertainties are k = 2.
+Unless a test says otherwise, counts come from the emulated AS7341 (rig/sim/as7341.py), which is a
+*unit* drawn from the production spread (rig/sim/sensor_unit.py: its own filter centres, sensitivities,
+shapes, out-of-band response and gain ratios), never the estimator's typical table; x irradiance x t_int,
+plus 1.5 dark counts and seeded shot + read noise, read through rig's own reader with auto-range, behind
+an attenuator of transmission T = 0.01. The estimate is uncalibrated (typical table): its stated
+uncertainties include the filter tolerance and sensitivity spread. Expected values are the stated
+ones; uncertainties are k = 2.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from rig.responsivity import CHANNELS, Responsivity, gain_ratio
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
+from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum import Calibration, Estimate, analyze_counts, estimate
 
 T = 0.01  # the jig's attenuator: 1 % reaches the sensor
@@ -30,18 +34,20 @@ CAL = Calibration(TABLE, transmission=T, dark_counts=DARK)
 
 
 def read(lines_at_surface_mw: list[tuple[float, float, float]], seed: int = 0, transmission: float = T,
-         config: SpectralConfig | None = None) -> SpectralReading:
+         config: SpectralConfig | None = None, unit: SensorUnit | None = None) -> SpectralReading:
     """Shine lines (peak nm, FWHM nm, mW/cm2 at the wrap surface) through the attenuator; one auto-ranged reading."""
     clock, bus = SimClock(), SimBus()
     light = FixedLight([SpectralLine(p, w, e * 1000 * transmission) for p, w, e in lines_at_surface_mw])
-    bus.attach(0x39, AS7341Emulator(clock, light, seed=seed))
+    bus.attach(0x39, AS7341Emulator(clock, light, seed=seed, unit=unit))
     with install_sim_clock(clock):
         return SpectralSensor(bus.busio(), config or SpectralConfig(), clock, "ND", transmission).read()
 
 
-def measure(lines_at_surface_mw: list[tuple[float, float, float]], seed: int = 0) -> Estimate:
-    reading = read(lines_at_surface_mw, seed)
-    return estimate(reading.counts, reading.gain_x, reading.t_int_ms, CAL, reading.saturated, reading.full_scale)
+def measure(lines_at_surface_mw: list[tuple[float, float, float]], seed: int = 0, transmission: float = T,
+            unit: SensorUnit | None = None) -> Estimate:
+    reading = read(lines_at_surface_mw, seed, transmission, unit=unit)
+    cal = CAL if transmission == T else Calibration(TABLE, transmission=transmission, dark_counts=DARK)
+    return estimate(reading.counts, reading.gain_x, reading.t_int_ms, cal, reading.saturated, reading.full_scale)
 
 
 def within(value: float | None, truth: float, u: float | None) -> bool:
@@ -63,10 +69,12 @@ def test_noise_free_counts_recover_the_line_exactly():
 @pytest.mark.parametrize("peak_nm", [630.0, 645.0, 660.0])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_narrow_red_led_peak_within_a_small_stated_uncertainty(peak_nm, seed):
-    # 30 mW/cm2 of one red LED line, FWHM 20 nm, no NIR: F6/F7/F8 see it, their balance gives the peak.
+    # 30 mW/cm2 of one red LED line, FWHM 20 nm, no NIR: F6/F7/F8 see it, their balance gives the peak. Without a
+    # spectral calibration the interval includes this unit's unknown filter offsets (datasheet +/-10 nm), so it is
+    # several nm wide, but still useful.
     result = measure([(peak_nm, 20.0, 30.0)], seed)
     assert within(result.red_peak_nm, peak_nm, result.red_peak_u_nm)
-    assert result.red_peak_u_nm < 5.0
+    assert result.red_peak_u_nm < 15.0
     assert within(result.irradiance_mw_cm2, 30.0, result.irradiance_u_mw_cm2)
     assert "nir_absent" in result.flags and "red_absent" not in result.flags
 
@@ -78,7 +86,7 @@ def test_670_nm_led_peak_within_its_wider_uncertainty(seed):
     # so the honest uncertainty is wider here (about 6 nm) but still single-digit.
     result = measure([(670.0, 20.0, 30.0)], seed)
     assert within(result.red_peak_nm, 670.0, result.red_peak_u_nm)
-    assert result.red_peak_u_nm < 8.0
+    assert result.red_peak_u_nm < 15.0
     assert within(result.irradiance_mw_cm2, 30.0, result.irradiance_u_mw_cm2)
 
 
@@ -143,7 +151,7 @@ def test_irradiance_at_the_surface_divides_by_the_transmission():
     reading = read([(660.0, 20.0, 30.0)])
     result = estimate(reading.counts, reading.gain_x, reading.t_int_ms, CAL)
     assert within(result.irradiance_mw_cm2, 30.0, result.irradiance_u_mw_cm2)
-    assert result.irradiance_mw_cm2 == pytest.approx(30.0, rel=0.05)  # ~1000 counts after auto-range: ~3 % noise
+    assert result.irradiance_mw_cm2 == pytest.approx(30.0, rel=0.15)  # noise ~3 %, this unit's sensitivity ~10 %
     other = Calibration(TABLE, transmission=0.1, dark_counts=DARK)
     assert estimate(reading.counts, reading.gain_x, reading.t_int_ms, other).irradiance_mw_cm2 == pytest.approx(
         result.irradiance_mw_cm2 / 10)
@@ -160,7 +168,11 @@ def test_scale_uncertainty_enters_the_irradiance_uncertainty():
                                                                                     dark_counts=DARK))
     loose = estimate(reading.counts, reading.gain_x, reading.t_int_ms, Calibration(TABLE, T, scale_u_rel=0.08,
                                                                                     dark_counts=DARK))
-    assert loose.irradiance_u_mw_cm2 >= 0.16 * loose.irradiance_mw_cm2 > tight.irradiance_u_mw_cm2
+    # the scale's part adds in quadrature to the rest (noise and model uncertainty, the same in both)
+    value = loose.irradiance_mw_cm2
+    assert loose.irradiance_u_mw_cm2 >= 0.16 * value
+    assert loose.irradiance_u_mw_cm2**2 - tight.irradiance_u_mw_cm2**2 == pytest.approx(
+        (0.16**2 - 0.04**2) * value**2, rel=0.02)
 
 
 def test_as_dict_is_a_flat_csv_row():
@@ -207,3 +219,33 @@ def test_dose_of_two_on_stretches_skips_the_gap_between_them():
     irradiance = np.where(t <= 300, 40.0, np.where(t >= 600, 20.0, 0.0))
     assert dose_j_cm2(list(t), list(irradiance), on=list(on))[0] == pytest.approx(18.0)
     assert dose_j_cm2([0.0], [50.0]) == (0.0, 0.0)  # a single sample spans no time
+
+
+@pytest.mark.parametrize("peak_nm", [650.0, 670.0, 690.0])
+def test_strong_red_light_on_a_non_typical_unit_is_never_reported_absent(peak_nm):
+    # 160 mW/cm2 at the wrap behind a 5 % attenuator, on a unit from twice the production spread: its channels
+    # disagree with the typical table by far more than the noise. The red band's own signal is hundreds of sigma
+    # above zero: it must be present with a non-zero irradiance whose interval covers 160 mW/cm2. (Its peak can be
+    # off by more than the uncalibrated interval, which is stated for the production spread, not twice it.)
+    unit = SensorUnit.draw("outlier", 7, SensorSpread(scale=2.0))
+    result = measure([(peak_nm, 20.0, 160.0)], transmission=0.05, unit=unit)
+    assert "red_absent" not in result.flags and result.red_peak_nm is not None
+    assert abs(result.red_peak_nm - peak_nm) < 20.0
+    assert within(result.irradiance_mw_cm2, 160.0, result.irradiance_u_mw_cm2)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_red_light_leaking_into_visible_channels_makes_no_phantom_nir_line(seed):
+    # 100 mW/cm2 of 630 nm only: F1-F6 answer out of band and each unit's Clear and NIR differ from the typical
+    # table; none of that may be read as an NIR line.
+    result = measure([(630.0, 20.0, 100.0)], seed, transmission=0.05)
+    assert "nir_absent" in result.flags and result.nir_peak_nm is None
+    assert result.nir_irradiance_u_mw_cm2 < 0.2 * 100.0  # its upper limit stays a fraction of the red
+
+
+def test_light_the_line_model_cannot_describe_is_flagged_not_zeroed():
+    # 20 mW/cm2 of blue (450 nm) + 20 mW/cm2 of green (530 nm): no red or NIR line explains F2-F5. The reading is
+    # far above dark, so it must not read zero: the best line is kept, flagged fit_poor, with a wide interval.
+    result = measure([(450.0, 20.0, 20.0), (530.0, 30.0, 20.0)])
+    assert "fit_poor" in result.flags
+    assert result.irradiance_mw_cm2 > 0 and result.irradiance_u_mw_cm2 > 0

@@ -21,7 +21,7 @@ from rig.cli.common import (
 
 def add_parser(commands) -> None:
     parser = command_parser(
-        commands, "calibrate", "make calibration files (dark, irradiance, thermistor)",
+        commands, "calibrate", "make calibration files (dark, irradiance, spectral, thermistor)",
         "Calibration files tie this sensor and jig to physical units; rig run and rig analyze use the active\n"
         "one (bench config 'calibration =' or --calibration).",
         "rig calibrate dark --out calibration/as7341-1.toml",
@@ -58,6 +58,32 @@ def add_parser(commands) -> None:
                             help="wait after switching on (default 30 s)")
     irradiance.add_argument("--out", metavar="FILE", help="calibration file to create or add points to")
     irradiance.set_defaults(func=irradiance_main)
+
+    spectral = command_parser(
+        kinds, "spectral", "per-channel corrections from sources of known peak (adds to --out)",
+        "Fit this sensor's own filter gains and centre shifts from readings of sources whose peak is known\n"
+        "(LEDs measured once with a spectrometer, a 650 nm laser module, narrow-band reference LEDs), offline\n"
+        "from a REF_CSV or live on the bench. References accumulate in the --out file and are refitted; the\n"
+        "production spread is the prior, so three references do not overfit. Then recalibrate irradiance.",
+        "rig calibrate spectral refs.csv --transmission 0.05 --out calibration/as7341-1.toml",
+        "rig calibrate spectral --reference-peak-nm 659.2 --reference-u-nm 0.5 --switch-on --out cal.toml")
+    add_bench_args(spectral)
+    spectral.add_argument("ref_csv", nargs="?", metavar="REF_CSV",
+                          help="offline: readings (rig analyze format) + reference_peak_nm [, reference_fwhm_nm, "
+                               "reference_u_nm, reference_mw_cm2]")
+    spectral.add_argument("--reference-peak-nm", type=positive_float, help="live: the source's measured peak")
+    spectral.add_argument("--reference-u-nm", type=positive_float, default=1.0,
+                          help="live: standard uncertainty of that peak (default 1 nm)")
+    spectral.add_argument("--reference-fwhm-nm", type=positive_float, help="live: the source's FWHM, if known")
+    spectral.add_argument("--reference-mw-cm2", type=positive_float,
+                          help="live: a reference meter's irradiance at the jig, if measured")
+    spectral.add_argument("--transmission", type=fraction, help="attenuator transmission (default: file or bench)")
+    spectral.add_argument("--count", type=positive_int, default=10, help="live readings (default 10)")
+    spectral.add_argument("--switch-on", action="store_true", help="power the source through the wrap switch")
+    spectral.add_argument("--settle-s", type=positive_float, default=30.0,
+                          help="wait after switching on (default 30 s)")
+    spectral.add_argument("--out", metavar="FILE", help="calibration file to create or add references to")
+    spectral.set_defaults(func=spectral_main)
 
     thermistor = command_parser(
         kinds, "thermistor", "fit Beta or Steinhart-Hart from reference points",
@@ -133,6 +159,43 @@ def irradiance_main(args: argparse.Namespace, console: Console) -> int:
     save(calibration, path)
     console.print(f"scale {fit.scale:.4f} ± {fit.scale_u_rel:.1%} (standard); residuals: "
                   + ", ".join(f"{r:+.1%}" for r in fit.residuals_rel[-10:]))
+    console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
+    return EXIT_OK
+
+
+def spectral_main(args: argparse.Namespace, console: Console) -> int:
+    from rig.calibration_jobs import save, spectral_references_live
+    from rig.errors import RigError
+    from rig.spectral_calibration import add_references, load_reference_csv
+    from rig.wiring import reference_source_wrap
+
+    config = bench_request(args).config()
+    path, calibration = _target(args, config)
+    transmission = args.transmission or calibration.transmission or config.jig.transmission
+    if args.ref_csv:
+        new = load_reference_csv(args.ref_csv)
+    else:
+        if args.reference_peak_nm is None:
+            raise RigError("--reference-peak-nm is needed for a live spectral calibration (or give a REF_CSV)")
+        source = reference_source_wrap(args.reference_peak_nm, args.reference_mw_cm2 or 30.0,
+                                       args.reference_fwhm_nm or 20.0)
+        stack, bench = _locked_bench(args, config, source)
+        with stack:
+            new = spectral_references_live(bench, args.count, args.reference_peak_nm, args.reference_fwhm_nm,
+                                           args.reference_u_nm, args.reference_mw_cm2, args.switch_on, args.settle_s)
+    had_scale = bool(calibration.points)
+    fit = add_references(calibration, new, transmission)
+    calibration.transmission = transmission
+    save(calibration, path)
+    for ref in calibration.spectral_references:
+        console.print(f"reference {ref.reference_peak_nm:g} ± {ref.reference_u_nm:g} nm: {ref.readings} readings, "
+                      f"fitted peak {ref.fitted_peak_nm:.1f} nm, residual {ref.residual_rel:.1%}")
+    console.print("gains (F1..F8, Clear, NIR): " + ", ".join(f"{g:.3f}" for g in fit.gains))
+    console.print("filter shifts nm: " + ", ".join(f"{d:+.1f}" for d in fit.shifts_nm))
+    console.print(f"peak floor (k=2): red {fit.peak_floor_nm['red']:.1f} nm, NIR {fit.peak_floor_nm['nir']:.1f} nm")
+    if had_scale:
+        console.print("[yellow]note:[/] the irradiance scale in this file was fitted with the previous table: "
+                      "run `rig calibrate irradiance --out` again")
     console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
     return EXIT_OK
 

@@ -8,9 +8,10 @@ continuous integration while SP_EN is set (integration k ends at
 analog/digital saturation bits; ASTATUS (0x94) whose read latches CH0..CH5.
 
 Counts come from the light at the sensor over the integration window, times
-each channel's responsivity (the table in calibration/), the datasheet's real
-gain ratio and the integration time, plus dark counts and seeded shot and read
-noise. Saturation: at most one count per integration step (analog), at most
+each channel's responsivity *of this unit* (a part drawn from the production
+spread around the typical table, see :mod:`rig.sim.sensor_unit`; never the
+estimator's table itself), the unit's gain ratio and the integration time, plus
+dark counts and seeded shot and read noise. Saturation: at most one count per integration step (analog), at most
 65535 (digital).
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 from rig.responsivity import GAIN_RATIO_VS_64X, Responsivity, full_scale_counts, integration_time_ms
 from rig.sim.bus import SimI2CDevice
 from rig.sim.optics import LightSource
+from rig.sim.sensor_unit import SensorUnit
 
 ENABLE, ATIME, ID, ASTATUS, CH0 = 0x80, 0x81, 0x92, 0x94, 0x95
 FD_CFG0, FD_TIME1, FD_TIME2, CONTROL, FIFO_LVL, FDATA_L = 0xD7, 0xD8, 0xDA, 0xFA, 0xFD, 0xFE
@@ -52,16 +54,22 @@ def _photodiode_weight(name: str) -> tuple[int, float]:
 
 
 class AS7341Emulator(SimI2CDevice):
-    """The chip. ``light`` says what reaches the sensor; ``seed`` makes noise repeatable."""
+    """The chip. ``light`` says what reaches the sensor; ``seed`` makes noise repeatable.
+
+    ``unit``: the part (its curves and gain ratios); default a unit drawn from the production spread
+    with label "sim" in lot ``seed``. ``responsivity`` overrides the unit's curves (tests of the emulator's
+    arithmetic only).
+    """
 
     CHIP_ID_BYTE = 0x09 << 2
 
     def __init__(self, clock, light: LightSource, responsivity: Responsivity | None = None, seed: int = 0,
-                 dark_counts: float = 1.5, read_noise_counts: float = 1.0) -> None:
+                 dark_counts: float = 1.5, read_noise_counts: float = 1.0, unit: SensorUnit | None = None) -> None:
         super().__init__()
         self.clock = clock
         self.light = light
-        self.responsivity = responsivity or Responsivity.load()
+        self.unit = unit or SensorUnit.draw("sim", seed)
+        self.responsivity = responsivity or self.unit.responsivity
         self.rng = np.random.default_rng(seed)
         self.dark_counts = dark_counts
         self.read_noise_counts = read_noise_counts
@@ -191,13 +199,17 @@ class AS7341Emulator(SimI2CDevice):
             self.fifo_overflows += count - room
             ends = ends[:max(room, 0)]
         clear_index = _CHANNEL_INDEX["Clear"]
-        scale = GAIN_RATIO_VS_64X[self._fd_gain_code()] * period * 1000.0
+        scale = self._gain_ratio(self._fd_gain_code()) * period * 1000.0
         for end in ends:
             per_uw = sum(line.irradiance_uw_cm2 * self.responsivity.line_response(line.peak_nm, line.fwhm_nm)[
                 clear_index] for line in self.light.lines_between(end - period, end))
             signal = per_uw * scale + self.dark_counts
             noisy = signal + self.rng.normal() * np.sqrt(max(signal, 0.0)) + self.rng.normal(0, self.read_noise_counts)
             self.fifo.append(int(min(65535, max(0, round(noisy)))))
+
+    def _gain_ratio(self, code: int) -> float:
+        """This unit's sensitivity at gain ``code`` relative to 64x (the datasheet ratio x the unit's factor)."""
+        return GAIN_RATIO_VS_64X[code] * self.unit.gain_factors[code]
 
     # --- measurement --------------------------------------------------------------------------
     def _completed_window(self) -> tuple[float, float] | None:
@@ -241,7 +253,7 @@ class AS7341Emulator(SimI2CDevice):
         for line in self.light.lines_between(t0_s, t1_s):
             per_channel += line.irradiance_uw_cm2 * self.responsivity.line_response(line.peak_nm, line.fwhm_nm)
         t_int_ms = (t1_s - t0_s) * 1000.0
-        signal = self.adc_weights @ per_channel * GAIN_RATIO_VS_64X[self.gain_code] * t_int_ms + self.dark_counts
+        signal = self.adc_weights @ per_channel * self._gain_ratio(self.gain_code) * t_int_ms + self.dark_counts
         noisy = signal + self.rng.normal(0.0, 1.0, 6) * np.sqrt(np.maximum(signal, 0.0)) \
             + self.rng.normal(0.0, self.read_noise_counts, 6)
         steps = (self.atime + 1) * (self.astep + 1)

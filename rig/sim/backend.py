@@ -25,6 +25,7 @@ from rig.sim.bus import SimBus
 from rig.sim.mux import TCA9548AEmulator
 from rig.sim.optics import SpectralLine
 from rig.sim.probes import NtcDividerSim
+from rig.sim.sensor_unit import SensorUnit
 from rig.sim.wrap import WrapModel, WrapSpec
 
 
@@ -119,7 +120,13 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     wrap = WrapModel(wrap_spec or WrapSpec())
     light = JigLight(wrap, config.jig.transmission if transmission is None else transmission)
     bus = SimBus(config.i2c_bus)
-    as7341 = AS7341Emulator(clock, light, seed=seed)
+    spread = wrap.spec.sensor
+    unit_id = spread.unit or config.spectral.sensor_id
+
+    def unit(index: int = 0) -> SensorUnit:  # each position's sensor is its own part
+        return SensorUnit.draw(unit_id if index == 0 else f"{unit_id}/{index}", seed, spread)
+
+    as7341 = AS7341Emulator(clock, light, seed=seed, unit=unit())
     muxed = [p for p in config.positions if p.mux_channel is not None]
     mux = None
     if muxed:  # every sensor behind the TCA9548A, one per position; the first is the main sensor
@@ -128,7 +135,7 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
         chips = []
         for index, position in enumerate(muxed):
             chip = as7341 if index == 0 else AS7341Emulator(clock, JigLight(wrap, light.transmission, position.name),
-                                                            seed=seed + 10 + index)
+                                                            seed=seed + 10 + index, unit=unit(index))
             chip.light = JigLight(wrap, light.transmission, position.name) if index == 0 else chip.light
             mux.attach(position.mux_channel, config.spectral.address, chip)
             chips.append(chip)

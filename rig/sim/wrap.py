@@ -38,6 +38,7 @@ import numpy as np
 from rig.config import load_validated
 from rig.errors import ConfigError
 from rig.sim.optics import SpectralLine
+from rig.sim.sensor_unit import SensorSpread
 
 
 @dataclass
@@ -155,10 +156,12 @@ class WrapSpec:
     positions: list[WrapPosition] = field(default_factory=list)
     ripple: list[Ripple] = field(default_factory=list)  # in every mode (e.g. mains ripple at 100/120 Hz)
     relight_after_s: float | None = None  # after auto-off the controller lights again after this long
+    sensor: SensorSpread = field(default_factory=SensorSpread)  # the simulated AS7341 unit's production spread
     source: str = "<built-in>"
 
     def validate(self) -> WrapSpec:
         path = self.source
+        self.sensor.validate(path)
         names = [s.name for s in self.strings]
         if not self.strings:
             raise ConfigError(path, "strings", "at least one LED string")

@@ -1,0 +1,158 @@
+"""Per-sensor spectral calibration against stated reference sources; simulated units; the sim's sensor settings.
+
+Reference sources are LED lines whose peaks the test states (as a spectrometer would have measured them).
+The sensor is a production unit (rig/sim/sensor_unit.py), read through rig's reader.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rig.calibration import load_calibration, spectral_calibration
+from rig.clock import SimClock
+from rig.config import SpectralConfig
+from rig.errors import ConfigError
+from rig.hardware.spectral import SpectralSensor
+from rig.responsivity import CHANNELS, Responsivity
+from rig.sim.as7341 import AS7341Emulator, install_sim_clock
+from rig.sim.bus import SimBus
+from rig.sim.optics import FixedLight, SpectralLine
+from rig.sim.sensor_unit import SensorSpread, SensorUnit
+from rig.sim.wrap import load_wrap_spec
+from rig.spectral_calibration import ReferenceReading, fit_spectral
+from rig.spectrum import Calibration, estimate
+
+RIG = [sys.executable, "-m", "rig.cli"]
+T = 0.01
+DARK = (1.5,) * 10
+TABLE = Responsivity.load()
+
+
+def readings(unit: SensorUnit, lines: list[tuple[float, float, float]], count: int, seed: int = 0):
+    """``count`` auto-ranged readings of lines (peak, FWHM, mW/cm2 at the surface) behind T."""
+    clock, bus = SimClock(), SimBus()
+    bus.attach(0x39, AS7341Emulator(clock, FixedLight([SpectralLine(p, w, e * 1000 * T) for p, w, e in lines]),
+                                    seed=seed, unit=unit))
+    with install_sim_clock(clock):
+        sensor = SpectralSensor(bus.busio(), SpectralConfig(), clock, "ND", T)
+        return [sensor.read() for _ in range(count)]
+
+
+def references(unit: SensorUnit, u_nm: float = 0.5) -> list[ReferenceReading]:
+    # three LEDs a spectrometer measured at 631.0, 658.5 and 852.0 nm (FWHM 18, 20, 30 nm), 30 mW/cm2 on the jig
+    out = []
+    for peak, fwhm in ((631.0, 18.0), (658.5, 20.0), (852.0, 30.0)):
+        out += [ReferenceReading(r.counts, r.gain_x, r.t_int_ms, peak, fwhm, u_nm)
+                for r in readings(unit, [(peak, fwhm, 30.0)], 5, seed=int(peak))]
+    return out
+
+
+def test_sensor_units_are_repeatable_distinct_and_within_the_datasheet_tolerance():
+    a, again, b = SensorUnit.draw("as7341-1", 0), SensorUnit.draw("as7341-1", 0), SensorUnit.draw("as7341-2", 0)
+    assert np.array_equal(a.responsivity.matrix, again.responsivity.matrix)
+    assert not np.array_equal(a.responsivity.matrix, b.responsivity.matrix)
+    assert np.array_equal(SensorUnit.draw("x", 1, SensorSpread(scale=0.0)).responsivity.matrix, TABLE.matrix)
+    # a drawn unit is not the table: its 660 nm line response differs by more than the noise in some channel
+    ratio = a.responsivity.line_response(660.0, 20.0)[6:8] / TABLE.line_response(660.0, 20.0)[6:8]
+    assert np.max(np.abs(ratio - 1)) > 0.02
+    # filter centres stay within the datasheet's +/-10 nm even at twice the spread
+    offsets = [abs(d) for k in range(100) for d in SensorUnit.draw(f"u{k}", 0, SensorSpread(scale=2.0))
+               .centre_offset_nm]
+    assert max(offsets) <= 10.0 and np.std(offsets) > 1.0
+
+
+def test_three_references_calibrate_the_red_peak_of_a_production_unit():
+    # after the calibration, 645 nm and 675 nm LEDs (FWHM 20 nm, 30 mW/cm2) are read within the stated (narrower)
+    # interval, and closer than before
+    unit = SensorUnit.draw("as7341-7", 3)
+    nominal = Calibration(TABLE, transmission=T, dark_counts=DARK)
+    fit = fit_spectral(references(unit), TABLE, T, DARK)
+    calibrated = spectral_calibration(nominal, fit)
+    for peak in (645.0, 675.0):
+        r = readings(unit, [(peak, 20.0, 30.0)], 1, seed=9)[0]
+        before = estimate(r.counts, r.gain_x, r.t_int_ms, nominal)
+        after = estimate(r.counts, r.gain_x, r.t_int_ms, calibrated)
+        assert abs(after.red_peak_nm - peak) <= after.red_peak_u_nm
+        assert abs(after.red_peak_nm - peak) <= 2.5
+        assert after.red_peak_u_nm < before.red_peak_u_nm
+
+
+def test_the_references_peak_uncertainty_flows_into_the_peak_floor():
+    unit = SensorUnit.draw("as7341-7", 3)
+    sharp = fit_spectral(references(unit, u_nm=0.2), TABLE, T, DARK)
+    vague = fit_spectral(references(unit, u_nm=3.0), TABLE, T, DARK)
+    assert vague.peak_floor_nm["red"] > 1.5 * sharp.peak_floor_nm["red"]
+
+
+def write_ref_csv(path, unit: SensorUnit) -> None:
+    rows = ["F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms,reference_peak_nm,reference_fwhm_nm,reference_u_nm"]
+    for peak, fwhm in ((631.0, 18.0), (658.5, 20.0), (852.0, 30.0)):
+        for r in readings(unit, [(peak, fwhm, 30.0)], 3, seed=int(peak)):
+            rows.append(",".join(str(c) for c in r.counts) + f",{r.gain_x},{r.t_int_ms},{peak},{fwhm},0.5")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_cli_spectral_calibration_adds_to_the_file_and_analyze_uses_it(tmp_path):
+    cal = tmp_path / "cal.toml"
+    cal.write_text('id = "x"\nsensor_id = "as7341-1"\ntransmission = 0.01\nscale = 1.0\n'
+                   "dark_counts = [1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5]\n")
+    unit = SensorUnit.draw("as7341-1", 0)
+    write_ref_csv(tmp_path / "ref.csv", unit)
+    done = subprocess.run([*RIG, "calibrate", "spectral", str(tmp_path / "ref.csv"), "--out", str(cal)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    made = load_calibration(cal)
+    assert made.dark_counts == [1.5] * 10  # what was there is kept
+    assert len(made.spectral_gains) == 10 and len(made.spectral_readings) == 9
+    assert [round(r.reference_peak_nm, 1) for r in made.spectral_references] == [631.0, 658.5, 852.0]
+    assert "3 reference source(s)" in made.spectral_method
+    # an irradiance calibration added to the same file keeps the spectral part
+    irr = subprocess.run([*RIG, "calibrate", "irradiance", "--sim", "--reference-mw-cm2", "20", "--reference-nm",
+                          "660", "--switch-on", "--settle-s", "1", "--count", "3", "--out", str(cal)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert irr.returncode == 0, irr.stderr
+    both = load_calibration(cal)
+    assert both.spectral_gains == made.spectral_gains and len(both.points) == 3
+    # rig analyze reads a 668 nm LED through the calibrated table
+    r = readings(unit, [(668.0, 20.0, 30.0)], 1, seed=4)[0]
+    (tmp_path / "counts.csv").write_text(",".join((*CHANNELS, "gain_x", "t_int_ms")) + "\n"
+                                         + ",".join(str(c) for c in r.counts) + f",{r.gain_x},{r.t_int_ms}\n")
+    out = tmp_path / "out.csv"
+    analysed = subprocess.run([*RIG, "analyze", str(tmp_path / "counts.csv"), "--calibration", str(cal),
+                               "--out", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert analysed.returncode == 0, analysed.stderr
+    import pandas as pd
+
+    row = pd.read_csv(out).iloc[0]
+    assert abs(row.red_peak_nm - 668.0) <= row.red_peak_u_nm and "uncalibrated" not in str(row.flags)
+
+
+@pytest.mark.parametrize("content, names", [
+    ("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n1,1,1,1,1,1,1,1,1,1,64,50\n", "'reference_peak_nm'"),
+    ("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms,reference_peak_nm\n1,1,1,1,1,1,x,1,1,1,64,50,660\n",
+     "row 2, column 'F7'"),
+    ("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms,reference_peak_nm\n1,1,1,1,1,1,1,1,1,1,64,50,5000\n",
+     "column 'reference_peak_nm'"),
+])
+def test_a_bad_ref_csv_is_refused_with_file_and_column(tmp_path, content, names):
+    ref = tmp_path / "ref.csv"
+    ref.write_text(content)
+    done = subprocess.run([*RIG, "calibrate", "spectral", str(ref), "--out", str(tmp_path / "c.toml")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and str(ref) in done.stderr and names in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "c.toml").exists()
+
+
+def test_the_sim_wraps_sensor_table_sets_the_unit_spread(tmp_path):
+    good = tmp_path / "w.toml"
+    good.write_text('[[strings]]\nname = "red"\npeak_nm = 660.0\nfwhm_nm = 20.0\nirradiance_mw_cm2 = 30.0\n\n'
+                    '[[modes]]\nname = "on"\nstrings = ["red"]\n\n[sensor]\nscale = 2.0\nunit = "spare"\n')
+    spec = load_wrap_spec(good)
+    assert spec.sensor.scale == 2.0 and spec.sensor.unit == "spare"
+    good.write_text(good.read_text().replace("scale = 2.0", "scale = -1.0"))
+    with pytest.raises(ConfigError, match="sensor.scale"):
+        load_wrap_spec(good)
