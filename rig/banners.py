@@ -22,6 +22,13 @@ HEADLINES = {
     "calibration_old": "CALIBRATION OUT OF DATE",
     "example": "EXAMPLE",
 }
+MEANINGS = {
+    "incomplete": "these runs did not finish; their verdicts cover only what was measured",
+    "simulated": "made on simulated hardware, not measurements of a real wrap",
+    "uncalibrated": "irradiance and dose on the datasheet-nominal scale, indicative only",
+    "calibration_old": "made with a calibration past its age limit",
+    "example": "the example run shipped with rig",
+}
 _AGE_WARNING = re.compile(r"is (\d+(?:\.\d+)?) days old \(limit (\d+(?:\.\d+)?)\)")
 
 
@@ -117,5 +124,6 @@ def summarise(per_run: Iterable[tuple[str, list[str]]]) -> list[Banner]:
         hits = [run_id for run_id, kinds in pairs if kind in kinds]
         if hits:
             more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
-            banners.append(Banner(kind, f"{len(hits)} of {len(pairs)} runs ({', '.join(hits[:3])}{more})."))
+            banners.append(Banner(kind, f"{MEANINGS[kind]}: {len(hits)} of {len(pairs)} runs "
+                                        f"({', '.join(hits[:3])}{more})."))
     return banners

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib.resources import files
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rig import __version__
@@ -142,17 +143,18 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
 
 def verdict_table(checks, title: str) -> Table:
-    table = Table(title=title)
+    table = Table(title=escape(title), caption="±U: expanded uncertainty (k = 2)", caption_justify="left")
     for header, justify in (("claim", "left"), ("claimed", "right"), ("tolerance", "right"),
-                            ("measured", "right"), ("±u", "right"), ("unit", "left"), ("verdict", "left"),
+                            ("measured", "right"), ("±U", "right"), ("unit", "left"), ("verdict", "left"),
                             ("note", "left")):
         table.add_column(header, justify=justify)
     for check in checks:
         def fmt(value):
             return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
         verdict = str(check.verdict)
-        table.add_row(check.claim, fmt(check.claimed), check.tolerance, fmt(check.measured), fmt(check.uncertainty),
-                      check.unit, f"[{VERDICT_STYLE.get(verdict, '')}]{verdict}[/]", check.note)
+        table.add_row(escape(check.claim), fmt(check.claimed), escape(check.tolerance), fmt(check.measured),
+                      fmt(check.uncertainty), escape(check.unit), f"[{VERDICT_STYLE.get(verdict, '')}]{verdict}[/]",
+                      escape(check.note))
     return table
 
 
@@ -209,11 +211,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                               extra_manifest={"calibration": {"id": calibration.id, "scale": calibration.scale,
                                                               "calibrated": calibration.calibrated,
                                                               "warnings": warnings}})
-    console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"))
+    from rig.report import run_dir_banners
+
+    simulated = " (SIMULATED)" if config.backend == "sim" else ""
+    console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"
+                                               f"{simulated}"))
+    for banner in run_dir_banners(result.run_dir):
+        console.print(banner.markup())
     style = "green" if result.outcome == "COMPLETED" else "bold red"
-    console.print(f"outcome [{style}]{result.outcome}[/]: {result.reason}; {result.rows_written} samples; "
+    console.print(f"outcome [{style}]{result.outcome}[/]: {escape(result.reason)}; {result.rows_written} samples; "
                   f"wrap {'LEFT ON' if result.wrap_left_on else 'off'}")
-    console.print(f"results: {result.run_dir}")
+    console.print(f"results: {escape(str(result.run_dir))}")
+    console.print(f"plots and a one-file HTML report: rig report {escape(str(result.run_dir))}")
     if result.configuration_error:
         return EXIT_BAD_INPUT
     if result.outcome != "COMPLETED":
@@ -239,25 +248,12 @@ def _frame_table(frame, title: str, max_columns: int | None = None) -> Table:
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     """Many runs side by side: claims vs measured values with uncertainties and verdicts."""
-    from rig.compare import check_mixing, compare_table, terminal_view, trend
-    from rig.load import load_runs
+    from rig.compare_command import run_compare
 
-    loaded = load_runs(args.runs)
-    if loaded.runs.empty:
-        raise RigError(f"no runs found in {' '.join(args.runs)}")
-    for warning in check_mixing(loaded, args.allow_mixed):
-        console.print(f"[yellow]note:[/] {warning}")
-    table = compare_table(loaded, args.by)
-    if args.csv:
-        from rig.results import safe_cell
-
-        table.map(safe_cell).to_csv(args.csv, index=False)
-        console.print(f"wrote {args.csv}")
-    if args.trend:
-        console.print(_frame_table(trend(loaded), "trend per unit (change per month from a linear fit)"))
-    else:
-        console.print(_frame_table(terminal_view(table),
-                                   f"{len(loaded.runs)} runs" + (f" by {args.by}" if args.by else "")))
+    output = run_compare(args.runs, args.by, args.csv, args.html, args.trend, args.allow_mixed,
+                         args.include_incomplete)
+    for printable in output.printables:
+        console.print(printable)
     return EXIT_OK
 
 
@@ -447,11 +443,13 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
     from rig.load import find_run_dirs
-    from rig.report import build_report
+    from rig.report import build_report, run_dir_banners
 
     others = find_run_dirs(args.runs) if args.runs else []
     report = build_report(Path(args.run_dir), others, Path(args.out) if args.out else None)
-    console.print(f"wrote {report} (plots beside it)")
+    for banner in run_dir_banners(Path(args.run_dir)):
+        console.print(banner.markup())
+    console.print(f"wrote {escape(str(report))} (plots beside it)")
     return EXIT_OK
 
 
@@ -475,8 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("runs", nargs="+", metavar="RUNS", help="run folders, folders of runs, or globs")
     compare.add_argument("--by", choices=["wrap", "unit", "date"], help="one row per group instead of per run")
     compare.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    compare.add_argument("--html", metavar="FILE", help="also write a one-file HTML comparison page with plots")
     compare.add_argument("--trend", action="store_true", help="trend per unit over time (LED ageing)")
     compare.add_argument("--allow-mixed", action="store_true", help="allow simulated and real runs together")
+    compare.add_argument("--include-incomplete", action="store_true",
+                         help="count runs that did not finish in --by groups and trends (left out by default)")
     compare.set_defaults(func=cmd_compare)
 
     analyze = commands.add_parser("analyze", help="re-analyse a counts CSV or a run folder")

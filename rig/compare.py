@@ -55,10 +55,7 @@ def check_mixing(loaded: LoadedRuns, allow_mixed: bool) -> list[str]:
     if len(calibrations) > 1:
         warnings.append(f"runs made with {len(calibrations)} different calibrations: {', '.join(calibrations)} "
                         "(marked in the 'calibration' column)")
-    incomplete = loaded.runs.loc[~loaded.runs.complete, "run_id"].tolist()
-    if incomplete:
-        warnings.append(f"{len(incomplete)} run(s) incomplete (did not finish): {', '.join(incomplete)}")
-    return warnings
+    return warnings  # runs that did not finish get a banner (rig.banners), not a note
 
 
 def claim_ids(table: pd.DataFrame) -> list[str]:
@@ -151,6 +148,8 @@ def trend(loaded: LoadedRuns, claims: list[str] | None = None, include_incomplet
         values = group.measured.to_numpy(dtype=float)
         # a trend needs time: runs spread over less than a day give no change per month
         slope = np.polyfit(days, values, 1)[0] if len(values) > 1 and days[-1] >= 1.0 else np.nan
+        if abs(slope * 30.0) < 1e-9 * max(abs(values).max(), 1e-12):
+            slope = 0.0  # identical values: no change (not a rounding residue like 3e-14)
         rows.append({"wrap": wrap, "unit": unit, "claim_id": identifier, "claim": group.claim.iloc[-1],
                      "runs": len(values), "first": group.start_time.iloc[0].strftime("%Y-%m-%d"),
                      "last": group.start_time.iloc[-1].strftime("%Y-%m-%d"),

@@ -80,10 +80,10 @@ def terminal_table(table: pd.DataFrame, title: str) -> Table:
     """A rich table of a compare table (per run or per group), one line per row."""
     grouped = "runs" in table.columns
     ids = claim_ids(table)
-    caption = LEGEND + ("; group cells: mean±u and runs per verdict (spread across runs: --csv, --html)"
-                        if grouped else "")
-    view = Table(title=escape(title), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
-                 caption=caption, caption_justify="left")
+    caption = LEGEND + ("; runs 3+: more that did not finish, left out; group cells: mean±u and runs per "
+                        "verdict (spread across runs: --csv, --html)" if grouped else "")
+    view = Table(title=escape(title), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
+                 collapse_padding=True, caption=caption, caption_justify="left")
     if grouped:
         keys = [c for c in ("wrap", "unit", "date") if c in table.columns]
         for key in keys:
@@ -100,9 +100,27 @@ def terminal_table(table: pd.DataFrame, title: str) -> Table:
     for _, row in table.iterrows():
         if grouped:
             left = [escape(str(row[k])) for k in keys]
-            left.append(f"{row['runs']}" + (f" (+{row['runs_left_out']} unfinished)" if row["runs_left_out"] else ""))
+            left.append(f"{row['runs']}" + ("+" if row["runs_left_out"] else ""))
         else:
             left = [escape(str(row["run_id"])), escape(str(row["unit"]))]
         cells = [(_group_cell if grouped else _run_cell)(row, identifier) for identifier in ids]
         view.add_row(*left, _overall(row), *cells)
+    return view
+
+
+def trend_table(frame: pd.DataFrame, title: str) -> Table:
+    """The ageing trend per unit and claim, blanks for what cannot be fitted (runs less than a day apart)."""
+    view = Table(title=escape(title), box=box.SIMPLE_HEAD, show_edge=False,
+                 caption="change per month: slope of a straight-line fit over the runs' dates, in the claim's unit",
+                 caption_justify="left")
+    for column in ("wrap", "unit", "claim", "runs", "first", "last", "first value", "last value", "per month",
+                   "per month %"):
+        view.add_column(column, no_wrap=column not in ("wrap", "claim"),
+                        justify="right" if column in ("runs", "first value", "last value", "per month",
+                                                      "per month %") else "left")
+    for _, row in frame.iterrows():
+        name, unit = short_name(row.claim_id)
+        view.add_row(escape(str(row.wrap)), escape(str(row.unit)), escape(f"{name} ({unit})" if unit else name),
+                     str(row.runs), row["first"], row["last"], number(row.first_value), number(row.last_value),
+                     number(row.change_per_month, 3), number(row.change_per_month_pct, 3))
     return view

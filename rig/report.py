@@ -139,3 +139,9 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     report = out_dir / "report.html"
     report.write_text("\n".join(parts), encoding="utf-8")
     return report
+
+
+def run_dir_banners(run_dir: Path) -> list:
+    """The banners of a run folder (see :mod:`rig.banners`), for the terminal."""
+    summary = run_dir / "summary.csv"
+    return run_banners(read_manifest(run_dir), summary.is_file() and summary.stat().st_size > 0)
