@@ -144,7 +144,9 @@ def claims_figure(table: pd.DataFrame, by_keys: list[str] | None, trend: pd.Data
         axis.set_title(f"{name} ({unit})", loc="left", fontsize=9)
         axis.legend(fontsize=6, loc="best")
     figure.suptitle("Measured ± U (k = 2) against the claimed band (green)", x=0.02, ha="left", fontsize=10)
-    figure.tight_layout()
+    from rig.plotting import margins
+
+    margins(figure, left_in=1.6 if by_keys else 0.8, top_in=0.5, bottom_in=0.5, hspace=0.55)
     return figure
 
 

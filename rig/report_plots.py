@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from rig.claim_ids import claim_id
-from rig.plotting import CUTOUT_COLOUR, Stamp, band_text, draw_band, finite, stamp, view_range
+from rig.plotting import CUTOUT_COLOUR, Stamp, band_text, draw_band, finite, margins, stamp, view_range
 from rig.responsivity import CHANNELS, Responsivity, gain_ratio
 
 CHANNEL_NM = {"F1": 415, "F2": 445, "F3": 480, "F4": 515, "F5": 555, "F6": 590, "F7": 630, "F8": 680, "NIR": 910}
@@ -38,6 +38,7 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None) -> Figure:
     measure = samples[(samples.phase_kind == "measure") & (samples.wrap_on == 1) & (samples.saturated == 0)]
     if measure.empty:
         axis.text(0.5, 0.5, "no unsaturated measure-phase samples", ha="center", transform=axis.transAxes)
+        margins(figure)
         stamp(figure, info)
         return figure
     per_basic = measure.gain_x.map(gain_ratio) * measure.t_int_ms
@@ -84,7 +85,7 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None) -> Figure:
     axis.set_ylabel("basic counts (per ms at 64x)")
     axis.set_title("Spectrum: channels in the measure phase", loc="left")
     axis.legend(fontsize=8, loc="upper left")
-    figure.subplots_adjust(bottom=0.22)
+    margins(figure, bottom_in=0.95)
     stamp(figure, info)
     return figure
 
@@ -151,7 +152,7 @@ def timeline_figure(samples: pd.DataFrame, summary: pd.DataFrame, cutout_c: floa
     bottom.set_xlabel("time since start (s)")
     bottom.legend(fontsize=7, loc="lower right")
     figure.suptitle("Irradiance and surface temperature", x=0.02, ha="left", y=0.995)
-    figure.subplots_adjust(top=0.84, hspace=0.12)
+    margins(figure, top_in=0.85, hspace=0.12)
     stamp(figure, info)
     return figure
 
@@ -191,9 +192,9 @@ def verdict_figure(summary: pd.DataFrame, uncalibrated: bool, info: Stamp | None
     figure.suptitle("Claims: acceptance band (green) and measured ± U, expanded uncertainty (k = 2)", fontsize=10,
                     x=0.02, ha="left")
     if starred:
-        figure.text(0.02, 0.005, "* uncalibrated: irradiance on the datasheet-nominal scale; indicative only",
-                    fontsize=7, color="#e65100", gid="uncalibrated-note")
-    figure.subplots_adjust(hspace=0.9, top=1 - 0.6 / figure.get_figheight(), bottom=0.5 / figure.get_figheight())
+        figure.text(0.02, 0.3 / figure.get_figheight(), "* uncalibrated: irradiance on the datasheet-nominal "
+                    "scale; indicative only", fontsize=7, color="#e65100", gid="uncalibrated-note")
+    margins(figure, left_in=1.9, right_in=0.9, top_in=0.55, bottom_in=0.6, hspace=0.9)
     stamp(figure, info)
     return figure
 
@@ -215,5 +216,6 @@ def positions_figure(uniformity: dict, info: Stamp | None = None) -> Figure:
     axis.set_ylabel("y (mm)")
     axis.margins(0.25)
     axis.set_title(f"Uniformity: min/max {uniformity['min_max_ratio']:.2f}, CV {uniformity['cv_pct']:.1f} %")
+    margins(figure, right_in=0.1)
     stamp(figure, info)
     return figure
