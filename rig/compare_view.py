@@ -47,64 +47,106 @@ def _shared_band(table: pd.DataFrame, identifier: str) -> str:
     return band(lows[0] if len(lows) else None, highs[0] if len(highs) else None)
 
 
-def _run_cell(row: pd.Series, identifier: str) -> str:
+Cell = tuple[str, str]  # (plain text, the same with rich markup)
+
+
+def _mark(verdict: str) -> Cell:
+    mark, style = MARKS.get(verdict, ("?", ""))
+    return mark, f"[{style}]{mark}[/]"
+
+
+def _run_cell(row: pd.Series, identifier: str, with_u: bool) -> Cell:
     verdict = row.get(f"{identifier}_verdict")
     if not isinstance(verdict, str):
-        return ""  # not claimed in this run
-    mark, style = MARKS.get(verdict, ("?", ""))
+        return "", ""  # not claimed in this run
+    mark, marked = _mark(verdict)
     value = number(row.get(identifier), 3)
-    u = number(row.get(f"{identifier}_u"), 2)
+    u = number(row.get(f"{identifier}_u"), 2) if with_u else ""
     text = f"{value}±{u}" if value and u else value
-    return f"{escape(text)} [{style}]{mark}[/]".strip()
+    return f"{text} {mark}".strip(), f"{escape(text)} {marked}".strip()
 
 
-def _group_cell(row: pd.Series, identifier: str) -> str:
+def _group_cell(row: pd.Series, identifier: str, with_u: bool) -> Cell:
     value = number(row.get(identifier), 3)
     if not value:
-        return ""
-    u = number(row.get(f"{identifier}_u"), 2)
-    text = escape(value + (f"±{u}" if u else ""))
-    counts = [f"[{STYLES[v]}]{int(row[f'{identifier}_{v.lower()}'])}{MARKS[v][0]}[/]"
-              for v in ("PASS", "MARGINAL", "FAIL") if row.get(f"{identifier}_{v.lower()}", 0)]
-    return f"{text} {''.join(counts)}"
+        return "", ""
+    u = number(row.get(f"{identifier}_u"), 2) if with_u else ""
+    text = value + (f"±{u}" if u else "")
+    plain, marked = [text], [escape(text) + " "]
+    for verdict in ("PASS", "MARGINAL", "FAIL"):
+        count = int(row.get(f"{identifier}_{verdict.lower()}", 0) or 0)
+        if count:
+            mark, style = MARKS[verdict]
+            plain.append(f"{count}{mark}")
+            marked.append(f"[{style}]{count}{mark}[/]")
+    return " ".join(plain), "".join(marked).strip() if len(marked) > 1 else escape(text)
 
 
-def _overall(row: pd.Series) -> str:
+def _overall(row: pd.Series) -> Cell:
     if "complete" in row and not bool(row["complete"]):
-        return f"[bold red]{UNFINISHED.get(row.get('outcome'), 'UNFINISHED')}[/]"
+        word = UNFINISHED.get(row.get("outcome"), "UNFINISHED")
+        return word, f"[bold red]{word}[/]"
     verdict = row.get("verdict") or ""
-    return f"[{STYLES.get(verdict, '')}]{verdict}[/]" if verdict else ""
+    return verdict, f"[{STYLES.get(verdict, '')}]{verdict}[/]" if verdict else ""
 
 
-def terminal_table(table: pd.DataFrame, title: str) -> Table:
-    """A rich table of a compare table (per run or per group), one line per row."""
+def _widths(columns: list[tuple[str, list[Cell]]]) -> list[int]:
+    """Each column's widest header line or cell."""
+    return [max([len(line) for line in header.split("\n")] + [len(plain) for plain, _ in cells])
+            for header, cells in columns]
+
+
+def _fit(widths: list[int], squeezable: list[int], width: int, gap: int) -> list[int]:
+    """Narrow the ``squeezable`` columns (names, cut with an ellipsis) until the table fits ``width``."""
+    widths = list(widths)
+    for index in squeezable:
+        excess = sum(widths) + gap * (len(widths) - 1) - width
+        if excess > 0:
+            widths[index] = max(widths[index] - excess, 8)
+    return widths
+
+
+def terminal_table(table: pd.DataFrame, title: str, width: int = 120) -> Table:
+    """A rich table of a compare table (per run or per group), one line per row within ``width``
+    characters: with many claims the ± U is left out of the cells (it stays in --csv and --html)."""
     grouped = "runs" in table.columns
     ids = claim_ids(table)
-    caption = LEGEND + ("; runs 3+: more that did not finish, left out; group cells: mean±u and runs per "
-                        "verdict (spread across runs: --csv, --html)" if grouped else "")
-    view = Table(title=escape(title), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
-                 collapse_padding=True, caption=caption, caption_justify="left")
     if grouped:
         keys = [c for c in ("wrap", "unit", "date") if c in table.columns]
-        for key in keys:
-            view.add_column(key, no_wrap=True, overflow="ellipsis", max_width=24)
-        view.add_column("runs", justify="right", no_wrap=True)
+        left = [(key, [(str(row[key]), escape(str(row[key]))) for _, row in table.iterrows()]) for key in keys]
+        runs = [f"{row['runs']}" + ("+" if row["runs_left_out"] else "") for _, row in table.iterrows()]
+        left.append(("runs", [(text, text) for text in runs]))
     else:
-        view.add_column("run", no_wrap=True, overflow="ellipsis", min_width=15, max_width=22)
-        view.add_column("unit", no_wrap=True, overflow="ellipsis", max_width=12)
-    view.add_column("overall", no_wrap=True, min_width=7)
-    for identifier in ids:
-        name, unit = short_name(identifier)
-        view.add_column(f"{name}\n{unit}\n{_shared_band(table, identifier)}", justify="right", no_wrap=True,
-                        overflow="ellipsis")
-    for _, row in table.iterrows():
-        if grouped:
-            left = [escape(str(row[k])) for k in keys]
-            left.append(f"{row['runs']}" + ("+" if row["runs_left_out"] else ""))
-        else:
-            left = [escape(str(row["run_id"])), escape(str(row["unit"]))]
-        cells = [(_group_cell if grouped else _run_cell)(row, identifier) for identifier in ids]
-        view.add_row(*left, _overall(row), *cells)
+        left = [(key, [(str(row[source]), escape(str(row[source]))) for _, row in table.iterrows()])
+                for key, source in (("run", "run_id"), ("unit", "unit"))]
+    left.append(("overall", [_overall(row) for _, row in table.iterrows()]))
+    cell = _group_cell if grouped else _run_cell
+    rows = [row for _, row in table.iterrows()]
+    # widest first; then without ± U; then one space between columns and the bands under the table
+    for with_u, bands_in_header, gap in ((True, True, 2), (False, True, 2), (False, False, 1)):
+        claims = []
+        for identifier in ids:
+            name, unit = short_name(identifier)
+            header = f"{name}\n{unit}\n{_shared_band(table, identifier)}" if bands_in_header else \
+                "\n".join([*name.split(" "), unit])
+            claims.append((header, [cell(row, identifier, with_u) for row in rows]))
+        widths = _fit(_widths(left + claims), list(range(len(left) - 1)), width, gap)
+        if sum(widths) + gap * (len(widths) - 1) <= width:
+            break
+    caption = LEGEND + ("" if with_u else "; ± U left out to fit: widen the terminal, or use --csv / --html")
+    if not bands_in_header:
+        caption += "; claimed bands: " + ", ".join(
+            f"{' '.join(short_name(i))} {_shared_band(table, i)}" for i in ids)
+    if grouped:
+        caption += "; runs 3+: more that did not finish, left out; group cells: mean, runs per verdict"
+    view = Table(title=escape(title), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                 padding=(0, 0, 0, 1) if gap == 2 else 0, caption=caption,  # plus the box's one-space separator
+                 caption_justify="left")
+    for (header, _), column_width in zip(left + claims, widths, strict=True):
+        view.add_column(header, justify="left" if (header, _) in left else "right", no_wrap=True,
+                        overflow="ellipsis", width=column_width)
+    for index in range(len(table)):
+        view.add_row(*[cells[index][1] for _, cells in left], *[cells[index][1] for _, cells in claims])
     return view
 
 

@@ -58,8 +58,8 @@ def stamp(figure: Figure, info: Stamp | None) -> None:
         return
     figure.text(0.01, 0.004, info.text, fontsize=6.5, color="#424242", ha="left", va="bottom", gid="stamp")
     if info.simulated:
-        figure.text(0.99, 1 - 0.06 / figure.get_figheight(), "SIMULATED", fontsize=11, color="#c62828", fontweight="bold", ha="right", va="top",
-                    gid="simulated")
+        figure.text(0.99, 1 - 0.06 / figure.get_figheight(), "SIMULATED", fontsize=11, color="#c62828",
+                    fontweight="bold", ha="right", va="top", gid="simulated")
 
 
 def margins(figure: Figure, left_in: float = 0.8, right_in: float = 0.2, top_in: float = 0.45,
