@@ -251,7 +251,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     from rig.compare_command import run_compare
 
     output = run_compare(args.runs, args.by, args.csv, args.html, args.trend, args.allow_mixed,
-                         args.include_incomplete)
+                         args.include_incomplete, console.width)
     for printable in output.printables:
         console.print(printable)
     return EXIT_OK

@@ -33,7 +33,7 @@ def _write(path: Path, what: str, write) -> None:
 
 def run_compare(patterns: Sequence[str], by: str | None = None, csv: str | None = None, html: str | None = None,
                 show_trend: bool = False, allow_mixed: bool = False,
-                include_incomplete: bool = False) -> CompareOutput:
+                include_incomplete: bool = False, width: int = 120) -> CompareOutput:
     """Compare the runs named by ``patterns``; see the README's "Comparing runs"."""
     from rig.results import safe_cell
 
@@ -64,5 +64,5 @@ def run_compare(patterns: Sequence[str], by: str | None = None, csv: str | None 
         left_out = int(table.runs_left_out.sum()) if by and "runs_left_out" in table else 0
         title = f"{len(loaded.runs)} runs" + (f" by {by}" if by else "") + (
             f", {left_out} that did not finish left out (--include-incomplete)" if left_out else "")
-        output.printables.append(terminal_table(table, title))
+        output.printables.append(terminal_table(table, title, width))
     return output
