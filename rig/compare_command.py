@@ -41,7 +41,8 @@ def run_compare(patterns: Sequence[str], by: str | None = None, csv: str | None 
     loaded = load_runs(patterns)
     notes = list(loaded.skipped)
     if loaded.runs.empty:
-        raise RigError(f"no runs found in {' '.join(patterns)} (a run folder has run.json)")
+        raise RigError(f"no runs found in {' '.join(patterns)} (a run folder has run.json)"
+                       + "".join(f"; {note}" for note in notes))
     loaded, example_notes = set_examples_apart(loaded)
     notes += example_notes
     notes += check_mixing(loaded, allow_mixed)

@@ -249,3 +249,81 @@ def test_compare_page_is_one_file_with_banners_table_and_plot(three_runs, tmp_pa
     assert len(images) == 1 and not re.search(r'src="(?!data:)', text)
     pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(images[0])), format="png")
     assert pixels.shape[0] > 300
+
+
+def test_compare_page_draws_in_a_headless_browser(three_runs, tmp_path):
+    """The page's embedded plot loads and draws in a real browser (skipped without chromium)."""
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        pytest.skip("no chromium (apt-get install chromium)")
+    from rig.compare_command import run_compare
+
+    page = tmp_path / "compare.html"
+    run_compare([str(three_runs)], html=str(page))
+    text_only = tmp_path / "text-only.html"
+    text_only.write_text(re.sub(r"<img [^>]*>", "", page.read_text()))
+
+    def ink(path: Path) -> float:
+        shot = tmp_path / f"{path.stem}.png"
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
+                        f"--screenshot={shot}", "--window-size=1000,2000", path.as_uri()],
+                       check=True, capture_output=True, timeout=120)
+        pixels = matplotlib.image.imread(shot)
+        return float((pixels[..., :3].min(axis=2) < 0.95).mean())
+
+    assert ink(page) > 1.5 * ink(text_only)
+
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def readme_section(title: str) -> str:
+    text = README.read_text()
+    start = text.index(f"## {title}\n")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+@pytest.mark.parametrize("section", ["Comparing runs", "Reports"])
+def test_every_readme_command_of_compare_and_report_runs(section, three_runs, tmp_path, monkeypatch, capsys):
+    """The README's commands, as written, against a results/ folder holding runs, the example and its README."""
+    import shlex
+
+    from rig.cli import main
+
+    results = copy_runs(three_runs, tmp_path / "results")
+    shutil.copytree(README.parent / "results" / "example", results / "example")
+    shutil.copy(README.parent / "results" / "README.md", results / "README.md")
+    monkeypatch.chdir(tmp_path)
+    run_name = sorted(p.name for p in results.glob("2026*"))[0]
+    text = readme_section(section)
+    commands = [line.strip().split("  #")[0] for line in text.splitlines() if line.strip().startswith(".venv/bin/rig")]
+    assert commands
+    for command in commands:
+        command = re.sub(r"\s*\[[^\]]*\]", "", command.replace("<run>", run_name))  # optional parts left out
+        argv = [arg for word in shlex.split(command)[1:] for arg in (sorted(map(str, Path().glob(word)))
+                                                                      if "*" in word else [word])]
+        assert main(argv) == 0, command
+        assert "Traceback" not in capsys.readouterr().err
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        exec(compile(block, "README.md", "exec"), {})  # noqa: S102
+
+
+def test_bad_input_is_a_clear_error_with_exit_2(three_runs, tmp_path, capsys):
+    from rig.cli import main
+
+    assert main(["compare", str(tmp_path / "nothing-here")]) == 2
+    assert "nothing-here: no such file or folder" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("not a run")
+    assert main(["compare", str(tmp_path / "notes.txt")]) == 2  # skipped, and then nothing is left
+    err = capsys.readouterr()
+    assert "no runs found" in err.err and "Traceback" not in err.err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a run folder (no run.json)" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    shutil.copytree(next(three_runs.glob("[!.]*")), broken)
+    (broken / "run.json").write_text("{ not json")
+    assert main(["report", str(broken)]) == 2
+    assert f"{broken / 'run.json'}: expected the run's JSON manifest" in capsys.readouterr().err
