@@ -66,9 +66,23 @@ def read_manifest(run_dir: Path) -> dict:
         raise RigError(f"{path}: expected the run's JSON manifest ({error})") from error
 
 
-def _summary_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The verdict table as a reader wants it: the band, measured ± U (k = 2), verdict, note."""
-    shown = summary.drop(columns=[c for c in ("claim_id",) if c in summary.columns]).copy()
+def _summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
+    """The verdict table as a reader wants it: the band, measured ± U (k = 2), verdict, note (which says
+    when a verdict rests on the datasheet-nominal irradiance scale)."""
+    from rig.claim_ids import claim_id
+    from rig.report_plots import CALIBRATION_DEPENDENT
+
+    shown = summary.copy()
+    ids = shown.claim_id if "claim_id" in shown else [claim_id(str(c), str(u)) for c, u in zip(shown.claim,
+                                                                                               shown.unit,
+                                                                                               strict=True)]
+    if uncalibrated:
+        flagged = [i in CALIBRATION_DEPENDENT and v != "NOT MEASURED" for i, v in zip(ids, shown.verdict,
+                                                                                       strict=True)]
+        notes = ["" if pd.isna(n) else str(n) for n in shown.note]
+        shown["note"] = [("uncalibrated: indicative only" + (f"; {n}" if n else "")) if f else n
+                         for f, n in zip(flagged, notes, strict=True)]
+    shown = shown.drop(columns=[c for c in ("claim_id",) if c in shown.columns])
     return shown.rename(columns={"uncertainty": "± U (k = 2)"})
 
 
@@ -113,7 +127,8 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         "<p>PASS: measured ± U inside the claimed band; FAIL: entirely outside; MARGINAL: straddles a limit. "
         "U is the expanded uncertainty (k = 2, about 95 %).</p>",
     ]
-    parts.append(_table(_summary_table(summary)) if not summary.empty else "<p>No summary (run cut short).</p>")
+    parts.append(_table(_summary_table(summary, not calibrated(manifest))) if not summary.empty
+                 else "<p>No summary (run cut short).</p>")
     for name, alt in (("verdicts", "verdict per claim"), ("spectrum", "spectrum per channel with fitted lines"),
                       ("timeline", "irradiance and surface temperature over time"),
                       ("positions", "map of the sensor positions")):

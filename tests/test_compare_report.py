@@ -230,6 +230,7 @@ def test_html_report_has_the_verdict_table_banners_and_images_that_load(three_ru
     # simulated and uncalibrated (no calibration file): both say so before any number
     assert text.index("SIMULATED") < text.index("<h2>Verdicts</h2>")
     assert text.index("UNCALIBRATED") < text.index("<h2>Verdicts</h2>")
+    assert "uncalibrated: indicative only" in text  # beside the irradiance verdict in the table
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
     assert len(images) == 3
     for encoded in images:
@@ -327,3 +328,15 @@ def test_bad_input_is_a_clear_error_with_exit_2(three_runs, tmp_path, capsys):
     (broken / "run.json").write_text("{ not json")
     assert main(["report", str(broken)]) == 2
     assert f"{broken / 'run.json'}: expected the run's JSON manifest" in capsys.readouterr().err
+
+
+def test_the_demo_table_says_simulated_and_points_to_rig_report(tmp_path, capsys):
+    from rig.cli import main
+
+    status = main(["run", "--sim", "--quiet", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    run_dir = next(tmp_path.glob("[!.]*"))
+    assert status in (0, 1)
+    assert "(SIMULATED)" in out and "SIMULATED: made on simulated hardware" in out
+    assert "UNCALIBRATED" in out  # no calibration file given
+    assert f"rig report {run_dir}" in out.replace("\n", "")
