@@ -2,12 +2,14 @@
 
     from rig.load import load_runs
     runs = load_runs(["results/*"])        # folders or globs
-    runs.runs       # one row per run: run_id, wrap, unit, mode, start, outcome, backend, calibration, complete
-    runs.summaries  # one row per run and claim (summary.csv), with run_id
+    runs.runs       # one row per run: run_id, wrap, unit, mode, start, outcome, backend, calibration, complete,
+                    # example, banners (simulated, uncalibrated, incomplete, calibration_old, example)
+    runs.summaries  # one row per run and claim (summary.csv), with run_id and a stable claim_id
     runs.samples()  # every sample of every run (samples.csv), with run_id (read on demand: it is large)
+    runs.skipped    # notes on what the patterns named that is not a run (e.g. results/README.md)
 
-A run cut short by a crash (``run.json`` still says RUNNING, or no summary)
-loads too, marked ``complete = False``.
+A run that did not finish (ABORTED, ERROR, or ``run.json`` still RUNNING after a
+crash, or no summary) loads too, marked ``complete = False``.
 """
 
 from __future__ import annotations
@@ -16,33 +18,50 @@ import csv
 import glob
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from rig.banners import run_banners
+from rig.claim_ids import claim_id
 from rig.errors import RigError
 
 RUN_COLUMNS = ["run_id", "maker", "model", "unit", "wrap", "mode", "start_time", "end_time", "outcome", "reason",
-               "backend", "calibration_id", "sensor_id", "complete", "path"]
+               "backend", "calibration_id", "sensor_id", "complete", "example", "banners", "path"]
 NUMERIC_SUMMARY = ["claimed", "low", "high", "measured", "uncertainty"]
 
 
 def find_run_dirs(patterns: Iterable[str | Path]) -> list[Path]:
-    """Run folders named by ``patterns`` (folders, globs, or folders of runs), sorted, without repeats."""
+    """Run folders named by ``patterns`` (folders, globs, or folders of runs), sorted, without repeats.
+
+    What is not a run (a README beside the runs) is left out; see :func:`scan_run_dirs` for the notes."""
+    return scan_run_dirs(patterns)[0]
+
+
+def scan_run_dirs(patterns: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """``(run folders, notes on what was skipped)``; a pattern matching nothing at all is an error."""
     found: dict[Path, None] = {}
+    notes: list[str] = []
     for pattern in patterns:
-        matches = [Path(p) for p in sorted(glob.glob(str(pattern)))] or [Path(pattern)]
+        matches = [Path(p) for p in sorted(glob.glob(str(pattern)))]
+        if not matches and Path(pattern).exists():  # a name with glob characters in it, e.g. "run [2]"
+            matches = [Path(pattern)]
+        if not matches:
+            raise RigError(f"{pattern}: no such file or folder (expected a run folder with run.json, a folder "
+                           "of runs, or a glob)")
         for path in matches:
             if (path / "run.json").is_file():
                 found[path.resolve()] = None
             elif path.is_dir():
-                for child in sorted(path.iterdir()):
-                    if (child / "run.json").is_file():
-                        found[child.resolve()] = None
+                children = [c for c in sorted(path.iterdir()) if (c / "run.json").is_file()]
+                if not children:
+                    notes.append(f"{path}: skipped, not a run (no run.json) and no runs in it")
+                for child in children:
+                    found[child.resolve()] = None
             else:
-                raise RigError(f"{path}: not a run folder (no run.json) nor a folder of runs")
-    return list(found)
+                notes.append(f"{path}: skipped, not a run folder")
+    return list(found), notes
 
 
 def _read_manifest(run_dir: Path) -> dict:
@@ -53,6 +72,7 @@ def _read_manifest(run_dir: Path) -> dict:
 
 
 def _run_row(run_dir: Path, manifest: dict, has_summary: bool) -> dict:
+    banners = [banner.kind for banner in run_banners(manifest, has_summary)]
     profile = manifest.get("profile", {}).get("as_used", {})
     maker, model, unit = profile.get("maker", ""), profile.get("model", ""), profile.get("unit", "")
     outcome = manifest.get("outcome", "RUNNING")
@@ -62,7 +82,8 @@ def _run_row(run_dir: Path, manifest: dict, has_summary: bool) -> dict:
         "start_time": manifest.get("start_time"), "end_time": manifest.get("end_time"), "outcome": outcome,
         "reason": manifest.get("reason", ""), "backend": manifest.get("backend"),
         "calibration_id": manifest.get("calibration_id", ""), "sensor_id": manifest.get("sensor_id", ""),
-        "complete": outcome != "RUNNING" and has_summary, "path": str(run_dir),
+        "complete": "incomplete" not in banners, "example": bool(manifest.get("example")),
+        "banners": ",".join(banners), "path": str(run_dir),
     }
 
 
@@ -72,6 +93,7 @@ class LoadedRuns:
 
     runs: pd.DataFrame
     summaries: pd.DataFrame
+    skipped: list[str] = field(default_factory=list)
 
     def samples(self) -> pd.DataFrame:
         """All samples of all runs, with ``run_id`` (rows of a crashed run are all there)."""
@@ -90,7 +112,8 @@ def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
     ``pd.read_csv`` per file when comparing hundreds of runs."""
     run_rows: list[dict] = []
     summary_records: list[dict] = []
-    for run_dir in find_run_dirs(patterns):
+    run_dirs, skipped = scan_run_dirs(patterns)
+    for run_dir in run_dirs:
         manifest = _read_manifest(run_dir)
         summary_file = run_dir / "summary.csv"
         has_summary = summary_file.is_file()
@@ -100,6 +123,8 @@ def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
             with summary_file.open(newline="", encoding="utf-8") as handle:
                 for record in csv.DictReader(handle):
                     record["run_id"] = row["run_id"]
+                    record["claim_id"] = claim_id(record.get("claim") or "", record.get("unit") or "",
+                                                  record.get("claim_id"))
                     summary_records.append(record)
     runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     runs["start_time"] = pd.to_datetime(runs["start_time"], utc=True, errors="coerce")
@@ -107,8 +132,9 @@ def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
     if not summaries.empty:
         for column in NUMERIC_SUMMARY:
             summaries[column] = pd.to_numeric(summaries[column], errors="coerce")
-        summaries = summaries[["run_id", *[c for c in summaries.columns if c != "run_id"]]]
-    return LoadedRuns(runs, summaries)
+        summaries = summaries[["run_id", "claim_id", *[c for c in summaries.columns
+                                                        if c not in ("run_id", "claim_id")]]]
+    return LoadedRuns(runs, summaries, skipped)
 
 
 def load_run(path: str | Path) -> LoadedRuns:

@@ -93,9 +93,9 @@ def fmt(value) -> str:
 
 def verdict_table(checks, title: str) -> Table:
     """Claims against measurements, one row per claim (uncertainties are expanded, k = 2)."""
-    table = Table(title=escape(title), caption="± is the expanded uncertainty (k = 2, about 95 %)")
+    table = Table(title=escape(title), caption="±U: expanded uncertainty (k = 2, about 95 %)", caption_justify="left")
     for header, justify in (("claim", "left"), ("claimed", "right"), ("tolerance", "right"),
-                            ("measured", "right"), ("±u", "right"), ("unit", "left"), ("verdict", "left"),
+                            ("measured", "right"), ("±U", "right"), ("unit", "left"), ("verdict", "left"),
                             ("note", "left")):
         table.add_column(header, justify=justify)
     for check in checks:

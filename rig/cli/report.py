@@ -27,9 +27,11 @@ def add_parser(commands) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.load import find_run_dirs
-    from rig.report import build_report
+    from rig.report import build_report, run_dir_banners
 
     others = find_run_dirs(args.runs) if args.runs else []
     report = build_report(Path(args.run_dir), others, Path(args.out) if args.out else None)
+    for banner in run_dir_banners(Path(args.run_dir)):
+        console.print(banner.markup())
     console.print(f"wrote {escape(str(report))} (plots beside it)")
     return EXIT_OK

@@ -115,19 +115,18 @@ class _progress_display:
 
 
 def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
-    title = f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"
-    if backend == "sim":
-        console.print("[bold red]SIMULATED[/] bench: these verdicts are about the simulated wrap, not a real one")
-    if not calibrated:
-        console.print("[yellow]UNCALIBRATED[/]: irradiance and dose use the datasheet-nominal scale")
-    console.print(verdict_table(result.checks, title))
+    from rig.report import run_dir_banners
+
+    simulated = " (SIMULATED)" if backend == "sim" else ""
+    console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"
+                                               f"{simulated}"))
+    for banner in run_dir_banners(result.run_dir):
+        console.print(banner.markup())
     if result.wrap_still_lit:
         console.print("[bold white on red] WRAP STILL LIT after switch-off: its relay/MOSFET has failed on. "
                       "Disconnect the wrap's power by hand NOW. [/]")
     style = "green" if result.outcome == "COMPLETED" else "bold red"
-    if result.outcome != "COMPLETED":
-        console.print("[bold red]DID NOT FINISH[/]: claims that needed the whole run are NOT MEASURED")
     console.print(f"outcome [{style}]{result.outcome}[/]: {escape(result.reason)}; {result.rows_written} samples; "
                   f"wrap {'LEFT ON' if result.wrap_left_on else 'off'}")
     console.print(f"results: {escape(str(result.run_dir))}")
-    console.print(f"report:  rig report {escape(str(result.run_dir))}")
+    console.print(f"plots and a one-file HTML report: rig report {escape(str(result.run_dir))}")

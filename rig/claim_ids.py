@@ -1,0 +1,65 @@
+"""Stable claim ids (``irradiance_mw_cm2``) for summary rows, old and new.
+
+New ``summary.csv`` files carry a ``claim_id`` column beside the display label
+``claim``; older ones have only the label. This is the one mapping from labels
+to ids, so compare columns and trends are keyed the same way for both.
+"""
+
+from __future__ import annotations
+
+import re
+
+LABEL_TO_ID: dict[str, str] = {
+    "red peak wavelength": "red_peak_nm",
+    "NIR peak wavelength": "nir_peak_nm",
+    "irradiance at contact": "irradiance_mw_cm2",
+    "dose per session": "dose_j_cm2",
+    "session length / auto-off": "session_s",
+    "max surface temperature": "surface_max_c",
+    "pulse frequency": "pulse_hz",
+    "duty cycle": "duty_pct",
+    "flicker (percent, IEEE 1789)": "flicker_pct",
+    "uniformity (min/max irradiance)": "uniformity_ratio",
+    "uniformity (CV of irradiance)": "uniformity_cv_pct",
+}
+
+SHORT_NAMES: dict[str, tuple[str, str]] = {
+    "red_peak_nm": ("red peak", "nm"),
+    "nir_peak_nm": ("NIR peak", "nm"),
+    "irradiance_mw_cm2": ("irradiance", "mW/cm²"),
+    "dose_j_cm2": ("dose", "J/cm²"),
+    "session_s": ("session", "s"),
+    "surface_max_c": ("surface max", "°C"),
+    "pulse_hz": ("pulse", "Hz"),
+    "duty_pct": ("duty", "%"),
+    "flicker_pct": ("flicker", "%"),
+    "uniformity_ratio": ("min/max", "ratio"),
+    "uniformity_cv_pct": ("CV", "%"),
+}
+
+ORDER = list(SHORT_NAMES)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def claim_id(label: str, unit: str = "", given: str | None = None) -> str:
+    """The stable id of a summary row: its ``claim_id`` if given, else the mapped label, else label + unit."""
+    if given:
+        return given
+    if label in LABEL_TO_ID:
+        return LABEL_TO_ID[label]
+    unit_slug = _slug(unit.replace("%", "pct").replace("/", "_"))
+    base = _slug(label) or "claim"
+    return base if not unit_slug or base.endswith(unit_slug) else f"{base}_{unit_slug}"
+
+
+def short_name(identifier: str) -> tuple[str, str]:
+    """A short name and unit for a claim id (``("irradiance", "mW/cm²")``); unknown ids: the id, no unit."""
+    return SHORT_NAMES.get(identifier, (identifier.replace("_", " "), ""))
+
+
+def sort_key(identifier: str) -> tuple[int, str]:
+    """Known claims in their usual order, others after them by name."""
+    return (ORDER.index(identifier), "") if identifier in ORDER else (len(ORDER), identifier)
