@@ -270,6 +270,83 @@ CLAIM_SPECS: tuple[ClaimSpec, ...] = (
 LABELS = {spec.id: spec.label for spec in CLAIM_SPECS}
 
 
+# --- claimed lines ----------------------------------------------------------------------------------------------
+UNRESOLVED = "lines closer than this sensor resolves"
+
+
+def _line_unmeasured(evidence: Evidence, name: str, rows: Seq[dict[str, Any]]) -> Measured | None:
+    """Why a claimed line has no value in any row: merged with its neighbours, absent, or no measure phase."""
+    if not rows:
+        return Measured(note=NO_MEASURE)
+    flags = [set(str(r.get("flags") or "").split(";")) for r in rows]
+    if all(f"{name}_unresolved" in f for f in flags):
+        group = next((k.removesuffix("_irradiance_mw_cm2") for k in rows[0]
+                      if k.startswith("group_") and k.endswith("_irradiance_mw_cm2")
+                      and name.removeprefix("line_") in k.split("_")), None)
+        together, u, _ = mean_with_u(rows, f"{group}_irradiance_mw_cm2", f"{group}_irradiance_u_mw_cm2") \
+            if group else (None, None, 0)
+        what = f"; measured together as {group}" if group else ""
+        if together is not None:
+            what += f": {together:.3g} ± {u:.2g} mW/cm2"
+        return Measured(note=f"{UNRESOLVED} (fitted as one line with its neighbours{what})")
+    if all(f"{name}_absent" in f for f in flags):
+        return Measured(note=f"no {name.removeprefix('line_')} line detected in {len(rows)} samples",
+                        verdict=Verdict.FAIL)
+    return None
+
+
+LINE_U_KEYS = {"peak_nm": "peak_u_nm", "irradiance_mw_cm2": "irradiance_u_mw_cm2"}
+
+
+def _line_value(name: str, key: str) -> Callable[[Evidence], Measured]:
+    def measure(evidence: Evidence) -> Measured:
+        rows = evidence.lit("measure")
+        value, u, _ = mean_with_u(rows, f"{name}_{key}", f"{name}_{LINE_U_KEYS[key]}")
+        if value is not None:
+            return Measured(value, u)
+        return _line_unmeasured(evidence, name, rows) or Measured(note=f"{name}: no value in {len(rows)} samples")
+    return measure
+
+
+def _line_share(name: str) -> Callable[[Evidence], Measured]:
+    def measure(evidence: Evidence) -> Measured:
+        rows = evidence.lit("measure")
+        shares = []
+        for row in rows:
+            line, u = number(row.get(f"{name}_irradiance_mw_cm2")), number(row.get(f"{name}_irradiance_u_mw_cm2"))
+            total = number(row.get("irradiance_mw_cm2"))
+            if line is not None and total:
+                shares.append({"share": 100.0 * line / total, "u": 100.0 * (u or 0.0) / total})
+        value, u, _ = mean_with_u(shares, "share", "u")
+        if value is not None:
+            return Measured(value, u)
+        return _line_unmeasured(evidence, name, rows) or Measured(note=f"{name}: no value in {len(rows)} samples")
+    return measure
+
+
+def line_claim_specs(claims: Claims) -> tuple[ClaimSpec, ...]:
+    """Claim specs for the mode's claimed lines: peak, and irradiance / share when claimed (ids
+    ``line_660nm_peak_nm``, ``line_660nm_irradiance_mw_cm2``, ``line_660nm_share_pct``)."""
+    specs: list[ClaimSpec] = []
+    for n, line in enumerate(claims.lines):
+        name, nm = line.name, f"{line.peak_nm:g} nm line"
+
+        def pick(c: Claims, n: int = n):
+            return c.lines[n]
+        specs.append(ClaimSpec(f"{name}_peak_nm", f"{nm} peak", "nm",
+                               lambda c, p=pick: abs_band(p(c).peak_nm, p(c).tolerance, "nm"),
+                               _line_value(name, "peak_nm"), "measure"))
+        if line.irradiance_mw_cm2 is not None:
+            specs.append(ClaimSpec(f"{name}_irradiance_mw_cm2", f"{nm} irradiance", "mW/cm2",
+                                   lambda c, p=pick: pct_band(p(c).irradiance_mw_cm2, p(c).irradiance_tolerance_pct),
+                                   _line_value(name, "irradiance_mw_cm2"), "measure"))
+        if line.share_pct is not None:
+            specs.append(ClaimSpec(f"{name}_share_pct", f"{nm} share of irradiance", "%",
+                                   lambda c, p=pick: abs_band(p(c).share_pct, p(c).share_tolerance_pct, "points"),
+                                   _line_share(name), "measure"))
+    return tuple(specs)
+
+
 def _cut_short(spec: ClaimSpec, evidence: Evidence, measured: Measured, band: Band) -> str | None:
     """Why a run that did not finish cannot judge this claim (None: it can)."""
     if evidence.complete:
@@ -310,7 +387,7 @@ def check_claims(claims: Claims, rows: Seq[dict[str, Any]], facts: RunFacts, out
     """One check per claim of the mode under test (the surface temperature limit is always claimed)."""
     evidence = Evidence(rows, facts, outcome, reason)
     checks = []
-    for spec in CLAIM_SPECS:
+    for spec in (*CLAIM_SPECS, *line_claim_specs(claims)):
         band = spec.band(claims)
         if band is not None:
             checks.append(judge_claim(spec, band, evidence))

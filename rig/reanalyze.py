@@ -79,19 +79,20 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
     rows = samples.to_dict("records")
     dark_rows = [r for r in rows if r.get("phase_kind") == "dark" and not truthy(r.get("saturated"))]
     dark = {c: sum(float(r[c]) for r in dark_rows) / len(dark_rows) for c in CHANNELS} if dark_rows else {}
-    derive = make_deriver(calibration)
+    mode = profile.mode(manifest.mode or None)
+    derive = make_deriver(calibration, mode.claims.lines)
     for row in rows:
-        for column in DERIVED_COLUMNS:
+        for column in derive.columns:
             row[column] = None
         if not truthy(row.get("saturated")):
             row.update(derive(row, dark))
     facts = RunFacts.from_json(manifest.facts)
-    mode = profile.mode(manifest.mode or None)
     checks = check_claims(mode.claims, rows, facts, manifest.outcome if manifest.start_time else "COMPLETED",
                           manifest.reason)
     out_dir = out_dir or run_dir / f"reanalysis-{pd.Timestamp.now('UTC').strftime('%Y%m%d-%H%M%S')}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv_atomic(out_dir / "samples.csv", rows, list(samples.columns))
+    columns = list(samples.columns) + [c for c in derive.columns if c not in samples.columns]
+    write_csv_atomic(out_dir / "samples.csv", rows, columns)
     write_csv_atomic(out_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
     write_json_atomic(out_dir / "analysis.json", {
         "source_run": str(run_dir), "profile": profile.source, "mode": mode.name,

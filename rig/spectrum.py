@@ -58,12 +58,15 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from scipy.optimize import least_squares
 
 from rig.responsivity import CHANNELS, Responsivity, full_scale_counts, gain_ratio
+
+if TYPE_CHECKING:
+    from rig.line_plan import LinePlan
 
 K = 2.0  # coverage factor of every stated uncertainty
 READ_NOISE_COUNTS = 1.0
@@ -87,6 +90,7 @@ class LineSpec:
     fit_width: bool  # refine the width (False: held at the grid's best)
     nominal: tuple[float, float]  # (peak, FWHM) of the shape used for an absent line's upper limit
     resolved: bool = True  # False: the peak is poorly resolved by the channels (flag "<name>_unresolved")
+    flag_unresolved: bool = True  # raise that flag (claimed lines: their interval says it, the flag means merged)
 
     @property
     def peak_grid_nm(self) -> np.ndarray:
@@ -177,6 +181,7 @@ class Estimate:
     irradiance_u_mw_cm2: float | None = None
     residual_rel: float | None = None
     flags: list[str] = field(default_factory=list)
+    lines: dict[str, float | None] = field(default_factory=dict)  # claimed / group / unclaimed line columns
 
     KEYS: ClassVar[tuple[str, ...]] = (
         "red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm", "red_irradiance_mw_cm2",
@@ -189,6 +194,8 @@ class Estimate:
         for key in self.KEYS:
             value = getattr(self, key)
             row[key] = None if value is None else round(float(value), 4 if key != "residual_rel" else 5)
+        for key, value in self.lines.items():
+            row[key] = None if value is None else round(float(value), 4)
         row["flags"] = ";".join(self.flags)
         return row
 
@@ -413,13 +420,14 @@ def _significance(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid],
 
 # --- the estimate -----------------------------------------------------------------------------------------------
 def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibration: Calibration,
-             saturated: bool = False, full_scale: int | None = None) -> Estimate:
+             saturated: bool = False, full_scale: int | None = None, plan: LinePlan | None = None) -> Estimate:
     """Peaks and irradiance at the wrap surface from one reading.
 
     ``counts``: raw counts in CHANNELS order (F1..F8, Clear, NIR); ``gain_x``: nominal gain (0.5 .. 512);
     ``t_int_ms``: integration time (ms); ``saturated``: the sensor's saturation flag; ``full_scale``:
     digital full scale (counts), if given any channel at or above it counts as saturated. A saturated
-    reading is refused: the result has only the flag ``saturated``.
+    reading is refused: the result has only the flag ``saturated``. ``plan``: the lines the claims name
+    (:func:`rig.line_plan.plan_lines`); without one the calibration's lines (red + NIR) are fitted.
     """
     raw = np.asarray(counts, dtype=float)
     if raw.shape != (len(CHANNELS),):
@@ -432,13 +440,13 @@ def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibratio
     per_basic = gain_ratio(gain_x) * t_int_ms  # raw counts per basic count
     y = (raw - np.asarray(calibration.dark_counts, dtype=float)) / per_basic
     to_mw = calibration.scale / calibration.transmission / 1000.0  # uW/cm2 at the sensor -> mW/cm2 at the surface
-    grids = _grids(responsivity, calibration.lines)
+    grids = _grids(responsivity, plan.specs if plan is not None else calibration.lines)
     noise = _Noise(per_basic, float(np.mean(calibration.dark_counts)), calibration.model_u,
                    _channel_peaks(responsivity))
     zero = np.zeros(len(CHANNELS))
     w = noise.weights(np.maximum(y, 0.0), zero, 0.0)
     if np.all(y * np.sqrt(w) < WEAK_SNR):
-        return _finish(y, w, grids, {}, to_mw, calibration, ["too_weak"])
+        return _finish(y, w, grids, {}, to_mw, calibration, ["too_weak"], plan)
 
     everything = list(range(len(grids)))
     w = 1.0 / (1.0 / w + (0.1 * np.maximum(y, 0.0)) ** 2)  # first pass: a rough model error on the observed counts
@@ -457,11 +465,11 @@ def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibratio
         profiles = _profiles(y, w, grids, present)
         w = noise.weights(*_model_of(grids, profiles))
         profiles = _profiles(y, w, grids, present)
-    return _finish(y, w, grids, profiles, to_mw, calibration, flags)
+    return _finish(y, w, grids, profiles, to_mw, calibration, flags, plan)
 
 
 def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mapping[int, _Profile],
-            to_mw: float, calibration: Calibration, flags: list[str]) -> Estimate:
+            to_mw: float, calibration: Calibration, flags: list[str], plan: LinePlan | None = None) -> Estimate:
     """Refine the present lines, state their uncertainties and upper limits for the absent ones."""
     order = list(present)
     sw = np.sqrt(w)
@@ -531,14 +539,14 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
             value, half = peak, max(peak - low, high - peak)
         else:  # two islands (880 vs 940 nm): the middle of the hull, with its half width
             value, half = 0.5 * (low + high), 0.5 * (high - low)
-        setattr(result, f"{spec.name}_peak_nm", value)
-        setattr(result, f"{spec.name}_peak_u_nm", math.hypot(half, calibration.floor_nm(spec.name)))
+        _put(result, f"{spec.name}_peak_nm", value)
+        _put(result, f"{spec.name}_peak_u_nm", math.hypot(half, calibration.floor_nm(_band_of(spec))))
         amplitudes[spec.name] = float(theta[k])
         spread = float(np.max(np.abs(profile.amplitude[accepted] - theta[k]))) if np.any(accepted) else 0.0
         stat_u[spec.name] = max(K * math.sqrt(max(cov[k, k], 0.0)), spread)
         if len(order) > 1 and np.any(accepted):
             spreads.append(float(np.max(np.abs(profile.total[accepted] - profile.total[profile.best]))))
-        if not spec.resolved:
+        if not spec.resolved and spec.flag_unresolved:
             result.flags.append(f"{spec.name}_unresolved")
 
     absent = [g for n, g in enumerate(grids) if n not in present]
@@ -549,8 +557,10 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
 
     for name in amplitudes:
         value = amplitudes[name] * to_mw
-        setattr(result, f"{name}_irradiance_mw_cm2", value)
-        setattr(result, f"{name}_irradiance_u_mw_cm2", math.hypot(stat_u[name] * to_mw, scale_u * value))
+        _put(result, f"{name}_irradiance_mw_cm2", value)
+        _put(result, f"{name}_irradiance_u_mw_cm2", math.hypot(stat_u[name] * to_mw, scale_u * value))
+    if plan is not None:
+        _plan_columns(result, plan, grids, to_mw * scale_u, amplitudes, stat_u, to_mw)
     total = sum(amplitudes.values())
     amplitude_index = [k for _i, k, _f in layout]
     total_var = float(sum(cov[i, j] for i in amplitude_index for j in amplitude_index)) if order else 0.0
@@ -561,6 +571,44 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
     result.irradiance_mw_cm2 = total * to_mw
     result.irradiance_u_mw_cm2 = math.hypot(total_stat * to_mw, scale_u * total * to_mw)
     return result
+
+
+def _put(result: Estimate, key: str, value: float | None) -> None:
+    if key in Estimate.KEYS:
+        setattr(result, key, value)
+    else:
+        result.lines[key] = value
+
+
+def _band_of(spec: LineSpec) -> str:
+    """The peak floor a line takes: the red one below 740 nm, the NIR one above."""
+    return spec.name if spec.name in ("red", "nir") else ("red" if spec.nominal[0] < 740 else "nir")
+
+
+def _plan_columns(result: Estimate, plan: LinePlan, grids: Sequence[_Grid], scale_u_mw: float,
+                  amplitudes: Mapping[str, float], stat_u: Mapping[str, float], to_mw: float) -> None:
+    """Claimed lines merged in a group: no peak, no irradiance (flag ``<line>_unresolved``); the band sums
+    in ``red_*`` / ``nir_*`` (peaks there only from an ``unclaimed_*`` line)."""
+    for name in plan.claimed:
+        for suffix in ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2"):
+            result.lines.setdefault(f"{name}_{suffix}", None)
+    for member in plan.unresolved:
+        result.flags.append(f"{member}_unresolved")
+    for flag in [f for f in result.flags if f.endswith("_absent") and f.removesuffix("_absent") in plan.claimed]:
+        result.lines[flag.replace("_absent", "_peak_nm")] = None
+    for band in ("red", "nir"):
+        specs = [g.spec for g in grids if _band_of(g.spec) == band]
+        value = sum(amplitudes[s.name] for s in specs)
+        u = math.sqrt(sum((stat_u[s.name] * to_mw) ** 2 for s in specs)) if specs else 0.0
+        setattr(result, f"{band}_irradiance_mw_cm2", value * to_mw)
+        setattr(result, f"{band}_irradiance_u_mw_cm2", math.hypot(u, scale_u_mw * value))
+        unclaimed = f"unclaimed_{band}"
+        setattr(result, f"{band}_peak_nm", result.lines.get(f"{unclaimed}_peak_nm"))
+        setattr(result, f"{band}_peak_u_nm", result.lines.get(f"{unclaimed}_peak_u_nm"))
+    result.flags = [f for f in result.flags if f not in ("red_absent", "nir_absent")]
+    for band in ("red", "nir"):
+        if not getattr(result, f"{band}_irradiance_mw_cm2"):
+            result.flags.append(f"{band}_absent")
 
 
 def _upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray, jac: np.ndarray,

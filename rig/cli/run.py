@@ -72,7 +72,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
     with _progress_display(console, sequence.planned_s, args.quiet) as show:
         result = run_sequence(
             profile, sequence, lambda: request.open(default_wrap, config), Path(args.out),
-            derive=make_deriver(calibration if calibration.calibrated else None), progress=show,
+            derive=make_deriver(calibration if calibration.calibrated else None,
+                                profile.mode(sequence.mode).claims.lines), progress=show,
             calibration_id=calibration.id,
             lock_path=bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin, args.out),
             extra_manifest={"argv": sys.argv, "seed": args.seed if config.backend == "sim" else None,

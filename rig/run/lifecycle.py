@@ -80,13 +80,14 @@ def run_sequence(
             open_bench, derive, progress)
 
 
-def samples_header(bench) -> list[str]:
-    """The ``samples.csv`` columns for this bench (its chip's channels and its probes)."""
+def samples_header(bench, derive=None) -> list[str]:
+    """The ``samples.csv`` columns for this bench (its chip's channels and its probes) and the deriver's
+    (claimed lines add theirs: :attr:`rig.analysis.Deriver.columns`)."""
     from rig.pulse import PulseResult
     from rig.responsivity import CHANNELS
     from rig.spectrum import Estimate
 
-    derived = [*Estimate().as_dict(), "calibration_id"]
+    derived = list(getattr(derive, "columns", None) or [*Estimate().as_dict(), "calibration_id"])
     pulse = list(PulseResult(0.0, 0.0, False).as_dict())
     return sample_columns(CHANNELS, derived, pulse, [p.name for p in bench.config.thermal.probes])
 
@@ -133,7 +134,7 @@ class _Run:
                 bench = None
                 try:
                     bench = open_bench()
-                    self._opened(bench)
+                    self._opened(bench, derive)
                     self._phases(bench, derive, progress)
                     outcome, reason = "COMPLETED", "all phases ran"
                 finally:
@@ -170,7 +171,7 @@ class _Run:
         _detach_log(handler)
         return result
 
-    def _opened(self, bench) -> None:
+    def _opened(self, bench, derive=None) -> None:
         manifest = self.manifest
         manifest.backend = bench.backend
         manifest.bench = asdict(bench.config)
@@ -180,7 +181,7 @@ class _Run:
         self.save_manifest()
         apply_sensor_settings(bench, self.sequence)
         try:
-            self.writer = SamplesWriter(self.run_dir / "samples.csv", samples_header(bench))
+            self.writer = SamplesWriter(self.run_dir / "samples.csv", samples_header(bench, derive))
         except OSError as error:
             raise ResultsWriteError(f"cannot create samples.csv ({error.strerror or error})") from error
 

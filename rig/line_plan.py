@@ -1,0 +1,171 @@
+"""Which lines the estimate fits, from the lines a profile claims, and which of them this sensor can resolve.
+
+Every claimed line becomes a fitted line (:class:`~rig.spectrum.LineSpec`) whose peak is free within its
+*search range*: the claimed peak +/- (tolerance + ``SEARCH_MARGIN_NM``), cut at the midpoint to a neighbouring
+claimed line so that two lines never search the same wavelengths. Light the claims do not name is fitted by a
+catch-all line per band that has no claimed line (``unclaimed_red`` in 590-720 nm, ``unclaimed_nir`` in
+760-960 nm), so an unclaimed string shows up instead of pulling a claimed line's peak.
+
+**Resolvability rule** (:func:`separation_chi2`). Two neighbouring claimed lines are resolvable when their sum,
+seen through the channels, cannot be mistaken for *one* line of any peak and width: the best single-line fit
+to the two-line response (equal irradiance, and 1:3 / 3:1) must leave a weighted chi-square of at least
+``RESOLVE_CHI2``, the weights being the sensor's model uncertainty (:class:`~rig.spectrum.ModelUncertainty`:
+sensitivity, filter centre, out-of-band; at high signal, where the counting noise no longer matters). A
+calibrated sensor has a smaller model uncertainty and resolves closer lines. Lines that fail are fitted as one
+*group* line (``group_630nm_660nm``, width free up to their separation + 45 nm); their own peaks and
+irradiances are not measured (flag ``line_630nm_unresolved``, verdict NOT MEASURED with the reason), the
+group's irradiance is. NIR lines above 760 nm are seen only by the NIR and Clear channels: any two of them fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from rig.responsivity import Responsivity
+from rig.spectrum import Estimate, LineSpec, ModelUncertainty
+
+SEARCH_MARGIN_NM = 15.0
+RESOLVE_CHI2 = 9.0  # the single-line alternative must be 3 sigma (of the model uncertainty) worse, as DETECT_Z
+BANDS_NM = {"red": (590.0, 720.0), "nir": (760.0, 960.0)}
+NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line: two such lines never resolve
+UNCALIBRATED_U = ModelUncertainty()
+
+
+@dataclass(frozen=True)
+class ClaimedLine:
+    """A claimed line as the estimator needs it: stable name, claimed peak and tolerance (nm)."""
+
+    name: str
+    peak_nm: float
+    tolerance_nm: float
+
+
+@dataclass(frozen=True)
+class LinePlan:
+    """The fitted lines and what each claimed line maps to.
+
+    ``specs``: the fitted lines; ``groups``: group spec name -> its claimed members (unresolved);
+    ``claimed``: the claimed lines' names in peak order.
+    """
+
+    specs: tuple[LineSpec, ...]
+    claimed: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def unresolved(self) -> dict[str, str]:
+        """Claimed line -> the group it is fitted in."""
+        return {member: group for group, members in self.groups for member in members}
+
+    @property
+    def columns(self) -> list[str]:
+        """The sample columns this plan adds: four per claimed line and per fitted group / catch-all line."""
+        names = list(self.claimed) + [s.name for s in self.specs if s.name not in self.claimed]
+        return [f"{n}_{suffix}" for n in names for suffix in LINE_SUFFIXES]
+
+
+LINE_SUFFIXES = ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2")
+
+
+def line_columns(plan: LinePlan | None) -> list[str]:
+    """All derived sample columns of a run with this plan (None: the default red + NIR estimate)."""
+    return [*Estimate().as_dict(), *(plan.columns if plan else [])]
+
+
+def _spec(name: str, low: float, high: float, group_span_nm: float = 0.0) -> LineSpec:
+    nir = low >= NIR_ONLY_NM
+    step = 2.0 if nir else 1.0
+    high = max(high, low + step)
+    middle = 0.5 * (low + high)
+    if nir:
+        widths = (20.0, 30.0, 40.0, 50.0) if not group_span_nm \
+            else tuple(float(w) for w in np.arange(20.0, group_span_nm + 51, 10.0))
+        return LineSpec(name, (low, high, step), tuple(float(w) for w in widths), (widths[0], widths[-1]), False,
+                        (middle, 30.0), resolved=False, flag_unresolved=False)
+    top = 40.0 + group_span_nm
+    widths = tuple(float(w) for w in np.arange(10.0, top + 1, 2.0 if not group_span_nm else 4.0))
+    return LineSpec(name, (low, high, step), widths, (10.0, top), True, (middle, 20.0), flag_unresolved=False)
+
+
+def _ranges(lines: Sequence[ClaimedLine]) -> list[tuple[float, float]]:
+    out = []
+    for n, line in enumerate(lines):
+        reach = line.tolerance_nm + SEARCH_MARGIN_NM
+        low, high = max(575.0, line.peak_nm - reach), min(1000.0, line.peak_nm + reach)
+        if n > 0:
+            low = max(low, 0.5 * (lines[n - 1].peak_nm + line.peak_nm))
+        if n + 1 < len(lines):
+            high = min(high, 0.5 * (lines[n + 1].peak_nm + line.peak_nm))
+        out.append((float(np.floor(low)), float(np.ceil(high))))
+    return out
+
+
+def separation_chi2(responsivity: Responsivity, model_u: ModelUncertainty, a_nm: float, b_nm: float,
+                    ranges_nm: Sequence[tuple[float, float]] | None = None) -> float:
+    """Smallest weighted chi-square of one LED-like line (FWHM 10-50 nm, its peak in either line's search range
+    ``ranges_nm``) fitted to lines at ``a_nm`` and ``b_nm`` (FWHM 20 nm red, 30 nm NIR), over irradiance ratios
+    1:3, 1:1, 3:1; weights: the model uncertainty. Small: one line explains both, the pair is not resolved."""
+    if min(a_nm, b_nm) >= NIR_ONLY_NM:
+        return 0.0
+    wa, wb = (30.0 if p >= NIR_ONLY_NM else 20.0 for p in (a_nm, b_nm))
+    ra, rb = responsivity.line_response(a_nm, wa), responsivity.line_response(b_nm, wb)
+    ranges_nm = ranges_nm or [(min(a_nm, b_nm) - 30.0, max(a_nm, b_nm) + 30.0)]
+    peaks = np.concatenate([np.arange(lo, hi + 0.5, 1.0) for lo, hi in ranges_nm])
+    singles = np.vstack([responsivity.line_responses(peaks, w) for w in np.arange(10.0, 51.0, 2.0)])
+    channel_peaks = responsivity.matrix.max(axis=0)
+    worst = np.inf
+    for share in (0.25, 0.5, 0.75):
+        y = share * ra + (1 - share) * rb
+        slope = np.abs(share * (responsivity.line_response(a_nm + 0.5, wa) - responsivity.line_response(a_nm - 0.5, wa))
+                       + (1 - share) * (responsivity.line_response(b_nm + 0.5, wb)
+                                        - responsivity.line_response(b_nm - 0.5, wb)))
+        var = (np.asarray(model_u.rel) * y) ** 2 + (np.asarray(model_u.shift_nm) * slope) ** 2 \
+            + (np.asarray(model_u.oob) * channel_peaks) ** 2 + (1e-4 * y.max()) ** 2
+        w = 1.0 / var
+        amplitude = np.maximum((singles * w) @ y / ((singles**2) @ w), 0.0)
+        chi2 = ((y[None, :] - amplitude[:, None] * singles) ** 2) @ w
+        worst = min(worst, float(chi2.min()))
+    return worst
+
+
+def claimed_lines(lines: Sequence) -> tuple[ClaimedLine, ...]:
+    """From the profile's :class:`~rig.profile.LineClaim` list (anything with name, peak_nm, tolerance)."""
+    return tuple(ClaimedLine(line.name, float(line.peak_nm), float(line.tolerance)) for line in lines)
+
+
+@lru_cache(maxsize=32)
+def plan_lines(claimed: tuple[ClaimedLine, ...], responsivity: Responsivity,
+               model_u: ModelUncertainty = UNCALIBRATED_U) -> LinePlan:
+    """The fitted lines for these claimed lines on a sensor with this table and model uncertainty."""
+    lines = sorted(claimed, key=lambda c: c.peak_nm)
+    ranges = _ranges(lines)
+    clusters: list[list[int]] = []
+    for n in range(len(lines)):
+        if clusters and separation_chi2(responsivity, model_u, lines[n - 1].peak_nm, lines[n].peak_nm,
+                                        ranges[n - 1:n + 1]) < RESOLVE_CHI2:
+            clusters[-1].append(n)
+        else:
+            clusters.append([n])
+    specs, groups = [], []
+    for cluster in clusters:
+        if len(cluster) == 1:
+            n = cluster[0]
+            specs.append(_spec(lines[n].name, *ranges[n]))
+            continue
+        members = tuple(lines[n].name for n in cluster)
+        name = "group_" + "_".join(m.removeprefix("line_") for m in members)
+        span = lines[cluster[-1]].peak_nm - lines[cluster[0]].peak_nm
+        specs.append(_spec(name, ranges[cluster[0]][0], ranges[cluster[-1]][1], span))
+        groups.append((name, members))
+    for band, (low, high) in BANDS_NM.items():
+        if not any(low <= line.peak_nm <= high for line in lines):
+            taken = [r for r in ranges if r[1] > low and r[0] < high]
+            lo = max([low, *(r[1] for r in taken if r[0] <= low + 1)])
+            hi = min([high, *(r[0] for r in taken if r[1] >= high - 1)])
+            if hi - lo >= 30.0:
+                specs.append(_spec(f"unclaimed_{band}", lo, hi))
+    return LinePlan(tuple(specs), tuple(line.name for line in lines), tuple(groups))
