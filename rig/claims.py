@@ -274,8 +274,12 @@ LABELS = {spec.id: spec.label for spec in CLAIM_SPECS}
 UNRESOLVED = "lines closer than this sensor resolves"
 
 
-def _line_unmeasured(evidence: Evidence, name: str, rows: Seq[dict[str, Any]]) -> Measured | None:
-    """Why a claimed line has no value in any row: merged with its neighbours, absent, or no measure phase."""
+def _line_unmeasured(evidence: Evidence, name: str, rows: Seq[dict[str, Any]],
+                     hull_nm: dict[str, tuple[float, float]] | None = None) -> Measured | None:
+    """Why a claimed line has no value in any row: merged with its neighbours, absent, or no measure phase.
+
+    With ``hull_nm`` (claimed line -> its band), a merged line FAILs when the light its group is fitted as
+    peaks, with its whole interval, outside every member's band: the claimed lines are not there."""
     if not rows:
         return Measured(note=NO_MEASURE)
     flags = [set(str(r.get("flags") or "").split(";")) for r in rows]
@@ -288,6 +292,16 @@ def _line_unmeasured(evidence: Evidence, name: str, rows: Seq[dict[str, Any]]) -
         what = f"; measured together as {group}" if group else ""
         if together is not None:
             what += f": {together:.3g} ± {u:.2g} mW/cm2"
+        if group and hull_nm:
+            members = [f"line_{m}" for m in group.removeprefix("group_").split("_")]
+            bands = [hull_nm[m] for m in members if m in hull_nm]
+            peak, peak_u, _ = mean_with_u(rows, f"{group}_peak_nm", f"{group}_peak_u_nm")
+            if bands and peak is not None:
+                low, high = min(b[0] for b in bands), max(b[1] for b in bands)
+                if peak + (peak_u or 0.0) < low or peak - (peak_u or 0.0) > high:
+                    return Measured(note=f"{UNRESOLVED}, but their light peaks at {peak:.1f} ± {peak_u or 0:.1f} nm, "
+                                         f"outside {low:g}-{high:g} nm: the claimed lines are not there",
+                                    verdict=Verdict.FAIL)
         return Measured(note=f"{UNRESOLVED} (fitted as one line with its neighbours{what})")
     if all(f"{name}_absent" in f for f in flags):
         return Measured(note=f"no {name.removeprefix('line_')} line detected in {len(rows)} samples",
@@ -298,13 +312,15 @@ def _line_unmeasured(evidence: Evidence, name: str, rows: Seq[dict[str, Any]]) -
 LINE_U_KEYS = {"peak_nm": "peak_u_nm", "irradiance_mw_cm2": "irradiance_u_mw_cm2"}
 
 
-def _line_value(name: str, key: str) -> Callable[[Evidence], Measured]:
+def _line_value(name: str, key: str, hull_nm: dict[str, tuple[float, float]] | None = None
+                ) -> Callable[[Evidence], Measured]:
     def measure(evidence: Evidence) -> Measured:
         rows = evidence.lit("measure")
         value, u, _ = mean_with_u(rows, f"{name}_{key}", f"{name}_{LINE_U_KEYS[key]}")
         if value is not None:
             return Measured(value, u)
-        return _line_unmeasured(evidence, name, rows) or Measured(note=f"{name}: no value in {len(rows)} samples")
+        return _line_unmeasured(evidence, name, rows, hull_nm) \
+            or Measured(note=f"{name}: no value in {len(rows)} samples")
     return measure
 
 
@@ -328,6 +344,8 @@ def line_claim_specs(claims: Claims) -> tuple[ClaimSpec, ...]:
     """Claim specs for the mode's claimed lines: peak, and irradiance / share when claimed (ids
     ``line_660nm_peak_nm``, ``line_660nm_irradiance_mw_cm2``, ``line_660nm_share_pct``)."""
     specs: list[ClaimSpec] = []
+    hull = {line.name: (float(line.peak_nm) - line.tolerance, float(line.peak_nm) + line.tolerance)
+            for line in claims.lines}
     for n, line in enumerate(claims.lines):
         name, nm = line.name, f"{line.peak_nm:g} nm line"
 
@@ -335,7 +353,7 @@ def line_claim_specs(claims: Claims) -> tuple[ClaimSpec, ...]:
             return c.lines[n]
         specs.append(ClaimSpec(f"{name}_peak_nm", f"{nm} peak", "nm",
                                lambda c, p=pick: abs_band(p(c).peak_nm, p(c).tolerance, "nm"),
-                               _line_value(name, "peak_nm"), "measure"))
+                               _line_value(name, "peak_nm", hull), "measure"))
         if line.irradiance_mw_cm2 is not None:
             specs.append(ClaimSpec(f"{name}_irradiance_mw_cm2", f"{nm} irradiance", "mW/cm2",
                                    lambda c, p=pick: pct_band(p(c).irradiance_mw_cm2, p(c).irradiance_tolerance_pct),

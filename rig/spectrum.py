@@ -589,9 +589,8 @@ def _plan_columns(result: Estimate, plan: LinePlan, grids: Sequence[_Grid], scal
                   amplitudes: Mapping[str, float], stat_u: Mapping[str, float], to_mw: float) -> None:
     """Claimed lines merged in a group: no peak, no irradiance (flag ``<line>_unresolved``); the band sums
     in ``red_*`` / ``nir_*`` (peaks there only from an ``unclaimed_*`` line)."""
-    for name in plan.claimed:
-        for suffix in ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2"):
-            result.lines.setdefault(f"{name}_{suffix}", None)
+    for column in plan.columns:
+        result.lines.setdefault(column, None)
     for member in plan.unresolved:
         result.flags.append(f"{member}_unresolved")
     for flag in [f for f in result.flags if f.endswith("_absent") and f.removesuffix("_absent") in plan.claimed]:
