@@ -5,6 +5,7 @@ Used by ``rig analyze``. Analysis side only (pandas allowed).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,11 @@ DERIVED_COLUMNS = [*Estimate().as_dict(), "calibration_id"]
 COUNTS_COLUMNS = [*CHANNELS, "gain_x", "t_int_ms"]
 
 
-def analyze_counts_csv(path: Path, calibration: Calibration) -> pd.DataFrame:
-    """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> the same rows plus the estimate."""
+def analyze_counts_csv(path: Path, calibration: Calibration,
+                       progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> the same rows plus the estimate.
+
+    ``progress(rows_done, rows_total)`` is called every 1000 rows and at the end."""
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -56,7 +60,9 @@ def analyze_counts_csv(path: Path, calibration: Calibration) -> pd.DataFrame:
         first = int(bad_time.to_numpy().argmax())
         raise RigError(f"{path}: line {first + 2}, column 't_int_ms': expected a time > 0 ms "
                        f"(got {frame['t_int_ms'].iloc[first]!r})")
-    return pd.DataFrame(analyze_counts(frame.to_dict("records"), calibration))
+    total = len(frame)
+    report = None if progress is None else (lambda done: progress(done, total))
+    return pd.DataFrame(analyze_counts(frame.to_dict("records"), calibration, progress=report))
 
 
 def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration | None,

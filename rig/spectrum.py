@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -634,21 +634,29 @@ def _truthy(value: object) -> bool:
 
 
 def analyze_counts(rows: Iterable[Mapping[str, Any]], calibration: Calibration | None = None,
-                   dark_counts: Sequence[float] | None = None) -> list[dict[str, Any]]:
+                   dark_counts: Sequence[float] | None = None, plan: LinePlan | None = None,
+                   progress: Callable[[int], None] | None = None, progress_every: int = 1000
+                   ) -> list[dict[str, Any]]:
     """Estimate every row of a counts table; each result is the row plus :meth:`Estimate.as_dict`.
 
     Rows need F1..NIR (raw counts), ``gain_x`` and ``t_int_ms``; optional ``saturated`` (true/1/yes),
     ``full_scale`` or ``atime`` + ``astep`` (for the full-scale check) and ``transmission`` (used when no
     calibration is given: then the datasheet-nominal calibration applies and rows get the flag
     ``uncalibrated``). ``dark_counts`` (CHANNELS order) overrides the calibration's dark baseline. Values
-    may be strings (from ``csv.DictReader``).
+    may be strings (from ``csv.DictReader``). ``plan``: claimed lines to fit. Rows with the same counts and
+    settings (dark and switched-off rows, a held reading) are estimated once. ``progress(rows_done)`` is
+    called every ``progress_every`` rows and at the end.
     """
     responsivity = calibration.responsivity if calibration is not None else Responsivity.load()
     out: list[dict[str, Any]] = []
-    for row in rows:
+    calibrations: dict[float, Calibration] = {}
+    done: dict[tuple, dict[str, Any]] = {}
+    for n, row in enumerate(rows, start=1):
         cal = calibration
         if cal is None:
-            cal = Calibration(responsivity, transmission=float(row.get("transmission") or 0.01))
+            transmission = float(row.get("transmission") or 0.01)
+            cal = calibrations.get(transmission) or calibrations.setdefault(
+                transmission, Calibration(responsivity, transmission=transmission))
         if dark_counts is not None:
             cal = cal.with_dark(dark_counts)
         full_scale = None
@@ -656,9 +664,18 @@ def analyze_counts(rows: Iterable[Mapping[str, Any]], calibration: Calibration |
             full_scale = int(float(row["full_scale"]))
         elif row.get("atime") not in (None, "") and row.get("astep") not in (None, ""):
             full_scale = full_scale_counts(int(float(row["atime"])), int(float(row["astep"])))
-        result = estimate([float(row[c]) for c in CHANNELS], float(row["gain_x"]), float(row["t_int_ms"]), cal,
-                          _truthy(row.get("saturated", "")), full_scale).as_dict()
-        if not cal.calibrated:
-            result["flags"] = ";".join(f for f in (result["flags"], "uncalibrated") if f)
+        counts = tuple(float(row[c]) for c in CHANNELS)
+        key = (counts, float(row["gain_x"]), float(row["t_int_ms"]), _truthy(row.get("saturated", "")), full_scale,
+               cal.transmission)
+        result = done.get(key)
+        if result is None:
+            result = estimate(counts, key[1], key[2], cal, key[3], full_scale, plan).as_dict()
+            if not cal.calibrated:
+                result["flags"] = ";".join(f for f in (result["flags"], "uncalibrated") if f)
+            done[key] = result
         out.append({**row, **result})
+        if progress is not None and n % progress_every == 0:
+            progress(n)
+    if progress is not None:
+        progress(len(out))
     return out

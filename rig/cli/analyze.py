@@ -60,7 +60,13 @@ def main(args: argparse.Namespace, console: Console) -> int:
     from rig.results import safe_cell
 
     calibration = calibration_or_nominal(calibration_path, args.transmission)
-    frame = analyze_counts_csv(source, calibration)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("rows", total=None)
+        frame = analyze_counts_csv(source, calibration, lambda done, total: bar.update(task, completed=done,
+                                                                                       total=total))
     out = Path(args.out) if args.out else source.with_name(source.stem + "-analyzed.csv")
     try:
         frame.map(safe_cell).to_csv(out, index=False)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from bench_spectrum_accuracy import DARK, T, Jig, calibrate
+from bench_spectrum_accuracy import DARK, Jig, T, calibrate
 
 from rig.line_plan import ClaimedLine, plan_lines
 from rig.responsivity import Responsivity
@@ -91,7 +91,8 @@ def summary(rows: list[dict]) -> dict[str, float]:
     totals = [abs(r["total"] - r["level"]) <= r["total_u"] for r in rows if r["total"] is not None]
     return {
         "n": len(rows), "measured": len(measured) / len(rows) if rows else np.nan,
-        "med": float(np.median(err)) if len(err) else np.nan, "p95": float(np.percentile(err, 95)) if len(err) else np.nan,
+        "med": float(np.median(err)) if len(err) else np.nan,
+        "p95": float(np.percentile(err, 95)) if len(err) else np.nan,
         "u_med": float(np.median(u)) if len(u) else np.nan,
         "cover": float(np.mean(err <= u)) if len(err) else np.nan,
         "wrong": int(np.sum(err > u + 3.0)) if len(err) else 0,
