@@ -4,7 +4,8 @@ Every claimed line becomes a fitted line (:class:`~rig.spectrum.LineSpec`) whose
 *search range*: the claimed peak +/- (tolerance + ``SEARCH_MARGIN_NM``), cut at the midpoint to a neighbouring
 claimed line so that two lines never search the same wavelengths. Light the claims do not name is fitted by a
 catch-all line per band that has no claimed line (``unclaimed_red`` in 590-720 nm, ``unclaimed_nir`` in
-760-960 nm), so an unclaimed string shows up instead of pulling a claimed line's peak.
+760-960 nm, starting 40 nm above a claimed far-red line's range), so an unclaimed string shows up instead of
+pulling a claimed line's peak.
 
 **Resolvability rule** (:func:`separation_chi2`). Two neighbouring claimed lines are resolvable when their sum,
 seen through the channels, cannot be mistaken for *one* line of any peak and width: the best single-line fit
@@ -12,9 +13,11 @@ to the two-line response (equal irradiance, and 1:3 / 3:1) must leave a weighted
 ``RESOLVE_CHI2``, the weights being the sensor's model uncertainty (:class:`~rig.spectrum.ModelUncertainty`:
 sensitivity, filter centre, out-of-band; at high signal, where the counting noise no longer matters). A
 calibrated sensor has a smaller model uncertainty and resolves closer lines. Lines that fail are fitted as one
-*group* line (``group_630nm_660nm``, width free up to their separation + 45 nm); their own peaks and
-irradiances are not measured (flag ``line_630nm_unresolved``, verdict NOT MEASURED with the reason), the
-group's irradiance is. NIR lines above 760 nm are seen only by the NIR and Clear channels: any two of them fail.
+*group* (``group_630nm_660nm``): each member is still fitted in its own search range, but only the
+group's sum is reported (irradiance with the members' covariance; peak: the irradiance-weighted
+centroid, its U reaching every member's interval); the members' own peaks and irradiances are not
+measured (flag ``line_630nm_unresolved``, verdict NOT MEASURED with the reason). NIR lines above 760 nm
+are seen only by the NIR and Clear channels: any two of them fail.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rig.spectrum import Estimate, LineSpec, ModelUncertainty
 SEARCH_MARGIN_NM = 15.0
 RESOLVE_CHI2 = 9.0  # the single-line alternative must be 3 sigma (of the model uncertainty) worse, as DETECT_Z
 BANDS_NM = {"red": (590.0, 720.0), "nir": (760.0, 960.0)}
+CATCH_ALL_GUARD_NM = {"red": 0.0, "nir": 40.0}  # far-red and NIR light look alike (Clear, NIR): keep them apart
 NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line: two such lines never resolve
 UNCALIBRATED_U = ModelUncertainty()
 
@@ -63,8 +67,9 @@ class LinePlan:
 
     @property
     def columns(self) -> list[str]:
-        """The sample columns this plan adds: four per claimed line and per fitted group / catch-all line."""
-        names = list(self.claimed) + [s.name for s in self.specs if s.name not in self.claimed]
+        """The sample columns this plan adds: four per claimed line, per group and per catch-all line."""
+        names = list(self.claimed) + [g for g, _ in self.groups] \
+            + [s.name for s in self.specs if s.name not in self.claimed]
         return [f"{n}_{suffix}" for n in names for suffix in LINE_SUFFIXES]
 
 
@@ -76,19 +81,16 @@ def line_columns(plan: LinePlan | None) -> list[str]:
     return [*Estimate().as_dict(), *(plan.columns if plan else [])]
 
 
-def _spec(name: str, low: float, high: float, group_span_nm: float = 0.0) -> LineSpec:
+def _spec(name: str, low: float, high: float) -> LineSpec:
     nir = low >= NIR_ONLY_NM
     step = 2.0 if nir else 1.0
     high = max(high, low + step)
     middle = 0.5 * (low + high)
     if nir:
-        widths = (20.0, 30.0, 40.0, 50.0) if not group_span_nm \
-            else tuple(float(w) for w in np.arange(20.0, group_span_nm + 51, 10.0))
-        return LineSpec(name, (low, high, step), tuple(float(w) for w in widths), (widths[0], widths[-1]), False,
-                        (middle, 30.0), resolved=False, flag_unresolved=False)
-    top = 40.0 + group_span_nm
-    widths = tuple(float(w) for w in np.arange(10.0, top + 1, 2.0 if not group_span_nm else 4.0))
-    return LineSpec(name, (low, high, step), widths, (10.0, top), True, (middle, 20.0), flag_unresolved=False)
+        return LineSpec(name, (low, high, step), (20.0, 30.0, 40.0, 50.0), (20.0, 50.0), False, (middle, 30.0),
+                        resolved=False, flag_unresolved=False)
+    widths = tuple(float(w) for w in range(10, 42, 2))
+    return LineSpec(name, (low, high, step), widths, (10.0, 40.0), True, (middle, 20.0), flag_unresolved=False)
 
 
 def _ranges(lines: Sequence[ClaimedLine]) -> list[tuple[float, float]]:
@@ -150,22 +152,18 @@ def plan_lines(claimed: tuple[ClaimedLine, ...], responsivity: Responsivity,
             clusters[-1].append(n)
         else:
             clusters.append([n])
-    specs, groups = [], []
+    specs = [_spec(line.name, *ranges[n]) for n, line in enumerate(lines)]
+    groups = []
     for cluster in clusters:
-        if len(cluster) == 1:
-            n = cluster[0]
-            specs.append(_spec(lines[n].name, *ranges[n]))
-            continue
-        members = tuple(lines[n].name for n in cluster)
-        name = "group_" + "_".join(m.removeprefix("line_") for m in members)
-        span = lines[cluster[-1]].peak_nm - lines[cluster[0]].peak_nm
-        specs.append(_spec(name, ranges[cluster[0]][0], ranges[cluster[-1]][1], span))
-        groups.append((name, members))
+        if len(cluster) > 1:
+            members = tuple(lines[n].name for n in cluster)
+            groups.append(("group_" + "_".join(m.removeprefix("line_") for m in members), members))
     for band, (low, high) in BANDS_NM.items():
         if not any(low <= line.peak_nm <= high for line in lines):
-            taken = [r for r in ranges if r[1] > low and r[0] < high]
-            lo = max([low, *(r[1] for r in taken if r[0] <= low + 1)])
-            hi = min([high, *(r[0] for r in taken if r[1] >= high - 1)])
+            guard = CATCH_ALL_GUARD_NM[band]
+            taken = [r for r in ranges if r[1] + guard > low and r[0] - guard < high]
+            lo = max([low, *(r[1] + guard for r in taken if r[0] <= low + 1)])
+            hi = min([high, *(r[0] - guard for r in taken if r[1] >= high - 1)])
             if hi - lo >= 30.0:
                 specs.append(_spec(f"unclaimed_{band}", lo, hi))
     return LinePlan(tuple(specs), tuple(line.name for line in lines), tuple(groups))

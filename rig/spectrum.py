@@ -74,6 +74,7 @@ DARK_NOISE_COUNTS = 1.0  # uncertainty of the subtracted dark baseline, raw coun
 DETECT_Z = 3.0  # a line is present when its irradiance is this many standard deviations above 0
 MIN_SHARE = 0.02  # ...and it carries at least 2 % of the total irradiance
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
+RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
 FLAGS = ("saturated", "too_weak", "red_absent", "nir_absent", "nir_unresolved", "fit_poor")
 _FWHM_PER_SIGMA = 2.3548200450309493
@@ -326,7 +327,7 @@ def _nnls_two(candidates: np.ndarray, other: np.ndarray | None, y: np.ndarray, w
     with np.errstate(divide="ignore", invalid="ignore"):
         x1 = (a22 * b1 - a12 * b2) / det
         x2 = (a11 * b2 - a12 * b1) / det
-    chi_both = yy - x1 * b1 - x2 * b2
+        chi_both = yy - x1 * b1 - x2 * b2
     alone2 = max(b2 / a22, 0.0) if a22 > 0 else 0.0
     chi_alone2 = yy - alone2 * b2
     ok = np.isfinite(x1) & np.isfinite(x2) & (x1 >= 0) & (x2 >= 0)
@@ -514,9 +515,9 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
         theta = fit.x
     model, jac = model_and_jacobian(theta)
     chi2 = float(np.sum(((y - model) * sw) ** 2))
-    dof = max(1, len(CHANNELS) - len(theta))
-    s2 = max(1.0, chi2 / dof)
     weighted_jac = jac * sw[:, None]
+    dof = max(1, len(CHANNELS) - _effective_parameters(weighted_jac))
+    s2 = max(1.0, chi2 / dof)
     cov = np.linalg.pinv(weighted_jac.T @ weighted_jac) * s2 if order else np.zeros((0, 0))
 
     result = Estimate(flags=list(flags))
@@ -560,6 +561,8 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
         _put(result, f"{name}_irradiance_mw_cm2", value)
         _put(result, f"{name}_irradiance_u_mw_cm2", math.hypot(stat_u[name] * to_mw, scale_u * value))
     if plan is not None:
+        index = {grids[i].spec.name: k for i, k, _f in layout}
+        _groups(result, plan, index, theta, cov, stat_u, to_mw, scale_u)
         _plan_columns(result, plan, grids, to_mw * scale_u, amplitudes, stat_u, to_mw)
     total = sum(amplitudes.values())
     amplitude_index = [k for _i, k, _f in layout]
@@ -573,6 +576,19 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
     return result
 
 
+def _effective_parameters(weighted_jac: np.ndarray) -> int:
+    """Parameters the channels actually constrain: the rank of the (column-normalised) weighted Jacobian, so
+    lines the sensor cannot tell apart (two NIR lines) do not eat the degrees of freedom of the fit."""
+    if weighted_jac.size == 0:
+        return 0
+    norms = np.linalg.norm(weighted_jac, axis=0)
+    scaled = weighted_jac[:, norms > 0] / norms[norms > 0]
+    if scaled.size == 0:
+        return 0
+    singular = np.linalg.svd(scaled, compute_uv=False)
+    return int(np.sum(singular > RANK_RTOL * singular[0]))
+
+
 def _put(result: Estimate, key: str, value: float | None) -> None:
     if key in Estimate.KEYS:
         setattr(result, key, value)
@@ -583,6 +599,28 @@ def _put(result: Estimate, key: str, value: float | None) -> None:
 def _band_of(spec: LineSpec) -> str:
     """The peak floor a line takes: the red one below 740 nm, the NIR one above."""
     return spec.name if spec.name in ("red", "nir") else ("red" if spec.nominal[0] < 740 else "nir")
+
+
+def _groups(result: Estimate, plan: LinePlan, index: Mapping[str, int], theta: np.ndarray, cov: np.ndarray,
+            stat_u: Mapping[str, float], to_mw: float, scale_u: float) -> None:
+    """Each group of unresolved claimed lines: the members' sum (U from their covariance and the absent members'
+    upper limits) and centroid; the members' own columns emptied."""
+    for group, members in plan.groups:
+        present = [m for m in members if m in index]
+        ks = [index[m] for m in present]
+        value = float(sum(theta[k] for k in ks))
+        var = float(sum(cov[i, j] for i in ks for j in ks))
+        stat = math.sqrt(K**2 * max(var, 0.0) + sum(stat_u[m] ** 2 for m in members if m not in index))
+        result.lines[f"{group}_irradiance_mw_cm2"] = value * to_mw
+        result.lines[f"{group}_irradiance_u_mw_cm2"] = math.hypot(stat * to_mw, scale_u * value * to_mw)
+        peaks = [(theta[index[m]], result.lines[f"{m}_peak_nm"], result.lines[f"{m}_peak_u_nm"]) for m in present]
+        if value > 0 and peaks:
+            centroid = sum(a * p for a, p, _ in peaks) / value
+            reach = max(abs(p - centroid) + (u or 0.0) for a, p, u in peaks)
+            result.lines[f"{group}_peak_nm"], result.lines[f"{group}_peak_u_nm"] = centroid, reach
+        for member in members:
+            for suffix in ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2"):
+                result.lines[f"{member}_{suffix}"] = None
 
 
 def _plan_columns(result: Estimate, plan: LinePlan, grids: Sequence[_Grid], scale_u_mw: float,
