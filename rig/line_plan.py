@@ -81,15 +81,16 @@ def line_columns(plan: LinePlan | None) -> list[str]:
     return [*Estimate().as_dict(), *(plan.columns if plan else [])]
 
 
-def _spec(name: str, low: float, high: float) -> LineSpec:
+def _spec(name: str, low: float, high: float, coarse: bool = False) -> LineSpec:
+    """A fitted line searched in ``low``..``high`` nm (``coarse``: a catch-all, on a 2 nm / 4 nm-width grid)."""
     nir = low >= NIR_ONLY_NM
-    step = 2.0 if nir else 1.0
+    step = 2.0 if nir or coarse else 1.0
     high = max(high, low + step)
     middle = 0.5 * (low + high)
     if nir:
         return LineSpec(name, (low, high, step), (20.0, 30.0, 40.0, 50.0), (20.0, 50.0), False, (middle, 30.0),
                         resolved=False, flag_unresolved=False)
-    widths = tuple(float(w) for w in range(10, 42, 2))
+    widths = tuple(float(w) for w in range(10, 42, 4 if coarse else 2))
     return LineSpec(name, (low, high, step), widths, (10.0, 40.0), True, (middle, 20.0), flag_unresolved=False)
 
 
@@ -165,5 +166,5 @@ def plan_lines(claimed: tuple[ClaimedLine, ...], responsivity: Responsivity,
             lo = max([low, *(r[1] + guard for r in taken if r[0] <= low + 1)])
             hi = min([high, *(r[0] - guard for r in taken if r[1] >= high - 1)])
             if hi - lo >= 30.0:
-                specs.append(_spec(f"unclaimed_{band}", lo, hi))
+                specs.append(_spec(f"unclaimed_{band}", lo, hi, coarse=True))
     return LinePlan(tuple(specs), tuple(line.name for line in lines), tuple(groups))

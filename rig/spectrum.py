@@ -271,40 +271,46 @@ def _nnls_batch(candidates: np.ndarray, others: Sequence[np.ndarray], y: np.ndar
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Non-negative weighted least squares of ``y`` on one candidate line (rows x 10, batched) plus the fixed
     ``others`` (10 each). Exact for a few lines: the optimum is the best feasible unconstrained solution over
-    all supports. Returns amplitudes (rows x n; column 0 the candidate's) and chi-square (rows)."""
+    all supports. Returns amplitudes (rows x n; column 0 the candidate's) and chi-square (rows).
+
+    Only the candidate varies between rows, so each support of the others is inverted once and the candidate
+    joins it by the Schur complement (no per-row solve)."""
     rows, n = candidates.shape[0], 1 + len(others)
     if n <= 2:
         return _nnls_two(candidates, others[0] if others else None, y, w)
-    gram = np.empty((rows, n, n))
-    rhs = np.empty((rows, n))
-    gram[:, 0, 0] = (candidates**2) @ w
-    rhs[:, 0] = candidates @ (w * y)
-    for j, other in enumerate(others, start=1):
-        gram[:, 0, j] = gram[:, j, 0] = candidates @ (w * other)
-        rhs[:, j] = float(other @ (w * y))
-        for m, second in enumerate(others, start=1):
-            gram[:, j, m] = float(other @ (w * second))
-    yy = float(y @ (w * y))
+    fixed = np.column_stack(others)  # 10 x (n-1)
+    wy = w * y
+    yy = float(y @ wy)
+    g_ff = fixed.T @ (w[:, None] * fixed)
+    b_f = fixed.T @ wy
+    g_cf = candidates @ (w[:, None] * fixed)  # rows x (n-1)
+    a_cc = (candidates**2) @ w
+    b_c = candidates @ wy
     best_chi2 = np.full(rows, yy)
     best_x = np.zeros((rows, n))
-    for size in range(1, n + 1):
-        for support in itertools.combinations(range(n), size):
-            idx = np.array(support)
-            sub, sub_rhs = gram[:, idx[:, None], idx[None, :]], rhs[:, idx]
+    for size in range(0, n):
+        for support in itertools.combinations(range(n - 1), size):
+            idx = list(support)
+            cols = [i + 1 for i in idx]
+            inv = np.linalg.pinv(g_ff[np.ix_(idx, idx)]) if idx else np.zeros((0, 0))
+            alone = inv @ b_f[idx]
+            if idx and np.all(alone >= 0):  # the others alone (the candidate at 0): the same for every row
+                chi2_alone = yy - float(alone @ b_f[idx])
+                better = chi2_alone < best_chi2
+                best_chi2[better] = chi2_alone
+                best_x[better] = 0.0
+                best_x[np.ix_(better, cols)] = alone
+            g = g_cf[:, idx]
+            t = g @ inv  # rows x size
             with np.errstate(all="ignore"):
-                if size == 1:
-                    x = sub_rhs / sub[:, 0]
-                elif size == 2:
-                    det = sub[:, 0, 0] * sub[:, 1, 1] - sub[:, 0, 1] ** 2
-                    x = np.column_stack([(sub[:, 1, 1] * sub_rhs[:, 0] - sub[:, 0, 1] * sub_rhs[:, 1]) / det,
-                                         (sub[:, 0, 0] * sub_rhs[:, 1] - sub[:, 0, 1] * sub_rhs[:, 0]) / det])
-                else:
-                    x = np.einsum("rij,rj->ri", np.linalg.pinv(sub), sub_rhs)
-            chi2 = yy - np.einsum("ri,ri->r", x, sub_rhs)
-            ok = np.all(x >= 0, axis=1) & np.isfinite(chi2) & (chi2 < best_chi2)
-            best_chi2 = np.where(ok, chi2, best_chi2)
+                x0 = (b_c - t @ b_f[idx]) / (a_cc - np.einsum("ri,ri->r", t, g))
+                xs = alone[None, :] - t * x0[:, None]
+                chi2 = yy - x0 * b_c - xs @ b_f[idx]
+            ok = (x0 >= 0) & np.all(xs >= 0, axis=1) & np.isfinite(chi2) & (chi2 < best_chi2)
+            best_chi2[ok] = chi2[ok]
             best_x[ok] = 0.0
-            best_x[np.ix_(ok, idx)] = x[ok]
+            best_x[ok, 0] = x0[ok]
+            best_x[np.ix_(ok, cols)] = xs[ok]
     return best_x, np.maximum(best_chi2, 0.0)
 
 
@@ -404,19 +410,33 @@ def _model_of(grids: Sequence[_Grid], profiles: Mapping[int, _Profile]) -> tuple
     return model, np.abs(slope), total
 
 
-def _significance(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid],
-                  profiles: Mapping[int, _Profile]) -> dict[int, tuple[float, float]]:
-    """Each line's joint amplitude and its z-score (amplitude / standard error, no goodness-of-fit scaling)."""
+def _significance(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], profiles: Mapping[int, _Profile],
+                  units: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], tuple[float, float, dict[int, float]]]:
+    """Each unit's (a line, or a group of lines the sensor cannot tell apart) joint amplitude, its z-score
+    (summed amplitude / its standard error, no goodness-of-fit scaling) and its members' amplitudes."""
     order = list(profiles)
     design = np.column_stack([grids[i].responses[profiles[i].best] for i in order])
     gram = design.T @ (w[:, None] * design)
     cov = np.linalg.pinv(gram)
     x = cov @ (design.T @ (w * y))
+    position = {i: n for n, i in enumerate(order)}
     out = {}
-    for n, i in enumerate(order):
-        sd = math.sqrt(max(float(cov[n, n]), 1e-300))
-        out[i] = (float(x[n]), float(x[n]) / sd)
+    for unit in units:
+        at = [position[i] for i in unit if i in position]
+        if not at:
+            continue
+        amplitude = float(sum(x[n] for n in at))
+        sd = math.sqrt(max(float(sum(cov[m, n] for m in at for n in at)), 1e-300))
+        out[unit] = (amplitude, amplitude / sd, {order[n]: float(x[n]) for n in at})
     return out
+
+
+def _units(grids: Sequence[_Grid], plan: LinePlan | None) -> list[tuple[int, ...]]:
+    """Lines judged present or absent together: each group of the plan, every other line alone."""
+    index = {g.spec.name: n for n, g in enumerate(grids)}
+    groups = [tuple(index[m] for m in members if m in index) for _name, members in (plan.groups if plan else ())]
+    grouped = {i for group in groups for i in group}
+    return [*groups, *((n,) for n in range(len(grids)) if n not in grouped)]
 
 
 # --- the estimate -----------------------------------------------------------------------------------------------
@@ -456,12 +476,16 @@ def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibratio
         w = noise.weights(*_model_of(grids, profiles))
         profiles = _profiles(y, w, grids, everything)
 
-    significance = _significance(y, w, grids, profiles)
-    total = max(sum(max(a, 0.0) for a, _ in significance.values()), 1e-30)
-    present = [i for i, (a, z) in significance.items() if z >= DETECT_Z and a >= MIN_SHARE * total]
+    significance = _significance(y, w, grids, profiles, _units(grids, plan))
+    total = max(sum(max(a, 0.0) for a, _, _ in significance.values()), 1e-30)
+    kept = [u for u, (a, z, _) in significance.items() if z >= DETECT_Z and a >= MIN_SHARE * total]
     flags: list[str] = []
-    if not present:  # clearly above dark: keep the most significant line rather than report no light
-        present = [max(significance, key=lambda i: significance[i][1])]
+    if not kept:  # clearly above dark: keep the most significant line rather than report no light
+        kept = [max(significance, key=lambda u: significance[u][1])]
+    present = []
+    for unit in kept:  # a group's members: those with light (the sum is what is significant)
+        members = significance[unit][2]
+        present += [i for i, a in members.items() if a > 0] or [max(members, key=members.get)]
     if len(present) < len(grids):
         profiles = _profiles(y, w, grids, present)
         w = noise.weights(*_model_of(grids, profiles))
