@@ -23,7 +23,7 @@ are seen only by the NIR and Clear channels: any two of them fail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -159,6 +159,8 @@ def plan_lines(claimed: tuple[ClaimedLine, ...], responsivity: Responsivity,
         if len(cluster) > 1:
             members = tuple(lines[n].name for n in cluster)
             groups.append(("group_" + "_".join(m.removeprefix("line_") for m in members), members))
+            for n in cluster:  # their widths are not measurable: held at the grid's best in the refinement
+                specs[n] = replace(specs[n], fit_width=False)
     for band, (low, high) in BANDS_NM.items():
         if not any(low <= line.peak_nm <= high for line in lines):
             guard = CATCH_ALL_GUARD_NM[band]
