@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -695,10 +696,14 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "y")
 
 
+PARALLEL_MIN_ROWS = 4000  # below this a process pool costs more than it saves
+CHUNK_ROWS = 1000
+
+
 def analyze_counts(rows: Iterable[Mapping[str, Any]], calibration: Calibration | None = None,
                    dark_counts: Sequence[float] | None = None, plan: LinePlan | None = None,
-                   progress: Callable[[int], None] | None = None, progress_every: int = 1000
-                   ) -> list[dict[str, Any]]:
+                   progress: Callable[[int], None] | None = None, progress_every: int = CHUNK_ROWS,
+                   workers: int | None = None) -> list[dict[str, Any]]:
     """Estimate every row of a counts table; each result is the row plus :meth:`Estimate.as_dict`.
 
     Rows need F1..NIR (raw counts), ``gain_x`` and ``t_int_ms``; optional ``saturated`` (true/1/yes),
@@ -707,8 +712,32 @@ def analyze_counts(rows: Iterable[Mapping[str, Any]], calibration: Calibration |
     ``uncalibrated``). ``dark_counts`` (CHANNELS order) overrides the calibration's dark baseline. Values
     may be strings (from ``csv.DictReader``). ``plan``: claimed lines to fit. Rows with the same counts and
     settings (dark and switched-off rows, a held reading) are estimated once. ``progress(rows_done)`` is
-    called every ``progress_every`` rows and at the end.
+    called every ``progress_every`` rows (every chunk when parallel) and at the end. ``workers``: processes
+    (default: one per CPU for tables of ``PARALLEL_MIN_ROWS`` rows or more, else 1).
     """
+    rows = list(rows)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(rows) >= PARALLEL_MIN_ROWS else 1
+    if workers <= 1:
+        return _analyze_chunk(rows, calibration, dark_counts, plan, progress, progress_every)
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [rows[i:i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
+    out: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(workers) as pool:
+        for part in pool.map(_analyze_chunk, chunks, *zip(*[(calibration, dark_counts, plan)] * len(chunks),
+                                                          strict=True)):
+            out += part
+            if progress is not None:
+                progress(len(out))
+    return out
+
+
+def _analyze_chunk(rows: Sequence[Mapping[str, Any]], calibration: Calibration | None,
+                   dark_counts: Sequence[float] | None, plan: LinePlan | None,
+                   progress: Callable[[int], None] | None = None, progress_every: int = CHUNK_ROWS
+                   ) -> list[dict[str, Any]]:
+    """:func:`analyze_counts` in this process."""
     responsivity = calibration.responsivity if calibration is not None else Responsivity.load()
     out: list[dict[str, Any]] = []
     calibrations: dict[float, Calibration] = {}
