@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rig.banners import calibrated, run_banners
+from rig.banners import calibrated, read_manifest, run_banners, run_dir_banners  # noqa: F401 - re-exported
 from rig.errors import RigError
 
 VERDICT_COLOURS = {"PASS": "#2e7d32", "MARGINAL": "#f9a825", "FAIL": "#c62828", "NOT MEASURED": "#9e9e9e"}
@@ -53,17 +53,6 @@ def _read_csv(path: Path) -> pd.DataFrame:
         return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise RigError(f"{path}: not a readable CSV ({error})") from error
-
-
-def read_manifest(run_dir: Path) -> dict:
-    """``run.json`` of a run folder, or a RigError naming the file."""
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise RigError(f"{run_dir}: not a run folder (no run.json)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RigError(f"{path}: expected the run's JSON manifest ({error})") from error
 
 
 def _summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
@@ -154,9 +143,3 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     report = out_dir / "report.html"
     report.write_text("\n".join(parts), encoding="utf-8")
     return report
-
-
-def run_dir_banners(run_dir: Path) -> list:
-    """The banners of a run folder (see :mod:`rig.banners`), for the terminal."""
-    summary = run_dir / "summary.csv"
-    return run_banners(read_manifest(run_dir), summary.is_file() and summary.stat().st_size > 0)

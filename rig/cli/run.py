@@ -115,7 +115,7 @@ class _progress_display:
 
 
 def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
-    from rig.report import run_dir_banners
+    from rig.banners import run_dir_banners
 
     simulated = " (SIMULATED)" if backend == "sim" else ""
     console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"

@@ -139,7 +139,7 @@ def detect_pulsing(ctx: RunContext, phase: Phase, capture_s: float | None = None
         ctx.event(f"pulse detection failed ({error}): readings are not locked to a pulse period")
         return
     ctx.facts.pulse = {**result.as_dict(), "phase": phase.label}
-    text = (f"light after switch-on: {result.method or 'trace'} capture, percent flicker {result.modulation_pct:.1f}"
+    text = (f"pulse check after switch-on ({result.method or 'steady'}): percent flicker {result.modulation_pct:.1f}"
             f" ± {result.modulation_u_pct:.1f} %" + (f" ({result.flicker_region})" if result.flicker_region else ""))
     if result.frequency_hz is not None:
         text += f", {result.frequency_hz:.4g} Hz"
@@ -226,6 +226,7 @@ def verify_dark(ctx: RunContext, phase: Phase) -> None:
         ctx.event("light after switch-off not verified: the sensor gave no reading")
         return
     if ctx.levels.lit_seen and ctx.levels.is_lit(row["clear_basic"]):
+        ctx.levels.still_lit = True
         row["event"] = "fault: WRAP STILL LIT after switch-off"
         raise WrapStillLit("WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; disconnect its "
                            "power by hand")
