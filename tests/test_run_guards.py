@@ -27,7 +27,8 @@ CHANNELS = ("F1", "F2")
 
 def rows_with(probe: str, temps: list[float | None], faults: list[str] | None = None) -> list[dict]:
     faults = faults or [""] * len(temps)
-    return [{"t_s": float(i), f"{probe}_c": t, f"{probe}_fault": f} for i, (t, f) in enumerate(zip(temps, faults, strict=True))]
+    pairs = enumerate(zip(temps, faults, strict=True))
+    return [{"t_s": float(i), f"{probe}_c": t, f"{probe}_fault": f} for i, (t, f) in pairs]
 
 
 def first_trip(monitor, rows: list[dict]) -> int | None:
