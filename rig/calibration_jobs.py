@@ -1,6 +1,6 @@
 """The work behind ``rig calibrate``: which file to write, reading reference CSVs, fitting and storing.
 
-:mod:`rig.calibrate` holds the fits (numpy); :mod:`rig.calibration` reads and
+:mod:`rig.calibration_fit` holds the fits (numpy); :mod:`rig.calibration_file` reads and
 writes calibration files; this module strings them together for each kind of
 calibration, with every input checked first (clear error, nothing written).
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rig.calibrate import Reading, ScaleFit, fit_scale, fit_thermistor, mean_dark, measure_nominal, take_readings
-from rig.calibration import CalibrationFile, ReferencePoint, load_calibration, new_id, save_calibration, to_toml
+from rig.calibration_file import CalibrationFile, ReferencePoint, load_calibration, new_id, save_calibration, to_toml
+from rig.calibration_fit import Reading, ScaleFit, fit_scale, fit_thermistor, mean_dark, measure_nominal, take_readings
 from rig.errors import RigError
 from rig.records import truthy
 from rig.responsivity import CHANNELS, GAIN_CODES_X

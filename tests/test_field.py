@@ -11,8 +11,8 @@ import sys
 import pandas as pd
 import pytest
 
-from rig.analysis import make_deriver
 from rig.config import load_bench_config
+from rig.derive import make_deriver
 from rig.errors import RigError
 from rig.lock import BenchLock
 from rig.profile import Claims, ModeProfile, WrapProfile

@@ -11,9 +11,9 @@ from dataclasses import replace
 
 import pytest
 
-from rig.analysis import make_deriver
 from rig.clock import SimClock
 from rig.config import ProbeConfig, load_bench_config
+from rig.derive import make_deriver
 from rig.errors import ConfigError
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.run import run_sequence

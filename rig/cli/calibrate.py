@@ -133,7 +133,7 @@ def dark_main(args: argparse.Namespace, console: Console) -> int:
 
 
 def irradiance_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibrate import take_readings
+    from rig.calibration_fit import take_readings
     from rig.calibration_jobs import add_irradiance_points, read_reference_counts, save
     from rig.errors import RigError
     from rig.wiring import reference_source_wrap

@@ -43,8 +43,8 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.analysis import make_deriver
-    from rig.calibration import select_calibration
+    from rig.calibration_file import select_calibration
+    from rig.derive import make_deriver
     from rig.errors import RigError
     from rig.lock import bench_lock_path
     from rig.profile import load_profile
