@@ -16,36 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rig.faultsuite import SEQUENCE as FAULT_SUITE_SEQUENCE
+
 RIG = [sys.executable, "-m", "rig.cli"]
 
-SHORT_SEQUENCE = """
-name = "short"
-[[phases]]
-kind = "dark"
-duration_s = 5.0
-interval_s = 1.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "warmup"
-duration_s = 30.0
-interval_s = 2.0
-[[phases]]
-kind = "measure"
-duration_s = 20.0
-interval_s = 1.0
-[[phases]]
-kind = "soak"
-duration_s = 900.0
-interval_s = 5.0
-until_auto_off = true
-[[phases]]
-kind = "off"
-[[phases]]
-kind = "cooldown"
-duration_s = 30.0
-interval_s = 10.0
-"""
+SHORT_SEQUENCE = FAULT_SUITE_SEQUENCE.replace('name = "fault suite"', 'name = "short"').replace(
+    "duration_s = 700.0", "duration_s = 900.0")  # the fault suite's sequence with a 900 s soak limit
 
 PROFILE = """
 maker = "Test"
