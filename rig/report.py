@@ -85,7 +85,8 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     summary = _read_csv(run_dir / "summary.csv")
     out_dir = out_dir or run_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
-    cutout = ((manifest.get("sequence") or {}).get("as_used") or {}).get("safety", {}).get("max_surface_c")
+    safety = ((manifest.get("sequence") or {}).get("as_used") or {}).get("safety", {})
+    cutout = safety.get("interlock_surface_c", safety.get("max_surface_c"))  # old runs: max_surface_c
     info = Stamp.from_manifest(manifest)
     figures = {}
     if not samples.empty:
