@@ -39,6 +39,8 @@ class RunFacts:
     soak_limit_reached: bool = False
     soak_interval_s: float | None = None
     soak_end_t_s: float | None = None  # when a soak until auto-off hit its time limit
+    auto_off_u_s: float | None = None  # half-width of the bracket around auto_off_t_s (a sure bound)
+    auto_off_bracket_s: list[float] | None = None  # [start of the last lit reading, end of the first dark one]
     pulse: dict | None = None  # the pulse capture's analysis (rig.pulse.PulseResult.as_dict), if any
     uniformity: dict | None = None  # rig.uniformity.summarize_positions, if the run had a uniformity phase
     skin_probe: str = "surface"  # the probe on the wrap's skin side (bench config), whose column is <name>_c
@@ -182,7 +184,8 @@ def _dose(evidence: Evidence) -> Measured:
 def _session(evidence: Evidence) -> Measured:
     facts = evidence.facts
     if facts.auto_off_t_s is not None and facts.switched_on_t_s is not None:
-        return Measured(facts.auto_off_t_s - facts.switched_on_t_s, facts.soak_interval_s or 1.0)
+        u = facts.auto_off_u_s if facts.auto_off_u_s is not None else facts.soak_interval_s or 1.0
+        return Measured(facts.auto_off_t_s - facts.switched_on_t_s, u)
     if facts.soak_limit_reached and facts.switched_on_t_s is not None and facts.soak_end_t_s is not None:
         return Measured(note=f"still on after {facts.soak_end_t_s - facts.switched_on_t_s:.0f} s: no auto-off",
                         verdict=Verdict.FAIL)
