@@ -290,6 +290,10 @@ def _pulse_value(key: str, u_key: str) -> Callable[[Evidence], Measured]:
         pulse = evidence.facts.pulse
         if pulse is None:
             return Measured(note="the sequence has no 'pulse' phase")
+        if pulse.get("pulse_method") == "limit":  # nothing found, but too little light to say "steady"
+            seen = float(pulse.get("pwm_seen_up_to_hz") or 0.0)
+            return Measured(note=f"no modulation found, but too little light at the sensor to exclude full-depth "
+                                 f"PWM above {seen:.0f} Hz", verdict=Verdict.NOT_MEASURED, show_note=True)
         if key == "pulse_hz" and pulse.get("pulse_hz") is None and pulse.get("pulse_min_hz"):
             bound = float(pulse["pulse_min_hz"])
             return Measured(note=f"modulated faster than {bound:.0f} Hz: beyond what the sensor resolves",

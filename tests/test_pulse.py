@@ -181,3 +181,17 @@ def test_ieee_1789_regions_at_the_boundaries():
     assert region(100.0, 2000.0) == "low risk"  # above 1250 Hz: no restriction for low risk
     assert region(100.0, 3001.0) == "no observable effect"  # above 3 kHz: exempt
     assert region(0.5, None, steady=True) == "steady" and region(30.0, None) == "unknown"
+
+
+def test_dim_fast_pwm_at_90_pct_duty_is_never_called_steady_or_flicker_free():
+    # 10 mW/cm2 behind ND 2.0: the 5.6 us samples hold ~3 counts, and 20 kHz PWM at 90 % duty (a 5 us gap every
+    # 50 us, 100 % percent flicker) hides in their noise in a first capture. The rig must not call it steady, nor
+    # let a "flicker-free" claim (at most 5 %) pass.
+    from rig.claims import CLAIM_SPECS, Evidence, RunFacts, at_most, judge_claim
+
+    result = detect([WrapMode("pwm", ["red"], pulse_hz=20000.0, duty=0.9)], level_mw=10.0, seed=4)
+    assert result.flicker_region != "steady"
+    assert result.modulation_pct + result.modulation_u_pct >= 100.0  # the stated range reaches the truth
+    (spec,) = [s for s in CLAIM_SPECS if s.id == "flicker_pct"]
+    check = judge_claim(spec, at_most(5.0), Evidence([], RunFacts(pulse={**result.as_dict(), "phase": "on"})))
+    assert str(check.verdict) != "PASS"

@@ -114,6 +114,21 @@ def test_pulse_any_frequency_grid():
         cover = np.mean([abs(r.modulation_pct - 100.0) <= r.modulation_u_pct for r in sub])
         lost = sum(r.frequency_hz is None and r.frequency_min_hz is None for r in sub)
         print(f"  at {level:g} mW/cm2: flicker inside u {cover:.1%}, no frequency nor bound {lost}/{len(sub)}")
+    # a buyer never gets "flicker-free" for a wrap that PWMs at 100 % depth, at either level: never "steady", and
+    # a 5 % flicker claim (at most 5 %) never PASSes (judged as the claims table does, from the run's pulse facts)
+    from rig.claims import CLAIM_SPECS, Evidence, RunFacts, at_most, judge_claim
+
+    (flicker_spec,) = [spec for spec in CLAIM_SPECS if spec.id == "flicker_pct"]
+    verdicts = [(hz, d, lv, r, str(judge_claim(flicker_spec, at_most(5.0), Evidence([], RunFacts(
+        pulse={**r.as_dict(), "phase": "on"}))).verdict)) for hz, d, lv, r in rows]
+    counts = {v: sum(x[4] == v for x in verdicts) for v in ("PASS", "MARGINAL", "FAIL", "NOT MEASURED")}
+    steady = [(hz, d, lv) for hz, d, lv, r, _ in verdicts if r.flicker_region == "steady"]
+    passed = [(hz, d, lv) for hz, d, lv, _, v in verdicts if v == "PASS"]
+    print(f"5 % flicker claim on 100 %-depth PWM: {counts}; reported steady: {len(steady)} {steady}")
+    for level in WIDE_LEVELS_MW:
+        sub = [v for _, _, lv, _, v in verdicts if lv == level]
+        print(f"  at {level:g} mW/cm2: " + ", ".join(f"{v} {sub.count(v)}" for v in counts if sub.count(v)))
+    assert not steady and not passed
     # targets at 50 mW/cm2 behind ND 2.0 (a typical wrap); at 10 mW the 5.6 us samples hold ~2 counts: printed only
     strong = [(hz, d, r) for hz, d, lv, r in rows if lv == 50.0]
     assert all(r.frequency_hz is not None or r.frequency_min_hz is not None for *_, r in strong)
