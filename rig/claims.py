@@ -157,15 +157,20 @@ def _irradiance(evidence: Evidence) -> Measured:
 
 # --- irradiance over the whole session -----------------------------------------------------------------------
 SESSION_KINDS = ("warmup", "measure", "soak", "pulse")  # phases with the wrap on at the main position
+STRADDLE_DROP = 0.10  # a last lit reading this far below the one before it straddled the auto-off
 GAIN_RATIO_U_REL = 0.05  # a reading pair at two different gains: their ratio is known to the parts' +/-5 % limit
 
 
 def session_rows(rows: Seq[dict[str, Any]], facts: RunFacts) -> list[dict[str, Any]]:
     """Lit, unsaturated main-position readings with an irradiance, from switch-on to the auto-off (if seen)."""
-    end = facts.auto_off_bracket_s[0] if facts.auto_off_bracket_s else facts.auto_off_t_s
-    return [r for r in rows if r.get("phase_kind", r.get("phase")) in SESSION_KINDS and truthy(r.get("wrap_on"))
-            and not truthy(r.get("saturated")) and not r.get("position") and r.get("event") != "auto-off detected"
-            and number(r.get("irradiance_mw_cm2")) is not None and (end is None or float(r["t_s"]) <= end)]
+    end = facts.auto_off_bracket_s[1] if facts.auto_off_bracket_s else facts.auto_off_t_s  # the first dark reading
+    lit = [r for r in rows if r.get("phase_kind", r.get("phase")) in SESSION_KINDS and truthy(r.get("wrap_on"))
+           and not truthy(r.get("saturated")) and not r.get("position") and r.get("event") != "auto-off detected"
+           and number(r.get("irradiance_mw_cm2")) is not None and (end is None or float(r["t_s"]) < end)]
+    if end is not None and len(lit) >= 2 and float(lit[-1]["irradiance_mw_cm2"]) < (
+            1.0 - STRADDLE_DROP) * float(lit[-2]["irradiance_mw_cm2"]):
+        lit.pop()  # the auto-off fell inside the last lit reading's integration: a part-dark reading
+    return lit
 
 
 def session_irradiance(rows: Seq[dict[str, Any]], facts: RunFacts) -> dict[str, float | None]:
@@ -207,6 +212,19 @@ def session_irradiance(rows: Seq[dict[str, Any]], facts: RunFacts) -> dict[str, 
     ratio = values[-1] / values[0]
     result.update(irradiance_droop_pct=100.0 * (1.0 - ratio), irradiance_droop_u_pct=100.0 * ratio * pair_rel)
     return result
+
+
+def session_irradiance_text(behaviour: dict[str, Any]) -> str | None:
+    """One line on the irradiance over the session (from run.json's ``behaviour``), or None if not measured."""
+    b = behaviour
+    if b.get("irradiance_start_mw_cm2") is None:
+        return None
+    text = (f"irradiance over the session: start {b['irradiance_start_mw_cm2']:.3g}, end "
+            f"{b['irradiance_end_mw_cm2']:.3g}, lowest {b['irradiance_min_mw_cm2']:.3g} mW/cm2 "
+            f"({b['irradiance_min_after_s']:.0f} s after switch-on)")
+    if b.get("irradiance_droop_pct") is not None:
+        text += f"; droop {b['irradiance_droop_pct']:.1f} ± {b['irradiance_droop_u_pct']:.1f} %"
+    return text
 
 
 def _irradiance_over_session(evidence: Evidence) -> Measured:

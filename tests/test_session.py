@@ -12,7 +12,7 @@ import math
 import pytest
 
 from rig.analysis import make_deriver
-from rig.claims import RunFacts, check_claims
+from rig.claims import RunFacts, check_claims, session_irradiance
 from rig.config import load_bench_config
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.run import run_sequence
@@ -166,3 +166,18 @@ def result_rows(result) -> list[dict]:
 
     with open(result.run_dir / "samples.csv", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def test_a_reading_that_straddles_the_auto_off_is_not_taken_for_droop():
+    # Steady 40 mW/cm2 read every 10 s from switch-on at 0 s; the auto-off falls halfway through the reading that
+    # starts at 899.8 s, so that reading sees the light for half its integration: 20 mW/cm2. It is part-dark, not
+    # a droop of 50 %: the session's end and lowest level are 40, the droop 0 within its u.
+    rows = [{"t_s": t, "phase_kind": "soak", "wrap_on": True, "position": "", "irradiance_mw_cm2": 40.0 + 0.1 * (
+        i % 3 - 1), "irradiance_u_mw_cm2": 4.0, "gain_x": 64} for i, t in enumerate(range(10, 900, 10))]
+    rows.append({**rows[-1], "t_s": 900.1, "irradiance_mw_cm2": 20.0})
+    rows.append({**rows[-1], "t_s": 910.1, "irradiance_mw_cm2": 0.02, "event": "auto-off detected"})
+    facts = RunFacts(switched_on_t_s=0.0, auto_off_t_s=904.95, auto_off_u_s=5.15, auto_off_bracket_s=[899.8, 910.1])
+    stats = session_irradiance(rows, facts)
+    assert stats["irradiance_end_mw_cm2"] == pytest.approx(40.0, abs=0.2)
+    assert stats["irradiance_min_mw_cm2"] == pytest.approx(39.9)
+    assert abs(stats["irradiance_droop_pct"]) <= stats["irradiance_droop_u_pct"] < 2.0
