@@ -273,10 +273,10 @@ def folded_modulation_and_duty(folded: Folded, aperture_fraction: float) -> tupl
     amplitude = max(hi - lo, 1e-9)
     duty = 100.0 * min(1.0, max(0.0, (folded.mean - lo) / amplitude))
     # rounded-off plateaus read shallower: the aperture and the bin width smear the shorter plateau (a 10 % gap
-    # of a 90 % duty PWM) by up to their share of it
+    # of a 90 % duty PWM); once they are as wide as it, its true depth may be anything up to full
     smear = aperture_fraction + 1.0 / len(folded.levels)
     plateau = max(min(duty, 100.0 - duty) / 100.0, 1e-3)
-    u_mod += (100.0 - modulation) * min(1.0, max(0.5 * aperture_fraction, smear / (2.0 * plateau)))
+    u_mod += (100.0 - modulation) * min(1.0, max(0.5 * aperture_fraction, smear / plateau))
     u_duty = 2 * 100.0 * math.hypot(folded.u_mean, math.hypot(u_hi, spread) * duty / 100.0,
                                     math.hypot(u_lo, spread) * (1 - duty / 100.0)) / amplitude
     u_duty += 100.0 * aperture_fraction * 0.5 + 0.5
