@@ -181,3 +181,15 @@ def test_a_reading_that_straddles_the_auto_off_is_not_taken_for_droop():
     assert stats["irradiance_end_mw_cm2"] == pytest.approx(40.0, abs=0.2)
     assert stats["irradiance_min_mw_cm2"] == pytest.approx(39.9)
     assert abs(stats["irradiance_droop_pct"]) <= stats["irradiance_droop_u_pct"] < 2.0
+
+
+def test_irradiance_over_names_the_file_and_key_when_wrong(tmp_path):
+    from rig.errors import ConfigError
+    from rig.profile import load_profile
+
+    path = tmp_path / "p.toml"
+    path.write_text('model = "Belt"\n[[modes]]\nname = "red"\n[modes.claims]\nirradiance_mw_cm2 = 40.0\n'
+                    'irradiance_over = "always"\n')
+    with pytest.raises(ConfigError) as error:
+        load_profile(path)
+    assert str(path) in str(error.value) and "'modes[0].claims.irradiance_over'" in str(error.value)
