@@ -102,6 +102,10 @@ def test_full_sequence_writes_what_the_profile_and_sequence_imply(tmp_path):
     assert manifest["sim_wrap_lit_at_end"] is False and manifest["wrap_left_on"] is False
     assert manifest["profile"]["sha256"] and manifest["sequence"]["as_used"]["name"] == "short"
     assert "PASS" in result.stdout and "│ FAIL" not in result.stdout  # no FAIL cell in the verdict table
+    # steady 30 mW/cm2 (no droop): the session's irradiance is reported, its droop 0 within its u
+    behaviour = manifest["behaviour"]
+    assert abs(behaviour["irradiance_droop_pct"]) <= behaviour["irradiance_droop_u_pct"]
+    assert "irradiance over the session" in " ".join(result.stdout.split())
 
 
 def test_auto_off_earlier_than_claimed_fails_the_session_claim(tmp_path):
