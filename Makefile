@@ -1,5 +1,6 @@
 # rig: the two commands are `make demo` and `make test`; both create .venv.
 PYTHON ?= python3
+VENV_FLAGS ?=              # e.g. --system-site-packages on Raspberry Pi OS (apt's python3-lgpio)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rig needs Python 3.11 or newer")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
@@ -16,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/rig run --sim; status=$$?; test $$status -le 1  # 1 = a claim failed: still a complete demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -s -p no:randomly -o python_files='bench_*.py' tests/bench

@@ -7,12 +7,16 @@ the report and the comparison page all say the same thing.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.markup import escape
+
+from rig.errors import RigError
 
 KINDS = ("incomplete", "simulated", "uncalibrated", "calibration_old", "example")
 HEADLINES = {
@@ -88,6 +92,26 @@ def calibration_age(manifest: dict) -> tuple[float, float] | None:
 def _utc(text: str) -> datetime:
     when = datetime.fromisoformat(str(text))
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """``run.json`` of a run folder, or a RigError naming the file."""
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise RigError(f"{run_dir}: not a run folder (no run.json)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RigError(f"{path}: expected the run's JSON manifest ({error})") from error
+    if not isinstance(data, dict):
+        raise RigError(f"{path}: expected the run's JSON manifest (an object), got {type(data).__name__}")
+    return data
+
+
+def run_dir_banners(run_dir: Path) -> list[Banner]:
+    """The banners of a run folder, for the terminal (no pandas: ``rig run`` prints them on the Pi)."""
+    summary = run_dir / "summary.csv"
+    return run_banners(read_manifest(run_dir), summary.is_file() and summary.stat().st_size > 0)
 
 
 def run_banners(manifest: dict, has_summary: bool = True) -> list[Banner]:

@@ -135,8 +135,3 @@ def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
         summaries = summaries[["run_id", "claim_id", *[c for c in summaries.columns
                                                         if c not in ("run_id", "claim_id")]]]
     return LoadedRuns(runs, summaries, skipped)
-
-
-def load_run(path: str | Path) -> LoadedRuns:
-    """Load one run folder."""
-    return load_runs([path])

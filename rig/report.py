@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rig.banners import calibrated, run_banners
+from rig.banners import calibrated, read_manifest, run_banners, run_dir_banners  # noqa: F401 - re-exported
 from rig.errors import RigError
 
 VERDICT_COLOURS = {"PASS": "#2e7d32", "MARGINAL": "#f9a825", "FAIL": "#c62828", "NOT MEASURED": "#9e9e9e"}
@@ -55,17 +55,6 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise RigError(f"{path}: not a readable CSV ({error})") from error
 
 
-def read_manifest(run_dir: Path) -> dict:
-    """``run.json`` of a run folder, or a RigError naming the file."""
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise RigError(f"{run_dir}: not a run folder (no run.json)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RigError(f"{path}: expected the run's JSON manifest ({error})") from error
-
-
 def _summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
     """The verdict table as a reader wants it: the band, measured ± U (k = 2), verdict, note (which says
     when a verdict rests on the datasheet-nominal irradiance scale)."""
@@ -96,7 +85,8 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     summary = _read_csv(run_dir / "summary.csv")
     out_dir = out_dir or run_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
-    cutout = ((manifest.get("sequence") or {}).get("as_used") or {}).get("safety", {}).get("max_surface_c")
+    safety = ((manifest.get("sequence") or {}).get("as_used") or {}).get("safety", {})
+    cutout = safety.get("interlock_surface_c", safety.get("max_surface_c"))  # old runs: max_surface_c
     info = Stamp.from_manifest(manifest)
     figures = {}
     if not samples.empty:
@@ -154,9 +144,3 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     report = out_dir / "report.html"
     report.write_text("\n".join(parts), encoding="utf-8")
     return report
-
-
-def run_dir_banners(run_dir: Path) -> list:
-    """The banners of a run folder (see :mod:`rig.banners`), for the terminal."""
-    summary = run_dir / "summary.csv"
-    return run_banners(read_manifest(run_dir), summary.is_file() and summary.stat().st_size > 0)

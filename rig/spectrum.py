@@ -77,7 +77,6 @@ MIN_SHARE = 0.02  # ...and it carries at least 2 % of the total irradiance
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
 RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
-FLAGS = ("saturated", "too_weak", "red_absent", "nir_absent", "nir_unresolved", "fit_poor")
 _FWHM_PER_SIGMA = 2.3548200450309493
 
 

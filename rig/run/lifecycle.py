@@ -160,6 +160,8 @@ class _Run:
         except Exception as error:  # a bug or an unexpected hardware error: still recorded, wrap already off
             log.exception("unexpected error")
             outcome, reason = "ERROR", f"{type(error).__name__}: {error}"
+        if self.ctx is not None and self.ctx.levels.still_lit:
+            self.wrap_still_lit = True
         if self.wrap_still_lit and "WRAP STILL LIT" not in reason:
             outcome, reason = "ABORTED", f"WRAP STILL LIT after switch-off ({reason})"
         received: list[str] = []
