@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rig.analysis import line_plan, make_deriver
 from rig.claims import RunFacts, check_claims
+from rig.derive import line_plan, make_deriver
 from rig.errors import ConfigError
 from rig.line_plan import ClaimedLine, plan_lines
 from rig.profile import Claims, LineClaim, load_profile

@@ -82,7 +82,7 @@ def run_sequence(
 
 def samples_header(bench, derive=None) -> list[str]:
     """The ``samples.csv`` columns for this bench (its chip's channels and its probes) and the deriver's
-    (claimed lines add theirs: :attr:`rig.analysis.Deriver.columns`)."""
+    (claimed lines add theirs: :attr:`rig.derive.Deriver.columns`)."""
     from rig.pulse import PulseResult
     from rig.responsivity import CHANNELS
     from rig.spectrum import Estimate
