@@ -11,9 +11,9 @@ import math
 
 import pytest
 
-from rig.analysis import make_deriver
 from rig.claims import RunFacts, check_claims, session_irradiance
 from rig.config import load_bench_config
+from rig.derive import make_deriver
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
