@@ -198,7 +198,7 @@ class _Run:
         ctx = self.ctx = RunContext(bench, self.sequence, self.mode.name, self.mode.presses, self.writer, monitors,
                                     levels, derive, progress)
         for number, phase in enumerate(self.sequence.phases, start=1):
-            ctx.phase_number = number
+            ctx.phase_number, ctx.phase_state = number, {}
             log.info("phase %d/%d: %s", number, len(self.sequence.phases), phase.label)
             PHASE_KINDS[phase.kind].run(ctx, phase)
             ctx.facts.phases_done.append(phase.kind)

@@ -178,8 +178,7 @@ class SoakPhase(PhaseKind):
 
     def run(self, ctx: RunContext, phase: Phase) -> None:
         ctx.facts.soak_interval_s = phase.interval_s if phase.until_auto_off else ctx.facts.soak_interval_s
-        self._last_lit_start_s: float | None = None
-        self._read_start_s = ctx.now_s()
+        ctx.phase_state.update(last_lit_start_s=None, read_start_s=ctx.now_s())
         super().run(ctx, phase)
 
     def _sample(self, ctx: RunContext, phase: Phase) -> bool:
@@ -188,7 +187,7 @@ class SoakPhase(PhaseKind):
         The time before the reading starts is kept: the auto-off lies after the start of the last lit reading
         and before the end of the first dark one (which may include extra auto-range integrations)."""
         stop: list[bool] = []
-        self._read_start_s = ctx.now_s()
+        ctx.phase_state["read_start_s"] = ctx.now_s()
         ctx.sample(phase, before_write=lambda row: stop.append(self.after_row(ctx, phase, row)))
         return any(stop)
 
@@ -197,7 +196,8 @@ class SoakPhase(PhaseKind):
         if not (phase.until_auto_off and row["wrap_on"] and measured) or row.get("position"):
             return False
         if row["clear_basic"] < AUTO_OFF_FRACTION * measured:
-            after = self._last_lit_start_s if self._last_lit_start_s is not None else _last_lit_start(ctx, row)
+            last_lit = ctx.phase_state.get("last_lit_start_s")
+            after = last_lit if last_lit is not None else _last_lit_start(ctx, row)
             before = float(row["t_s"])  # the end of this (dark) reading's last integration
             ctx.facts.auto_off_t_s = round((after + before) / 2, 4)
             ctx.facts.auto_off_u_s = round((before - after) / 2, 4)
@@ -205,7 +205,7 @@ class SoakPhase(PhaseKind):
             row["event"] = "auto-off detected"
             ctx.event(f"wrap switched itself off between {after:.1f} s and {before:.1f} s")
             return True
-        self._last_lit_start_s = self._read_start_s
+        ctx.phase_state["last_lit_start_s"] = ctx.phase_state["read_start_s"]
         return False
 
     def at_end(self, ctx: RunContext, phase: Phase) -> None:
