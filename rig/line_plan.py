@@ -8,12 +8,13 @@ catch-all line per band that has no claimed line (``unclaimed_red`` in 590-720 n
 pulling a claimed line's peak.
 
 **Resolvability rule** (:func:`separation_chi2`). Two neighbouring claimed lines are resolvable when their sum,
-seen through the channels, cannot be mistaken for *one* line of any peak and width: the best single-line fit
-to the two-line response (equal irradiance, and 1:3 / 3:1) must leave a weighted chi-square of at least
+seen through the channels, cannot be mistaken for *one* LED-like line (FWHM 10-50 nm, its peak in either
+line's search range): the best single-line fit to the two-line response (equal irradiance, and 1:3 / 3:1)
+must leave a weighted chi-square of at least
 ``RESOLVE_CHI2``, the weights being the sensor's model uncertainty (:class:`~rig.spectrum.ModelUncertainty`:
 sensitivity, filter centre, out-of-band; at high signal, where the counting noise no longer matters). A
-calibrated sensor has a smaller model uncertainty and resolves closer lines. Lines that fail are fitted as one
-*group* (``group_630nm_660nm``): each member is still fitted in its own search range, but only the
+calibrated sensor has a smaller model uncertainty and resolves closer lines. Lines that fail form a *group*
+(``group_630nm_660nm``): each member is still fitted in its own search range, but only the
 group's sum is reported (irradiance with the members' covariance; peak: the irradiance-weighted
 centroid, its U reaching every member's interval); the members' own peaks and irradiances are not
 measured (flag ``line_630nm_unresolved``, verdict NOT MEASURED with the reason). NIR lines above 760 nm
@@ -52,7 +53,7 @@ class ClaimedLine:
 class LinePlan:
     """The fitted lines and what each claimed line maps to.
 
-    ``specs``: the fitted lines; ``groups``: group spec name -> its claimed members (unresolved);
+    ``specs``: the fitted lines; ``groups``: (group name, its claimed members), lines not resolved;
     ``claimed``: the claimed lines' names in peak order.
     """
 
