@@ -53,15 +53,28 @@ def abort_on_signals() -> Iterator[None]:
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold every stop signal until the block ends (delivered afterwards); main thread only."""
+    """Hold every stop signal until the block ends (then delivered, once each); main thread only.
+
+    Done by handler swap, not by ``pthread_sigmask``: a mask is per thread, and while any other thread runs
+    (rich's live display, a watcher) the kernel hands the signal to that thread and Python runs the handler in
+    the main thread anyway, in the middle of the block.
+    """
     if not _main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
+    received: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        for sig in dict.fromkeys(received):
+            signal.raise_signal(sig)
 
 
 @contextmanager

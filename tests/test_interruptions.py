@@ -1,0 +1,32 @@
+"""A running `rig run` interrupted from outside: every catchable signal, its results folder deleted, a late SIGTERM.
+
+Each states what is done and checks what the rig must then do and record: exit code 3, wrap off (power pin and
+the simulated wrap), run.json outcome and reason, as many rows in samples.csv as run.json says, no stray
+temporary files, no traceback.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rig.interruptions import INTERRUPTIONS, run_interrupted, run_interrupted_in_process
+
+IN_PROCESS = [i for i in INTERRUPTIONS if not i.action.endswith("after-last")]
+
+
+@pytest.mark.parametrize("interruption", IN_PROCESS, ids=[i.name for i in IN_PROCESS])
+def test_interrupted_run_is_recorded_with_the_wrap_off(interruption, tmp_path):
+    result = run_interrupted_in_process(interruption, tmp_path)
+    assert result.problems == [], result
+    assert result.exit_code == 3 and not result.switch_left_on and not result.wrap_lit_at_end
+    if interruption.csv_kept:
+        assert result.rows_recorded == result.rows_in_csv >= 8  # stopped mid-run, every row written kept
+    else:  # the folder was deleted: run.json is written again to say so, samples.csv is gone with the folder
+        assert result.rows_in_csv is None and "disappeared during the run" in result.reason
+
+
+def test_sigterm_right_after_the_last_sample_leaves_a_consistent_folder(tmp_path):
+    late = next(i for i in INTERRUPTIONS if i.action == "SIGTERM-after-last")
+    result = run_interrupted(late, tmp_path)
+    assert result.problems == [], result
+    assert result.rows_in_csv == result.rows_recorded  # whatever the outcome, no row missing or extra
