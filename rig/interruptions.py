@@ -49,6 +49,7 @@ WRAP = ("name = 'steady wrap'\ndroop_fraction = 0.0\n[[strings]]\nname = 'red'\n
         "irradiance_mw_cm2 = 30.0\n[[modes]]\nname = 'red'\nstrings = ['red']\n")
 PACE = 80.0  # simulated seconds per real second: the 40 s measure phase lasts 0.5 s, time to act mid-run
 LATE_PACE = 400.0  # for SIGTERM-after-last: nothing to catch mid-run, only the end
+BESIDE_PACE = 15.0  # a run long enough (~4 s) for a second process to start beside it
 MID_RUN_ROWS = 8  # the dark phase's 3 rows and 5 of the measure phase's 40
 
 
@@ -225,3 +226,44 @@ def read_back(out: Path) -> tuple[str, str, bool, bool, int | None, int, list[st
     stray = sorted(p.name for p in run_dir.iterdir() if p.name.startswith("."))
     return (manifest["outcome"], manifest["reason"], bool(manifest.get("wrap_left_on")),
             bool(manifest.get("sim_wrap_lit_at_end")), rows, int(manifest.get("rows", 0)), stray)
+
+
+@dataclass
+class BesideResult:
+    """A second command started beside a running `rig run`: its exit code and stderr, and the run's own record."""
+
+    name: str
+    exit_code: int
+    stderr: str
+    run: InterruptionResult
+
+    @property
+    def problems(self) -> list[str]:
+        found = list(self.run.problems)
+        if self.name.startswith("second run") and not (self.exit_code == 2 and "in use by another rig process"
+                                                       in self.stderr):
+            found.append(f"second run not refused (exit {self.exit_code}: {self.stderr.strip()[-200:]})")
+        if self.name.startswith("rig off") and self.exit_code != 0:
+            found.append(f"rig off failed (exit {self.exit_code}: {self.stderr.strip()[-200:]})")
+        return found
+
+
+LEFT_ALONE = Interruption("left alone", "none", "COMPLETED", "all phases ran", exit_codes=(0, 1))
+BESIDE = {"second run on the same bench": ["run"], "rig off while a run holds the lock": ["off", "--sim"]}
+
+
+def run_beside(name: str, work: Path, seed: int = 0) -> BesideResult:
+    """Start a paced `rig run`, then (mid-run) the command ``BESIDE[name]`` in another process; both as children."""
+    argv = prepare(work)
+    first = subprocess.Popen([sys.executable, "-m", "rig.cli", *argv, "--seed", str(seed), "--sim-pace",
+                              str(BESIDE_PACE)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work)
+    second: list[subprocess.CompletedProcess] = []
+    command = argv if BESIDE[name] == ["run"] else BESIDE[name]
+    act_when(work / "results", MID_RUN_ROWS, lambda _dir: second.append(subprocess.run(
+        [sys.executable, "-m", "rig.cli", *command], capture_output=True, text=True, cwd=work, timeout=120)),
+             lambda: first.poll() is None)
+    _, stderr = first.communicate(timeout=120)
+    done = second[0] if second else subprocess.CompletedProcess([], -1, "", "the first run ended too soon")
+    return BesideResult(name, done.returncode, done.stderr,
+                        InterruptionResult(LEFT_ALONE, first.returncode, *read_back(work / "results"), stderr))
