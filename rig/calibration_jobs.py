@@ -146,8 +146,11 @@ def thermistor_points(point_texts: list[str], points_csv: str | None, probe: str
                 rows = list(csv.DictReader(handle))
         except (OSError, UnicodeDecodeError, csv.Error) as error:
             raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
+        if not rows:
+            raise RigError(f"{path}: no points; expected a header reference_c, resistance_ohm [, probe] and a row "
+                           "per point")
         for column in ("reference_c", "resistance_ohm"):
-            if rows and column not in rows[0]:
+            if column not in rows[0]:
                 raise RigError(f"{path}: missing column '{column}'; expected reference_c, resistance_ohm [, probe]")
         for line, row in enumerate(rows, start=2):
             if row.get("probe") not in (None, "", probe):
