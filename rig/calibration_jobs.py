@@ -59,6 +59,9 @@ def _finite(text: str, path: Path, line: int, column: str, positive: bool = Fals
 def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None
                           ) -> tuple[list[Reading], list[tuple[float, float]]]:
     """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults)."""
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "CSV file")
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
@@ -140,7 +143,9 @@ def thermistor_points(point_texts: list[str], points_csv: str | None, probe: str
             raise RigError(f"--point {text!r}: expected REFERENCE_C:RESISTANCE_OHM, e.g. 0.0:32650") from None
         points.append(_checked_point(temp, ohm, f"--point {text!r}"))
     if points_csv:
-        path = Path(points_csv)
+        from rig.input_files import regular_file
+
+        path = regular_file(points_csv, "CSV file")
         try:
             with path.open(newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))

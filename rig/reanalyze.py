@@ -41,6 +41,9 @@ def _check_row_lengths(path: Path) -> None:
 
 def analyze_counts_csv(path: Path, calibration: Calibration) -> pd.DataFrame:
     """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> the same rows plus the estimate."""
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "counts CSV")
     try:
         _check_row_lengths(path)
         frame = pd.read_csv(path, index_col=False)

@@ -90,14 +90,17 @@ ROLES = {"profile": "--wrap", "sequence": "--sequence", "bench": "--bench", "sim
 def test_a_bad_file_as_any_toml_is_refused_before_the_bench_opens(tmp_path, capsys, role, kind):
     bad = bad_file(tmp_path, kind)
     out = tmp_path / "results"
+    if role in ("bench", "sim-wrap") and kind == "empty":  # every key has a default: a valid (empty) file
+        from rig.config import load_bench_config
+        from rig.sim.wrap import load_wrap_spec
+
+        assert (load_bench_config if role == "bench" else load_wrap_spec)(bad) is not None
+        return
     code, _, err = cli(["run", "--sim", "--quiet", ROLES[role], bad, "--out", out], capsys)
     if role == "profile" and kind == "empty":  # an empty profile is valid TOML: the missing key is named
         assert_refused(code, err, str(bad), "model")
     elif role == "sequence" and kind == "empty":
         assert_refused(code, err, str(bad), "phases")
-    elif role in ("bench", "sim-wrap") and kind == "empty":  # every key has a default: a valid (empty) file
-        assert code in (0, 1), err
-        return
     else:
         assert_refused(code, err, str(bad))
     assert not out.exists()  # nothing created, nothing switched on
@@ -309,11 +312,21 @@ def test_a_bad_counts_csv_names_its_column(tmp_path, capsys, case):
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_a_counts_csv_that_is_a_fifo_or_device_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("command", [
+    ["analyze", "{csv}", "--out", "out.csv"],
+    ["calibrate", "thermistor", "--probe", "surface", "--points-csv", "{csv}", "--out", "cal.toml"],
+    ["calibrate", "irradiance", "{csv}", "--reference-nm", "660", "--transmission", "0.01", "--out", "cal.toml"],
+    ["calibrate", "spectral", "{csv}", "--transmission", "0.01", "--out", "cal.toml"],
+], ids=["analyze", "thermistor points", "irradiance readings", "spectral references"])
+def test_a_csv_that_is_a_fifo_a_device_or_a_folder_is_refused_without_blocking(tmp_path, capsys, monkeypatch,
+                                                                                 command):
+    monkeypatch.chdir(tmp_path)
     os.mkfifo(tmp_path / "fifo.csv")
-    for path in (tmp_path / "fifo.csv", Path("/dev/zero")):
-        code, _, err = cli(["analyze", path, "--out", tmp_path / "out.csv"], capsys)
+    (tmp_path / "folder.csv").mkdir()
+    for path in (tmp_path / "fifo.csv", Path("/dev/zero"), tmp_path / "folder.csv"):
+        code, _, err = cli([part.replace("{csv}", str(path)) for part in command], capsys)
         assert_refused(code, err, str(path))
+        assert not (tmp_path / "cal.toml").exists() and not (tmp_path / "out.csv").exists()
 
 
 # --- calibration inputs -------------------------------------------------------------------------------------------
