@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -77,7 +77,6 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     """Write ``report.html`` and the PNGs into ``out_dir`` (default: ``<run>/report``); return the HTML path."""
     from rig.plotting import Stamp, png
     from rig.report_plots import positions_figure, spectrum_figure, timeline_figure, verdict_figure
-
     from rig.responsivity import CHANNELS
     from rig.run_files import read_csv_checked, read_summary
 
