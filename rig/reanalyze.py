@@ -5,6 +5,7 @@ Used by ``rig analyze``. Analysis side only (pandas allowed).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,14 @@ def _check_row_lengths(path: Path) -> None:
                 raise RigError(f"{path}: line {reader.line_num}: {len(row)} cells, the header has {len(header)}")
 
 
-def analyze_counts_csv(path: Path, calibration: Calibration) -> pd.DataFrame:
-    """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> the same rows plus the estimate."""
+Progress = Callable[[int, int], None]  # (rows done, rows in all), after every chunk
+CHUNK_ROWS = 50
+
+
+def analyze_counts_csv(path: Path, calibration: Calibration, progress: Progress | None = None) -> pd.DataFrame:
+    """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> the same rows plus the estimate.
+
+    Every row is checked before the first is estimated; ``progress`` hears how far the estimate is."""
     from rig.input_files import regular_file
 
     path = regular_file(path, "counts CSV")
@@ -80,11 +87,17 @@ def analyze_counts_csv(path: Path, calibration: Calibration) -> pd.DataFrame:
         first = int(bad_time.to_numpy().argmax())
         raise RigError(f"{path}: line {first + 2}, column 't_int_ms': expected a time > 0 ms "
                        f"(got {frame['t_int_ms'].iloc[first]!r})")
-    return pd.DataFrame(analyze_counts(frame.to_dict("records"), calibration))
+    records = frame.to_dict("records")
+    done: list[dict[str, Any]] = []
+    for start in range(0, len(records), CHUNK_ROWS):
+        done += analyze_counts(records[start:start + CHUNK_ROWS], calibration)
+        if progress is not None:
+            progress(len(done), len(records))
+    return pd.DataFrame(done)
 
 
 def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration | None,
-                  out_dir: Path | None = None) -> tuple[Path, list[Any]]:
+                  out_dir: Path | None = None, progress: Progress | None = None) -> tuple[Path, list[Any]]:
     """Recompute a run's derived columns and summary from its raw counts into ``out_dir``.
 
     The original files are never touched: the result goes to ``<run>/reanalysis-<time>/`` by default.
@@ -102,11 +115,13 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
     dark_rows = [r for r in rows if r.get("phase_kind") == "dark" and not truthy(r.get("saturated"))]
     dark = {c: sum(float(r[c]) for r in dark_rows) / len(dark_rows) for c in CHANNELS} if dark_rows else {}
     derive = make_deriver(calibration)
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
         for column in DERIVED_COLUMNS:
             row[column] = None
         if not truthy(row.get("saturated")):
             row.update(derive(row, dark))
+        if progress is not None and (number % CHUNK_ROWS == 0 or number == len(rows)):
+            progress(number, len(rows))
     facts = RunFacts.from_json(manifest.facts)
     mode = profile.mode(manifest.mode or None)
     checks = check_claims(mode.claims, rows, facts, manifest.outcome if manifest.start_time else "COMPLETED",
@@ -127,7 +142,8 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
 
 
 def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str | None, bench_sensor_id: str,
-                     transmission: float, force: bool, out_dir: Path | None) -> tuple[Path, list[Any], list[str]]:
+                     transmission: float, force: bool, out_dir: Path | None,
+                     progress: Progress | None = None) -> tuple[Path, list[Any], list[str]]:
     """:func:`reanalyze_run` with the calibration chosen for the run's own sensor (warnings returned)."""
     from rig.calibration import select_calibration
 
@@ -136,5 +152,5 @@ def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str 
         manifest = RunManifest.read(run_dir / "run.json") if (run_dir / "run.json").is_file() else RunManifest()
         sensor_id = (manifest.bench.get("spectral") or {}).get("sensor_id", bench_sensor_id)
         calibration, warnings = select_calibration(calibration_path, sensor_id, transmission, float("inf"), force)
-    out, checks = reanalyze_run(run_dir, profile, calibration, out_dir)
+    out, checks = reanalyze_run(run_dir, profile, calibration, out_dir, progress)
     return out, checks, warnings

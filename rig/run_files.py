@@ -38,8 +38,8 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise RigError(f"{path}: not UTF-8 text (byte {error.start}): the file is damaged") from None
     except json.JSONDecodeError as error:
-        raise RigError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): the "
-                       "file is damaged or cut short") from None
+        raise RigError(f"{path}: expected the run's JSON manifest (not valid JSON: {error.msg} at line "
+                       f"{error.lineno}, column {error.colno}): the file is damaged or cut short") from None
     if not isinstance(manifest, dict):
         raise RigError(f"{path}: expected a JSON object (the run's manifest), got a {type(manifest).__name__}")
     for key in MANIFEST_OBJECTS:
