@@ -1,4 +1,5 @@
-"""A running `rig run` interrupted from outside: every catchable signal, its results folder deleted, a late SIGTERM.
+"""A running `rig run` interrupted from outside: catchable signals, its results folder deleted (the rest, SIGTERM
+right after the last sample included, in `make bench`: tests/bench/bench_faults.py).
 
 Each states what is done and checks what the rig must then do and record: exit code 3, wrap off (power pin and
 the simulated wrap), run.json outcome and reason, as many rows in samples.csv as run.json says, no stray
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from rig.interruptions import INTERRUPTIONS, run_interrupted, run_interrupted_in_process
+from rig.interruptions import INTERRUPTIONS, run_interrupted_in_process
 
-IN_PROCESS = [i for i in INTERRUPTIONS if not i.action.endswith("after-last")]
+# make test: the signals nothing else in the suite sends, and the deleted folder; `make bench` runs every
+# interruption (INT, TERM and SIGTERM right after the last sample too) as child processes, three seeds each
+IN_PROCESS = [i for i in INTERRUPTIONS if i.action in ("SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGPIPE",
+                                                        "delete-folder")]
 
 
 @pytest.mark.parametrize("interruption", IN_PROCESS, ids=[i.name for i in IN_PROCESS])
@@ -24,9 +28,3 @@ def test_interrupted_run_is_recorded_with_the_wrap_off(interruption, tmp_path):
     else:  # the folder was deleted: run.json is written again to say so, samples.csv is gone with the folder
         assert result.rows_in_csv is None and "disappeared during the run" in result.reason
 
-
-def test_sigterm_right_after_the_last_sample_leaves_a_consistent_folder(tmp_path):
-    late = next(i for i in INTERRUPTIONS if i.action == "SIGTERM-after-last")
-    result = run_interrupted(late, tmp_path)
-    assert result.problems == [], result
-    assert result.rows_in_csv == result.rows_recorded  # whatever the outcome, no row missing or extra
