@@ -114,7 +114,7 @@ def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
     for run_dir in run_dirs:
         manifest = _read_manifest(run_dir)
         summary_file = run_dir / "summary.csv"
-        has_summary = summary_file.is_file()
+        has_summary = summary_file.exists() or summary_file.is_symlink()  # not a file: named below
         row = _run_row(run_dir, manifest, has_summary)
         run_rows.append(row)
         if has_summary:
@@ -138,8 +138,10 @@ def _summary_records(path: Path) -> list[dict]:
     """The rows of one summary.csv (csv module: cheap for hundreds of runs), or a RigError naming the damage."""
     from rig.run_files import SUMMARY_COLUMNS
 
+    from rig.input_files import regular_file
+
     try:
-        data = path.read_bytes()
+        data = regular_file(path, "CSV file").read_bytes()  # a FIFO or /dev/zero would block or never end
         text = data.decode("utf-8")
     except OSError as error:
         raise RigError(f"{path}: cannot be read ({error.strerror or error})") from None

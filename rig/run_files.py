@@ -68,12 +68,12 @@ def read_csv_checked(path: Path, *, required: tuple[str, ...] = (), numbers: tup
     """A CSV written by rig, checked: ``required`` columns present, ``numbers`` numeric where not blank,
     ``filled`` numeric and never blank. A missing file is an empty frame if ``missing_ok``, a 0-byte one if
     ``empty_ok`` (samples.csv of a run that died between creating the file and writing its header)."""
+    from rig.input_files import regular_file
+
+    if missing_ok and not (path.exists() or path.is_symlink()):
+        return pd.DataFrame()
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        if missing_ok:
-            return pd.DataFrame()
-        raise RigError(f"{path}: missing") from None
+        data = regular_file(path, "CSV file").read_bytes()  # a FIFO or /dev/zero would block or never end
     except OSError as error:
         raise RigError(f"{path}: cannot be read ({error.strerror or error})") from None
     if not data:

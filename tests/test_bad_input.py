@@ -220,6 +220,8 @@ DAMAGES = {
     "garbage": lambda p: p.write_bytes(bytes(range(256)) * 8),
     "truncated": _truncate,
     "header only": lambda p: p.write_text(p.read_text().splitlines()[0] + "\n"),
+    "a FIFO": lambda p: (p.unlink(), os.mkfifo(p)),
+    "/dev/zero": lambda p: (p.unlink(), p.symlink_to("/dev/zero")),
 }
 RUN_JSON_DAMAGES = {
     "missing": lambda p: p.unlink(),
@@ -228,6 +230,7 @@ RUN_JSON_DAMAGES = {
     "truncated": _truncate,
     "a list": lambda p: p.write_text("[1, 2]"),
     "profile not a table": lambda p: p.write_text(p.read_text().replace('"as_used": {', '"as_used": 3, "x": {', 1)),
+    "a FIFO": lambda p: (p.unlink(), os.mkfifo(p)),
 }
 CASES = [("run.json", name) for name in RUN_JSON_DAMAGES] + \
         [(file, name) for file in ("samples.csv", "summary.csv") for name in DAMAGES] + \
@@ -253,7 +256,8 @@ REPORT_OK = {("summary.csv", "missing"), ("summary.csv", "header only"),  # a ru
 COMPARE_OK = {("summary.csv", "missing"), ("summary.csv", "header only"), ("samples.csv", "missing"),
               ("samples.csv", "empty"), ("samples.csv", "garbage"), ("samples.csv", "truncated"),
               ("samples.csv", "header only"), ("samples.csv", "column F8 missing"),
-              ("samples.csv", "F8 not a number")}  # compare reads run.json and summary.csv only
+              ("samples.csv", "F8 not a number"), ("samples.csv", "a FIFO"),
+              ("samples.csv", "/dev/zero")}  # compare reads run.json and summary.csv only
 
 
 @pytest.mark.parametrize(("file", "damage"), CASES, ids=[f"{f} {d}" for f, d in CASES])
