@@ -136,9 +136,8 @@ def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
 
 def _summary_records(path: Path) -> list[dict]:
     """The rows of one summary.csv (csv module: cheap for hundreds of runs), or a RigError naming the damage."""
-    from rig.run_files import SUMMARY_COLUMNS
-
     from rig.input_files import regular_file
+    from rig.run_files import SUMMARY_COLUMNS
 
     try:
         data = regular_file(path, "CSV file").read_bytes()  # a FIFO or /dev/zero would block or never end
