@@ -420,3 +420,19 @@ def test_the_shipped_examples_still_load():
 
     assert load_profile(shipped("example_profile.toml")).modes
     assert load_sequence(shipped("example_sequence.toml")).phases
+
+
+def test_rig_run_into_a_closed_pipe_stops_says_so_and_leaves_no_unfinished_run(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--out", str(tmp_path / "results")],
+                          stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path)
+    os.close(write)
+    assert done.returncode == 3 and "the output pipe closed" in done.stderr and "Traceback" not in done.stderr
+    for manifest in (tmp_path / "results").glob("[!.]*/run.json"):  # a run that started ended on the record
+        record = json.loads(manifest.read_text())
+        assert record["outcome"] != "RUNNING" and not record["wrap_left_on"]
