@@ -28,3 +28,39 @@ def test_interrupted_run_is_recorded_with_the_wrap_off(interruption, tmp_path):
     else:  # the folder was deleted: run.json is written again to say so, samples.csv is gone with the folder
         assert result.rows_in_csv is None and "disappeared during the run" in result.reason
 
+
+
+def test_a_signal_while_a_row_is_written_waits_for_the_row_even_with_another_thread_running():
+    # rich's live display runs a thread; a signal sent then reaches Python in the main thread whatever its mask:
+    # the row (and its count) must land before the run stops
+    import os
+    import signal
+    import threading
+    import time
+
+    from rig.run.signals import RunAborted, abort_on_signals, signals_held
+
+    events = []
+    with abort_on_signals():
+        try:
+            with signals_held():
+                sender = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGUSR1))
+                sender.start()
+                sender.join()
+                time.sleep(0.05)  # Python would run a pending handler here
+                events.append("row written and counted")
+        except RunAborted as stop:
+            events.append(str(stop))
+    assert events == ["row written and counted", "SIGUSR1 received: run stopped by the operator or the system"]
+
+
+def test_a_signal_held_while_switching_off_is_noted_not_raised():
+    import os
+    import signal
+
+    from rig.run.signals import abort_on_signals, signals_held, signals_noted
+
+    late: list[str] = []
+    with abort_on_signals(), signals_noted(late), signals_held():
+        os.kill(os.getpid(), signal.SIGUSR2)
+    assert late == ["SIGUSR2"]
