@@ -188,13 +188,15 @@ def calibrate_thermistor(probe: str, points: list[tuple[float, float]], model: s
     fit = fit_thermistor([p[0] for p in points], [p[1] for p in points], model)
     if not all(math.isfinite(v) for v in fit.coefficients.values()):
         raise RigError("thermistor calibration: the fit gave non-finite coefficients; check the points")
+    from rig.results import write_text_atomic
+
     path = Path(out) if out else Path("calibration") / f"thermistor-{probe}-{_stamp()}.toml"
     record = {"probe": probe, "created": datetime.now(UTC).isoformat(timespec="seconds"), "model": fit.model,
               **fit.coefficients, "reference_c": [p[0] for p in points], "resistance_ohm": [p[1] for p in points],
               "residuals_c": [round(r, 4) for r in fit.residuals_c]}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(to_toml(record), encoding="utf-8")
+        write_text_atomic(path, to_toml(record))
     except OSError as error:
         raise RigError(f"cannot write {path}: {error.strerror or error}") from error
     return ThermistorResult(path, fit.model, fit.coefficients, fit.residuals_c)

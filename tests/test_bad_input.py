@@ -436,3 +436,24 @@ def test_rig_run_into_a_closed_pipe_stops_says_so_and_leaves_no_unfinished_run(t
     for manifest in (tmp_path / "results").glob("[!.]*/run.json"):  # a run that started ended on the record
         record = json.loads(manifest.read_text())
         assert record["outcome"] != "RUNNING" and not record["wrap_left_on"]
+
+
+def test_a_disk_full_while_saving_a_calibration_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    import errno
+
+    import rig.results
+    from rig.calibration import CalibrationFile, load_calibration, save_calibration
+    from rig.errors import RigError
+
+    path = save_calibration(CalibrationFile(id="cal-1", sensor_id="as7341-1", scale=1.25), tmp_path / "cal.toml")
+    before = path.read_text()
+    calibration = load_calibration(path)
+    calibration.scale = 2.0  # a refit with one more point, to be saved over the old file
+
+    def full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rig.results.os, "fsync", full)
+    with pytest.raises(RigError, match=r"cal.toml: No space left on device"):
+        save_calibration(calibration, path)
+    assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["cal.toml"]
