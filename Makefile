@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/rig run --sim; status=$$?; test $$status -le 1  # 1 = a claim failed: still a complete demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -s -p no:randomly -o python_files='bench_*.py' tests/bench

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.markup import escape
 
@@ -88,6 +89,20 @@ def calibration_age(manifest: dict) -> tuple[float, float] | None:
 def _utc(text: str) -> datetime:
     when = datetime.fromisoformat(str(text))
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """``run.json`` of a run folder, checked: damage is a RigError naming the file and key
+    (:func:`rig.run_files.read_manifest`; no pandas)."""
+    from rig.run_files import read_manifest as read
+
+    return read(run_dir)
+
+
+def run_dir_banners(run_dir: Path) -> list[Banner]:
+    """The banners of a run folder, for the terminal (no pandas: ``rig run`` prints them on the Pi)."""
+    summary = run_dir / "summary.csv"
+    return run_banners(read_manifest(run_dir), summary.is_file() and summary.stat().st_size > 0)
 
 
 def run_banners(manifest: dict, has_summary: bool = True) -> list[Banner]:

@@ -1,6 +1,6 @@
 """The work behind ``rig calibrate``: which file to write, reading reference CSVs, fitting and storing.
 
-:mod:`rig.calibrate` holds the fits (numpy); :mod:`rig.calibration` reads and
+:mod:`rig.calibration_fit` holds the fits (numpy); :mod:`rig.calibration_file` reads and
 writes calibration files; this module strings them together for each kind of
 calibration, with every input checked first (clear error, nothing written).
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rig.calibrate import Reading, ScaleFit, fit_scale, fit_thermistor, mean_dark, measure_nominal, take_readings
-from rig.calibration import CalibrationFile, ReferencePoint, load_calibration, new_id, save_calibration, to_toml
+from rig.calibration_file import CalibrationFile, ReferencePoint, load_calibration, new_id, save_calibration, to_toml
+from rig.calibration_fit import Reading, ScaleFit, fit_scale, fit_thermistor, mean_dark, measure_nominal, take_readings
 from rig.errors import RigError
 from rig.records import truthy
 from rig.responsivity import CHANNELS, GAIN_CODES_X
@@ -113,16 +113,21 @@ def add_irradiance_points(calibration: CalibrationFile, readings: list[Reading],
     return fit
 
 
-def spectral_references_live(bench, count: int, peak_nm: float, fwhm_nm: float | None, u_nm: float,
-                             mw_cm2: float | None, switch_on: bool, settle_s: float) -> list:
-    """Readings of a reference source of known peak on the jig, as spectral-calibration references."""
-    from rig.spectral_calibration import ReferenceReading
-
+def live_readings(bench, count: int, switch_on: bool, settle_s: float) -> list[Reading]:
+    """``count`` readings of the reference source on the jig (powered through the wrap switch if asked)."""
     if switch_on:
         bench.switch.on()
         bench.clock.sleep(settle_s)
+    return take_readings(bench, count)
+
+
+def as_spectral_references(readings: list[Reading], peak_nm: float, fwhm_nm: float | None, u_nm: float,
+                           mw_cm2: float | None) -> list:
+    """Readings of a source of known peak, as spectral-calibration references."""
+    from rig.spectral_calibration import ReferenceReading
+
     return [ReferenceReading(r.counts, r.gain_x, r.t_int_ms, peak_nm, fwhm_nm, u_nm, mw_cm2, r.saturated)
-            for r in take_readings(bench, count)]
+            for r in readings]
 
 
 def save(calibration: CalibrationFile, path: Path) -> Path:

@@ -17,7 +17,7 @@ import math
 import statistics
 from collections.abc import Callable
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rig.dose import dose_j_cm2
@@ -39,6 +39,8 @@ class RunFacts:
     soak_limit_reached: bool = False
     soak_interval_s: float | None = None
     soak_end_t_s: float | None = None  # when a soak until auto-off hit its time limit
+    auto_off_u_s: float | None = None  # half-width of the bracket around auto_off_t_s (a sure bound)
+    auto_off_bracket_s: list[float] | None = None  # [start of the last lit reading, end of the first dark one]
     pulse: dict | None = None  # the pulse capture's analysis (rig.pulse.PulseResult.as_dict), if any
     uniformity: dict | None = None  # rig.uniformity.summarize_positions, if the run had a uniformity phase
     skin_probe: str = "surface"  # the probe on the wrap's skin side (bench config), whose column is <name>_c
@@ -74,6 +76,8 @@ class Measured:
     note: str = ""
     verdict: Verdict | None = None
     lower_bound: float | None = None  # only a bound is known: the true value is above this
+    show_note: bool = False  # the note explains a judged value (e.g. which reading of the session)
+    upper: tuple[float, float] | None = None  # the highest of a range (value, u): judged too, the worse one reported
 
 
 @dataclass
@@ -151,6 +155,108 @@ def _irradiance(evidence: Evidence) -> Measured:
     return Measured(value, u, NO_MEASURE)
 
 
+# --- irradiance over the whole session -----------------------------------------------------------------------
+SESSION_KINDS = ("warmup", "measure", "soak", "pulse")  # phases with the wrap on at the main position
+STRADDLE_DROP = 0.10  # a last lit reading this far below the one before it straddled the auto-off
+GAIN_RATIO_U_REL = 0.05  # a reading pair at two different gains: their ratio is known to the parts' +/-5 % limit
+
+
+def session_rows(rows: Seq[dict[str, Any]], facts: RunFacts) -> list[dict[str, Any]]:
+    """Lit, unsaturated main-position readings with an irradiance, from switch-on to the auto-off (if seen)."""
+    end = facts.auto_off_bracket_s[1] if facts.auto_off_bracket_s else facts.auto_off_t_s  # the first dark reading
+    lit = [r for r in rows if r.get("phase_kind", r.get("phase")) in SESSION_KINDS and truthy(r.get("wrap_on"))
+           and not truthy(r.get("saturated")) and not r.get("position") and r.get("event") != "auto-off detected"
+           and number(r.get("irradiance_mw_cm2")) is not None and (end is None or float(r["t_s"]) < end)]
+    if end is not None and len(lit) >= 2 and float(lit[-1]["irradiance_mw_cm2"]) < (
+            1.0 - STRADDLE_DROP) * float(lit[-2]["irradiance_mw_cm2"]):
+        lit.pop()  # the auto-off fell inside the last lit reading's integration: a part-dark reading
+    return lit
+
+
+def session_irradiance(rows: Seq[dict[str, Any]], facts: RunFacts) -> dict[str, float | None]:
+    """Irradiance over the session: first and last reading, the lowest (each with its expanded u), and the droop
+    from first to last in % of the first.
+
+    The droop's u is relative: the calibration scale cancels in the ratio; what is left is the readings' own
+    scatter (from successive differences, k=2) and, if the two readings were taken at different gains, the
+    gain ratio's tolerance.
+    """
+    keys = ("irradiance_start_mw_cm2", "irradiance_start_u_mw_cm2", "irradiance_end_mw_cm2",
+            "irradiance_end_u_mw_cm2", "irradiance_min_mw_cm2", "irradiance_min_u_mw_cm2", "irradiance_min_after_s",
+            "irradiance_droop_pct", "irradiance_droop_u_pct")
+    result: dict[str, float | None] = dict.fromkeys(keys)
+    lit = session_rows(rows, facts)
+    if not lit:
+        return result
+    values = [float(r["irradiance_mw_cm2"]) for r in lit]
+    us = [number(r.get("irradiance_u_mw_cm2")) or 0.0 for r in lit]
+    low = min(range(len(lit)), key=values.__getitem__)
+    on = facts.switched_on_t_s if facts.switched_on_t_s is not None else float(lit[0]["t_s"])
+    result.update(irradiance_start_mw_cm2=values[0], irradiance_start_u_mw_cm2=us[0],
+                  irradiance_end_mw_cm2=values[-1], irradiance_end_u_mw_cm2=us[-1],
+                  irradiance_min_mw_cm2=values[low], irradiance_min_u_mw_cm2=us[low],
+                  irradiance_min_after_s=float(lit[low]["t_s"]) - on)
+    if len(lit) < 2 or values[0] <= 0 or values[-1] <= 0:
+        return result
+    logs = [math.log(v) for v in values if v > 0]
+    if len(logs) >= 3:
+        # robust to steps and slopes (a throttle, the warm-up): median of the squared differences, which for
+        # noise alone is 0.455 x their mean (chi-square, 1 degree of freedom)
+        squares = [(b - a) ** 2 for a, b in zip(logs, logs[1:], strict=False)]
+        scatter_rel = math.sqrt(statistics.median(squares) / 0.455 / 2)
+        pair_rel = 2.0 * math.sqrt(2.0) * scatter_rel  # k=2, two readings
+    else:
+        pair_rel = math.hypot(us[0] / values[0], us[-1] / values[-1])
+    if number(lit[0].get("gain_x")) != number(lit[-1].get("gain_x")):
+        pair_rel = math.hypot(pair_rel, GAIN_RATIO_U_REL)
+    ratio = values[-1] / values[0]
+    result.update(irradiance_droop_pct=100.0 * (1.0 - ratio), irradiance_droop_u_pct=100.0 * ratio * pair_rel)
+    return result
+
+
+def session_irradiance_text(behaviour: dict[str, Any]) -> str | None:
+    """One line on the irradiance over the session (from run.json's ``behaviour``), or None if not measured."""
+    b = behaviour
+    if b.get("irradiance_start_mw_cm2") is None:
+        return None
+    text = (f"irradiance over the session: start {b['irradiance_start_mw_cm2']:.3g}, end "
+            f"{b['irradiance_end_mw_cm2']:.3g}, lowest {b['irradiance_min_mw_cm2']:.3g} mW/cm2 "
+            f"({b['irradiance_min_after_s']:.0f} s after switch-on)")
+    if b.get("irradiance_droop_pct") is not None:
+        text += f"; droop {b['irradiance_droop_pct']:.1f} ± {b['irradiance_droop_u_pct']:.1f} %"
+    return text
+
+
+def _irradiance_over_session(evidence: Evidence) -> Measured:
+    """The claimed band must hold at every reading of the session: the lowest and the highest are judged and
+    the one that fares worse is reported."""
+    lit = session_rows(evidence.rows, evidence.facts)
+    if not lit:
+        return Measured(note="no unsaturated irradiance reading with the wrap on")
+    on = evidence.facts.switched_on_t_s or 0.0
+    def level(row: dict[str, Any]) -> float:
+        return float(row["irradiance_mw_cm2"])
+
+    ends = [min(lit, key=level), max(lit, key=level)]
+    found = [(float(r["irradiance_mw_cm2"]), number(r.get("irradiance_u_mw_cm2")) or 0.0,
+              f"t = {float(r['t_s']) - on:.0f} s after switch-on") for r in ends]
+    (low, low_u, low_at), (high, high_u, high_at) = found
+    text = (f"over the session ({len(lit)} readings): lowest {low:.3g} ± {low_u:.2g} at {low_at}, "
+            f"highest {high:.3g} ± {high_u:.2g} at {high_at}")
+    return Measured(low, low_u, text, show_note=True, upper=(high, high_u))
+
+
+def _session_min(evidence: Evidence) -> Measured:
+    stats = session_irradiance(evidence.rows, evidence.facts)
+    if stats["irradiance_min_mw_cm2"] is None:
+        return Measured(note="no unsaturated irradiance reading with the wrap on")
+    note = f"lowest at {stats['irradiance_min_after_s']:.0f} s after switch-on"
+    if stats["irradiance_droop_pct"] is not None:
+        note += (f"; droop over the session {stats['irradiance_droop_pct']:.1f} ± "
+                 f"{stats['irradiance_droop_u_pct']:.1f} %")
+    return Measured(stats["irradiance_min_mw_cm2"], stats["irradiance_min_u_mw_cm2"], note, show_note=True)
+
+
 def session_dose(rows: Seq[dict[str, Any]], facts: RunFacts) -> tuple[float | None, float | None, str]:
     """Dose over the time the wrap was switched on (to auto-off, switch-off or the run's end), main position only."""
     lit = [r for r in rows if truthy(r.get("wrap_on")) and r.get("phase_kind", r.get("phase")) != "dark"
@@ -182,7 +288,8 @@ def _dose(evidence: Evidence) -> Measured:
 def _session(evidence: Evidence) -> Measured:
     facts = evidence.facts
     if facts.auto_off_t_s is not None and facts.switched_on_t_s is not None:
-        return Measured(facts.auto_off_t_s - facts.switched_on_t_s, facts.soak_interval_s or 1.0)
+        u = facts.auto_off_u_s if facts.auto_off_u_s is not None else facts.soak_interval_s or 1.0
+        return Measured(facts.auto_off_t_s - facts.switched_on_t_s, u)
     if facts.soak_limit_reached and facts.switched_on_t_s is not None and facts.soak_end_t_s is not None:
         return Measured(note=f"still on after {facts.soak_end_t_s - facts.switched_on_t_s:.0f} s: no auto-off",
                         verdict=Verdict.FAIL)
@@ -201,6 +308,10 @@ def _pulse_value(key: str, u_key: str) -> Callable[[Evidence], Measured]:
         pulse = evidence.facts.pulse
         if pulse is None:
             return Measured(note="the sequence has no 'pulse' phase")
+        if pulse.get("pulse_method") == "limit":  # nothing found, but too little light to say "steady"
+            seen = float(pulse.get("pwm_seen_up_to_hz") or 0.0)
+            return Measured(note=f"no modulation found, but too little light at the sensor to exclude full-depth "
+                                 f"PWM above {seen:.0f} Hz", verdict=Verdict.NOT_MEASURED, show_note=True)
         if key == "pulse_hz" and pulse.get("pulse_hz") is None and pulse.get("pulse_min_hz"):
             bound = float(pulse["pulse_min_hz"])
             return Measured(note=f"modulated faster than {bound:.0f} Hz: beyond what the sensor resolves",
@@ -236,6 +347,11 @@ def abs_band(claimed: float | None, tolerance: float, unit: str) -> Band | None:
     return Band(claimed, f"±{tolerance:g} {unit}", claimed - tolerance, claimed + tolerance)
 
 
+def over_session(band: Band | None) -> Band | None:
+    return None if band is None else Band(band.claimed, f"{band.tolerance} over the whole session", band.low,
+                                          band.high)
+
+
 def at_most(limit: float | None) -> Band | None:
     return None if limit is None else Band(limit, "at most", None, limit)
 
@@ -250,7 +366,13 @@ CLAIM_SPECS: tuple[ClaimSpec, ...] = (
     ClaimSpec("nir_peak_nm", "NIR peak wavelength", "nm",
               lambda c: abs_band(c.nir_peak_nm, c.nir_peak_tolerance_nm, "nm"), _peak("nir"), "measure"),
     ClaimSpec("irradiance_mw_cm2", "irradiance at contact", "mW/cm2",
-              lambda c: pct_band(c.irradiance_mw_cm2, c.irradiance_tolerance_pct), _irradiance, "measure"),
+              lambda c: pct_band(c.irradiance_mw_cm2, c.irradiance_tolerance_pct)
+              if c.irradiance_over == "measure" else None, _irradiance, "measure"),
+    ClaimSpec("irradiance_mw_cm2", "irradiance at contact", "mW/cm2",  # irradiance_over = "session"
+              lambda c: over_session(pct_band(c.irradiance_mw_cm2, c.irradiance_tolerance_pct))
+              if c.irradiance_over == "session" else None, _irradiance_over_session, "session"),
+    ClaimSpec("irradiance_session_min_mw_cm2", "lowest irradiance over the session", "mW/cm2",
+              lambda c: at_least(c.irradiance_session_min_mw_cm2), _session_min, "session"),
     ClaimSpec("dose_j_cm2", "dose per session", "J/cm2",
               lambda c: pct_band(c.dose_j_cm2, c.dose_tolerance_pct), _dose, "session"),
     ClaimSpec("session_s", "session length / auto-off", "s",
@@ -285,6 +407,19 @@ def _cut_short(spec: ClaimSpec, evidence: Evidence, measured: Measured, band: Ba
     return None
 
 
+VERDICT_RANK = {Verdict.PASS: 0, Verdict.MARGINAL: 1, Verdict.FAIL: 2}
+
+
+def _worse_end(band: Band, measured: Measured) -> Measured:
+    """Of a range's lowest (``value``) and highest (``upper``) ends, the one whose verdict is worse (ties: lowest)."""
+    high, high_u = measured.upper or (None, None)
+    low_verdict = judge(band.low, band.high, measured.value, measured.u)
+    high_verdict = judge(band.low, band.high, high, high_u)
+    if VERDICT_RANK.get(high_verdict, 0) > VERDICT_RANK.get(low_verdict, 0):
+        return replace(measured, value=high, u=high_u, upper=None)
+    return replace(measured, upper=None)
+
+
 def judge_claim(spec: ClaimSpec, band: Band, evidence: Evidence) -> ClaimCheck:
     """One claim's verdict: forced by the measurement, NOT MEASURED when the run was cut short, else judged."""
     measured = spec.measure(evidence)
@@ -297,8 +432,10 @@ def judge_claim(spec: ClaimSpec, band: Band, evidence: Evidence) -> ClaimCheck:
     if cut is not None:
         return ClaimCheck(spec.id, spec.label, spec.unit, band.claimed, band.tolerance, band.low, band.high,
                           measured.value, measured.u, Verdict.NOT_MEASURED, cut)
+    if measured.upper is not None and measured.verdict is None:
+        measured = _worse_end(band, measured)
     verdict = measured.verdict or judge(band.low, band.high, measured.value, measured.u)
-    note = measured.note if (verdict is Verdict.NOT_MEASURED or measured.verdict
+    note = measured.note if (verdict is Verdict.NOT_MEASURED or measured.verdict or measured.show_note
                              or spec.id in ("dose_j_cm2", "flicker_pct")) else ""
     value = None if measured.verdict is Verdict.FAIL and measured.value is None else measured.value
     return ClaimCheck(spec.id, spec.label, spec.unit, band.claimed, band.tolerance, band.low, band.high, value,
@@ -325,6 +462,7 @@ def wrap_behaviour(rows: Seq[dict[str, Any]], facts: RunFacts) -> dict[str, floa
     measure_levels = [float(r["clear_basic"]) for r in lit if r.get("phase_kind", r.get("phase")) == "measure"]
     result: dict[str, float | None] = {"warmup_s": None, "droop_pct": None, "auto_off_after_s": None,
                                        "surface_max_c": None, "ambient_c": None, "surface_rise_c": None}
+    result.update(session_irradiance(rows, facts))
     if lit and measure_levels and facts.switched_on_t_s is not None:
         reference = statistics.fmean(measure_levels)
         measure_end_t = max(float(r["t_s"]) for r in lit if r.get("phase_kind", r.get("phase")) == "measure")

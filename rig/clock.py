@@ -26,8 +26,6 @@ class Clock(Protocol):
 class RealClock:
     """The machine's clock."""
 
-    simulated = False
-
     def monotonic(self) -> float:
         return time.monotonic()
 
@@ -47,8 +45,6 @@ class SimClock:
     seconds per real second) makes sleeps also take real time, for demos and
     for tests that must interrupt a run midway; ``None`` = as fast as possible.
     """
-
-    simulated = True
 
     def __init__(self, start_wall_s: float | None = None, pace: float | None = None) -> None:
         self._now_s = 0.0

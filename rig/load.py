@@ -64,7 +64,7 @@ def scan_run_dirs(patterns: Iterable[str | Path]) -> tuple[list[Path], list[str]
 
 
 def _read_manifest(run_dir: Path) -> dict:
-    from rig.run_files import read_manifest
+    from rig.banners import read_manifest
 
     return read_manifest(run_dir)
 
@@ -162,7 +162,3 @@ def _summary_records(path: Path) -> list[dict]:
         records.append(record)
     return records
 
-
-def load_run(path: str | Path) -> LoadedRuns:
-    """Load one run folder."""
-    return load_runs([path])

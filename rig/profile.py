@@ -13,6 +13,7 @@ from typing import ClassVar
 from rig.config import load_validated
 from rig.errors import ConfigError
 
+IRRADIANCE_OVER = ("measure", "session")
 SKIN_CONTACT_LIMIT_C = 43.0  # IEC 60601-1 (3rd ed.): applied parts on skin for 10 min or longer
 
 
@@ -26,6 +27,8 @@ class Claims:
     nir_peak_tolerance_nm: float = 20.0
     irradiance_mw_cm2: float | None = None
     irradiance_tolerance_pct: float = 20.0
+    irradiance_over: str = "measure"  # the irradiance claim holds over the "measure" phase or the whole "session"
+    irradiance_session_min_mw_cm2: float | None = None  # the output never falls below this during the session
     dose_j_cm2: float | None = None
     dose_tolerance_pct: float = 20.0
     session_s: float | None = None
@@ -46,7 +49,10 @@ class Claims:
             value = getattr(self, key)
             if value is not None and not low <= value <= high:
                 raise ConfigError(path, prefix + key, f"a wavelength in {low}..{high} nm", value)
-        for key in ("irradiance_mw_cm2", "dose_j_cm2", "session_s", "pulse_hz"):
+        if self.irradiance_over not in IRRADIANCE_OVER:
+            raise ConfigError(path, prefix + "irradiance_over", "one of " + ", ".join(map(repr, IRRADIANCE_OVER)),
+                              self.irradiance_over)
+        for key in ("irradiance_mw_cm2", "dose_j_cm2", "session_s", "pulse_hz", "irradiance_session_min_mw_cm2"):
             value = getattr(self, key)
             if value is not None and value <= 0:
                 raise ConfigError(path, prefix + key, "a value > 0", value)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from rig.analysis import make_deriver
 from rig.claims import RunFacts, check_claims, wrap_behaviour
+from rig.derive import make_deriver
 from rig.errors import RigError
 from rig.profile import WrapProfile
 from rig.records import RunManifest, truthy
@@ -145,7 +145,7 @@ def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str 
                      transmission: float, force: bool, out_dir: Path | None,
                      progress: Progress | None = None) -> tuple[Path, list[Any], list[str]]:
     """:func:`reanalyze_run` with the calibration chosen for the run's own sensor (warnings returned)."""
-    from rig.calibration import select_calibration
+    from rig.calibration_file import select_calibration
 
     calibration, warnings = None, []
     if calibration_path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rig.banners import calibrated, run_banners
+from rig.banners import calibrated, read_manifest, run_banners, run_dir_banners  # noqa: F401 - re-exported
 from rig.errors import RigError
 
 VERDICT_COLOURS = {"PASS": "#2e7d32", "MARGINAL": "#f9a825", "FAIL": "#c62828", "NOT MEASURED": "#9e9e9e"}
@@ -46,11 +46,6 @@ def _image(name: str, data: bytes, alt: str) -> str:
     return f'<figure><img id="{name}" alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}"></figure>'
 
 
-def read_manifest(run_dir: Path) -> dict:
-    """``run.json`` of a run folder, checked (:func:`rig.run_files.read_manifest`)."""
-    from rig.run_files import read_manifest as read
-
-    return read(run_dir)
 
 
 def _summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
@@ -90,7 +85,8 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise RigError(f"cannot make the report folder {out_dir}: {error.strerror or error}") from None
-    cutout = ((manifest.get("sequence") or {}).get("as_used") or {}).get("safety", {}).get("max_surface_c")
+    safety = ((manifest.get("sequence") or {}).get("as_used") or {}).get("safety", {})
+    cutout = safety.get("interlock_surface_c", safety.get("max_surface_c"))  # old runs: max_surface_c
     info = Stamp.from_manifest(manifest)
     figures = {}
     if not samples.empty:
@@ -156,8 +152,3 @@ def _write(path: Path, write) -> None:
     except OSError as error:
         raise RigError(f"cannot write {path}: {error.strerror or error}") from None
 
-
-def run_dir_banners(run_dir: Path) -> list:
-    """The banners of a run folder (see :mod:`rig.banners`), for the terminal."""
-    summary = run_dir / "summary.csv"
-    return run_banners(read_manifest(run_dir), summary.is_file() and summary.stat().st_size > 0)

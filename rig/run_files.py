@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rig.errors import RigError
+
+if TYPE_CHECKING:  # pandas only for the CSVs: run.json is read on the Pi by `rig run` without it
+    import pandas as pd
 
 # run.json keys that are objects (when present) and keys that are strings
 MANIFEST_OBJECTS = ("profile", "profile.as_used", "sequence", "sequence.as_used", "sequence.as_used.safety",
@@ -68,6 +69,8 @@ def read_csv_checked(path: Path, *, required: tuple[str, ...] = (), numbers: tup
     """A CSV written by rig, checked: ``required`` columns present, ``numbers`` numeric where not blank,
     ``filled`` numeric and never blank. A missing file is an empty frame if ``missing_ok``, a 0-byte one if
     ``empty_ok`` (samples.csv of a run that died between creating the file and writing its header)."""
+    import pandas as pd
+
     from rig.input_files import regular_file
 
     if missing_ok and not (path.exists() or path.is_symlink()):

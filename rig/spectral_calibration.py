@@ -240,11 +240,11 @@ def _model(table: Responsivity, log_g: np.ndarray, shift: np.ndarray, source: np
 
 
 def add_references(calibration_file, new: Sequence[ReferenceReading], transmission: float) -> SpectralFit:
-    """Refit the spectral calibration of ``calibration_file`` (a :class:`rig.calibration.CalibrationFile`) with
+    """Refit the spectral calibration of ``calibration_file`` (a :class:`rig.calibration_file.CalibrationFile`) with
     its stored reference readings plus ``new``, and store corrections, uncertainties and provenance in it."""
     from datetime import UTC, datetime
 
-    from rig.calibration import SpectralReadingRecord, SpectralReference
+    from rig.calibration_file import SpectralReadingRecord, SpectralReference
 
     stored = [ReferenceReading(tuple(r.counts), r.gain_x, r.t_int_ms, r.reference_peak_nm,
                                r.reference_fwhm_nm or None, r.reference_u_nm, r.reference_mw_cm2 or None)

@@ -72,7 +72,6 @@ DETECT_Z = 3.0  # a line is present when its irradiance is this many standard de
 MIN_SHARE = 0.02  # ...and it carries at least 2 % of the total irradiance
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
-FLAGS = ("saturated", "too_weak", "red_absent", "nir_absent", "nir_unresolved", "fit_poor")
 _FWHM_PER_SIGMA = 2.3548200450309493
 
 

@@ -78,7 +78,7 @@ def test_run_folder_reanalysis_reproduces_the_verdicts_without_touching_the_run(
 def test_long_analyses_report_progress_chunk_by_chunk(tmp_path, monkeypatch):
     # a long counts CSV is estimated in chunks, each reported (rows done, rows in all) for the progress bar
     import rig.reanalyze
-    from rig.analysis import nominal_calibration
+    from rig.derive import nominal_calibration
 
     monkeypatch.setattr(rig.reanalyze, "CHUNK_ROWS", 2)
     path = tmp_path / "counts.csv"

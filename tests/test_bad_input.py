@@ -165,8 +165,8 @@ def test_markup_in_names_is_printed_as_text_after_a_run_and_in_compare(tmp_path,
 
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory) -> Path:
-    from rig.analysis import make_deriver
     from rig.config import load_bench_config
+    from rig.derive import make_deriver
     from rig.profile import load_profile
     from rig.run import run_sequence
     from rig.sequence import load_sequence
@@ -442,7 +442,7 @@ def test_a_disk_full_while_saving_a_calibration_leaves_the_previous_file_whole(t
     import errno
 
     import rig.results
-    from rig.calibration import CalibrationFile, load_calibration, save_calibration
+    from rig.calibration_file import CalibrationFile, load_calibration, save_calibration
     from rig.errors import RigError
 
     path = save_calibration(CalibrationFile(id="cal-1", sensor_id="as7341-1", scale=1.25), tmp_path / "cal.toml")

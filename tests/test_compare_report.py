@@ -16,10 +16,10 @@ import matplotlib.image
 import pytest
 from rich.console import Console
 
-from rig.analysis import make_deriver
 from rig.compare import check_mixing, compare_table, set_examples_apart, trend
 from rig.compare_view import terminal_table
 from rig.config import load_bench_config
+from rig.derive import make_deriver
 from rig.errors import RigError
 from rig.load import load_runs
 from rig.profile import Claims, ModeProfile, WrapProfile

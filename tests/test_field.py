@@ -11,8 +11,8 @@ import sys
 import pandas as pd
 import pytest
 
-from rig.analysis import make_deriver
 from rig.config import load_bench_config
+from rig.derive import make_deriver
 from rig.errors import RigError
 from rig.lock import BenchLock
 from rig.profile import Claims, ModeProfile, WrapProfile
@@ -75,8 +75,8 @@ def test_two_processes_starting_together_never_both_hold_the_lock(tmp_path):
     lock = tmp_path / "bench.lock"
     script = ("import sys, time\nfrom rig.lock import BenchLock\nfrom rig.errors import RigError\n"
               "try:\n    BenchLock(sys.argv[1]).acquire()\nexcept RigError:\n    print('refused')\n"
-              "else:\n    print('held', flush=True)\n    time.sleep(2)\n")
-    for _ in range(2):
+              "else:\n    print('held', flush=True)\n    time.sleep(1.5)\n")
+    for _ in range(1):
         starters = [subprocess.Popen([sys.executable, "-c", script, str(lock)], stdout=subprocess.PIPE, text=True)
                     for _ in range(4)]
         answers = sorted(p.communicate()[0].strip() for p in starters)

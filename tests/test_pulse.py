@@ -181,3 +181,45 @@ def test_ieee_1789_regions_at_the_boundaries():
     assert region(100.0, 2000.0) == "low risk"  # above 1250 Hz: no restriction for low risk
     assert region(100.0, 3001.0) == "no observable effect"  # above 3 kHz: exempt
     assert region(0.5, None, steady=True) == "steady" and region(30.0, None) == "unknown"
+
+
+def test_dim_fast_pwm_at_90_pct_duty_is_never_called_steady_or_flicker_free():
+    # 10 mW/cm2 behind ND 2.0: the 5.6 us samples hold ~3 counts, and 20 kHz PWM at 90 % duty (a 5 us gap every
+    # 50 us, 100 % percent flicker) hides in their noise in a first capture. The rig must not call it steady, nor
+    # let a "flicker-free" claim (at most 5 %) pass.
+    from rig.claims import CLAIM_SPECS, Evidence, RunFacts, at_most, judge_claim
+
+    result = detect([WrapMode("pwm", ["red"], pulse_hz=20000.0, duty=0.9)], level_mw=10.0, seed=4)
+    assert result.flicker_region != "steady"
+    assert result.modulation_pct + result.modulation_u_pct >= 100.0  # the stated range reaches the truth
+    (spec,) = [s for s in CLAIM_SPECS if s.id == "flicker_pct"]
+    check = judge_claim(spec, at_most(5.0), Evidence([], RunFacts(pulse={**result.as_dict(), "phase": "on"})))
+    assert str(check.verdict) != "PASS"
+
+
+def test_what_a_capture_could_see_and_what_the_claims_then_say():
+    from rig.claims import CLAIM_SPECS, Evidence, RunFacts, at_most, judge_claim, pct_band
+    from rig.pulse.limit import COVER_MAX_HZ, SampleSet, box_variance, seen_up_to_hz
+
+    # a 90 % duty square wave sampled with no averaging has variance D (1 - D) / D**2 of its mean**2 = 0.111
+    assert box_variance(0.9, [1e-6])[0] == pytest.approx(0.1 / 0.9, rel=0.01)  # (512 phases)
+    # 5.6 us samples of ~3 counts (noise variance 5): 8 bursts of 128 cannot tell 20 kHz PWM at 90 % duty from
+    # noise (expected excess variance 9 x 0.07 = 0.6 against a threshold of 7 x 5 x sqrt(2/1024) = 1.5); 128
+    # bursts can (threshold 0.39). The trace (500 us, ~270 counts) and the longer apertures (13.9, 36.1, 103 us;
+    # 8 bursts each) cover the lower frequencies in both cases.
+    others = [SampleSet(500e-6, 2.0, 270.0, 280.0, 4000)] + [
+        SampleSet(steps * 2.78e-6, 128 * steps * 2.78e-6, 0.54 * steps, 0.6 * steps + 2.0, 8 * 128)
+        for steps in (5, 13, 37)]
+    few = SampleSet(5.56e-6, 128 * 5.56e-6, 3.0, 5.0, 8 * 128)
+    many = SampleSet(5.56e-6, 128 * 5.56e-6, 3.0, 5.0, 128 * 128)
+    assert seen_up_to_hz([*others, few]) < 20_000.0
+    assert seen_up_to_hz([*others, many]) == COVER_MAX_HZ
+    # a capture that could not tell: the flicker and pulse claims are NOT MEASURED, with the reason
+    pulse = {"modulation_pct": 2.0, "modulation_u_pct": 98.0, "pulse_hz": None, "pulse_method": "limit",
+             "pwm_seen_up_to_hz": 6000.0, "flicker_region": "unknown", "phase": "on"}
+    evidence = Evidence([], RunFacts(pulse=pulse))
+    specs = {s.id: s for s in CLAIM_SPECS}
+    flicker = judge_claim(specs["flicker_pct"], at_most(5.0), evidence)
+    frequency = judge_claim(specs["pulse_hz"], pct_band(1000.0, 5.0), evidence)
+    assert str(flicker.verdict) == str(frequency.verdict) == "NOT MEASURED"
+    assert "above 6000 Hz" in flicker.note

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from rig.analysis import make_deriver
 from rig.config import load_bench_config
+from rig.derive import make_deriver
 from rig.errors import HardwareNotFound
 from rig.hardware.real import build_real_bench
 from rig.profile import load_profile

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rig.analysis import make_deriver
 from rig.banners import run_banners
 from rig.config import load_bench_config
+from rig.derive import make_deriver
 from rig.plotting import Stamp
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.report import build_report, read_manifest

@@ -16,36 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rig.faultsuite import SEQUENCE as FAULT_SUITE_SEQUENCE
+
 RIG = [sys.executable, "-m", "rig.cli"]
 
-SHORT_SEQUENCE = """
-name = "short"
-[[phases]]
-kind = "dark"
-duration_s = 5.0
-interval_s = 1.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "warmup"
-duration_s = 30.0
-interval_s = 2.0
-[[phases]]
-kind = "measure"
-duration_s = 20.0
-interval_s = 1.0
-[[phases]]
-kind = "soak"
-duration_s = 900.0
-interval_s = 5.0
-until_auto_off = true
-[[phases]]
-kind = "off"
-[[phases]]
-kind = "cooldown"
-duration_s = 30.0
-interval_s = 10.0
-"""
+SHORT_SEQUENCE = FAULT_SUITE_SEQUENCE.replace('name = "fault suite"', 'name = "short"').replace(
+    "duration_s = 700.0", "duration_s = 900.0")  # the fault suite's sequence with a 900 s soak limit
 
 PROFILE = """
 maker = "Test"
@@ -126,6 +102,10 @@ def test_full_sequence_writes_what_the_profile_and_sequence_imply(tmp_path):
     assert manifest["sim_wrap_lit_at_end"] is False and manifest["wrap_left_on"] is False
     assert manifest["profile"]["sha256"] and manifest["sequence"]["as_used"]["name"] == "short"
     assert "PASS" in result.stdout and "│ FAIL" not in result.stdout  # no FAIL cell in the verdict table
+    # steady 30 mW/cm2 (no droop): the session's irradiance is reported, its droop 0 within its u
+    behaviour = manifest["behaviour"]
+    assert abs(behaviour["irradiance_droop_pct"]) <= behaviour["irradiance_droop_u_pct"]
+    assert "irradiance over the session" in " ".join(result.stdout.split())
 
 
 def test_auto_off_earlier_than_claimed_fails_the_session_claim(tmp_path):

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from rig.calibration import load_calibration, spectral_calibration
+from rig.calibration_file import load_calibration, spectral_calibration
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.errors import ConfigError

@@ -152,3 +152,36 @@ def test_bad_ripple_names_file_and_key(tmp_path):
     path.write_text('[[ripple]]\nfrequency_hz = 100.0\ndepth_pct = 20.0\nshape = "wobble"\n')
     with pytest.raises(ConfigError, match=r"wrap.toml: 'ripple\[0\]\.shape': expected one of sine"):
         load_wrap_spec(path)
+
+
+def test_throttle_steps_down_light_and_heat_at_a_time_or_a_temperature():
+    from rig.sim.wrap import Throttle
+
+    # 40 mW/cm2, no droop, 10 C rise with tau 200 s from 22 C. Step 1: at 300 s after power-on, 70 % drive.
+    # Step 2: once the surface reaches 28 C (t = -200 ln(1 - 6/10) = 183.3 s), 80 % drive. The lowest applies.
+    wrap = WrapModel(red_only(droop_fraction=0.0, auto_off_s=20_000.0, throttle=[Throttle(0.7, at_s=300.0),
+                                                              Throttle(0.8, at_surface_c=28.0)]))
+    wrap.set_power(100.0, True)
+    crossing = 100.0 - 200.0 * math.log(1 - 6 / 10)
+    assert wrap.lines_between(crossing - 0.2, crossing - 0.1)[0].irradiance_uw_cm2 == pytest.approx(40_000)
+    assert wrap.lines_between(crossing + 0.1, crossing + 0.2)[0].irradiance_uw_cm2 == pytest.approx(32_000)
+    assert wrap.lines_between(401.0, 402.0)[0].irradiance_uw_cm2 == pytest.approx(28_000)
+    # the heat follows the drive: after 400 s the surface relaxes toward 22 + 0.7 x 10 = 29 C
+    assert wrap.surface_c(5000.0) == pytest.approx(29.0, abs=0.01)
+    # a power cycle resets the controller: full output again, until the steps are reached again
+    wrap.set_power(5000.0, False)
+    wrap.set_power(9000.0, True)
+    assert wrap.lines_between(9000.0, 9001.0)[0].irradiance_uw_cm2 == pytest.approx(40_000)
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ("output_factor = 1.5\nat_s = 10.0", "throttle[0].output_factor"),
+    ("output_factor = 0.5", "throttle[0]"),
+    ("output_factor = 0.5\nat_surface_c = 10.0", "throttle[0].at_surface_c"),
+])
+def test_bad_throttle_steps_name_the_file_and_key(tmp_path, table, key):
+    path = tmp_path / "w.toml"
+    path.write_text(f"[[throttle]]\n{table}\n")
+    with pytest.raises(ConfigError) as error:
+        load_wrap_spec(path)
+    assert str(path) in str(error.value) and f"'{key}'" in str(error.value)

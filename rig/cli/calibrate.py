@@ -117,6 +117,23 @@ def _locked_bench(args: argparse.Namespace, config, default_wrap=None):
     return stack, stack.enter_context(bench_request(args).open(default_wrap, config))
 
 
+def _prepare(args: argparse.Namespace):
+    """The bench config, the calibration file to write (and its contents) and the attenuator's transmission."""
+    config = bench_request(args).config()
+    path, calibration = _target(args, config)
+    transmission = getattr(args, "transmission", None) or calibration.transmission or config.jig.transmission
+    return config, path, calibration, transmission
+
+
+def _read_live(args: argparse.Namespace, config, source) -> list:
+    """Readings of a reference source on the (locked) bench: --count, --switch-on, --settle-s."""
+    from rig.calibration_jobs import live_readings
+
+    stack, bench = _locked_bench(args, config, source)
+    with stack:
+        return live_readings(bench, args.count, args.switch_on, args.settle_s)
+
+
 def dark_main(args: argparse.Namespace, console: Console) -> int:
     from rig.calibration_jobs import calibrate_dark, save
 
@@ -133,27 +150,18 @@ def dark_main(args: argparse.Namespace, console: Console) -> int:
 
 
 def irradiance_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibrate import take_readings
     from rig.calibration_jobs import add_irradiance_points, read_reference_counts, save
     from rig.errors import RigError
     from rig.wiring import reference_source_wrap
 
-    config = bench_request(args).config()
-    path, calibration = _target(args, config)
-    transmission = args.transmission or calibration.transmission or config.jig.transmission
+    config, path, calibration, transmission = _prepare(args)
     if args.counts_csv:
         readings, references = read_reference_counts(Path(args.counts_csv), args.reference_mw_cm2,
                                                      args.reference_nm)
     else:
         if args.reference_mw_cm2 is None or args.reference_nm is None:
             raise RigError("--reference-mw-cm2 and --reference-nm are needed for a live calibration")
-        source = reference_source_wrap(args.reference_nm, args.reference_mw_cm2)
-        stack, bench = _locked_bench(args, config, source)
-        with stack:
-            if args.switch_on:
-                bench.switch.on()
-                bench.clock.sleep(args.settle_s)
-            readings = take_readings(bench, args.count)
+        readings = _read_live(args, config, reference_source_wrap(args.reference_nm, args.reference_mw_cm2))
         references = [(args.reference_mw_cm2, args.reference_nm)] * len(readings)
     fit = add_irradiance_points(calibration, readings, references, transmission, args.reference_u_pct)
     save(calibration, path)
@@ -164,14 +172,12 @@ def irradiance_main(args: argparse.Namespace, console: Console) -> int:
 
 
 def spectral_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_jobs import save, spectral_references_live
+    from rig.calibration_jobs import as_spectral_references, save
     from rig.errors import RigError
     from rig.spectral_calibration import add_references, load_reference_csv
     from rig.wiring import reference_source_wrap
 
-    config = bench_request(args).config()
-    path, calibration = _target(args, config)
-    transmission = args.transmission or calibration.transmission or config.jig.transmission
+    config, path, calibration, transmission = _prepare(args)
     if args.ref_csv:
         new = load_reference_csv(args.ref_csv)
     else:
@@ -179,10 +185,8 @@ def spectral_main(args: argparse.Namespace, console: Console) -> int:
             raise RigError("--reference-peak-nm is needed for a live spectral calibration (or give a REF_CSV)")
         source = reference_source_wrap(args.reference_peak_nm, args.reference_mw_cm2 or 30.0,
                                        args.reference_fwhm_nm or 20.0)
-        stack, bench = _locked_bench(args, config, source)
-        with stack:
-            new = spectral_references_live(bench, args.count, args.reference_peak_nm, args.reference_fwhm_nm,
-                                           args.reference_u_nm, args.reference_mw_cm2, args.switch_on, args.settle_s)
+        new = as_spectral_references(_read_live(args, config, source), args.reference_peak_nm,
+                                     args.reference_fwhm_nm, args.reference_u_nm, args.reference_mw_cm2)
     had_scale = bool(calibration.points)
     fit = add_references(calibration, new, transmission)
     calibration.transmission = transmission

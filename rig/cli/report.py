@@ -26,8 +26,9 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
+    from rig.banners import run_dir_banners
     from rig.load import find_run_dirs
-    from rig.report import build_report, run_dir_banners
+    from rig.report import build_report
 
     others = find_run_dirs(args.runs) if args.runs else []
     report = build_report(Path(args.run_dir), others, Path(args.out) if args.out else None)

@@ -43,8 +43,8 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.analysis import make_deriver
-    from rig.calibration import select_calibration
+    from rig.calibration_file import select_calibration
+    from rig.derive import make_deriver
     from rig.errors import RigError
     from rig.lock import bench_lock_path
     from rig.profile import load_profile
@@ -115,7 +115,7 @@ class _progress_display:
 
 
 def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
-    from rig.report import run_dir_banners
+    from rig.banners import run_dir_banners
 
     simulated = " (SIMULATED)" if backend == "sim" else ""
     console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"
@@ -125,8 +125,24 @@ def _print_result(console: Console, result, profile, sequence, backend: str, cal
     if result.wrap_still_lit:
         console.print("[bold white on red] WRAP STILL LIT after switch-off: its relay/MOSFET has failed on. "
                       "Disconnect the wrap's power by hand NOW. [/]")
+    session_line = _session_irradiance_line(result.run_dir)
+    if session_line:
+        console.print(escape(session_line))
     style = "green" if result.outcome == "COMPLETED" else "bold red"
     console.print(f"outcome [{style}]{result.outcome}[/]: {escape(result.reason)}; {result.rows_written} samples; "
                   f"wrap {'LEFT ON' if result.wrap_left_on else 'off'}")
     console.print(f"results: {escape(str(result.run_dir))}")
     console.print(f"plots and a one-file HTML report: rig report {escape(str(result.run_dir))}")
+
+
+def _session_irradiance_line(run_dir: Path) -> str | None:
+    """Start, end, lowest and droop of the irradiance over the session, from run.json (None if absent)."""
+    import json
+
+    from rig.claims import session_irradiance_text
+
+    try:
+        behaviour = json.loads((run_dir / "run.json").read_text()).get("behaviour") or {}
+    except (OSError, ValueError):
+        return None
+    return session_irradiance_text(behaviour)

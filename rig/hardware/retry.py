@@ -18,7 +18,6 @@ class RetryCounter:
 
     def __init__(self) -> None:
         self.retries = 0
-        self.last_error = ""
 
 
 def with_retries(action: Callable[[], T], clock: Clock, what: str, counter: RetryCounter | None = None,
@@ -39,7 +38,6 @@ def with_retries(action: Callable[[], T], clock: Clock, what: str, counter: Retr
                 raise SensorFault(f"{what}: I2C error after {attempt} attempts ({error})") from error
             if counter is not None:
                 counter.retries += 1
-                counter.last_error = f"{what}: {error}"
             clock.sleep(backoff)
             backoff *= 2
     raise AssertionError("unreachable")

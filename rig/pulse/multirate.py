@@ -35,6 +35,7 @@ import numpy as np
 
 from rig.hardware.flicker import Burst, FlickerTrace
 from rig.pulse import ieee1789
+from rig.pulse.limit import COVER_MAX_HZ, SampleSet, seen_up_to_hz
 from rig.pulse.trace import PULSED_MODULATION_PCT, RIPPLE_MIN_PCT, PulseResult, analyze_trace
 
 ACCEPT_POWER = 0.2  # a candidate's alias must carry at least this share of each set's strongest line
@@ -110,6 +111,8 @@ def resolve_frequency(sets: Sequence[ApertureSet], f_min_hz: float = 150.0,
     voters = np.zeros(grid.shape, int)
     log_sum = np.zeros(grid.shape)
     for aperture_set, (freqs, power) in zip(sets, spectra, strict=True):
+        if power.max() < MIN_SNR:  # no line above this set's noise (too few counts): it can neither vote nor veto
+            continue
         sees = _sees(aperture_set, grid)
         snr = np.interp(_alias(grid, aperture_set.rate_hz), freqs, power)
         value = np.where(snr >= MIN_SNR, snr / power.max(), 0.0)
@@ -127,12 +130,14 @@ def resolve_frequency(sets: Sequence[ApertureSet], f_min_hz: float = 150.0,
 
     def score_at(f: float) -> float:
         values = [np.interp(float(_alias(f, st.rate_hz)), fr, pw) / pw.max()
-                  for st, (fr, pw) in zip(sets, spectra, strict=True) if _sees(st, np.array([f]))[0]]
+                  for st, (fr, pw) in zip(sets, spectra, strict=True)
+                  if pw.max() >= MIN_SNR and _sees(st, np.array([f]))[0]]
         return min(values) if len(values) >= 2 else 0.0
 
     # sharpen on the longest-window set that sees it: its alias peak, interpolated, mapped back; of the
     # frequencies that alias there, the one all sets agree with best
-    seeing = sorted((s for s in sets if _sees(s, np.array([frequency]))[0]), key=lambda s: -s.window_s)
+    seeing = sorted((s for s, (_, pw) in zip(sets, spectra, strict=True)
+                     if pw.max() >= MIN_SNR and _sees(s, np.array([frequency]))[0]), key=lambda s: -s.window_s)
     if not seeing:
         return frequency, 0.02 * frequency
     fine = seeing[0]
@@ -265,9 +270,13 @@ def folded_modulation_and_duty(folded: Folded, aperture_fraction: float) -> tupl
     total = max(hi + lo, 1e-9)
     modulation = min(100.0, max(0.0, 100.0 * (hi - lo) / total))
     u_mod = 2 * 100.0 * math.hypot(2 * lo * math.hypot(u_hi, spread), 2 * hi * math.hypot(u_lo, spread)) / total ** 2
-    u_mod += 0.5 * aperture_fraction * (100.0 - modulation)  # rounded-off plateaus read shallower
     amplitude = max(hi - lo, 1e-9)
     duty = 100.0 * min(1.0, max(0.0, (folded.mean - lo) / amplitude))
+    # rounded-off plateaus read shallower: the aperture and the bin width smear the shorter plateau (a 10 % gap
+    # of a 90 % duty PWM); once they are as wide as it, its true depth may be anything up to full
+    smear = aperture_fraction + 1.0 / len(folded.levels)
+    plateau = max(min(duty, 100.0 - duty) / 100.0, 1e-3)
+    u_mod += (100.0 - modulation) * min(1.0, max(0.5 * aperture_fraction, smear / plateau))
     u_duty = 2 * 100.0 * math.hypot(folded.u_mean, math.hypot(u_hi, spread) * duty / 100.0,
                                     math.hypot(u_lo, spread) * (1 - duty / 100.0)) / amplitude
     u_duty += 100.0 * aperture_fraction * 0.5 + 0.5
@@ -310,7 +319,13 @@ def analyze_capture(trace: FlickerTrace | None, bursts: Sequence[Burst], dark_co
                                  aperture_us=shortest.aperture_s * 1e6, method="bound")
         else:
             aperture = 1e6 / trace.rate_hz if trace is not None else shortest.aperture_s * 1e6
-            result = PulseResult(steady_mod, steady_u, False, aperture_us=aperture, method="none")
+            seen = seen_up_to_hz(_sample_sets(sets, trace, dark_counts))
+            if seen < COVER_MAX_HZ:  # too little light to exclude fast full-depth PWM: not "steady"
+                result = PulseResult(steady_mod, max(steady_u, 100.0 - steady_mod), False, aperture_us=aperture,
+                                     method="limit", seen_up_to_hz=seen)
+            else:
+                result = PulseResult(steady_mod, steady_u, False, aperture_us=aperture, method="none",
+                                     seen_up_to_hz=seen)
         return _with_region(result)
     frequency, frequency_u = found
     if method == "trace" and low is not None and frequency / trace.rate_hz <= FOLD_APERTURE_FRACTION / 1.25:
@@ -345,8 +360,19 @@ def analyze_capture(trace: FlickerTrace | None, bursts: Sequence[Burst], dark_co
                                     aperture_us=aperture_set.aperture_s * 1e6, method=method))
 
 
+def _sample_sets(sets: Sequence[ApertureSet], trace: FlickerTrace | None, dark_counts: float) -> list[SampleSet]:
+    """Every aperture set, and the trace, as what they could see (:mod:`rig.pulse.limit`)."""
+    out = [SampleSet(s.aperture_s, s.window_s, float(s.pooled.mean()), _white_noise_var(s), len(s.pooled))
+           for s in sets]
+    if trace is not None and len(trace.samples) >= 64:
+        x = np.asarray(trace.samples, float) - dark_counts
+        whole = ApertureSet(1.0 / trace.rate_hz, trace.rate_hz, (x,))
+        out.append(SampleSet(whole.aperture_s, whole.window_s, float(x.mean()), _white_noise_var(whole), len(x)))
+    return out
+
+
 def _with_region(result: PulseResult) -> PulseResult:
-    steady = result.frequency_hz is None and result.frequency_min_hz is None and (
+    steady = result.frequency_hz is None and result.frequency_min_hz is None and result.method != "limit" and (
         result.modulation_pct <= max(RIPPLE_MIN_PCT, result.modulation_u_pct))
     if result.frequency_hz is None and result.frequency_min_hz is not None:
         # only bounds known: the worst corner (most modulation, lowest frequency) is the conservative region

@@ -30,7 +30,9 @@ class PulseResult:
     frequency_min_hz: float | None = None  # modulated faster than the capture resolves: "> frequency_min_hz"
     flicker_region: str = ""  # IEEE 1789 region (rig.pulse.ieee1789)
     aperture_us: float | None = None  # aperture of the samples the percent flicker comes from
-    method: str = ""  # how the frequency was found ("trace", "bursts", "bursts+trace", "bound")
+    method: str = ""  # how the frequency was found ("trace", "bursts", "bursts+trace", "bound"; "none": steady;
+    # "limit": nothing found, but too little light to exclude full-depth PWM above seen_up_to_hz)
+    seen_up_to_hz: float | None = None  # no modulation found: full-depth PWM would have shown up to this frequency
 
     def as_dict(self) -> dict[str, float | str | None]:
         def r(value: float | None, digits: int) -> float | None:
@@ -41,7 +43,7 @@ class PulseResult:
                 "pulse_min_hz": r(self.frequency_min_hz, 1),
                 "duty_pct": r(self.duty_pct, 3), "duty_u_pct": r(self.duty_u_pct, 3),
                 "flicker_region": self.flicker_region, "flicker_aperture_us": r(self.aperture_us, 2),
-                "pulse_method": self.method}
+                "pulse_method": self.method, "pwm_seen_up_to_hz": r(self.seen_up_to_hz, 1)}
 
 
 def analyze_trace(samples, rate_hz: float, dark_counts: float = 0.0) -> PulseResult:

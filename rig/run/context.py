@@ -89,6 +89,8 @@ class RunContext:
         self.phase_start = self.t0
         self.phase_duration_s = 0.0
         self.measure_n = 0
+        self.phase_state: dict[str, Any] = {}  # a phase body's own state, reset for every phase (the phase
+        # classes are shared registry instances and keep none)
 
     # --- time -----------------------------------------------------------------------------------------------------
     def now_s(self) -> float:

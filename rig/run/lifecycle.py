@@ -165,6 +165,8 @@ class _Run:
         except Exception as error:  # a bug or an unexpected hardware error: still recorded, wrap already off
             log.exception("unexpected error")
             outcome, reason = "ERROR", f"{type(error).__name__}: {error}"
+        if self.ctx is not None and self.ctx.levels.still_lit:
+            self.wrap_still_lit = True
         if self.wrap_still_lit and "WRAP STILL LIT" not in reason:
             outcome, reason = "ABORTED", f"WRAP STILL LIT after switch-off ({reason})"
         received: list[str] = []
@@ -201,7 +203,7 @@ class _Run:
         ctx = self.ctx = RunContext(bench, self.sequence, self.mode.name, self.mode.presses, self.writer, monitors,
                                     levels, derive, progress)
         for number, phase in enumerate(self.sequence.phases, start=1):
-            ctx.phase_number = number
+            ctx.phase_number, ctx.phase_state = number, {}
             log.info("phase %d/%d: %s", number, len(self.sequence.phases), phase.label)
             PHASE_KINDS[phase.kind].run(ctx, phase)
             ctx.facts.phases_done.append(phase.kind)

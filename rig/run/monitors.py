@@ -27,6 +27,7 @@ class Levels:
     dark: float = 0.0
     measured: float | None = None  # mean of the measure phase, the reference for auto-off and light checks
     lit_seen: bool = False
+    still_lit: bool = False  # light seen after switch-off: the switch has failed on
     switched_on_t_s: float | None = None
     switched_off_t_s: float | None = None
 
@@ -148,6 +149,7 @@ class LightCheck:
                 return _mark(row, "fault", f"no light {since_on:.0f} s after switch-on: check the wrap's power, "
                              "the switch wiring and the mode presses")
         elif levels.switched_off_t_s is not None and levels.measured and clear > STILL_LIT_FRACTION * levels.measured:
+            levels.still_lit = True
             return _mark(row, "fault", "WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; "
                          "disconnect its power by hand")
         return None

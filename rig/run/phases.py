@@ -139,7 +139,7 @@ def detect_pulsing(ctx: RunContext, phase: Phase, capture_s: float | None = None
         ctx.event(f"pulse detection failed ({error}): readings are not locked to a pulse period")
         return
     ctx.facts.pulse = {**result.as_dict(), "phase": phase.label}
-    text = (f"light after switch-on: {result.method or 'trace'} capture, percent flicker {result.modulation_pct:.1f}"
+    text = (f"pulse check after switch-on ({result.method or 'steady'}): percent flicker {result.modulation_pct:.1f}"
             f" ± {result.modulation_u_pct:.1f} %" + (f" ({result.flicker_region})" if result.flicker_region else ""))
     if result.frequency_hz is not None:
         text += f", {result.frequency_hz:.4g} Hz"
@@ -178,11 +178,16 @@ class SoakPhase(PhaseKind):
 
     def run(self, ctx: RunContext, phase: Phase) -> None:
         ctx.facts.soak_interval_s = phase.interval_s if phase.until_auto_off else ctx.facts.soak_interval_s
+        ctx.phase_state.update(last_lit_start_s=None, read_start_s=ctx.now_s())
         super().run(ctx, phase)
 
     def _sample(self, ctx: RunContext, phase: Phase) -> bool:
-        """One row through the pipeline, :meth:`after_row` marking it before it is written; True = stop."""
+        """One row through the pipeline, :meth:`after_row` marking it before it is written; True = stop.
+
+        The time before the reading starts is kept: the auto-off lies after the start of the last lit reading
+        and before the end of the first dark one (which may include extra auto-range integrations)."""
         stop: list[bool] = []
+        ctx.phase_state["read_start_s"] = ctx.now_s()
         ctx.sample(phase, before_write=lambda row: stop.append(self.after_row(ctx, phase, row)))
         return any(stop)
 
@@ -191,10 +196,16 @@ class SoakPhase(PhaseKind):
         if not (phase.until_auto_off and row["wrap_on"] and measured) or row.get("position"):
             return False
         if row["clear_basic"] < AUTO_OFF_FRACTION * measured:
-            ctx.facts.auto_off_t_s = row["t_s"]
+            last_lit = ctx.phase_state.get("last_lit_start_s")
+            after = last_lit if last_lit is not None else _last_lit_start(ctx, row)
+            before = float(row["t_s"])  # the end of this (dark) reading's last integration
+            ctx.facts.auto_off_t_s = round((after + before) / 2, 4)
+            ctx.facts.auto_off_u_s = round((before - after) / 2, 4)
+            ctx.facts.auto_off_bracket_s = [round(after, 4), round(before, 4)]
             row["event"] = "auto-off detected"
-            ctx.event(f"wrap switched itself off at {row['t_s']:.1f} s")
+            ctx.event(f"wrap switched itself off between {after:.1f} s and {before:.1f} s")
             return True
+        ctx.phase_state["last_lit_start_s"] = ctx.phase_state["read_start_s"]
         return False
 
     def at_end(self, ctx: RunContext, phase: Phase) -> None:
@@ -202,6 +213,15 @@ class SoakPhase(PhaseKind):
             ctx.facts.soak_limit_reached = True
             ctx.facts.soak_end_t_s = ctx.now_s()
             ctx.event(f"soak time limit {phase.duration_s:.0f} s reached without auto-off")
+
+
+def _last_lit_start(ctx: RunContext, dark_row: dict[str, Any]) -> float:
+    """When the soak's first reading is already dark: the start of the last lit main-position reading before it
+    (its end less its two integrations), else the switch-on."""
+    for row in reversed(ctx.rows):
+        if row["wrap_on"] and not row.get("position") and not row.get("saturated") and row is not dark_row:
+            return float(row["t_s"]) - 2.0 * float(row.get("t_int_ms") or 0.0) / 1000.0
+    return ctx.facts.switched_on_t_s or 0.0
 
 
 @register
@@ -226,6 +246,7 @@ def verify_dark(ctx: RunContext, phase: Phase) -> None:
         ctx.event("light after switch-off not verified: the sensor gave no reading")
         return
     if ctx.levels.lit_seen and ctx.levels.is_lit(row["clear_basic"]):
+        ctx.levels.still_lit = True
         row["event"] = "fault: WRAP STILL LIT after switch-off"
         raise WrapStillLit("WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; disconnect its "
                            "power by hand")

@@ -33,22 +33,27 @@ def _main_thread() -> bool:
 
 
 @contextmanager
-def abort_on_signals() -> Iterator[None]:
-    """Inside the block every stop signal raises :class:`RunAborted` (main thread; elsewhere a no-op)."""
+def _handled_by(handler) -> Iterator[None]:
+    """Every stop signal goes to ``handler`` inside the block; the previous handlers come back after it."""
     if not _main_thread():
         yield
         return
-
-    def handler(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name
-        raise RunAborted(f"{name} received: run stopped by the operator or the system")
-
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def abort_on_signals():
+    """Inside the block every stop signal raises :class:`RunAborted` (main thread; elsewhere a no-op)."""
+
+    def handler(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        raise RunAborted(f"{name} received: run stopped by the operator or the system")
+
+    return _handled_by(handler)
 
 
 @contextmanager
@@ -77,19 +82,10 @@ def signals_held() -> Iterator[None]:
             signal.raise_signal(sig)
 
 
-@contextmanager
-def signals_noted(received: list[str]) -> Iterator[None]:
+def signals_noted(received: list[str]):
     """Inside the block stop signals do not interrupt: their names are appended to ``received``."""
-    if not _main_thread():
-        yield
-        return
 
     def handler(signum: int, _frame: object) -> None:
         received.append(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return _handled_by(handler)

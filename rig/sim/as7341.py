@@ -23,18 +23,20 @@ from collections.abc import Iterator
 import adafruit_as7341
 import numpy as np
 
+from rig.chips.as7341 import CHANNELS, FIFO_ENTRIES, ID_VALUE, Bit, Reg
 from rig.responsivity import GAIN_RATIO_VS_64X, Responsivity, full_scale_counts, integration_time_ms
 from rig.sim.bus import SimI2CDevice
 from rig.sim.optics import LightSource
 from rig.sim.sensor_unit import SensorUnit
 
-ENABLE, ATIME, ID, ASTATUS, CH0 = 0x80, 0x81, 0x92, 0x94, 0x95
-FD_CFG0, FD_TIME1, FD_TIME2, CONTROL, FIFO_LVL, FDATA_L = 0xD7, 0xD8, 0xDA, 0xFA, 0xFD, 0xFE
-FDEN, FIFO_WRITE_FD, FIFO_CLR = 0x40, 0x80, 0x02
-FIFO_ENTRIES = 128  # 16-bit entries
-STATUS2, CFG0, CFG1, CFG6, ASTEP_L, ASTEP_H = 0xA3, 0xA9, 0xAA, 0xAF, 0xCA, 0xCB
-PON, SP_EN, SMUXEN = 0x01, 0x02, 0x10
-AVALID, ASAT_DIGITAL, ASAT_ANALOG = 0x40, 0x10, 0x08
+# the chip's registers and bits, as declared once in rig.chips.as7341
+ENABLE, ATIME, ID, ASTATUS, CH0 = Reg.ENABLE, Reg.ATIME, Reg.ID, Reg.ASTATUS, Reg.CH0
+FD_CFG0, FD_TIME1, FD_TIME2, CONTROL, FIFO_LVL, FDATA_L = (Reg.FD_CFG0, Reg.FD_TIME1, Reg.FD_TIME2, Reg.CONTROL,
+                                                           Reg.FIFO_LVL, Reg.FDATA_L)
+FDEN, FIFO_WRITE_FD, FIFO_CLR = Bit.FDEN, Bit.FIFO_WRITE_FD, Bit.FIFO_CLR
+STATUS2, CFG0, CFG1, CFG6, ASTEP_L, ASTEP_H = Reg.STATUS2, Reg.CFG0, Reg.CFG1, Reg.CFG6, Reg.ASTEP_L, Reg.ASTEP_H
+PON, SP_EN, SMUXEN = Bit.PON, Bit.SP_EN, Bit.SMUXEN
+AVALID, ASAT_DIGITAL, ASAT_ANALOG = Bit.AVALID, Bit.ASAT_DIGITAL, Bit.ASAT_ANALOG
 
 # Photodiodes behind each SMUX RAM byte (low nibble, high nibble), from the driver's SMUX_IN names.
 # "L"/"R" are the two halves of a filter channel; each gives half the channel's response.
@@ -43,7 +45,7 @@ SMUX_PHOTODIODES: tuple[tuple[str | None, str | None], ...] = (
     ("F7L", None), (None, "ClearL"), (None, "F5R"), ("F7R", None), (None, None), (None, "F2R"), ("F4R", None),
     ("F8R", "F6R"), (None, "F3R"), ("F1R", None), (None, "ClearR"), (None, None), ("NIR", None),
 )
-_CHANNEL_INDEX = {name: i for i, name in enumerate(("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "Clear", "NIR"))}
+_CHANNEL_INDEX = {name: i for i, name in enumerate(CHANNELS)}
 
 
 def _photodiode_weight(name: str) -> tuple[int, float]:
@@ -61,7 +63,7 @@ class AS7341Emulator(SimI2CDevice):
     arithmetic only).
     """
 
-    CHIP_ID_BYTE = 0x09 << 2
+    CHIP_ID_BYTE = ID_VALUE << 2
 
     def __init__(self, clock, light: LightSource, responsivity: Responsivity | None = None, seed: int = 0,
                  dark_counts: float = 1.5, read_noise_counts: float = 1.0, unit: SensorUnit | None = None) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from rig.chips import spectral_chip
 from rig.clock import SimClock
 from rig.config import BenchConfig
 from rig.hardware.bench import Bench, Position
@@ -126,7 +127,8 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     def unit(index: int = 0) -> SensorUnit:  # each position's sensor is its own part
         return SensorUnit.draw(unit_id if index == 0 else f"{unit_id}/{index}", seed, spread)
 
-    as7341 = AS7341Emulator(clock, light, seed=seed, unit=unit())
+    emulator = spectral_chip(config.spectral.chip).load("emulator")  # the chip's register-level emulator
+    as7341 = emulator(clock, light, seed=seed, unit=unit())
     muxed = [p for p in config.positions if p.mux_channel is not None]
     mux = None
     if muxed:  # every sensor behind the TCA9548A, one per position; the first is the main sensor
@@ -134,7 +136,7 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
         bus.muxes.append(mux)
         chips = []
         for index, position in enumerate(muxed):
-            chip = as7341 if index == 0 else AS7341Emulator(clock, JigLight(wrap, light.transmission, position.name),
+            chip = as7341 if index == 0 else emulator(clock, JigLight(wrap, light.transmission, position.name),
                                                             seed=seed + 10 + index, unit=unit(index))
             chip.light = JigLight(wrap, light.transmission, position.name) if index == 0 else chip.light
             mux.attach(position.mux_channel, config.spectral.address, chip)

@@ -22,7 +22,10 @@ Physics, per segment (``x`` is the LED junction warm-up state, 0 cold .. 1 warm)
   light over a window is the exact integral of that waveform (closed-form
   antiderivatives over every on-interval of the gate), so a sensor aperture sees
   what a real one would;
-- auto-off: the controller turns the LEDs off ``auto_off_s`` after power-on.
+- auto-off: the controller turns the LEDs off ``auto_off_s`` after power-on;
+- thermal throttling (``[[throttle]]``): a step down of the drive to ``output_factor`` of its level (light and
+  heat alike) once the surface reaches ``at_surface_c`` or ``at_s`` seconds after power-on, whichever comes first;
+  a step holds until the power is switched off, and the lowest factor of the steps reached applies.
 """
 
 from __future__ import annotations
@@ -116,6 +119,16 @@ class FaultEvent:
 
 
 @dataclass
+class Throttle:
+    """A step of thermal throttling: from ``at_s`` after power-on or when the surface reaches ``at_surface_c``
+    (whichever is first; either may be omitted), the drive is ``output_factor`` of its full level."""
+
+    output_factor: float = 0.7
+    at_s: float | None = None
+    at_surface_c: float | None = None
+
+
+@dataclass
 class WrapFaults:
     """Faults of the wrap itself, and scheduled faults of the bench hardware (``events``)."""
 
@@ -156,6 +169,7 @@ class WrapSpec:
     positions: list[WrapPosition] = field(default_factory=list)
     ripple: list[Ripple] = field(default_factory=list)  # in every mode (e.g. mains ripple at 100/120 Hz)
     relight_after_s: float | None = None  # after auto-off the controller lights again after this long
+    throttle: list[Throttle] = field(default_factory=list)  # thermal throttling steps (none: never throttles)
     sensor: SensorSpread = field(default_factory=SensorSpread)  # the simulated AS7341 unit's production spread
     source: str = "<built-in>"
 
@@ -207,6 +221,17 @@ class WrapSpec:
         for i, mode in enumerate(self.modes):
             if mode.auto_off_s is not None and mode.auto_off_s <= 0:
                 raise ConfigError(path, f"modes[{i}].auto_off_s", "seconds > 0", mode.auto_off_s)
+        for i, step in enumerate(self.throttle):
+            if not 0 < step.output_factor <= 1:
+                raise ConfigError(path, f"throttle[{i}].output_factor", "a factor in (0, 1]", step.output_factor)
+            if step.at_s is None and step.at_surface_c is None:
+                raise ConfigError(path, f"throttle[{i}]", "at_s or at_surface_c (when the step happens)")
+            if step.at_s is not None and step.at_s <= 0:
+                raise ConfigError(path, f"throttle[{i}].at_s", "seconds after power-on > 0", step.at_s)
+            if step.at_surface_c is not None and not self.ambient_c < step.at_surface_c <= 150:
+                raise ConfigError(path, f"throttle[{i}].at_surface_c",
+                                  f"a temperature above ambient ({self.ambient_c:g} C) and at most 150 C",
+                                  step.at_surface_c)
         if self.relight_after_s is not None and self.relight_after_s <= 0:
             raise ConfigError(path, "relight_after_s", "seconds > 0", self.relight_after_s)
         if not 0 <= self.start_mode < len(self.modes):
@@ -246,6 +271,8 @@ class _Segment:
     auto_off_at_s: float | None
     junction_x0: float
     surface_c0: float
+    powered_at_s: float | None = None  # when the power came on (throttle steps count from it)
+    throttled: frozenset[int] = frozenset()  # indices of the throttle steps reached since power-on
 
 
 class WrapModel:
@@ -260,6 +287,7 @@ class WrapModel:
         self._full_power_mw_cm2 = full_power
         self._segments = [_Segment(start_s, False, spec.start_mode, False, None, 0.0, spec.ambient_c)]
         self._starts = [start_s]
+        self._next_cache: tuple[_Segment | None, tuple[float, int] | None] = (None, None)
         self.power_events: list[tuple[float, bool]] = []
         self.button_presses: list[float] = []
 
@@ -276,7 +304,8 @@ class WrapModel:
         mode = self.spec.start_mode if powered else current.mode_index
         if powered and not self.spec.faults.auto_off_broken:
             auto_off = t_s + self._auto_off_s(mode)
-        self._append(t_s, powered=powered, mode_index=mode, lit=powered, auto_off_at_s=auto_off)
+        self._append(t_s, powered=powered, mode_index=mode, lit=powered, auto_off_at_s=auto_off,
+                     powered_at_s=t_s if powered else None, throttled=frozenset())
 
     def press_button(self, t_s: float) -> None:
         """The wrap's button was pressed at ``t_s``: step to the next mode (if powered and lit)."""
@@ -338,7 +367,8 @@ class WrapModel:
             on_fraction = _waveform_mean(a - segment.start_s, b - segment.start_s, mode.pulse_hz, mode.duty,
                                          self.spec.ripple + mode.ripple)
             x = self._junction_at(segment, (a + b) / 2 - segment.start_s)
-            factor = (1 - self.spec.droop_fraction * x) * mode.intensity * on_fraction * (b - a) / (t1_s - t0_s)
+            factor = (1 - self.spec.droop_fraction * x) * mode.intensity * self._throttle_factor(segment) \
+                * on_fraction * (b - a) / (t1_s - t0_s)
             shift = self.spec.wavelength_drift_nm * x
             for name in self._lit_strings(mode):
                 string = self._string_by_name[name]
@@ -367,7 +397,48 @@ class WrapModel:
         mode = self.spec.modes[segment.mode_index]
         power = sum(self._heat(self._string_by_name[n]) for n in self._lit_strings(mode))
         ripple = 1.0 + sum(r.depth_pct / 100.0 * r.mean() for r in self.spec.ripple + mode.ripple)
-        return power / self._full_power_mw_cm2 * mode.duty * mode.intensity * ripple
+        return power / self._full_power_mw_cm2 * mode.duty * mode.intensity * ripple * self._throttle_factor(segment)
+
+    def _throttle_factor(self, segment: _Segment) -> float:
+        """The drive left by the throttle steps reached (the lowest factor applies); 1 when none."""
+        return min((self.spec.throttle[i].output_factor for i in segment.throttled), default=1.0)
+
+    def _crossing_dt_s(self, segment: _Segment, threshold_c: float, horizon_s: float = 1e6) -> float | None:
+        """Seconds into ``segment`` when the surface first reaches ``threshold_c`` (None: not within the horizon)."""
+        if self._surface_at(segment, 0.0) >= threshold_c:
+            return 0.0
+        step, lo = self.spec.heat_tau_s / 8.0, 0.0
+        while lo < horizon_s:  # bracket the first crossing, then bisect
+            hi = lo + step
+            if self._surface_at(segment, hi) >= threshold_c:
+                for _ in range(60):
+                    mid = (lo + hi) / 2
+                    lo, hi = (lo, mid) if self._surface_at(segment, mid) >= threshold_c else (mid, hi)
+                return hi
+            lo, step = hi, step * 1.25
+        return None
+
+    def _next_event(self, segment: _Segment) -> tuple[float, int] | None:
+        """The segment's next own event: (time, -1) for the auto-off timer, (time, i) for throttle step i."""
+        if not segment.powered:
+            return None
+        if self._next_cache[0] is segment:  # the last segment is asked on every query
+            return self._next_cache[1]
+        events: list[tuple[float, int]] = []
+        if segment.auto_off_at_s is not None:
+            events.append((segment.auto_off_at_s, -1))
+        for i, step in enumerate(self.spec.throttle):
+            if i in segment.throttled:
+                continue
+            if step.at_s is not None and segment.powered_at_s is not None:
+                events.append((max(segment.start_s, segment.powered_at_s + step.at_s), i))
+            if step.at_surface_c is not None and self._effective_lit(segment):
+                dt = self._crossing_dt_s(segment, step.at_surface_c)
+                if dt is not None:
+                    events.append((segment.start_s + dt, i))
+        event = min(events) if events else None
+        self._next_cache = (segment, event)
+        return event
 
     def _junction_at(self, segment: _Segment, dt_s: float) -> float:
         target = 1.0 if self._effective_lit(segment) else 0.0
@@ -401,14 +472,16 @@ class WrapModel:
     def _segment_at(self, t_s: float) -> _Segment:
         last = self._segments[-1]
         relight = self.spec.relight_after_s
-        while last.powered and last.auto_off_at_s is not None and last.auto_off_at_s <= t_s:
-            dt = last.auto_off_at_s - last.start_s
-            if last.lit:  # auto-off; a controller that relights sets its next event as the "auto-off" time
-                nxt = None if relight is None else last.auto_off_at_s + relight
+        while (event := self._next_event(last)) is not None and event[0] <= t_s:
+            at_s, step = event
+            dt = at_s - last.start_s
+            state = dict(start_s=at_s, junction_x0=self._junction_at(last, dt), surface_c0=self._surface_at(last, dt))
+            if step >= 0:  # a throttle step: the drive drops from here on
+                last = replace(last, throttled=last.throttled | {step}, **state)
+            elif last.lit:  # auto-off; a controller that relights sets its next event as the "auto-off" time
+                last = replace(last, lit=False, auto_off_at_s=None if relight is None else at_s + relight, **state)
             else:  # relit after ``relight_after_s``, with a fresh timer
-                nxt = last.auto_off_at_s + self._auto_off_s(last.mode_index)
-            last = replace(last, start_s=last.auto_off_at_s, lit=not last.lit, auto_off_at_s=nxt,
-                           junction_x0=self._junction_at(last, dt), surface_c0=self._surface_at(last, dt))
+                last = replace(last, lit=True, auto_off_at_s=at_s + self._auto_off_s(last.mode_index), **state)
             self._segments.append(last)
             self._starts.append(last.start_s)
         index = max(0, bisect.bisect_right(self._starts, t_s) - 1)

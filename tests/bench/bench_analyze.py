@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from rig.analysis import nominal_calibration
+from rig.derive import nominal_calibration
 from rig.reanalyze import analyze_counts_csv
 
 ROWS = 1000

@@ -6,8 +6,8 @@ The simulated attenuator truly passes 1.3 % while the bench config says 1 %; one
 
 import numpy as np
 
-from rig.calibrate import Reading, fit_scale, measure_nominal
-from rig.calibration import CalibrationFile
+from rig.calibration_file import CalibrationFile
+from rig.calibration_fit import Reading, fit_scale, measure_nominal
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.hardware.spectral import SpectralSensor

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from rig.analysis import make_deriver
 from rig.compare import check_mixing, compare_table
 from rig.config import load_bench_config
+from rig.derive import make_deriver
 from rig.load import load_runs
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.report import build_report

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.calibrate import Reading, fit_scale, measure_nominal
-from rig.calibration import spectral_calibration
+from rig.calibration_file import spectral_calibration
+from rig.calibration_fit import Reading, fit_scale, measure_nominal
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.hardware.spectral import SpectralSensor

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rig.analysis import nominal_calibration
 from rig.config import load_validated
+from rig.derive import nominal_calibration
 from rig.errors import ConfigError, RigError
 from rig.responsivity import CHANNELS, Responsivity, corrected
 from rig.spectrum import Calibration, ModelUncertainty
