@@ -64,20 +64,11 @@ def signals_held() -> Iterator[None]:
     (rich's live display, a watcher) the kernel hands the signal to that thread and Python runs the handler in
     the main thread anyway, in the middle of the block.
     """
-    if not _main_thread():
-        yield
-        return
     received: list[int] = []
-
-    def note(signum: int, _frame: object) -> None:
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, note) for sig in STOP_SIGNALS}
     try:
-        yield
+        with _handled_by(lambda signum, _frame: received.append(signum)):
+            yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         for sig in dict.fromkeys(received):
             signal.raise_signal(sig)
 
