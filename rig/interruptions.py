@@ -240,16 +240,16 @@ class BesideResult:
     @property
     def problems(self) -> list[str]:
         found = list(self.run.problems)
-        if self.name.startswith("second run") and not (self.exit_code == 2 and "in use by another rig process"
+        if BESIDE[self.name] == ["run"] and not (self.exit_code == 2 and "in use by another rig process"
                                                        in self.stderr):
             found.append(f"second run not refused (exit {self.exit_code}: {self.stderr.strip()[-200:]})")
-        if self.name.startswith("rig off") and self.exit_code != 0:
+        if BESIDE[self.name] != ["run"] and self.exit_code != 0:
             found.append(f"rig off failed (exit {self.exit_code}: {self.stderr.strip()[-200:]})")
         return found
 
 
 LEFT_ALONE = Interruption("left alone", "none", "COMPLETED", "all phases ran", exit_codes=(0, 1))
-BESIDE = {"second run on the same bench": ["run"], "rig off while a run holds the lock": ["off", "--sim"]}
+BESIDE = {"a second rig run on the same bench": ["run"], "a rig off while a run holds the lock": ["off", "--sim"]}
 
 
 def run_beside(name: str, work: Path, seed: int = 0) -> BesideResult:
