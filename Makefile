@@ -1,6 +1,7 @@
 # rig: the two commands are `make demo` and `make test`; both create .venv.
 PYTHON ?= python3
-VENV_FLAGS ?=              # e.g. --system-site-packages on Raspberry Pi OS (apt's python3-lgpio)
+# on a Raspberry Pi: make VENV_FLAGS=--system-site-packages test (the venv sees apt's python3-lgpio: no compiler)
+VENV_FLAGS ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp

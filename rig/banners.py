@@ -7,7 +7,6 @@ the report and the comparison page all say the same thing.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.markup import escape
-
-from rig.errors import RigError
 
 KINDS = ("incomplete", "simulated", "uncalibrated", "calibration_old", "example")
 HEADLINES = {
@@ -95,17 +92,11 @@ def _utc(text: str) -> datetime:
 
 
 def read_manifest(run_dir: Path) -> dict:
-    """``run.json`` of a run folder, or a RigError naming the file."""
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise RigError(f"{run_dir}: not a run folder (no run.json)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RigError(f"{path}: expected the run's JSON manifest ({error})") from error
-    if not isinstance(data, dict):
-        raise RigError(f"{path}: expected the run's JSON manifest (an object), got {type(data).__name__}")
-    return data
+    """``run.json`` of a run folder, checked: damage is a RigError naming the file and key
+    (:func:`rig.run_files.read_manifest`; no pandas)."""
+    from rig.run_files import read_manifest as read
+
+    return read(run_dir)
 
 
 def run_dir_banners(run_dir: Path) -> list[Banner]:

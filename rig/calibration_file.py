@@ -154,11 +154,16 @@ def load_calibration(path: str | Path) -> CalibrationFile:
 
 def save_calibration(calibration: CalibrationFile, path: str | Path) -> Path:
     """Write a calibration file (TOML) and return its path."""
+    from rig.results import write_text_atomic
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = asdict(calibration)
     data.pop("source")
-    path.write_text(to_toml(data), encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, to_toml(data))  # the points gathered so far are never left half-written
+    except OSError as error:
+        raise RigError(f"cannot write {path}: {error.strerror or error}") from None
     return path
 
 

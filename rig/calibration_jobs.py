@@ -59,6 +59,9 @@ def _finite(text: str, path: Path, line: int, column: str, positive: bool = Fals
 def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None
                           ) -> tuple[list[Reading], list[tuple[float, float]]]:
     """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults)."""
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "CSV file")
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
@@ -145,14 +148,19 @@ def thermistor_points(point_texts: list[str], points_csv: str | None, probe: str
             raise RigError(f"--point {text!r}: expected REFERENCE_C:RESISTANCE_OHM, e.g. 0.0:32650") from None
         points.append(_checked_point(temp, ohm, f"--point {text!r}"))
     if points_csv:
-        path = Path(points_csv)
+        from rig.input_files import regular_file
+
+        path = regular_file(points_csv, "CSV file")
         try:
             with path.open(newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
         except (OSError, UnicodeDecodeError, csv.Error) as error:
             raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
+        if not rows:
+            raise RigError(f"{path}: no points; expected a header reference_c, resistance_ohm [, probe] and a row "
+                           "per point")
         for column in ("reference_c", "resistance_ohm"):
-            if rows and column not in rows[0]:
+            if column not in rows[0]:
                 raise RigError(f"{path}: missing column '{column}'; expected reference_c, resistance_ohm [, probe]")
         for line, row in enumerate(rows, start=2):
             if row.get("probe") not in (None, "", probe):
@@ -185,13 +193,15 @@ def calibrate_thermistor(probe: str, points: list[tuple[float, float]], model: s
     fit = fit_thermistor([p[0] for p in points], [p[1] for p in points], model)
     if not all(math.isfinite(v) for v in fit.coefficients.values()):
         raise RigError("thermistor calibration: the fit gave non-finite coefficients; check the points")
+    from rig.results import write_text_atomic
+
     path = Path(out) if out else Path("calibration") / f"thermistor-{probe}-{_stamp()}.toml"
     record = {"probe": probe, "created": datetime.now(UTC).isoformat(timespec="seconds"), "model": fit.model,
               **fit.coefficients, "reference_c": [p[0] for p in points], "resistance_ohm": [p[1] for p in points],
               "residuals_c": [round(r, 4) for r in fit.residuals_c]}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(to_toml(record), encoding="utf-8")
+        write_text_atomic(path, to_toml(record))
     except OSError as error:
         raise RigError(f"cannot write {path}: {error.strerror or error}") from error
     return ThermistorResult(path, fit.model, fit.coefficients, fit.residuals_c)

@@ -87,6 +87,9 @@ FAULTS = [
     Fault("relay welded on (no auto-off)", "stuck_on = true\nauto_off_broken = true\n", "ABORTED",
           "WRAP STILL LIT after switch-off",
           wrap_lit_at_end=True),
+    # the interlock stops the run and switches off, but the relay is welded: the light check must still say so
+    Fault("relay welded, run stopped by the interlock", "stuck_on = true\nrunaway_c_per_min = 4.0\n", "ABORTED",
+          r"WRAP STILL LIT after switch-off.*over-temperature", wrap_lit_at_end=True),
 ]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,10 +64,9 @@ def scan_run_dirs(patterns: Iterable[str | Path]) -> tuple[list[Path], list[str]
 
 
 def _read_manifest(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise RigError(f"{run_dir / 'run.json'}: unreadable ({error})") from error
+    from rig.banners import read_manifest
+
+    return read_manifest(run_dir)
 
 
 def _run_row(run_dir: Path, manifest: dict, has_summary: bool) -> dict:
@@ -116,16 +114,15 @@ def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
     for run_dir in run_dirs:
         manifest = _read_manifest(run_dir)
         summary_file = run_dir / "summary.csv"
-        has_summary = summary_file.is_file()
+        has_summary = summary_file.exists() or summary_file.is_symlink()  # not a file: named below
         row = _run_row(run_dir, manifest, has_summary)
         run_rows.append(row)
         if has_summary:
-            with summary_file.open(newline="", encoding="utf-8") as handle:
-                for record in csv.DictReader(handle):
-                    record["run_id"] = row["run_id"]
-                    record["claim_id"] = claim_id(record.get("claim") or "", record.get("unit") or "",
-                                                  record.get("claim_id"))
-                    summary_records.append(record)
+            for record in _summary_records(summary_file):
+                record["run_id"] = row["run_id"]
+                record["claim_id"] = claim_id(record.get("claim") or "", record.get("unit") or "",
+                                              record.get("claim_id"))
+                summary_records.append(record)
     runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     runs["start_time"] = pd.to_datetime(runs["start_time"], utc=True, errors="coerce")
     summaries = pd.DataFrame.from_records(summary_records)
@@ -135,3 +132,33 @@ def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
         summaries = summaries[["run_id", "claim_id", *[c for c in summaries.columns
                                                         if c not in ("run_id", "claim_id")]]]
     return LoadedRuns(runs, summaries, skipped)
+
+
+def _summary_records(path: Path) -> list[dict]:
+    """The rows of one summary.csv (csv module: cheap for hundreds of runs), or a RigError naming the damage."""
+    from rig.input_files import regular_file
+    from rig.run_files import SUMMARY_COLUMNS
+
+    try:
+        data = regular_file(path, "CSV file").read_bytes()  # a FIFO or /dev/zero would block or never end
+        text = data.decode("utf-8")
+    except OSError as error:
+        raise RigError(f"{path}: cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise RigError(f"{path}: not UTF-8 text (byte {error.start}): the file is damaged") from None
+    if not text:
+        raise RigError(f"{path}: empty (not even a header)")
+    if not text.endswith("\n"):
+        raise RigError(f"{path}: line {text.count(chr(10)) + 1} is cut short (no line end): the file was damaged "
+                       "or copied incompletely")
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in SUMMARY_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise RigError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}")
+    records = []
+    for record in reader:
+        if None in record or None in record.values():
+            raise RigError(f"{path}: line {reader.line_num}: expected {len(reader.fieldnames or [])} cells")
+        records.append(record)
+    return records
+

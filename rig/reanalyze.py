@@ -26,16 +26,37 @@ DERIVED_COLUMNS = [*Estimate().as_dict(), "calibration_id"]
 COUNTS_COLUMNS = [*CHANNELS, "gain_x", "t_int_ms"]
 
 
-def analyze_counts_csv(path: Path, calibration: Calibration,
-                       progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def _check_row_lengths(path: Path) -> None:
+    """Every row as long as the header (pandas would take extra leading cells as an index, shifting columns)."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return
+        for row in reader:
+            if row and len(row) != len(header):
+                raise RigError(f"{path}: line {reader.line_num}: {len(row)} cells, the header has {len(header)}")
+
+
+Progress = Callable[[int, int], None]  # (rows done, rows in all), after every chunk
+CHUNK_ROWS = 50
+
+
+def analyze_counts_csv(path: Path, calibration: Calibration, progress: Progress | None = None) -> pd.DataFrame:
     """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> the same rows plus the estimate.
 
-    ``progress(rows_done, rows_total)`` is called every 1000 rows and at the end."""
+    Every row is checked before the first is estimated; ``progress`` hears how far the estimate is."""
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "counts CSV")
     try:
-        frame = pd.read_csv(path)
+        _check_row_lengths(path)
+        frame = pd.read_csv(path, index_col=False)
     except pd.errors.EmptyDataError:
         raise RigError(f"{path}: empty file; expected a header with {', '.join(COUNTS_COLUMNS)} and rows") from None
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise RigError(f"{path}: cannot read as CSV ({error})") from error
     if frame.empty:
         raise RigError(f"{path}: a header but no readings")
@@ -50,6 +71,12 @@ def analyze_counts_csv(path: Path, calibration: Calibration,
             raise RigError(f"{path}: line {int(first) + 2}, column '{column}': expected a number "
                            f"(got {frame[column][first]!r})")
         frame[column] = values
+    for column in CHANNELS:
+        bad_count = ~((frame[column] >= 0) & (frame[column] < float("inf")))
+        if bad_count.any():
+            first = int(bad_count.to_numpy().argmax())
+            raise RigError(f"{path}: line {first + 2}, column '{column}': expected raw counts >= 0 "
+                           f"(got {frame[column].iloc[first]!r})")
     bad_gain = ~frame["gain_x"].isin(GAIN_CODES_X)
     if bad_gain.any():
         first = int(bad_gain.to_numpy().argmax())
@@ -62,54 +89,59 @@ def analyze_counts_csv(path: Path, calibration: Calibration,
                        f"(got {frame['t_int_ms'].iloc[first]!r})")
     total = len(frame)
     report = None if progress is None else (lambda done: progress(done, total))
-    return pd.DataFrame(analyze_counts(frame.to_dict("records"), calibration, progress=report))
+    return pd.DataFrame(analyze_counts(frame.to_dict("records"), calibration, progress=report,
+                                       progress_every=CHUNK_ROWS))
 
 
 def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration | None,
-                  out_dir: Path | None = None) -> tuple[Path, list[Any]]:
+                  out_dir: Path | None = None, progress: Progress | None = None) -> tuple[Path, list[Any]]:
     """Recompute a run's derived columns and summary from its raw counts into ``out_dir``.
 
     The original files are never touched: the result goes to ``<run>/reanalysis-<time>/`` by default.
     """
+    from rig.run_files import read_csv_checked, read_manifest
+
+    read_manifest(run_dir)  # a damaged run.json is named here, not half-used below
+    manifest = RunManifest.read(run_dir / "run.json")
     samples_file = run_dir / "samples.csv"
-    if not samples_file.is_file():
-        raise RigError(f"{run_dir}: no samples.csv: not a run folder")
-    manifest = RunManifest.read(run_dir / "run.json") if (run_dir / "run.json").is_file() else RunManifest()
-    try:
-        samples = pd.read_csv(samples_file, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise RigError(f"{samples_file}: not a readable samples file ({error})") from error
-    missing = [c for c in (*CHANNELS, "gain_x", "t_int_ms", "t_s") if c not in samples.columns]
-    if missing:
-        raise RigError(f"{samples_file}: missing column(s) {', '.join(missing)}: not a rig samples file")
+    samples = read_csv_checked(samples_file, filled=(*CHANNELS, "gain_x", "t_int_ms", "t_s", "transmission"),
+                               keep_default_na=False)
+    if samples.empty:
+        raise RigError(f"{samples_file}: a header but no samples: nothing to re-analyse")
     rows = samples.to_dict("records")
     dark_rows = [r for r in rows if r.get("phase_kind") == "dark" and not truthy(r.get("saturated"))]
     dark = {c: sum(float(r[c]) for r in dark_rows) / len(dark_rows) for c in CHANNELS} if dark_rows else {}
     mode = profile.mode(manifest.mode or None)
     derive = make_deriver(calibration, mode.claims.lines)
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
         for column in derive.columns:
             row[column] = None
         if not truthy(row.get("saturated")):
             row.update(derive(row, dark))
+        if progress is not None and (number % CHUNK_ROWS == 0 or number == len(rows)):
+            progress(number, len(rows))
     facts = RunFacts.from_json(manifest.facts)
     checks = check_claims(mode.claims, rows, facts, manifest.outcome if manifest.start_time else "COMPLETED",
                           manifest.reason)
     out_dir = out_dir or run_dir / f"reanalysis-{pd.Timestamp.now('UTC').strftime('%Y%m%d-%H%M%S')}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    columns = list(samples.columns) + [c for c in derive.columns if c not in samples.columns]
-    write_csv_atomic(out_dir / "samples.csv", rows, columns)
-    write_csv_atomic(out_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
-    write_json_atomic(out_dir / "analysis.json", {
-        "source_run": str(run_dir), "profile": profile.source, "mode": mode.name,
-        "calibration_id": calibration.id if calibration else "nominal-datasheet",
-        "behaviour": wrap_behaviour(rows, facts),
-    })
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        columns = list(samples.columns) + [c for c in derive.columns if c not in samples.columns]
+        write_csv_atomic(out_dir / "samples.csv", rows, columns)
+        write_csv_atomic(out_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
+        write_json_atomic(out_dir / "analysis.json", {
+            "source_run": str(run_dir), "profile": profile.source, "mode": mode.name,
+            "calibration_id": calibration.id if calibration else "nominal-datasheet",
+            "behaviour": wrap_behaviour(rows, facts),
+        })
+    except OSError as error:
+        raise RigError(f"cannot write the re-analysis into {out_dir}: {error.strerror or error}") from None
     return out_dir, checks
 
 
 def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str | None, bench_sensor_id: str,
-                     transmission: float, force: bool, out_dir: Path | None) -> tuple[Path, list[Any], list[str]]:
+                     transmission: float, force: bool, out_dir: Path | None,
+                     progress: Progress | None = None) -> tuple[Path, list[Any], list[str]]:
     """:func:`reanalyze_run` with the calibration chosen for the run's own sensor (warnings returned)."""
     from rig.calibration_file import select_calibration
 
@@ -118,5 +150,5 @@ def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str 
         manifest = RunManifest.read(run_dir / "run.json") if (run_dir / "run.json").is_file() else RunManifest()
         sensor_id = (manifest.bench.get("spectral") or {}).get("sensor_id", bench_sensor_id)
         calibration, warnings = select_calibration(calibration_path, sensor_id, transmission, float("inf"), force)
-    out, checks = reanalyze_run(run_dir, profile, calibration, out_dir)
+    out, checks = reanalyze_run(run_dir, profile, calibration, out_dir, progress)
     return out, checks, warnings

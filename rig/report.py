@@ -46,13 +46,6 @@ def _image(name: str, data: bytes, alt: str) -> str:
     return f'<figure><img id="{name}" alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}"></figure>'
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.is_file() or not path.stat().st_size:
-        return pd.DataFrame()
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise RigError(f"{path}: not a readable CSV ({error})") from error
 
 
 def _summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
@@ -79,12 +72,19 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     """Write ``report.html`` and the PNGs into ``out_dir`` (default: ``<run>/report``); return the HTML path."""
     from rig.plotting import Stamp, png
     from rig.report_plots import positions_figure, spectrum_figure, timeline_figure, verdict_figure
+    from rig.responsivity import CHANNELS
+    from rig.run_files import read_csv_checked, read_summary
 
     manifest = read_manifest(run_dir)
-    samples = _read_csv(run_dir / "samples.csv")
-    summary = _read_csv(run_dir / "summary.csv")
+    # no samples.csv (the bench never opened) or only its header (stopped before a sample) is a short run, not damage
+    samples = read_csv_checked(run_dir / "samples.csv", filled=(*CHANNELS, "gain_x", "t_int_ms", "t_s"),
+                               missing_ok=True, empty_ok=True)
+    summary = read_summary(run_dir / "summary.csv")
     out_dir = out_dir or run_dir / "report"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RigError(f"cannot make the report folder {out_dir}: {error.strerror or error}") from None
     safety = ((manifest.get("sequence") or {}).get("as_used") or {}).get("safety", {})
     cutout = safety.get("interlock_surface_c", safety.get("max_surface_c"))  # old runs: max_surface_c
     info = Stamp.from_manifest(manifest)
@@ -99,7 +99,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         figures["positions"] = positions_figure(uniformity, info)
     images = {name: png(figure) for name, figure in figures.items()}
     for name, data in images.items():
-        (out_dir / f"{name}.png").write_bytes(data)
+        _write(out_dir / f"{name}.png", lambda path, data=data: path.write_bytes(data))
     banners = run_banners(manifest, not summary.empty)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -142,5 +142,13 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     parts.append("<h2>Wrap profile as used</h2><pre>" + html.escape(json.dumps(profile, indent=2)) + "</pre>")
     parts.append("</body></html>")
     report = out_dir / "report.html"
-    report.write_text("\n".join(parts), encoding="utf-8")
+    _write(report, lambda path: path.write_text("\n".join(parts), encoding="utf-8"))
     return report
+
+
+def _write(path: Path, write) -> None:
+    try:
+        write(path)
+    except OSError as error:
+        raise RigError(f"cannot write {path}: {error.strerror or error}") from None
+

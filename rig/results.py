@@ -154,6 +154,11 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     _atomic_write(path, lambda handle: json.dump(data, handle, indent=2, default=str))
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file (a calibration, a page) by temp file + rename: the old one stays whole until replaced."""
+    _atomic_write(path, lambda handle: handle.write(text))
+
+
 def write_csv_atomic(path: Path, rows: Iterable[dict[str, Any]], columns: list[str]) -> None:
     """Write a whole CSV by temp file + rename."""
     def write(handle) -> None:

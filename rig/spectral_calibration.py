@@ -85,7 +85,9 @@ def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
     """Read a REF_CSV: a counts table (as ``rig analyze`` reads) plus reference_peak_nm and optional
     reference_fwhm_nm, reference_u_nm, reference_mw_cm2. Mistakes raise RigError naming file, row and column.
     (``peak_column``/``peak_default``: the irradiance calibration's ``reference_nm``, or a default for it.)"""
-    path = Path(path)
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "CSV file")
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))

@@ -39,3 +39,43 @@ def test_a_wrap_that_never_switches_itself_off_fails_its_auto_off_claim(tmp_path
     assert summary.loc["session length / auto-off", "verdict"] == "FAIL"
     assert "still on after" in summary.loc["session length / auto-off", "note"]
     assert result.exit_code == 1
+
+
+def test_a_second_run_while_one_holds_the_bench_is_refused_and_creates_nothing(tmp_path, capsys):
+    from rig.cli import main
+    from rig.interruptions import handlers_restored, prepare
+    from rig.lock import BenchLock, bench_lock_path
+
+    argv = prepare(tmp_path)
+    out = tmp_path / "results"
+    with BenchLock(bench_lock_path("sim", 1, 17, out)), handlers_restored():  # the first run holds the bench
+        code = main(argv)
+    assert code == 2
+    assert "the bench is in use by another rig process" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == [".rig-sim-bench.lock"]  # no run folder, nothing switched
+
+
+def test_rig_off_works_while_a_run_holds_the_lock(tmp_path, capsys):
+    from rig.cli import main
+    from rig.interruptions import handlers_restored
+    from rig.lock import BenchLock, bench_lock_path
+
+    with BenchLock(bench_lock_path("real", 1, 17, tmp_path)), handlers_restored():
+        code = main(["off", "--sim"])
+    assert code == 0 and "power pin GPIO17 driven low (off)" in capsys.readouterr().out
+
+
+def test_rig_off_names_the_pin_another_process_holds(tmp_path):
+    from gpiozero import DigitalOutputDevice
+    from gpiozero.pins.mock import MockFactory
+
+    from rig.config import SwitchConfig
+    from rig.errors import HardwareNotFound
+    from rig.hardware.switch import force_off
+
+    factory = MockFactory()
+    holder = DigitalOutputDevice(17, pin_factory=factory, initial_value=True)  # a hung rig still drives it
+    with pytest.raises(HardwareNotFound, match=r"cannot drive GPIO17 .*kill PID.*cut the wrap's power by hand"):
+        force_off(SwitchConfig(), factory)
+    holder.close()
+    assert "GPIO17 driven low" in force_off(SwitchConfig(), factory)  # once released, rig off works

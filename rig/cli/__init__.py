@@ -57,7 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): nothing more to print; silence the flush at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_ABORTED if args.command in ("run", "read") else 0
+        if args.command in ("run", "read"):  # stopped early: say so where it can still be read
+            print(f"rig {args.command}: the output pipe closed: stopped, wrap switched off", file=sys.stderr)
+            return EXIT_ABORTED
+        return 0
     except Exception:  # a bug: say so plainly, with the details, and exit apart from "claim failed"
         print("internal error in rig (please report it with the command and its files):", file=sys.stderr)
         traceback.print_exc()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -46,9 +48,12 @@ def main(args: argparse.Namespace, console: Console) -> int:
 
         if not args.wrap:
             raise RigError(f"{source} is a run folder: --wrap PROFILE is needed to judge its claims")
-        out_dir, checks, warnings = reanalyze_folder(source, load_profile(args.wrap), calibration_path,
-                                                     config.spectral.sensor_id, config.jig.transmission,
-                                                     args.force_calibration, Path(args.out) if args.out else None)
+        profile = load_profile(args.wrap)
+        with progress_bar(console, f"re-analysing {source.name}") as progress:
+            out_dir, checks, warnings = reanalyze_folder(source, profile, calibration_path,
+                                                         config.spectral.sensor_id, config.jig.transmission,
+                                                         args.force_calibration, Path(args.out) if args.out else None,
+                                                         progress)
         for warning in warnings:
             console.print(f"[yellow]note:[/] {escape(warning)}")
         console.print(verdict_table(checks, f"re-analysis of {source.name}"))
@@ -60,13 +65,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
     from rig.results import safe_cell
 
     calibration = calibration_or_nominal(calibration_path, args.transmission)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("rows", total=None)
-        frame = analyze_counts_csv(source, calibration, lambda done, total: bar.update(task, completed=done,
-                                                                                       total=total))
+    with progress_bar(console, f"analysing {source.name}") as progress:
+        frame = analyze_counts_csv(source, calibration, progress)
     out = Path(args.out) if args.out else source.with_name(source.stem + "-analyzed.csv")
     try:
         frame.map(safe_cell).to_csv(out, index=False)
@@ -77,3 +77,19 @@ def main(args: argparse.Namespace, console: Console) -> int:
     console.print(frame_table(shown, f"{len(frame)} rows analysed (first 20), calibration {calibration.id}"))
     console.print(f"wrote {escape(str(out))}")
     return EXIT_OK
+
+
+@contextmanager
+def progress_bar(console: Console, title: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar (rows done of all, rows/s, time left) on a terminal; silent otherwise."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn(escape(title)), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+                   TimeRemainingColumn(), console=console, transient=True, disable=not console.is_terminal)
+    with bar:
+        task = bar.add_task(title, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

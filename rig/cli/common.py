@@ -78,10 +78,18 @@ def bench_request(args: argparse.Namespace) -> BenchRequest:
     return BenchRequest(args.bench, args.sim, args.sim_wrap, args.seed, args.sim_pace)
 
 
+class _Console(Console):
+    """rich's Console, but a closed output pipe is a BrokenPipeError for :func:`rig.cli.main` to handle (rich itself
+    exits with status 1, which would read as "a claim failed")."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(32, "the output pipe closed")
+
+
 def make_console() -> Console:
     import sys
 
-    return Console() if sys.stdout.isatty() else Console(width=160)
+    return _Console() if sys.stdout.isatty() else _Console(width=160)
 
 
 def fmt(value) -> str:

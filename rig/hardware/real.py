@@ -1,5 +1,9 @@
 """The real bench on a Raspberry Pi: /dev/i2c-N through smbus2, GPIO through gpiozero's default pin factory.
 
+``smbus``, ``pin_factory`` and ``clock`` can be handed in (tests give it the
+simulator's emulated bus face, gpiozero's MockFactory and a simulated clock, so
+this exact code path, mux selection included, runs without a Pi).
+
 A chip that does not answer, or a pin factory that does not load, is a
 :class:`~rig.errors.HardwareNotFound` naming what is missing and how to fix it;
 there is no fallback to simulation. With ``[[positions]]`` behind a TCA9548A
@@ -11,39 +15,42 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from rig.clock import RealClock
+from rig.clock import Clock, RealClock
 from rig.config import BenchConfig
 from rig.errors import HardwareNotFound
 from rig.hardware.bench import Bench, Position
 
 
-def build_real_bench(config: BenchConfig) -> Bench:
-    """Open the bench named by ``config`` on this machine's I2C bus and GPIO."""
-    from smbus2 import SMBus
+def build_real_bench(config: BenchConfig, *, smbus: Any = None, pin_factory: Any = None,
+                     clock: Clock | None = None) -> Bench:
+    """Open the bench named by ``config`` on this machine's I2C bus and GPIO.
 
+    ``smbus``: an open smbus2.SMBus-shaped bus (default: ``/dev/i2c-N`` from the config); ``pin_factory``: a
+    gpiozero pin factory (default: gpiozero's, checked by :func:`~rig.hardware.pins.pin_factory_status`);
+    ``clock``: default the wall clock.
+    """
     from rig.chips import spectral_chip
     from rig.hardware.i2c import SMBusI2C
     from rig.hardware.switch import WrapSwitch
     from rig.hardware.thermal import ThermalProbes
 
     device = Path(f"/dev/i2c-{config.i2c_bus}")
-    if not device.exists():
-        raise HardwareNotFound(
-            f"no I2C bus {device}: enable I2C (sudo raspi-config nonint do_i2c 0) or set i2c_bus in the bench "
-            f"config ({config.source}); use --sim to run on simulated hardware")
-    clock = RealClock()
-    try:
-        bus = SMBus(config.i2c_bus)
-    except OSError as error:
-        raise HardwareNotFound(f"cannot open {device}: {error} (is the user in the 'i2c' group?)") from error
-    from rig.hardware.pins import pin_factory_status
+    clock = clock or RealClock()
+    bus = smbus if smbus is not None else _open_bus(config, device)
+    if pin_factory is None:
+        from rig.hardware.pins import pin_factory_status
 
-    pins = pin_factory_status()
-    if not pins.ok:
+        pins = pin_factory_status()
+        if not pins.ok:
+            bus.close()
+            raise HardwareNotFound(pins.detail)
+    try:
+        switch = WrapSwitch(config.switch, clock, pin_factory=pin_factory)
+    except BaseException:
         bus.close()
-        raise HardwareNotFound(pins.detail)
-    switch = WrapSwitch(config.switch, clock)
+        raise
     positions: list[Position] = []
     try:
         i2c = SMBusI2C(bus)
@@ -95,3 +102,17 @@ def build_real_bench(config: BenchConfig) -> Bench:
     bench.positions = positions
     bench.main_select = positions[0].select if muxed else None
     return bench
+
+
+def _open_bus(config: BenchConfig, device: Path) -> Any:
+    """``/dev/i2c-N`` through smbus2, or a HardwareNotFound saying how to enable it."""
+    from smbus2 import SMBus
+
+    if not device.exists():
+        raise HardwareNotFound(
+            f"no I2C bus {device}: enable I2C (sudo raspi-config nonint do_i2c 0) or set i2c_bus in the bench "
+            f"config ({config.source}); use --sim to run on simulated hardware")
+    try:
+        return SMBus(config.i2c_bus)
+    except OSError as error:
+        raise HardwareNotFound(f"cannot open {device}: {error} (is the user in the 'i2c' group?)") from error

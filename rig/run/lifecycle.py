@@ -139,8 +139,14 @@ class _Run:
                     outcome, reason = "COMPLETED", "all phases ran"
                 finally:
                     if bench is not None:
-                        with signals_held():  # a second Ctrl-C must not interrupt switching off
+                        late: list[str] = []
+                        # a second Ctrl-C must not interrupt switching off; one held until then is noted, not
+                        # raised: it cannot stop a run that is already ending (or turn a complete one ABORTED)
+                        with signals_noted(late), signals_held():
                             self._shut_down(bench)
+                        if late:
+                            self.notes.append(f"{', '.join(late)} received while switching off (ignored: the run "
+                                              "was already ending)")
         except WrapStillLit as error:
             outcome, reason = "ABORTED", str(error)
         except RunAborted as error:
@@ -241,6 +247,13 @@ class _Run:
         ctx, writer = self.ctx, self.writer
         if writer is not None:
             writer.close()
+        if not self.run_dir.is_dir():  # deleted under the run: made again so the record says what happened
+            try:
+                self.run_dir.mkdir(parents=True)
+                self.notes.append("the run folder disappeared during the run and was made again for run.json "
+                                  "and summary.csv (the samples written before are lost)")
+            except OSError as error:
+                log.error("the run folder %s cannot be made again: %s", self.run_dir, error)
         rows = ctx.rows if ctx is not None else []
         facts = ctx.facts if ctx is not None else None
         from rig.claims import RunFacts

@@ -311,9 +311,12 @@ class UniformityPhase(PhaseKind):
         finally:
             if any(p.by_hand for p in bench.positions):
                 bench.move_sensor(None)
-        ctx.facts.uniformity = summarize_positions(bench.positions, per_position)
-        ctx.event(f"uniformity over {len(per_position)} positions: min/max "
-                  f"{ctx.facts.uniformity['min_max_ratio']:.2f}, CV {ctx.facts.uniformity['cv_pct']:.1f} %")
+        ctx.facts.uniformity = summary = summarize_positions(bench.positions, per_position)
+        if summary["min_max_ratio"] is None:  # no irradiance at any position (e.g. no analysis attached)
+            ctx.event(f"uniformity: no irradiance at any of {len(bench.positions)} positions")
+        else:
+            ctx.event(f"uniformity over {len(summary['positions'])} positions: min/max "
+                      f"{summary['min_max_ratio']:.2f}, CV {summary['cv_pct']:.1f} %")
 
 
 def validate_phases(phases: list[Phase], path: str) -> None:

@@ -58,15 +58,19 @@ def abort_on_signals():
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold every stop signal until the block ends (delivered afterwards); main thread only."""
-    if not _main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOP_SIGNALS))
+    """Hold every stop signal until the block ends (then delivered, once each); main thread only.
+
+    Done by handler swap, not by ``pthread_sigmask``: a mask is per thread, and while any other thread runs
+    (rich's live display, a watcher) the kernel hands the signal to that thread and Python runs the handler in
+    the main thread anyway, in the middle of the block.
+    """
+    received: list[int] = []
     try:
-        yield
+        with _handled_by(lambda signum, _frame: received.append(signum)):
+            yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig in dict.fromkeys(received):
+            signal.raise_signal(sig)
 
 
 def signals_noted(received: list[str]):

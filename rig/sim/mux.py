@@ -20,6 +20,7 @@ class TCA9548AEmulator(SimI2CDevice):
         self.selected = 0
         self.downstream: dict[int, dict[int, SimI2CDevice]] = {}
         self.selections = 0
+        self.history: list[int] = []  # every control byte written, in order
 
     def attach(self, channel: int, address: int, device: SimI2CDevice) -> SimI2CDevice:
         if not 0 <= channel <= 7:
@@ -31,6 +32,7 @@ class TCA9548AEmulator(SimI2CDevice):
         if data:
             self.selected = data[-1]
             self.selections += 1
+            self.history.append(self.selected)
 
     def on_read(self, length: int) -> bytes:
         return bytes([self.selected]) * length

@@ -1,13 +1,15 @@
-"""Fault table: every injected fault, several seeds, through the real CLI."""
+"""Fault table: every injected fault, every interruption from outside, several seeds, through the real CLI."""
 
 from rig.faultsuite import FAULTS, run_fault
+from rig.interruptions import BESIDE, INTERRUPTIONS, run_beside, run_interrupted
 
 SEEDS = (0, 1, 2)
+HEADER = (f"{'fault':<44} {'runs':>4} {'switch left on':>14} {'wrap lit at end':>15} {'rows lost':>9} "
+          f"{'outcome recorded':>26}")
 
 
 def test_fault_table(tmp_path):
-    print(f"\n{'fault':<36} {'runs':>4} {'switch left on':>14} {'wrap lit at end':>15} {'rows lost':>9} "
-          f"{'outcome recorded':>24}")
+    print("\n" + HEADER)
     all_ok = True
     for index, fault in enumerate(FAULTS):
         results = [run_fault(fault, tmp_path / f"{index}-{seed}", seed) for seed in SEEDS]
@@ -19,8 +21,38 @@ def test_fault_table(tmp_path):
         all_ok &= ok
         note = "" if ok else "  <-- NOT AS EXPECTED: " + "; ".join(r.reason for r in results)
         lit_text = f"{lit} (reported)" if fault.wrap_lit_at_end else str(lit)
-        print(f"{fault.name:<36} {len(results):>4} {left_on:>14} {lit_text:>15} {lost:>9} "
-              f"{'/'.join(outcomes) + ' + reason':>24}{note}")
+        print(f"{fault.name:<44} {len(results):>4} {left_on:>14} {lit_text:>15} {lost:>9} "
+              f"{'/'.join(outcomes) + ' + reason':>26}{note}")
     print("switch left on: the rig's power pin after the run (must be 0). wrap lit at end: the simulated truth; "
           "only a welded relay keeps the wrap lit, which no software can undo: the run stops and says so.")
+    assert all_ok
+
+
+def test_interruption_table(tmp_path):
+    print(f"\n{'interruption of a running rig run':<44} {'runs':>4} {'switch left on':>14} {'exit codes':>10} "
+          f"{'rows csv = run.json':>19} {'outcome recorded':>24}")
+    all_ok = True
+    for index, interruption in enumerate(INTERRUPTIONS):
+        results = [run_interrupted(interruption, tmp_path / f"{index}-{seed}", seed) for seed in SEEDS]
+        left_on = sum(r.switch_left_on or r.wrap_lit_at_end for r in results)
+        codes = "/".join(str(c) for c in sorted({r.exit_code for r in results}))
+        rows = "folder gone" if not interruption.csv_kept else \
+            f"{sum(r.rows_in_csv == r.rows_recorded for r in results)}/{len(results)}"
+        outcomes = "/".join(sorted({r.outcome for r in results}))
+        problems = [p for r in results for p in r.problems]
+        all_ok &= not problems
+        note = "" if not problems else "  <-- NOT AS EXPECTED: " + "; ".join(problems)
+        print(f"{interruption.name:<44} {len(results):>4} {left_on:>14} {codes:>10} {rows:>19} "
+              f"{outcomes + ' + reason':>24}{note}")
+    for index, name in enumerate(BESIDE):
+        results = [run_beside(name, tmp_path / f"beside{index}-{seed}", seed) for seed in SEEDS]
+        codes = "/".join(str(c) for c in sorted({r.exit_code for r in results}))
+        first = "/".join(sorted({r.run.outcome for r in results}))
+        problems = [p for r in results for p in r.problems]
+        all_ok &= not problems
+        note = "" if not problems else "  <-- NOT AS EXPECTED: " + "; ".join(problems)
+        left_on = sum(r.run.switch_left_on for r in results)
+        print(f"{name:<44} {len(results):>4} {left_on:>14} {codes:>10} {'(first run) ' + first:>44}{note}")
+    print("exit codes: of the interrupted run (3 = ABORTED/ERROR); for the last two rows, of the second command "
+          "(2 = refused, 0 = done) while the first run went on undisturbed.")
     assert all_ok
