@@ -123,8 +123,11 @@ class FaultResult:
                 and self.rows_lost == 0)
 
 
-def run_fault(fault: Fault, work: Path, seed: int = 0) -> FaultResult:
-    """Run ``fault`` through ``python -m rig.cli run --sim`` in ``work`` and read back its files."""
+def run_fault(fault: Fault, work: Path, seed: int = 0, in_process: bool = False) -> FaultResult:
+    """Run ``fault`` through the `rig run --sim` CLI in ``work`` and read back its files.
+
+    By default in a child process (``python -m rig.cli``), as a user runs it; ``in_process`` calls the same
+    :func:`rig.cli.main` in this process (what the test suite does, to stay fast)."""
     import csv
 
     work.mkdir(parents=True, exist_ok=True)
@@ -132,13 +135,24 @@ def run_fault(fault: Fault, work: Path, seed: int = 0) -> FaultResult:
     (work / "sequence.toml").write_text(SEQUENCE)
     (work / "wrap.toml").write_text(sim_wrap(fault))
     out = work / "results"
-    done = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--quiet", "--seed", str(seed),
-                           "--wrap", "profile.toml", "--sequence", "sequence.toml", "--sim-wrap", "wrap.toml",
-                           "--out", str(out)], capture_output=True, text=True, cwd=work, timeout=300)
+    argv = ["run", "--sim", "--quiet", "--seed", str(seed), "--wrap", str(work / "profile.toml"), "--sequence",
+            str(work / "sequence.toml"), "--sim-wrap", str(work / "wrap.toml"), "--out", str(out)]
+    if in_process:
+        import contextlib
+        import io
+
+        from rig.cli import main
+        from rig.interruptions import handlers_restored
+
+        with handlers_restored(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            exit_code = main(argv)
+    else:
+        exit_code = subprocess.run([sys.executable, "-m", "rig.cli", *argv], capture_output=True, text=True,
+                                   cwd=work, timeout=300).returncode
     (run_dir,) = list(out.glob("[!.]*"))
     manifest = json.loads((run_dir / "run.json").read_text())
     with (run_dir / "samples.csv").open(newline="") as handle:
         rows = sum(1 for _ in csv.DictReader(handle))
-    return FaultResult(fault, done.returncode, manifest["outcome"], manifest["reason"],
+    return FaultResult(fault, exit_code, manifest["outcome"], manifest["reason"],
                        bool(manifest.get("wrap_left_on")), bool(manifest.get("sim_wrap_lit_at_end")), rows,
                        int(manifest.get("rows", 0)))

@@ -6,10 +6,21 @@ import pytest
 
 from rig.faultsuite import FAULTS, run_fault
 
+_RUNS: dict[str, tuple] = {}
+
+
+def fault_run(name: str, tmp_path_factory):
+    """Each fault is run once per session (through rig.cli.main, in process) and its result shared."""
+    if name not in _RUNS:
+        fault = next(f for f in FAULTS if f.name == name)
+        work = tmp_path_factory.mktemp("fault")
+        _RUNS[name] = (run_fault(fault, work, in_process=True), work)
+    return _RUNS[name]
+
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_fault_is_handled(fault, tmp_path):
-    result = run_fault(fault, tmp_path)
+def test_fault_is_handled(fault, tmp_path_factory):
+    result, _ = fault_run(fault.name, tmp_path_factory)
     assert result.outcome == fault.outcome, result.reason
     assert re.search(fault.reason_contains, result.reason), result.reason
     assert not result.switch_left_on  # the rig always drives its switch off
@@ -18,23 +29,22 @@ def test_fault_is_handled(fault, tmp_path):
     assert result.exit_code == (3 if fault.outcome == "ABORTED" else result.exit_code)
 
 
-def test_i2c_glitches_are_retried_and_counted(tmp_path):
+def test_i2c_glitches_are_retried_and_counted(tmp_path_factory):
     import pandas as pd
 
     glitches = next(f for f in FAULTS if f.name.startswith("I2C glitches"))
-    result = run_fault(glitches, tmp_path)
-    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
+    result, work = fault_run(glitches.name, tmp_path_factory)
+    (run_dir,) = list((work / "results").glob("[!.]*"))
     # two NACKs on each chip: four transient errors, each retried once after a back-off
     assert pd.read_csv(run_dir / "samples.csv").i2c_retries.sum() == 4
     assert result.outcome == "COMPLETED"
 
 
-def test_a_wrap_that_never_switches_itself_off_fails_its_auto_off_claim(tmp_path):
+def test_a_wrap_that_never_switches_itself_off_fails_its_auto_off_claim(tmp_path_factory):
     import pandas as pd
 
-    broken = next(f for f in FAULTS if f.name == "wrap never switches itself off")
-    result = run_fault(broken, tmp_path)
-    (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
+    result, work = fault_run("wrap never switches itself off", tmp_path_factory)
+    (run_dir,) = list((work / "results").glob("[!.]*"))
     summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")
     assert summary.loc["session length / auto-off", "verdict"] == "FAIL"
     assert "still on after" in summary.loc["session length / auto-off", "note"]
