@@ -15,6 +15,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from rig.records import RunManifest
+
 KINDS = ("incomplete", "simulated", "uncalibrated", "calibration_old", "example")
 HEADLINES = {
     "incomplete": "DID NOT FINISH",
@@ -54,24 +56,21 @@ class Banner:
                 f"{html.escape(self.detail)}</div>")
 
 
-def finished(manifest: dict, has_summary: bool = True) -> bool:
+def finished(manifest: RunManifest, has_summary: bool = True) -> bool:
     """The run went through every phase and wrote its verdicts."""
-    return manifest.get("outcome") == "COMPLETED" and has_summary
+    return manifest.outcome == "COMPLETED" and has_summary
 
 
-def calibrated(manifest: dict) -> bool:
+def calibrated(manifest: RunManifest) -> bool:
     """Irradiance came through a calibration file (not the datasheet-nominal scale)."""
-    block = manifest.get("calibration")
-    if isinstance(block, dict) and "calibrated" in block:
-        return bool(block["calibrated"])
-    return manifest.get("calibration_id", "nominal-datasheet") not in ("", None, "nominal-datasheet")
+    return manifest.calibrated
 
 
-def calibration_age(manifest: dict) -> tuple[float, float] | None:
+def calibration_age(manifest: RunManifest) -> tuple[float, float] | None:
     """``(age_days, limit_days)`` when the calibration was older than its limit at the run, else None."""
-    block = manifest.get("calibration") if isinstance(manifest.get("calibration"), dict) else {}
-    limit = (manifest.get("bench") or {}).get("calibration_max_age_days", block.get("max_age_days"))
-    created, started = block.get("created"), manifest.get("start_time")
+    block = manifest.calibration
+    limit = manifest.bench.get("calibration_max_age_days", block.get("max_age_days"))
+    created, started = block.get("created"), manifest.start_time
     if created and started and limit is not None:
         try:
             age = (_utc(started) - _utc(created)).total_seconds() / 86400.0
@@ -91,12 +90,10 @@ def _utc(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def read_manifest(run_dir: Path) -> dict:
-    """``run.json`` of a run folder, checked: damage is a RigError naming the file and key
-    (:func:`rig.run_files.read_manifest`; no pandas)."""
-    from rig.run_files import read_manifest as read
-
-    return read(run_dir)
+def read_manifest(run_dir: Path) -> RunManifest:
+    """``run.json`` of a run folder as the typed record, checked: damage is a RigError naming the file and key
+    (no pandas)."""
+    return RunManifest.read(run_dir)
 
 
 def run_dir_banners(run_dir: Path) -> list[Banner]:
@@ -105,19 +102,19 @@ def run_dir_banners(run_dir: Path) -> list[Banner]:
     return run_banners(read_manifest(run_dir), summary.is_file() and summary.stat().st_size > 0)
 
 
-def run_banners(manifest: dict, has_summary: bool = True) -> list[Banner]:
+def run_banners(manifest: RunManifest, has_summary: bool = True) -> list[Banner]:
     """The banners one run needs, most serious first."""
     banners = []
     if not finished(manifest, has_summary):
-        outcome = manifest.get("outcome", "RUNNING")
+        outcome = manifest.outcome
         if outcome == "RUNNING":
             why = "the process stopped while the run was going (run.json still says RUNNING)"
         elif outcome == "COMPLETED":
             why = "no summary.csv: the verdicts were never written"
         else:
-            why = f"{outcome}: {manifest.get('reason') or 'no reason recorded'}"
+            why = f"{outcome}: {manifest.reason or 'no reason recorded'}"
         banners.append(Banner("incomplete", f"{why}. Verdicts cover only what was measured before it stopped."))
-    if manifest.get("backend") == "sim":
+    if manifest.backend == "sim":
         banners.append(Banner("simulated", "made on simulated hardware: not a measurement of a real wrap."))
     if not calibrated(manifest):
         banners.append(Banner("uncalibrated", "irradiance and dose use the sensor's datasheet-nominal scale, not a "
@@ -126,7 +123,7 @@ def run_banners(manifest: dict, has_summary: bool = True) -> list[Banner]:
     if age:
         banners.append(Banner("calibration_old", f"the calibration was {age[0]:.0f} days old at the run "
                                                  f"(limit {age[1]:.0f} days): recalibrate."))
-    if manifest.get("example"):
+    if manifest.example:
         banners.append(Banner("example", "the example run shipped with rig, kept to show the file formats."))
     return banners
 

@@ -25,6 +25,7 @@ import pandas as pd
 from rig.banners import run_banners
 from rig.claim_ids import claim_id
 from rig.errors import RigError
+from rig.records import RunManifest
 
 RUN_COLUMNS = ["run_id", "maker", "model", "unit", "wrap", "mode", "start_time", "end_time", "outcome", "reason",
                "backend", "calibration_id", "sensor_id", "complete", "example", "banners", "path"]
@@ -63,24 +64,20 @@ def scan_run_dirs(patterns: Iterable[str | Path]) -> tuple[list[Path], list[str]
     return list(found), notes
 
 
-def _read_manifest(run_dir: Path) -> dict:
-    from rig.banners import read_manifest
-
-    return read_manifest(run_dir)
+def _read_manifest(run_dir: Path) -> RunManifest:
+    return RunManifest.read(run_dir)
 
 
-def _run_row(run_dir: Path, manifest: dict, has_summary: bool) -> dict:
+def _run_row(run_dir: Path, manifest: RunManifest, has_summary: bool) -> dict:
     banners = [banner.kind for banner in run_banners(manifest, has_summary)]
-    profile = manifest.get("profile", {}).get("as_used", {})
-    maker, model, unit = profile.get("maker", ""), profile.get("model", ""), profile.get("unit", "")
-    outcome = manifest.get("outcome", "RUNNING")
+    profile = manifest.profile_as_used
+    maker, model, unit = (str(profile.get(k) or "") for k in ("maker", "model", "unit"))
     return {
-        "run_id": manifest.get("run_id", run_dir.name), "maker": maker, "model": model, "unit": unit,
-        "wrap": " ".join(p for p in (maker, model) if p), "mode": manifest.get("mode", ""),
-        "start_time": manifest.get("start_time"), "end_time": manifest.get("end_time"), "outcome": outcome,
-        "reason": manifest.get("reason", ""), "backend": manifest.get("backend"),
-        "calibration_id": manifest.get("calibration_id", ""), "sensor_id": manifest.get("sensor_id", ""),
-        "complete": "incomplete" not in banners, "example": bool(manifest.get("example")),
+        "run_id": manifest.run_id or run_dir.name, "maker": maker, "model": model, "unit": unit,
+        "wrap": manifest.wrap_label, "mode": manifest.mode, "start_time": manifest.start_time,
+        "end_time": manifest.end_time, "outcome": manifest.outcome, "reason": manifest.reason,
+        "backend": manifest.backend, "calibration_id": manifest.calibration_id, "sensor_id": manifest.sensor_id,
+        "complete": "incomplete" not in banners, "example": manifest.example,
         "banners": ",".join(banners), "path": str(run_dir),
     }
 

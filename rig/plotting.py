@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from rig.banners import calibrated, calibration_age  # noqa: E402
+from rig.records import RunManifest
 
 BAND_COLOUR = "#c8e6c9"
 CLAIM_COLOUR = "#2e7d32"
@@ -33,18 +34,17 @@ class Stamp:
     calibration: str
 
     @classmethod
-    def from_manifest(cls, manifest: dict) -> Stamp:
-        profile = (manifest.get("profile") or {}).get("as_used") or {}
-        wrap = " ".join(str(profile.get(k) or "") for k in ("maker", "model", "unit")).strip()
-        calibration_id = str(manifest.get("calibration_id") or "")
+    def from_manifest(cls, manifest: RunManifest) -> Stamp:
+        wrap = manifest.wrap_unit_label
+        calibration_id = manifest.calibration_id
         if not calibrated(manifest):
             state = "UNCALIBRATED (datasheet-nominal)"
         elif calibration_age(manifest):
             state = f"{calibration_id} (OUT OF DATE)"
         else:
             state = calibration_id
-        return cls(str(manifest.get("run_id", "")), wrap or "wrap", str(manifest.get("start_time", ""))[:16]
-                   .replace("T", " "), manifest.get("backend") == "sim", state)
+        return cls(manifest.run_id, wrap or "wrap", str(manifest.start_time or "")[:16].replace("T", " "),
+                   manifest.backend == "sim", state)
 
     @property
     def text(self) -> str:

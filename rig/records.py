@@ -8,14 +8,11 @@ No pandas here: the runner imports it on the Pi's sampling path.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-from rig.errors import RigError
 
 _TRUE_WORDS = frozenset({"1", "1.0", "true", "yes", "y", "on"})
 
@@ -126,6 +123,36 @@ class RunManifest:
         used = self.profile_as_used
         return " ".join(str(used.get(k) or "") for k in ("maker", "model")).strip()
 
+    @property
+    def wrap_unit_label(self) -> str:
+        used = self.profile_as_used
+        return " ".join(str(used.get(k) or "") for k in ("maker", "model", "unit")).strip()
+
+    @property
+    def safety(self) -> dict[str, Any]:
+        return dict((self.sequence.get("as_used") or {}).get("safety") or {})
+
+    @property
+    def interlock_surface_c(self) -> float | None:
+        """The safety cut-out the run used (old runs: ``max_surface_c``)."""
+        safety = self.safety
+        return safety.get("interlock_surface_c", safety.get("max_surface_c"))
+
+    @property
+    def uniformity(self) -> dict[str, Any] | None:
+        return (self.facts or {}).get("uniformity")
+
+    @property
+    def calibrated(self) -> bool:
+        """Irradiance came through a calibration file (not the datasheet-nominal scale)."""
+        if "calibrated" in self.calibration:
+            return bool(self.calibration["calibrated"])
+        return self.calibration_id not in ("", "nominal-datasheet")
+
+    def with_changes(self, **changes: Any) -> RunManifest:
+        """A copy with some fields changed (e.g. in tests: another backend or outcome)."""
+        return RunManifest.from_json({**self.to_json(), **changes})
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         extra = data.pop("extra")
@@ -145,9 +172,9 @@ class RunManifest:
 
     @classmethod
     def read(cls, path: Path) -> RunManifest:
-        """Read ``run.json``; a missing or damaged file is a :class:`RigError` naming it."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls.from_json(data)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as error:
-            raise RigError(f"{path}: unreadable run manifest ({error})") from error
+        """Read a run folder's ``run.json`` (``path``: the folder or the file), checked: damage is a
+        :class:`RigError` naming the file and the key."""
+        from rig.run_files import read_manifest
+
+        path = Path(path)
+        return cls.from_json(read_manifest(path.parent if path.name == "run.json" else path))

@@ -85,8 +85,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise RigError(f"cannot make the report folder {out_dir}: {error.strerror or error}") from None
-    safety = ((manifest.get("sequence") or {}).get("as_used") or {}).get("safety", {})
-    cutout = safety.get("interlock_surface_c", safety.get("max_surface_c"))  # old runs: max_surface_c
+    cutout = manifest.interlock_surface_c
     info = Stamp.from_manifest(manifest)
     figures = {}
     if not samples.empty:
@@ -94,7 +93,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         figures["timeline"] = timeline_figure(samples, summary, cutout, info)
     if not summary.empty:
         figures["verdicts"] = verdict_figure(summary, not calibrated(manifest), info)
-    uniformity = (manifest.get("facts") or {}).get("uniformity")
+    uniformity = manifest.uniformity
     if uniformity and uniformity.get("positions"):
         figures["positions"] = positions_figure(uniformity, info)
     images = {name: png(figure) for name, figure in figures.items()}
@@ -105,13 +104,12 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>rig report: {html.escape(info.wrap)}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(info.wrap)}: mode '{html.escape(str(manifest.get('mode', '')))}'</h1>",
+        f"<h1>{html.escape(info.wrap)}: mode '{html.escape(manifest.mode)}'</h1>",
         *[banner.html() for banner in banners],
-        f"<p>Run <code>{html.escape(str(manifest.get('run_id')))}</code>, "
-        f"{html.escape(str(manifest.get('start_time')))}"
-        f" to {html.escape(str(manifest.get('end_time')))}: <b>{html.escape(str(manifest.get('outcome')))}</b>"
-        f" ({html.escape(str(manifest.get('reason', '')))}). Backend: "
-        f"{'<b class=warn>SIMULATED</b>' if info.simulated else html.escape(str(manifest.get('backend')))}."
+        f"<p>Run <code>{html.escape(manifest.run_id)}</code>, {html.escape(str(manifest.start_time))}"
+        f" to {html.escape(str(manifest.end_time))}: <b>{html.escape(manifest.outcome)}</b>"
+        f" ({html.escape(manifest.reason)}). Backend: "
+        f"{'<b class=warn>SIMULATED</b>' if info.simulated else html.escape(str(manifest.backend))}."
         f" Calibration: {html.escape(info.calibration)}.</p>",
         "<h2>Verdicts</h2>",
         "<p>PASS: measured ± U inside the claimed band; FAIL: entirely outside; MARGINAL: straddles a limit. "
@@ -124,7 +122,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
                       ("positions", "map of the sensor positions")):
         if name in images:
             parts.append(_image(name, images[name], alt))
-    behaviour = manifest.get("behaviour") or {}
+    behaviour = manifest.behaviour
     if behaviour:
         parts.append("<h2>Measured behaviour</h2>")
         parts.append(_table(pd.DataFrame([behaviour])))
@@ -135,9 +133,9 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
 
         parts.append("<h2>Compared runs</h2>")
         parts.append(html_compare_table(compare_table(load_runs([run_dir, *others]))))
-    metadata = {k: manifest.get(k) for k in ("run_id", "host", "platform", "versions", "sensor_id", "calibration",
-                                             "events")}
-    profile = (manifest.get("profile") or {}).get("as_used") or {}
+    metadata = {k: getattr(manifest, k) for k in ("run_id", "host", "platform", "pi_model", "pin_factory",
+                                                  "code_commit", "versions", "sensor_id", "calibration", "events")}
+    profile = manifest.profile_as_used
     parts.append("<h2>Run metadata</h2><pre>" + html.escape(json.dumps(metadata, indent=2, default=str)) + "</pre>")
     parts.append("<h2>Wrap profile as used</h2><pre>" + html.escape(json.dumps(profile, indent=2)) + "</pre>")
     parts.append("</body></html>")

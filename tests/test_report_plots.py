@@ -114,10 +114,10 @@ def test_every_png_is_stamped_with_the_run_and_simulated(hot_run, tmp_path):
     for figure in (spectrum_figure(samples, info), timeline_figure(samples, summary, 48.0, info),
                    verdict_figure(summary, True, info)):
         text = artists(figure, "stamp")[0].get_text()
-        assert manifest["run_id"] in text and "Belt [/]" in text and "SIMULATED" in text
+        assert manifest.run_id in text and "Belt [/]" in text and "SIMULATED" in text
         assert "UNCALIBRATED" in text
         assert artists(figure, "simulated")[0].get_color() == "#c62828"
-    real = Stamp.from_manifest({**manifest, "backend": "real"})
+    real = Stamp.from_manifest(manifest.with_changes(backend="real"))
     figure = spectrum_figure(samples, real)
     assert "real bench" in artists(figure, "stamp")[0].get_text() and not artists(figure, "simulated")
 
@@ -126,19 +126,19 @@ def test_banners_say_what_a_reader_must_know_first(hot_run, tmp_path):
     manifest = read_manifest(hot_run)
     kinds = [b.kind for b in run_banners(manifest)]
     assert kinds == ["simulated", "uncalibrated"]  # finished, simulated, no calibration file
-    calibrated_real = {**manifest, "backend": "real", "calibration": {"id": "bench1", "calibrated": True,
-                                                                       "warnings": []}}
+    calibrated_real = manifest.with_changes(backend="real", calibration={"id": "bench1", "calibrated": True,
+                                                                          "warnings": []})
     assert run_banners(calibrated_real) == []
-    old = {**calibrated_real, "calibration": {"id": "bench1", "calibrated": True, "warnings": [
-        "calibration 'bench1' is 200 days old (limit 180): recalibrate"]}}
+    old = calibrated_real.with_changes(calibration={"id": "bench1", "calibrated": True, "warnings": [
+        "calibration 'bench1' is 200 days old (limit 180): recalibrate"]})
     assert [b.kind for b in run_banners(old)] == ["calibration_old"]
-    aborted = {**calibrated_real, "outcome": "ABORTED", "reason": "over-temperature"}
+    aborted = calibrated_real.with_changes(outcome="ABORTED", reason="over-temperature")
     banner = run_banners(aborted)[0]
     assert banner.kind == "incomplete" and "over-temperature" in banner.detail
     # and the report of an aborted run opens with it
-    (hot_run / "run.json").write_text(json.dumps(aborted))
+    (hot_run / "run.json").write_text(json.dumps(aborted.to_json()))
     try:
         text = build_report(hot_run, None, tmp_path / "report").read_text()
     finally:
-        (hot_run / "run.json").write_text(json.dumps(manifest))
+        (hot_run / "run.json").write_text(json.dumps(manifest.to_json()))
     assert text.index("DID NOT FINISH") < text.index("<h2>Verdicts</h2>")

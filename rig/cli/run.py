@@ -138,12 +138,12 @@ def _print_result(console: Console, result, profile, sequence, backend: str, cal
 
 def _session_irradiance_line(run_dir: Path) -> str | None:
     """Start, end, lowest and droop of the irradiance over the session, from run.json (None if absent)."""
-    import json
-
     from rig.claims import session_irradiance_text
+    from rig.errors import RigError
+    from rig.records import RunManifest
 
     try:
-        behaviour = json.loads((run_dir / "run.json").read_text()).get("behaviour") or {}
-    except (OSError, ValueError):
+        behaviour = RunManifest.read(run_dir).behaviour
+    except RigError:
         return None
     return session_irradiance_text(behaviour)
