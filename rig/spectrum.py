@@ -110,8 +110,10 @@ class LineSpec:
 
 # NIR search range: wrap NIR LEDs sit at 780-950 nm; beyond 960 nm the NIR channel's response (symmetric about
 # ~915 nm) would make every NIR peak ambiguous.
+# Red widths: LEDs of 610-690 nm have FWHM 15-30 nm; a wider range lets a broad line at 700 nm trade against
+# a 685 nm line plus NIR light.
 DEFAULT_LINES = (
-    LineSpec("red", (590.0, 720.0, 1.0), tuple(float(w) for w in range(10, 42, 2)), (10.0, 40.0), True,
+    LineSpec("red", (590.0, 720.0, 1.0), tuple(float(w) for w in range(16, 32, 2)), (15.0, 30.0), True,
              (660.0, 20.0)),
     LineSpec("nir", (760.0, 960.0, 2.0), (20.0, 30.0, 40.0, 50.0), (20.0, 50.0), False, (850.0, 30.0),
              resolved=False),
