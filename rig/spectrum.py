@@ -575,8 +575,18 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
     theta = np.asarray(start, float)
     if order:
         theta = np.clip(theta, lower, upper)
-        fit = least_squares(lambda t: (model_and_jacobian(t)[0] - y) * sw, theta,
-                            jac=lambda t: model_and_jacobian(t)[1] * sw[:, None], bounds=(lower, upper),
+        last: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+        def cached(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """least_squares asks for the residuals and then the Jacobian at the same point: compute once."""
+            key = t.tobytes()
+            if key not in last:
+                last.clear()
+                last[key] = model_and_jacobian(t)
+            return last[key]
+
+        fit = least_squares(lambda t: (cached(t)[0] - y) * sw, theta,
+                            jac=lambda t: cached(t)[1] * sw[:, None], bounds=(lower, upper),
                             method="trf", x_scale="jac")
         theta = fit.x
     model, jac = model_and_jacobian(theta)
