@@ -30,7 +30,13 @@ Method, per reading (numpy + scipy):
 4. Presence, by the significance of the line's own signal: a line is present when its irradiance is at
    least ``DETECT_Z`` standard deviations above zero in the joint fit (model uncertainty included, never
    scaled by the goodness of fit) and carries at least 2 % of the total. A reading clearly above dark
-   always keeps its most significant line, so it never reads zero.
+   always keeps its most significant line, so it never reads zero. A line that is not present is *absent*
+   only when its k=2 upper limit is below ``ABSENT_MW_CM2`` or ``ABSENT_SHARE`` of the light; otherwise (the
+   default red + NIR lines) it is *undetermined* (flag ``<name>_undetermined``, no peak): its irradiance is the
+   middle of [0, upper limit], its U reaching both ends. When a present line is refined to beyond
+   ``FAR_RED_NM`` (F8's tail, Clear and NIR see it there, as they see NIR light: a 685 nm LED plus an 820 nm
+   line reads like one 705 nm line) the upper limit is also taken from the fit with every line free, which
+   carries that trade-off; the linearised limit at the far-red fit does not.
 5. Refinement: ``scipy.optimize.least_squares`` over the present lines' (irradiance, peak, FWHM).
 
 Uncertainties are *expanded*, k = 2, in the units of the value:
@@ -44,7 +50,7 @@ Uncertainties are *expanded*, k = 2, in the units of the value:
   ``nir_unresolved`` (only NIR and Clear see it); two islands give the hull's middle and half width.
 - irradiance: the larger of 2x the standard error (scaled by s) and the spread over the accepted
   (peak, width) set, with ``2 x scale_u_rel`` of the value (the calibration's scale) in quadrature.
-  An absent line reads 0 with its k=2 upper limit as uncertainty.
+  An absent line reads 0 with its k=2 upper limit as uncertainty; an undetermined one half that limit +/- half.
 
 ``fit_poor``: reduced chi-square above ``FIT_POOR_REDUCED_CHI2``, i.e. residuals well beyond the noise
 and the stated model uncertainty. Irradiance is at the *wrap surface*: at the sensor x ``scale`` /
@@ -74,6 +80,9 @@ READ_NOISE_COUNTS = 1.0
 DARK_NOISE_COUNTS = 1.0  # uncertainty of the subtracted dark baseline, raw counts
 DETECT_Z = 3.0  # a line is present when its irradiance is this many standard deviations above 0
 MIN_SHARE = 0.02  # ...and it carries at least 2 % of the total irradiance
+ABSENT_MW_CM2 = 1.0  # an undetected line is absent when its k=2 upper limit is below this (at the wrap surface)...
+ABSENT_SHARE = 0.20  # ...or below this share of the total; otherwise it is undetermined
+FAR_RED_NM = 695.0  # a red line fitted beyond this is seen as NIR light is (F8 tail, Clear, NIR)
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
 RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
@@ -101,8 +110,10 @@ class LineSpec:
 
 # NIR search range: wrap NIR LEDs sit at 780-950 nm; beyond 960 nm the NIR channel's response (symmetric about
 # ~915 nm) would make every NIR peak ambiguous.
+# Red widths: LEDs of 610-690 nm have FWHM 15-30 nm; a wider range lets a broad line at 700 nm trade against
+# a 685 nm line plus NIR light.
 DEFAULT_LINES = (
-    LineSpec("red", (590.0, 720.0, 1.0), tuple(float(w) for w in range(10, 42, 2)), (10.0, 40.0), True,
+    LineSpec("red", (590.0, 720.0, 1.0), tuple(float(w) for w in range(16, 32, 2)), (15.0, 30.0), True,
              (660.0, 20.0)),
     LineSpec("nir", (760.0, 960.0, 2.0), (20.0, 30.0, 40.0, 50.0), (20.0, 50.0), False, (850.0, 30.0),
              resolved=False),
@@ -486,16 +497,47 @@ def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibratio
     for unit in kept:  # a group's members: those with light (the sum is what is significant)
         members = significance[unit][2]
         present += [i for i, a in members.items() if a > 0] or [max(members, key=members.get)]
+    joint = None
     if len(present) < len(grids):
+        if plan is None:
+            everything_w, everything_profiles = w, profiles
+
+            def joint() -> dict[str, float]:
+                return _joint_limits_mw(y, everything_w, grids, everything_profiles, present, to_mw, calibration)
         profiles = _profiles(y, w, grids, present)
         w = noise.weights(*_model_of(grids, profiles))
         profiles = _profiles(y, w, grids, present)
-    return _finish(y, w, grids, profiles, to_mw, calibration, flags, plan)
+    return _finish(y, w, grids, profiles, to_mw, calibration, flags, plan, joint)
+
+
+def _joint_limits_mw(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], profiles: Mapping[int, _Profile],
+                     present: Sequence[int], to_mw: float, calibration: Calibration) -> dict[str, float]:
+    """k=2 upper limit (mW/cm2 at the surface) of each undetected line from the refinement with *every* line
+    free (its value + k=2 uncertainty, which carries the correlation with the present lines' peaks and widths:
+    the linearised limit, taken at the far-red fit, does not)."""
+    joint = _finish(y, w, grids, profiles, to_mw, calibration, [])
+    out = {}
+    for n, grid in enumerate(grids):
+        if n not in present:
+            name = grid.spec.name
+            out[name] = (getattr(joint, f"{name}_irradiance_mw_cm2") or 0.0) \
+                + (getattr(joint, f"{name}_irradiance_u_mw_cm2") or 0.0)
+    return out
+
+
+def _excluded(limit_mw_cm2: float, total_mw_cm2: float) -> bool:
+    """An undetected line is *absent* when its k=2 upper limit excludes ``ABSENT_MW_CM2`` or ``ABSENT_SHARE`` of
+    the light; otherwise it is *undetermined*: somewhere between 0 and that limit."""
+    return limit_mw_cm2 < ABSENT_MW_CM2 or limit_mw_cm2 < ABSENT_SHARE * total_mw_cm2
 
 
 def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mapping[int, _Profile],
-            to_mw: float, calibration: Calibration, flags: list[str], plan: LinePlan | None = None) -> Estimate:
-    """Refine the present lines, state their uncertainties and upper limits for the absent ones."""
+            to_mw: float, calibration: Calibration, flags: list[str], plan: LinePlan | None = None,
+            joint: Callable[[], Mapping[str, float]] | None = None) -> Estimate:
+    """Refine the present lines, state their uncertainties and upper limits for the undetected ones (absent or,
+    without a plan, undetermined). ``joint()``: the undetected lines' upper limits (mW/cm2) from the fit with
+    every line free, taken when larger, when a present line is refined to beyond ``FAR_RED_NM``: only F8's
+    tail, Clear and NIR see it there, as they see NIR light, so it can stand in for an NIR line."""
     order = list(present)
     sw = np.sqrt(w)
     # parameters per line: amplitude (uW/cm2 at the sensor), peak, and FWHM when the line's width is fitted
@@ -533,8 +575,18 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
     theta = np.asarray(start, float)
     if order:
         theta = np.clip(theta, lower, upper)
-        fit = least_squares(lambda t: (model_and_jacobian(t)[0] - y) * sw, theta,
-                            jac=lambda t: model_and_jacobian(t)[1] * sw[:, None], bounds=(lower, upper),
+        last: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+        def cached(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """least_squares asks for the residuals and then the Jacobian at the same point: compute once."""
+            key = t.tobytes()
+            if key not in last:
+                last.clear()
+                last[key] = model_and_jacobian(t)
+            return last[key]
+
+        fit = least_squares(lambda t: (cached(t)[0] - y) * sw, theta,
+                            jac=lambda t: cached(t)[1] * sw[:, None], bounds=(lower, upper),
                             method="trf", x_scale="jac")
         theta = fit.x
     model, jac = model_and_jacobian(theta)
@@ -576,14 +628,23 @@ def _finish(y: np.ndarray, w: np.ndarray, grids: Sequence[_Grid], present: Mappi
 
     absent = [g for n, g in enumerate(grids) if n not in present]
     limits = _upper_limits(y, sw, responsivity, model, jac, len(order), [g.spec for g in absent], s2)
+    undetermined = []
+    far_red = any(FAR_RED_NM <= theta[k + 1] < 760.0 for _i, k, _f in layout)
+    joint_mw = joint() if joint is not None and absent and far_red else {}
     for g in absent:
-        result.flags.append(f"{g.spec.name}_absent")
-        stat_u[g.spec.name] = limits[g.spec.name]
+        name = g.spec.name
+        stat_u[name] = max(limits[name], joint_mw.get(name, 0.0) / to_mw)
+        if plan is None and not _excluded(stat_u[name] * to_mw, sum(amplitudes.values()) * to_mw):
+            undetermined.append(name)
+        result.flags.append(f"{name}_{'undetermined' if name in undetermined else 'absent'}")
 
     for name in amplitudes:
         value = amplitudes[name] * to_mw
         _put(result, f"{name}_irradiance_mw_cm2", value)
         _put(result, f"{name}_irradiance_u_mw_cm2", math.hypot(stat_u[name] * to_mw, scale_u * value))
+    for name in undetermined:  # somewhere in [0, its upper limit]: the middle, its U reaching both ends
+        _put(result, f"{name}_irradiance_mw_cm2", 0.5 * stat_u[name] * to_mw)
+        _put(result, f"{name}_irradiance_u_mw_cm2", 0.5 * stat_u[name] * to_mw)
     if plan is not None:
         index = {grids[i].spec.name: k for i, k, _f in layout}
         _groups(result, plan, index, theta, cov, stat_u, to_mw, scale_u)

@@ -15,6 +15,13 @@ measured to 0.5 nm (standard; the true peak is off the nominal by up to a few nm
 the spectrometer's, with its error), 10 readings each -> ``fit_spectral``; then one irradiance reference
 at 660 nm, 50 mW/cm2, read by a meter with 3 % standard uncertainty -> ``fit_scale``.
 
+Definitions: "missed" = a band of >= 1 mW/cm2 reported as a confident zero: neither seen (a peak and a non-zero
+irradiance) nor "undetermined" (flag ``<band>_undetermined``: the channels cannot exclude it; its irradiance is
+reported as the middle of [0, k=2 upper limit] with U reaching both ends) with an upper limit that covers its
+true irradiance; an undetermined band whose limit is below the truth is missed. "phantom" = an NIR peak
+reported where there is no NIR light (an undetermined NIR band has no peak: not a phantom). "NIR undet":
+readings with NIR undetermined, with NIR light / without.
+
 Targets (asserted, production units):
 - uncalibrated: no reading with a band >= 1 mW/cm2 reported zero or absent; red peak inside its stated
   uncertainty >= 90 %; irradiance inside its stated uncertainty >= 90 %;
@@ -157,13 +164,20 @@ def stats(cases_: list[Case]) -> dict[str, float]:
     with_nir = [c for c in cases_ if c.nir is not None]
     bucket = [c.result.nir_peak_nm is not None
               and min(NIR_PEAKS, key=lambda b: abs(b - c.result.nir_peak_nm)) == c.nir for c in with_nir]
-    def seen(c: Case, band: str) -> bool:
-        return bool(getattr(c.result, f"{band}_peak_nm") and getattr(c.result, f"{band}_irradiance_mw_cm2"))
+    def missed_band(c: Case, band: str, truth_mw: float) -> bool:
+        """A lit band reported as a confident zero: neither seen (peak and irradiance) nor undetermined with an
+        interval [0, upper limit] that covers its true irradiance."""
+        r = c.result
+        if getattr(r, f"{band}_peak_nm") and getattr(r, f"{band}_irradiance_mw_cm2"):
+            return False
+        value, u = getattr(r, f"{band}_irradiance_mw_cm2") or 0.0, getattr(r, f"{band}_irradiance_u_mw_cm2") or 0.0
+        return not (f"{band}_undetermined" in r.flags and truth_mw <= value + u)
 
     missed = [c for c in cases_ if not c.result.irradiance_mw_cm2
-              or (c.red is not None and c.red_mw >= 1 and not seen(c, "red"))
-              or (c.nir is not None and c.nir_mw >= 1 and not seen(c, "nir"))]
+              or (c.red is not None and c.red_mw >= 1 and missed_band(c, "red", c.red_mw))
+              or (c.nir is not None and c.nir_mw >= 1 and missed_band(c, "nir", c.nir_mw))]
     phantom = [c for c in cases_ if c.nir is None and c.result.nir_peak_nm is not None]
+    undetermined = [c for c in cases_ if "nir_undetermined" in c.result.flags]
     return {
         "n": len(cases_),
         "red_med": float(np.median(red_err)) if red else np.nan,
@@ -174,6 +188,7 @@ def stats(cases_: list[Case]) -> dict[str, float]:
         "irr_u_med": float(np.median(irr_u)), "irr_cover": float(np.mean(irr_err <= irr_u)),
         "nir_bucket": float(np.mean(bucket)) if bucket else np.nan,
         "missed": len(missed), "phantom_nir": len(phantom),
+        "nir_undet": f"{sum(c.nir is not None for c in undetermined)}/{sum(c.nir is None for c in undetermined)}",
         "fit_poor": sum("fit_poor" in c.result.flags for c in cases_),
     }
 
@@ -181,7 +196,7 @@ def stats(cases_: list[Case]) -> dict[str, float]:
 def table(rows: list[tuple[str, list[Case]]]) -> str:
     head = (f"{'units / cases':<34}{'n':>5} | {'red peak |err| nm':^17} {'u med':>6} {'cover':>6} | "
             f"{'irradiance err':^14} {'red-only':>8} {'u med':>6} {'cover':>6} | {'NIR bkt':>7} | "
-            f"{'missed':>6} {'phantom':>7} {'fit_poor':>8}")
+            f"{'missed':>6} {'phantom':>7} {'NIR undet':>9} {'fit_poor':>8}")
     sub = f"{'':<34}{'':>5} | {'median':>8} {'p95':>8} {'':>6} {'':>6} | {'median':>14} {'median':>8}"
     lines = [head, sub, "-" * len(head)]
     for label, cs in rows:
@@ -189,7 +204,7 @@ def table(rows: list[tuple[str, list[Case]]]) -> str:
         lines.append(f"{label:<34}{s['n']:>5} | {s['red_med']:>8.2f} {s['red_p95']:>8.2f} {s['red_u_med']:>6.2f} "
                      f"{s['red_cover']:>6.1%} | {s['irr_med']:>14.1%} {s['irr_red_med']:>8.1%} {s['irr_u_med']:>6.1%} "
                      f"{s['irr_cover']:>6.1%} | {s['nir_bucket']:>7.1%} | {s['missed']:>6} {s['phantom_nir']:>7} "
-                     f"{s['fit_poor']:>8}")
+                     f"{s['nir_undet']:>9} {s['fit_poor']:>8}")
     return "\n".join(lines)
 
 
