@@ -12,3 +12,37 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "hardware" in item.keywords:
             item.add_marker(skip)
+
+
+class CliResult:
+    """What a finished `rig` command left: its exit code and what it printed (as subprocess.run would give)."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def rig_cli(argv, cwd=None) -> CliResult:
+    """Run the real `rig` command line (``rig.cli.main``) in this process, in ``cwd``, capturing its output.
+
+    The same code path as ``python -m rig.cli`` without a new interpreter per call (the suite stays fast);
+    the tests that need a separate process (signals, kill -9, locks) keep using subprocesses.
+    """
+    import contextlib
+    import io
+
+    from rig.cli import main
+    from rig.interruptions import handlers_restored
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with handlers_restored(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(arg) for arg in argv])
+            except SystemExit as exit_:  # argparse refusing an option
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        os.chdir(previous)
+    return CliResult(code, out.getvalue(), err.getvalue())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pandas as pd
 import pytest
+from conftest import rig_cli
 
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -29,7 +29,7 @@ def test_counts_csv_gets_peaks_and_irradiance(tmp_path):
     pd.DataFrame(rows)[["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "Clear", "NIR", "gain_x", "t_int_ms"]] \
         .to_csv(counts, index=False)
     out = tmp_path / "out.csv"
-    result = subprocess.run([*RIG, "analyze", str(counts), "--out", str(out)], capture_output=True, text=True)
+    result = rig_cli(["analyze", str(counts), "--out", str(out)])
     assert result.returncode == 0, result.stderr
     analysed = pd.read_csv(out)
     assert len(analysed) == 3
@@ -42,7 +42,7 @@ def test_counts_csv_gets_peaks_and_irradiance(tmp_path):
 def test_counts_csv_missing_a_column_names_it(tmp_path):
     counts = tmp_path / "counts.csv"
     counts.write_text("F1,F2,F3,F4,F5,F6,F7,F8,Clear,gain_x,t_int_ms\n1,1,1,1,1,1,1,1,1,64,50\n")
-    result = subprocess.run([*RIG, "analyze", str(counts)], capture_output=True, text=True)
+    result = rig_cli(["analyze", str(counts)])
     assert result.returncode == 2 and "NIR" in result.stderr and str(counts) in result.stderr
 
 
@@ -51,13 +51,12 @@ def test_counts_csv_with_a_non_number_names_line_and_column(tmp_path, bad):
     counts = tmp_path / "counts.csv"
     counts.write_text(f"F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n1,1,1,1,1,1,1,1,1,1,64,50\n"
                       f"1,1,1,1,1,1,{bad},1,1,1,64,50\n")
-    result = subprocess.run([*RIG, "analyze", str(counts)], capture_output=True, text=True)
+    result = rig_cli(["analyze", str(counts)])
     assert result.returncode == 2 and "line 3, column 'F7'" in result.stderr
 
 
 def test_run_folder_reanalysis_reproduces_the_verdicts_without_touching_the_run(tmp_path):
-    run = subprocess.run([*RIG, "run", "--sim", "--quiet", "--out", str(tmp_path / "results")],
-                         capture_output=True, text=True, cwd=tmp_path)
+    run = rig_cli(["run", "--sim", "--quiet", "--out", str(tmp_path / "results")], cwd=tmp_path)
     assert run.returncode in (0, 1), run.stderr
     (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     original = (run_dir / "samples.csv").read_bytes()
@@ -65,8 +64,7 @@ def test_run_folder_reanalysis_reproduces_the_verdicts_without_touching_the_run(
     from importlib.resources import files
 
     profile = str(files("rig") / "data" / "example_profile.toml")
-    result = subprocess.run([*RIG, "analyze", str(run_dir), "--wrap", profile, "--out", str(out)],
-                            capture_output=True, text=True)
+    result = rig_cli(["analyze", str(run_dir), "--wrap", profile, "--out", str(out)])
     assert result.returncode in (0, 1), result.stderr
     before = pd.read_csv(run_dir / "summary.csv").set_index("claim")
     after = pd.read_csv(out / "summary.csv").set_index("claim")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 
 import pytest
+from conftest import rig_cli
 
 from rig.calibration_file import CalibrationFile, load_calibration, save_calibration, select_calibration
 from rig.calibration_fit import fit_scale, fit_thermistor, measure_nominal, take_readings
@@ -94,15 +94,14 @@ def test_an_old_calibration_is_warned_about(tmp_path):
 
 def test_live_sim_calibration_then_a_run_carries_its_id(tmp_path):
     out = tmp_path / "cal.toml"
-    made = subprocess.run([*RIG, "calibrate", "irradiance", "--sim", "--reference-mw-cm2", "20",
-                           "--reference-nm", "660", "--switch-on", "--count", "5", "--out", str(out)],
-                          capture_output=True, text=True, cwd=tmp_path)
+    made = rig_cli(["calibrate", "irradiance", "--sim", "--reference-mw-cm2", "20",
+                           "--reference-nm", "660", "--switch-on", "--count", "5", "--out", str(out)], cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     calibration = load_calibration(out)
     assert calibration.scale == pytest.approx(1.0, rel=0.05)  # the sim's attenuator is exactly nominal
     assert len(calibration.points) == 5 and calibration.method.startswith("reference meter")
-    run = subprocess.run([*RIG, "run", "--sim", "--quiet", "--calibration", str(out), "--out",
-                          str(tmp_path / "results")], capture_output=True, text=True, cwd=tmp_path)
+    run = rig_cli(["run", "--sim", "--quiet", "--calibration", str(out), "--out",
+                          str(tmp_path / "results")], cwd=tmp_path)
     assert run.returncode in (0, 1), run.stderr
     (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     manifest = json.loads((run_dir / "run.json").read_text())
@@ -116,7 +115,7 @@ def test_live_sim_calibration_then_a_run_carries_its_id(tmp_path):
 
 def test_run_refuses_another_sensors_calibration_with_exit_2(tmp_path):
     path = save_calibration(CalibrationFile(id="other-1", sensor_id="as7341-9"), tmp_path / "other.toml")
-    run = subprocess.run([*RIG, "run", "--sim", "--quiet", "--calibration", str(path), "--out",
-                          str(tmp_path / "results")], capture_output=True, text=True, cwd=tmp_path)
+    run = rig_cli(["run", "--sim", "--quiet", "--calibration", str(path), "--out",
+                          str(tmp_path / "results")], cwd=tmp_path)
     assert run.returncode == 2 and "as7341-9" in run.stderr
     assert not (tmp_path / "results").exists()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
+from conftest import rig_cli
 
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -105,9 +103,8 @@ def test_rig_run_judges_pulse_claims_and_averages_irradiance_over_the_duty(tmp_p
     (tmp_path / "p.toml").write_text(PROFILE.format(irradiance=20.0, claimed_hz=claimed_hz))
     (tmp_path / "s.toml").write_text(SEQUENCE)
     (tmp_path / "w.toml").write_text(WRAP)
-    done = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--quiet", "--wrap", "p.toml",
-                           "--sequence", "s.toml", "--sim-wrap", "w.toml", "--out", "results"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = rig_cli(["run", "--sim", "--quiet", "--wrap", "p.toml",
+                           "--sequence", "s.toml", "--sim-wrap", "w.toml", "--out", "results"], cwd=tmp_path)
     assert done.returncode in (0, 1), done.stderr
     (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")

@@ -1,4 +1,4 @@
-"""`rig run` end to end, in subprocesses of the real CLI on the simulated bench.
+"""`rig run` end to end through the real CLI on the simulated bench (in process; signals, kill -9: child processes).
 
 Each test states the wrap it simulates and what the files must then say.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import rig_cli
 
 from rig.faultsuite import SEQUENCE as FAULT_SUITE_SEQUENCE
 
@@ -63,9 +64,8 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     return str(path)
 
 
-def run_rig(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([*RIG, "run", "--sim", "--quiet", "--out", str(tmp_path / "results"), *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+def run_rig(tmp_path: Path, *args: str):
+    return rig_cli(["run", "--sim", "--quiet", "--out", str(tmp_path / "results"), *args], cwd=tmp_path)
 
 
 def only_run_dir(tmp_path: Path) -> Path:

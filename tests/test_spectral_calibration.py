@@ -6,11 +6,11 @@ The sensor is a production unit (rig/sim/sensor_unit.py), read through rig's rea
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import rig_cli
 
 from rig.calibration_file import load_calibration, spectral_calibration
 from rig.clock import SimClock
@@ -102,8 +102,7 @@ def test_cli_spectral_calibration_adds_to_the_file_and_analyze_uses_it(tmp_path)
                    "dark_counts = [1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5]\n")
     unit = SensorUnit.draw("as7341-1", 0)
     write_ref_csv(tmp_path / "ref.csv", unit)
-    done = subprocess.run([*RIG, "calibrate", "spectral", str(tmp_path / "ref.csv"), "--out", str(cal)],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = rig_cli(["calibrate", "spectral", str(tmp_path / "ref.csv"), "--out", str(cal)], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     made = load_calibration(cal)
     assert made.dark_counts == [1.5] * 10  # what was there is kept
@@ -111,9 +110,8 @@ def test_cli_spectral_calibration_adds_to_the_file_and_analyze_uses_it(tmp_path)
     assert [round(r.reference_peak_nm, 1) for r in made.spectral_references] == [631.0, 658.5, 852.0]
     assert "3 reference source(s)" in made.spectral_method
     # an irradiance calibration added to the same file keeps the spectral part
-    irr = subprocess.run([*RIG, "calibrate", "irradiance", "--sim", "--reference-mw-cm2", "20", "--reference-nm",
-                          "660", "--switch-on", "--settle-s", "1", "--count", "3", "--out", str(cal)],
-                         capture_output=True, text=True, cwd=tmp_path)
+    irr = rig_cli(["calibrate", "irradiance", "--sim", "--reference-mw-cm2", "20", "--reference-nm",
+                          "660", "--switch-on", "--settle-s", "1", "--count", "3", "--out", str(cal)], cwd=tmp_path)
     assert irr.returncode == 0, irr.stderr
     both = load_calibration(cal)
     assert both.spectral_gains == made.spectral_gains and len(both.points) == 3
@@ -122,8 +120,8 @@ def test_cli_spectral_calibration_adds_to_the_file_and_analyze_uses_it(tmp_path)
     (tmp_path / "counts.csv").write_text(",".join((*CHANNELS, "gain_x", "t_int_ms")) + "\n"
                                          + ",".join(str(c) for c in r.counts) + f",{r.gain_x},{r.t_int_ms}\n")
     out = tmp_path / "out.csv"
-    analysed = subprocess.run([*RIG, "analyze", str(tmp_path / "counts.csv"), "--calibration", str(cal),
-                               "--out", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    analysed = rig_cli(["analyze", str(tmp_path / "counts.csv"), "--calibration", str(cal),
+                               "--out", str(out)], cwd=tmp_path)
     assert analysed.returncode == 0, analysed.stderr
     import pandas as pd
 
@@ -141,8 +139,7 @@ def test_cli_spectral_calibration_adds_to_the_file_and_analyze_uses_it(tmp_path)
 def test_a_bad_ref_csv_is_refused_with_file_and_column(tmp_path, content, names):
     ref = tmp_path / "ref.csv"
     ref.write_text(content)
-    done = subprocess.run([*RIG, "calibrate", "spectral", str(ref), "--out", str(tmp_path / "c.toml")],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = rig_cli(["calibrate", "spectral", str(ref), "--out", str(tmp_path / "c.toml")], cwd=tmp_path)
     assert done.returncode == 2 and str(ref) in done.stderr and names in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "c.toml").exists()
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from conftest import rig_cli
 
 PROFILE = """
 maker = "Grid"
@@ -85,9 +84,8 @@ def run(tmp_path, muxed: bool, dead: str = ""):
     (tmp_path / "s.toml").write_text(SEQUENCE)
     (tmp_path / "w.toml").write_text(WRAP.format(dead=dead))
     (tmp_path / "bench.toml").write_text(bench_toml(muxed))
-    done = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--quiet", "--bench", "bench.toml", "--wrap",
-                           "p.toml", "--sequence", "s.toml", "--sim-wrap", "w.toml", "--out", "results"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = rig_cli(["run", "--quiet", "--bench", "bench.toml", "--wrap",
+                           "p.toml", "--sequence", "s.toml", "--sim-wrap", "w.toml", "--out", "results"], cwd=tmp_path)
     (run_dir,) = list((tmp_path / "results").glob("[!.]*"))
     return done, run_dir
 
