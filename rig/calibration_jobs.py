@@ -56,17 +56,22 @@ def _finite(text: str, path: Path, line: int, column: str, positive: bool = Fals
     return value
 
 
-def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None
-                          ) -> tuple[list[Reading], list[tuple[float, float]]]:
-    """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults)."""
+def _csv_rows(path: Path) -> tuple[Path, list[dict[str, str]]]:
+    """A user-named CSV file's rows as dicts (a regular file only: no FIFO or device); errors name the file."""
     from rig.input_files import regular_file
 
     path = regular_file(path, "CSV file")
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+            return path, list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
+
+
+def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None
+                          ) -> tuple[list[Reading], list[tuple[float, float]]]:
+    """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults)."""
+    path, rows = _csv_rows(path)
     if not rows:
         raise RigError(f"{path}: no readings (expected a header and at least one row)")
     needed = [*CHANNELS, "gain_x", "t_int_ms"]
@@ -148,14 +153,7 @@ def thermistor_points(point_texts: list[str], points_csv: str | None, probe: str
             raise RigError(f"--point {text!r}: expected REFERENCE_C:RESISTANCE_OHM, e.g. 0.0:32650") from None
         points.append(_checked_point(temp, ohm, f"--point {text!r}"))
     if points_csv:
-        from rig.input_files import regular_file
-
-        path = regular_file(points_csv, "CSV file")
-        try:
-            with path.open(newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
-            raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
+        path, rows = _csv_rows(Path(points_csv))
         if not rows:
             raise RigError(f"{path}: no points; expected a header reference_c, resistance_ohm [, probe] and a row "
                            "per point")
