@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.cli import build_parser, main
+from rig.cli import build_parser
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 COMMAND = re.compile(r"^\s*(?:\$\s*)?(?:\.venv/bin/)?rig (\S.*)$")
@@ -61,13 +61,14 @@ SIMULATED = [c for c in COMMANDS if "--sim" in shlex.split(c) and not any(
 
 
 @pytest.mark.parametrize("command", SIMULATED)
-def test_simulated_readme_commands_run_as_written(command, tmp_path, monkeypatch):
+def test_simulated_readme_commands_run_as_written(command, tmp_path):
     # run from the checkout (README paths such as rig/data/example_wrap.toml are relative to it), results to tmp
-    monkeypatch.chdir(README.parent)
+    from conftest import rig_cli
+
     argv = shlex.split(command)
     if argv[0] in ("run", "read", "check", "calibrate") and "--out" not in argv:
         argv += ["--out", str(tmp_path / ("cal.toml" if argv[0] == "calibrate" else "results"))]
     if argv[0] == "run":
         argv.append("--quiet")
-    code = main(argv)
-    assert code in (0, 1), f"`rig {command}` exited {code}"
+    done = rig_cli(argv, cwd=README.parent)  # in process, signal handlers put back afterwards
+    assert done.returncode in (0, 1), f"`rig {command}` exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
