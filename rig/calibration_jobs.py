@@ -119,11 +119,21 @@ def add_irradiance_points(calibration: CalibrationFile, readings: list[Reading],
 
 
 def live_readings(bench, count: int, switch_on: bool, settle_s: float) -> list[Reading]:
-    """``count`` readings of the reference source on the jig (powered through the wrap switch if asked)."""
+    """``count`` readings of the reference source on the jig (powered through the wrap switch if asked, under
+    the run's guards: interlock while on, light checked after switch-off)."""
+    from rig.run.guard import WrapGuard
+
+    guard = WrapGuard(bench)
     if switch_on:
-        bench.switch.on()
-        bench.clock.sleep(settle_s)
-    return take_readings(bench, count)
+        guard.on()
+        guard.sleep(settle_s)
+    readings = []
+    for _ in range(count):
+        reading = bench.read_spectrum()
+        guard.note_reading(reading)
+        readings.append(Reading(tuple(reading.counts), reading.gain_x, reading.t_int_ms, reading.saturated))
+    guard.off()
+    return readings
 
 
 def as_spectral_references(readings: list[Reading], peak_nm: float, fwhm_nm: float | None, u_nm: float,

@@ -161,3 +161,32 @@ def test_every_catchable_signal_switches_off_and_records_the_run_as_aborted(tmp_
     assert 10 <= len(measure) < 60  # stopped part-way
     verdicts = {c.claim_id: c.verdict for c in result.checks}
     assert verdicts["irradiance_mw_cm2"] == "NOT MEASURED"  # the measure phase never finished
+
+
+# --- commands that switch the wrap on outside a run ---------------------------------------------------------
+def test_rig_read_on_is_stopped_by_the_interlock_of_an_overheating_wrap(tmp_path):
+    # 8 C rise plus 30 C/min of runaway heating: the skin side passes 48 C within ~1.5 minutes; `rig read --on`
+    # for 20 readings 10 s apart must stop there (exit 3), wrap off, not read on to 200 s.
+    from conftest import rig_cli
+
+    wrap = tmp_path / "hot.toml"
+    wrap.write_text('name = "hot"\nsurface_rise_c = 8.0\n[[strings]]\nname = "red"\npeak_nm = 660.0\n'
+                    'fwhm_nm = 20.0\nirradiance_mw_cm2 = 30.0\n[[modes]]\nname = "red"\nstrings = ["red"]\n'
+                    '[faults]\nrunaway_c_per_min = 30.0\n')
+    done = rig_cli(["read", "--sim", "--sim-wrap", wrap, "--on", "--count", "20", "--interval", "10",
+                    "--out", tmp_path / "results"])
+    assert done.returncode == 3 and "over-temperature" in done.stderr, done.stderr
+
+
+def test_a_live_calibration_with_a_welded_relay_says_still_lit(tmp_path):
+    from rig.calibration_jobs import live_readings
+    from rig.errors import RigError
+
+    wrap = WrapSpec(strings=RED, modes=[WrapMode("red", ["red"])], faults=WrapFaults(stuck_on=True))
+    with build_sim_bench(load_bench_config(backend="sim"), wrap) as bench:
+        with pytest.raises(RigError, match="WRAP STILL LIT"):
+            live_readings(bench, 3, switch_on=True, settle_s=5.0)
+    honest = WrapSpec(strings=RED, modes=[WrapMode("red", ["red"])])
+    with build_sim_bench(load_bench_config(backend="sim"), honest) as bench:
+        assert len(live_readings(bench, 3, switch_on=True, settle_s=5.0)) == 3
+        assert not bench.switch.is_on

@@ -49,6 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args, console)
     except RigError as error:
+        from rig.run.signals import RunAborted
+
+        if isinstance(error, RunAborted):  # a guard stopped a command that had the wrap on: it is off now
+            print(f"stopped: {error}; wrap switched off", file=sys.stderr)
+            return EXIT_ABORTED
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt as interrupt:

@@ -51,12 +51,7 @@ def add_parser(commands) -> None:
     irradiance.add_argument("--reference-nm", type=positive_float, help="the reference source's peak wavelength")
     irradiance.add_argument("--reference-u-pct", type=positive_float, default=3.0,
                             help="reference meter's standard uncertainty in %% (default 3)")
-    irradiance.add_argument("--transmission", type=fraction, help="attenuator transmission (default: bench config)")
-    irradiance.add_argument("--count", type=positive_int, default=10, help="live readings (default 10)")
-    irradiance.add_argument("--switch-on", action="store_true", help="power the source through the wrap switch")
-    irradiance.add_argument("--settle-s", type=positive_float, default=30.0,
-                            help="wait after switching on (default 30 s)")
-    irradiance.add_argument("--out", metavar="FILE", help="calibration file to create or add points to")
+    _add_source_args(irradiance, "points")
     irradiance.set_defaults(func=irradiance_main)
 
     spectral = command_parser(
@@ -77,12 +72,7 @@ def add_parser(commands) -> None:
     spectral.add_argument("--reference-fwhm-nm", type=positive_float, help="live: the source's FWHM, if known")
     spectral.add_argument("--reference-mw-cm2", type=positive_float,
                           help="live: a reference meter's irradiance at the jig, if measured")
-    spectral.add_argument("--transmission", type=fraction, help="attenuator transmission (default: file or bench)")
-    spectral.add_argument("--count", type=positive_int, default=10, help="live readings (default 10)")
-    spectral.add_argument("--switch-on", action="store_true", help="power the source through the wrap switch")
-    spectral.add_argument("--settle-s", type=positive_float, default=30.0,
-                          help="wait after switching on (default 30 s)")
-    spectral.add_argument("--out", metavar="FILE", help="calibration file to create or add references to")
+    _add_source_args(spectral, "references")
     spectral.set_defaults(func=spectral_main)
 
     thermistor = command_parser(
@@ -98,6 +88,16 @@ def add_parser(commands) -> None:
     thermistor.add_argument("--model", choices=["auto", "beta", "steinhart-hart"], default="auto")
     thermistor.add_argument("--out", metavar="FILE", help="where to write the fit (default calibration/...)")
     thermistor.set_defaults(func=thermistor_main)
+
+
+def _add_source_args(parser, adds: str) -> None:
+    """Options shared by the calibrations against a reference source: jig, live readings, output file."""
+    parser.add_argument("--transmission", type=fraction, help="attenuator transmission (default: file or bench)")
+    parser.add_argument("--count", type=positive_int, default=10, help="live readings (default 10)")
+    parser.add_argument("--switch-on", action="store_true",
+                        help="power the source through the wrap switch (guarded like a run)")
+    parser.add_argument("--settle-s", type=positive_float, default=30.0, help="wait after switching on (default 30 s)")
+    parser.add_argument("--out", metavar="FILE", help=f"calibration file to create or add {adds} to")
 
 
 def _target(args: argparse.Namespace, config):

@@ -35,6 +35,7 @@ def add_parser(commands) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.lock import BenchLock, bench_lock_path
+    from rig.run.guard import WrapGuard
     from rig.sample import take_sample
 
     request = bench_request(args)
@@ -43,10 +44,13 @@ def main(args: argparse.Namespace, console: Console) -> int:
             request.open(config=config) as bench:
         start = bench.clock.monotonic()
         rows = []
+        guard = WrapGuard(bench)  # the run's interlock and light check while the wrap is on
         if args.on:
-            bench.switch.on()
+            guard.on()
         for _ in range(args.count):
             rows.append(take_sample(bench, start))
-            bench.clock.sleep(args.interval)
+            guard.observe(rows[-1])
+            guard.sleep(args.interval)
+        guard.off()
     console.print(readings_table(rows, f"{bench.backend} bench readings", [p.name for p in config.thermal.probes]))
     return EXIT_OK
