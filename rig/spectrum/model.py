@@ -1,0 +1,149 @@
+"""What the spectral estimate looks for and returns: the lines, the model uncertainty, the calibration, the
+:class:`Estimate`, and the constants of the method (see :mod:`rig.spectrum`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+import numpy as np
+
+from rig.responsivity import CHANNELS, Responsivity
+
+K = 2.0  # coverage factor of every stated uncertainty
+READ_NOISE_COUNTS = 1.0
+DARK_NOISE_COUNTS = 1.0  # uncertainty of the subtracted dark baseline, raw counts
+DETECT_Z = 3.0  # a line is present when its irradiance is this many standard deviations above 0
+MIN_SHARE = 0.02  # ...and it carries at least 2 % of the total irradiance
+ABSENT_MW_CM2 = 1.0  # an undetected line is absent when its k=2 upper limit is below this (at the wrap surface)...
+ABSENT_SHARE = 0.20  # ...or below this share of the total; otherwise it is undetermined
+FAR_RED_NM = 695.0  # a red line fitted beyond this is seen as NIR light is (F8 tail, Clear, NIR)
+WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
+RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
+FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One emission line the estimator looks for: its search range and width grid."""
+
+    name: str
+    peaks_nm: tuple[float, float, float]  # first, last, step
+    fwhm_nm: tuple[float, ...]
+    fwhm_bounds_nm: tuple[float, float]
+    fit_width: bool  # refine the width (False: held at the grid's best)
+    nominal: tuple[float, float]  # (peak, FWHM) of the shape used for an absent line's upper limit
+    resolved: bool = True  # False: the peak is poorly resolved by the channels (flag "<name>_unresolved")
+    flag_unresolved: bool = True  # raise that flag (claimed lines: their interval says it, the flag means merged)
+
+    @property
+    def peak_grid_nm(self) -> np.ndarray:
+        first, last, step = self.peaks_nm
+        return np.arange(first, last + step / 2, step)
+
+
+# NIR search range: wrap NIR LEDs sit at 780-950 nm; beyond 960 nm the NIR channel's response (symmetric about
+# ~915 nm) would make every NIR peak ambiguous.
+# Red widths: LEDs of 610-690 nm have FWHM 15-30 nm; a wider range lets a broad line at 700 nm trade against
+# a 685 nm line plus NIR light.
+DEFAULT_LINES = (
+    LineSpec("red", (590.0, 720.0, 1.0), tuple(float(w) for w in range(16, 32, 2)), (15.0, 30.0), True,
+             (660.0, 20.0)),
+    LineSpec("nir", (760.0, 960.0, 2.0), (20.0, 30.0, 40.0, 50.0), (20.0, 50.0), False, (850.0, 30.0),
+             resolved=False),
+)
+
+
+@dataclass(frozen=True)
+class ModelUncertainty:
+    """Standard uncertainty of the table as a model of *this* sensor, per channel (CHANNELS order).
+
+    Defaults (uncalibrated, a part anywhere in the production spread): sensitivity 10 % (the datasheet gives
+    no limit; the typical curves miss the datasheet's own typical counts by about +/-10 %), filter centre
+    3 nm (datasheet +/-10 nm as a 4-sigma production limit, plus the typical curves' own shape uncertainty),
+    out-of-band 2 % of the channel's peak for F1-F6, 1 % for F7, F8 and NIR (the templates keep 2-7 % out of
+    band, the datasheet figure less).
+    """
+
+    rel: tuple[float, ...] = (0.10,) * 10
+    shift_nm: tuple[float, ...] = (3.0,) * 8 + (0.0, 3.0)
+    oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How counts become irradiance at the wrap surface.
+
+    ``responsivity`` is the table in use (typical, or corrected per sensor by a spectral calibration);
+    ``model_u`` its model uncertainty for this sensor; ``peak_floor_nm`` the k=2 common-mode accuracy of
+    each line's peak (name -> nm); ``scale`` multiplies the table's irradiance (set against a reference
+    meter; 1.0 = datasheet nominal) and ``scale_u_rel`` is its *standard* relative uncertainty;
+    ``transmission`` is the jig attenuator's; ``dark_counts`` raw counts per channel to subtract.
+    """
+
+    responsivity: Responsivity
+    transmission: float = 0.01
+    scale: float = 1.0
+    scale_u_rel: float = 0.08
+    dark_counts: tuple[float, ...] = (0.0,) * 10
+    id: str = "nominal-datasheet"
+    calibrated: bool = False
+    model_u: ModelUncertainty = field(default_factory=ModelUncertainty)
+    peak_floor_nm: tuple[tuple[str, float], ...] = (("red", 3.0), ("nir", 10.0))
+    spectral_calibrated: bool = False
+    lines: tuple[LineSpec, ...] = DEFAULT_LINES
+
+    def __post_init__(self) -> None:
+        if not 0 < self.transmission <= 1:
+            raise ValueError(f"transmission must be in (0, 1], got {self.transmission!r}")
+        if len(self.dark_counts) != len(CHANNELS):
+            raise ValueError(f"dark_counts needs {len(CHANNELS)} values (CHANNELS order), got {len(self.dark_counts)}")
+
+    def with_dark(self, dark_counts: Sequence[float]) -> Calibration:
+        """The same calibration with this dark baseline (raw counts, CHANNELS order)."""
+        return replace(self, dark_counts=tuple(float(d) for d in dark_counts))
+
+    def floor_nm(self, line: str) -> float:
+        return dict(self.peak_floor_nm).get(line, 0.0)
+
+
+@dataclass
+class Estimate:
+    """Peaks (nm) and irradiance at the wrap surface (mW/cm2), each with an expanded (k=2) uncertainty.
+
+    Values are None when not measured (a refused saturated reading, an absent band's peak).
+    ``residual_rel`` is the fit's RMS residual relative to the RMS signal (basic counts).
+    """
+
+    red_peak_nm: float | None = None
+    red_peak_u_nm: float | None = None
+    nir_peak_nm: float | None = None
+    nir_peak_u_nm: float | None = None
+    red_irradiance_mw_cm2: float | None = None
+    red_irradiance_u_mw_cm2: float | None = None
+    nir_irradiance_mw_cm2: float | None = None
+    nir_irradiance_u_mw_cm2: float | None = None
+    irradiance_mw_cm2: float | None = None
+    irradiance_u_mw_cm2: float | None = None
+    residual_rel: float | None = None
+    flags: list[str] = field(default_factory=list)
+    lines: dict[str, float | None] = field(default_factory=dict)  # claimed / group / unclaimed line columns
+
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm", "red_irradiance_mw_cm2",
+        "red_irradiance_u_mw_cm2", "nir_irradiance_mw_cm2", "nir_irradiance_u_mw_cm2", "irradiance_mw_cm2",
+        "irradiance_u_mw_cm2", "residual_rel")
+
+    def as_dict(self) -> dict[str, object]:
+        """Flat CSV row: the values above (rounded, None when absent) and ``flags`` joined with ';'."""
+        row: dict[str, object] = {}
+        for key in self.KEYS:
+            value = getattr(self, key)
+            row[key] = None if value is None else round(float(value), 4 if key != "residual_rel" else 5)
+        for key, value in self.lines.items():
+            row[key] = None if value is None else round(float(value), 4)
+        row["flags"] = ";".join(self.flags)
+        return row
+
+

@@ -1,0 +1,121 @@
+"""Bounded non-linear least squares for many small problems at once (Levenberg-Marquardt in numpy).
+
+Each row is its own problem: minimise ``sum(((model(theta) - y) * sw) ** 2)`` within ``lower <= theta <=
+upper``, from a start inside the bounds (the grid stage's best point). The damping is scaled by the
+Jacobian's column norms (Marquardt; as ``x_scale="jac"`` in scipy) and follows how well the linear model
+predicted each step (Nielsen's update). A parameter at a bound whose gradient points out of the box is held
+there for that step (an active set), so a width can sit at its limit while the rest converges. All rows
+step together, so one numpy call serves them all; a row leaves the loop when its cost stops improving
+(relative ``FTOL``) or its step vanishes.
+
+A row that ends with a parameter the model cannot see (a Jacobian column of zeros: a line's irradiance at 0
+hides its peak and width) is solved again by scipy's trust-region reflective method from its start; it is
+rare (claimed lines the sensor cannot separate) and that method can move such a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import least_squares
+
+FTOL = 1e-10  # relative drop of the cost below which a row has converged
+XTOL = 1e-10  # relative step below which a row has converged
+MAX_ITERATIONS = 200
+LAMBDA_START, LAMBDA_MIN, LAMBDA_MAX = 1e-3, 1e-12, 1e12
+
+# (theta rows x P, the rows they belong to) -> (model rows x n, d model / d theta rows x n x P)
+ModelAndJacobian = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def refine(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, model_and_jacobian: ModelAndJacobian,
+           y: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    """The best ``theta`` (rows x P) per row; ``y`` (rows x n) the data, ``sw`` (rows x n) sqrt(weights)."""
+    start = np.clip(np.asarray(theta, float), lower, upper)
+    theta = start.copy()
+    rows = np.arange(len(theta))
+    model, jac = model_and_jacobian(theta, rows)
+    residual = (model - y) * sw
+    weighted_jac = jac * sw[:, :, None]
+    cost = np.einsum("rn,rn->r", residual, residual)
+    damping = np.full(len(theta), LAMBDA_START)
+    growth = np.full(len(theta), 2.0)
+    scale = np.zeros_like(theta)
+    active = rows[np.isfinite(cost)]
+    for _ in range(MAX_ITERATIONS):
+        if not len(active):
+            break
+        j, r, t = weighted_jac[active], residual[active], theta[active]
+        gradient = np.einsum("rnp,rn->rp", j, r)
+        normal = np.einsum("rnp,rnq->rpq", j, j)
+        scale[active] = np.maximum(scale[active], np.einsum("rpp->rp", normal))
+        held = ((t <= lower) & (gradient > 0)) | ((t >= upper) & (gradient < 0))
+        free = ~held
+        floor = 1e-12 * np.max(scale[active], axis=1, keepdims=True) + 1e-300
+        diagonal = np.where(free, damping[active, None] * np.maximum(scale[active], floor), 1.0)
+        system = normal * (free[:, :, None] & free[:, None, :])
+        system[:, np.arange(t.shape[1]), np.arange(t.shape[1])] += diagonal
+        step = _solve(system, -gradient * free)
+        trial = np.clip(t + step, lower, upper)
+        trial_model, trial_jac = model_and_jacobian(trial, active)
+        trial_residual = (trial_model - y[active]) * sw[active]
+        trial_cost = np.einsum("rn,rn->r", trial_residual, trial_residual)
+        better = np.isfinite(trial_cost) & (trial_cost < cost[active])
+        moved = trial - t
+        predicted = -(2 * np.einsum("rp,rp->r", moved, gradient) + np.einsum("rp,rpq,rq->r", moved, normal, moved))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain = np.where(predicted > 0, (cost[active] - trial_cost) / predicted, 0.0)
+        tiny_step = np.all(np.abs(trial - t) <= XTOL * (np.abs(t) + XTOL), axis=1)
+        converged = (better & (cost[active] - trial_cost <= FTOL * cost[active])) | tiny_step \
+            | (damping[active] >= LAMBDA_MAX)
+        took = active[better]
+        theta[took] = trial[better]
+        residual[took] = trial_residual[better]
+        weighted_jac[took] = trial_jac[better] * sw[took][:, :, None]
+        cost[took] = trial_cost[better]
+        # Nielsen's update: damping follows how well the linear model predicted the drop; doubling on failures
+        shrink = np.maximum(1 / 3, 1 - (2 * np.clip(gain, 0.0, 1.0) - 1) ** 3)
+        damping[active] = np.where(better, np.maximum(damping[active] * shrink, LAMBDA_MIN),
+                                   damping[active] * growth[active])
+        growth[active] = np.where(better, 2.0, growth[active] * 2)
+        active = active[~converged]
+    blind = np.flatnonzero(np.any(np.all(weighted_jac == 0, axis=1), axis=1))
+    for row in blind:
+        theta[row] = _trust_region(start[row], lower, upper, model_and_jacobian, y[row], sw[row], row)
+    return theta
+
+
+def _trust_region(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, model_and_jacobian: ModelAndJacobian,
+                  y: np.ndarray, sw: np.ndarray, row: int) -> np.ndarray:
+    """One row by scipy's trust-region reflective solver, which reflects off the bounds and so can move a
+    parameter that has no effect at the box's edge (a line's peak when its irradiance sits at 0)."""
+    at = np.array([row])
+    last: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def evaluate(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = t.tobytes()
+        if key not in last:
+            last.clear()
+            model, jac = model_and_jacobian(t[None, :], at)
+            last[key] = (model[0] - y) * sw, jac[0] * sw[:, None]
+        return last[key]
+
+    return least_squares(lambda t: evaluate(t)[0], theta, jac=lambda t: evaluate(t)[1], bounds=(lower, upper),
+                         method="trf", x_scale="jac").x
+
+
+def _reflect(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """A step that leaves the box is reflected back in at the bound it crosses (as scipy's "trf" does), so a
+    line whose irradiance reaches 0 can come back with another peak; what still lies outside is clipped."""
+    theta = np.where(theta < lower, 2 * lower - theta, theta)
+    theta = np.where(theta > upper, 2 * upper - theta, theta)
+    return np.clip(theta, lower, upper)
+
+
+def _solve(system: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Solve each row's small system; a singular one by its pseudo-inverse."""
+    try:
+        return np.linalg.solve(system, right[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        return np.einsum("rpq,rq->rp", np.linalg.pinv(system), right)

@@ -1,0 +1,109 @@
+"""Line shapes through the channel responsivity table, and the per-channel weights of a fit.
+
+Everything here is batched over readings: arrays have a leading axis of rows (one per reading).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from rig.responsivity import Responsivity
+from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, LineSpec, ModelUncertainty
+
+FWHM_PER_SIGMA = 2.3548200450309493
+WINDOW_SIGMA = 7.0  # a line's Gaussian is cut at +/- this many sigma
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A line's search grid: every (peak, FWHM) pair, width-major (index = width_index x peaks + peak_index)."""
+
+    spec: LineSpec
+    peaks_nm: np.ndarray  # one per grid line
+    fwhm_nm: np.ndarray
+    responses: np.ndarray  # grid lines x 10: basic counts per uW/cm2
+    d_peak: np.ndarray  # d responses / d peak (per nm)
+    unique_peaks_nm: np.ndarray  # the peak grid, ascending
+
+    def per_peak(self, chi2: np.ndarray) -> np.ndarray:
+        """Rows x peaks: the lowest chi-square over the widths at each grid peak."""
+        return chi2.reshape(chi2.shape[0], -1, len(self.unique_peaks_nm)).min(axis=1)
+
+
+@lru_cache(maxsize=16)
+def grids(responsivity: Responsivity, lines: tuple[LineSpec, ...]) -> tuple[Grid, ...]:
+    """The search grid of each line (cached per table and line list)."""
+    out = []
+    for spec in lines:
+        peaks = spec.peak_grid_nm
+        rows, derivs = [], []
+        for width in spec.fwhm_nm:
+            rows.append(responsivity.line_responses(peaks, width))
+            derivs.append(responsivity.line_responses(peaks + 0.5, width)
+                          - responsivity.line_responses(peaks - 0.5, width))
+        out.append(Grid(spec, np.tile(peaks, len(spec.fwhm_nm)), np.repeat(np.asarray(spec.fwhm_nm), len(peaks)),
+                        np.vstack(rows), np.vstack(derivs), peaks))
+    return tuple(out)
+
+
+@lru_cache(maxsize=16)
+def channel_peaks(responsivity: Responsivity) -> np.ndarray:
+    """Each channel's peak responsivity (10 values)."""
+    return responsivity.matrix.max(axis=0)
+
+
+def line_shapes(responsivity: Responsivity, peak_nm: np.ndarray, fwhm_nm: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian lines' responses (rows x 10, basic counts per uW/cm2) and their d/dpeak and d/dFWHM.
+
+    ``peak_nm``, ``fwhm_nm``: one per row. The Gaussian is normalised on the table's (uniform) wavelength grid
+    within +/- ``WINDOW_SIGMA`` sigma of the peak; only that window of the table is read."""
+    wl, matrix = responsivity.wavelengths_nm, responsivity.matrix
+    peak = np.asarray(peak_nm, float)
+    sigma = np.asarray(fwhm_nm, float) / FWHM_PER_SIGMA
+    step = wl[1] - wl[0]
+    half = int(np.ceil(WINDOW_SIGMA * sigma.max() / step)) + 1
+    width = min(2 * half + 1, len(wl))
+    start = np.clip(np.rint((peak - wl[0]) / step).astype(int) - half, 0, len(wl) - width)
+    x = wl[start[:, None] + np.arange(width)] - peak[:, None]
+    s = sigma[:, None]
+    z = x / s
+    g = np.exp(-0.5 * z * z)
+    g[(z < -WINDOW_SIGMA) | (z >= WINDOW_SIGMA)] = 0.0
+    d_g_peak = g * (z / s)
+    stacked = np.stack([g, d_g_peak, d_g_peak * z], axis=1)  # rows x (g, dg/dpeak, dg/dsigma) x window
+    windows = sliding_window_view(matrix.T, width, axis=1)[:, start].transpose(1, 2, 0)  # rows x window x 10
+    through = stacked @ windows  # rows x 3 x 10
+    sums = stacked.sum(axis=2, keepdims=True)  # rows x 3 x 1
+    response = through[:, 0] / sums[:, 0]
+    d_peak = (through[:, 1] - response * sums[:, 1]) / sums[:, 0]
+    d_fwhm = (through[:, 2] - response * sums[:, 2]) / sums[:, 0] / FWHM_PER_SIGMA
+    return response, d_peak, d_fwhm
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Per-channel variance of a reading: counting noise plus the table's model uncertainty."""
+
+    per_basic: np.ndarray  # rows: raw counts per basic count
+    dark_raw: float
+    model_u: ModelUncertainty
+    channel_peaks: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Noise:
+        return Noise(self.per_basic[rows], self.dark_raw, self.model_u, self.channel_peaks)
+
+    def weights(self, model: np.ndarray, slope: np.ndarray, total_uw: np.ndarray) -> np.ndarray:
+        """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda;
+        ``total_uw``: the model's total irradiance per row)."""
+        per_basic = self.per_basic[:, None]
+        raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
+        noise = (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12) / per_basic**2
+        u = self.model_u
+        model_var = (np.asarray(u.rel) * np.maximum(model, 0.0)) ** 2 + (np.asarray(u.shift_nm) * slope) ** 2 \
+            + (np.asarray(u.oob) * self.channel_peaks * np.maximum(total_uw, 0.0)[:, None]) ** 2
+        return 1.0 / (noise + model_var)
