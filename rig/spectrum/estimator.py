@@ -73,7 +73,7 @@ def estimate_many(counts: Sequence[Sequence[float]] | np.ndarray, gain_x: Sequen
     bad = np.flatnonzero(~(t_int > 0))
     if len(bad):
         where = f" (row {bad[0]})" if rows > 1 else ""
-        raise ValueError(f"integration time must be > 0 ms, got {t_int[bad[0]]!r}{where}")
+        raise ValueError(f"integration time must be > 0 ms, got {float(t_int[bad[0]])!r}{where}")
     flagged = np.zeros(rows, bool) if saturated is None else np.asarray(saturated, dtype=bool).reshape(rows)
     limit = np.full(rows, np.inf) if full_scale is None else \
         np.array([np.inf if f is None else float(f) for f in full_scale])

@@ -85,23 +85,32 @@ def _nnls_two(candidates: np.ndarray, other: np.ndarray | None, y: np.ndarray, w
     a12 = wo @ candidates.T
     a22 = np.einsum("rc,rc->r", other, wo)[:, None]
     b2 = np.einsum("rc,rc->r", other, wy)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = a12 / a22
-        b1_rest = b1 - c * b2
-        x1 = b1_rest / (a11 - c * a12)
-        x2 = (b2 - a12 * x1) / a22
-        chi2 = (yy - b2 * b2 / a22) - b1_rest * x1
-        alone2 = np.where(a22 > 0, np.maximum(b2 / a22, 0.0), 0.0)
-    bad = ~((x1 >= 0) & (x2 >= 0) & np.isfinite(chi2))
-    if bad.any():
-        rows = np.nonzero(bad)[0]
-        alone1 = np.maximum(b1[bad] / a11[bad], 0.0)
-        chi_alone1 = yy[rows, 0] - alone1 * b1[bad]
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows x grid lines each: in place where possible
+        per_a22 = 1.0 / a22
+        alone2 = np.where(a22 > 0, np.maximum(b2 * per_a22, 0.0), 0.0)
+        chi_other = yy - b2 * b2 * per_a22
+        c = a12 * per_a22
+        rest = np.multiply(c, a12)
+        np.subtract(a11, rest, out=rest)
+        b1_rest = np.multiply(c, b2, out=c)
+        np.subtract(b1, b1_rest, out=b1_rest)
+        x1 = np.divide(b1_rest, rest, out=rest)
+        chi2 = np.multiply(b1_rest, x1, out=b1_rest)
+        np.subtract(chi_other, chi2, out=chi2)
+        x2 = np.multiply(a12, x1, out=a12)
+        np.subtract(b2, x2, out=x2)
+        x2 *= per_a22
+    bad = np.flatnonzero(~((x1 >= 0) & (x2 >= 0) & np.isfinite(chi2)))
+    if len(bad):
+        rows = bad // a11.shape[1]
+        b1_bad = b1.ravel()[bad]
+        alone1 = np.maximum(b1_bad / a11.ravel()[bad], 0.0)
+        chi_alone1 = yy[rows, 0] - alone1 * b1_bad
         chi_alone2 = (yy - alone2 * b2)[rows, 0]
         first = chi_alone1 <= chi_alone2
-        x1[bad] = np.where(first, alone1, 0.0)
-        x2[bad] = np.where(first, 0.0, alone2[rows, 0])
-        chi2[bad] = np.minimum(chi_alone1, chi_alone2)
+        np.put(x1, bad, np.where(first, alone1, 0.0))
+        np.put(x2, bad, np.where(first, 0.0, alone2[rows, 0]))
+        np.put(chi2, bad, np.minimum(chi_alone1, chi_alone2))
     return x1, x1 + x2, np.maximum(chi2, 0.0)
 
 
