@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rig.responsivity import Responsivity, gain_ratio
-from rig.spectrum.grid_fit import Profile, interval, model_of, profiles, significance
+from rig.spectrum.grid_fit import Profile, Significance, interval, model_of, profiles, significance
 from rig.spectrum.model import (
     ABSENT_MW_CM2,
     ABSENT_SHARE,
@@ -155,18 +155,18 @@ def _units(line_grids: Sequence[Grid], plan: LinePlan | None) -> list[tuple[int,
     return [*groups, *((n,) for n in range(len(line_grids)) if n not in grouped)]
 
 
-def _present(seen: Mapping[tuple[int, ...], object], row: int) -> tuple[int, ...]:
+def _present(seen: Mapping[tuple[int, ...], Significance], row: int) -> tuple[int, ...]:
     """One row's present lines, in the order they are fitted: units at least ``DETECT_Z`` sigma above 0 with
     ``MIN_SHARE`` of the light (else the most significant unit); a group's members with light."""
-    amplitude = {u: float(s.amplitude[row]) for u, s in seen.items()}  # type: ignore[attr-defined]
-    z = {u: float(s.z[row]) for u, s in seen.items()}  # type: ignore[attr-defined]
+    amplitude = {u: float(s.amplitude[row]) for u, s in seen.items()}
+    z = {u: float(s.z[row]) for u, s in seen.items()}
     total = max(sum(max(a, 0.0) for a in amplitude.values()), 1e-30)
     kept = [u for u in seen if z[u] >= DETECT_Z and amplitude[u] >= MIN_SHARE * total]
     if not kept:  # clearly above dark: keep the most significant line rather than report no light
         kept = [max(seen, key=z.get)]
     present: list[int] = []
     for unit in kept:  # a group's members: those with light (the sum is what is significant)
-        members = {i: float(a[row]) for i, a in seen[unit].members.items()}  # type: ignore[attr-defined]
+        members = {i: float(a[row]) for i, a in seen[unit].members.items()}
         present += [i for i, a in members.items() if a > 0] or [max(members, key=members.get)]
     return tuple(present)
 
