@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from rig.responsivity import Responsivity, gain_ratio
 from rig.spectrum.grid_fit import Profile, Significance, interval, model_of, profiles, significance
@@ -81,12 +83,17 @@ def estimate_many(counts: Sequence[Sequence[float]] | np.ndarray, gain_x: Sequen
     refused = flagged | (peak_counts >= limit) | (peak_counts >= SATURATION_COUNTS)
     out: list[Estimate] = [Estimate(flags=["saturated"]) for _ in range(rows)]
     todo = np.flatnonzero(~refused)
-    for start in range(0, len(todo), BATCH_ROWS):
-        batch = todo[start:start + BATCH_ROWS]
-        for row, result in zip(batch, _estimate_batch(raw[batch], gain[batch], t_int[batch], calibration, plan),
-                               strict=True):
-            out[row] = result
+    with _blas().limit(limits=1, user_api="blas"):  # small products: more threads only wait on each other
+        for start in range(0, len(todo), BATCH_ROWS):
+            batch = todo[start:start + BATCH_ROWS]
+            _place(out, batch, _estimate_batch(raw[batch], gain[batch], t_int[batch], calibration, plan))
     return out
+
+
+@lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries numpy and scipy loaded, found once (limiting them is then cheap)."""
+    return ThreadpoolController()
 
 
 def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, calibration: Calibration,

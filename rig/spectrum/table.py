@@ -6,8 +6,6 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from threadpoolctl import threadpool_limits
-
 from rig.responsivity import CHANNELS, Responsivity, full_scale_counts
 from rig.spectrum.estimator import estimate_many
 from rig.spectrum.model import Calibration
@@ -63,15 +61,7 @@ def _analyze_chunk(rows: Sequence[Mapping[str, Any]], calibration: Calibration |
                    dark_counts: Sequence[float] | None, plan: LinePlan | None,
                    progress: Callable[[int], None] | None = None, progress_every: int = CHUNK_ROWS
                    ) -> list[dict[str, Any]]:
-    """:func:`analyze_counts` in this process, with one BLAS thread: the products are small, so more threads
-    only wait on each other (and on the other processes when the table is shared)."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _analyze_rows(rows, calibration, dark_counts, plan, progress, progress_every)
-
-
-def _analyze_rows(rows: Sequence[Mapping[str, Any]], calibration: Calibration | None,
-                  dark_counts: Sequence[float] | None, plan: LinePlan | None,
-                  progress: Callable[[int], None] | None, progress_every: int) -> list[dict[str, Any]]:
+    """:func:`analyze_counts` in this process."""
     responsivity = calibration.responsivity if calibration is not None else Responsivity.load()
     calibrations: dict[float, Calibration] = {}
     done: dict[_Key, dict[str, Any]] = {}
