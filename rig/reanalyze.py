@@ -18,7 +18,7 @@ from rig.profile import WrapProfile
 from rig.records import RunManifest, truthy
 from rig.responsivity import CHANNELS, GAIN_CODES_X
 from rig.results import write_csv_atomic, write_json_atomic
-from rig.spectrum import Calibration, Estimate, analyze_counts
+from rig.spectrum import Calibration, Estimate, Readings, estimate_table
 from rig.verdict import ClaimCheck
 
 DERIVED_COLUMNS = [*Estimate().as_dict(), "calibration_id"]
@@ -41,7 +41,7 @@ def _check_row_lengths(path: Path) -> None:
 
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all), after every chunk
-CHUNK_ROWS = 500  # rows per progress step: readings are fitted together, so fewer, larger steps are faster
+CHUNK_ROWS = 500  # distinct readings per progress step (they are fitted together: fewer, larger steps are faster)
 
 
 def analyze_counts_csv(path: Path, calibration: Calibration, progress: Progress | None = None) -> pd.DataFrame:
@@ -89,8 +89,10 @@ def analyze_counts_csv(path: Path, calibration: Calibration, progress: Progress 
                        f"(got {frame['t_int_ms'].iloc[first]!r})")
     total = len(frame)
     report = None if progress is None else (lambda done: progress(done, total))
-    return pd.DataFrame(analyze_counts(frame.to_dict("records"), calibration, progress=report,
-                                       progress_every=CHUNK_ROWS))
+    columns = estimate_table(Readings.from_columns(frame, total), calibration, progress=report, chunk_rows=CHUNK_ROWS)
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
 
 
 def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration | None,

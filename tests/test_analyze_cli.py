@@ -78,14 +78,15 @@ def test_run_folder_reanalysis_reproduces_the_verdicts_without_touching_the_run(
 
 
 def test_long_analyses_report_progress_chunk_by_chunk(tmp_path, monkeypatch):
-    # a long counts CSV is estimated in chunks, each reported (rows done, rows in all) for the progress bar
+    # a long counts CSV is estimated in chunks of distinct readings, each reported (rows done, rows in all) for the
+    # progress bar: five readings (F1 differs), two per chunk
     import rig.reanalyze
     from rig.derive import nominal_calibration
 
     monkeypatch.setattr(rig.reanalyze, "CHUNK_ROWS", 2)
     path = tmp_path / "counts.csv"
     path.write_text("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n"
-                    + "40,60,90,150,260,700,9000,6500,21000,2600,4,50\n" * 5)
+                    + "".join(f"{40 + n},60,90,150,260,700,9000,6500,21000,2600,4,50\n" for n in range(5)))
     seen = []
     frame = rig.reanalyze.analyze_counts_csv(path, nominal_calibration(0.01), lambda *done: seen.append(done))
     assert seen == [(2, 5), (4, 5), (5, 5)] and len(frame) == 5

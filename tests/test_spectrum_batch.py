@@ -61,7 +61,8 @@ def test_a_batch_gives_each_reading_what_it_gives_alone_and_the_stated_light():
 
 def test_a_counts_table_is_estimated_in_batches_with_repeated_rows_once(monkeypatch):
     # 2500 rows: five stated wraps, each reading repeated 500 times (a held reading). Every row gets the estimate of
-    # its reading, progress comes every 1000 rows and at the end, and each distinct reading is fitted once.
+    # its reading and each distinct reading is fitted once: two per chunk here, so progress hears the rows those
+    # two readings cover (1000), then 2000, then all 2500.
     unit = SensorUnit.draw("batch", 4, SensorSpread())
     taken = readings(unit)[:5]
     rows = [{**{c: str(v) for c, v in zip(("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "Clear", "NIR"),
@@ -76,8 +77,8 @@ def test_a_counts_table_is_estimated_in_batches_with_repeated_rows_once(monkeypa
 
     monkeypatch.setattr(table, "estimate_many", counting)
     seen: list[int] = []
-    out = analyze_counts(rows, CAL, progress=seen.append, workers=1)
-    assert sum(fitted) == 5 and seen == [1000, 2000, 2500]
+    out = analyze_counts(rows, CAL, progress=seen.append, progress_every=2, workers=1)
+    assert fitted == [2, 2, 1] and seen == [1000, 2000, 2500]
     for n, row in enumerate(out[:5]):
         alone = estimate(taken[n].counts, taken[n].gain_x, taken[n].t_int_ms, CAL).as_dict()
         assert row["irradiance_mw_cm2"] == pytest.approx(alone["irradiance_mw_cm2"], rel=1e-6)

@@ -80,10 +80,10 @@ from rig.spectrum.model import (
     LineSpec,
     ModelUncertainty,
 )
-from rig.spectrum.table import analyze_counts
+from rig.spectrum.table import Readings, analyze_counts, estimate_table
 
 __all__ = [
     "ABSENT_MW_CM2", "ABSENT_SHARE", "DEFAULT_LINES", "DETECT_Z", "FAR_RED_NM", "FIT_POOR_REDUCED_CHI2", "K",
-    "MIN_SHARE", "WEAK_SNR", "Calibration", "Estimate", "LineSpec", "ModelUncertainty", "analyze_counts",
-    "estimate", "estimate_many",
+    "MIN_SHARE", "WEAK_SNR", "Calibration", "Estimate", "LineSpec", "ModelUncertainty", "Readings", "analyze_counts",
+    "estimate", "estimate_many", "estimate_table",
 ]

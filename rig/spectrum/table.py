@@ -1,10 +1,21 @@
-"""Many readings at once: every row of a counts table estimated, in batches, across processes when large."""
+"""Many readings at once: every row of a counts table estimated, each distinct reading once, in batches, across
+processes when there are many.
+
+The table is held as arrays (one row per reading), and the estimate comes back as columns, so a 200 000-row
+table costs tens of MB rather than a Python dict per row.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from rig.responsivity import CHANNELS, Responsivity, full_scale_counts
 from rig.spectrum.estimator import estimate_many
@@ -13,109 +24,154 @@ from rig.spectrum.model import Calibration
 if TYPE_CHECKING:
     from rig.line_plan import LinePlan
 
-PARALLEL_MIN_ROWS = 4000  # below this a process pool costs more than it saves
-CHUNK_ROWS = 1000
+PARALLEL_MIN_ROWS = 4000  # distinct readings below which a process pool costs more than it saves
+CHUNK_ROWS = 1000  # distinct readings per job (and per progress report)
 
-# (counts, gain_x, t_int_ms, saturated, full_scale, transmission): rows with the same key have the same estimate
-_Key = tuple[tuple[float, ...], float, float, bool, "int | None", float]
+Progress = Callable[[int], None]  # rows of the table done so far
 
 
 def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "y")
 
 
+def _numbers(values: Iterable[Any]) -> np.ndarray:
+    """Floats, a blank cell (None, "", NaN) as NaN."""
+    return np.array([math.nan if v is None or (isinstance(v, str) and not v.strip()) else float(v) for v in values])
+
+
+@dataclass(frozen=True)
+class Readings:
+    """A counts table as arrays, one row per reading: raw counts (rows x 10, CHANNELS order), nominal gain, t_int
+    (ms), the saturation flag and the digital full scale (NaN: not given)."""
+
+    counts: np.ndarray
+    gain_x: np.ndarray
+    t_int_ms: np.ndarray
+    saturated: np.ndarray
+    full_scale: np.ndarray
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Any], rows: int) -> Readings:
+        """From columns (a DataFrame, or column name -> values): F1..NIR, ``gain_x``, ``t_int_ms``; optional
+        ``saturated`` (true/1/yes), ``full_scale`` or ``atime`` + ``astep`` (for the full-scale check)."""
+        counts = np.column_stack([_numbers(columns[c]) for c in CHANNELS]) if rows else np.zeros((0, len(CHANNELS)))
+        saturated = np.array([_truthy(v) for v in columns["saturated"]], bool) if "saturated" in columns \
+            else np.zeros(rows, bool)
+        full_scale = np.full(rows, math.nan)
+        if "full_scale" in columns:
+            full_scale = _numbers(columns["full_scale"])
+        elif "atime" in columns and "astep" in columns:
+            atime, astep = _numbers(columns["atime"]), _numbers(columns["astep"])
+            given = ~(np.isnan(atime) | np.isnan(astep))
+            full_scale[given] = [full_scale_counts(int(a), int(s)) for a, s in zip(atime[given], astep[given],
+                                                                                    strict=True)]
+        return cls(counts, _numbers(columns["gain_x"]), _numbers(columns["t_int_ms"]), saturated, full_scale)
+
+    def take(self, rows: np.ndarray) -> Readings:
+        return Readings(self.counts[rows], self.gain_x[rows], self.t_int_ms[rows], self.saturated[rows],
+                        self.full_scale[rows])
+
+
+def estimate_table(readings: Readings, calibration: Calibration, plan: LinePlan | None = None,
+                   progress: Progress | None = None, chunk_rows: int = CHUNK_ROWS, workers: int | None = None
+                   ) -> dict[str, np.ndarray]:
+    """The estimate of every reading as columns (:meth:`Estimate.as_dict` keys; numbers as floats, NaN where
+    not measured; ``flags`` as strings, ``uncalibrated`` added for an uncalibrated calibration).
+
+    Identical readings (same counts and settings: dark and switched-off rows, a held reading) are estimated
+    once; the distinct ones ``chunk_rows`` at a time, in order of first appearance, by ``workers`` processes
+    (default: one per CPU from ``PARALLEL_MIN_ROWS`` distinct readings, else 1). ``progress(rows_done)`` hears,
+    after each chunk, how many of the table's rows have their estimate; its last call is the table's length."""
+    rows = len(readings.counts)
+    key = np.column_stack([readings.counts, readings.gain_x, readings.t_int_ms, readings.saturated,
+                           np.nan_to_num(readings.full_scale, nan=-1.0)])
+    _, first, inverse, repeats = np.unique(key, axis=0, return_index=True, return_inverse=True,
+                                           return_counts=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(first)  # distinct readings in the order they first appear
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(order) >= PARALLEL_MIN_ROWS else 1
+    chunks = [order[n:n + chunk_rows] for n in range(0, len(order), chunk_rows)]
+    jobs = ((readings.take(first[chunk]), calibration, plan) for chunk in chunks)
+    distinct: dict[str, np.ndarray] = {}
+    done = 0
+    for chunk, part in zip(chunks, _run(jobs, workers), strict=True):
+        for name, values in part.items():
+            column = distinct.setdefault(name, np.full(len(order), math.nan, dtype=values.dtype))
+            column[chunk] = values
+        done += int(repeats[chunk].sum())
+        if progress is not None:
+            progress(done)
+    if progress is not None and done != rows:
+        progress(rows)
+    return {name: values[inverse] for name, values in distinct.items()}
+
+
+def _run(jobs: Iterable[tuple], workers: int) -> Iterator[dict[str, np.ndarray]]:
+    """Each job's columns, in order; with several workers at most two jobs per worker wait at a time (memory)."""
+    if workers <= 1:
+        yield from (_estimate_columns(*job) for job in jobs)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        waiting: deque = deque()
+        for job in jobs:
+            waiting.append(pool.submit(_estimate_columns, *job))
+            if len(waiting) >= 2 * workers:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
+
+
+def _estimate_columns(readings: Readings, calibration: Calibration, plan: LinePlan | None
+                      ) -> dict[str, np.ndarray]:
+    """One job: the estimates of these readings as columns."""
+    full_scale = [None if math.isnan(f) else int(f) for f in readings.full_scale]
+    results = [e.as_dict() for e in estimate_many(readings.counts, readings.gain_x, readings.t_int_ms, calibration,
+                                                  readings.saturated, full_scale, plan)]
+    if not calibration.calibrated:
+        for result in results:
+            result["flags"] = ";".join(f for f in (result["flags"], "uncalibrated") if f)
+    names = dict.fromkeys(name for result in results for name in result)
+    return {name: np.array([r.get(name) for r in results], dtype=object) if name == "flags"
+            else np.array([math.nan if r.get(name) is None else r[name] for r in results], dtype=float)
+            for name in names}
+
+
 def analyze_counts(rows: Iterable[Mapping[str, Any]], calibration: Calibration | None = None,
                    dark_counts: Sequence[float] | None = None, plan: LinePlan | None = None,
-                   progress: Callable[[int], None] | None = None, progress_every: int = CHUNK_ROWS,
+                   progress: Progress | None = None, progress_every: int = CHUNK_ROWS,
                    workers: int | None = None) -> list[dict[str, Any]]:
-    """Estimate every row of a counts table; each result is the row plus :meth:`Estimate.as_dict`.
+    """Estimate every row of a counts table given as dicts; each result is the row plus :meth:`Estimate.as_dict`
+    (None where not measured).
 
-    Rows need F1..NIR (raw counts), ``gain_x`` and ``t_int_ms``; optional ``saturated`` (true/1/yes),
-    ``full_scale`` or ``atime`` + ``astep`` (for the full-scale check) and ``transmission`` (used when no
-    calibration is given: then the datasheet-nominal calibration applies and rows get the flag
-    ``uncalibrated``). ``dark_counts`` (CHANNELS order) overrides the calibration's dark baseline. Values
-    may be strings (from ``csv.DictReader``). ``plan``: claimed lines to fit. Rows with the same counts and
-    settings (dark and switched-off rows, a held reading) are estimated once; the others are fitted together,
-    ``progress_every`` rows at a time. ``progress(rows_done)`` is called after each such chunk and at the end.
-    ``workers``: processes (default: one per CPU for tables of ``PARALLEL_MIN_ROWS`` rows or more, else 1).
-    """
+    Columns as :meth:`Readings.from_columns`, plus an optional ``transmission`` (used when no calibration is
+    given: then the datasheet-nominal calibration applies and rows get the flag ``uncalibrated``). Values may be
+    strings (from ``csv.DictReader``). ``dark_counts`` (CHANNELS order) overrides the calibration's dark baseline.
+    ``plan``: claimed lines to fit. Identical readings are estimated once, ``progress_every`` distinct readings
+    per chunk (see :func:`estimate_table`)."""
     rows = list(rows)
-    if workers is None:
-        workers = (os.cpu_count() or 1) if len(rows) >= PARALLEL_MIN_ROWS else 1
-    if workers <= 1:
-        return _analyze_chunk(rows, calibration, dark_counts, plan, progress, progress_every)
-    from concurrent.futures import ProcessPoolExecutor
-
-    chunks = [rows[i:i + CHUNK_ROWS] for i in range(0, len(rows), CHUNK_ROWS)]
-    out: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(workers) as pool:
-        for part in pool.map(_analyze_chunk, chunks, *zip(*[(calibration, dark_counts, plan)] * len(chunks),
-                                                          strict=True)):
-            out += part
-            if progress is not None:
-                progress(len(out))
-    return out
-
-
-def _analyze_chunk(rows: Sequence[Mapping[str, Any]], calibration: Calibration | None,
-                   dark_counts: Sequence[float] | None, plan: LinePlan | None,
-                   progress: Callable[[int], None] | None = None, progress_every: int = CHUNK_ROWS
-                   ) -> list[dict[str, Any]]:
-    """:func:`analyze_counts` in this process."""
-    responsivity = calibration.responsivity if calibration is not None else Responsivity.load()
-    calibrations: dict[float, Calibration] = {}
-    done: dict[_Key, dict[str, Any]] = {}
-    out: list[dict[str, Any]] = []
-    for start in range(0, len(rows), progress_every):
-        part = rows[start:start + progress_every]
-        keyed = []
-        wanted: dict[_Key, Calibration] = {}
-        for row in part:
-            cal = calibration
-            if cal is None:
-                transmission = float(row.get("transmission") or 0.01)
-                cal = calibrations.get(transmission) or calibrations.setdefault(
-                    transmission, Calibration(responsivity, transmission=transmission))
-            key = _key(row, cal.transmission)
-            keyed.append(key)
-            if key not in done:
-                wanted[key] = cal
-        _estimate_keys(wanted, dark_counts, plan, done)
-        out += [{**row, **done[key]} for row, key in zip(part, keyed, strict=True)]
-        if progress is not None and len(part) == progress_every:
-            progress(len(out))
-    if progress is not None:
-        progress(len(out))
-    return out
-
-
-def _key(row: Mapping[str, Any], transmission: float) -> _Key:
-    full_scale = None
-    if row.get("full_scale") not in (None, ""):
-        full_scale = int(float(row["full_scale"]))
-    elif row.get("atime") not in (None, "") and row.get("astep") not in (None, ""):
-        full_scale = full_scale_counts(int(float(row["atime"])), int(float(row["astep"])))
-    counts = tuple(float(row[c]) for c in CHANNELS)
-    return counts, float(row["gain_x"]), float(row["t_int_ms"]), _truthy(row.get("saturated", "")), full_scale, \
-        transmission
-
-
-def _estimate_keys(wanted: Mapping[_Key, Calibration], dark_counts: Sequence[float] | None,
-                   plan: LinePlan | None, done: dict[_Key, dict[str, Any]]) -> None:
-    """Estimate the distinct readings ``wanted``, one batch per calibration, into ``done`` (CSV row form)."""
-    by_calibration: dict[int, list[_Key]] = {}
-    calibration_of: dict[int, Calibration] = {}
-    for key, cal in wanted.items():
-        by_calibration.setdefault(id(cal), []).append(key)
-        calibration_of[id(cal)] = cal
-    for ident, keys in by_calibration.items():
-        cal = calibration_of[ident]
+    groups: dict[float, list[int]] = {}
+    for n, row in enumerate(rows):
+        transmission = calibration.transmission if calibration else float(row.get("transmission") or 0.01)
+        groups.setdefault(transmission, []).append(n)
+    out: list[dict[str, Any]] = [dict(row) for row in rows]
+    base = 0
+    responsivity = calibration.responsivity if calibration is not None else None
+    for transmission, members in groups.items():
+        cal = calibration or Calibration(responsivity or Responsivity.load(), transmission=transmission)
         if dark_counts is not None:
             cal = cal.with_dark(dark_counts)
-        results = estimate_many([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], cal,
-                                [k[3] for k in keys], [k[4] for k in keys], plan)
-        for key, result in zip(keys, results, strict=True):
-            row = result.as_dict()
-            if not cal.calibrated:
-                row["flags"] = ";".join(f for f in (row["flags"], "uncalibrated") if f)
-            done[key] = row
+        part = [rows[n] for n in members]
+        readings = Readings.from_columns({name: [row.get(name) for row in part] for name in _names(part)}, len(part))
+        report = None if progress is None else (lambda done, at=base: progress(at + done))
+        columns = estimate_table(readings, cal, plan, report, progress_every, workers)
+        for name, values in columns.items():
+            for n, value in zip(members, values.tolist(), strict=True):
+                out[n][name] = None if isinstance(value, float) and math.isnan(value) else value
+        base += len(members)
+    return out
+
+
+def _names(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The columns any row has."""
+    return list(dict.fromkeys(name for row in rows for name in row))
