@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rig.line_plan import LinePlan, claimed_lines, line_columns, plan_lines
 from rig.responsivity import CHANNELS, Responsivity
-from rig.spectrum import Calibration, ModelUncertainty, estimate
+from rig.spectrum import Calibration, ModelUncertainty, estimate_many
 
 
 def nominal_calibration(transmission: float) -> Calibration:
@@ -26,40 +26,64 @@ def line_plan(calibration: Calibration | None, lines: Sequence = ()) -> LinePlan
 
 
 class Deriver:
-    """Adds peaks and irradiance to a sample row (dark baseline subtracted); ``columns`` are the ones it adds."""
+    """Adds peaks and irradiance to sample rows (dark baseline subtracted); ``columns`` are the ones it adds.
 
-    def __init__(self, function: Callable[[dict[str, Any], dict[str, float]], dict], plan: LinePlan | None):
-        self.function, self.plan = function, plan
+    Call it on one row (a run, sample by sample) or :meth:`many` on a list of rows (a re-analysis: the
+    readings are fitted together, several times faster)."""
+
+    def __init__(self, calibration: Calibration | None, plan: LinePlan | None):
+        self.calibration, self.plan = calibration, plan
         self.columns = [*line_columns(plan), "calibration_id"]
+        self._nominal: dict[float, Calibration] = {}
+        self._with_dark: dict[tuple[int, tuple[float, ...]], Calibration] = {}
 
     def __call__(self, row: dict[str, Any], dark_counts: dict[str, float]) -> dict[str, Any]:
-        return self.function(row, dark_counts)
+        return self.many([row], dark_counts)[0]
+
+    def many(self, rows: Sequence[dict[str, Any]], dark_counts: dict[str, float]) -> list[dict[str, Any]]:
+        """The added values of each row, in order."""
+        groups: dict[int, tuple[Calibration, list[int]]] = {}
+        for n, row in enumerate(rows):
+            base = self._base(row, dark_counts)
+            groups.setdefault(id(base), (base, []))[1].append(n)
+        out: list[dict[str, Any]] = [{} for _ in rows]
+        for base, members in groups.values():
+            chosen = [rows[n] for n in members]
+            results = estimate_many([[row[c] for c in CHANNELS] for row in chosen],
+                                    [float(row["gain_x"]) for row in chosen],
+                                    [float(row["t_int_ms"]) for row in chosen], base,
+                                    [bool(row.get("saturated")) for row in chosen], plan=self.plan)
+            for n, result in zip(members, results, strict=True):
+                values = result.as_dict()
+                values["calibration_id"] = base.id
+                if not base.calibrated:
+                    values["flags"] = ";".join(f for f in (values["flags"], "uncalibrated") if f)
+                out[n] = values
+        return out
+
+    def _base(self, row: dict[str, Any], dark_counts: dict[str, float]) -> Calibration:
+        """The calibration for this row: the given one, or the datasheet-nominal one at the row's own attenuator;
+        with the run's dark baseline when it has one (it beats the calibration's)."""
+        base = self.calibration
+        if base is None:
+            transmission = float(row["transmission"])
+            base = self._nominal.get(transmission) or self._nominal.setdefault(
+                transmission, nominal_calibration(transmission))
+        if not dark_counts:
+            return base
+        dark = tuple(dark_counts.get(c, 0.0) for c in CHANNELS)
+        key = (id(base), dark)  # one copy per calibration and baseline, so rows that share them are fitted together
+        if key not in self._with_dark:
+            self._with_dark[key] = base.with_dark(dark)
+        return self._with_dark[key]
 
 
 def make_deriver(calibration: Calibration | None = None, lines: Sequence = ()) -> Deriver:
-    """A function adding peaks and irradiance to a sample row, dark baseline subtracted.
+    """A :class:`Deriver`: adds peaks and irradiance to sample rows, dark baseline subtracted.
 
     Without a calibration, the datasheet-nominal one is used with the row's own
     attenuator transmission. Dark counts: the run's dark baseline when it has
     one, else the calibration's. ``lines``: the mode's claimed lines (the estimate
     fits them; their columns are in ``.columns``).
     """
-    cache: dict[float, Calibration] = {}
-    plan = line_plan(calibration, lines)
-
-    def derive(row: dict[str, Any], dark_counts: dict[str, float]) -> dict[str, Any]:
-        base = calibration
-        if base is None:
-            transmission = float(row["transmission"])
-            base = cache.get(transmission) or cache.setdefault(transmission, nominal_calibration(transmission))
-        if dark_counts:  # the run's own dark baseline beats the calibration's
-            base = base.with_dark(tuple(dark_counts.get(c, 0.0) for c in CHANNELS))
-        result = estimate([row[c] for c in CHANNELS], float(row["gain_x"]), float(row["t_int_ms"]),
-                          base, bool(row.get("saturated")), plan=plan)
-        values = result.as_dict()
-        values["calibration_id"] = base.id
-        if not base.calibrated:
-            values["flags"] = ";".join(f for f in (values["flags"], "uncalibrated") if f)
-        return values
-
-    return Deriver(derive, plan)
+    return Deriver(calibration, line_plan(calibration, lines))

@@ -115,13 +115,18 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
     dark = {c: sum(float(r[c]) for r in dark_rows) / len(dark_rows) for c in CHANNELS} if dark_rows else {}
     mode = profile.mode(manifest.mode or None)
     derive = make_deriver(calibration, mode.claims.lines)
-    for number, row in enumerate(rows, start=1):
+    for row in rows:
         for column in derive.columns:
             row[column] = None
-        if not truthy(row.get("saturated")):
-            row.update(derive(row, dark))
-        if progress is not None and (number % CHUNK_ROWS == 0 or number == len(rows)):
-            progress(number, len(rows))
+    readings = [row for row in rows if not truthy(row.get("saturated"))]  # a saturated reading keeps None
+    for start in range(0, len(readings), CHUNK_ROWS):  # fitted together, a chunk at a time
+        chunk = readings[start:start + CHUNK_ROWS]
+        for row, values in zip(chunk, derive.many(chunk, dark), strict=True):
+            row.update(values)
+        if progress is not None and start + CHUNK_ROWS < len(readings):
+            progress(start + CHUNK_ROWS, len(rows))
+    if progress is not None:
+        progress(len(rows), len(rows))
     facts = RunFacts.from_json(manifest.facts)
     checks = check_claims(mode.claims, rows, facts, manifest.outcome if manifest.start_time else "COMPLETED",
                           manifest.reason)

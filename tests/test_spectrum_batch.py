@@ -156,3 +156,25 @@ def test_basic_counts_scale_with_gain_and_time_in_a_batch():
 def test_a_batch_refuses_a_bad_integration_time_naming_the_row():
     with pytest.raises(ValueError, match=r"integration time must be > 0 ms, got 0.0 \(row 1\)"):
         estimate_many([[10.0] * 10, [10.0] * 10], [4, 4], [50.0, 0.0], CAL)
+
+
+def test_a_deriver_fits_a_runs_rows_together_as_it_fits_them_one_by_one():
+    # A run's rows as the re-analysis sees them: a 660 nm wrap at 30 mW/cm2 behind T = 0.01 and the same wrap behind
+    # T = 0.05 (no calibration: each row's own attenuator), with the run's dark baseline. Fitted together, every row
+    # gets what it gets alone, and the stated irradiance at the surface.
+    from rig.derive import make_deriver
+    from rig.responsivity import CHANNELS
+
+    rows = []
+    for transmission in (0.01, 0.05, 0.01):
+        reading = read([(660.0, 20.0, 30.0)], seed=len(rows), transmission=transmission)
+        rows.append({**dict(zip(CHANNELS, reading.counts, strict=True)), "gain_x": reading.gain_x,
+                     "t_int_ms": reading.t_int_ms, "saturated": False, "transmission": transmission})
+    dark = dict.fromkeys(CHANNELS, 1.5)
+    derive = make_deriver()
+    together = derive.many(rows, dark)
+    for row, values in zip(rows, together, strict=True):
+        alone = derive(row, dark)
+        assert values == alone
+        assert within(values["irradiance_mw_cm2"], 30.0, values["irradiance_u_mw_cm2"])
+        assert values["flags"].endswith("uncalibrated")
