@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,6 +43,23 @@ def box_variance(duty: float, aperture_periods: np.ndarray) -> np.ndarray:
     return values.var(axis=1) / duty ** 2
 
 
+@lru_cache(maxsize=8)
+def _frequency_grid(f_min_hz: float, f_max_hz: float) -> np.ndarray:
+    """400 frequencies, log-spaced from ``f_min_hz`` to ``f_max_hz`` (read-only)."""
+    grid = np.exp(np.linspace(math.log(f_min_hz), math.log(f_max_hz), 400))
+    grid.flags.writeable = False
+    return grid
+
+
+@lru_cache(maxsize=256)
+def _box_on_grid(duty: float, aperture_s: float, f_min_hz: float, f_max_hz: float) -> np.ndarray:
+    """:func:`box_variance` over the frequency grid for one aperture (a capture uses a few apertures, every run
+    the same ones: computed once)."""
+    values = box_variance(duty, _frequency_grid(f_min_hz, f_max_hz) * aperture_s)
+    values.flags.writeable = False
+    return values
+
+
 @dataclass(frozen=True)
 class SampleSet:
     """Samples of one aperture: contiguous records of ``window_s``, ``n`` samples in all, their mean level
@@ -57,13 +75,13 @@ class SampleSet:
 def seen_up_to_hz(sets: Sequence[SampleSet], f_min_hz: float = 2.0, f_max_hz: float = COVER_MAX_HZ) -> float:
     """The highest frequency up to which every frequency from ``f_min_hz`` on is seen by some set, at every
     duty of :data:`COVER_DUTIES`; ``f_max_hz`` when all are (0 when not even ``f_min_hz`` is)."""
-    grid = np.exp(np.linspace(math.log(f_min_hz), math.log(f_max_hz), 400))
+    grid = _frequency_grid(f_min_hz, f_max_hz)
     seen = np.zeros(grid.shape, bool)
     for s in sets:
         threshold = DETECT_SIGMAS * s.noise_var * math.sqrt(2.0 / max(s.n, 1))
         here = grid * s.window_s >= MIN_PERIODS
         for duty in COVER_DUTIES:
-            here &= max(s.mean_counts, 0.0) ** 2 * box_variance(duty, grid * s.aperture_s) >= threshold
+            here &= max(s.mean_counts, 0.0) ** 2 * _box_on_grid(duty, s.aperture_s, f_min_hz, f_max_hz) >= threshold
         seen |= here
     if seen.all():
         return f_max_hz
