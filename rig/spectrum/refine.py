@@ -23,7 +23,8 @@ from scipy.optimize import least_squares
 FTOL = 1e-10  # relative drop of the cost below which a row has converged
 XTOL = 1e-10  # relative step below which a row has converged
 MAX_ITERATIONS = 200
-LAMBDA_START, LAMBDA_MIN, LAMBDA_MAX = 1e-3, 1e-12, 1e12
+SHRINK_MIN = 0.1  # the most the damping drops after a step the linear model predicted well
+LAMBDA_START, LAMBDA_MIN, LAMBDA_MAX = 1.0, 1e-12, 1e12
 
 # (theta rows x P, the rows they belong to) -> (model rows x n, d model / d theta rows x n x P)
 ModelAndJacobian = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -75,7 +76,7 @@ def refine(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, model_and_ja
         weighted_jac[took] = trial_jac[better] * sw[took][:, :, None]
         cost[took] = trial_cost[better]
         # Nielsen's update: damping follows how well the linear model predicted the drop; doubling on failures
-        shrink = np.maximum(1 / 3, 1 - (2 * np.clip(gain, 0.0, 1.0) - 1) ** 3)
+        shrink = np.maximum(SHRINK_MIN, 1 - (2 * np.clip(gain, 0.0, 1.0) - 1) ** 3)
         damping[active] = np.where(better, np.maximum(damping[active] * shrink, LAMBDA_MIN),
                                    damping[active] * growth[active])
         growth[active] = np.where(better, 2.0, growth[active] * 2)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from rig.responsivity import Responsivity
 from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, LineSpec, ModelUncertainty
@@ -69,15 +68,15 @@ def line_shapes(responsivity: Responsivity, peak_nm: np.ndarray, fwhm_nm: np.nda
     half = int(np.ceil(WINDOW_SIGMA * sigma.max() / step)) + 1
     width = min(2 * half + 1, len(wl))
     start = np.clip(np.rint((peak - wl[0]) / step).astype(int) - half, 0, len(wl) - width)
-    x = wl[start[:, None] + np.arange(width)] - peak[:, None]
+    window = start[:, None] + np.arange(width)
+    x = wl[window] - peak[:, None]
     s = sigma[:, None]
     z = x / s
     g = np.exp(-0.5 * z * z)
     g[(z < -WINDOW_SIGMA) | (z >= WINDOW_SIGMA)] = 0.0
     d_g_peak = g * (z / s)
     stacked = np.stack([g, d_g_peak, d_g_peak * z], axis=1)  # rows x (g, dg/dpeak, dg/dsigma) x window
-    windows = sliding_window_view(matrix.T, width, axis=1)[:, start].transpose(1, 2, 0)  # rows x window x 10
-    through = stacked @ windows  # rows x 3 x 10
+    through = stacked @ matrix[window]  # rows x 3 x 10
     sums = stacked.sum(axis=2, keepdims=True)  # rows x 3 x 1
     response = through[:, 0] / sums[:, 0]
     d_peak = (through[:, 1] - response * sums[:, 1]) / sums[:, 0]
