@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from rig.errors import ConfigError
@@ -185,3 +186,35 @@ def test_bad_throttle_steps_name_the_file_and_key(tmp_path, table, key):
     with pytest.raises(ConfigError) as error:
         load_wrap_spec(path)
     assert str(path) in str(error.value) and f"'{key}'" in str(error.value)
+
+
+def test_many_short_samples_at_once_see_the_stated_light():
+    # The flicker FIFO asks for thousands of 0.5 ms samples at once. Weighting each line by 1 (its irradiance):
+    # a steady 40 mW/cm2 string with no droop reads 40 000 uW/cm2 in every sample; pulsed at 40 Hz, 30 % duty,
+    # the samples average 30 % of that over whole periods and each lies between 0 and the full level; a wrap
+    # that switches itself off at 5 s reads 0 after it. Each also equals the interval-by-interval lines.
+    from rig.sim.optics import weighted_between
+
+    ends = 1.0 + np.arange(1, 8001) * 0.5e-3  # 1.0005 .. 5.0 s: 4 s = 160 periods of 40 Hz
+    unit = lambda line: 1.0  # noqa: E731
+    steady = WrapModel(red_only(droop_fraction=0.0, wavelength_drift_nm=0.0))
+    pulsed = WrapModel(red_only(droop_fraction=0.0, modes=[WrapMode("red", ["red"], pulse_hz=40.0, duty=0.3)]))
+    stops = WrapModel(red_only(auto_off_s=3.0))
+    for wrap in (steady, pulsed, stops):
+        wrap.set_power(1.0, True)
+    flat = steady.weighted_between(ends - 0.5e-3, ends, unit)
+    assert flat == pytest.approx(np.full(len(ends), 40_000.0), rel=1e-12)
+    wave = pulsed.weighted_between(ends - 0.5e-3, ends, unit)
+    assert wave.mean() == pytest.approx(0.3 * 40_000.0, rel=1e-9) and wave.min() >= -1e-6 and wave.max() <= 40_000.0 * (1 + 1e-9)
+    off = stops.weighted_between(ends - 0.5e-3, ends, unit)
+    assert (off[ends > 4.0 + 0.5e-3] == 0).all() and (off[ends < 4.0] > 0).all()
+
+    class OneByOne:
+        def __init__(self, wrap):
+            self.wrap = wrap
+
+        def lines_between(self, t0_s, t1_s):
+            return self.wrap.lines_between(t0_s, t1_s)
+
+    for wrap, got in ((pulsed, wave), (stops, off)):
+        assert weighted_between(OneByOne(wrap), ends - 0.5e-3, ends, unit) == pytest.approx(got, rel=1e-9, abs=1e-6)

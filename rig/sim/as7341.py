@@ -26,7 +26,7 @@ import numpy as np
 from rig.chips.as7341 import CHANNELS, FIFO_ENTRIES, ID_VALUE, Bit, Reg
 from rig.responsivity import GAIN_RATIO_VS_64X, Responsivity, full_scale_counts, integration_time_ms
 from rig.sim.bus import SimI2CDevice
-from rig.sim.optics import LightSource
+from rig.sim.optics import LightSource, SpectralLine, weighted_between
 from rig.sim.sensor_unit import SensorUnit
 
 # the chip's registers and bits, as declared once in rig.chips.as7341
@@ -202,10 +202,14 @@ class AS7341Emulator(SimI2CDevice):
             ends = ends[:max(room, 0)]
         clear_index = _CHANNEL_INDEX["Clear"]
         scale = self._gain_ratio(self._fd_gain_code()) * period * 1000.0
-        for end in ends:
-            per_uw = sum(line.irradiance_uw_cm2 * self.responsivity.line_response(line.peak_nm, line.fwhm_nm)[
-                clear_index] for line in self.light.lines_between(end - period, end))
-            signal = per_uw * scale + self.dark_counts
+        if not len(ends):
+            return
+
+        def clear(line: SpectralLine) -> float:
+            return float(self.responsivity.line_response(line.peak_nm, line.fwhm_nm)[clear_index])
+
+        signals = weighted_between(self.light, ends - period, ends, clear) * scale + self.dark_counts
+        for signal in signals:
             noisy = signal + self.rng.normal() * np.sqrt(max(signal, 0.0)) + self.rng.normal(0, self.read_noise_counts)
             self.fifo.append(int(min(65535, max(0, round(noisy)))))
 

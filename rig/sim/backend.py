@@ -9,8 +9,10 @@ Chosen only explicitly (``--sim`` or ``backend = "sim"``).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from rig.chips import spectral_chip
@@ -41,6 +43,11 @@ class JigLight:
     def lines_between(self, t0_s: float, t1_s: float) -> list[SpectralLine]:
         return [SpectralLine(line.peak_nm, line.fwhm_nm, line.irradiance_uw_cm2 * self.transmission)
                 for line in self.wrap.lines_between(t0_s, t1_s, self.position)]
+
+    def weighted_between(self, starts_s: np.ndarray, ends_s: np.ndarray,
+                         weight: Callable[[SpectralLine], float]) -> np.ndarray:
+        """:func:`rig.sim.optics.weighted_between`, vectorised by the wrap model."""
+        return self.transmission * self.wrap.weighted_between(starts_s, ends_s, weight, self.position)
 
 
 class ObservedPin(MockPin):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,18 @@ class LightSource(Protocol):
 
     def lines_between(self, t0_s: float, t1_s: float) -> list[SpectralLine]:
         """Lines at the sensor, each with its mean irradiance over ``[t0_s, t1_s]`` (simulated clock)."""
+
+
+def weighted_between(light: LightSource, starts_s: np.ndarray, ends_s: np.ndarray,
+                     weight: Callable[[SpectralLine], float]) -> np.ndarray:
+    """Per interval ``[starts_s[i], ends_s[i]]``: the sum over the light's lines of irradiance x ``weight(line)``
+    (e.g. a channel's response): :meth:`LightSource.lines_between` interval by interval, or the source's own
+    vectorised ``weighted_between`` when it has one (the simulated wrap: thousands of flicker samples)."""
+    own = getattr(light, "weighted_between", None)
+    if own is not None:
+        return own(starts_s, ends_s, weight)
+    return np.array([sum(line.irradiance_uw_cm2 * weight(line) for line in light.lines_between(a, b))
+                     for a, b in zip(starts_s, ends_s, strict=True)], dtype=float)
 
 
 class FixedLight:
