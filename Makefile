@@ -18,16 +18,16 @@ demo: $(STAMP)
 	$(BIN)/rig run --sim; status=$$?; test $$status -le 1  # 1 = a claim failed: still a complete demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q -s -p no:randomly -o python_files='bench_*.py' tests/bench
+	$(BIN)/python -m pytest -q -n 0 -s -p no:randomly -o python_files='bench_*.py' tests/bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check rig tests
 
 test-hardware: $(STAMP)
-	RIG_HARDWARE=1 $(BIN)/python -m pytest -q -m hardware tests
+	RIG_HARDWARE=1 $(BIN)/python -m pytest -q -n 0 -m hardware tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
