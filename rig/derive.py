@@ -54,11 +54,7 @@ class Deriver:
                                     [float(row["t_int_ms"]) for row in chosen], base,
                                     [bool(row.get("saturated")) for row in chosen], plan=self.plan)
             for n, result in zip(members, results, strict=True):
-                values = result.as_dict()
-                values["calibration_id"] = base.id
-                if not base.calibrated:
-                    values["flags"] = ";".join(f for f in (values["flags"], "uncalibrated") if f)
-                out[n] = values
+                out[n] = {**result.as_dict(calibrated=base.calibrated), "calibration_id": base.id}
         return out
 
     def _base(self, row: dict[str, Any], dark_counts: dict[str, float]) -> Calibration:

@@ -135,15 +135,16 @@ class Estimate:
         "red_irradiance_u_mw_cm2", "nir_irradiance_mw_cm2", "nir_irradiance_u_mw_cm2", "irradiance_mw_cm2",
         "irradiance_u_mw_cm2", "residual_rel")
 
-    def as_dict(self) -> dict[str, object]:
-        """Flat CSV row: the values above (rounded, None when absent) and ``flags`` joined with ';'."""
+    def as_dict(self, calibrated: bool = True) -> dict[str, object]:
+        """Flat CSV row: the values above (rounded, None when absent) and ``flags`` joined with ';', with
+        ``uncalibrated`` added when the estimate used an uncalibrated (datasheet-nominal) calibration."""
         row: dict[str, object] = {}
         for key in self.KEYS:
             value = getattr(self, key)
             row[key] = None if value is None else round(float(value), 4 if key != "residual_rel" else 5)
         for key, value in self.lines.items():
             row[key] = None if value is None else round(float(value), 4)
-        row["flags"] = ";".join(self.flags)
+        row["flags"] = ";".join(self.flags if calibrated else [*self.flags, "uncalibrated"])
         return row
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rig.records import truthy
 from rig.responsivity import CHANNELS, Responsivity, full_scale_counts
 from rig.spectrum.estimator import estimate_many
 from rig.spectrum.model import Calibration
@@ -28,10 +29,6 @@ PARALLEL_MIN_ROWS = 4000  # distinct readings below which a process pool costs m
 CHUNK_ROWS = 1000  # distinct readings per job (and per progress report)
 
 Progress = Callable[[int], None]  # rows of the table done so far
-
-
-def _truthy(value: object) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "y")
 
 
 def _numbers(values: Iterable[Any]) -> np.ndarray:
@@ -55,7 +52,7 @@ class Readings:
         """From columns (a DataFrame, or column name -> values): F1..NIR, ``gain_x``, ``t_int_ms``; optional
         ``saturated`` (true/1/yes), ``full_scale`` or ``atime`` + ``astep`` (for the full-scale check)."""
         counts = np.column_stack([_numbers(columns[c]) for c in CHANNELS]) if rows else np.zeros((0, len(CHANNELS)))
-        saturated = np.array([_truthy(v) for v in columns["saturated"]], bool) if "saturated" in columns \
+        saturated = np.array([truthy(v) for v in columns["saturated"]], bool) if "saturated" in columns \
             else np.zeros(rows, bool)
         full_scale = np.full(rows, math.nan)
         if "full_scale" in columns:
@@ -126,11 +123,8 @@ def _estimate_columns(readings: Readings, calibration: Calibration, plan: LinePl
                       ) -> dict[str, np.ndarray]:
     """One job: the estimates of these readings as columns."""
     full_scale = [None if math.isnan(f) else int(f) for f in readings.full_scale]
-    results = [e.as_dict() for e in estimate_many(readings.counts, readings.gain_x, readings.t_int_ms, calibration,
-                                                  readings.saturated, full_scale, plan)]
-    if not calibration.calibrated:
-        for result in results:
-            result["flags"] = ";".join(f for f in (result["flags"], "uncalibrated") if f)
+    results = [e.as_dict(calibrated=calibration.calibrated) for e in estimate_many(
+        readings.counts, readings.gain_x, readings.t_int_ms, calibration, readings.saturated, full_scale, plan)]
     names = dict.fromkeys(name for result in results for name in result)
     return {name: np.array([r.get(name) for r in results], dtype=object) if name == "flags"
             else np.array([math.nan if r.get(name) is None else r[name] for r in results], dtype=float)
