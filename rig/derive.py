@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rig.line_plan import LinePlan, claimed_lines, line_columns, plan_lines
+from rig.records import truthy
 from rig.responsivity import CHANNELS, Responsivity
 from rig.spectrum import Calibration, ModelUncertainty, estimate_many
 
@@ -52,7 +53,7 @@ class Deriver:
             results = estimate_many([[row[c] for c in CHANNELS] for row in chosen],
                                     [float(row["gain_x"]) for row in chosen],
                                     [float(row["t_int_ms"]) for row in chosen], base,
-                                    [bool(row.get("saturated")) for row in chosen], plan=self.plan)
+                                    [truthy(row.get("saturated")) for row in chosen], plan=self.plan)
             for n, result in zip(members, results, strict=True):
                 out[n] = {**result.as_dict(calibrated=base.calibrated), "calibration_id": base.id}
         return out

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -350,45 +350,37 @@ class WrapModel:
     def lines_between(self, t0_s: float, t1_s: float, position: str | None = None) -> list[SpectralLine]:
         """Lines at the wrap surface (irradiance in uW/cm2), averaged over ``[t0_s, t1_s]``, at a named
         position (each string weighted by its share there) or, by default, where every string counts fully."""
-        weights = self._position_weights.get(position, {}) if position is not None else {}
-        if t1_s <= t0_s:
-            t1_s = t0_s + 1e-6
         totals: dict[tuple[str, float], list[float]] = {}
-        first = max(0, bisect.bisect_right(self._starts, t0_s) - 1)
-        self._segment_at(t1_s)  # materialise auto-off segments up to t1
-        for index in range(first, len(self._segments)):
-            segment = self._segments[index]
-            if segment.start_s >= t1_s:
-                break
-            end = self._segments[index + 1].start_s if index + 1 < len(self._segments) else t1_s
-            a, b = max(t0_s, segment.start_s), min(t1_s, end)
-            if b <= a or not self._effective_lit(segment):
-                continue
-            mode = self.spec.modes[segment.mode_index]
-            on_fraction = _waveform_mean(a - segment.start_s, b - segment.start_s, mode.pulse_hz, mode.duty,
-                                         self.spec.ripple + mode.ripple)
-            x = self._junction_at(segment, (a + b) / 2 - segment.start_s)
-            factor = (1 - self.spec.droop_fraction * x) * mode.intensity * self._throttle_factor(segment) \
-                * on_fraction * (b - a) / (t1_s - t0_s)
-            shift = self.spec.wavelength_drift_nm * x
-            for name in self._lit_strings(mode):
-                string = self._string_by_name[name]
-                entry = totals.setdefault((name, round(shift, 3)), [string.peak_nm + shift, string.fwhm_nm, 0.0])
-                entry[2] += string.irradiance_mw_cm2 * 1000.0 * factor * weights.get(name, 1.0)
+        for name, _inside, peak_nm, fwhm_nm, irradiance in self._string_light(np.array([t0_s]), np.array([t1_s]),
+                                                                              position):
+            shift = float(peak_nm[0]) - self._string_by_name[name].peak_nm
+            entry = totals.setdefault((name, round(shift, 3)), [float(peak_nm[0]), fwhm_nm, 0.0])
+            entry[2] += float(irradiance[0])
         return [SpectralLine(peak, fwhm, e) for peak, fwhm, e in totals.values() if e > 0]
 
     def weighted_between(self, starts_s: np.ndarray, ends_s: np.ndarray, weight: Callable[[SpectralLine], float],
                          position: str | None = None) -> np.ndarray:
         """:meth:`lines_between` for many intervals at once, each reduced to the sum over its lines of irradiance
-        (uW/cm2 at the surface) x ``weight(line)``. The same light as interval by interval: per segment, the
-        on-fraction, the junction state at the interval's middle and the peak drift it brings, as arrays; the
-        weight is taken once per drifted peak (0.01 nm steps, as the responsivity table caches them)."""
-        starts_s, ends_s = np.asarray(starts_s, float), np.asarray(ends_s, float)
-        ends_s = np.maximum(ends_s, starts_s + 1e-6)
+        (uW/cm2 at the surface) x ``weight(line)``; the weight is taken once per drifted peak (0.01 nm steps,
+        as the responsivity table caches them)."""
+        starts_s = np.asarray(starts_s, float)
         total = np.zeros(len(starts_s))
-        if not len(starts_s):
-            return total
+        for _name, inside, peak_nm, fwhm_nm, irradiance in self._string_light(starts_s, ends_s, position):
+            unique, back = np.unique(np.round(peak_nm, 2), return_inverse=True)
+            per_peak = np.array([weight(SpectralLine(float(p), fwhm_nm, 1.0)) for p in unique])
+            total[inside] += irradiance * per_peak[back.reshape(-1)]
+        return total
+
+    def _string_light(self, starts_s: np.ndarray, ends_s: np.ndarray, position: str | None
+                      ) -> Iterator[tuple[str, np.ndarray, np.ndarray, float, np.ndarray]]:
+        """Each lit string's light in each segment that overlaps the intervals ``[starts_s, ends_s]``: (string
+        name, the intervals it reaches, their drifted peaks (nm), FWHM, mean irradiance over the interval (uW/cm2
+        at the surface, times the string's share at ``position``)). Per segment: the on-fraction of the
+        waveform, the junction state at the overlap's middle (droop, drift) and the throttle, as arrays."""
         weights = self._position_weights.get(position, {}) if position is not None else {}
+        ends_s = np.maximum(np.asarray(ends_s, float), starts_s + 1e-6)
+        if not len(starts_s):
+            return
         t0, t1 = float(starts_s.min()), float(ends_s.max())
         first = max(0, bisect.bisect_right(self._starts, t0) - 1)
         self._segment_at(t1)  # materialise auto-off segments up to t1
@@ -407,20 +399,14 @@ class WrapModel:
             mode = self.spec.modes[segment.mode_index]
             on_fraction = _waveform_means(a - segment.start_s, b - segment.start_s, mode.pulse_hz, mode.duty,
                                           self.spec.ripple + mode.ripple)
-            target = 1.0  # lit
-            x = target + (segment.junction_x0 - target) * np.exp(-((a + b) / 2 - segment.start_s)
-                                                                / self.spec.warmup_tau_s)
+            x = self._junction_at(segment, (a + b) / 2 - segment.start_s)
             factor = (1 - self.spec.droop_fraction * x) * mode.intensity * self._throttle_factor(segment) \
                 * on_fraction * (b - a) / (ends_s[inside] - starts_s[inside])
             shift = self.spec.wavelength_drift_nm * x
             for name in self._lit_strings(mode):
                 string = self._string_by_name[name]
-                peaks = np.round(string.peak_nm + shift, 2)
-                unique, back = np.unique(peaks, return_inverse=True)
-                per_peak = np.array([weight(SpectralLine(float(p), string.fwhm_nm, 1.0)) for p in unique])
-                total[inside] += string.irradiance_mw_cm2 * 1000.0 * factor * weights.get(name, 1.0) \
-                    * per_peak[back.reshape(-1)]
-        return total
+                yield (name, inside, string.peak_nm + shift, string.fwhm_nm,
+                       string.irradiance_mw_cm2 * 1000.0 * factor * weights.get(name, 1.0))
 
     # --- internals ------------------------------------------------------------
     @staticmethod
@@ -486,9 +472,11 @@ class WrapModel:
         self._next_cache = (segment, event)
         return event
 
-    def _junction_at(self, segment: _Segment, dt_s: float) -> float:
+    def _junction_at(self, segment: _Segment, dt_s: Any) -> Any:
+        """Junction warm-up state (0 cold .. 1 warm) ``dt_s`` into ``segment`` (a float, or an array of them)."""
         target = 1.0 if self._effective_lit(segment) else 0.0
-        return target + (segment.junction_x0 - target) * math.exp(-dt_s / self.spec.warmup_tau_s)
+        x = target + (segment.junction_x0 - target) * np.exp(-np.asarray(dt_s) / self.spec.warmup_tau_s)
+        return float(x) if np.ndim(x) == 0 else x
 
     def _surface_at(self, segment: _Segment, dt_s: float) -> float:
         spec = self.spec
@@ -537,10 +525,7 @@ class WrapModel:
 def _waveform_mean(t0_s: float, t1_s: float, pulse_hz: float, duty: float, ripples: list[Ripple]) -> float:
     """Mean over ``[t0_s, t1_s]`` of gate(t) x (1 + sum of depth x shape(t)); the gate is a square wave of
     ``pulse_hz`` at ``duty`` (on first, from t = 0), or always on. Exact: integrated over each on-interval."""
-    steady = pulse_hz <= 0 or duty >= 1
-    if steady and not ripples:  # the common case, and the hot one (one call per flicker sample): no arrays
-        return 1.0
-    if steady:
+    if pulse_hz <= 0 or duty >= 1:
         starts, ends = np.array([t0_s]), np.array([t1_s])
     else:
         period = 1.0 / pulse_hz
