@@ -11,7 +11,6 @@ import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +108,8 @@ def _run(jobs: Iterable[tuple], workers: int) -> Iterator[dict[str, np.ndarray]]
     if workers <= 1:
         yield from (_estimate_columns(*job) for job in jobs)
         return
+    from concurrent.futures import ProcessPoolExecutor  # only here: the sampling path on the Pi never needs it
+
     with ProcessPoolExecutor(workers) as pool:
         waiting: deque = deque()
         for job in jobs:
