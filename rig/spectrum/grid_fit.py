@@ -18,9 +18,8 @@ from rig.spectrum.shapes import Grid
 SWEEPS = 3  # coordinate-descent sweeps over the lines' grids
 
 
-def nnls(candidates: np.ndarray, others: np.ndarray, y: np.ndarray, w: np.ndarray
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Non-negative weighted least squares of each row of ``y`` on each candidate line (grid lines x 10) plus
+def nnls(grid: Grid, others: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-negative weighted least squares of each row of ``y`` on each candidate line (``grid``'s lines) plus
     that row's fixed ``others`` (rows x m x 10). Exact for a few lines: the optimum is the best feasible
     unconstrained solution over all supports. Returns, rows x grid lines: the candidate's amplitude, all the
     lines' amplitude sum, and chi-square.
@@ -29,16 +28,16 @@ def nnls(candidates: np.ndarray, others: np.ndarray, y: np.ndarray, w: np.ndarra
     candidate joins it by the Schur complement."""
     m = others.shape[1]
     if m <= 1:
-        return _nnls_two(candidates, others[:, 0] if m else None, y, w)
+        return _nnls_two(grid, others[:, 0] if m else None, y, w)
     wy = w * y
     yy = np.einsum("rc,rc->r", y, wy)
     fixed = others.transpose(0, 2, 1)  # rows x 10 x m
     g_ff = np.einsum("rcm,rc,rcn->rmn", fixed, w, fixed)
     b_f = np.einsum("rcm,rc->rm", fixed, wy)
-    g_cf = candidates @ (w[:, :, None] * fixed)  # rows x grid x m
-    a_cc = w @ (candidates**2).T
-    b_c = wy @ candidates.T
-    best_chi2 = np.repeat(yy[:, None], len(candidates), axis=1)
+    g_cf = grid.responses @ (w[:, :, None] * fixed)  # rows x grid x m
+    a_cc = w @ grid.squared_t
+    b_c = wy @ grid.responses_t
+    best_chi2 = np.repeat(yy[:, None], len(grid.responses), axis=1)
     best_x = np.zeros((*best_chi2.shape, 1 + m))
     rows = len(y)
     for size in range(0, m + 1):
@@ -68,7 +67,7 @@ def nnls(candidates: np.ndarray, others: np.ndarray, y: np.ndarray, w: np.ndarra
     return best_x[..., 0], best_x.sum(axis=2), np.maximum(best_chi2, 0.0)
 
 
-def _nnls_two(candidates: np.ndarray, other: np.ndarray | None, y: np.ndarray, w: np.ndarray
+def _nnls_two(grid: Grid, other: np.ndarray | None, y: np.ndarray, w: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`nnls` for one candidate and at most one fixed line (rows x 10), in closed form (the hot path).
 
@@ -76,13 +75,13 @@ def _nnls_two(candidates: np.ndarray, other: np.ndarray | None, y: np.ndarray, w
     other line). Where that puts a line below zero, the better of either line alone."""
     wy = w * y
     yy = np.einsum("rc,rc->r", y, wy)[:, None]
-    a11 = w @ (candidates**2).T
-    b1 = wy @ candidates.T
+    a11 = w @ grid.squared_t
+    b1 = wy @ grid.responses_t
     if other is None:
         x1 = np.maximum(b1 / a11, 0.0)
         return x1, x1, np.maximum(yy - x1 * b1, 0.0)
     wo = w * other
-    a12 = wo @ candidates.T
+    a12 = wo @ grid.responses_t
     a22 = np.einsum("rc,rc->r", other, wo)[:, None]
     b2 = np.einsum("rc,rc->r", other, wy)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):  # rows x grid lines each: in place where possible
@@ -138,7 +137,7 @@ def profiles(y: np.ndarray, w: np.ndarray, grids: Sequence[Grid], active: Sequen
     when a sweep changes none of its lines' best grid line (further sweeps would repeat it)."""
     rows = len(y)
     none = np.zeros((rows, 0, y.shape[1]))
-    best = {i: np.argmin(nnls(grids[i].responses, none, y, w)[2], axis=1) for i in active}  # start: each alone
+    best = {i: np.argmin(nnls(grids[i], none, y, w)[2], axis=1) for i in active}  # start: each alone
     out: dict[int, Profile] = {}
     moving = np.arange(rows)
     for sweep in range(SWEEPS):
@@ -146,7 +145,7 @@ def profiles(y: np.ndarray, w: np.ndarray, grids: Sequence[Grid], active: Sequen
         for i in active:
             others = [grids[j].responses[best[j][moving]] for j in active if j != i]
             stacked = np.stack(others, axis=1) if others else none[moving]
-            amplitude, total, chi2 = nnls(grids[i].responses, stacked, y[moving], w[moving])
+            amplitude, total, chi2 = nnls(grids[i], stacked, y[moving], w[moving])
             if sweep == 0:
                 out[i] = Profile(grids[i], chi2, amplitude, total)
             else:

@@ -6,7 +6,7 @@ Everything here is batched over readings: arrays have a leading axis of rows (on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -27,6 +27,16 @@ class Grid:
     responses: np.ndarray  # grid lines x 10: basic counts per uW/cm2
     d_peak: np.ndarray  # d responses / d peak (per nm)
     unique_peaks_nm: np.ndarray  # the peak grid, ascending
+
+    @cached_property
+    def responses_t(self) -> np.ndarray:
+        """10 x grid lines (contiguous): the right operand of a batch's products with the grid."""
+        return np.ascontiguousarray(self.responses.T)
+
+    @cached_property
+    def squared_t(self) -> np.ndarray:
+        """10 x grid lines: the responses squared (a candidate's own weighted norm)."""
+        return np.ascontiguousarray((self.responses**2).T)
 
     def per_peak(self, chi2: np.ndarray) -> np.ndarray:
         """Rows x peaks: the lowest chi-square over the widths at each grid peak."""
