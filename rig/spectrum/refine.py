@@ -33,50 +33,52 @@ ModelAndJacobian = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarr
 def refine(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, model_and_jacobian: ModelAndJacobian,
            y: np.ndarray, sw: np.ndarray) -> np.ndarray:
     """The best ``theta`` (rows x P) per row; ``y`` (rows x n) the data, ``sw`` (rows x n) sqrt(weights)."""
-    start = np.clip(np.asarray(theta, float), lower, upper)
+    start = np.minimum(np.maximum(np.asarray(theta, float), lower), upper)
     theta = start.copy()
-    rows = np.arange(len(theta))
-    model, jac = model_and_jacobian(theta, rows)
+    rows, size = len(theta), theta.shape[1]
+    model, jac = model_and_jacobian(theta, np.arange(rows))
     residual = (model - y) * sw
     weighted_jac = jac * sw[:, :, None]
-    cost = np.einsum("rn,rn->r", residual, residual)
-    damping = np.full(len(theta), LAMBDA_START)
-    growth = np.full(len(theta), 2.0)
+    cost = (residual * residual).sum(axis=1)
+    damping = np.full(rows, LAMBDA_START)
+    growth = np.full(rows, 2.0)
     scale = np.zeros_like(theta)
-    active = rows[np.isfinite(cost)]
+    diagonal_index = np.arange(size)
+    active = np.flatnonzero(np.isfinite(cost))
     for _ in range(MAX_ITERATIONS):
         if not len(active):
             break
         j, r, t = weighted_jac[active], residual[active], theta[active]
-        gradient = np.einsum("rnp,rn->rp", j, r)
-        normal = np.einsum("rnp,rnq->rpq", j, j)
-        scale[active] = np.maximum(scale[active], np.einsum("rpp->rp", normal))
-        held = ((t <= lower) & (gradient > 0)) | ((t >= upper) & (gradient < 0))
-        free = ~held
-        floor = 1e-12 * np.max(scale[active], axis=1, keepdims=True) + 1e-300
-        diagonal = np.where(free, damping[active, None] * np.maximum(scale[active], floor), 1.0)
+        j_t = j.transpose(0, 2, 1)
+        gradient = (j_t @ r[:, :, None])[:, :, 0]
+        normal = j_t @ j
+        scale_now = np.maximum(scale[active], normal[:, diagonal_index, diagonal_index])
+        scale[active] = scale_now
+        free = ~(((t <= lower) & (gradient > 0)) | ((t >= upper) & (gradient < 0)))  # held at a bound: not free
+        floor = 1e-12 * scale_now.max(axis=1, keepdims=True) + 1e-300
         system = normal * (free[:, :, None] & free[:, None, :])
-        system[:, np.arange(t.shape[1]), np.arange(t.shape[1])] += diagonal
+        damped = damping[active, None] * np.maximum(scale_now, floor)
+        system[:, diagonal_index, diagonal_index] += np.where(free, damped, 1.0)
         step = _solve(system, -gradient * free)
-        trial = np.clip(t + step, lower, upper)
+        trial = np.minimum(np.maximum(t + step, lower), upper)
         trial_model, trial_jac = model_and_jacobian(trial, active)
         trial_residual = (trial_model - y[active]) * sw[active]
-        trial_cost = np.einsum("rn,rn->r", trial_residual, trial_residual)
-        better = np.isfinite(trial_cost) & (trial_cost < cost[active])
+        trial_cost = (trial_residual * trial_residual).sum(axis=1)
+        cost_now = cost[active]
+        better = np.isfinite(trial_cost) & (trial_cost < cost_now)
         moved = trial - t
-        predicted = -(2 * np.einsum("rp,rp->r", moved, gradient) + np.einsum("rp,rpq,rq->r", moved, normal, moved))
+        predicted = -(2 * (moved * gradient).sum(axis=1) + (moved[:, None, :] @ normal @ moved[:, :, None])[:, 0, 0])
         with np.errstate(divide="ignore", invalid="ignore"):
-            gain = np.where(predicted > 0, (cost[active] - trial_cost) / predicted, 0.0)
-        tiny_step = np.all(np.abs(trial - t) <= XTOL * (np.abs(t) + XTOL), axis=1)
-        converged = (better & (cost[active] - trial_cost <= FTOL * cost[active])) | tiny_step \
-            | (damping[active] >= LAMBDA_MAX)
+            gain = np.where(predicted > 0, (cost_now - trial_cost) / predicted, 0.0)
+        tiny_step = (np.abs(moved) <= XTOL * (np.abs(t) + XTOL)).all(axis=1)
+        converged = (better & (cost_now - trial_cost <= FTOL * cost_now)) | tiny_step | (damping[active] >= LAMBDA_MAX)
         took = active[better]
         theta[took] = trial[better]
         residual[took] = trial_residual[better]
         weighted_jac[took] = trial_jac[better] * sw[took][:, :, None]
         cost[took] = trial_cost[better]
         # Nielsen's update: damping follows how well the linear model predicted the drop; doubling on failures
-        shrink = np.maximum(SHRINK_MIN, 1 - (2 * np.clip(gain, 0.0, 1.0) - 1) ** 3)
+        shrink = np.maximum(SHRINK_MIN, 1 - (2 * np.minimum(np.maximum(gain, 0.0), 1.0) - 1) ** 3)
         damping[active] = np.where(better, np.maximum(damping[active] * shrink, LAMBDA_MIN),
                                    damping[active] * growth[active])
         growth[active] = np.where(better, 2.0, growth[active] * 2)
