@@ -1,43 +1,21 @@
-"""The spectral-sensor seam: each supported chip is a registry entry naming its facts, driver, emulator and table.
+"""The spectral-sensor seam: each supported chip is a :class:`SpectralChip` value naming its facts, driver,
+emulator and table.
 
-Adding a chip (an AS7343, a TSL2591) is four files: its declarations here
-(``rig/chips/<chip>.py``), a driver in :mod:`rig.hardware`, an emulator in
-:mod:`rig.sim`, a responsivity table in ``rig/data`` (from ``calibration/``),
-plus its entry in :data:`CHIPS`. The bench config's ``[spectral] chip`` picks it.
+Adding a chip (a TSL2591, an AS7343 variant) is four files: its declarations and its value
+(``rig/chips/<chip>.py``, ending in ``CHIP = SpectralChip(...)``), a driver in :mod:`rig.hardware`, an emulator
+in :mod:`rig.sim`, a responsivity table in ``rig/data`` (made by a script in ``calibration/``), plus its entry
+in :data:`CHIPS`. The bench config's ``[spectral] chip`` picks it; every layer then receives the value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from importlib import import_module
+from rig.chips import as7341, as7343
+from rig.chips.model import ChannelSpec, Identity, ProductionSpread, Role, SpectralChip, Timing
 
-from rig.chips import as7341
+__all__ = ["CHIPS", "ChannelSpec", "Identity", "ProductionSpread", "Role", "SpectralChip", "Timing",
+           "spectral_chip"]
 
-
-@dataclass(frozen=True)
-class SpectralChip:
-    """What the rest of rig needs to know about a spectral chip, and where its code lives."""
-
-    name: str
-    channels: tuple[str, ...]
-    gain_codes_x: tuple[float, ...]
-    gain_ratio_vs_64x: tuple[float, ...]
-    default_address: int
-    responsivity_file: str
-    driver: str  # "module:Class" of the driver (hardware)
-    emulator: str  # "module:Class" of the register-level emulator (simulator)
-
-    def load(self, which: str):
-        """The driver or emulator class (imported only when asked: the Pi never imports the simulator)."""
-        module, _, name = getattr(self, which).partition(":")
-        return getattr(import_module(module), name)
-
-
-CHIPS: dict[str, SpectralChip] = {
-    as7341.NAME: SpectralChip(as7341.NAME, as7341.CHANNELS, as7341.GAIN_CODES_X, as7341.GAIN_RATIO_VS_64X,
-                              as7341.ADDRESS, as7341.RESPONSIVITY_FILE, "rig.hardware.spectral:SpectralSensor",
-                              "rig.sim.as7341:AS7341Emulator"),
-}
+CHIPS: dict[str, SpectralChip] = {chip.name: chip for chip in (as7341.CHIP, as7343.CHIP)}
 
 
 def spectral_chip(name: str) -> SpectralChip:

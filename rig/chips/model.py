@@ -1,0 +1,233 @@
+"""The :class:`SpectralChip` value: what every layer needs to know about a spectral sensor chip.
+
+A chip module (``rig/chips/<chip>.py``) declares its registers and builds one of these; the bench, the
+responsivity table, calibration and every estimate carry it, so nothing outside ``rig/chips/`` (and the chip's
+own driver and emulator) names a channel, a gain or a count of channels. Safety code asks for the broadband
+channel by role (``chip.index_of(Role.BROADBAND)``), never by position.
+
+No numpy, no rig imports at module level: the Pi's sampling path imports this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import import_module
+from importlib.resources import files
+from pathlib import Path
+
+
+class Role(Enum):
+    """What a channel is for."""
+
+    FILTER = "filter"  # an interference-filter channel of the visible/red set (used in spectra)
+    NIR = "nir"  # the near-infrared filter channel (used in spectra)
+    BROADBAND = "broadband"  # no filter (Clear / VIS): the output level the safety monitors read
+    FLICKER = "flicker"  # the channel whose photodiode the flicker engine samples (its response stands in)
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One channel: its name as the samples CSV spells it, its roles and (filters) its passband.
+
+    ``peak_nm`` is the datasheet's typical peak with its min/max (centre tolerance); ``fwhm_nm`` the typical
+    full width at half maximum. Broadband channels have neither (``None``).
+    """
+
+    name: str
+    roles: frozenset[Role]
+    peak_nm: float | None = None
+    peak_min_nm: float | None = None
+    peak_max_nm: float | None = None
+    fwhm_nm: float | None = None
+
+    @property
+    def label(self) -> str:
+        """Short label for tables and plots: "F7 630" for a filter, the name alone for broadband."""
+        return self.name if self.peak_nm is None or Role.NIR in self.roles else f"{self.name} {self.peak_nm:.0f}"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Integration timing: t_int = (ATIME + 1) x (ASTEP + 1) x ``step_us``; full scale min(``counts_max``, steps)."""
+
+    step_us: float
+    atime_max: int
+    astep_max: int  # ASTEP 65535 is reserved on both ams chips
+    counts_max: int  # 16-bit data registers
+    default_atime: int  # the datasheet's suggested setting
+    default_astep: int
+
+    def integration_time_ms(self, atime: int, astep: int) -> float:
+        return (atime + 1) * (astep + 1) * self.step_us / 1000.0
+
+    def full_scale_counts(self, atime: int, astep: int) -> int:
+        return min(self.counts_max, (atime + 1) * (astep + 1))
+
+
+@dataclass(frozen=True)
+class ProductionSpread:
+    """How real parts differ from the typical table (standard deviations unless named a limit or range).
+
+    Simulated units are drawn from this; calibration priors and the uncalibrated uncertainty start from it.
+    ``out_of_band_range`` is the range of a part's out-of-band level as a factor of the typical table's
+    (0.1x-3x: the published digitisations disagree by that much), applied to ``out_of_band_channels``.
+    """
+
+    centre_sigma_nm: float
+    centre_limit_nm: float
+    width_rel: float
+    skew_per_100nm: float
+    sensitivity_rel: float
+    out_of_band_rel: float  # additive out-of-band response, fraction of the channel's peak (1 sigma)
+    out_of_band_range: tuple[float, float]
+    out_of_band_channels: tuple[str, ...]
+    gain_rel: float
+    gain_limit_rel: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How ``rig check`` and the driver recognise the chip: ``(read(register) >> shift) == value``.
+
+    ``bank_register``/``bank_bit``: a register-bank bit to set before reading (and clear after), if the ID
+    register sits in a second bank (AS7343: CFG0.REG_BANK for 0x58-0x7F).
+    """
+
+    register: int
+    value: int
+    shift: int = 0
+    bank_register: int | None = None
+    bank_bit: int = 0
+
+
+@dataclass(frozen=True)
+class SpectralChip:
+    """What the rest of rig needs to know about a spectral chip, and where its code lives."""
+
+    name: str
+    title: str  # "AS7341 (ams OSRAM DS000504)"
+    channel_specs: tuple[ChannelSpec, ...]
+    gain_codes_x: tuple[float, ...]  # nominal gain per register code
+    gain_ratio_vs_64x: tuple[float, ...]  # measured/typical sensitivity per code relative to 64x
+    timing: Timing
+    default_address: int
+    identity: Identity
+    responsivity_file: str  # package data file in rig/data
+    spread: ProductionSpread
+    driver: str  # "module:Class" of the driver (hardware)
+    emulator: str  # "module:Class" of the register-level emulator (simulator)
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        names = self.channels
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: channel names repeat: {names}")
+        if len(self.gain_codes_x) != len(self.gain_ratio_vs_64x):
+            raise ValueError(f"{self.name}: {len(self.gain_codes_x)} gain codes but "
+                             f"{len(self.gain_ratio_vs_64x)} ratios")
+        for role in (Role.BROADBAND, Role.NIR, Role.FLICKER):
+            self.index_of(role)  # exactly one channel each
+        unknown = set(self.spread.out_of_band_channels) - set(names)
+        if unknown:
+            raise ValueError(f"{self.name}: out-of-band channels {sorted(unknown)} are not channels")
+
+    # --- channels ---------------------------------------------------------------------------------------
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names in the chip's order (the order of every counts row, table column and calibration)."""
+        return tuple(spec.name for spec in self.channel_specs)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channel_specs)
+
+    def indices_of(self, role: Role) -> tuple[int, ...]:
+        """Indices of the channels that have ``role`` (chip order)."""
+        return tuple(i for i, spec in enumerate(self.channel_specs) if role in spec.roles)
+
+    def index_of(self, role: Role) -> int:
+        """Index of THE channel with ``role`` (broadband, NIR, flicker); an error if not exactly one."""
+        found = self.indices_of(role)
+        if len(found) != 1:
+            raise ValueError(f"{self.name}: {len(found)} channels have role {role.value}, expected one")
+        return found[0]
+
+    def name_of(self, role: Role) -> str:
+        return self.channels[self.index_of(role)]
+
+    def index(self, name: str) -> int:
+        """Index of a channel by name, with a clear error."""
+        try:
+            return self.channels.index(name)
+        except ValueError:
+            raise ValueError(f"{self.name} has no channel {name!r}; channels: {', '.join(self.channels)}") from None
+
+    def spec(self, name: str) -> ChannelSpec:
+        return self.channel_specs[self.index(name)]
+
+    @property
+    def spectral_channels(self) -> tuple[str, ...]:
+        """Filter channels (visible/red set and NIR), in chip order: the ones with a passband."""
+        return tuple(s.name for s in self.channel_specs if Role.FILTER in s.roles or Role.NIR in s.roles)
+
+    def filters_from(self, low_nm: float) -> tuple[str, ...]:
+        """Filter channels whose typical peak is at or above ``low_nm`` (e.g. those red/NIR references reach)."""
+        return tuple(s.name for s in self.channel_specs
+                     if s.peak_nm is not None and s.peak_nm >= low_nm and s.name in self.spectral_channels)
+
+    @property
+    def channel_peaks_nm(self) -> dict[str, float]:
+        """Typical peak per filter channel (broadband channels have none)."""
+        return {s.name: s.peak_nm for s in self.channel_specs if s.peak_nm is not None}
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(s.label for s in self.channel_specs)
+
+    # --- gains and timing -----------------------------------------------------------------------------------
+    def gain_code(self, gain_x: float) -> int:
+        """Register code for a nominal gain; a clear error for a gain the chip does not have."""
+        try:
+            return self.gain_codes_x.index(float(gain_x))
+        except ValueError:
+            raise ValueError(f"gain {gain_x!r} is not one of {self.name}'s {self.gain_codes_x}") from None
+
+    def gain_ratio(self, gain_x: float) -> float:
+        """Sensitivity at nominal ``gain_x`` relative to 64x (the chip's measured/typical ratio)."""
+        return self.gain_ratio_vs_64x[self.gain_code(gain_x)]
+
+    def integration_time_ms(self, atime: int, astep: int) -> float:
+        return self.timing.integration_time_ms(atime, astep)
+
+    def full_scale_counts(self, atime: int, astep: int) -> int:
+        return self.timing.full_scale_counts(atime, astep)
+
+    # --- table and code ------------------------------------------------------------------------------------
+    def responsivity_path(self) -> Path:
+        """The chip's typical responsivity table (package data)."""
+        return Path(str(files("rig") / "data" / self.responsivity_file))
+
+    def load_responsivity(self, path: str | Path | None = None):
+        """The typical table (or the one at ``path``), checked to have exactly this chip's columns in order."""
+        from rig.responsivity import Responsivity  # lazy: rig.responsivity imports the chip modules
+
+        path = Path(path) if path is not None else self.responsivity_path()
+        self.check_table_columns(path)
+        return Responsivity.load(path)
+
+    def check_table_columns(self, path: str | Path) -> None:
+        """A ValueError naming the file unless its header row is ``wavelength_nm`` + this chip's channels."""
+        with open(path, encoding="utf-8") as handle:
+            header = next((line for line in handle if not line.startswith("#")), "")
+        columns = tuple(c.strip() for c in header.strip().split(","))
+        expected = ("wavelength_nm", *self.channels)
+        if columns != expected:
+            raise ValueError(f"{path}: columns {', '.join(columns)}; expected {', '.join(expected)} "
+                             f"(a {self.name} responsivity table)")
+
+    def load(self, which: str):
+        """The driver or emulator class (imported only when asked: the Pi never imports the simulator)."""
+        module, _, name = getattr(self, which).partition(":")
+        return getattr(import_module(module), name)
