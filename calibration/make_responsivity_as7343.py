@@ -98,7 +98,8 @@ def build() -> tuple[np.ndarray, np.ndarray, list[str]]:
         "relative sensitivity: " + ", ".join(f"{n} {RELATIVE_SENSITIVITY[n]:g}" for n in CHANNELS),
         "shape: filter = rel x (Gaussian(peak, FWHM) + floor); floor = "
         f"{FLOOR_REL:g} x peak over {FLOOR_BAND_NM[0]:g}-{FLOOR_BAND_NM[1]:g} nm with {FLOOR_EDGE_NM:g} nm "
-        "raised-cosine edges; values < 1e-6 set to 0 (AS7341 templates keep 1-8 % out of band, another digitisation ~0.1x that)",
+        "raised-cosine edges; values < 1e-6 set to 0 (AS7341 templates keep 1-8 % out of band, another "
+        "digitisation ~0.1x that)",
         f"VIS: AS7341 table's Clear column / its peak x {RELATIVE_SENSITIVITY['VIS']:g}",
         f"scale (assumption): common factor x{factor:.6g} so that AS7343 {ANCHOR[0]} peak = AS7341 {ANCHOR[1]} "
         f"peak {anchor_peak:.4g} (DS001046 gives no absolute responsivity we could use: calibrate)",
