@@ -40,14 +40,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
-from rig.chips.as7343 import CHANNELS, FILTERS, NIR_PEAK_FWHM_NM  # noqa: E402
+from rig.chips.as7343 import CHANNELS, CHIP, FILTERS, NIR_PEAK_FWHM_NM  # noqa: E402
 
 AS7341_TABLE = HERE.parent / "rig" / "data" / "responsivity.csv"
 WAVELENGTHS_NM = np.arange(300.0, 1101.0, 1.0)
 RELATIVE_SENSITIVITY = {"F1": 0.19402, "F2": 0.26647, "FZ": 0.35741, "F3": 0.41753, "F4": 0.52235,
                         "FY": 0.59633, "F5": 0.56242, "FXL": 0.65645, "F6": 0.68882, "F7": 0.79980,
                         "F8": 0.70423, "NIR": 0.40366, "VIS": 0.38516}
-FLOOR_REL, FLOOR_BAND_NM, FLOOR_EDGE_NM = 0.01, (380.0, 1000.0), 20.0
+FLOOR_REL, FLOOR_BAND_NM, FLOOR_EDGE_NM = CHIP.spread.table_floor_rel, CHIP.spread.table_floor_band_nm, 20.0
 ANCHOR = ("F7", "F8")  # AS7343 channel whose peak is set equal to the AS7341 channel's peak
 
 

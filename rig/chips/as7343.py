@@ -128,9 +128,9 @@ CHIP: Final = SpectralChip(
     responsivity_file=RESPONSIVITY_FILE,
     spread=ProductionSpread(
         centre_sigma_nm=2.5, centre_limit_nm=10.0, width_rel=0.05, skew_per_100nm=0.08, sensitivity_rel=0.10,
-        out_of_band_rel=0.005, out_of_band_range=(0.1, 3.0),
+        out_of_band_rel=0.0, out_of_band_range=(0.1, 3.0),
         out_of_band_channels=tuple(n for n in CHANNELS if n != "VIS"),
-        gain_rel=0.02, gain_limit_rel=0.05,
+        gain_rel=0.02, gain_limit_rel=0.05, table_floor_rel=0.01, table_floor_band_nm=(380.0, 1000.0),
         source="centres: DS001046 min/typ/max = typ -/+ 10 nm, taken as a 4-sigma limit (as for the AS7341); "
                "width, skew, sensitivity, gain ratios: no datasheet limits, the AS7341's spread assumed (same "
                "ams interference-filter process); out-of-band: 0.1x-3x the table's stated floor (its header)"),

@@ -71,7 +71,9 @@ class ProductionSpread:
 
     Simulated units are drawn from this; calibration priors and the uncalibrated uncertainty start from it.
     ``out_of_band_range`` is the range of a part's out-of-band level as a factor of the typical table's
-    (0.1x-3x: the published digitisations disagree by that much), applied to ``out_of_band_channels``.
+    (0.1x-3x: the published digitisations disagree by that much), applied to ``out_of_band_channels``: to the
+    table's stated floor (``table_floor_rel``) where it has one (AS7343), else to the templates' own leakage
+    (AS7341, whose simulated units so far add ``out_of_band_rel`` x peak, 1 sigma, on a red/NIR pedestal).
     """
 
     centre_sigma_nm: float
@@ -84,6 +86,8 @@ class ProductionSpread:
     out_of_band_channels: tuple[str, ...]
     gain_rel: float
     gain_limit_rel: float
+    table_floor_rel: float = 0.0  # out-of-band floor built into the typical table (fraction of each peak); 0: none
+    table_floor_band_nm: tuple[float, float] = (380.0, 1000.0)  # where that floor lies
     source: str = ""
 
 
