@@ -1,0 +1,138 @@
+"""The chip values: the AS7341's equals what the code uses today (so the scattered constants can be replaced
+by it), the AS7343's states the datasheet's figures, and each responsivity table has the chip's columns, the
+stated shape and a header that says where every number comes from."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rig.chips import CHIPS, ChannelSpec, Role, spectral_chip
+
+ROOT = Path(__file__).resolve().parent.parent
+AS7341, AS7343 = CHIPS["as7341"], CHIPS["as7343"]
+
+# DS001046 typical peak wavelengths (min/max = typ -/+ 10 nm) and typical FWHM, nm (reference notes; FWHM as
+# transcribed from the datasheet's optical characteristics)
+AS7343_DATASHEET = {"F1": (405, 30), "F2": (425, 22), "FZ": (450, 55), "F3": (475, 30), "F4": (515, 40),
+                    "FY": (555, 100), "F5": (550, 35), "FXL": (600, 80), "F6": (640, 50), "F7": (690, 55),
+                    "F8": (745, 60), "NIR": (855, 54)}
+
+
+def test_as7341_value_equals_the_constants_the_code_uses_now():
+    from rig import responsivity
+    from rig.check import AS7341_ID, AS7341_ID_REGISTER
+    from rig.config import SpectralConfig
+    from rig.report_plots import CHANNEL_NM
+    from rig.sim.sensor_unit import SensorSpread
+    from rig.spectral_calibration import SHIFTED
+
+    assert AS7341.channels == responsivity.CHANNELS
+    assert AS7341.gain_codes_x == responsivity.GAIN_CODES_X
+    assert AS7341.gain_ratio_vs_64x == responsivity.GAIN_RATIO_VS_64X
+    assert AS7341.timing.step_us == responsivity.STEP_US
+    for atime, astep in ((29, 599), (100, 999), (0, 0), (255, 65534)):
+        assert AS7341.integration_time_ms(atime, astep) == responsivity.integration_time_ms(atime, astep)
+        assert AS7341.full_scale_counts(atime, astep) == responsivity.full_scale_counts(atime, astep)
+    for gain_x in responsivity.GAIN_CODES_X:
+        assert AS7341.gain_code(gain_x) == responsivity.gain_code(gain_x)
+        assert AS7341.gain_ratio(gain_x) == responsivity.gain_ratio(gain_x)
+    config = SpectralConfig()
+    assert (AS7341.default_address, AS7341.timing.default_atime, AS7341.timing.default_astep) == \
+        (config.address, config.atime, config.astep)
+    identity = AS7341.identity
+    assert (identity.register, identity.value, identity.shift) == (AS7341_ID_REGISTER, AS7341_ID, 2)
+    assert AS7341.responsivity_path() == responsivity.default_table_path()
+    assert np.array_equal(AS7341.load_responsivity().matrix, responsivity.Responsivity.load().matrix)
+    # safety code reads the broadband channel as counts[-2] today (run/guard.py, run/phases.py)
+    assert AS7341.index_of(Role.BROADBAND) == len(AS7341.channels) - 2 == responsivity.CHANNELS.index("Clear")
+    assert AS7341.index_of(Role.NIR) == responsivity.CHANNELS.index("NIR")
+    assert AS7341.name_of(Role.FLICKER) == "Clear"  # the emulator's flicker samples use Clear's response
+    assert AS7341.filters_from(580.0) == SHIFTED
+    assert AS7341.channel_peaks_nm == CHANNEL_NM
+    assert dict(zip(AS7341.channels, AS7341.labels, strict=True))["F7"] == "F7 630"  # cli/common.py's header
+    spread, now = AS7341.spread, SensorSpread()
+    assert (spread.centre_sigma_nm, spread.centre_limit_nm, spread.width_rel, spread.skew_per_100nm,
+            spread.sensitivity_rel, spread.out_of_band_rel, spread.gain_rel, spread.gain_limit_rel) == \
+        (now.centre_nm, now.centre_limit_nm, now.width_rel, now.skew_per_100nm, now.sensitivity_rel,
+         now.out_of_band_rel, now.gain_rel, now.gain_limit_rel)
+    assert spread.out_of_band_channels == responsivity.CHANNELS[:6]  # sensor_unit's pedestal channels
+    assert spread.out_of_band_range == (0.1, 3.0)
+
+
+def test_as7343_value_states_the_datasheet():
+    assert len(AS7343.channels) == 13 and AS7343.n_channels == 13
+    assert AS7343.name_of(Role.BROADBAND) == "VIS" and AS7343.name_of(Role.NIR) == "NIR"
+    for name, (peak, fwhm) in AS7343_DATASHEET.items():
+        spec = AS7343.spec(name)
+        assert (spec.peak_nm, spec.peak_min_nm, spec.peak_max_nm, spec.fwhm_nm) == (peak, peak - 10, peak + 10, fwhm)
+    assert set(AS7343.spectral_channels) == set(AS7343_DATASHEET)
+    assert AS7343.filters_from(580.0) == ("FXL", "F6", "F7", "F8", "NIR")  # what red/NIR references reach
+    # gains 0.5x..2048x (AGAIN 0..12); t_int = 30 x 600 x 2.78 us = 50.04 ms; full scale min(65535, steps)
+    assert AS7343.gain_code(0.5) == 0 and AS7343.gain_code(2048) == 12 and AS7343.gain_ratio(2048) == 32.0
+    assert AS7343.integration_time_ms(29, 599) == pytest.approx(50.04)
+    assert AS7343.full_scale_counts(0, 999) == 1000 and AS7343.full_scale_counts(255, 65534) == 65535
+    assert (AS7343.identity.register, AS7343.identity.value, AS7343.default_address) == (0x5A, 0x81, 0x39)
+    with pytest.raises(ValueError, match="as7343"):
+        AS7343.gain_code(3)
+    assert spectral_chip("as7343") is AS7343
+    with pytest.raises(ValueError, match="known: as7341, as7343"):
+        spectral_chip("tsl2591")
+
+
+def test_a_chip_needs_exactly_one_broadband_nir_and_flicker_channel():
+    specs = AS7341.channel_specs
+    two_broadband = (*specs[:-2], ChannelSpec("Clear", frozenset({Role.BROADBAND, Role.FLICKER})),
+                     ChannelSpec("Clear2", frozenset({Role.BROADBAND})), specs[-1])
+    with pytest.raises(ValueError, match="2 channels have role broadband"):
+        replace(AS7341, channel_specs=two_broadband)
+    with pytest.raises(ValueError, match="0 channels have role nir"):
+        replace(AS7341, channel_specs=specs[:-1])
+
+
+def _table(path: Path) -> tuple[list[str], list[str], np.ndarray]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    row = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    return lines[:row], lines[row].split(","), np.loadtxt(path, delimiter=",", skiprows=row + 1)
+
+
+def test_as7343_table_has_the_stated_shape_and_sources():
+    header, columns, data = _table(AS7343.responsivity_path())
+    assert columns == ["wavelength_nm", *AS7343.channels]
+    text = "\n".join(header)
+    for needed in ("DS001046", "units: raw counts per (uW/cm2", "at gain 64x", "assumption", "shape:", "scale"):
+        assert needed in text
+    wl = data[:, 0]
+    assert wl[0] == 300 and wl[-1] == 1100 and np.all(np.diff(wl) == 1.0)
+    assert np.all(data[:, 1:] >= 0)
+    for name, (peak, fwhm) in AS7343_DATASHEET.items():
+        curve = data[:, 1 + AS7343.index(name)]
+        top = curve.max()
+        assert abs(wl[np.argmax(curve)] - peak) <= 1, name
+        above = wl[curve >= top / 2]
+        assert abs((above[-1] - above[0]) - fwhm) <= 2 + 0.02 * fwhm, name  # the floor adds ~1 %
+        far = curve[(wl >= 380) & (wl <= 1000) & (np.abs(wl - peak) > 3 * fwhm)]
+        assert np.allclose(far / top, 0.01 / 1.01, rtol=0.02), name  # the stated 1 % floor (of the core peak)
+        assert curve[wl == 1100][0] == 0 and curve[wl == 320][0] == 0  # none outside 360-1020 nm
+    vis = data[:, 1 + AS7343.index_of(Role.BROADBAND)]
+    assert np.all(vis[(wl >= 450) & (wl <= 920)] > 0.4 * vis.max())  # broadband
+    # the calibration/ copy is the package's, and the script makes exactly this table
+    assert (ROOT / "calibration" / "responsivity_as7343.csv").read_text() == AS7343.responsivity_path().read_text()
+    spec = importlib.util.spec_from_file_location("make_as7343", ROOT / "calibration" / "make_responsivity_as7343.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _, matrix, notes = module.build()
+    assert np.allclose(matrix, data[:, 1:], rtol=1e-5, atol=1e-9)
+    assert [f"# {note}" for note in notes] == header[2:]
+
+
+def test_each_chip_loads_only_its_own_table():
+    assert AS7343.load_responsivity().matrix.shape == (801, 13)
+    with pytest.raises(ValueError, match="expected wavelength_nm, F1, F2, FZ"):
+        AS7343.load_responsivity(AS7341.responsivity_path())
+    with pytest.raises(ValueError, match="as7341 responsivity table"):
+        AS7341.check_table_columns(AS7343.responsivity_path())
