@@ -47,10 +47,10 @@ RESET_AGAIN = 9
 def draw_unit(unit_id: str, seed: int = 0, scale: float = 1.0, chip: SpectralChip = CHIP, typical=None) -> SensorUnit:
     """The part labelled ``unit_id`` in lot ``seed``, drawn from ``chip.spread`` around its typical table.
 
-    Per channel c with typical peak lambda_c: R_c(lambda) = g_c x T_c(lambda_c + (lambda - lambda_c - d_c) / s_c)
-    x (1 + k_c clip((lambda - lambda_c) / 100 nm, -1, 1)) + (u_c - 1) x floor x peak_c x B(lambda), with sensitivity g_c
-    (log-normal), centre offset d_c (normal, truncated at the limit), width s_c, skew k_c, and the out-of-band
-    level u_c log-uniform in ``spread.out_of_band_range`` x the table's floor on the floor's band B. The
+    Per channel c with typical peak lambda_c: R_c(lambda) = g_c x [T_c(lambda_c + (lambda - lambda_c - d_c) / s_c)
+    + (u_c - 1) x floor x peak_c x B(lambda)] x (1 + k_c clip((lambda - lambda_c) / 100 nm, -1, 1)), with
+    sensitivity g_c (log-normal), centre offset d_c (normal, truncated at the limit), width s_c, skew k_c, and
+    the out-of-band level u_c log-uniform in ``spread.out_of_band_range`` x the table's floor on the floor's band B. The
     broadband channel keeps its centre and width (no filter). The skew is held constant beyond 100 nm from the
     peak, so it tilts the passband without scaling the far out-of-band level by more than k_c. Gain ratios are
     off by a factor each (64x: 1).
@@ -78,9 +78,9 @@ def draw_unit(unit_id: str, seed: int = 0, scale: float = 1.0, chip: SpectralChi
         if name == broadband:
             offset, width, skew = 0.0, 1.0, skew * 0.5
         shaped = np.interp(peak_nm + (wl - peak_nm - offset) / width, wl, curve, left=0.0, right=0.0)
-        shaped = shaped * np.clip(1.0 + skew * np.clip((wl - peak_nm) / 100.0, -1.0, 1.0), 0.0, None)
-        if name in spread.out_of_band_channels:
+        if name in spread.out_of_band_channels:  # the floor scaled by u_c (before the tilt: u_c x floor x tilt)
             shaped = shaped + (oob - 1.0) * spread.table_floor_rel * curve.max() * band
+        shaped = shaped * np.clip(1.0 + skew * np.clip((wl - peak_nm) / 100.0, -1.0, 1.0), 0.0, None)
         columns.append(gain * np.clip(shaped, 0.0, None))
         gains.append(gain)
         offsets.append(offset)

@@ -1,0 +1,181 @@
+"""The AS7343 path: the real Adafruit driver and rig's reader against the register-level emulator.
+
+Each test states the light it shines and what the chip must then report: counts follow from the stated lines
+through the typical table's columns by the table's own stated units (counts per uW/cm2 of a line per ms at 64x),
+computed here with numpy from the CSV, not by the emulator's code.
+"""
+
+from __future__ import annotations
+
+import adafruit_as7343
+import numpy as np
+import pytest
+
+from rig.chips import CHIPS, Role
+from rig.chips.as7343 import AUTO_SMUX_CYCLES, Reg
+from rig.clock import SimClock
+from rig.config import SpectralConfig
+from rig.hardware.as7343 import AS7343Sensor
+from rig.sim.as7343 import AS7343Emulator, draw_unit, install_sim_clock
+from rig.sim.bus import SimBus
+from rig.sim.optics import FixedLight, SpectralLine
+
+CHIP = CHIPS["as7343"]
+
+
+class Rig:
+    """An emulated AS7343 on a bus with a sim clock, and rig's reader on it."""
+
+    def __init__(self, lines, typical: bool = False, **config) -> None:
+        self.clock, self.bus = SimClock(), SimBus()
+        unit = draw_unit("typical", scale=0.0) if typical else None
+        kwargs = {"unit": unit, "noise": False, "dark_counts": 0.0} if typical else {}
+        self.chip = self.bus.attach(0x39, AS7343Emulator(self.clock, FixedLight(lines), **kwargs))
+        self.patch = install_sim_clock(self.clock)
+        self.patch.__enter__()
+        self.sensor = AS7343Sensor(self.bus.busio(), SpectralConfig(chip="as7343", **config), self.clock,
+                                   "ND 2.0", 0.01)
+
+    def close(self) -> None:
+        self.patch.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_rig():
+    made: list[Rig] = []
+
+    def make(lines, **kwargs) -> Rig:
+        made.append(Rig(lines, **kwargs))
+        return made[-1]
+
+    yield make
+    for rig in reversed(made):
+        rig.close()
+
+
+def expected_counts(lines: list[SpectralLine], gain_x: float, t_int_ms: float) -> np.ndarray:
+    """Counts the stated lines give through the typical table, by the table's stated units (1 nm grid)."""
+    path = CHIP.responsivity_path()
+    text = path.read_text(encoding="utf-8").splitlines()
+    row = next(i for i, line in enumerate(text) if not line.startswith("#"))
+    data = np.loadtxt(path, delimiter=",", skiprows=row + 1)
+    wl, table = data[:, 0], data[:, 1:]
+    per_nm = np.zeros_like(wl)
+    for line in lines:
+        shape = np.exp(-4 * np.log(2) * ((wl - line.peak_nm) / line.fwhm_nm) ** 2)
+        per_nm += line.irradiance_uw_cm2 * shape / shape.sum()  # uW/cm2 per nm, summing to the line's irradiance
+    return per_nm @ table * t_int_ms * (gain_x / 64)  # nominal ratio vs 64x: the AS7343 value's assumption
+
+
+def test_the_real_driver_initialises_and_reads_all_18_values():
+    clock, bus = SimClock(), SimBus()
+    bus.attach(0x39, AS7343Emulator(clock, FixedLight([SpectralLine(690.0, 20.0, 5.0)])))
+    with install_sim_clock(clock):
+        driver = adafruit_as7343.AS7343(bus.busio())  # reads the ID in bank 1: raises if wrong
+        bus.counters.reset()
+        values = driver.all_channels
+        per_spectrum = bus.counters.transactions
+    by_name = {name: values[index] for name, index in vars(adafruit_as7343.Channel).items()
+               if isinstance(index, int)}
+    filters = {name: v for name, v in by_name.items() if not name.startswith("VIS")}
+    # 5 uW/cm2 at 690 nm, driver default 256x and 50 ms per cycle: F7 (690 nm) is the brightest filter channel
+    assert max(filters, key=filters.get) == "F7" and by_name["F7"] > 500
+    assert by_name["F1"] < by_name["F7"] / 20 and by_name["F8"] < by_name["F7"]
+    print(f"stock driver: {per_spectrum} I2C transactions per 18-channel spectrum")
+    assert per_spectrum > 100  # polls AVALID every ms for three 50 ms cycles
+
+
+def test_our_auto_smux_layout_is_the_drivers():
+    order = sorted((index, name) for name, index in vars(adafruit_as7343.Channel).items() if isinstance(index, int))
+    driver_layout = [name.split("_")[0] if name.startswith("VIS") else name for _, name in order]
+    assert driver_layout == [name for cycle in AUTO_SMUX_CYCLES for name in cycle]
+
+
+def test_a_missing_chip_and_a_wrong_id_are_clear_errors():
+    with pytest.raises(ValueError, match="No I2C device at address: 0x39"):
+        adafruit_as7343.AS7343(SimBus().busio())
+    clock, bus = SimClock(), SimBus()
+    chip = bus.attach(0x39, AS7343Emulator(clock, FixedLight([])))
+    chip.bank1[Reg.ID] = 0x09  # another part answering at 0x39
+    with install_sim_clock(clock), pytest.raises(RuntimeError, match="Expected chip ID 0x81"):
+        adafruit_as7343.AS7343(bus.busio())
+
+
+def test_known_light_gives_the_counts_the_table_states(make_rig):
+    # a 660 nm LED (FWHM 20 nm, 40 uW/cm2) and an 850 nm LED (FWHM 30 nm, 60 uW/cm2) at the sensor,
+    # 16x, ATIME 29, ASTEP 599: t_int = 30 x 600 x 2.78 us = 50.04 ms per cycle
+    lines = [SpectralLine(660.0, 20.0, 40.0), SpectralLine(850.0, 30.0, 60.0)]
+    rig = make_rig(lines, typical=True, gain_x=16, auto_range=False)
+    rig.bus.counters.reset()
+    t0 = rig.clock.monotonic()
+    reading = rig.sensor.read()
+    transactions = rig.bus.counters.transactions
+    print(f"rig's reader: {transactions} I2C transactions per 13-channel reading")
+    assert transactions == 4
+    assert rig.clock.monotonic() - t0 == pytest.approx(3 * 0.05004)  # three auto-SMUX cycles
+    assert reading.t_int_ms == pytest.approx(50.04) and not reading.saturated
+    expected = expected_counts(lines, 16, 50.04)
+    assert np.abs(np.array(reading.counts) - expected).max() <= 1.0  # rounding
+    counts = dict(zip(CHIP.channels, reading.counts, strict=True))
+    assert counts["F6"] > counts["F7"] > counts["FXL"]  # 660 nm: between F6 (640) and F7 (690), nearer F6
+    assert counts["NIR"] > counts["F8"]  # 850 nm sits on NIR's peak (855), far past F8's (745)
+    assert reading.as_dict()["VIS"] == reading.counts[CHIP.index_of(Role.BROADBAND)]
+
+
+def test_f8_share_tells_far_red_lines_apart(make_rig):
+    shares = []
+    for peak_nm in (690.0, 720.0, 745.0):
+        counts = make_rig([SpectralLine(peak_nm, 20.0, 20.0)], typical=True, gain_x=64).sensor.read().counts
+        f7, f8 = counts[CHIP.index("F7")], counts[CHIP.index("F8")]
+        shares.append(f8 / (f7 + f8))
+    assert shares[0] < 0.2 < shares[1] < 0.8 < shares[2]  # F7 690 nm / F8 745 nm: a 730 nm line falls between
+
+
+def test_saturation_is_flagged_and_auto_range_steps_out_of_it(make_rig):
+    # 500 uW/cm2 at 745 nm (F8's peak) at 64x, 50 ms: ~1.1 x 500 x 50 = 27000 counts > 30 x 600 = 18000 steps
+    rig = make_rig([SpectralLine(745.0, 20.0, 500.0)], typical=True, gain_x=64, auto_range=False)
+    raw = rig.sensor.read_raw()
+    assert raw.saturated and raw.saturated_analog == (True,)
+    assert raw.counts[CHIP.index("F8")] == raw.full_scale == 18000
+    assert rig.sensor.analog_saturated  # the driver's own STATUS2 bit agrees
+    rig.sensor.config.auto_range = True
+    ranged = rig.sensor.read()
+    assert not ranged.saturated and ranged.gain_x < 64
+    assert ranged.counts[CHIP.index("F8")] < 0.9 * ranged.full_scale
+
+
+def test_settings_reach_the_registers_and_reset_restores_them(make_rig):
+    rig = make_rig([])
+    rig.sensor.set_gain(2048)
+    rig.sensor.set_timing(9, 199)
+    assert (rig.chip.gain_code, rig.chip.atime, rig.chip.astep, rig.chip.cycles) == (12, 9, 199, 3)
+    with pytest.raises(ValueError, match="not one of as7343"):
+        rig.sensor.set_gain(3)
+    rig.sensor.write_register(Reg.CONTROL, 0x08)  # SW_RESET
+    assert (rig.chip.gain_code, rig.chip.atime, rig.chip.astep, rig.chip.cycles) == (9, 0, 999, 1)
+
+
+@pytest.mark.parametrize(("mode", "count"), [(adafruit_as7343.SmuxMode.CH6, 6), (adafruit_as7343.SmuxMode.CH12, 12)])
+def test_fewer_auto_smux_cycles_read_fewer_channels(make_rig, mode, count):
+    rig = make_rig([SpectralLine(600.0, 20.0, 5.0)], typical=True)
+    rig.sensor.smux_mode = mode
+    t0 = rig.clock.monotonic()
+    values = rig.sensor.all_channels
+    assert len(values) == count and rig.clock.monotonic() - t0 < (count // 6) * 0.05004 + 0.01
+    assert max(range(4), key=lambda i: values[i]) == 2  # cycle 1: FZ, FY, FXL, NIR: FXL (600 nm) leads
+
+
+def test_drawn_units_spread_around_the_table_within_the_stated_out_of_band_range():
+    typical = CHIP.load_responsivity()
+    assert np.array_equal(draw_unit("u", 0, scale=0.0).responsivity.matrix, typical.matrix)
+    wl = typical.wavelengths_nm
+    f1 = CHIP.index("F1")
+    levels = []
+    for label in range(40):
+        unit = draw_unit(f"unit-{label}", 7)
+        curve = unit.responsivity.matrix[:, f1]
+        levels.append(curve[wl == 900][0] / (unit.sensitivity[f1] * typical.matrix[:, f1].max() * 0.01))
+        assert not np.array_equal(unit.responsivity.matrix, typical.matrix)
+    levels = np.array(levels)  # F1's level at 900 nm, in units of the table's 1 % floor (skew bounds +/-25 %)
+    assert levels.min() >= 0.1 * 0.75 and levels.max() <= 3.0 * 1.25
+    assert levels.max() / levels.min() > 5  # the range is used, not a token spread
