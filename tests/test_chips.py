@@ -16,8 +16,7 @@ from rig.chips import CHIPS, ChannelSpec, Role, spectral_chip
 ROOT = Path(__file__).resolve().parent.parent
 AS7341, AS7343 = CHIPS["as7341"], CHIPS["as7343"]
 
-# DS001046 typical peak wavelengths (min/max = typ -/+ 10 nm) and typical FWHM, nm (reference notes; FWHM as
-# transcribed from the datasheet's optical characteristics)
+# DS001046 v6-00 Fig. 7: typical peak wavelengths (min/max = typ -/+ 10 nm) and typical FWHM, nm
 AS7343_DATASHEET = {"F1": (405, 30), "F2": (425, 22), "FZ": (450, 55), "F3": (475, 30), "F4": (515, 40),
                     "FY": (555, 100), "F5": (550, 35), "FXL": (600, 80), "F6": (640, 50), "F7": (690, 55),
                     "F8": (745, 60), "NIR": (855, 54)}
@@ -73,7 +72,11 @@ def test_as7343_value_states_the_datasheet():
     assert set(AS7343.spectral_channels) == set(AS7343_DATASHEET)
     assert AS7343.filters_from(580.0) == ("FXL", "F6", "F7", "F8", "NIR")  # what red/NIR references reach
     # gains 0.5x..2048x (AGAIN 0..12); t_int = 30 x 600 x 2.78 us = 50.04 ms; full scale min(65535, steps)
-    assert AS7343.gain_code(0.5) == 0 and AS7343.gain_code(2048) == 12 and AS7343.gain_ratio(2048) == 32.0
+    assert AS7343.gain_code(0.5) == 0 and AS7343.gain_code(2048) == 12
+    # DS001046 Fig. 10 typical ratios vs 64x: measured, not powers of two (0.5x 7.9e-3, 2048x 34.75)
+    assert (AS7343.gain_ratio(0.5), AS7343.gain_ratio(64), AS7343.gain_ratio(1024), AS7343.gain_ratio(2048)) == \
+        (0.0079, 1.0, 16.9, 34.75)
+    assert AS7343.spread.gain_ratio_limits[12] == (28.2, 41.3)
     assert AS7343.integration_time_ms(29, 599) == pytest.approx(50.04)
     assert AS7343.full_scale_counts(0, 999) == 1000 and AS7343.full_scale_counts(255, 65534) == 65535
     assert (AS7343.identity.register, AS7343.identity.value, AS7343.default_address) == (0x5A, 0x81, 0x39)
@@ -104,7 +107,8 @@ def test_as7343_table_has_the_stated_shape_and_sources():
     header, columns, data = _table(AS7343.responsivity_path())
     assert columns == ["wavelength_nm", *AS7343.channels]
     text = "\n".join(header)
-    for needed in ("DS001046", "units: raw counts per (uW/cm2", "at gain 64x", "assumption", "shape:", "scale"):
+    for needed in ("DS001046 v6-00", "units: raw counts per (uW/cm2", "at gain 64x", "assumption", "shape",
+                   "heights:", "Fig. 8/9 typical counts"):
         assert needed in text
     wl = data[:, 0]
     assert wl[0] == 300 and wl[-1] == 1100 and np.all(np.diff(wl) == 1.0)
@@ -128,6 +132,27 @@ def test_as7343_table_has_the_stated_shape_and_sources():
     _, matrix, notes = module.build()
     assert np.allclose(matrix, data[:, 1:], rtol=1e-5, atol=1e-9)
     assert [f"# {note}" for note in notes] == header[2:]
+
+
+# DS001046 Fig. 8/9: typical counts at AGAIN 1024x (16.9 x 64x, Fig. 10), 27.8 ms, and the two test LEDs (nm),
+# each at 155 mW/m2 = 15.5 uW/cm2; VIS's count is for its two photodiodes read together
+FIG8 = {"F1": (5749, 396, 408), "F2": (1756, 408, 448), "FZ": (2169, 428, 480), "F3": (770, 448, 500),
+        "F4": (3141, 500, 534), "FY": (3747, 534, 593), "F5": (1574, 531, 594), "FXL": (4776, 593, 628),
+        "F6": (3336, 618, 665), "F7": (5435, 685, 715), "F8": (864, 715, 766), "NIR": (10581, 849, 903),
+        "VIS": (999 / 2, 396, 766)}
+
+
+def test_as7343_table_gives_the_datasheets_typical_counts():
+    """The header's reading of the test: the mean response to the two LEDs (Gaussian, FWHM 20 nm)."""
+    _, columns, data = _table(AS7343.responsivity_path())
+    wl = data[:, 0]
+    for name, (typical, *leds_nm) in FIG8.items():
+        curve = data[:, columns.index(name)]
+        counts = []
+        for led_nm in leds_nm:
+            led = np.exp(-4 * np.log(2) * ((wl - led_nm) / 20.0) ** 2)
+            counts.append(15.5 * (led / led.sum()) @ curve * 27.8 * 16.9)
+        assert np.mean(counts) == pytest.approx(typical, rel=1e-3), name
 
 
 def test_each_chip_loads_only_its_own_table():

@@ -1,8 +1,8 @@
-"""The AS7343 (ams OSRAM DS001046): registers, bits, channels, auto-SMUX layout and gains, declared once.
+"""The AS7343 (ams OSRAM DS001046 v6-00): registers, bits, channels, auto-SMUX layout and gains, declared once.
 
 The driver wrapper (:mod:`rig.hardware.as7343`, on the Adafruit ``adafruit_as7343`` driver) and the
-register-level emulator (:mod:`rig.sim.as7343`) read these names; none repeats a number. Register addresses
-and bits are the datasheet's as the Adafruit driver 1.0.x spells them (its source is the cross-check).
+register-level emulator (:mod:`rig.sim.as7343`) read these names; none repeats a number. Register addresses,
+bits and reset values are the datasheet's (checked against the Adafruit driver 1.0.3's source).
 """
 
 from __future__ import annotations
@@ -17,22 +17,23 @@ ID_VALUE: Final = 0x81  # part ID register (bank 1), the whole byte
 STEP_US: Final = 2.78  # integration step, us: t_int = (ATIME + 1) x (ASTEP + 1) x 2.78 us
 FULL_SCALE_MAX: Final = 65535
 GAIN_CODES_X: Final = (0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)  # AGAIN codes 0..12
-# Relative to 64x. DS001046 gives no measured gain-ratio table that we could find (the AS7341's DS000504 does):
-# nominal powers of two, an ASSUMPTION; the production spread below covers a part's departure from them.
-GAIN_RATIO_VS_64X: Final = tuple(g / 64 for g in GAIN_CODES_X)
+# DS001046 v6-00 Figure 10: optical gain ratios relative to 64x, min / typ / max (0.5x-16x printed x1000)
+GAIN_RATIO_LIMITS: Final = ((0.00749, 0.00828), (0.0150, 0.0165), (0.0300, 0.0332), (0.061, 0.067),
+                            (0.117, 0.130), (0.235, 0.259), (0.475, 0.525), (1.0, 1.0), (1.9, 2.1), (3.9, 4.3),
+                            (8.1, 9.1), (15.2, 18.6), (28.2, 41.3))
+GAIN_RATIO_VS_64X: Final = (0.0079, 0.0158, 0.0316, 0.064, 0.124, 0.247, 0.5, 1.0, 2.0, 4.1, 8.6, 16.9, 34.75)
 RESPONSIVITY_FILE: Final = "responsivity_as7343.csv"  # made by calibration/make_responsivity_as7343.py
 
-# Filter channels: DS001046 peak wavelength typ (min/max = typ -/+ 10 nm) and typical FWHM, nm.
-# FWHM: DS001046's optical characteristics as transcribed in an ESPHome AS7343 component ("datasheet-based").
+# Filter channels: DS001046 v6-00 Figure 7, peak wavelength typ (min/max = typ -/+ 10 nm) and typical FWHM, nm.
 FILTERS: Final = (("F1", 405, 30), ("F2", 425, 22), ("FZ", 450, 55), ("F3", 475, 30), ("F4", 515, 40),
                   ("F5", 550, 35), ("FY", 555, 100), ("FXL", 600, 80), ("F6", 640, 50), ("F7", 690, 55),
                   ("F8", 745, 60))
 NIR_PEAK_FWHM_NM: Final = (855, 54)
 CHANNELS: Final = (*(name for name, _, _ in FILTERS), "VIS", "NIR")
 
-# Auto-SMUX (CFG20.auto_smux): what the six ADCs hold in each cycle, in data-register order (DS001046; the
-# Adafruit driver's Channel enum lists the same 18 values). VIS is split into two photodiodes (top-left,
-# bottom-right), read in every cycle.
+# Auto-SMUX (CFG20.auto_smux, DS001046 Fig. 57): what the six ADCs hold in each cycle, in data-register order
+# (the Adafruit driver's Channel enum lists the same 18 values). "2xVIS": the top-left and bottom-right VIS
+# photodiodes, read in every cycle; with flicker detection on, CH5 serves it instead (not used by rig).
 AUTO_SMUX_CYCLES: Final = (("FZ", "FY", "FXL", "NIR", "VIS", "VIS"),
                            ("F2", "F3", "F4", "F6", "VIS", "VIS"),
                            ("F1", "F7", "F8", "F5", "VIS", "VIS"))
@@ -130,10 +131,13 @@ CHIP: Final = SpectralChip(
         centre_sigma_nm=2.5, centre_limit_nm=10.0, width_rel=0.05, skew_per_100nm=0.08, sensitivity_rel=0.10,
         out_of_band_rel=0.0, out_of_band_range=(0.1, 3.0),
         out_of_band_channels=tuple(n for n in CHANNELS if n != "VIS"),
-        gain_rel=0.02, gain_limit_rel=0.05, table_floor_rel=0.01, table_floor_band_nm=(380.0, 1000.0),
-        source="centres: DS001046 min/typ/max = typ -/+ 10 nm, taken as a 4-sigma limit (as for the AS7341); "
-               "width, skew, sensitivity, gain ratios: no datasheet limits, the AS7341's spread assumed (same "
-               "ams interference-filter process); out-of-band: 0.1x-3x the table's stated floor (its header)"),
+        gain_rel=0.02, gain_limit_rel=0.05, gain_ratio_limits=GAIN_RATIO_LIMITS,
+        table_floor_rel=0.01, table_floor_band_nm=(380.0, 1000.0),
+        source="centres: DS001046 Fig. 7 min/typ/max = typ -/+ 10 nm, taken as a 4-sigma limit (as for the "
+               "AS7341); sensitivity 10 %: DS001046 Fig. 8 responsivity limits are about typ -25 %/+30 %, i.e. "
+               "+/-3 sigma; gain ratios within DS001046 Fig. 10 min/max per gain (4-sigma limits; 2048x: "
+               "28.2-41.3 of 64x); width, skew: no datasheet figure, the AS7341's assumed (same ams filter "
+               "process); out-of-band: 0.1x-3x the table's stated 1 % floor (its header)"),
     driver="rig.hardware.as7343:AS7343Sensor",
     emulator="rig.sim.as7343:AS7343Emulator",
     notes=("a full spectrum is one measurement of three auto-SMUX cycles (3 x t_int)",

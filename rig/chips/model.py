@@ -86,6 +86,7 @@ class ProductionSpread:
     out_of_band_channels: tuple[str, ...]
     gain_rel: float
     gain_limit_rel: float
+    gain_ratio_limits: tuple[tuple[float, float], ...] = ()  # datasheet min/max ratio vs 64x per gain code, if any
     table_floor_rel: float = 0.0  # out-of-band floor built into the typical table (fraction of each peak); 0: none
     table_floor_band_nm: tuple[float, float] = (380.0, 1000.0)  # where that floor lies
     source: str = ""
@@ -131,6 +132,10 @@ class SpectralChip:
         if len(self.gain_codes_x) != len(self.gain_ratio_vs_64x):
             raise ValueError(f"{self.name}: {len(self.gain_codes_x)} gain codes but "
                              f"{len(self.gain_ratio_vs_64x)} ratios")
+        limits = self.spread.gain_ratio_limits
+        if limits and (len(limits) != len(self.gain_codes_x) or not all(
+                low <= typ <= high for (low, high), typ in zip(limits, self.gain_ratio_vs_64x, strict=True))):
+            raise ValueError(f"{self.name}: gain ratio limits must bracket each typical ratio, one pair per code")
         for role in (Role.BROADBAND, Role.NIR, Role.FLICKER):
             self.index_of(role)  # exactly one channel each
         unknown = set(self.spread.out_of_band_channels) - set(names)

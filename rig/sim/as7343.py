@@ -2,17 +2,19 @@
 
 What it models (DS001046, register names as in :mod:`rig.chips.as7343`):
 
-- two register banks: CFG0.REG_BANK = 1 reaches 0x58-0x7F (AUXID, REVID, ID = 0x81, GPIO, CFG10, CFG12); with
-  REG_BANK = 0 those addresses read 0 and ignore writes (so a driver that forgets the bank fails its ID check);
-- CONTROL.SW_RESET (self-clearing) restores the reset values: ENABLE 0, ATIME 0, ASTEP 999, AGAIN 9 (256x),
-  CFG20.auto_smux 0 (6 channels) - the AS7341's documented reset values, assumed for the AS7343;
+- two register banks: CFG0.REG_BANK = 1 reaches 0x58-0x7F (AUXID, REVID, ID = 0x81, GPIO, CFG10, CFG12), 0 the
+  registers from 0x80 up; CFG0 answers in both. The other bank's addresses read 0 and ignore writes (so a driver
+  that forgets to switch fails its ID check or loses its settings);
+- CONTROL.SW_RESET (self-clearing) restores the reset values (DS001046 v6-00 register tables): ENABLE 0,
+  ATIME 0, ASTEP 999, AGAIN 9 (256x), CFG20.auto_smux 0 (6 channels);
 - ENABLE.PON / SP_EN; CFG1 AGAIN (codes 0..12 = 0.5x..2048x); ATIME, ASTEP (t_int = (A+1)(S+1) x 2.78 us);
 - auto-SMUX (CFG20 bits 6:5 = 0, 2, 3 -> 1, 2, 3 cycles; 6, 12, 18 values): a measurement starting at SP_EN's
   rising edge runs its cycles back to back (SMUX switching time not modelled), each integrating t_int on the
   simulated clock, and repeats while SP_EN stays set; cycle j's six ADCs hold
   :data:`~rig.chips.as7343.AUTO_SMUX_CYCLES`\\[j];
 - STATUS2.AVALID while a completed measurement is unread, with ASAT_ANALOG / ASAT_DIGITAL of it; reading
-  ASTATUS (0x94) latches the 18 data registers (0x95-0xB8) and sets ASTATUS.ASAT and the gain in use;
+  ASTATUS (0x94) latches the 36 data bytes (0x95-0xB8; "reading these bytes consecutively ensures that the
+  data is concurrent") and sets ASTATUS.ASAT_STATUS and AGAIN_STATUS;
   STATUS (0x93) holds ASAT, cleared by writing ones.
 Not modelled: manual SMUX (CFG6), flicker detection and its FIFO, wait time, interrupts, the LED driver
 (registers are stored and read back only).
@@ -53,7 +55,8 @@ def draw_unit(unit_id: str, seed: int = 0, scale: float = 1.0, chip: SpectralChi
     the out-of-band level u_c log-uniform in ``spread.out_of_band_range`` x the table's floor on the floor's band B. The
     broadband channel keeps its centre and width (no filter). The skew is held constant beyond 100 nm from the
     peak, so it tilts the passband without scaling the far out-of-band level by more than k_c. Gain ratios are
-    off by a factor each (64x: 1).
+    off by a factor each (64x: 1): within the datasheet's min/max per gain (4-sigma limits) where the chip
+    declares them, else log-normal ``gain_rel`` truncated at ``gain_limit_rel``.
     ``scale`` multiplies every spread (0: the typical part, for diagnostics only).
     """
     spread = chip.spread
@@ -84,12 +87,19 @@ def draw_unit(unit_id: str, seed: int = 0, scale: float = 1.0, chip: SpectralChi
         columns.append(gain * np.clip(shaped, 0.0, None))
         gains.append(gain)
         offsets.append(offset)
-    gain_factors = tuple(
-        1.0 if x == 64 else float(np.clip(np.exp(rng.normal(0.0, spread.gain_rel * scale)),
-                                          1 - spread.gain_limit_rel, 1 + spread.gain_limit_rel))
-        for x in chip.gain_codes_x)
+    gain_factors = []
+    for code, (x, typical_ratio) in enumerate(zip(chip.gain_codes_x, chip.gain_ratio_vs_64x, strict=True)):
+        if x == 64:
+            gain_factors.append(1.0)
+            continue
+        low, high = 1 - spread.gain_limit_rel, 1 + spread.gain_limit_rel
+        sigma = spread.gain_rel
+        if spread.gain_ratio_limits:  # the datasheet's min/max per gain as 4-sigma limits
+            low, high = (limit / typical_ratio for limit in spread.gain_ratio_limits[code])
+            sigma = np.log(high / low) / 8
+        gain_factors.append(float(np.clip(np.exp(rng.normal(0.0, sigma * scale)), low, high)))
     table = type(typical)(wl, np.column_stack(columns), f"simulated {chip.name} unit {unit_id!r} (lot seed {seed})")
-    return SensorUnit(unit_id, table, gain_factors, tuple(gains), tuple(offsets))
+    return SensorUnit(unit_id, table, tuple(gain_factors), tuple(gains), tuple(offsets))
 
 
 class AS7343Emulator(SimI2CDevice):
@@ -154,9 +164,17 @@ class AS7343Emulator(SimI2CDevice):
         return bool(self.registers[Reg.CFG0] & Bit.REG_BANK)
 
     # --- register access ---------------------------------------------------------------------------------------
+    def _unreachable(self, register: int) -> bool:
+        """Registers the selected bank does not reach (CFG0 is reachable from both)."""
+        if register == Reg.CFG0:
+            return False
+        return register >= 0x80 if self._bank1() else register < 0x80
+
     def write_register(self, register: int, value: int) -> None:
+        if self._unreachable(register):
+            return
         if register < 0x80:
-            if self._bank1() and register >= 0x58 and register != Reg.ID:
+            if register >= 0x58 and register != Reg.ID:
                 self.bank1[register] = value
             return
         if register == Reg.CONTROL and value & Bit.SW_RESET:
@@ -181,8 +199,10 @@ class AS7343Emulator(SimI2CDevice):
         self.registers[register] = value
 
     def read_register(self, register: int) -> int:
+        if self._unreachable(register):
+            return 0
         if register < 0x80:
-            return self.bank1[register] if self._bank1() and register >= 0x58 else 0
+            return self.bank1[register] if register >= 0x58 else 0
         if register == Reg.STATUS2:
             return self._status2()
         if Reg.ASTATUS <= register < Reg.DATA_0 + 2 * N_DATA:
@@ -190,7 +210,7 @@ class AS7343Emulator(SimI2CDevice):
         return self.registers[register]
 
     def read_block(self, register: int, length: int) -> bytes:
-        if register == Reg.ASTATUS:
+        if register == Reg.ASTATUS and not self._unreachable(register):
             self._latch()
         return super().read_block(register, length)
 
