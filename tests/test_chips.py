@@ -161,3 +161,22 @@ def test_each_chip_loads_only_its_own_table():
         AS7343.load_responsivity(AS7341.responsivity_path())
     with pytest.raises(ValueError, match="as7341 responsivity table"):
         AS7341.check_table_columns(AS7343.responsivity_path())
+
+
+def test_timing_rules_and_identity_reads_through_an_smbus_face():
+    from rig.clock import SimClock
+    from rig.sim.as7341 import AS7341Emulator
+    from rig.sim.as7343 import AS7343Emulator
+    from rig.sim.bus import SimBus
+    from rig.sim.optics import FixedLight
+
+    assert AS7343.timing.check(0, 0) == "ATIME and ASTEP not both 0" and AS7343.timing.check(0, 1) is None
+    assert AS7341.timing.check(0, 0) is None and "0..65534" in AS7341.timing.check(0, 65535)
+    for chip, emulator in ((AS7341, AS7341Emulator), (AS7343, AS7343Emulator)):
+        bus = SimBus()
+        bus.attach(0x39, emulator(SimClock(), FixedLight([])))
+        smbus = bus.smbus()
+        assert chip.identity.matches(chip.identity.read_id(smbus, 0x39))
+        other = AS7343 if chip is AS7341 else AS7341
+        assert not other.identity.matches(other.identity.read_id(smbus, 0x39))  # the other chip's ID check fails
+    assert smbus.read_byte_data(0x39, 0xBF) & 0x10 == 0  # the AS7343's bank is restored after the ID read

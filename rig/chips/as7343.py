@@ -123,7 +123,8 @@ CHIP: Final = SpectralChip(
     gain_codes_x=GAIN_CODES_X,
     gain_ratio_vs_64x=GAIN_RATIO_VS_64X,
     timing=Timing(step_us=STEP_US, atime_max=255, astep_max=65534, counts_max=FULL_SCALE_MAX,
-                  default_atime=29, default_astep=599),  # ~50 ms per cycle (Adafruit driver default)
+                  default_atime=29, default_astep=599,  # ~50 ms per cycle (DS001046 Fig. 10 typical)
+                  both_zero_allowed=False),  # DS001046 10.2.2: "not allowed that both ... are set to 0"
     default_address=ADDRESS,
     identity=Identity(register=Reg.ID, value=ID_VALUE, shift=0, bank_register=Reg.CFG0, bank_bit=Bit.REG_BANK),
     responsivity_file=RESPONSIVITY_FILE,

@@ -57,6 +57,17 @@ class Timing:
     counts_max: int  # 16-bit data registers
     default_atime: int  # the datasheet's suggested setting
     default_astep: int
+    both_zero_allowed: bool = True  # DS001046: ATIME and ASTEP must not both be 0
+
+    def check(self, atime: int, astep: int) -> str | None:
+        """None if the chip accepts this ATIME/ASTEP pair, else what is wrong (for a ConfigError)."""
+        if not 0 <= atime <= self.atime_max:
+            return f"ATIME an integer 0..{self.atime_max}"
+        if not 0 <= astep <= self.astep_max:
+            return f"ASTEP an integer 0..{self.astep_max}"
+        if atime == 0 and astep == 0 and not self.both_zero_allowed:
+            return "ATIME and ASTEP not both 0"
+        return None
 
     def integration_time_ms(self, atime: int, astep: int) -> float:
         return (atime + 1) * (astep + 1) * self.step_us / 1000.0
@@ -105,6 +116,23 @@ class Identity:
     shift: int = 0
     bank_register: int | None = None
     bank_bit: int = 0
+
+    def read_id(self, bus, address: int) -> int:
+        """The chip's ID through an smbus2.SMBus-shaped ``bus`` (``read_byte_data``/``write_byte_data``).
+
+        With a bank bit: set it, read, and restore the bank register as it was (one write each way).
+        """
+        if self.bank_register is None:
+            return bus.read_byte_data(address, self.register) >> self.shift
+        before = bus.read_byte_data(address, self.bank_register)
+        bus.write_byte_data(address, self.bank_register, before | self.bank_bit)
+        try:
+            return bus.read_byte_data(address, self.register) >> self.shift
+        finally:
+            bus.write_byte_data(address, self.bank_register, before & ~self.bank_bit & 0xFF)
+
+    def matches(self, chip_id: int) -> bool:
+        return chip_id == self.value
 
 
 @dataclass(frozen=True)
