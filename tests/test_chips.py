@@ -60,6 +60,10 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
         (now.centre_nm, now.centre_limit_nm, now.width_rel, now.skew_per_100nm, now.sensitivity_rel,
          now.out_of_band_rel, now.gain_rel, now.gain_limit_rel)
     assert spread.out_of_band_channels == responsivity.CHANNELS[:6]  # sensor_unit's pedestal channels
+    from rig.spectrum.model import ModelUncertainty
+
+    defaults = ModelUncertainty()
+    assert AS7341.model_uncertainty() == (defaults.rel, defaults.shift_nm, defaults.oob)
     assert spread.out_of_band_range == (0.1, 3.0)
 
 

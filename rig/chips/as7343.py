@@ -133,7 +133,9 @@ CHIP: Final = SpectralChip(
         out_of_band_rel=0.0, out_of_band_range=(0.1, 3.0),
         out_of_band_channels=tuple(n for n in CHANNELS if n != "VIS"),
         gain_rel=0.02, gain_limit_rel=0.05, gain_ratio_limits=GAIN_RATIO_LIMITS,
-        table_floor_rel=0.01, table_floor_band_nm=(380.0, 1000.0),
+        table_floor_rel=0.01, table_floor_band_nm=(380.0, 1000.0), model_shift_u_nm=3.0,
+        # out-of-band: a part's level is 0.1x-3x the 1 % floor, uniform in log: standard deviation ~0.8 % of peak
+        model_oob_u=tuple((name, 0.01) for name in CHANNELS if name != "VIS"),
         source="centres: DS001046 Fig. 7 min/typ/max = typ -/+ 10 nm, taken as a 4-sigma limit (as for the "
                "AS7341); sensitivity 10 %: DS001046 Fig. 8 responsivity limits are about typ -25 %/+30 %, i.e. "
                "+/-3 sigma; gain ratios within DS001046 Fig. 10 min/max per gain (4-sigma limits; 2048x: "

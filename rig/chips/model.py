@@ -100,6 +100,9 @@ class ProductionSpread:
     gain_ratio_limits: tuple[tuple[float, float], ...] = ()  # datasheet min/max ratio vs 64x per gain code, if any
     table_floor_rel: float = 0.0  # out-of-band floor built into the typical table (fraction of each peak); 0: none
     table_floor_band_nm: tuple[float, float] = (380.0, 1000.0)  # where that floor lies
+    # the estimator's uncalibrated model uncertainty of the typical table for a part from this spread (standard):
+    model_shift_u_nm: float = 3.0  # filter centres (the spread's centre sigma plus the table's own shape doubt)
+    model_oob_u: tuple[tuple[str, float], ...] = ()  # per channel: out-of-band level, fraction of its peak
     source: str = ""
 
 
@@ -222,6 +225,14 @@ class SpectralChip:
     @property
     def labels(self) -> tuple[str, ...]:
         return tuple(s.label for s in self.channel_specs)
+
+    def model_uncertainty(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """Uncalibrated standard uncertainties of the typical table as a model of a part, in chip order:
+        relative sensitivity, filter centre shift (nm; 0 for broadband) and out-of-band level (fraction of peak)."""
+        oob = dict(self.spread.model_oob_u)
+        rel = (self.spread.sensitivity_rel,) * self.n_channels
+        shift = tuple(0.0 if Role.BROADBAND in s.roles else self.spread.model_shift_u_nm for s in self.channel_specs)
+        return rel, shift, tuple(oob.get(name, 0.0) for name in self.channels)
 
     # --- gains and timing -----------------------------------------------------------------------------------
     def gain_code(self, gain_x: float) -> int:
