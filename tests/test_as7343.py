@@ -196,3 +196,10 @@ def test_registers_answer_only_in_their_bank(make_rig):
     rig.sensor.write_register(Reg.ATIME, 77)  # not reachable from bank 1: ignored
     rig.sensor.write_register(Reg.CFG0, 0x00)
     assert rig.sensor.read_register(Reg.ID) == 0 and rig.chip.atime == rig.sensor.atime != 77
+
+
+def test_an_as7341_unit_is_refused():
+    from rig.sim.sensor_unit import SensorUnit
+
+    with pytest.raises(ValueError, match="needs a 13-channel unit"):
+        AS7343Emulator(SimClock(), FixedLight([]), unit=SensorUnit.draw("as7341-1"))

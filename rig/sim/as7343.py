@@ -118,6 +118,10 @@ class AS7343Emulator(SimI2CDevice):
         self.light = light
         self.unit = unit or draw_unit("sim", seed)
         self.responsivity = responsivity or self.unit.responsivity
+        if self.responsivity.matrix.shape[1] != self.chip.n_channels:
+            raise ValueError(f"the AS7343 emulator needs a {self.chip.n_channels}-channel unit "
+                             f"({', '.join(self.chip.channels)}), got {self.responsivity.matrix.shape[1]} columns: "
+                             "draw it with rig.sim.as7343.draw_unit")
         self.rng = np.random.default_rng(seed)
         self.dark_counts = dark_counts
         self.read_noise_counts = read_noise_counts
