@@ -203,3 +203,59 @@ def test_an_as7341_unit_is_refused():
 
     with pytest.raises(ValueError, match="needs a 13-channel unit"):
         AS7343Emulator(SimClock(), FixedLight([]), unit=SensorUnit.draw("as7341-1"))
+
+
+class SquareWave:
+    """A PWM-driven LED line: ``peak_uw_cm2`` for the first ``duty`` of every ``period_s``, off otherwise."""
+
+    def __init__(self, line: SpectralLine, period_s: float, duty: float, phase_s: float) -> None:
+        self.line, self.period_s, self.duty, self.phase_s = line, period_s, duty, phase_s
+
+    def _on_time(self, t_s: float) -> float:
+        """Seconds lit from the wave's start to ``t_s``."""
+        t = t_s + self.phase_s
+        whole, part = divmod(t, self.period_s)
+        return whole * self.duty * self.period_s + min(part, self.duty * self.period_s)
+
+    def lines_between(self, t0_s: float, t1_s: float) -> list[SpectralLine]:
+        lit = (self._on_time(t1_s) - self._on_time(t0_s)) / (t1_s - t0_s)
+        return [SpectralLine(self.line.peak_nm, self.line.fwhm_nm, self.line.irradiance_uw_cm2 * lit)]
+
+
+def test_locked_to_the_pulse_period_every_reading_sees_the_duty_cycle_mean():
+    # 660 nm, 40 uW/cm2 when on, PWM of period 7 ms at 30 % duty: the mean is 12 uW/cm2 whatever the phase
+    line, period_s = SpectralLine(660.0, 20.0, 40.0), 0.007
+
+    def read(phase_s: float, lock: bool):
+        clock, bus = SimClock(), SimBus()
+        bus.attach(0x39, AS7343Emulator(clock, SquareWave(line, period_s, 0.3, phase_s),
+                                        unit=draw_unit("t", scale=0.0), noise=False, dark_counts=0.0))
+        with install_sim_clock(clock):
+            sensor = AS7343Sensor(bus.busio(), SpectralConfig(chip="as7343", gain_x=64, auto_range=False), clock,
+                                  "none", 1.0)
+            if lock:
+                sensor.lock_to_period(period_s, min_s=0.05)
+            reading = sensor.read()
+        expected = expected_counts([SpectralLine(660.0, 20.0, 12.0)], 64, reading.t_int_ms)
+        seen = expected > 100  # channels that see the line (rounding dominates the others)
+        return np.max(np.abs(np.array(reading.counts)[seen] - expected[seen]) / expected[seen]), reading.t_int_ms
+
+    phases = np.linspace(0.0, period_s, 8, endpoint=False)
+    locked = [read(phase, lock=True) for phase in phases]
+    assert all(abs(t_int_ms - 8 * 7.0) < 0.1 for _, t_int_ms in locked)  # 8 whole periods per cycle (>= 50 ms)
+    assert max(error for error, _ in locked) < 0.01
+    # unlocked, 50.04 ms is 7.15 periods: the reading depends on the phase (the lock is what makes it right)
+    assert max(read(phase, lock=False)[0] for phase in phases) > 0.03
+
+
+def test_the_real_backends_smbus_adapter_carries_a_reading():
+    from rig.hardware.i2c import SMBusI2C
+
+    clock, bus = SimClock(), SimBus()
+    bus.attach(0x39, AS7343Emulator(clock, FixedLight([SpectralLine(640.0, 20.0, 5.0)])))
+    with install_sim_clock(clock):
+        sensor = AS7343Sensor(SMBusI2C(bus.smbus()), SpectralConfig(chip="as7343", gain_x=64), clock, "none", 1.0)
+        reading = sensor.read()
+    counts = dict(zip(CHIP.channels, reading.counts, strict=True))
+    filters = {name: counts[name] for name in CHIP.spectral_channels}
+    assert max(filters, key=filters.get) == "F6" and not reading.saturated  # 640 nm: F6's peak
