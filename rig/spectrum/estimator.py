@@ -158,6 +158,7 @@ def _units(line_grids: Sequence[Grid], plan: LinePlan | None) -> list[tuple[int,
     """Lines judged present or absent together: each group of the plan, every other line alone."""
     index = {g.spec.name: n for n, g in enumerate(line_grids)}
     groups = [tuple(index[m] for m in members if m in index) for _name, members in (plan.groups if plan else ())]
+    groups = [group for group in groups if group]  # a group fitted as one line is a unit of its own
     grouped = {i for group in groups for i in group}
     return [*groups, *((n,) for n in range(len(line_grids)) if n not in grouped)]
 
@@ -394,6 +395,8 @@ def _groups(result: Estimate, plan: LinePlan, index: Mapping[str, int], theta: n
     """Each group of unresolved claimed lines: the members' sum (U from their covariance and the absent members'
     upper limits) and centroid; the members' own columns emptied."""
     for group, members in plan.groups:
+        if group in stat_u:  # fitted as one line (its own columns are set): the members' columns stay empty
+            continue
         present = [m for m in members if m in index]
         ks = [index[m] for m in present]
         value = float(sum(theta[k] for k in ks))
