@@ -408,6 +408,9 @@ def _groups(result: Estimate, plan: LinePlan, index: Mapping[str, int], theta: n
         if value > 0 and peaks:
             centroid = sum(a * p for a, p, _ in peaks) / value
             reach = max(abs(p - centroid) + (u or 0.0) for a, p, u in peaks)
+            for spec in (s for s in plan.specs if s.name in members and s.name not in index):  # undetected:
+                far = max(abs(spec.peaks_nm[0] - centroid), abs(spec.peaks_nm[1] - centroid))  # up to its limit
+                reach += far * stat_u[spec.name] / (value + stat_u[spec.name])  # anywhere in its range
             result.lines[f"{group}_peak_nm"], result.lines[f"{group}_peak_u_nm"] = centroid, reach
         for member in members:
             for suffix in ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2"):
