@@ -14,11 +14,14 @@ must leave a weighted chi-square of at least
 ``RESOLVE_CHI2``, the weights being the sensor's model uncertainty (:class:`~rig.spectrum.ModelUncertainty`:
 sensitivity, filter centre, out-of-band; at high signal, where the counting noise no longer matters). A
 calibrated sensor has a smaller model uncertainty and resolves closer lines. Lines that fail form a *group*
-(``group_630nm_660nm``): each member is still fitted in its own search range, but only the
-group's sum is reported (irradiance with the members' covariance; peak: the irradiance-weighted
-centroid, its U reaching every member's interval); the members' own peaks and irradiances are not
-measured (flag ``line_630nm_unresolved``, verdict NOT MEASURED with the reason). NIR lines above 760 nm
-are seen only by the NIR and Clear channels: any two of them fail.
+(``group_630nm_660nm``) by complete linkage (:func:`_clusters`): neighbouring groups merge only when every pair
+across them fails, so a line between two resolvable ones never chains them. A group of red lines (all below
+``ONE_LINE_BELOW_NM``) is fitted as the one LED-like line its light looks like: its peak is the group's light
+centre, with a single line's interval; a far-red or NIR group keeps one line per member (width held) and
+reports their sum and centroid. The members' own peaks and irradiances are not measured (flag
+``line_630nm_unresolved``); :mod:`rig.line_groups` judges their claims through the group. No pair is merged by
+hand: NIR lines above 760 nm, seen only by the NIR and Clear channels, fail the rule by themselves (chi-square
+below 1 for any two of 780-940 nm on the typical table).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ SEARCH_MARGIN_NM = 15.0
 RESOLVE_CHI2 = 9.0  # the single-line alternative must be 3 sigma (of the model uncertainty) worse, as DETECT_Z
 BANDS_NM = {"red": (590.0, 720.0), "nir": (760.0, 960.0)}
 CATCH_ALL_GUARD_NM = {"red": 0.0, "nir": 40.0}  # far-red and NIR light look alike (Clear, NIR): keep them apart
-NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line: two such lines never resolve
+NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line (NIR-style fitted lines)
 UNCALIBRATED_U = ModelUncertainty()
 ONE_LINE_BELOW_NM = 720.0  # a group of lines all below this (seen by F5-F8) is fitted as the one line it looks like
 
@@ -114,8 +117,6 @@ def separation_chi2(responsivity: Responsivity, model_u: ModelUncertainty, a_nm:
     """Smallest weighted chi-square of one LED-like line (FWHM 10-50 nm, its peak in either line's search range
     ``ranges_nm``) fitted to lines at ``a_nm`` and ``b_nm`` (FWHM 20 nm red, 30 nm NIR), over irradiance ratios
     1:3, 1:1, 3:1; weights: the model uncertainty. Small: one line explains both, the pair is not resolved."""
-    if min(a_nm, b_nm) >= NIR_ONLY_NM:
-        return 0.0
     wa, wb = (30.0 if p >= NIR_ONLY_NM else 20.0 for p in (a_nm, b_nm))
     ra, rb = responsivity.line_response(a_nm, wa), responsivity.line_response(b_nm, wb)
     ranges_nm = ranges_nm or [(min(a_nm, b_nm) - 30.0, max(a_nm, b_nm) + 30.0)]
