@@ -162,6 +162,20 @@ def _verdict(low: float | None, high: float | None, value: float, u: float) -> V
     return judge(low, high, value, u)
 
 
+def _absent(rows: Sequence[dict[str, Any]], group: str, claimed: str, unresolved: str) -> GroupJudgement | None:
+    """A group detected in no row: FAIL when at most ``MIN_SHARE_PCT`` of the light could be in it (the
+    group's k=2 upper limit), else NOT MEASURED (it could hide under the other lines)."""
+    if not all(f"{group}_absent" in str(r.get("flags") or "").split(";") for r in rows):
+        return None
+    limits = [number(r.get(f"{group}_irradiance_u_mw_cm2")) or 0.0 for r in rows]
+    totals = [number(r.get("irradiance_mw_cm2")) or 0.0 for r in rows]
+    limit, total = statistics.median(limits), statistics.median(totals)
+    said = f"{unresolved} ({group}): no {claimed} nm light detected in {len(rows)} samples (at most {limit:.2g} mW/cm2"
+    if limit < MIN_SHARE_PCT / 100.0 * total:
+        return GroupJudgement(None, None, Verdict.FAIL, f"{said}): the claimed lines are not there")
+    return GroupJudgement(None, None, Verdict.NOT_MEASURED, f"{said}, which could hide under the other lines)")
+
+
 def judge_member(rows: Sequence[dict[str, Any]], lines: Sequence[Any], total_mw_cm2: float | None, name: str,
                  what: str, unresolved: str) -> GroupJudgement | None:
     """The verdict of claimed line ``name``'s ``what`` claim (``peak_nm``, ``irradiance_mw_cm2`` or ``share_pct``)
@@ -175,7 +189,7 @@ def judge_member(rows: Sequence[dict[str, Any]], lines: Sequence[Any], total_mw_
     if what == "peak_nm":
         measured = _column(rows, f"{group}_peak_nm", f"{group}_peak_u_nm")
         if measured is None:
-            return None
+            return _absent(rows, group, claimed, unresolved)
         centre, u, _n = measured
         low, high = centre_range(members)
         verdict = _verdict(low, high, centre, u)

@@ -221,3 +221,12 @@ def test_a_plan_for_the_calibration_in_use():
     # The default estimate (no lines claimed) is untouched: no plan, the old columns.
     assert line_plan(CAL, []) is None
     assert "line_660nm_peak_nm" not in make_deriver(CAL).columns
+
+
+def test_a_merged_pair_with_no_light_fails():
+    # Sold as 630 + 660 + 850 nm; only the 850 nm string lights (20 mW/cm2). The red pair is merged, but no red
+    # light is there at all: both red claims FAIL (they were NOT MEASURED), as a plain red claim does.
+    claims = claims_of(LineClaim(630.0), LineClaim(660.0), LineClaim(850.0))
+    got = verdicts(claims, rows_for(claims, [(850.0, 30.0, 20.0)], n=2))
+    for line in ("line_630nm_peak_nm", "line_660nm_peak_nm"):
+        assert got[line][0] is Verdict.FAIL and "not there" in got[line][1]
