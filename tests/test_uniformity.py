@@ -197,3 +197,12 @@ def test_the_cross_calibration_round_trips_and_bad_factors_are_refused(tmp_path)
     with pytest.raises(ConfigError) as error:
         load_calibration(path)
     assert error.value.key == "position_scales"
+
+
+def test_calibrate_positions_refuses_a_bench_with_one_sensor(tmp_path):
+    # hand-moved positions share the one sensor: nothing to cross-calibrate; a clear error, no file written
+    (tmp_path / "bench.toml").write_text(bench_toml(muxed=False))
+    done = rig_cli(["calibrate", "positions", "--bench", "bench.toml", "--switch-on", "--settle-s", "1", "--out",
+                    "cal.toml"], cwd=tmp_path)
+    assert done.returncode == 2 and "nothing to cross-calibrate" in done.stdout + done.stderr
+    assert not (tmp_path / "cal.toml").exists()
