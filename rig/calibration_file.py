@@ -89,6 +89,9 @@ class CalibrationFile:
     spectral_peak_floor_nm: list[float] = field(default_factory=list)  # k=2, [red, nir]
     spectral_references: list[SpectralReference] = field(default_factory=list)
     spectral_readings: list[SpectralReadingRecord] = field(default_factory=list)
+    position_names: list[str] = field(default_factory=list)  # rig calibrate positions (rig.position_calibration)
+    position_scales: list[float] = field(default_factory=list)  # each position's factor onto position 0's scale
+    position_scales_u_rel: list[float] = field(default_factory=list)  # standard, relative
     source: str = ""
 
     def validate(self) -> CalibrationFile:
@@ -114,6 +117,16 @@ class CalibrationFile:
             if len(self.spectral_peak_floor_nm) != 2:
                 raise ConfigError(self.source, "spectral_peak_floor_nm", "2 values (red, nir)",
                                   self.spectral_peak_floor_nm)
+        if len(self.position_scales) != len(self.position_names):
+            raise ConfigError(self.source, "position_scales", f"{len(self.position_names)} values (one per position "
+                              "in position_names)", len(self.position_scales))
+        if len(self.position_scales_u_rel) != len(self.position_names):
+            raise ConfigError(self.source, "position_scales_u_rel", f"{len(self.position_names)} values (one per "
+                              "position in position_names)", len(self.position_scales_u_rel))
+        if not all(0.2 < f < 5 for f in self.position_scales):
+            raise ConfigError(self.source, "position_scales", "factors in (0.2, 5)", self.position_scales)
+        if not all(0 <= u < 1 for u in self.position_scales_u_rel):
+            raise ConfigError(self.source, "position_scales_u_rel", "fractions in [0, 1)", self.position_scales_u_rel)
         return self
 
     @property

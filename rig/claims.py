@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rig.dose import dose_j_cm2
+from rig.line_groups import judge_member, robust_with_u
 from rig.profile import Claims
 from rig.records import number, truthy
 from rig.verdict import ClaimCheck, Verdict, judge
@@ -124,17 +125,15 @@ class ClaimSpec:
 
 # --- measurements -----------------------------------------------------------------------------------------------
 def mean_with_u(rows: Seq[dict[str, Any]], key: str, u_key: str) -> tuple[float | None, float | None, int]:
-    """Mean of a column with its uncertainty: the samples' own u (systematic, does not average down)
-    added in quadrature to the standard error of the mean."""
+    """A column over a phase, robustly (:func:`rig.line_groups.robust_with_u`): the readings' median, its U the
+    typical reading's own U (systematic, does not average down) with the median's spread (k=2); a few wild
+    readings never dominate either."""
     pairs = [(number(r.get(key)), number(r.get(u_key))) for r in rows]
     pairs = [(v, u or 0.0) for v, u in pairs if v is not None]
     if not pairs:
         return None, None, 0
-    values = [v for v, _ in pairs]
-    mean = statistics.fmean(values)
-    sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    u = math.hypot(statistics.fmean(u for _, u in pairs), sem)
-    return mean, u, len(values)
+    value, u = robust_with_u([v for v, _ in pairs], [u for _, u in pairs])
+    return value, u, len(pairs)
 
 
 NO_MEASURE = "no unsaturated sample in a 'measure' phase with the wrap on"
@@ -397,35 +396,21 @@ UNRESOLVED = "lines closer than this sensor resolves"
 ABSENT_SHARE = 0.10  # an undetected claimed line FAILs when at most this share of the light could be it
 
 
-def _line_unmeasured(evidence: Evidence, name: str, rows: Seq[dict[str, Any]],
-                     hull_nm: dict[str, tuple[float, float]] | None = None) -> Measured | None:
+def _line_unmeasured(evidence: Evidence, name: str, rows: Seq[dict[str, Any]], claims: Claims | None = None,
+                     what: str = "peak_nm") -> Measured | None:
     """Why a claimed line has no value in any row: merged with its neighbours, absent, or no measure phase.
 
-    With ``hull_nm`` (claimed line -> its band), a merged line FAILs when the light its group is fitted as
-    peaks, with its whole interval, outside every member's band: the claimed lines are not there."""
+    A merged line's ``what`` claim is judged through its group (:func:`rig.line_groups.judge_member`): the
+    group's light centre and total against what the claimed lines and shares imply."""
     if not rows:
         return Measured(note=NO_MEASURE)
     flags = [set(str(r.get("flags") or "").split(";")) for r in rows]
     if all(f"{name}_unresolved" in f for f in flags):
-        group = next((k.removesuffix("_irradiance_mw_cm2") for k in rows[0]
-                      if k.startswith("group_") and k.endswith("_irradiance_mw_cm2")
-                      and name.removeprefix("line_") in k.split("_")), None)
-        together, u, _ = mean_with_u(rows, f"{group}_irradiance_mw_cm2", f"{group}_irradiance_u_mw_cm2") \
-            if group else (None, None, 0)
-        what = f"; measured together as {group}" if group else ""
-        if together is not None:
-            what += f": {together:.3g} ± {u:.2g} mW/cm2"
-        if group and hull_nm:
-            members = [f"line_{m}" for m in group.removeprefix("group_").split("_")]
-            bands = [hull_nm[m] for m in members if m in hull_nm]
-            peak, peak_u, _ = mean_with_u(rows, f"{group}_peak_nm", f"{group}_peak_u_nm")
-            if bands and peak is not None:
-                low, high = min(b[0] for b in bands), max(b[1] for b in bands)
-                if peak + (peak_u or 0.0) < low or peak - (peak_u or 0.0) > high:
-                    return Measured(note=f"{UNRESOLVED}, but their light peaks at {peak:.1f} ± {peak_u or 0:.1f} nm, "
-                                         f"outside {low:g}-{high:g} nm: the claimed lines are not there",
-                                    verdict=Verdict.FAIL)
-        return Measured(note=f"{UNRESOLVED} (fitted as one line with its neighbours{what})")
+        judged = judge_member(rows, claims.lines, claims.irradiance_mw_cm2, name, what, UNRESOLVED) \
+            if claims is not None else None
+        if judged is not None:
+            return Measured(judged.value, judged.u, judged.note, verdict=judged.verdict, show_note=True)
+        return Measured(note=f"{UNRESOLVED} (fitted as one line with its neighbours)")
     if all(f"{name}_absent" in f for f in flags):
         limit = statistics.fmean(number(r.get(f"{name}_irradiance_u_mw_cm2")) or 0.0 for r in rows)
         total = statistics.fmean(number(r.get("irradiance_mw_cm2")) or 0.0 for r in rows)
@@ -440,19 +425,18 @@ def _line_unmeasured(evidence: Evidence, name: str, rows: Seq[dict[str, Any]],
 LINE_U_KEYS = {"peak_nm": "peak_u_nm", "irradiance_mw_cm2": "irradiance_u_mw_cm2"}
 
 
-def _line_value(name: str, key: str, hull_nm: dict[str, tuple[float, float]] | None = None
-                ) -> Callable[[Evidence], Measured]:
+def _line_value(name: str, key: str, claims: Claims | None = None) -> Callable[[Evidence], Measured]:
     def measure(evidence: Evidence) -> Measured:
         rows = evidence.lit("measure")
         value, u, _ = mean_with_u(rows, f"{name}_{key}", f"{name}_{LINE_U_KEYS[key]}")
         if value is not None:
             return Measured(value, u)
-        return _line_unmeasured(evidence, name, rows, hull_nm) \
+        return _line_unmeasured(evidence, name, rows, claims, key) \
             or Measured(note=f"{name}: no value in {len(rows)} samples")
     return measure
 
 
-def _line_share(name: str) -> Callable[[Evidence], Measured]:
+def _line_share(name: str, claims: Claims | None = None) -> Callable[[Evidence], Measured]:
     def measure(evidence: Evidence) -> Measured:
         rows = evidence.lit("measure")
         shares = []
@@ -464,7 +448,8 @@ def _line_share(name: str) -> Callable[[Evidence], Measured]:
         value, u, _ = mean_with_u(shares, "share", "u")
         if value is not None:
             return Measured(value, u)
-        return _line_unmeasured(evidence, name, rows) or Measured(note=f"{name}: no value in {len(rows)} samples")
+        return _line_unmeasured(evidence, name, rows, claims, "share_pct") \
+            or Measured(note=f"{name}: no value in {len(rows)} samples")
     return measure
 
 
@@ -472,8 +457,6 @@ def line_claim_specs(claims: Claims) -> tuple[ClaimSpec, ...]:
     """Claim specs for the mode's claimed lines: peak, and irradiance / share when claimed (ids
     ``line_660nm_peak_nm``, ``line_660nm_irradiance_mw_cm2``, ``line_660nm_share_pct``)."""
     specs: list[ClaimSpec] = []
-    hull = {line.name: (float(line.peak_nm) - line.tolerance, float(line.peak_nm) + line.tolerance)
-            for line in claims.lines}
     for n, line in enumerate(claims.lines):
         name, nm = line.name, f"{line.peak_nm:g} nm line"
 
@@ -481,15 +464,15 @@ def line_claim_specs(claims: Claims) -> tuple[ClaimSpec, ...]:
             return c.lines[n]
         specs.append(ClaimSpec(f"{name}_peak_nm", f"{nm} peak", "nm",
                                lambda c, p=pick: abs_band(p(c).peak_nm, p(c).tolerance, "nm"),
-                               _line_value(name, "peak_nm", hull), "measure"))
+                               _line_value(name, "peak_nm", claims), "measure"))
         if line.irradiance_mw_cm2 is not None:
             specs.append(ClaimSpec(f"{name}_irradiance_mw_cm2", f"{nm} irradiance", "mW/cm2",
                                    lambda c, p=pick: pct_band(p(c).irradiance_mw_cm2, p(c).irradiance_tolerance_pct),
-                                   _line_value(name, "irradiance_mw_cm2"), "measure"))
+                                   _line_value(name, "irradiance_mw_cm2", claims), "measure"))
         if line.share_pct is not None:
             specs.append(ClaimSpec(f"{name}_share_pct", f"{nm} share of irradiance", "%",
                                    lambda c, p=pick: abs_band(p(c).share_pct, p(c).share_tolerance_pct, "points"),
-                                   _line_share(name), "measure"))
+                                   _line_share(name, claims), "measure"))
     return tuple(specs)
 
 

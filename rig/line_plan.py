@@ -14,11 +14,14 @@ must leave a weighted chi-square of at least
 ``RESOLVE_CHI2``, the weights being the sensor's model uncertainty (:class:`~rig.spectrum.ModelUncertainty`:
 sensitivity, filter centre, out-of-band; at high signal, where the counting noise no longer matters). A
 calibrated sensor has a smaller model uncertainty and resolves closer lines. Lines that fail form a *group*
-(``group_630nm_660nm``): each member is still fitted in its own search range, but only the
-group's sum is reported (irradiance with the members' covariance; peak: the irradiance-weighted
-centroid, its U reaching every member's interval); the members' own peaks and irradiances are not
-measured (flag ``line_630nm_unresolved``, verdict NOT MEASURED with the reason). NIR lines above 760 nm
-are seen only by the NIR and Clear channels: any two of them fail.
+(``group_630nm_660nm``) by complete linkage (:func:`_clusters`): neighbouring groups merge only when every pair
+across them fails, so a line between two resolvable ones never chains them. A group of red lines (all below
+``ONE_LINE_BELOW_NM``) is fitted as the one LED-like line its light looks like: its peak is the group's light
+centre, with a single line's interval; a far-red or NIR group keeps one line per member (width held) and
+reports their sum and centroid. The members' own peaks and irradiances are not measured (flag
+``line_630nm_unresolved``); :mod:`rig.line_groups` judges their claims through the group. No pair is merged by
+hand: NIR lines above 760 nm, seen only by the NIR and Clear channels, fail the rule by themselves (chi-square
+below 1 for any two of 780-940 nm on the typical table).
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ SEARCH_MARGIN_NM = 15.0
 RESOLVE_CHI2 = 9.0  # the single-line alternative must be 3 sigma (of the model uncertainty) worse, as DETECT_Z
 BANDS_NM = {"red": (590.0, 720.0), "nir": (760.0, 960.0)}
 CATCH_ALL_GUARD_NM = {"red": 0.0, "nir": 40.0}  # far-red and NIR light look alike (Clear, NIR): keep them apart
-NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line: two such lines never resolve
+NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line (NIR-style fitted lines)
 UNCALIBRATED_U = ModelUncertainty()
+ONE_LINE_BELOW_NM = 720.0  # a group of lines all below this (seen by F5-F8) is fitted as the one line it looks like
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,8 @@ class LinePlan:
     @property
     def columns(self) -> list[str]:
         """The sample columns this plan adds: four per claimed line, per group and per catch-all line."""
-        names = list(self.claimed) + [g for g, _ in self.groups] \
-            + [s.name for s in self.specs if s.name not in self.claimed]
+        groups = [g for g, _ in self.groups]
+        names = list(self.claimed) + groups + [s.name for s in self.specs if s.name not in {*self.claimed, *groups}]
         return [f"{n}_{suffix}" for n in names for suffix in LINE_SUFFIXES]
 
 
@@ -113,8 +117,6 @@ def separation_chi2(responsivity: Responsivity, model_u: ModelUncertainty, a_nm:
     """Smallest weighted chi-square of one LED-like line (FWHM 10-50 nm, its peak in either line's search range
     ``ranges_nm``) fitted to lines at ``a_nm`` and ``b_nm`` (FWHM 20 nm red, 30 nm NIR), over irradiance ratios
     1:3, 1:1, 3:1; weights: the model uncertainty. Small: one line explains both, the pair is not resolved."""
-    if min(a_nm, b_nm) >= NIR_ONLY_NM:
-        return 0.0
     wa, wb = (30.0 if p >= NIR_ONLY_NM else 20.0 for p in (a_nm, b_nm))
     ra, rb = responsivity.line_response(a_nm, wa), responsivity.line_response(b_nm, wb)
     ranges_nm = ranges_nm or [(min(a_nm, b_nm) - 30.0, max(a_nm, b_nm) + 30.0)]
@@ -141,27 +143,54 @@ def claimed_lines(lines: Sequence) -> tuple[ClaimedLine, ...]:
     return tuple(ClaimedLine(line.name, float(line.peak_nm), float(line.tolerance)) for line in lines)
 
 
+def _clusters(lines: Sequence[ClaimedLine], ranges: Sequence[tuple[float, float]], responsivity: Responsivity,
+              model_u: ModelUncertainty) -> list[list[int]]:
+    """Neighbouring lines merged by complete linkage: two clusters of neighbours merge only when *every* pair
+    across them is unresolved, the least separable pair first; so 660 + 730 + 850 nm never chains 660 with 850."""
+    chi2 = {(a, b): separation_chi2(responsivity, model_u, lines[a].peak_nm, lines[b].peak_nm,
+                                    [ranges[a], ranges[b]])
+            for a in range(len(lines)) for b in range(a + 1, len(lines))}
+    clusters = [[n] for n in range(len(lines))]
+    while True:
+        links = [(max(chi2[a, b] for a in left for b in right), n)
+                 for n, (left, right) in enumerate(zip(clusters, clusters[1:], strict=False))]
+        merge = [(link, n) for link, n in links if link < RESOLVE_CHI2]
+        if not merge:
+            return clusters
+        _link, n = min(merge)
+        clusters[n:n + 2] = [clusters[n] + clusters[n + 1]]
+
+
+def _group_spec(name: str, low: float, high: float) -> LineSpec:
+    """A group of unresolved lines fitted as the one LED-like line its light looks like: its peak is the
+    group's light centre (close to the irradiance-weighted centroid), its width free in 10-50 nm (the single
+    lines :func:`separation_chi2` tries)."""
+    if low >= NIR_ONLY_NM:
+        return _spec(name, low, high)
+    widths = tuple(float(w) for w in range(10, 52, 4))
+    return LineSpec(name, (low, high, 1.0), widths, (10.0, 50.0), True, (0.5 * (low + high), 30.0),
+                    flag_unresolved=False)
+
+
 @lru_cache(maxsize=32)
 def plan_lines(claimed: tuple[ClaimedLine, ...], responsivity: Responsivity,
                model_u: ModelUncertainty = UNCALIBRATED_U) -> LinePlan:
     """The fitted lines for these claimed lines on a sensor with this table and model uncertainty."""
     lines = sorted(claimed, key=lambda c: c.peak_nm)
     ranges = _ranges(lines)
-    clusters: list[list[int]] = []
-    for n in range(len(lines)):
-        if clusters and separation_chi2(responsivity, model_u, lines[n - 1].peak_nm, lines[n].peak_nm,
-                                        ranges[n - 1:n + 1]) < RESOLVE_CHI2:
-            clusters[-1].append(n)
-        else:
-            clusters.append([n])
-    specs = [_spec(line.name, *ranges[n]) for n, line in enumerate(lines)]
+    specs: list[LineSpec] = []
     groups = []
-    for cluster in clusters:
-        if len(cluster) > 1:
-            members = tuple(lines[n].name for n in cluster)
-            groups.append(("group_" + "_".join(m.removeprefix("line_") for m in members), members))
-            for n in cluster:  # their widths are not measurable: held at the grid's best in the refinement
-                specs[n] = replace(specs[n], fit_width=False)
+    for cluster in _clusters(lines, ranges, responsivity, model_u):
+        if len(cluster) == 1:
+            specs.append(_spec(lines[cluster[0]].name, *ranges[cluster[0]]))
+            continue
+        members = tuple(lines[n].name for n in cluster)
+        name = "group_" + "_".join(m.removeprefix("line_") for m in members)
+        groups.append((name, members))
+        if lines[cluster[-1]].peak_nm < ONE_LINE_BELOW_NM:
+            specs.append(_group_spec(name, ranges[cluster[0]][0], ranges[cluster[-1]][1]))
+        else:  # far-red and NIR: each member in its own range, width held; the group reports their sum
+            specs += [replace(_spec(lines[n].name, *ranges[n]), fit_width=False) for n in cluster]
     for band, (low, high) in BANDS_NM.items():
         if not any(low <= line.peak_nm <= high for line in lines):
             guard = CATCH_ALL_GUARD_NM[band]

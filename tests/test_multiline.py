@@ -89,11 +89,65 @@ def test_a_wrap_that_is_mostly_nir_fails_its_red_irradiance_claim():
 
 
 def test_merged_lines_whose_light_is_elsewhere_fail():
-    # Claimed 630 + 660 nm; delivered one 600 nm line. The pair cannot be resolved, but their light peaks outside
-    # 620-670 nm with its whole interval: the claimed lines are not there.
+    # Claimed 630 + 660 nm; delivered one 600 nm line. The pair cannot be resolved, but no mix of a 620-640 nm line
+    # and a 650-670 nm line (each with at least 10 % of the light) has its light centre below 622.7 nm: the
+    # lines' claims FAIL, as a plain red_peak_nm = 660 claim does, and the note names what could explain it.
     claims = claims_of(LineClaim(630.0), LineClaim(660.0))
     got = verdicts(claims, rows_for(claims, [(600.0, 20.0, 30.0)], n=2))
-    assert got["line_630nm_peak_nm"][0] is Verdict.FAIL and "not there" in got["line_630nm_peak_nm"][1]
+    for line in ("line_630nm_peak_nm", "line_660nm_peak_nm"):
+        verdict, note, value = got[line]
+        assert verdict is Verdict.FAIL and abs(value - 600.0) < 10.0
+        assert "630 nm line is shifted to shorter wavelengths" in note and "622.7-667.3 nm" in note
+    plain = Claims(red_peak_nm=660.0)
+    assert verdicts(plain, rows_for(plain, [(600.0, 20.0, 30.0)], n=2))["red_peak_nm"][0] is Verdict.FAIL
+
+
+def test_merged_lines_light_centre_is_measured_tightly():
+    # 630 + 660 nm at 15 mW/cm2 each: the pair's irradiance-weighted centroid is 645 nm. The group is fitted as
+    # the one line it looks like; its peak is that centre, with an interval as tight as a single line's (< 12 nm,
+    # the old reach over both members was +/-53 nm), containing 645 nm; its irradiance contains 30 mW/cm2.
+    claims = claims_of(LineClaim(630.0), LineClaim(660.0), LineClaim(850.0))
+    for row in rows_for(claims, [(630.0, 20.0, 15.0), (660.0, 20.0, 15.0), (850.0, 30.0, 20.0)], n=2):
+        assert abs(row["group_630nm_660nm_peak_nm"] - 645.0) <= row["group_630nm_660nm_peak_u_nm"] < 12.0
+        assert abs(row["group_630nm_660nm_irradiance_mw_cm2"] - 30.0) <= row["group_630nm_660nm_irradiance_u_mw_cm2"]
+
+
+def test_660_leds_that_are_really_630_are_never_passed_as_consistent():
+    # Sold as 630 + 660 + 850 nm (30 % / 30 % of the light, +/- 10 points); the "660 nm" LEDs are 630 nm. The
+    # claimed mix puts the pair's light centre at 630-660 nm (630 only with both lines at the blue end of their
+    # bands and the 660 line at its smallest share); the light's centre is at 630 nm, so the verdict is at best
+    # MARGINAL, never NOT MEASURED or PASS. The honest wrap's centre (645 nm) is inside: NOT MEASURED, consistent.
+    claims = claims_of(LineClaim(630.0, share_pct=30.0), LineClaim(660.0, share_pct=30.0), LineClaim(850.0),
+                       total=50.0)
+    lie = verdicts(claims, rows_for(claims, [(630.0, 20.0, 15.0), (630.0, 20.0, 15.0), (850.0, 30.0, 20.0)]))
+    assert lie["line_660nm_peak_nm"][0] in (Verdict.MARGINAL, Verdict.FAIL)
+    assert "630.0-660.0 nm" in lie["line_660nm_peak_nm"][1]
+    honest = verdicts(claims, rows_for(claims, [(630.0, 20.0, 15.0), (660.0, 20.0, 15.0), (850.0, 30.0, 20.0)]))
+    assert honest["line_660nm_peak_nm"][0] is Verdict.NOT_MEASURED
+    assert "consistent with the claims" in honest["line_660nm_peak_nm"][1]
+
+
+def test_a_dead_string_in_a_merged_pair_fails_the_pairs_irradiance():
+    # Claimed 630 nm and 660 nm at 15 mW/cm2 each (+/- 20 %): together 24-36 mW/cm2. The 660 nm string is dead:
+    # 15 mW/cm2 of 630 nm light. The pair is not resolved, but its total is: both irradiance claims FAIL.
+    claims = claims_of(LineClaim(630.0, irradiance_mw_cm2=15.0), LineClaim(660.0, irradiance_mw_cm2=15.0),
+                       total=30.0)
+    got = verdicts(claims, rows_for(claims, [(630.0, 20.0, 15.0)]))
+    for line in ("line_630nm_irradiance_mw_cm2", "line_660nm_irradiance_mw_cm2"):
+        assert got[line][0] is Verdict.FAIL and "too little light" in got[line][1]
+
+
+def test_a_claims_u_over_a_phase_is_not_dominated_by_a_few_wild_readings():
+    # 20 readings of 50 mW/cm2 (+/- 5, k=2, scatter 0.5) and 2 readings at 80 with U 1452 (a degenerate fit):
+    # the claim reads about 50 with U close to the typical reading's 5, never hundreds.
+    rows = [{"phase_kind": "measure", "wrap_on": True, "position": "", "irradiance_mw_cm2": 50.0 + 0.5 * (n % 3 - 1),
+             "irradiance_u_mw_cm2": 5.0} for n in range(20)]
+    rows += [{"phase_kind": "measure", "wrap_on": True, "position": "", "irradiance_mw_cm2": 80.0,
+              "irradiance_u_mw_cm2": 1452.0} for _ in range(2)]
+    (check,) = [c for c in check_claims(Claims(irradiance_mw_cm2=50.0), rows, RunFacts())
+                if c.claim_id == "irradiance_mw_cm2"]
+    assert abs(check.measured - 50.0) < 1.0 and 5.0 <= check.uncertainty < 6.0
+    assert check.verdict is Verdict.PASS
 
 
 def test_resolvability_rule_on_the_typical_table():
@@ -108,6 +162,9 @@ def test_resolvability_rule_on_the_typical_table():
     assert groups(660.0, 850.0) == {}
     assert set(groups(810.0, 850.0, 940.0)) == {"line_810nm", "line_850nm", "line_940nm"}
     assert set(groups(630.0, 660.0, 850.0)) == {"line_630nm", "line_660nm"}
+    # 660 and 850 nm are resolved: a 730 nm line between them never chains them into one group
+    chained = groups(660.0, 730.0, 850.0)
+    assert not {"line_660nm", "line_850nm"} <= set(chained) or chained["line_660nm"] != chained["line_850nm"]
     plan = plan_lines((ClaimedLine("line_660nm", 660.0, 10.0),), table)
     assert [s.name for s in plan.specs] == ["line_660nm", "unclaimed_nir"]  # unclaimed NIR light is still seen
 
@@ -164,3 +221,12 @@ def test_a_plan_for_the_calibration_in_use():
     # The default estimate (no lines claimed) is untouched: no plan, the old columns.
     assert line_plan(CAL, []) is None
     assert "line_660nm_peak_nm" not in make_deriver(CAL).columns
+
+
+def test_a_merged_pair_with_no_light_fails():
+    # Sold as 630 + 660 + 850 nm; only the 850 nm string lights (20 mW/cm2). The red pair is merged, but no red
+    # light is there at all: both red claims FAIL (they were NOT MEASURED), as a plain red claim does.
+    claims = claims_of(LineClaim(630.0), LineClaim(660.0), LineClaim(850.0))
+    got = verdicts(claims, rows_for(claims, [(850.0, 30.0, 20.0)], n=2))
+    for line in ("line_630nm_peak_nm", "line_660nm_peak_nm"):
+        assert got[line][0] is Verdict.FAIL and "not there" in got[line][1]

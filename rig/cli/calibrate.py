@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from rig.cli import calibrate_positions
 from rig.cli.common import (
     EXIT_OK,
     add_bench_args,
@@ -88,6 +89,7 @@ def add_parser(commands) -> None:
     thermistor.add_argument("--model", choices=["auto", "beta", "steinhart-hart"], default="auto")
     thermistor.add_argument("--out", metavar="FILE", help="where to write the fit (default calibration/...)")
     thermistor.set_defaults(func=thermistor_main)
+    calibrate_positions.add_parser(kinds)  # rig calibrate positions (rig/cli/calibrate_positions.py)
 
 
 def _add_source_args(parser, adds: str) -> None:

@@ -65,6 +65,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
                                                args.force_calibration)
     for warning in warnings:
         console.print(f"[yellow]note:[/] {escape(warning)}")
+    config.calibration = args.calibration or config.calibration  # its position factors (uniformity)
     default_wrap = default_wrap_for(profile) if config.backend == "sim" else None
     if config.backend == "sim":
         request.sim_wrap(default_wrap)  # validate the simulated wrap before anything is switched on

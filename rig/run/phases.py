@@ -290,6 +290,7 @@ class UniformityPhase(PhaseKind):
     kind, needs_wrap, colour = "uniformity", "on", "#fff59d"
 
     def run(self, ctx: RunContext, phase: Phase) -> None:
+        from rig.position_calibration import position_scales
         from rig.uniformity import summarize_positions
 
         bench = ctx.bench
@@ -311,7 +312,8 @@ class UniformityPhase(PhaseKind):
         finally:
             if any(p.by_hand for p in bench.positions):
                 bench.move_sensor(None)
-        ctx.facts.uniformity = summary = summarize_positions(bench.positions, per_position)
+        ctx.facts.uniformity = summary = summarize_positions(bench.positions, per_position,
+                                                             position_scales(bench.config.calibration))
         if summary["min_max_ratio"] is None:  # no irradiance at any position (e.g. no analysis attached)
             ctx.event(f"uniformity: no irradiance at any of {len(bench.positions)} positions")
         else:

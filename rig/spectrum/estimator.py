@@ -158,6 +158,7 @@ def _units(line_grids: Sequence[Grid], plan: LinePlan | None) -> list[tuple[int,
     """Lines judged present or absent together: each group of the plan, every other line alone."""
     index = {g.spec.name: n for n, g in enumerate(line_grids)}
     groups = [tuple(index[m] for m in members if m in index) for _name, members in (plan.groups if plan else ())]
+    groups = [group for group in groups if group]  # a group fitted as one line is a unit of its own
     grouped = {i for group in groups for i in group}
     return [*groups, *((n,) for n in range(len(line_grids)) if n not in grouped)]
 
@@ -394,6 +395,8 @@ def _groups(result: Estimate, plan: LinePlan, index: Mapping[str, int], theta: n
     """Each group of unresolved claimed lines: the members' sum (U from their covariance and the absent members'
     upper limits) and centroid; the members' own columns emptied."""
     for group, members in plan.groups:
+        if group in stat_u:  # fitted as one line (its own columns are set): the members' columns stay empty
+            continue
         present = [m for m in members if m in index]
         ks = [index[m] for m in present]
         value = float(sum(theta[k] for k in ks))
@@ -405,6 +408,9 @@ def _groups(result: Estimate, plan: LinePlan, index: Mapping[str, int], theta: n
         if value > 0 and peaks:
             centroid = sum(a * p for a, p, _ in peaks) / value
             reach = max(abs(p - centroid) + (u or 0.0) for a, p, u in peaks)
+            for spec in (s for s in plan.specs if s.name in members and s.name not in index):  # undetected:
+                far = max(abs(spec.peaks_nm[0] - centroid), abs(spec.peaks_nm[1] - centroid))  # up to its limit
+                reach += far * stat_u[spec.name] / (value + stat_u[spec.name])  # anywhere in its range
             result.lines[f"{group}_peak_nm"], result.lines[f"{group}_peak_u_nm"] = centroid, reach
         for member in members:
             for suffix in ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2"):

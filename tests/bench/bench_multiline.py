@@ -21,6 +21,7 @@ FAIL. Asserted:
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
@@ -85,6 +86,10 @@ def run_unit(k: int) -> dict[str, list[dict]]:
                             name = f"line_{claim:g}nm"
                             group = groups.get(name)
                             group_mw = sum(v for k, v in truth.items() if groups.get(k) == group) if group else None
+                            in_group = [(pp, mm) for (pp, _ww, mm), cc in zip(lines, combo, strict=True)
+                                        if group and groups.get(f"line_{cc:g}nm") == group]
+                            centroid = sum(pp * mm for pp, mm in in_group) / sum(mm for _pp, mm in in_group) \
+                                if in_group else None
                             out[tag].append({
                                 "combo": "+".join(f"{c:g}" for c in combo), "line": claim, "true": p, "mw": mw,
                                 "merged": name in merged, "peak": e.lines.get(f"{name}_peak_nm"),
@@ -95,7 +100,10 @@ def run_unit(k: int) -> dict[str, list[dict]]:
                                 "fit_poor": "fit_poor" in e.flags, "verdict": checks[f"{name}_peak_nm"],
                                 "group_mw": group_mw,
                                 "group_irr": e.lines.get(f"{group}_irradiance_mw_cm2") if group else None,
-                                "group_u": e.lines.get(f"{group}_irradiance_u_mw_cm2") if group else None})
+                                "group_u": e.lines.get(f"{group}_irradiance_u_mw_cm2") if group else None,
+                                "centroid": centroid,
+                                "centre": e.lines.get(f"{group}_peak_nm") if group else None,
+                                "centre_u": e.lines.get(f"{group}_peak_u_nm") if group else None})
     finally:
         jig.close()
     return out
@@ -110,6 +118,10 @@ def summary(rows: list[dict]) -> dict[str, float]:
     verdicts = [r["verdict"] for r in rows]
     grouped = [abs((r["group_irr"] or 0.0) - r["group_mw"]) <= (r["group_u"] or 0.0) for r in rows if r["merged"]]
     totals = [abs(r["total"] - r["level"]) <= r["total_u"] for r in rows if r["total"] is not None]
+    centres = [(abs(r["centre"] - r["centroid"]), r["centre_u"]) for r in rows
+               if r["merged"] and r["centre"] is not None]
+    centre_err = np.array([e for e, _ in centres])
+    centre_u = np.array([u for _, u in centres])
     return {
         "n": len(rows), "measured": len(measured) / len(rows) if rows else np.nan,
         "med": float(np.median(err)) if len(err) else np.nan,
@@ -125,6 +137,10 @@ def summary(rows: list[dict]) -> dict[str, float]:
         "nm": sum(v is Verdict.NOT_MEASURED for v in verdicts) / len(rows) if rows else np.nan,
         "merged_with_peak": sum(1 for r in rows if r["merged"] and r["peak"] is not None),
         "fit_poor": sum(r["fit_poor"] for r in rows),
+        "centre_med": float(np.median(centre_err)) if len(centre_err) else np.nan,
+        "centre_p95": float(np.percentile(centre_err, 95)) if len(centre_err) else np.nan,
+        "centre_u_med": float(np.median(centre_u)) if len(centre_u) else np.nan,
+        "centre_cover": float(np.mean(centre_err <= centre_u)) if len(centre_err) else np.nan,
     }
 
 
@@ -155,6 +171,15 @@ def test_multiline_table_on_production_units():
               f"{s['u_med']:>6.2f} {s['cover']:>6.1%} {s['wrong']:>5} | {s['irr_cover']:>9.1%} "
               f"{s['group_cover']:>11.1%} {s['total_cover']:>11.1%} | {s['pass']:>6.0%} {s['nm']:>6.0%} "
               f"{s['fail']:>4} {s['fit_poor']:>8}")
+    print("\nmerged groups' light centre (the group's one-line peak) against the members' irradiance-weighted "
+          "centroid:")
+    for combo in COMBOS:
+        name = "+".join(f"{c:g}" for c in combo)
+        for tag in ("uncal", "cal"):
+            s = summary([r for r in rows[tag] if r["combo"] == name])
+            if s["centre_med"] == s["centre_med"]:
+                print(f"{name:<26}{tag:>6} |err| med {s['centre_med']:5.2f} p95 {s['centre_p95']:5.2f} nm, U med "
+                      f"{s['centre_u_med']:6.2f} nm, inside U {s['centre_cover']:6.1%}")
     print("estimate: " + ", ".join(f"{n} claimed lines {1000 * np.mean(t):.1f} ms" for n, t in sorted(SPENT.items())))
     for tag in ("uncal", "cal"):
         s = summary(rows[tag])
@@ -165,3 +190,92 @@ def test_multiline_table_on_production_units():
         assert s["irr_cover"] >= 0.85, f"{tag}: line irradiance coverage {s['irr_cover']:.1%}"
         assert s["total_cover"] >= 0.90, f"{tag}: total irradiance coverage {s['total_cover']:.1%}"
         assert s["group_cover"] >= 0.85, f"{tag}: merged lines' irradiance coverage {s['group_cover']:.1%}"
+        assert s["centre_cover"] >= 0.90, f"{tag}: merged groups' light centre coverage {s['centre_cover']:.1%}"
+        red = summary([r for r in rows[tag] if r["combo"] in ("630+660", "630+660+850")])
+        assert red["centre_u_med"] <= 8.0, f"{tag}: red groups' light centre U median {red['centre_u_med']:.1f} nm"
+
+
+# --- which claimed pairs this sensor resolves (issue 20) -----------------------------------------------------------
+PAIRS = ((630.0, 660.0), (620.0, 660.0), (610.0, 660.0), (660.0, 700.0), (660.0, 730.0), (700.0, 850.0),
+         (730.0, 850.0), (660.0, 850.0), (630.0, 850.0), (810.0, 850.0), (850.0, 940.0))
+
+
+def test_resolution_table():
+    """Which neighbouring claimed lines ``plan_lines`` fits separately, typical table and calibrated units: the
+    smallest resolved separation of two red lines (FWHM 20 nm) by wavelength, and the pairs wraps are sold with."""
+    table = Responsivity.load()
+    sensors = {"typical (uncal)": Calibration(table, transmission=T, dark_counts=DARK)}
+    for k in range(2 if QUICK else 3):
+        unit = SensorUnit.draw(f"multiline-{k}", 300 + k, SensorSpread())
+        jig = Jig(unit, seed=900 + k)
+        try:
+            sensors[f"unit {k} (cal)"] = calibrate(jig, np.random.default_rng(7000 + k))
+        finally:
+            jig.close()
+
+    def resolved(cal: Calibration, a: float, b: float) -> bool:
+        return not plan_lines(claimed((a, b)), cal.responsivity, cal.model_u).groups
+
+    print("\nsmallest resolved separation of two red lines (nm), by the bluer line's peak:")
+    starts = np.arange(600.0, 701.0, 20.0)
+    print(f"{'sensor':<18}" + "".join(f"{a:>8g}" for a in starts))
+    for label, cal in sensors.items():
+        cells = []
+        for a in starts:
+            gap = next((d for d in np.arange(5.0, 121.0, 5.0) if resolved(cal, a, a + d)), None)
+            cells.append(f"{gap:>8g}" if gap is not None else f"{'>120':>8}")
+        print(f"{label:<18}" + "".join(cells))
+    print("\npairs (R = fitted separately, m = merged into a group):")
+    print(f"{'sensor':<18}" + "".join(f"{f'{a:g}+{b:g}':>9}" for a, b in PAIRS))
+    for label, cal in sensors.items():
+        print(f"{label:<18}" + "".join(f"{'R' if resolved(cal, a, b) else 'm':>9}" for a, b in PAIRS))
+    typical = sensors["typical (uncal)"]
+    assert resolved(typical, 660.0, 850.0) and not resolved(typical, 630.0, 660.0)
+    assert not resolved(typical, 810.0, 850.0)
+
+
+# --- lying wraps: merged lines are still judged -------------------------------------------------------------------
+LIES = (("honest", 0.0, 1.0), ("660 line 1.5 tolerances short (645 nm)", -15.0, 1.0),
+        ("660 line really 630 nm", -30.0, 1.0), ("660 line really 610 nm", -50.0, 1.0), ("660 line dead", 0.0, 0.0))
+
+
+def test_lying_merged_lines():
+    """Sold as 630 + 660 + 850 nm (shares 30 / 30 %, 850 nm 40 %, +/- 10 points), read by production units; the
+    660 nm line's verdict (judged through the merged pair's light centre) over 3 levels and 3 draws per unit. A
+    lie never gets PASS, nor NOT MEASURED when the centre is outside what the claims can give."""
+    combo = (630.0, 660.0, 850.0)
+    claims = Claims(irradiance_mw_cm2=None, lines=[LineClaim(630.0, share_pct=30.0), LineClaim(660.0, share_pct=30.0),
+                                                  LineClaim(850.0, share_pct=40.0)])
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for k in range(UNITS):
+        unit = SensorUnit.draw(f"multiline-{k}", 300 + k, SensorSpread())
+        rng = np.random.default_rng(8000 + k)
+        jig = Jig(unit, seed=950 + k)
+        try:
+            cals = {"uncal": Calibration(Responsivity.load(), transmission=T, dark_counts=DARK),
+                    "cal": calibrate(jig, rng)}
+            plans = {tag: plan_lines(claimed(combo), c.responsivity, c.model_u) for tag, c in cals.items()}
+            for (lie, shift, alive), level, _ in itertools.product(LIES, (10.0, 40.0, 120.0), range(DRAWS // 2 or 1)):
+                lines = [(630.0 + rng.uniform(-3, 3), 20.0, 0.3 * level),
+                         (660.0 + shift + rng.uniform(-3, 3), 20.0, 0.3 * level * alive),
+                         (850.0 + rng.uniform(-3, 3), 30.0, 0.4 * level)]
+                r = jig.read([x for x in lines if x[2] > 0])
+                for tag, cal in cals.items():
+                    e = estimate(r.counts, r.gain_x, r.t_int_ms, cal, r.saturated, r.full_scale, plan=plans[tag])
+                    row = {**e.as_dict(), "phase_kind": "measure", "wrap_on": True, "position": ""}
+                    got = {c.claim_id: c.verdict for c in check_claims(claims, [row], RunFacts())}
+                    cell = counts.setdefault((lie, tag), {})
+                    verdict = got["line_660nm_peak_nm"].value
+                    cell[verdict] = cell.get(verdict, 0) + 1
+        finally:
+            jig.close()
+    print("\n660 nm line's peak verdict, 630 + 660 + 850 nm claimed with shares (merged pair judged by its centre):")
+    for (lie, tag), cell in counts.items():
+        n = sum(cell.values())
+        print(f"{lie:<42}{tag:>6} " + "  ".join(f"{v} {cell.get(v, 0) / n:4.0%}" for v in
+                                                 ("PASS", "NOT MEASURED", "MARGINAL", "FAIL")))
+    for (lie, _tag), cell in counts.items():
+        if lie != "honest":
+            assert cell.get("PASS", 0) == 0, f"{lie}: PASS"
+        else:
+            assert cell.get("FAIL", 0) == 0, "an honest pair FAILed"
