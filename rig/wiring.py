@@ -117,9 +117,15 @@ def switch_settings(bench_path: str | None, sim: bool = False) -> tuple[SwitchCo
     try:
         switch = build_dataclass(SwitchConfig, table, str(path), "switch.")
         switch.validate(str(path), "switch")
-        return switch, backend, warnings
     except RigError:
         pass
+    else:
+        if path is not None and not warnings:
+            try:
+                load_bench_config(path)
+            except RigError as error:  # said, so it gets fixed before the next run; no reason not to switch off
+                warnings.append(f"{error} (not needed to switch off: ignored)")
+        return switch, backend, warnings
     switch = SwitchConfig()
     for key in ("power_pin", "active_high", "button_pin"):  # what driving the pins off needs, key by key
         if key not in table:
