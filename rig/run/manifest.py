@@ -47,16 +47,16 @@ def versions() -> dict[str, str]:
     return found
 
 
-def code_commit() -> str:
+def code_commit(build_file: Path = BUILD_COMMIT_FILE, root: Path | None = None) -> str:
     """The commit written at install time (``rig/_build_commit.txt``, by ``make``), else git's answer for the
-    checkout rig runs from (with ``-dirty`` for local changes), else ''."""
+    checkout ``root`` (default: the one rig runs from; ``-dirty`` for local changes), else ''."""
     try:
-        written = BUILD_COMMIT_FILE.read_text(encoding="utf-8").strip()
+        written = build_file.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         written = ""
     if written and len(written) <= 80 and written.isprintable():
         return written
-    root = Path(__file__).resolve().parents[2]
+    root = root or Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return ""
     try:
