@@ -92,14 +92,21 @@ class BenchLock:
         """The lock's folder, if missing: the system one 2770 in the ``rig`` group (as tmpfiles.d makes it), the
         simulator's (the results folder) as every results folder."""
         folder = self.path.parent
-        if folder.is_dir():
-            return
         if folder != SYSTEM_LOCK_DIR:
-            from rig.results import make_folder
+            if not folder.is_dir():
+                from rig.results import make_folder
 
-            make_folder(folder)
+                make_folder(folder)
             return
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if folder.is_symlink():
+            raise RigError(f"the bench lock folder {folder} is a symbolic link: refused (someone may be tampering "
+                           "with it): remove it (sudo rm) and install the tmpfiles.d entry (README)")
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = folder.stat()
+        if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) == LOCK_DIR_MODE:
+            return
+        # ours and not yet as tmpfiles.d makes it (just made, or 1777 from an older rig): the rig group, 2770
         with contextlib.suppress(KeyError, OSError):  # no such group, or not ours to give: the creator's group
             os.chown(folder, -1, grp.getgrnam(LOCK_GROUP).gr_gid)
         os.chmod(folder, LOCK_DIR_MODE)

@@ -134,6 +134,29 @@ def test_a_missing_system_lock_folder_is_made_2770(tmp_path, monkeypatch):
     assert stat.S_IMODE((folder / "i2c1-gpio17.lock").stat().st_mode) == 0o660
 
 
+def test_an_old_world_writable_system_lock_folder_of_ours_is_made_2770(tmp_path, monkeypatch):
+    import rig.lock
+
+    folder = tmp_path / "run-lock-rig"
+    folder.mkdir()
+    os.chmod(folder, 0o1777)  # as rig made it before
+    monkeypatch.setattr(rig.lock, "SYSTEM_LOCK_DIR", folder)
+    with BenchLock(rig.lock.bench_lock_path("real", 1, 17)):
+        pass
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o2770
+
+
+def test_a_symlinked_system_lock_folder_is_refused(tmp_path, monkeypatch):
+    import rig.lock
+
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "run-lock-rig").symlink_to(tmp_path / "elsewhere")
+    monkeypatch.setattr(rig.lock, "SYSTEM_LOCK_DIR", tmp_path / "run-lock-rig")
+    with pytest.raises(RigError, match="symbolic link"):
+        BenchLock(rig.lock.bench_lock_path("real", 1, 17)).acquire()
+    assert not any((tmp_path / "elsewhere").iterdir())
+
+
 def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path):
     target = tmp_path / "precious.txt"
     target.write_text("keep me")
