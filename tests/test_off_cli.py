@@ -64,3 +64,10 @@ def test_print_env_gives_the_units_pin_and_off_level_and_drives_nothing(tmp_path
     path = bench(tmp_path, "[switch]\npower_pin = 22\nactive_high = false\n")
     result = rig_cli(["off", "--print-env", "--bench", path])  # real backend: would need a pin factory to drive
     assert (result.returncode, result.stdout) == (0, "RIG_POWER_PIN=22\nRIG_POWER_OFF=dh\n"), result.stderr
+
+
+def test_an_impossible_power_pin_is_named_and_the_default_pin_driven(tmp_path):
+    result = rig_cli(["off", "--sim", "--bench", bench(tmp_path, "[switch]\npower_pin = 40\n")])
+    assert result.returncode == 0, result.stderr
+    assert "GPIO17 driven low" in result.stdout
+    assert all(text in result.stderr for text in ("bench.toml", "switch.power_pin", "using power_pin = 17"))
