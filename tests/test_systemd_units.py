@@ -197,3 +197,17 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     complaints = [line for line in done.stderr.splitlines() if "rig-" in line]
     assert done.returncode == 0 and not complaints, done.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-tmpfiles") is None or os.geteuid() != 0,
+                    reason="systemd-tmpfiles not installed, or not root (it sets the owner)")
+def test_systemd_tmpfiles_makes_the_lock_folder_2770(tmp_path):
+    # in a scratch root, with the group root (a 'rig' group need not exist on the machine running the tests)
+    conf = tmp_path / "rig.conf"
+    conf.write_text((Path(str(UNITS)) / "rig.conf").read_text().replace(" rig ", " root "))
+    (tmp_path / "root").mkdir()
+    done = subprocess.run(["systemd-tmpfiles", "--create", f"--root={tmp_path / 'root'}", str(conf)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    made = tmp_path / "root" / "run" / "lock" / "rig"
+    assert stat.S_IMODE(made.stat().st_mode) == 0o2770
