@@ -136,11 +136,15 @@ def _open_lock_file(path: Path) -> tuple[int, bool]:
     ``(fd, writable)``. A new one (or our own) gets mode 0660 whatever the umask."""
     try:
         fd, writable = os.open(path, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, LOCK_FILE_MODE), True
-    except PermissionError:  # another user's file we may not write: flock needs only a read-only open
-        fd, writable = os.open(path, os.O_RDONLY | _OPEN_FLAGS), False
+    except PermissionError as refused:  # another user's file we may not write: flock needs only a read-only open
+        try:
+            fd, writable = os.open(path, os.O_RDONLY | _OPEN_FLAGS), False
+        except FileNotFoundError:  # no file, and no right to make one in the folder
+            raise refused from None
     except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise RigError(f"the bench lock {path} is a symbolic link: refused (rig never follows one there; "
+        if error.errno in (errno.ELOOP, errno.EISDIR):
+            kind = "a symbolic link" if error.errno == errno.ELOOP else "a folder"
+            raise RigError(f"the bench lock {path} is {kind}: refused (rig never follows a link there; "
                            "someone may be tampering with it): remove it (sudo rm) and try again") from None
         raise
     try:
@@ -172,4 +176,5 @@ def _read_holder(fd: int) -> str:
         text = os.read(fd, 200).decode(errors="replace").strip()
     except OSError:
         return ""
+    text = "".join(c if c.isprintable() else "?" for c in text)  # the file is writable by the whole group
     return f"pid {text}" if text else ""

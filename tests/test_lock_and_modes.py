@@ -170,6 +170,12 @@ def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path):
     assert not (tmp_path / "made-through-the-link").exists()
 
 
+def test_a_folder_as_the_lock_file_is_refused(tmp_path):
+    (tmp_path / "bench.lock").mkdir()
+    with pytest.raises(RigError, match="is a folder: refused"):
+        BenchLock(tmp_path / "bench.lock").acquire()
+
+
 def test_a_hard_linked_lock_file_is_refused_and_the_other_name_untouched(tmp_path):
     target = tmp_path / "precious.txt"
     target.write_text("keep me")
