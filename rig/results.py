@@ -40,10 +40,10 @@ MIN_FREE_BYTES = 20 * 1024 * 1024
 RESERVE_NAME = ".rig-reserve"
 RESERVE_BYTES = 1024 * 1024  # a final run.json is ~10 KB (events and facts), summary.csv ~1 KB: ample
 FILE_MODE = 0o640
+DIR_MODE = 0o2750
 # run.json keys kept when the disk has no room for the whole record (write_run_record)
 RECORD_ESSENTIALS = ("run_id", "start_time", "end_time", "outcome", "reason", "backend", "mode", "rows",
                      "wrap_left_on", "wrap_still_lit", "code_commit", "versions", "log_file")
-DIR_MODE = 0o2750
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
