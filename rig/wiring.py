@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from rig.config import BenchConfig, load_bench_config
+from rig.config import BenchConfig, SwitchConfig, load_bench_config
 from rig.errors import RigError
 from rig.hardware.bench import Bench
 
@@ -86,3 +86,61 @@ def default_wrap_for(profile):
 
 def results_dir_default() -> Path:
     return Path("results")
+
+
+def switch_settings(bench_path: str | None, sim: bool = False) -> tuple[SwitchConfig, str, list[str]]:
+    """Only what ``rig off`` needs from the bench config: the ``[switch]`` settings and the backend.
+
+    Never refuses: a missing or unreadable file, a mistake elsewhere in it (``[spectral] gain_x = 7``) or an
+    unusable key of ``[switch]`` itself falls back to that key's default, each with a warning (returned, for
+    stderr). Returns ``(switch, backend, warnings)``.
+    """
+    from rig.config import build_dataclass, default_bench_path, load_toml
+
+    warnings: list[str] = []
+    path = bench_path if bench_path is not None else default_bench_path()
+    data: dict = {}
+    if path is not None:
+        try:
+            data = load_toml(path)
+        except RigError as error:
+            warnings.append(f"{error}; using the built-in switch settings")
+    backend = data.get("backend", "real")
+    if backend not in ("real", "sim"):
+        warnings.append(f"{path}: 'backend': expected \"real\" or \"sim\" (got {backend!r}); using \"real\"")
+        backend = "real"
+    backend = "sim" if sim else backend
+    table = data.get("switch", {})
+    if not isinstance(table, dict):
+        warnings.append(f"{path}: 'switch': expected a table (got {table!r:.40}); using the built-in pins")
+        table = {}
+    try:
+        switch = build_dataclass(SwitchConfig, table, str(path), "switch.")
+        switch.validate(str(path), "switch")
+    except RigError:
+        pass
+    else:
+        if path is not None and not warnings:
+            try:
+                load_bench_config(path)
+            except RigError as error:  # said, so it gets fixed before the next run; no reason not to switch off
+                warnings.append(f"{error} (not needed to switch off: ignored)")
+        return switch, backend, warnings
+    switch = SwitchConfig()
+    for key in ("power_pin", "active_high", "button_pin"):  # what driving the pins off needs, key by key
+        if key not in table:
+            continue
+        try:
+            trial = build_dataclass(SwitchConfig, {"power_pin": switch.power_pin, key: table[key]}, str(path),
+                                    "switch.")
+            if key != "button_pin":
+                trial.button_pin = None  # checked on its own turn
+            trial.validate(str(path), "switch")
+        except RigError as error:
+            fallback = None if key == "button_pin" else getattr(switch, key)
+            warnings.append(f"{error}; using {key} = {fallback!r}" + (" (not driven)" if fallback is None else ""))
+            if key == "button_pin":
+                switch.button_pin = None
+            continue
+        setattr(switch, key, table[key])
+    return switch, backend, warnings

@@ -106,8 +106,9 @@ def test_a_bad_file_as_any_toml_is_refused_before_the_bench_opens(tmp_path, caps
     assert not out.exists()  # nothing created, nothing switched on
 
 
-@pytest.mark.parametrize("command", [["check", "--sim"], ["off", "--sim"], ["read", "--sim", "--count", "1"],
-                                     ["calibrate", "dark", "--sim"], ["analyze", "counts.csv"]])
+@pytest.mark.parametrize("command", [["check", "--sim"], ["read", "--sim", "--count", "1"],  # rig off: it warns and
+                                     ["calibrate", "dark", "--sim"], ["analyze", "counts.csv"]])  # drives the pin:
+# tests/test_off_cli.py
 def test_a_bad_bench_config_is_named_by_every_command(tmp_path, capsys, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "counts.csv").write_text(f"{COUNTS_HEADER}\n{COUNTS_ROW}\n")

@@ -25,7 +25,7 @@ from rig.errors import HardwareNotFound, RigError, SensorFault
 from rig.lock import BenchLock
 from rig.profile import WrapProfile
 from rig.records import RunManifest, sample_columns
-from rig.results import SamplesWriter, iso_utc, make_run_dir, write_csv_atomic, write_json_atomic
+from rig.results import SamplesWriter, iso_utc, make_run_dir, release_reserve, write_csv_atomic, write_run_record
 from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
 from rig.run.manifest import new_manifest
 from rig.run.monitors import Levels, standard_monitors
@@ -260,6 +260,7 @@ class _Run:
 
         facts = facts or RunFacts()
         checks = check_claims(self.mode.claims, rows, facts, outcome, reason)
+        release_reserve(self.run_dir)  # the space held since the start: a full disk still gets the record
         try:
             write_csv_atomic(self.run_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
         except OSError as error:
@@ -282,12 +283,12 @@ class _Run:
         """run.json by temp file + rename; if the run folder is gone, it is made again to hold the record."""
         path = self.run_dir / "run.json"
         try:
-            write_json_atomic(path, self.manifest.to_json())
+            write_run_record(path, self.manifest.to_json())
         except OSError:
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 self.notes.append("the run folder disappeared during the run and was made again for run.json")
-                write_json_atomic(path, self.manifest.to_json())
+                write_run_record(path, self.manifest.to_json())
             except OSError as error:
                 log.error("run.json could not be written: %s", error)
 

@@ -1,4 +1,10 @@
-"""What a run records about where and with what it ran: versions, code commit, host, Pi model, clock sync."""
+"""What a run records about where and with what it ran: versions, code commit, host, Pi model, clock sync.
+
+The code version needs no git at run time: ``versions["rig"]`` is the installed package's version
+(importlib.metadata) and ``code_commit`` the commit ``make`` wrote into ``rig/_build_commit.txt`` when it
+installed the checkout. Only without that file is git asked, with ``safe.directory`` set to the checkout: the
+``rig`` service user running a checkout another user owns would otherwise be refused ("dubious ownership").
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import Any
 from rig import __version__
 from rig.records import RunManifest
 
+BUILD_COMMIT_FILE = Path(__file__).resolve().parents[1] / "_build_commit.txt"
 PACKAGES = ("adafruit-circuitpython-as7341", "gpiozero", "smbus2", "numpy", "scipy", "lgpio")
 
 
@@ -27,7 +34,11 @@ def file_sha256(path: str) -> str | None:
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    found = {"rig": __version__, "python": platform.python_version()}
+    try:
+        installed = version("rig")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        installed = __version__
+    found = {"rig": installed, "python": platform.python_version()}
     for package in PACKAGES:
         try:
             found[package] = version(package)
@@ -36,14 +47,21 @@ def versions() -> dict[str, str]:
     return found
 
 
-def code_commit() -> str:
-    """The git commit of the checkout rig runs from (with ``-dirty`` for local changes), or ''."""
-    root = Path(__file__).resolve().parents[2]
+def code_commit(build_file: Path = BUILD_COMMIT_FILE, root: Path | None = None) -> str:
+    """The commit written at install time (``rig/_build_commit.txt``, by ``make``), else git's answer for the
+    checkout ``root`` (default: the one rig runs from; ``-dirty`` for local changes), else ''."""
+    try:
+        written = build_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        written = ""
+    if written and len(written) <= 80 and written.isprintable():
+        return written
+    root = root or Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return ""
     try:
-        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "-c", f"safe.directory={root}", "-C", str(root), "describe", "--always",
+                              "--dirty", "--abbrev=12"], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
