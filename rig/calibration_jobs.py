@@ -15,7 +15,14 @@ from pathlib import Path
 
 from rig.calibration_file import CalibrationFile, load_calibration, new_id, now_iso, save_calibration
 from rig.calibration_fit import Reading, fit_thermistor, mean_dark, take_readings
-from rig.calibration_refit import Refit, irradiance_records, refit_all, set_transmission, spectral_records
+from rig.calibration_refit import (
+    Refit,
+    irradiance_records,
+    keep_legacy_points,
+    refit_all,
+    set_transmission,
+    spectral_records,
+)
 from rig.errors import RigError
 from rig.records import truthy
 from rig.responsivity import CHANNELS, GAIN_CODES_X
@@ -111,6 +118,7 @@ def add_irradiance_points(calibration: CalibrationFile, readings: list[Reading],
                           reference_u_pct: float) -> Refit:
     """Store the raw readings (with their references and the meter's u) and refit everything."""
     set_transmission(calibration, transmission)
+    keep_legacy_points(calibration)
     calibration.irradiance_readings += irradiance_records(readings, references, reference_u_pct / 100.0)
     return refit_all(calibration)
 

@@ -88,11 +88,17 @@ def _spectral_key(r: SpectralReadingRecord) -> tuple:
             tuple(r.counts))
 
 
+def keep_legacy_points(calibration: CalibrationFile) -> None:
+    """A file from an older rig has derived points and no raw readings: keep them as ``legacy_points`` (before a
+    step adds raw readings)."""
+    if calibration.points and not calibration.irradiance_readings and not calibration.legacy_points:
+        calibration.legacy_points = calibration.points
+
+
 def refit_all(calibration: CalibrationFile) -> Refit:
     """Refit the spectral calibration and the irradiance scale from every stored reading (see the module)."""
     notes = []
-    if calibration.points and not calibration.irradiance_readings and not calibration.legacy_points:
-        calibration.legacy_points = calibration.points  # a file from an older rig: derived points, no raw readings
+    keep_legacy_points(calibration)
     if calibration.legacy_points:
         notes.append(f"{len(calibration.legacy_points)} irradiance point(s) were stored by an older rig without "
                      "their raw readings: kept as measured then, not refitted; for an order-independent file "

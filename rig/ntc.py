@@ -36,15 +36,27 @@ def steinhart_hart_temperature_c(r_ohm: float, a: float, b: float, c: float) -> 
 
 
 def steinhart_hart_resistance_ohm(t_c: float, a: float, b: float, c: float) -> float:
-    """Inverse of Steinhart-Hart: the real root of C x^3 + B x + (A - 1/T) = 0 with x = ln R (Cardano)."""
+    """Inverse of Steinhart-Hart: the root x = ln R of C x^3 + B x + (A - 1/T) = 0 on the curve's rising branch
+    (1/T increasing with ln R: B + 3 C x^2 > 0), by Cardano (one real root) or the trigonometric form (three);
+    ValueError when no root lies on a rising branch."""
     inverse_t = 1.0 / (t_c + KELVIN)
     if c == 0:
         return math.exp((inverse_t - a) / b)
     p, q = b / c, (a - inverse_t) / c
-    root = math.sqrt((q / 2) ** 2 + (p / 3) ** 3)
-    x = math.copysign(abs(-q / 2 + root) ** (1 / 3), -q / 2 + root) + math.copysign(abs(-q / 2 - root) ** (1 / 3),
-                                                                                   -q / 2 - root)
-    return math.exp(x)
+    discriminant = (q / 2) ** 2 + (p / 3) ** 3
+    if discriminant >= 0:
+        root = math.sqrt(discriminant)
+        roots = [math.copysign(abs(-q / 2 + root) ** (1 / 3), -q / 2 + root)
+                 + math.copysign(abs(-q / 2 - root) ** (1 / 3), -q / 2 - root)]
+    else:  # three real roots (p < 0)
+        radius = 2.0 * math.sqrt(-p / 3)
+        angle = math.acos(max(-1.0, min(1.0, 3 * q / (p * radius)))) / 3
+        roots = [radius * math.cos(angle - 2 * math.pi * k / 3) for k in range(3)]
+    rising = [x for x in roots if b + 3 * c * x * x > 0]
+    if not rising:
+        raise ValueError(f"Steinhart-Hart curve has no resistance on a rising branch at {t_c:g} C")
+    guess = (inverse_t - a) / b if b else 0.0
+    return math.exp(min(rising, key=lambda x: abs(x - guess)))
 
 
 def divider_resistance_ohm(v_node: float, v_supply: float, r_fixed_ohm: float) -> float:
