@@ -39,7 +39,7 @@ def calibration_target(out: str | None, sensor_id: str, jig: str, transmission: 
     path = Path(out) if out else Path("calibration") / f"{sensor_id}-{_stamp()}.toml"
     calibration = load_calibration(path) if path.exists() else CalibrationFile(
         sensor_id=sensor_id, jig=jig, transmission=transmission)
-    warnings = calibration.date_warnings()
+    warnings = calibration.date_warnings() if path.exists() else []
     calibration.id = new_id(calibration.sensor_id)
     calibration.created = now_iso()
     return path, calibration, warnings
