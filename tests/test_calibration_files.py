@@ -206,6 +206,22 @@ def test_rig_calibrate_never_exits_0_with_a_file_a_later_command_refuses(tmp_pat
     assert analysed.returncode == 0, analysed.stderr
 
 
+def test_every_live_calibrate_command_on_the_simulated_bench_writes_a_file_that_loads(tmp_path):
+    cal = tmp_path / "cal.toml"
+    live = ["--sim", "--switch-on", "--settle-s", "1", "--count", "2", "--out", cal]
+    for argv in (["calibrate", "spectral", "--reference-peak-nm", "660", "--reference-u-nm", "0.5",
+                  "--reference-fwhm-nm", "20", *live],
+                 ["calibrate", "irradiance", "--reference-mw-cm2", "20", "--reference-nm", "660", *live],
+                 ["calibrate", "spectral", "--reference-peak-nm", "850", "--reference-fwhm-nm", "30", *live],
+                 ["calibrate", "dark", "--sim", "--count", "3", "--out", cal]):
+        done = rig_cli(argv, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        load_calibration(cal)
+    made = load_calibration(cal)
+    assert len(made.spectral_readings) == 4 and len(made.irradiance_readings) == 2 and len(made.dark_counts) == 10
+    assert "scale" in done.stdout and "gains" in done.stdout  # the dark step refitted both
+
+
 def test_the_writer_refuses_a_value_the_reader_would_refuse_and_keeps_the_old_file(tmp_path):
     path = save_calibration(CalibrationFile(id="a", sensor_id="s", created="2026-11-01T00:00:00+00:00"),
                             tmp_path / "cal.toml")
@@ -262,6 +278,8 @@ def test_a_stored_value_out_of_range_is_named_and_nothing_is_lost(tmp_path, extr
     write_counts_csv(tmp_path / "irr.csv", read(UNITS["as7341-1"], [(660.0, 20.0, 20.0)], 2, seed=5))
     for argv in (["calibrate", "irradiance", tmp_path / "irr.csv", "--reference-mw-cm2", "20", "--reference-nm",
                   "660", "--out", path],
+                 ["calibrate", "spectral", tmp_path / "irr.csv", "--out", path],
+                 ["calibrate", "dark", "--sim", "--count", "2", "--out", path],
                  ["analyze", tmp_path / "irr.csv", "--calibration", path, "--out", tmp_path / "out.csv"]):
         done = rig_cli(argv, cwd=tmp_path)
         assert done.returncode == 2 and named in done.stderr and "Traceback" not in done.stderr, done.stderr
