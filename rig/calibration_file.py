@@ -212,10 +212,10 @@ def save_calibration(calibration: CalibrationFile, path: str | Path) -> Path:
     try:
         replace(calibration, source=str(path)).validate()
     except ConfigError as error:
-        kept = "the file keeps its previous contents" if path.exists() else "nothing written"
-        got = f" (got {error.got!r})" if error.got is not None else ""
-        raise RigError(f"{path}: not written ({kept}): '{error.key}' would be outside its range: expected "
-                       f"{error.expected}{got}") from None
+        kept = "not changed (it keeps its previous contents)" if path.exists() else "not written"
+        got = f" = {error.got!r}" if error.got is not None else ""
+        raise RigError(f"{path}: {kept}: the result would have '{error.key}'{got}, outside its range (expected "
+                       f"{error.expected})") from None
     data = asdict(calibration)
     data.pop("source")
     try:
@@ -248,7 +248,11 @@ def _toml_value(value: Any) -> str:
         return repr(float(value)) if isinstance(value, float) and math.isfinite(value) else str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + "".join(_TOML_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch)
+                         for ch in str(value)) + '"'
+
+
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def select_calibration(path: str | None, sensor_id: str, transmission: float, max_age_days: float,

@@ -164,7 +164,7 @@ def test_every_calibration_step_writes_a_file_that_loads_or_refuses_and_keeps_th
         try:
             save_calibration(calibration, path)
         except RigError as error:  # refused: names the value and its range; the old file is untouched
-            assert "not written" in str(error) and "expected" in str(error), error
+            assert "the result would have" in str(error) and "expected" in str(error), error
             assert (path.read_bytes() if path.exists() else None) == before
             continue
         again = load_calibration(path)  # what was written is read back, equal
@@ -196,7 +196,7 @@ def test_rig_calibrate_never_exits_0_with_a_file_a_later_command_refuses(tmp_pat
                        cwd=tmp_path)
     assert spectral.returncode in (0, 2) and "Traceback" not in spectral.stderr, spectral.stderr
     if spectral.returncode == 2:  # refused: names the value, writes nothing
-        assert "not written" in spectral.stderr and "spectral_" in spectral.stderr and not cal.exists()
+        assert "not written: the result would have 'spectral_" in spectral.stderr and not cal.exists()
     irradiance = rig_cli(["calibrate", "irradiance", tmp_path / "irr.csv", "--reference-mw-cm2", "20",
                           "--reference-nm", "660", "--transmission", T_FILE, "--out", cal], cwd=tmp_path)
     assert irradiance.returncode == 0, irradiance.stderr
@@ -230,7 +230,7 @@ def test_the_writer_refuses_a_value_the_reader_would_refuse_and_keeps_the_old_fi
     bad.spectral_gains = [0.079, 0.093, 0.23, 0.21, 0.71, 1, 1, 1, 1, 1]  # the issue's fit
     bad.spectral_shifts_nm, bad.spectral_u_rel = [0.0] * 10, [0.1] * 10
     bad.spectral_u_shift_nm, bad.spectral_u_oob, bad.spectral_peak_floor_nm = [3.0] * 10, [0.02] * 10, [2.0, 8.0]
-    with pytest.raises(RigError, match=r"not written .*'spectral_gains\[0\]'.*\(0.2, 5\).*0.079"):
+    with pytest.raises(RigError, match=r"not changed .*'spectral_gains\[0\]' = 0.079.*\(0.2, 5\)"):
         save_calibration(bad, path)
     assert path.read_bytes() == before
 
@@ -303,3 +303,11 @@ def test_a_step_changing_the_attenuator_under_stored_readings_is_refused(tmp_pat
     with pytest.raises(RigError, match="transmission 0.05.*0.01"):
         add_irradiance_points(calibration, steps["irradiance 45"][1], [(45.0, 660.0)] * 4, 0.05, 1.0)
 
+
+
+def test_any_text_rig_writes_in_a_calibration_file_reads_back(tmp_path):
+    odd = 'bench "A"\\\n\ttab\r\x1b[31m\x7f ünï 光'
+    path = save_calibration(CalibrationFile(id=odd, sensor_id=odd, jig=odd, created="2026-11-01T00:00:00+00:00"),
+                            tmp_path / "cal.toml")
+    again = load_calibration(path)
+    assert (again.id, again.sensor_id, again.jig) == (odd, odd, odd)
