@@ -45,6 +45,16 @@ def test_verify_says_whether_a_stated_reference_lies_inside_the_stated_u(tmp_pat
     assert calibrated.read_bytes() == before  # verify changes nothing
 
 
+@pytest.mark.parametrize(("stated_nm", "code"), [(852.0, 0), (940.0, 1)])
+def test_verify_checks_a_nir_peak_alone(tmp_path, calibrated, stated_nm, code):
+    # an 852 nm LED (FWHM 30 nm); only its peak is stated (no meter): the NIR peak is checked, not irradiance
+    write_counts_csv(tmp_path / "counts.csv", read(UNITS["as7341-1"], [(852.0, 30.0, 30.0)], 3, seed=12))
+    done = rig_cli(["calibrate", "verify", tmp_path / "counts.csv", "--calibration", calibrated,
+                    "--reference-peak-nm", stated_nm, "--reference-u-nm", "0.5"], cwd=tmp_path)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "NIR peak" in done.stdout and "irradiance" not in done.stdout
+
+
 def test_verify_live_on_the_simulated_bench_inside_and_with_a_biased_reference(tmp_path):
     cal = tmp_path / "cal.toml"
     made = rig_cli(["calibrate", "irradiance", "--sim", "--reference-mw-cm2", "20", "--reference-nm", "660",
