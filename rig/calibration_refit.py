@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from rig.calibration_file import CalibrationFile, IrradianceReading, ReferencePoint, SpectralReadingRecord
 from rig.calibration_fit import Reading, ScaleFit, fit_scale, measure_nominal
 from rig.errors import RigError
+from rig.file_rules import check
 
 LEGACY_U_REL = 0.03  # a legacy point's reference u (not stored by the older rig: the README's default meter)
 
@@ -51,7 +52,7 @@ def irradiance_records(readings: Sequence[Reading], references: Sequence[tuple[f
         out.append(IrradianceReading([float(c) for c in reading.counts], float(reading.gain_x),
                                      round(float(reading.t_int_ms), 4), float(mw), float(nm),
                                      round(float(reference_u_rel), 6), taken))
-    return out
+    return _checked(out, "irradiance reference readings")
 
 
 def spectral_records(new: Sequence) -> list[SpectralReadingRecord]:
@@ -65,7 +66,14 @@ def spectral_records(new: Sequence) -> list[SpectralReadingRecord]:
         out.append(SpectralReadingRecord([float(c) for c in r.counts], float(r.gain_x), round(float(r.t_int_ms), 4),
                                          float(r.peak_nm), float(r.peak_u_nm), float(r.fwhm_nm or 0.0),
                                          float(r.irradiance_mw_cm2 or 0.0), taken))
-    return out
+    return _checked(out, "spectral reference readings")
+
+
+def _checked(records: list, what: str) -> list:
+    """New readings within the ranges the file keeps them in (before any fit: the error names the reading)."""
+    for index, record in enumerate(records):
+        check(record, f"{what} (not stored)", f"reading {index + 1}: ")
+    return records
 
 
 def set_transmission(calibration: CalibrationFile, transmission: float) -> None:
