@@ -313,7 +313,8 @@ def test_any_text_rig_writes_in_a_calibration_file_reads_back(tmp_path):
     assert (again.id, again.sensor_id, again.jig) == (odd, odd, odd)
 
 
-@pytest.mark.parametrize(("reference", "named"), [(["1e9", "660"], "reference_mw_cm2"), (["20", "5000"], "reference_nm")])
+@pytest.mark.parametrize(("reference", "named"), [(["1e9", "660"], "reference_mw_cm2"),
+                                                  (["20", "5000"], "reference_nm")])
 def test_a_reference_that_cannot_be_physical_is_refused_naming_it(tmp_path, reference, named):
     write_counts_csv(tmp_path / "irr.csv", read(UNITS["as7341-1"], [(660.0, 20.0, 30.0)], 2, seed=5))
     done = rig_cli(["calibrate", "irradiance", tmp_path / "irr.csv", "--reference-mw-cm2", reference[0],
