@@ -88,7 +88,8 @@ def save_thermistor_file(record: ThermistorFile, path: str | Path) -> Path:
     except ConfigError as error:
         got = f" (got {error.got!r})" if error.got is not None else ""
         raise RigError(f"{path}: not written: '{error.key}': expected {error.expected}{got}") from None
-    data = {k: v for k, v in asdict(record).items() if k != "source"}
+    other = ("sh_a", "sh_b", "sh_c") if record.model == "beta" else ("r0_ohm", "t0_c", "beta_k")
+    data = {k: v for k, v in asdict(record).items() if k != "source" and k not in other}  # the model's keys only
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, to_toml(data))
