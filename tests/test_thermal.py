@@ -52,11 +52,12 @@ def test_config_word_for_ain1_4v_128sps():
 class Bench:
     """Probe temperatures -> divider -> emulated ADS1115 on an emulated bus -> rig's reader."""
 
-    def __init__(self, temperatures: dict[str, float], config: ThermalConfig | None = None) -> None:
+    def __init__(self, temperatures: dict[str, float], config: ThermalConfig | None = None,
+                 true_probes: dict[str, ProbeConfig] | None = None) -> None:
         self.config = config or ThermalConfig()
         self.clock = SimClock()
         self.bus = SimBus()
-        self.divider = NtcDividerSim(self.config, lambda name: temperatures[name])
+        self.divider = NtcDividerSim(self.config, lambda name: temperatures[name], true_probes)
         self.chip = self.bus.attach(0x48, ADS1115Emulator(self.clock, self.divider, seed=3))
         self.probes = ThermalProbes(self.bus.smbus(), self.config, self.clock)
 
@@ -143,8 +144,7 @@ def test_the_simulated_probe_is_the_true_part_not_rigs_coefficients():
     # rig is told B = 3435 K while the part is B = 3950 K: at 60 C rig reads the wrong temperature, as on the bench
     told = ThermalConfig(probes=[ProbeConfig(name="surface", channel=0, skin=True, beta_k=3435.0),
                                  ProbeConfig(name="ambient", channel=1)])
-    bench = Bench({"surface": 60.0, "ambient": 22.5}, told)
-    bench.divider.thermistors["surface"] = Thermistor(ProbeConfig(beta_k=3950.0))
+    bench = Bench({"surface": 60.0, "ambient": 22.5}, told, {"surface": ProbeConfig(beta_k=3950.0)})
     read = bench.probes.read()["surface"].temp_c
     # by hand: R(60 C, B 3950) = 10k exp(3950 (1/333.15 - 1/298.15)) = 2486 ohm;
     # 1/T = 1/298.15 + ln(0.2486)/3435 = 2.9488e-3 -> T = 339.1 K = 66.0 C
