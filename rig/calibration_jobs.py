@@ -13,8 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rig.calibration_file import CalibrationFile, ReferencePoint, load_calibration, new_id, save_calibration, to_toml
-from rig.calibration_fit import Reading, ScaleFit, fit_scale, fit_thermistor, mean_dark, measure_nominal, take_readings
+from rig.calibration_file import CalibrationFile, load_calibration, new_id, now_iso, save_calibration
+from rig.calibration_fit import Reading, fit_thermistor, mean_dark, take_readings
+from rig.calibration_refit import (
+    Refit,
+    irradiance_records,
+    keep_legacy_points,
+    refit_all,
+    set_transmission,
+    spectral_records,
+)
 from rig.errors import RigError
 from rig.records import truthy
 from rig.responsivity import CHANNELS, GAIN_CODES_X
@@ -25,24 +33,33 @@ def _stamp() -> str:
 
 
 def calibration_target(out: str | None, sensor_id: str, jig: str, transmission: float
-                       ) -> tuple[Path, CalibrationFile]:
-    """The calibration file to create or add to (``out``), loaded if it exists, with a new id and date."""
+                       ) -> tuple[Path, CalibrationFile, list[str]]:
+    """The calibration file to create or add to (``out``), loaded (and checked: a stored value out of range is
+    refused, naming it) if it exists, with a new id and date; and warnings about it (dates in the future)."""
     path = Path(out) if out else Path("calibration") / f"{sensor_id}-{_stamp()}.toml"
     calibration = load_calibration(path) if path.exists() else CalibrationFile(
         sensor_id=sensor_id, jig=jig, transmission=transmission)
+    warnings = calibration.date_warnings() if path.exists() else []
     calibration.id = new_id(calibration.sensor_id)
-    calibration.created = datetime.now(UTC).isoformat(timespec="seconds")
-    return path, calibration
+    calibration.created = now_iso()
+    return path, calibration, warnings
 
 
-def calibrate_dark(bench, calibration: CalibrationFile, count: int) -> list[float]:
-    """Dark counts per channel, wrap off (auto-range must be off in the bench config)."""
+def calibrate_dark(bench, calibration: CalibrationFile, count: int) -> tuple[list[float], Refit]:
+    """Dark counts per channel, wrap off (auto-range must be off in the bench config); every stored reading
+    refitted with them."""
     bench.switch.off()
     dark = mean_dark(take_readings(bench, count))
     reading = bench.read_spectrum()
+    return dark, set_dark(calibration, dark, reading.gain_x, reading.t_int_ms)
+
+
+def set_dark(calibration: CalibrationFile, dark: list[float], gain_x: float, t_int_ms: float) -> Refit:
+    """Store dark counts (at these settings) and refit every stored reading with them."""
     calibration.dark_counts = [round(d, 3) for d in dark]
-    calibration.dark_gain_x, calibration.dark_t_int_ms = reading.gain_x, round(reading.t_int_ms, 3)
-    return dark
+    calibration.dark_gain_x, calibration.dark_t_int_ms = float(gain_x), round(float(t_int_ms), 3)
+    calibration.dark_created = now_iso()
+    return refit_all(calibration)
 
 
 def _finite(text: str, path: Path, line: int, column: str, positive: bool = False) -> float:
@@ -98,24 +115,20 @@ def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: 
 
 def add_irradiance_points(calibration: CalibrationFile, readings: list[Reading],
                           references: list[tuple[float, float]], transmission: float,
-                          reference_u_pct: float) -> ScaleFit:
-    """Measure each reading at the nominal scale, add the points to the file's, and refit the scale."""
-    dark = calibration.dark_counts or None
-    spectral = calibration.calibration() if calibration.has_spectral else None  # the sensor's own table, if fitted
-    measured = measure_nominal(readings, [n for _, n in references], transmission, dark, base=spectral)
-    points = calibration.points + [ReferencePoint(r, n, m) for (r, n), m in zip(references, measured, strict=True)]
-    fit = fit_scale([p.reference_mw_cm2 for p in points], [p.measured_mw_cm2 for p in points],
-                    reference_u_pct / 100.0)
-    for point, residual in zip(points, fit.residuals_rel, strict=True):
-        point.residual_rel = round(residual, 5)
-    calibration.points = points
-    calibration.transmission = transmission
-    calibration.scale, calibration.scale_u_rel = round(fit.scale, 6), round(fit.scale_u_rel, 6)
-    calibration.residuals_rel = [p.residual_rel for p in points]
-    wavelengths = sorted({round(p.reference_nm) for p in points})
-    calibration.method = (f"reference meter, {len(points)} readings at {', '.join(map(str, wavelengths))} nm; "
-                          f"scale fitted by least squares on relative error; reference u {reference_u_pct} %")
-    return fit
+                          reference_u_pct: float) -> Refit:
+    """Store the raw readings (with their references and the meter's u) and refit everything."""
+    set_transmission(calibration, transmission)
+    keep_legacy_points(calibration)
+    calibration.irradiance_readings += irradiance_records(readings, references, reference_u_pct / 100.0)
+    return refit_all(calibration)
+
+
+def add_spectral_references(calibration: CalibrationFile, new: list, transmission: float) -> Refit:
+    """Store the raw reference readings (:class:`rig.spectral_calibration.ReferenceReading`) and refit
+    everything (the spectral fit, then the irradiance scale through it)."""
+    set_transmission(calibration, transmission)
+    calibration.spectral_readings += spectral_records(new)
+    return refit_all(calibration)
 
 
 def live_readings(bench, count: int, switch_on: bool, settle_s: float) -> list[Reading]:
@@ -154,14 +167,16 @@ def save(calibration: CalibrationFile, path: Path) -> Path:
 
 # --- thermistors ----------------------------------------------------------------------------------------------------
 def thermistor_points(point_texts: list[str], points_csv: str | None, probe: str) -> list[tuple[float, float]]:
-    """(reference C, resistance ohm) pairs from ``--point C:OHM`` texts and a CSV; each checked."""
-    points = []
+    """(reference C, resistance ohm) pairs from ``--point C:OHM`` texts and a CSV; each checked, and together
+    they must be an NTC's (resistance falling as temperature rises: the point that breaks it is named)."""
+    points, labels = [], []
     for text in point_texts:
         try:
             temp, ohm = (float(part) for part in text.split(":"))
         except ValueError:
             raise RigError(f"--point {text!r}: expected REFERENCE_C:RESISTANCE_OHM, e.g. 0.0:32650") from None
         points.append(_checked_point(temp, ohm, f"--point {text!r}"))
+        labels.append(f"--point {text!r}")
     if points_csv:
         path, rows = _csv_rows(Path(points_csv))
         if not rows:
@@ -176,14 +191,32 @@ def thermistor_points(point_texts: list[str], points_csv: str | None, probe: str
             temp = _finite(row["reference_c"], path, line, "reference_c")
             ohm = _finite(row["resistance_ohm"], path, line, "resistance_ohm", positive=True)
             points.append(_checked_point(temp, ohm, f"{path}: line {line}"))
+            labels.append(f"{path}: line {line}")
+    _check_ntc_points(points, labels)
     return points
+
+
+def _check_ntc_points(points: list[tuple[float, float]], labels: list[str]) -> None:
+    from rig.thermistor_file import falling_problem
+
+    temps = [t for t, _ in points]
+    for i, t in enumerate(temps):
+        if temps.index(t) != i:
+            raise RigError(f"{labels[i]}: the same reference temperature as {labels[temps.index(t)]}: each point needs "
+                           "its own temperature")
+    bad = falling_problem(temps, [r for _, r in points])
+    if bad is not None:
+        colder = max((i for i in range(len(points)) if temps[i] < temps[bad]), key=lambda i: temps[i])
+        raise RigError(f"{labels[bad]}: {points[bad][1]:g} ohm at {temps[bad]:g} C is not below {points[colder][1]:g} "
+                       f"ohm at {temps[colder]:g} C ({labels[colder]}): an NTC's resistance falls as temperature "
+                       "rises (points swapped, or the wrong probe?); nothing written")
 
 
 def _checked_point(temp_c: float, ohm: float, where: str) -> tuple[float, float]:
     if not (math.isfinite(temp_c) and -60.0 <= temp_c <= 200.0):
         raise RigError(f"{where}: reference temperature must be a finite number in -60..200 C (got {temp_c})")
-    if not (math.isfinite(ohm) and ohm > 0):
-        raise RigError(f"{where}: resistance must be a finite number > 0 ohm (got {ohm})")
+    if not (math.isfinite(ohm) and 0 < ohm <= 1e8):
+        raise RigError(f"{where}: resistance must be a finite number in (0, 1e8] ohm (got {ohm})")
     return temp_c, ohm
 
 
@@ -197,19 +230,19 @@ class ThermistorResult:
 
 def calibrate_thermistor(probe: str, points: list[tuple[float, float]], model: str, out: str | None
                          ) -> ThermistorResult:
-    """Fit and write ``calibration/thermistor-<probe>-<date>.toml`` (or ``out``)."""
-    fit = fit_thermistor([p[0] for p in points], [p[1] for p in points], model)
-    if not all(math.isfinite(v) for v in fit.coefficients.values()):
-        raise RigError("thermistor calibration: the fit gave non-finite coefficients; check the points")
-    from rig.results import write_text_atomic
+    """Fit and write ``calibration/thermistor-<probe>-<date>.toml`` (or ``out``); a fit that is not an NTC curve
+    over -20..120 C is refused (nothing written)."""
+    from rig.ntc import curve_problem
+    from rig.thermistor_file import ThermistorFile, save_thermistor_file
 
+    fit = fit_thermistor([p[0] for p in points], [p[1] for p in points], model)
+    problem = curve_problem(fit.model, fit.coefficients)
+    if problem is not None:
+        raise RigError(f"thermistor calibration: the {fit.model} fit of these points is not an NTC curve over "
+                       f"-20..120 C ({problem}); check the points; nothing written")
     path = Path(out) if out else Path("calibration") / f"thermistor-{probe}-{_stamp()}.toml"
-    record = {"probe": probe, "created": datetime.now(UTC).isoformat(timespec="seconds"), "model": fit.model,
-              **fit.coefficients, "reference_c": [p[0] for p in points], "resistance_ohm": [p[1] for p in points],
-              "residuals_c": [round(r, 4) for r in fit.residuals_c]}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, to_toml(record))
-    except OSError as error:
-        raise RigError(f"cannot write {path}: {error.strerror or error}") from error
+    record = ThermistorFile(probe=probe, created=now_iso(), model=fit.model, **fit.coefficients,
+                            reference_c=[p[0] for p in points], resistance_ohm=[p[1] for p in points],
+                            residuals_c=[round(r, 4) for r in fit.residuals_c])
+    save_thermistor_file(record, path)
     return ThermistorResult(path, fit.model, fit.coefficients, fit.residuals_c)

@@ -1,4 +1,5 @@
-"""``rig calibrate dark | irradiance | thermistor``: make calibration files (the work is in the library)."""
+"""``rig calibrate dark | irradiance | spectral | thermistor | verify``: make and check calibration files (the work
+is in the library)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.markup import escape
 
 from rig.cli import calibrate_positions
 from rig.cli.common import (
+    EXIT_CLAIM_FAILED,
     EXIT_OK,
     add_bench_args,
     bench_request,
@@ -22,12 +24,14 @@ from rig.cli.common import (
 
 def add_parser(commands) -> None:
     parser = command_parser(
-        commands, "calibrate", "make calibration files (dark, irradiance, spectral, thermistor)",
+        commands, "calibrate", "make calibration files (dark, irradiance, spectral, thermistor) and verify them",
         "Calibration files tie this sensor and jig to physical units; rig run and rig analyze use the active\n"
-        "one (bench config 'calibration =' or --calibration).",
+        "one (bench config 'calibration =' or --calibration). The file keeps every reference's raw readings\n"
+        "and each step refits them all, so the order of the steps does not matter.",
         "rig calibrate dark --out calibration/as7341-1.toml",
         "rig calibrate irradiance --reference-mw-cm2 42 --reference-nm 660 --switch-on --out calibration/s1.toml",
-        "rig calibrate thermistor --probe surface --point 0:32650 --point 25:10000 --point 50:3603")
+        "rig calibrate thermistor --probe surface --point 0:32650 --point 25:10000 --point 50:3603",
+        "rig calibrate verify --reference-mw-cm2 18.7 --reference-peak-nm 658.7 --switch-on")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
 
     dark = command_parser(kinds, "dark", "dark counts: wrap off, sensor covered",
@@ -41,7 +45,8 @@ def add_parser(commands) -> None:
     irradiance = command_parser(
         kinds, "irradiance", "scale against a reference meter (adds points to --out)",
         "Fit the irradiance scale so rig agrees with a trusted meter: live on the bench (the reference source\n"
-        "on the jig) or offline from a counts CSV. Points accumulate in the --out file and are refitted.",
+        "on the jig) or offline from a counts CSV. The raw readings accumulate in the --out file and all are\n"
+        "refitted (through the file's spectral calibration and dark counts, whenever they were made).",
         "rig calibrate irradiance --reference-mw-cm2 42.0 --reference-nm 660 --switch-on --out cal.toml",
         "rig calibrate irradiance readings.csv --transmission 0.05 --out cal.toml")
     add_bench_args(irradiance)
@@ -60,7 +65,8 @@ def add_parser(commands) -> None:
         "Fit this sensor's own filter gains and centre shifts from readings of sources whose peak is known\n"
         "(LEDs measured once with a spectrometer, a 650 nm laser module, narrow-band reference LEDs), offline\n"
         "from a REF_CSV or live on the bench. References accumulate in the --out file and are refitted; the\n"
-        "production spread is the prior, so three references do not overfit. Then recalibrate irradiance.",
+        "production spread is the prior, so three references do not overfit. The irradiance scale stored in\n"
+        "the file is refitted through the new table at the same time.",
         "rig calibrate spectral refs.csv --transmission 0.05 --out calibration/as7341-1.toml",
         "rig calibrate spectral --reference-peak-nm 659.2 --reference-u-nm 0.5 --switch-on --out cal.toml")
     add_bench_args(spectral)
@@ -91,6 +97,32 @@ def add_parser(commands) -> None:
     thermistor.set_defaults(func=thermistor_main)
     calibrate_positions.add_parser(kinds)  # rig calibrate positions (rig/cli/calibrate_positions.py)
 
+    verify = command_parser(
+        kinds, "verify", "read a reference source against the active calibration (changes nothing)",
+        "Read a reference source (live on the jig, or offline from a counts CSV) with the active calibration\n"
+        "(--calibration, else the bench config's) and compare with the reference: the error and whether it\n"
+        "lies inside the combined k=2 uncertainty of the measurement and the reference. Exit 1 when outside.",
+        "rig calibrate verify --reference-mw-cm2 18.7 --reference-peak-nm 658.7 --reference-u-nm 0.5 --switch-on",
+        "rig calibrate verify readings.csv --reference-mw-cm2 18.7 --calibration calibration/bench1.toml")
+    add_bench_args(verify)
+    verify.add_argument("counts_csv", nargs="?", metavar="COUNTS_CSV",
+                        help="offline: readings (rig analyze format); without it the bench is read live")
+    verify.add_argument("--calibration", metavar="FILE", help="calibration file (default: the bench config's)")
+    verify.add_argument("--force-calibration", action="store_true", help="use a calibration made for another sensor")
+    verify.add_argument("--reference-mw-cm2", type=positive_float, help="the reference meter's irradiance at the jig")
+    verify.add_argument("--reference-u-pct", type=positive_float, default=3.0,
+                        help="reference meter's standard uncertainty in %% (default 3)")
+    verify.add_argument("--reference-peak-nm", type=positive_float, help="the source's measured peak")
+    verify.add_argument("--reference-u-nm", type=positive_float, default=1.0,
+                        help="standard uncertainty of that peak (default 1 nm)")
+    verify.add_argument("--reference-fwhm-nm", type=positive_float, help="the source's FWHM (simulated source only)")
+    verify.add_argument("--count", type=positive_int, default=10, help="live readings (default 10)")
+    verify.add_argument("--switch-on", action="store_true",
+                        help="power the source through the wrap switch (guarded like a run)")
+    verify.add_argument("--settle-s", type=positive_float, default=30.0,
+                        help="wait after switching on (default 30 s)")
+    verify.set_defaults(func=verify_main)
+
 
 def _add_source_args(parser, adds: str) -> None:
     """Options shared by the calibrations against a reference source: jig, live readings, output file."""
@@ -102,10 +134,33 @@ def _add_source_args(parser, adds: str) -> None:
     parser.add_argument("--out", metavar="FILE", help=f"calibration file to create or add {adds} to")
 
 
-def _target(args: argparse.Namespace, config):
+def _target(args: argparse.Namespace, config, console: Console):
     from rig.calibration_jobs import calibration_target
 
-    return calibration_target(args.out, config.spectral.sensor_id, config.jig.attenuator, config.jig.transmission)
+    path, calibration, warnings = calibration_target(args.out, config.spectral.sensor_id, config.jig.attenuator,
+                                                     config.jig.transmission)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    return path, calibration
+
+
+def _print_refit(console: Console, calibration, refit) -> None:
+    """What the refit of every stored reading gave (the spectral fit, the irradiance scale)."""
+    for note in refit.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    if refit.spectral is not None:
+        fit = refit.spectral
+        for ref in calibration.spectral_references:
+            console.print(f"reference {ref.reference_peak_nm:g} ± {ref.reference_u_nm:g} nm: {ref.readings} "
+                          f"readings, fitted peak {ref.fitted_peak_nm:.1f} nm, residual {ref.residual_rel:.1%}")
+        console.print("gains (F1..F8, Clear, NIR): " + ", ".join(f"{g:.3f}" for g in fit.gains))
+        console.print("filter shifts nm: " + ", ".join(f"{d:+.1f}" for d in fit.shifts_nm))
+        console.print(f"peak floor (k=2): red {fit.peak_floor_nm['red']:.1f} nm, "
+                      f"NIR {fit.peak_floor_nm['nir']:.1f} nm")
+    if refit.scale is not None:
+        console.print(f"scale {refit.scale.scale:.4f} ± {refit.scale.scale_u_rel:.1%} (standard) from "
+                      f"{len(refit.scale.residuals_rel)} readings; residuals: "
+                      + ", ".join(f"{r:+.1%}" for r in refit.scale.residuals_rel[-10:]))
 
 
 def _locked_bench(args: argparse.Namespace, config, default_wrap=None):
@@ -119,10 +174,10 @@ def _locked_bench(args: argparse.Namespace, config, default_wrap=None):
     return stack, stack.enter_context(bench_request(args).open(default_wrap, config))
 
 
-def _prepare(args: argparse.Namespace):
+def _prepare(args: argparse.Namespace, console: Console):
     """The bench config, the calibration file to write (and its contents) and the attenuator's transmission."""
     config = bench_request(args).config()
-    path, calibration = _target(args, config)
+    path, calibration = _target(args, config, console)
     transmission = getattr(args, "transmission", None) or calibration.transmission or config.jig.transmission
     return config, path, calibration, transmission
 
@@ -141,12 +196,13 @@ def dark_main(args: argparse.Namespace, console: Console) -> int:
 
     config = bench_request(args).config()
     config.spectral.auto_range = False
-    path, calibration = _target(args, config)
+    path, calibration = _target(args, config, console)
     stack, bench = _locked_bench(args, config)
     with stack:
-        dark = calibrate_dark(bench, calibration, args.count)
+        dark, refit = calibrate_dark(bench, calibration, args.count)
     save(calibration, path)
     console.print("dark counts (F1..F8, Clear, NIR): " + ", ".join(f"{d:.2f}" for d in dark))
+    _print_refit(console, calibration, refit)
     console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
     return EXIT_OK
 
@@ -156,7 +212,7 @@ def irradiance_main(args: argparse.Namespace, console: Console) -> int:
     from rig.errors import RigError
     from rig.wiring import reference_source_wrap
 
-    config, path, calibration, transmission = _prepare(args)
+    config, path, calibration, transmission = _prepare(args, console)
     if args.counts_csv:
         readings, references = read_reference_counts(Path(args.counts_csv), args.reference_mw_cm2,
                                                      args.reference_nm)
@@ -165,21 +221,20 @@ def irradiance_main(args: argparse.Namespace, console: Console) -> int:
             raise RigError("--reference-mw-cm2 and --reference-nm are needed for a live calibration")
         readings = _read_live(args, config, reference_source_wrap(args.reference_nm, args.reference_mw_cm2))
         references = [(args.reference_mw_cm2, args.reference_nm)] * len(readings)
-    fit = add_irradiance_points(calibration, readings, references, transmission, args.reference_u_pct)
+    refit = add_irradiance_points(calibration, readings, references, transmission, args.reference_u_pct)
     save(calibration, path)
-    console.print(f"scale {fit.scale:.4f} ± {fit.scale_u_rel:.1%} (standard); residuals: "
-                  + ", ".join(f"{r:+.1%}" for r in fit.residuals_rel[-10:]))
+    _print_refit(console, calibration, refit)
     console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
     return EXIT_OK
 
 
 def spectral_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_jobs import as_spectral_references, save
+    from rig.calibration_jobs import add_spectral_references, as_spectral_references, save
     from rig.errors import RigError
-    from rig.spectral_calibration import add_references, load_reference_csv
+    from rig.spectral_calibration import load_reference_csv
     from rig.wiring import reference_source_wrap
 
-    config, path, calibration, transmission = _prepare(args)
+    config, path, calibration, transmission = _prepare(args, console)
     if args.ref_csv:
         new = load_reference_csv(args.ref_csv)
     else:
@@ -189,21 +244,44 @@ def spectral_main(args: argparse.Namespace, console: Console) -> int:
                                        args.reference_fwhm_nm or 20.0)
         new = as_spectral_references(_read_live(args, config, source), args.reference_peak_nm,
                                      args.reference_fwhm_nm, args.reference_u_nm, args.reference_mw_cm2)
-    had_scale = bool(calibration.points)
-    fit = add_references(calibration, new, transmission)
-    calibration.transmission = transmission
+    refit = add_spectral_references(calibration, new, transmission)
     save(calibration, path)
-    for ref in calibration.spectral_references:
-        console.print(f"reference {ref.reference_peak_nm:g} ± {ref.reference_u_nm:g} nm: {ref.readings} readings, "
-                      f"fitted peak {ref.fitted_peak_nm:.1f} nm, residual {ref.residual_rel:.1%}")
-    console.print("gains (F1..F8, Clear, NIR): " + ", ".join(f"{g:.3f}" for g in fit.gains))
-    console.print("filter shifts nm: " + ", ".join(f"{d:+.1f}" for d in fit.shifts_nm))
-    console.print(f"peak floor (k=2): red {fit.peak_floor_nm['red']:.1f} nm, NIR {fit.peak_floor_nm['nir']:.1f} nm")
-    if had_scale:
-        console.print("[yellow]note:[/] the irradiance scale in this file was fitted with the previous table: "
-                      "run `rig calibrate irradiance --out` again")
+    _print_refit(console, calibration, refit)
     console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
     return EXIT_OK
+
+
+def verify_main(args: argparse.Namespace, console: Console) -> int:
+    from rig.calibration_file import select_calibration
+    from rig.calibration_verify import read_counts_csv, verify
+    from rig.wiring import reference_source_wrap
+
+    config = bench_request(args).config()
+    path = args.calibration or config.calibration
+    calibration, warnings = select_calibration(path, config.spectral.sensor_id, config.jig.transmission,
+                                               config.calibration_max_age_days, args.force_calibration)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    if args.counts_csv:
+        readings = read_counts_csv(Path(args.counts_csv))
+    else:
+        source = reference_source_wrap(args.reference_peak_nm or 660.0, args.reference_mw_cm2 or 30.0,
+                                       args.reference_fwhm_nm or 20.0)
+        readings = _read_live(args, config, source)
+    checks = verify(readings, calibration, args.reference_mw_cm2, args.reference_u_pct / 100.0,
+                    args.reference_peak_nm, args.reference_u_nm)
+    console.print(f"calibration {escape(calibration.id)}, {len(readings)} readings:")
+    for check in checks:
+        verdict = "[green]inside[/]" if check.inside else "[red]OUTSIDE[/]"
+        console.print(f"  {check.quantity}: measured {check.measured:.4g} ± {check.measured_u:.2g} {check.unit}, "
+                      f"reference {check.reference:.4g} ± {check.reference_u:.2g} (k=2): error {check.error:+.3g} "
+                      f"{check.unit} ({check.error / check.reference:+.1%}), allowed ± {check.allowed:.2g}: "
+                      f"{verdict}")
+    inside = all(check.inside for check in checks)
+    console.print("calibration verified: every error inside the stated U" if inside else
+                  "[red]calibration NOT verified[/]: an error lies outside the stated U (recalibrate, or check the "
+                  "reference)")
+    return EXIT_OK if inside else EXIT_CLAIM_FAILED
 
 
 def thermistor_main(args: argparse.Namespace, console: Console) -> int:

@@ -98,7 +98,11 @@ class ThermalProbes:
         if volts <= SHORT_FRACTION * supply:
             return ProbeReading(name, None, volts, None, "short")
         resistance = divider_resistance_ohm(volts, supply, self.config.divider_r_ohm)
-        temp_c = self.thermistors[name].temperature_c(resistance)
+        try:
+            temp_c = self.thermistors[name].temperature_c(resistance)
+        except (ValueError, ZeroDivisionError, OverflowError):  # coefficients that are no NTC curve here
+            return ProbeReading(name, None, volts, resistance, "no temperature for this resistance (check the "
+                                "probe's coefficients)")
         if not VALID_RANGE_C[0] <= temp_c <= VALID_RANGE_C[1]:
             return ProbeReading(name, None, volts, resistance, "out of range")
         return ProbeReading(name, temp_c, volts, resistance)

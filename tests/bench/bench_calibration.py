@@ -57,3 +57,57 @@ def test_irradiance_error_after_calibration():
           f"p95 {np.percentile(errors, 95):.1%}, inside stated uncertainty {np.mean(covered):.1%}, "
           f"saturated readings used {saturated_used}")
     assert np.median(errors) <= 0.05 and saturated_used == 0
+
+
+def test_calibration_files_across_the_production_spread(tmp_path):
+    """The README's calibration (dark, 660 nm irradiance with a 1 % meter, 630/660/850 nm references at u 0.5 nm)
+    on production units, some with a tenth (or 0.3x) of the templates' out-of-band leakage in F1-F4, in two
+    orders: the README's, and irradiance / spectral / irradiance again. Every file written loads, both orders give
+    the same file, and a 645 nm LED at 30 mW/cm2 is verified against it."""
+    import dataclasses
+
+    from test_calibration_files import apply, content, low_leak, read, steps_for
+
+    from rig.calibration_file import load_calibration, save_calibration
+    from rig.calibration_jobs import calibration_target
+    from rig.calibration_verify import verify
+    from rig.errors import RigError
+    from rig.sim.sensor_unit import SensorUnit
+
+    units = {f"as7341-{k}": SensorUnit.draw(f"as7341-{k}", 0) for k in range(1, 6)}
+    units |= {f"as7341-{k}/low 0.1": low_leak(SensorUnit.draw(f"as7341-{k}", 7)) for k in range(6, 9)}
+    units |= {f"as7341-{k}/low 0.3": low_leak(SensorUnit.draw(f"as7341-{k}", 7), 0.3) for k in range(9, 11)}
+    orders = {"README": ["dark", "irradiance 20", "spectral 631", "spectral 658.5", "spectral 852", "irradiance 45"],
+              "issue": ["irradiance 20", "spectral 631", "spectral 658.5", "spectral 852", "irradiance 45", "dark"]}
+    print(f"\n{'unit':18} {'outcome':46} {'scale':>7} {'u':>6} {'max res':>8} {'same':>5} "
+          f"{'645 nm err':>10} {'U':>6} {'inside':>6}")
+    calibrated = same_files = refused = 0
+    for name, unit in units.items():
+        steps = steps_for(unit)
+        made, outcome = {}, "calibrated"
+        for order_name, order in orders.items():
+            path = tmp_path / f"{name.replace('/', '_').replace(' ', '_')}-{order_name}.toml"
+            for step in order:
+                _, calibration, _ = calibration_target(str(path), name, "ND 2.0", 0.01)
+                apply(calibration, steps[step])
+                try:
+                    save_calibration(calibration, path)
+                except RigError as error:  # refused: the file keeps what it had
+                    outcome = "refused: " + str(error).split("'")[1]
+            made[order_name] = load_calibration(path) if path.exists() else None
+        files = [m for m in made.values() if m is not None]
+        same = len(files) == 2 and content(files[0]) == content(dataclasses.replace(files[1], source=files[0].source))
+        same_files += same
+        refused += outcome != "calibrated"
+        readme = made["README"]
+        if readme is None or not readme.has_spectral:
+            print(f"{name:18} {outcome:46}")
+            continue
+        calibrated += outcome == "calibrated"
+        check = verify(read(unit, [(645.0, 20.0, 30.0)], 3, seed=11), readme.calibration(), 30.0, 0.01, None, 0.5)[0]
+        print(f"{name:18} {outcome:46} {readme.scale:7.4f} {readme.scale_u_rel:6.1%} "
+              f"{max(abs(r) for r in readme.residuals_rel):8.1%} {'yes' if same else 'NO':>5} "
+              f"{check.error / 30.0:+10.1%} {check.measured_u / 30.0:6.1%} {'yes' if check.inside else 'NO':>6}")
+    print(f"{len(units)} units: {calibrated} calibrated, {refused} refused a step (the file kept what it had), "
+          f"same file in both orders: {same_files}")
+    assert same_files == len(units)
