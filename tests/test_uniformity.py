@@ -196,7 +196,7 @@ def test_the_cross_calibration_round_trips_and_bad_factors_are_refused(tmp_path)
     path.write_text(path.read_text().replace("position_scales = [1.0,", "position_scales = [9.0,"))
     with pytest.raises(ConfigError) as error:
         load_calibration(path)
-    assert error.value.key == "position_scales"
+    assert error.value.key == "position_scales[0]"  # the bad factor itself is named
 
 
 def test_calibrate_positions_refuses_a_bench_with_one_sensor(tmp_path):

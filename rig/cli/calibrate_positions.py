@@ -44,7 +44,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     from rig.wiring import reference_source_wrap
 
     config = bench_request(args).config()
-    path, calibration = _target(args, config)
+    path, calibration = _target(args, config, console)
     source = reference_source_wrap(args.reference_nm, args.reference_mw_cm2, args.reference_fwhm_nm)
 
     def place(position) -> None:
