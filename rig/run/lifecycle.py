@@ -84,12 +84,11 @@ def samples_header(bench, derive=None) -> list[str]:
     """The ``samples.csv`` columns for this bench (its chip's channels and its probes) and the deriver's
     (claimed lines add theirs: :attr:`rig.derive.Deriver.columns`)."""
     from rig.pulse import PulseResult
-    from rig.responsivity import CHANNELS
     from rig.spectrum import Estimate
 
     derived = list(getattr(derive, "columns", None) or [*Estimate().as_dict(), "calibration_id"])
     pulse = list(PulseResult(0.0, 0.0, False).as_dict())
-    return sample_columns(CHANNELS, derived, pulse, [p.name for p in bench.config.thermal.probes])
+    return sample_columns(bench.chip.channels, derived, pulse, [p.name for p in bench.config.thermal.probes])
 
 
 def apply_sensor_settings(bench, sequence: Sequence) -> None:
@@ -184,8 +183,8 @@ class _Run:
         manifest.backend = bench.backend
         manifest.bench = asdict(bench.config)
         manifest.pin_factory = bench.pin_factory
-        manifest.sensor_id = (f"AS7341 @ I2C bus {bench.config.i2c_bus} 0x{bench.config.spectral.address:02x} "
-                              f"({bench.backend})")
+        manifest.sensor_id = (f"{bench.chip.name.upper()} @ I2C bus {bench.config.i2c_bus} "
+                              f"0x{bench.config.spectral.address:02x} ({bench.backend})")
         self.save_manifest()
         apply_sensor_settings(bench, self.sequence)
         try:
@@ -196,13 +195,13 @@ class _Run:
     def _phases(self, bench, derive, progress) -> None:
         safety = self.sequence.safety
         levels = Levels()
-        from rig.responsivity import CHANNELS
-
-        monitors = standard_monitors(tuple(CHANNELS), bench.config.thermal.skin_probe, safety.interlock_surface_c,
+        monitors = standard_monitors(bench.chip.channels, bench.config.thermal.skin_probe, safety.interlock_surface_c,
                                      safety.trip_samples, safety.max_sensor_failures, safety.max_identical_samples,
                                      levels)
         ctx = self.ctx = RunContext(bench, self.sequence, self.mode.name, self.mode.presses, self.writer, monitors,
                                     levels, derive, progress)
+        if ctx.estimate_note:
+            ctx.event(ctx.estimate_note)
         for number, phase in enumerate(self.sequence.phases, start=1):
             ctx.phase_number, ctx.phase_state = number, {}
             log.info("phase %d/%d: %s", number, len(self.sequence.phases), phase.label)
