@@ -71,8 +71,8 @@ def estimate_unavailable(chip, derive) -> str | None:
     made_for = getattr(derive, "chip", TABLE_CHIP)
     if made_for is chip:
         return None
-    return (f"spectral estimate NOT MEASURED: it is made for the {made_for.name.upper()}'s channels and this bench's "
-            f"chip is the {chip.name.upper()}; raw counts recorded, peaks and irradiance left empty")
+    return (f"spectral estimate NOT MEASURED: the estimate is made for the {made_for.name.upper()}'s channels, this "
+            f"bench has an {chip.name.upper()} (raw counts recorded, peaks and irradiance empty)")
 
 
 class RunContext:

@@ -259,6 +259,8 @@ class _Run:
 
         facts = facts or RunFacts()
         checks = check_claims(self.mode.claims, rows, facts, outcome, reason)
+        if ctx is not None:
+            checks = _not_measured_on_this_chip(checks, ctx)
         try:
             write_csv_atomic(self.run_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
         except OSError as error:
@@ -289,6 +291,26 @@ class _Run:
                 write_json_atomic(path, self.manifest.to_json())
             except OSError as error:
                 log.error("run.json could not be written: %s", error)
+
+
+FLICKER_CLAIMS = ("pulse_hz", "duty_pct", "flicker_pct")  # judged from the flicker capture (the pulse check)
+
+
+def _not_measured_on_this_chip(checks: list[ClaimCheck], ctx: RunContext) -> list[ClaimCheck]:
+    """Claims the bench's chip could not measure (no estimate for its channels, no flicker capture): NOT MEASURED
+    with the reason, never a FAIL for a band the estimate was not there to see."""
+    from dataclasses import replace
+
+    from rig.verdict import Verdict
+
+    flicker = ctx.bench.flicker_unavailable
+    out = []
+    for check in checks:
+        note = flicker if check.claim_id in FLICKER_CLAIMS and flicker else ctx.estimate_note
+        if note and check.measured is None and check.verdict is not Verdict.PASS:
+            check = replace(check, verdict=Verdict.NOT_MEASURED, note=note)
+        out.append(check)
+    return out
 
 
 def _attach_log(path: Path) -> logging.Handler | None:
