@@ -191,3 +191,17 @@ def test_the_guard_of_rig_read_on_says_still_lit_on_either_chip(tmp_path, chip):
                     guard.off()
             else:
                 guard.off()  # the light went out: no error
+
+
+def test_a_sequences_sensor_settings_are_checked_against_the_benchs_chip(tmp_path):
+    # ATIME = ASTEP = 0 is a valid AS7341 setting (loading the sequence checks the default chip) but not an AS7343
+    # one (DS001046 10.2.2): the run refuses before the wrap is switched on
+    from rig.sequence import SensorSettings
+
+    sequence = Sequence(phases=[Phase("dark", 3.0, 1.0), Phase("on"), Phase("measure", 5.0, 1.0), Phase("off")],
+                        sensor=SensorSettings(atime=0, astep=0)).validate()
+    wrap = WrapSpec(strings=RED, modes=[WrapMode("red", ["red"])])
+    config = sim_config(tmp_path, "as7343")
+    result = run_sequence(PROFILE, sequence, lambda: build_sim_bench(config, wrap), tmp_path / "results")
+    assert result.outcome == "ERROR" and "sensor.atime/astep" in result.reason and "not both 0" in result.reason
+    assert result.rows_written == 0 and not result.wrap_left_on

@@ -95,6 +95,11 @@ def apply_sensor_settings(bench, sequence: Sequence) -> None:
     """The sequence's ``[sensor]`` overrides of the bench's spectral settings (validated on loading)."""
     settings = sequence.sensor
     spectral = bench.spectral
+    from dataclasses import replace
+
+    merged = replace(spectral.config, **{key: value for key in ("gain_x", "atime", "astep")
+                                         if (value := getattr(settings, key)) is not None})
+    merged.validate(sequence.source, "sensor")  # against the bench's chip (loading checked the default chip's rules)
     if settings.gain_x is not None:
         spectral.set_gain(settings.gain_x)
     if settings.atime is not None or settings.astep is not None:
