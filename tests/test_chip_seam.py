@@ -205,3 +205,34 @@ def test_a_sequences_sensor_settings_are_checked_against_the_benchs_chip(tmp_pat
     result = run_sequence(PROFILE, sequence, lambda: build_sim_bench(config, wrap), tmp_path / "results")
     assert result.outcome == "ERROR" and "sensor.atime/astep" in result.reason and "not both 0" in result.reason
     assert result.rows_written == 0 and not result.wrap_left_on
+
+
+# --- the real backend's code path on an emulated AS7343 ---
+def test_the_real_backend_opens_the_named_chips_driver_and_refuses_the_other_chip(tmp_path):
+    from rig.errors import HardwareNotFound
+    from rig.hardware.as7343 import AS7343Sensor
+    from rig.hardware.real import build_real_bench
+
+    wrap = WrapSpec(strings=RED, modes=[WrapMode("red", ["red"])])
+    for on_the_bus, in_the_config in (("as7343", "as7343"), ("as7341", "as7343")):
+        sim = build_sim_bench(sim_config(tmp_path, on_the_bus), wrap)
+        sim.switch.close()  # free the mock pins: the real backend drives them now
+        hardware = sim.hardware
+        config = load_bench_config(bench_file(tmp_path, in_the_config))
+        try:
+            if on_the_bus != in_the_config:
+                # an AS7341 board answers at 0x39 but has no AS7343 ID (0x81 in bank 1): a clear error, no fallback
+                with pytest.raises(HardwareNotFound, match=r"no AS7343 at address 0x39.*chip = \"as7343\""):
+                    build_real_bench(config, smbus=hardware.bus.smbus(), pin_factory=hardware.pin_factory,
+                                     clock=hardware.clock)
+                continue
+            with build_real_bench(config, smbus=hardware.bus.smbus(), pin_factory=hardware.pin_factory,
+                                  clock=hardware.clock) as bench:
+                assert bench.backend == "real" and bench.chip is CHIPS["as7343"]
+                assert isinstance(bench.spectral, AS7343Sensor)
+                bench.switch.on()
+                bench.clock.sleep(1.0)
+                row = take_sample(bench)
+                assert row["VIS"] > 100 and row["F6"] > 20 * max(row["F1"], 1)  # 660 nm: F6 (640), not F1 (405)
+        finally:
+            sim.close()
