@@ -1,6 +1,9 @@
 """`rig check`: which of the expected I2C devices answer, with their IDs, and what to check if not.
 
-Reads only; toggles nothing. Works on a real smbus2.SMBus or the simulator's smbus face.
+Reads only and toggles nothing, except that a chip whose ID register sits in a second register bank (the
+AS7343's) has its bank bit set for the read and restored after it. The spectral chip is the one the bench config
+names (``[spectral] chip``): its own ID register and value (:attr:`rig.chips.SpectralChip.identity`).
+Works on a real smbus2.SMBus or the simulator's smbus face.
 """
 
 from __future__ import annotations
