@@ -236,3 +236,21 @@ def test_the_real_backend_opens_the_named_chips_driver_and_refuses_the_other_chi
                 assert row["VIS"] > 100 and row["F6"] > 20 * max(row["F1"], 1)  # 660 nm: F6 (640), not F1 (405)
         finally:
             sim.close()
+
+
+def test_a_simulated_wraps_sensor_spread_draws_an_as7343_unit_from_the_as7343s_own_spread():
+    import numpy as np
+
+    from rig.sim.as7343 import unit_from_spread
+    from rig.sim.sensor_unit import SensorSpread
+
+    table = CHIPS["as7343"].load_responsivity()
+    typical = unit_from_spread("u", 0, SensorSpread(scale=0.0))  # no spread at all: the typical table itself
+    assert typical.responsivity.matrix.shape == table.matrix.shape == (len(table.wavelengths_nm), 13)
+    assert np.allclose(typical.responsivity.matrix, table.matrix)
+    # a wider centre spread (20 nm instead of 2.5) moves the filter centres further, on the same draw
+    narrow = unit_from_spread("u", 0, SensorSpread())
+    wide = unit_from_spread("u", 0, SensorSpread(centre_nm=20.0, centre_limit_nm=40.0))
+    assert np.abs(wide.centre_offset_nm).max() > 3 * np.abs(narrow.centre_offset_nm).max()
+    with pytest.raises(ValueError, match="out_of_band_rel is an AS7341 setting"):
+        unit_from_spread("u", 0, SensorSpread(out_of_band_rel=0.05))
