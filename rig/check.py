@@ -1,18 +1,18 @@
 """`rig check`: which of the expected I2C devices answer, with their IDs, and what to check if not.
 
-Reads only; toggles nothing. Works on a real smbus2.SMBus or the simulator's smbus face.
+Reads only and toggles nothing, except that a chip whose ID register sits in a second register bank (the
+AS7343's) has its bank bit set for the read and restored after it. The spectral chip is the one the bench config
+names (``[spectral] chip``): its own ID register and value (:attr:`rig.chips.SpectralChip.identity`).
+Works on a real smbus2.SMBus or the simulator's smbus face.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rig.chips.as7341 import ID_VALUE as AS7341_ID
-from rig.chips.as7341 import Reg
+from rig.chips import spectral_chip
 from rig.config import BenchConfig
 from rig.hardware.thermal import CONFIG as ADS1115_CONFIG_REGISTER
-
-AS7341_ID_REGISTER = Reg.ID
 
 
 @dataclass(frozen=True)
@@ -26,18 +26,22 @@ class DeviceStatus:
 
 
 def probe_devices(bus, config: BenchConfig) -> list[DeviceStatus]:
-    """Ask each expected chip for its identity (one register read each)."""
+    """Ask each expected chip for its identity (one register read each; a chip whose ID register sits in a second
+    bank, the AS7343's, also sets and restores its bank bit)."""
     where = f"I2C bus {config.i2c_bus}"
     statuses = []
     address = config.spectral.address
+    chip = spectral_chip(config.spectral.chip)
+    name = f"{chip.name.upper()} spectral sensor"
     try:
-        chip_id = bus.read_byte_data(address, AS7341_ID_REGISTER) >> 2
-        ok = chip_id == AS7341_ID
+        chip_id = chip.identity.read_id(bus, address)
+        ok = chip.identity.matches(chip_id)
         detail = (f"ID 0x{chip_id:02x}" if ok else
-                  f"ID 0x{chip_id:02x}, expected 0x{AS7341_ID:02x}: another chip at this address?")
-        statuses.append(DeviceStatus("AS7341 spectral sensor", address, ok, detail))
+                  f"ID 0x{chip_id:02x}, expected 0x{chip.identity.value:02x} ({chip.title}): another chip at this "
+                  "address, or [spectral] chip names the wrong one?")
+        statuses.append(DeviceStatus(name, address, ok, detail))
     except OSError as error:
-        statuses.append(DeviceStatus("AS7341 spectral sensor", address, False,
+        statuses.append(DeviceStatus(name, address, False,
                                      f"no answer on {where} ({error.strerror or error}): check SDA/SCL (GPIO2/3), "
                                      "3.3 V and GND to the breakout, and the address in [spectral]"))
     address = config.thermal.address

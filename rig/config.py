@@ -14,30 +14,47 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from rig.chips.as7341 import GAIN_CODES_X as GAINS_X
 from rig.errors import ConfigError
 
 
 @dataclass
 class SpectralConfig:
-    """AS7341 settings. ``gain_x`` is the nominal gain (0.5 ... 512)."""
+    """Spectral sensor settings, checked against ``chip``'s own gains, ATIME/ASTEP rules and address range.
+
+    ``chip``: a key of :data:`rig.chips.CHIPS` ("as7341", "as7343"); ``gain_x`` a nominal gain that chip has."""
 
     chip: str = "as7341"  # a key of rig.chips.CHIPS
-    address: int = 0x39
+    address: int | None = None  # None: the chip's default address
     sensor_id: str = "as7341-1"
     gain_x: float = 4
-    atime: int = 29
-    astep: int = 599
+    atime: int | None = None  # None: the chip's suggested setting (both ams chips: 29 / 599, about 50 ms)
+    astep: int | None = None
     auto_range: bool = True
     max_autorange_steps: int = 12
+
+    def __post_init__(self) -> None:
+        from rig.chips import CHIPS
+
+        chip = CHIPS.get(self.chip)
+        if chip is not None:  # an unknown chip is validate()'s to name
+            self.address = chip.default_address if self.address is None else self.address
+            self.atime = chip.timing.default_atime if self.atime is None else self.atime
+            self.astep = chip.timing.default_astep if self.astep is None else self.astep
 
     def validate(self, path: str, prefix: str) -> None:
         from rig.chips import CHIPS
 
         _check(self.chip in CHIPS, path, f"{prefix}.chip", "one of " + ", ".join(CHIPS), self.chip)
-        _check(self.gain_x in GAINS_X, path, f"{prefix}.gain_x", f"one of {GAINS_X}", self.gain_x)
-        _check(0 <= self.atime <= 255, path, f"{prefix}.atime", "an integer 0..255", self.atime)
-        _check(0 <= self.astep <= 65534, path, f"{prefix}.astep", "an integer 0..65534", self.astep)
+        chip = CHIPS[self.chip]
+        gains = chip.gain_codes_x
+        _check(self.gain_x in gains, path, f"{prefix}.gain_x", f"one of the {chip.name}'s gains {gains}", self.gain_x)
+        _check(0 <= self.atime <= chip.timing.atime_max, path, f"{prefix}.atime",
+               f"an integer 0..{chip.timing.atime_max}", self.atime)
+        _check(0 <= self.astep <= chip.timing.astep_max, path, f"{prefix}.astep",
+               f"an integer 0..{chip.timing.astep_max}", self.astep)
+        timing_error = chip.timing.check(self.atime, self.astep)
+        _check(timing_error is None, path, f"{prefix}.atime/astep", f"{timing_error} on the {chip.name}",
+               (self.atime, self.astep))
         _check(0 <= self.address <= 0x7F, path, f"{prefix}.address", "a 7-bit I2C address", self.address)
 
 

@@ -8,11 +8,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from rig.chips import CHIPS, SpectralChip
 from rig.claim_ids import claim_id
 from rig.plotting import CUTOUT_COLOUR, Stamp, band_text, draw_band, finite, margins, stamp, view_range
-from rig.responsivity import CHANNELS, Responsivity, gain_ratio
 
-CHANNEL_NM = {"F1": 415, "F2": 445, "F3": 480, "F4": 515, "F5": 555, "F6": 590, "F7": 630, "F8": 680, "NIR": 910}
 VERDICT_COLOURS = {"PASS": "#2e7d32", "MARGINAL": "#f9a825", "FAIL": "#c62828", "NOT MEASURED": "#9e9e9e"}
 PHASE_COLOURS = {"dark": "#616161", "on": "#eeeeee", "warmup": "#ffcc80", "measure": "#a5d6a7", "soak": "#90caf9",
                  "off": "#eeeeee", "cooldown": "#b0bec5", "pulse": "#ce93d8", "uniformity": "#fff59d"}
@@ -30,9 +29,19 @@ def claim_row(summary: pd.DataFrame, identifier: str) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
-def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None) -> Figure:
+def samples_chip(samples: pd.DataFrame) -> SpectralChip:
+    """The chip whose channel columns a samples table has (a clear error if none)."""
+    found = [chip for chip in CHIPS.values() if set(chip.channels) <= set(samples.columns)]
+    if not found:
+        raise ValueError("samples.csv has the channel columns of no known chip (" + ", ".join(CHIPS) + ")")
+    return found[0]
+
+
+def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None, chip: SpectralChip | None = None) -> Figure:
     """Mean basic counts per channel over the measure phase; each fitted LED line at its fitted peak
-    (± its expanded uncertainty) and, when the estimate reports one, its fitted width."""
+    (± its expanded uncertainty) and, when the estimate reports one, its fitted width. ``chip``: the run's
+    spectral chip (default: the one whose channel columns ``samples`` has)."""
+    chip = chip or samples_chip(samples)
     figure = Figure(figsize=(8, 3.8))
     axis = figure.add_subplot()
     measure = samples[(samples.phase_kind == "measure") & (samples.wrap_on == 1) & (samples.saturated == 0)]
@@ -41,16 +50,17 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None) -> Figure:
         margins(figure)
         stamp(figure, info)
         return figure
-    per_basic = measure.gain_x.map(gain_ratio) * measure.t_int_ms
-    basic = {c: float((measure[c] / per_basic).mean()) for c in CHANNELS}
-    names = [c for c in CHANNELS if c != "Clear"]
-    positions = [CHANNEL_NM[c] for c in names]
+    per_basic = measure.gain_x.map(chip.gain_ratio) * measure.t_int_ms
+    basic = {c: float((measure[c] / per_basic).mean()) for c in chip.channels}
+    peaks_nm = chip.channel_peaks_nm
+    names = sorted(chip.spectral_channels, key=peaks_nm.get)
+    positions = [peaks_nm[c] for c in names]
     axis.bar(positions, [basic[c] for c in names], width=18, color="#b71c1c", alpha=0.55, label="measured", gid="bars")
-    axis.set_xticks(positions, [f"{n}\n{CHANNEL_NM[n]}" for n in names], fontsize=7)
+    axis.set_xticks(positions, [f"{n}\n{peaks_nm[n]:.0f}" for n in names], fontsize=7)
     top = max(basic[c] for c in names) or 1.0
     axis.set_ylim(0, top * 1.45)
     responsivity = None
-    model = np.zeros(10)
+    model = np.zeros(chip.n_channels)
     for band, align in (("red", "right"), ("nir", "left")):
         peak = measure.get(f"{band}_peak_nm")
         if peak is None or peak.dropna().empty:
@@ -75,11 +85,11 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None) -> Figure:
             axis.plot(grid, shape * top * 1.1, color=LINE_COLOUR, linewidth=1, alpha=0.7, gid=f"{band}-shape")
             irradiance = measure.get(f"{band}_irradiance_mw_cm2")
             if irradiance is not None and not irradiance.dropna().empty:
-                responsivity = responsivity or Responsivity.load()
+                responsivity = responsivity or chip.load_responsivity()
                 at_sensor_uw = float(irradiance.mean()) * 1000 * float(measure.transmission.mean())
                 model += at_sensor_uw * responsivity.line_response(peak_nm, fwhm_nm)
     if model.any():
-        axis.plot(positions, [model[CHANNELS.index(c)] for c in names], "o", color=LINE_COLOUR,
+        axis.plot(positions, [model[chip.index(c)] for c in names], "o", color=LINE_COLOUR,
                   label="expected from the fitted lines", gid="model")
     axis.set_xlabel("channel and its centre wavelength (nm); peak ± expanded uncertainty (k = 2)")
     axis.set_ylabel("basic counts (per ms at 64x)")

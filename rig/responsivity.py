@@ -9,12 +9,17 @@ No pandas here: this runs on the Pi's sampling path.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
 from rig.chips.as7341 import CHANNELS, GAIN_CODES_X, GAIN_RATIO_VS_64X, STEP_US  # noqa: F401 - re-exported
+from rig.chips.as7341 import CHIP as TABLE_CHIP
+
+# TABLE_CHIP: the chip the names above, the default table and so (until they take a chip) rig.spectrum's estimate,
+# calibration and re-analysis are for. A run on another chip records raw counts and marks the estimate NOT
+# MEASURED (rig.run.context.estimate_unavailable); code that has its chip uses chip.channels, chip.gain_ratio,
+# chip.load_responsivity() instead.
 
 
 def gain_code(gain_x: float) -> int:
@@ -41,7 +46,7 @@ def full_scale_counts(atime: int, astep: int) -> int:
 
 
 def default_table_path() -> Path:
-    return Path(str(files("rig") / "data" / "responsivity.csv"))
+    return TABLE_CHIP.responsivity_path()
 
 
 class Responsivity:

@@ -9,12 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rig.responsivity import gain_ratio
+from rig.chips.model import Role, SpectralChip
 
 
-def clear_basic(clear_counts: float, gain_x: float, t_int_ms: float) -> float:
-    """Clear channel in basic counts (counts per gain ratio per ms): a gain-independent measure of output."""
-    return float(clear_counts) / (gain_ratio(gain_x) * t_int_ms)
+def clear_basic(clear_counts: float, gain_x: float, t_int_ms: float, chip: SpectralChip) -> float:
+    """The broadband channel (AS7341 Clear, AS7343 VIS) in basic counts (counts per ``chip``'s gain ratio per ms):
+    a gain-independent measure of output."""
+    return float(clear_counts) / (chip.gain_ratio(gain_x) * t_int_ms)
+
+
+def broadband_basic(reading, chip: SpectralChip) -> float:
+    """A spectral reading's broadband channel, found by its role in ``chip``, in basic counts (the level the
+    safety checks compare: lit after switch-on, dark after switch-off)."""
+    counts = reading.counts[chip.index_of(Role.BROADBAND)]
+    return clear_basic(counts, reading.gain_x, reading.t_int_ms, chip)
 
 
 def temperature_columns(temperatures: Mapping[str, Any]) -> dict[str, Any]:
@@ -38,7 +46,8 @@ def take_sample(bench, t0_s: float = 0.0, position=None) -> dict[str, Any]:
     temperatures = bench.read_temperatures()
     row: dict[str, Any] = {"t_s": round(reading.t_s - t0_s, 4), "wrap_on": bench.switch.is_on}
     row.update(reading.as_dict())
-    row["clear_basic"] = round(clear_basic(row["Clear"], reading.gain_x, reading.t_int_ms), 4)
+    # the column keeps its name on every chip: the broadband channel (by role) in basic counts
+    row["clear_basic"] = round(broadband_basic(reading, bench.chip), 4)
     row.update(temperature_columns(temperatures))
     row["i2c_retries"] = bench.retries.retries - retries_before
     row["position"] = "" if position is None else position.name

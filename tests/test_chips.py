@@ -24,9 +24,7 @@ AS7343_DATASHEET = {"F1": (405, 30), "F2": (425, 22), "FZ": (450, 55), "F3": (47
 
 def test_as7341_value_equals_the_constants_the_code_uses_now():
     from rig import responsivity
-    from rig.check import AS7341_ID, AS7341_ID_REGISTER
     from rig.config import SpectralConfig
-    from rig.report_plots import CHANNEL_NM
     from rig.sim.sensor_unit import SensorSpread
     from rig.spectral_calibration import SHIFTED
 
@@ -44,15 +42,15 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
     assert (AS7341.default_address, AS7341.timing.default_atime, AS7341.timing.default_astep) == \
         (config.address, config.atime, config.astep)
     identity = AS7341.identity
-    assert (identity.register, identity.value, identity.shift) == (AS7341_ID_REGISTER, AS7341_ID, 2)
+    assert (identity.register, identity.value, identity.shift) == (0x92, 0x09, 2)  # DS000504: ID bits 7:2 at 0x92
     assert AS7341.responsivity_path() == responsivity.default_table_path()
     assert np.array_equal(AS7341.load_responsivity().matrix, responsivity.Responsivity.load().matrix)
-    # safety code reads the broadband channel as counts[-2] today (run/guard.py, run/phases.py)
-    assert AS7341.index_of(Role.BROADBAND) == len(AS7341.channels) - 2 == responsivity.CHANNELS.index("Clear")
+    assert AS7341.index_of(Role.BROADBAND) == responsivity.CHANNELS.index("Clear")
     assert AS7341.index_of(Role.NIR) == responsivity.CHANNELS.index("NIR")
     assert AS7341.name_of(Role.FLICKER) == "Clear"  # the emulator's flicker samples use Clear's response
     assert AS7341.filters_from(580.0) == SHIFTED
-    assert AS7341.channel_peaks_nm == CHANNEL_NM
+    assert AS7341.channel_peaks_nm == {"F1": 415, "F2": 445, "F3": 480, "F4": 515, "F5": 555, "F6": 590, "F7": 630,
+                                       "F8": 680, "NIR": 910}  # DS000504 typical peaks (report plots' ticks)
     assert dict(zip(AS7341.channels, AS7341.labels, strict=True))["F7"] == "F7 630"  # cli/common.py's header
     spread, now = AS7341.spread, SensorSpread()
     assert (spread.centre_sigma_nm, spread.centre_limit_nm, spread.width_rel, spread.skew_per_100nm,

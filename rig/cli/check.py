@@ -13,9 +13,10 @@ from rig.cli.common import EXIT_BAD_INPUT, EXIT_OK, add_bench_args, bench_reques
 def add_parser(commands) -> None:
     parser = command_parser(
         commands, "check", "check the wiring: every chip answers, GPIO works, one reading",
-        "Probe the AS7341 and the ADS1115 on the configured I2C bus (one identity read each), name the\n"
-        "gpiozero pin factory that drives the switch (and how to get one when none loads), then take one\n"
-        "reading with the wrap off. Switches nothing. Takes the bench lock.",
+        "Probe the spectral chip ([spectral] chip: its own ID register) and the ADS1115 on the configured\n"
+        "I2C bus (one identity read each), name the gpiozero pin factory that drives the switch (and how to\n"
+        "get one when none loads), then take one reading with the wrap off. Switches nothing. Takes the\n"
+        "bench lock.",
         "rig check", "rig check --bench ~/.config/rig/bench.toml", "rig check --sim")
     add_bench_args(parser)
     parser.add_argument("--out", metavar="DIR", default="results",
@@ -58,5 +59,6 @@ def main(args: argparse.Namespace, console: Console) -> int:
                       f"{'GPIO' + str(button) if button is not None else 'none'} (not toggled); "
                       f"pin factory {bench.pin_factory}; backend {bench.backend}")
         row = take_sample(bench)
-        console.print(readings_table([row], "one reading, wrap off", [p.name for p in config.thermal.probes]))
+        console.print(readings_table([row], "one reading, wrap off", [p.name for p in config.thermal.probes],
+                                     bench.chip))
     return EXIT_OK if all(s.present for s in statuses) else EXIT_BAD_INPUT

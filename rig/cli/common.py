@@ -129,11 +129,15 @@ def frame_table(frame, title: str, max_columns: int | None = None) -> Table:
     return table
 
 
-def readings_table(rows: list[dict], title: str, probes: list[str]) -> Table:
-    """Raw bench readings (``rig read``, ``rig check``)."""
+def readings_table(rows: list[dict], title: str, probes: list[str], chip) -> Table:
+    """Raw bench readings (``rig read``, ``rig check``): the ``chip``'s red filters (600 nm up), broadband and NIR."""
+    from rig.chips import Role
+
     table = Table(title=escape(title))
+    red = [name for name in chip.filters_from(600.0) if Role.FILTER in chip.spec(name).roles]
+    shown = (*red, chip.name_of(Role.BROADBAND), chip.name_of(Role.NIR))
     columns = [("t_s", "t (s)"), ("wrap_on", "wrap"), ("gain_x", "gain"), ("t_int_ms", "t_int ms"),
-               ("F7", "F7 630"), ("F8", "F8 680"), ("Clear", "Clear"), ("NIR", "NIR"), ("saturated", "sat")]
+               *((name, chip.spec(name).label) for name in shown), ("saturated", "sat")]
     for probe in probes:
         columns += [(f"{probe}_c", f"{probe} C"), (f"{probe}_ohm", f"{probe} Ω")]
     for _, header in columns:

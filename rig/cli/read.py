@@ -52,5 +52,6 @@ def main(args: argparse.Namespace, console: Console) -> int:
             guard.observe(rows[-1])
             guard.sleep(args.interval)
         guard.off()
-    console.print(readings_table(rows, f"{bench.backend} bench readings", [p.name for p in config.thermal.probes]))
+    console.print(readings_table(rows, f"{bench.backend} bench readings", [p.name for p in config.thermal.probes],
+                                 bench.chip))
     return EXIT_OK

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from adafruit_as7343 import AS7343, SmuxMode
 
 from rig.chips.as7343 import AUTO_SMUX_CYCLES, CHIP, Bit, Reg
-from rig.chips.model import Role
+from rig.chips.model import Role, SpectralChip
 from rig.clock import Clock
 from rig.config import SpectralConfig
 from rig.errors import SensorFault
@@ -51,6 +51,11 @@ class AS7343Reading:
     def saturated(self) -> bool:
         return any(self.saturated_analog) or any(self.saturated_digital)
 
+    @property
+    def chip(self) -> SpectralChip:
+        """The chip this reading's counts are in the channel order of."""
+        return CHIP
+
     def as_dict(self) -> dict[str, object]:
         row: dict[str, object] = dict(zip(self.channels, self.counts, strict=True))
         row.update(gain_x=self.gain_x, atime=self.atime, astep=self.astep, t_int_ms=round(self.t_int_ms, 4),
@@ -70,6 +75,7 @@ class AS7343Sensor(AS7343):
     """AS7343 on any busio.I2C-shaped bus; ``clock`` times the measurements."""
 
     chip = CHIP
+    flicker_capture = False  # flicker detection and its FIFO are not read (nor emulated): no pulse check
 
     def __init__(self, i2c, config: SpectralConfig, clock: Clock, attenuator: str, transmission: float) -> None:
         super().__init__(i2c, config.address)  # the driver's ID check (bank 1), software reset, power on

@@ -12,14 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rig.chips import SpectralChip, spectral_chip
 from rig.clock import Clock
 from rig.config import BenchConfig
+from rig.errors import RigError
 from rig.hardware.retry import RetryCounter, with_retries
 
 if TYPE_CHECKING:
     from rig.hardware.spectral import SpectralReading, SpectralSensor
     from rig.hardware.switch import WrapSwitch
     from rig.hardware.thermal import ProbeReading, ThermalProbes
+
+
+class FlickerUnavailable(RigError):
+    """The bench's chip has no flicker capture rig can read: the pulse check is not measured."""
 
 
 @dataclass
@@ -38,6 +44,8 @@ class Position:
 class Bench:
     """Sensors and switch of one bench; a context manager whose exit leaves the wrap off.
 
+    ``chip`` is the spectral chip the bench config names (``[spectral] chip``): the value every layer reads
+    channel names, roles, gains and timing from (the sensor must be that chip's driver);
     ``backend`` is ``"real"`` or ``"sim"`` (recorded with every result);
     ``probe_bus`` is an smbus2-shaped handle for ``rig check``'s identity reads;
     ``pin_factory`` names gpiozero's pin factory in use; ``operator`` moves the
@@ -56,6 +64,11 @@ class Bench:
         probe_bus: Any = None,
     ) -> None:
         self.config = config
+        self.chip: SpectralChip = spectral_chip(config.spectral.chip)
+        sensor_chip = getattr(spectral, "chip", self.chip)
+        if sensor_chip is not self.chip:
+            raise ValueError(f"the bench config names the {self.chip.name} but its sensor is an {sensor_chip.name} "
+                             f"driver ({type(spectral).__name__})")
         self.clock = clock
         self.spectral = spectral
         self.thermal = thermal
@@ -85,7 +98,10 @@ class Bench:
         :class:`~rig.pulse.PulseResult` and the locked integration time (ms) or None."""
         from rig.pulse.detect import MIN_TRACE_S, detect_pulsing, lock_integration
 
-        where = f"AS7341 flicker capture at 0x{self.config.spectral.address:02x} on I2C bus {self.config.i2c_bus}"
+        where = (f"{self.chip.name.upper()} flicker capture at 0x{self.config.spectral.address:02x} on I2C bus "
+                 f"{self.config.i2c_bus}")
+        if self.flicker_unavailable:
+            raise FlickerUnavailable(self.flicker_unavailable)
 
         def run():
             if self.main_select is not None:
@@ -95,20 +111,29 @@ class Bench:
         result = with_retries(run, self.clock, where, self.retries)
         return result, lock_integration(self.spectral, result)
 
+    @property
+    def flicker_unavailable(self) -> str | None:
+        """Why this bench cannot run the pulse check (the flicker capture), or None when it can."""
+        if getattr(self.spectral, "flicker_capture", False):
+            return None
+        return (f"the flicker capture is not available on the {self.chip.name.upper()} (rig's reader for it has "
+                "no flicker-FIFO capture): pulse frequency, duty and percent flicker NOT MEASURED, and readings are "
+                "not locked to a pulse period")
+
     def describe(self) -> dict[str, Any]:
         """Extra facts for ``run.json`` after the bench closed (the simulator adds its wrap's true state)."""
         return {}
 
     def read_spectrum(self) -> SpectralReading:
         """A full spectral reading; transient I2C errors are retried with back-off, then a SensorFault."""
-        where = f"AS7341 at 0x{self.config.spectral.address:02x} on I2C bus {self.config.i2c_bus}"
+        where = f"{self.chip.name.upper()} at 0x{self.config.spectral.address:02x} on I2C bus {self.config.i2c_bus}"
         if self.main_select is not None:
             self.main_select()
         return with_retries(self.spectral.read, self.clock, where, self.retries)
 
     def read_at(self, position: Position) -> SpectralReading:
         """A reading at one uniformity position (mux channel selected, or the sensor moved there first)."""
-        where = f"AS7341 at position '{position.name}' on I2C bus {self.config.i2c_bus}"
+        where = f"{self.chip.name.upper()} at position '{position.name}' on I2C bus {self.config.i2c_bus}"
 
         def read() -> SpectralReading:
             position.select()

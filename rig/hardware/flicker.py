@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rig.chips.as7341 import FIFO_ENTRIES, STEP_US, Bit, Reg
+from rig.chips.as7341 import CHIP, FIFO_ENTRIES, Bit, Reg
 from rig.errors import SensorFault
 from rig.hardware.spectral import SpectralSensor
-from rig.responsivity import GAIN_CODES_X, GAIN_RATIO_VS_64X
 
-STEP_S = STEP_US * 1e-6
+# this capture drives the AS7341's own flicker FIFO: its registers, gains and step, and no other chip's
+GAIN_CODES_X, GAIN_RATIO_VS_64X = CHIP.gain_codes_x, CHIP.gain_ratio_vs_64x
+STEP_S = CHIP.timing.step_us * 1e-6
 TARGET_PEAK_COUNTS = 20000.0
 BURST_STEPS = (2, 5, 13, 37)  # apertures of 5.6, 13.9, 36.1, 103 us: co-prime sampling rates, 180 .. 9.7 kHz
 BURSTS_PER_APERTURE = 8

@@ -7,7 +7,8 @@ this exact code path, mux selection included, runs without a Pi).
 A chip that does not answer, or a pin factory that does not load, is a
 :class:`~rig.errors.HardwareNotFound` naming what is missing and how to fix it;
 there is no fallback to simulation. With ``[[positions]]`` behind a TCA9548A
-mux, one AS7341 per mux channel is opened (the first is the main sensor); with
+mux, one spectral sensor (the chip ``[spectral] chip`` names, through that chip's
+own driver) per mux channel is opened (the first is the main sensor); with
 hand-moved positions the one sensor is moved by the operator when prompted.
 """
 
@@ -54,7 +55,8 @@ def build_real_bench(config: BenchConfig, *, smbus: Any = None, pin_factory: Any
     positions: list[Position] = []
     try:
         i2c = SMBusI2C(bus)
-        driver = spectral_chip(config.spectral.chip).load("driver")
+        chip = spectral_chip(config.spectral.chip)
+        driver = chip.load("driver")  # that chip's driver: a wrong chip fails its ID check, never falls back
 
         def open_sensor(where: str):
             try:
@@ -62,7 +64,8 @@ def build_real_bench(config: BenchConfig, *, smbus: Any = None, pin_factory: Any
                                       transmission=config.jig.transmission)
             except (OSError, ValueError, RuntimeError) as error:
                 raise HardwareNotFound(
-                    f"no AS7341 at address 0x{config.spectral.address:02x} {where} on {device}: {error}") from error
+                    f"no {chip.name.upper()} at address 0x{config.spectral.address:02x} {where} on {device}: {error} "
+                    f"([spectral] chip = \"{chip.name}\": is that the chip on the board?)") from error
 
         for position in config.positions:
             if position.mux_channel is None:

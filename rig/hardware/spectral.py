@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from adafruit_as7341 import AS7341
 
-from rig.chips.as7341 import Bit, Reg
+from rig.chips.as7341 import CHIP, Bit, Reg
+from rig.chips.model import SpectralChip
 from rig.clock import Clock
 from rig.config import SpectralConfig
 from rig.errors import SensorFault
-from rig.responsivity import CHANNELS, GAIN_CODES_X, STEP_US, full_scale_counts, gain_code, integration_time_ms
 
 WEAK_FRACTION = 0.20  # largest channel below 20 % of full scale: step sensitivity up (better signal-to-noise)
-STEP_S = STEP_US * 1e-6
+STEP_S = CHIP.timing.step_us * 1e-6
 MIN_ASTEP = 99  # shortest integration auto-range goes to: (ATIME+1) x 100 steps
 
 
@@ -48,8 +48,13 @@ class SpectralReading:
     def saturated(self) -> bool:
         return any(self.saturated_analog) or any(self.saturated_digital)
 
+    @property
+    def chip(self) -> SpectralChip:
+        """The chip this reading's counts are in the channel order of."""
+        return CHIP
+
     def as_dict(self) -> dict[str, object]:
-        row: dict[str, object] = dict(zip(CHANNELS, self.counts, strict=True))
+        row: dict[str, object] = dict(zip(CHIP.channels, self.counts, strict=True))
         row.update(gain_x=self.gain_x, atime=self.atime, astep=self.astep, t_int_ms=round(self.t_int_ms, 4),
                    saturated=self.saturated, attenuator=self.attenuator, transmission=self.transmission)
         return row
@@ -57,6 +62,9 @@ class SpectralReading:
 
 class SpectralSensor(AS7341):
     """AS7341 on any busio.I2C-shaped bus; ``clock`` times the integrations."""
+
+    chip = CHIP
+    flicker_capture = True  # rig.hardware.flicker drives its flicker FIFO (the pulse check)
 
     def __init__(self, i2c, config: SpectralConfig, clock: Clock, attenuator: str, transmission: float) -> None:
         super().__init__(i2c, config.address)  # the driver's ID check and default setup
@@ -73,7 +81,7 @@ class SpectralSensor(AS7341):
     def set_gain(self, gain_x: float) -> None:
         """Nominal gain 0.5x .. 512x."""
         self._gain_x = float(gain_x)
-        self._write(bytes([Reg.CFG1, gain_code(float(gain_x))]))
+        self._write(bytes([Reg.CFG1, CHIP.gain_code(float(gain_x))]))
 
     def set_timing(self, atime: int, astep: int) -> None:
         """Integration time (ATIME + 1) x (ASTEP + 1) x 2.78 us."""
@@ -86,14 +94,14 @@ class SpectralSensor(AS7341):
         sees the duty-cycle mean whatever its phase; auto-range then changes gain only. Returns t_int in ms."""
         periods = max(1, math.ceil(min_s / period_s))
         steps = round(periods * period_s / ((self._atime + 1) * STEP_S))
-        self.set_timing(self._atime, max(0, min(65534, steps - 1)))
+        self.set_timing(self._atime, max(0, min(CHIP.timing.astep_max, steps - 1)))
         self.config.astep = self._astep
         self.timing_locked = True
         return self.t_int_ms
 
     @property
     def t_int_ms(self) -> float:
-        return integration_time_ms(self._atime, self._astep)
+        return CHIP.integration_time_ms(self._atime, self._astep)
 
     # --- reading ------------------------------------------------------------------------
     def read(self) -> SpectralReading:
@@ -114,12 +122,12 @@ class SpectralSensor(AS7341):
         return reading
 
     def _less_sensitive(self, reading: SpectralReading) -> bool:
-        code = gain_code(self._gain_x)
+        code = CHIP.gain_code(self._gain_x)
         if code > 0 or self.timing_locked:
             if code == 0:
                 return False
             # jump by the saturation depth when digital only, one step when analog (depth unknown)
-            self.set_gain(GAIN_CODES_X[max(0, code - (1 if any(reading.saturated_analog) else 2))])
+            self.set_gain(CHIP.gain_codes_x[max(0, code - (1 if any(reading.saturated_analog) else 2))])
             return True
         if self._astep > MIN_ASTEP:
             self.set_timing(self._atime, max(MIN_ASTEP, (self._astep + 1) // 4 - 1))
@@ -130,11 +138,12 @@ class SpectralSensor(AS7341):
         if self._astep < self.config.astep and not self.timing_locked:
             self.set_timing(self._atime, min(self.config.astep, (self._astep + 1) * 4 - 1))
             return True
-        code = gain_code(self._gain_x)
-        if code < len(GAIN_CODES_X) - 1:
+        code = CHIP.gain_code(self._gain_x)
+        top = len(CHIP.gain_codes_x) - 1
+        if code < top:
             headroom = reading.full_scale / max(max(reading.counts), 1)
             steps = 1 if headroom < 4 else 2 if headroom < 16 else 3
-            self.set_gain(GAIN_CODES_X[min(len(GAIN_CODES_X) - 1, code + steps)])
+            self.set_gain(CHIP.gain_codes_x[min(top, code + steps)])
             return True
         return False
 
@@ -147,7 +156,7 @@ class SpectralSensor(AS7341):
         counts = (f1, f2, f3, f4, f5, f6, f7, f8, round((clear_a + clear_b) / 2), round((nir_a + nir_b) / 2))
         return SpectralReading(
             t_s=self.clock.monotonic(), counts=counts, gain_x=self._gain_x, atime=self._atime, astep=self._astep,
-            t_int_ms=self.t_int_ms, full_scale=full_scale_counts(self._atime, self._astep),
+            t_int_ms=self.t_int_ms, full_scale=CHIP.full_scale_counts(self._atime, self._astep),
             saturated_analog=(sat_a[0], sat_b[0]), saturated_digital=(sat_a[1], sat_b[1]),
             attenuator=self.attenuator, transmission=self.transmission)
 
@@ -167,7 +176,7 @@ class SpectralSensor(AS7341):
         values = (data[0], *(int.from_bytes(data[1 + 2 * i:3 + 2 * i], "little") for i in range(6)))
         analog = bool(status2 & Bit.ASAT_ANALOG)
         digital = bool(status2 & Bit.ASAT_DIGITAL)
-        at_full_scale = max(values[1:]) >= full_scale_counts(self._atime, self._astep)
+        at_full_scale = max(values[1:]) >= CHIP.full_scale_counts(self._atime, self._astep)
         if (data[0] & Bit.ASAT or at_full_scale) and not analog:
             digital = True  # ASTATUS.ASAT or a full-scale value: never let it pass as a measurement
         return values, (analog, digital)

@@ -68,10 +68,12 @@ class ApertureSet:
 def group_bursts(bursts: Sequence[Burst], dark_counts: float = 0.0) -> list[ApertureSet]:
     """Bursts grouped by aperture (shortest first); bursts shorter than 32 samples are dropped."""
     by_steps: dict[int, list[np.ndarray]] = {}
+    aperture_s: dict[int, float] = {}  # each burst's own sample period (its chip's step x FD_TIME + 1)
     for burst in bursts:
         if len(burst.samples) >= 32:
             by_steps.setdefault(burst.steps, []).append(np.asarray(burst.samples, float) - dark_counts)
-    return [ApertureSet(steps * 2.78e-6, 1.0 / (steps * 2.78e-6), tuple(group))
+            aperture_s.setdefault(burst.steps, burst.period_s)
+    return [ApertureSet(aperture_s[steps], 1.0 / aperture_s[steps], tuple(group))
             for steps, group in sorted(by_steps.items())]
 
 

@@ -61,14 +61,26 @@ class DarkBaseline:
             self.counts[channel] = previous + (float(row[channel]) - previous) / self.n
 
 
+def estimate_unavailable(chip, derive) -> str | None:
+    """Why ``derive`` cannot estimate readings of ``chip`` (None if it can): a deriver names its ``chip``, else it
+    is for the table's chip (:data:`rig.responsivity.TABLE_CHIP`)."""
+    if derive is None:
+        return None
+    from rig.responsivity import TABLE_CHIP
+
+    made_for = getattr(derive, "chip", TABLE_CHIP)
+    if made_for is chip:
+        return None
+    return (f"spectral estimate NOT MEASURED: the estimate is made for the {made_for.name.upper()}'s channels, this "
+            f"bench has an {chip.name.upper()} (raw counts recorded, peaks and irradiance empty)")
+
+
 class RunContext:
     """Everything a phase needs: the bench, the sequence, the writer, the monitors and the run's facts."""
 
     def __init__(self, bench, sequence, mode_name: str, presses: int, writer: SamplesWriter,
                  monitors: MonitorSet, levels: Levels, derive: Deriver | None = None,
                  progress: Callable[[Progress], None] | None = None) -> None:
-        from rig.responsivity import CHANNELS
-
         self.bench = bench
         self.clock = bench.clock
         self.sequence = sequence
@@ -78,11 +90,14 @@ class RunContext:
         self.monitors = monitors
         self.levels = levels
         self.derive = derive
+        self.estimate_note = estimate_unavailable(bench.chip, derive)
+        if self.estimate_note:
+            self.derive = None  # raw counts recorded; the derived columns stay empty
         self.progress = progress
         self.t0 = self.clock.monotonic()
         self.rows: list[dict[str, Any]] = []
         self.events: list[str] = []
-        self.dark = DarkBaseline(tuple(CHANNELS))
+        self.dark = DarkBaseline(bench.chip.channels)
         self.facts = RunFacts(skin_probe=bench.config.thermal.skin_probe)
         self.failures_in_a_row = 0
         self.phase_number = 0

@@ -9,7 +9,7 @@ from rig.hardware.bench import Bench
 from rig.run.monitors import MonitorSet, OverTemperature, ProbeFault
 from rig.run.phases import OFF_SETTLE_S
 from rig.run.signals import RunAborted, WrapStillLit
-from rig.sample import clear_basic, temperature_columns
+from rig.sample import broadband_basic, temperature_columns
 from rig.sequence import SafetyLimits
 
 STILL_LIT_FRACTION = 0.5  # after switch-off, more than half the light seen while on: the switch has failed on
@@ -55,7 +55,7 @@ class WrapGuard:
     def note_reading(self, reading) -> None:
         """A spectral reading taken while on: its light level, then the temperature check."""
         if self.bench.switch.is_on and not reading.saturated:
-            level = clear_basic(reading.counts[-2], reading.gain_x, reading.t_int_ms)
+            level = broadband_basic(reading, self.bench.chip)
             self.lit_level = max(self.lit_level or 0.0, level)
         if self.bench.switch.is_on:
             self.check()
@@ -68,6 +68,6 @@ class WrapGuard:
             return
         self.bench.clock.sleep(OFF_SETTLE_S)
         reading = self.bench.read_spectrum()
-        if clear_basic(reading.counts[-2], reading.gain_x, reading.t_int_ms) > STILL_LIT_FRACTION * self.lit_level:
+        if broadband_basic(reading, self.bench.chip) > STILL_LIT_FRACTION * self.lit_level:
             raise WrapStillLit("WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; disconnect its "
                                "power by hand")

@@ -84,18 +84,22 @@ def samples_header(bench, derive=None) -> list[str]:
     """The ``samples.csv`` columns for this bench (its chip's channels and its probes) and the deriver's
     (claimed lines add theirs: :attr:`rig.derive.Deriver.columns`)."""
     from rig.pulse import PulseResult
-    from rig.responsivity import CHANNELS
     from rig.spectrum import Estimate
 
     derived = list(getattr(derive, "columns", None) or [*Estimate().as_dict(), "calibration_id"])
     pulse = list(PulseResult(0.0, 0.0, False).as_dict())
-    return sample_columns(CHANNELS, derived, pulse, [p.name for p in bench.config.thermal.probes])
+    return sample_columns(bench.chip.channels, derived, pulse, [p.name for p in bench.config.thermal.probes])
 
 
 def apply_sensor_settings(bench, sequence: Sequence) -> None:
     """The sequence's ``[sensor]`` overrides of the bench's spectral settings (validated on loading)."""
     settings = sequence.sensor
     spectral = bench.spectral
+    from dataclasses import replace
+
+    merged = replace(spectral.config, **{key: value for key in ("gain_x", "atime", "astep")
+                                         if (value := getattr(settings, key)) is not None})
+    merged.validate(sequence.source, "sensor")  # against the bench's chip (loading checked the default chip's rules)
     if settings.gain_x is not None:
         spectral.set_gain(settings.gain_x)
     if settings.atime is not None or settings.astep is not None:
@@ -184,8 +188,8 @@ class _Run:
         manifest.backend = bench.backend
         manifest.bench = asdict(bench.config)
         manifest.pin_factory = bench.pin_factory
-        manifest.sensor_id = (f"AS7341 @ I2C bus {bench.config.i2c_bus} 0x{bench.config.spectral.address:02x} "
-                              f"({bench.backend})")
+        manifest.sensor_id = (f"{bench.chip.name.upper()} @ I2C bus {bench.config.i2c_bus} "
+                              f"0x{bench.config.spectral.address:02x} ({bench.backend})")
         self.save_manifest()
         apply_sensor_settings(bench, self.sequence)
         try:
@@ -196,13 +200,13 @@ class _Run:
     def _phases(self, bench, derive, progress) -> None:
         safety = self.sequence.safety
         levels = Levels()
-        from rig.responsivity import CHANNELS
-
-        monitors = standard_monitors(tuple(CHANNELS), bench.config.thermal.skin_probe, safety.interlock_surface_c,
+        monitors = standard_monitors(bench.chip.channels, bench.config.thermal.skin_probe, safety.interlock_surface_c,
                                      safety.trip_samples, safety.max_sensor_failures, safety.max_identical_samples,
                                      levels)
         ctx = self.ctx = RunContext(bench, self.sequence, self.mode.name, self.mode.presses, self.writer, monitors,
                                     levels, derive, progress)
+        if ctx.estimate_note:
+            ctx.event(ctx.estimate_note)
         for number, phase in enumerate(self.sequence.phases, start=1):
             ctx.phase_number, ctx.phase_state = number, {}
             log.info("phase %d/%d: %s", number, len(self.sequence.phases), phase.label)
@@ -260,6 +264,8 @@ class _Run:
 
         facts = facts or RunFacts()
         checks = check_claims(self.mode.claims, rows, facts, outcome, reason)
+        if ctx is not None:
+            checks = _not_measured_on_this_chip(checks, ctx)
         release_reserve(self.run_dir)  # the space held since the start: a full disk still gets the record
         try:
             write_csv_atomic(self.run_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
@@ -291,6 +297,26 @@ class _Run:
                 write_run_record(path, self.manifest.to_json())
             except OSError as error:
                 log.error("run.json could not be written: %s", error)
+
+
+FLICKER_CLAIMS = ("pulse_hz", "duty_pct", "flicker_pct")  # judged from the flicker capture (the pulse check)
+
+
+def _not_measured_on_this_chip(checks: list[ClaimCheck], ctx: RunContext) -> list[ClaimCheck]:
+    """Claims the bench's chip could not measure (no estimate for its channels, no flicker capture): NOT MEASURED
+    with the reason, never a FAIL for a band the estimate was not there to see."""
+    from dataclasses import replace
+
+    from rig.verdict import Verdict
+
+    flicker = ctx.bench.flicker_unavailable
+    out = []
+    for check in checks:
+        note = flicker if check.claim_id in FLICKER_CLAIMS and flicker else ctx.estimate_note
+        if note and check.measured is None and check.verdict is not Verdict.PASS:
+            check = replace(check, verdict=Verdict.NOT_MEASURED, note=note)
+        out.append(check)
+    return out
 
 
 def _attach_log(path: Path) -> logging.Handler | None:

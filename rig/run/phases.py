@@ -127,13 +127,16 @@ def detect_pulsing(ctx: RunContext, phase: Phase, capture_s: float | None = None
     run's facts (the pulse claims) and ``pulse.csv``; a pulsed light locks the integration to whole periods."""
     from rig.errors import SensorFault
     from rig.results import write_csv_atomic
-    from rig.sample import clear_basic
+    from rig.sample import broadband_basic
 
     bench = ctx.bench
     keep: list = []
+    if bench.flicker_unavailable:  # e.g. an AS7343 bench: the pulse claims are judged NOT MEASURED
+        ctx.event(f"pulse check NOT MEASURED: {bench.flicker_unavailable}")
+        return
     try:
         reading = bench.read_spectrum()
-        level = clear_basic(reading.counts[-2], reading.gain_x, reading.t_int_ms)
+        level = broadband_basic(reading, bench.chip)
         result, locked_ms = bench.detect_pulsing(level, capture_s, keep)
     except SensorFault as error:
         ctx.event(f"pulse detection failed ({error}): readings are not locked to a pulse period")

@@ -27,7 +27,7 @@ from rig.chips.as7341 import CHANNELS, FIFO_ENTRIES, ID_VALUE, Bit, Reg
 from rig.responsivity import GAIN_RATIO_VS_64X, Responsivity, full_scale_counts, integration_time_ms
 from rig.sim.bus import SimI2CDevice
 from rig.sim.optics import LightSource, SpectralLine, weighted_between
-from rig.sim.sensor_unit import SensorUnit
+from rig.sim.sensor_unit import SensorSpread, SensorUnit
 
 # the chip's registers and bits, as declared once in rig.chips.as7341
 ENABLE, ATIME, ID, ASTATUS, CH0 = Reg.ENABLE, Reg.ATIME, Reg.ID, Reg.ASTATUS, Reg.CH0
@@ -53,6 +53,12 @@ def _photodiode_weight(name: str) -> tuple[int, float]:
     if name == "NIR":
         return _CHANNEL_INDEX["NIR"], 1.0
     return _CHANNEL_INDEX[name[:-1]], 0.5
+
+
+def unit_from_spread(unit_id: str, seed: int = 0, spread: SensorSpread | None = None) -> SensorUnit:
+    """The AS7341 part labelled ``unit_id`` in lot ``seed``, drawn with a simulated wrap's ``[sensor]`` spread
+    (the simulated bench's entry point; :meth:`SensorUnit.draw` does the drawing)."""
+    return SensorUnit.draw(unit_id, seed, spread)
 
 
 class AS7341Emulator(SimI2CDevice):

@@ -29,6 +29,7 @@ scale); 65535 is the digital limit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import types
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ from rig.chips.as7343 import AUTO_SMUX_CYCLES, AUTO_SMUX_MODES, CHIP, ID_VALUE, 
 from rig.chips.model import Role, SpectralChip
 from rig.sim.bus import SimI2CDevice
 from rig.sim.optics import LightSource
-from rig.sim.sensor_unit import SensorUnit
+from rig.sim.sensor_unit import SensorSpread, SensorUnit
 
 N_DATA = 18  # data registers: 18 x 16 bit from DATA_0
 RESET_ASTEP = 999
@@ -100,6 +101,30 @@ def draw_unit(unit_id: str, seed: int = 0, scale: float = 1.0, chip: SpectralChi
         gain_factors.append(float(np.clip(np.exp(rng.normal(0.0, sigma * scale)), low, high)))
     table = type(typical)(wl, np.column_stack(columns), f"simulated {chip.name} unit {unit_id!r} (lot seed {seed})")
     return SensorUnit(unit_id, table, tuple(gain_factors), tuple(gains), tuple(offsets))
+
+
+# a simulated wrap's [sensor] keys (rig.sim.sensor_unit.SensorSpread) that mean the same on this chip's spread
+_SPREAD_KEYS = {"centre_nm": "centre_sigma_nm", "centre_limit_nm": "centre_limit_nm", "width_rel": "width_rel",
+                "skew_per_100nm": "skew_per_100nm", "sensitivity_rel": "sensitivity_rel", "gain_rel": "gain_rel",
+                "gain_limit_rel": "gain_limit_rel"}
+
+
+def unit_from_spread(unit_id: str, seed: int = 0, spread: SensorSpread | None = None) -> SensorUnit:
+    """The AS7343 part labelled ``unit_id`` in lot ``seed``, drawn with a simulated wrap's ``[sensor]`` spread.
+
+    ``scale`` scales the chip's own spread (:attr:`CHIP.spread`); a key set away from its default replaces the
+    chip's value of the same meaning. ``out_of_band_rel`` has none here (the AS7343's out-of-band level is a
+    range around its table's floor): setting it is a ValueError, never silently ignored."""
+    if spread is None:
+        return draw_unit(unit_id, seed)
+    default = SensorSpread()
+    if spread.out_of_band_rel != default.out_of_band_rel:
+        raise ValueError(f"[sensor] out_of_band_rel is an AS7341 setting; the AS7343's out-of-band level is drawn "
+                         f"in {CHIP.spread.out_of_band_range} x its table's floor (leave the key out)")
+    changed = {ours: getattr(spread, key) for key, ours in _SPREAD_KEYS.items()
+               if getattr(spread, key) != getattr(default, key)}
+    chip = dataclasses.replace(CHIP, spread=dataclasses.replace(CHIP.spread, **changed)) if changed else CHIP
+    return draw_unit(unit_id, seed, spread.scale, chip)
 
 
 class AS7343Emulator(SimI2CDevice):

@@ -1,14 +1,16 @@
 """Simulated hardware wired together: the same bench code, talking to emulated chips.
 
-The AS7341 and ADS1115 emulators sit on an emulated I2C bus (busio face for the
-Adafruit driver, smbus2 face for the ADC); gpiozero runs on its MockFactory with
-pins wired to the wrap model; the driver's own sleeps follow the simulated clock.
+The spectral chip's emulator (the one ``[spectral] chip`` names: AS7341 or AS7343, a unit drawn
+from that chip's production spread) and the ADS1115 emulator sit on an emulated I2C bus (busio face
+for the Adafruit driver, smbus2 face for the ADC); the chip's own driver reads it; gpiozero runs on its
+MockFactory with pins wired to the wrap model; the driver's own sleeps follow the simulated clock.
 Chosen only explicitly (``--sim`` or ``backend = "sim"``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -19,16 +21,13 @@ from rig.chips import spectral_chip
 from rig.clock import SimClock
 from rig.config import BenchConfig
 from rig.hardware.bench import Bench, Position
-from rig.hardware.spectral import SpectralSensor
 from rig.hardware.switch import WrapSwitch
 from rig.hardware.thermal import ThermalProbes
 from rig.sim.ads1115 import ADS1115Emulator
-from rig.sim.as7341 import AS7341Emulator, install_sim_clock
-from rig.sim.bus import SimBus
+from rig.sim.bus import SimBus, SimI2CDevice
 from rig.sim.mux import TCA9548AEmulator
 from rig.sim.optics import SpectralLine
 from rig.sim.probes import NtcDividerSim
-from rig.sim.sensor_unit import SensorUnit
 from rig.sim.wrap import WrapModel, WrapSpec
 
 
@@ -67,9 +66,9 @@ class ObservedPin(MockPin):
 class FaultSchedule:
     """Applies the sim wrap's scheduled hardware faults when simulated time reaches them."""
 
-    def __init__(self, events, clock: SimClock, bus: SimBus, as7341, ads1115, probes, config: BenchConfig) -> None:
+    def __init__(self, events, clock: SimClock, bus: SimBus, sensor_chip, ads1115, probes, config: BenchConfig) -> None:
         self.pending = sorted(events, key=lambda e: e.at_s)
-        self.clock, self.bus, self.as7341, self.ads1115, self.probes = clock, bus, as7341, ads1115, probes
+        self.clock, self.bus, self.sensor_chip, self.ads1115, self.probes = clock, bus, sensor_chip, ads1115, probes
         self.addresses = {"sensor": config.spectral.address, "adc": config.thermal.address}
 
     def __call__(self) -> None:
@@ -86,7 +85,7 @@ class FaultSchedule:
         elif action == "disconnect":
             self.bus.disconnect(self.addresses[device])
         elif event.kind == "sensor_frozen":
-            self.as7341.frozen = True
+            self.sensor_chip.frozen = True
         elif event.kind == "adc_stuck":
             self.ads1115.stuck_code = self.ads1115.registers[0]
 
@@ -99,7 +98,7 @@ class SimHardware:
     bus: SimBus
     wrap: WrapModel
     light: JigLight
-    as7341: AS7341Emulator
+    sensor_chip: SimI2CDevice  # the main spectral chip's emulator (AS7341Emulator or AS7343Emulator)
     ads1115: ADS1115Emulator
     probes: NtcDividerSim
     pin_factory: MockFactory
@@ -130,33 +129,34 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     bus = SimBus(config.i2c_bus)
     spread = wrap.spec.sensor
     unit_id = spread.unit or config.spectral.sensor_id
+    chip = spectral_chip(config.spectral.chip)
+    emulator = chip.load("emulator")  # the chip's register-level emulator, its unit draw and its sim clock
+    emulation = sys.modules[emulator.__module__]
+    driver = chip.load("driver")  # the chip's own reader on its real Adafruit driver
 
-    def unit(index: int = 0) -> SensorUnit:  # each position's sensor is its own part
-        return SensorUnit.draw(unit_id if index == 0 else f"{unit_id}/{index}", seed, spread)
+    def unit(index: int = 0):  # each position's sensor is its own part, drawn from its chip's spread
+        return emulation.unit_from_spread(unit_id if index == 0 else f"{unit_id}/{index}", seed, spread)
 
-    emulator = spectral_chip(config.spectral.chip).load("emulator")  # the chip's register-level emulator
-    as7341 = emulator(clock, light, seed=seed, unit=unit())
+    sensor_chip = emulator(clock, light, seed=seed, unit=unit())
     muxed = [p for p in config.positions if p.mux_channel is not None]
     mux = None
     if muxed:  # every sensor behind the TCA9548A, one per position; the first is the main sensor
         mux = bus.attach(config.mux_address, TCA9548AEmulator())
         bus.muxes.append(mux)
-        chips = []
         for index, position in enumerate(muxed):
-            chip = as7341 if index == 0 else emulator(clock, JigLight(wrap, light.transmission, position.name),
-                                                            seed=seed + 10 + index, unit=unit(index))
-            chip.light = JigLight(wrap, light.transmission, position.name) if index == 0 else chip.light
-            mux.attach(position.mux_channel, config.spectral.address, chip)
-            chips.append(chip)
+            emulated = sensor_chip if index == 0 else emulator(
+                clock, JigLight(wrap, light.transmission, position.name), seed=seed + 10 + index, unit=unit(index))
+            emulated.light = JigLight(wrap, light.transmission, position.name) if index == 0 else emulated.light
+            mux.attach(position.mux_channel, config.spectral.address, emulated)
     else:
-        bus.attach(config.spectral.address, as7341)
+        bus.attach(config.spectral.address, sensor_chip)
     skin = config.thermal.skin_probe  # the wrap model's "surface" is wherever the config puts the skin-side probe
     probes = NtcDividerSim(config.thermal, lambda name: wrap.temperature_c("surface" if name == skin else "ambient",
                                                                            clock.monotonic()))
     ads1115 = ADS1115Emulator(clock, probes, seed=seed + 1)
     bus.attach(config.thermal.address, ads1115)
 
-    bus.hooks.append(FaultSchedule(wrap.spec.faults.events, clock, bus, as7341, ads1115, probes, config))
+    bus.hooks.append(FaultSchedule(wrap.spec.faults.events, clock, bus, sensor_chip, ads1115, probes, config))
 
     factory = MockFactory()
     factory.pin(config.switch.power_pin, pin_class=ObservedPin,
@@ -166,12 +166,12 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
                     on_change=lambda level: level and wrap.press_button(clock.monotonic()))
 
     cleanup = contextlib.ExitStack()
-    cleanup.enter_context(install_sim_clock(clock))
+    cleanup.enter_context(emulation.install_sim_clock(clock))
     with cleanup:  # undone only if construction fails; otherwise handed to the Bench
         switch = WrapSwitch(config.switch, clock, pin_factory=factory)
         cleanup.callback(switch.close)
-        positions, main_select = _positions(config, bus, clock, light)
-        spectral = positions[0].sensor if muxed else SpectralSensor(
+        positions, main_select = _positions(config, bus, clock, driver)
+        spectral = positions[0].sensor if muxed else driver(
             bus.busio(), config.spectral, clock, attenuator=config.jig.attenuator,
             transmission=config.jig.transmission)
         if not muxed:
@@ -179,7 +179,7 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
                 position.sensor = spectral
         thermal = ThermalProbes(bus.smbus(), config.thermal, clock)
         release = cleanup.pop_all()
-    hardware = SimHardware(clock, bus, wrap, light, as7341, ads1115, probes, factory)
+    hardware = SimHardware(clock, bus, wrap, light, sensor_chip, ads1115, probes, factory)
     bench = SimBench(config, clock, spectral, thermal, switch, backend="sim", on_close=[release.close],
                      probe_bus=bus.smbus(), hardware=hardware)
     bench.positions, bench.main_select = positions, main_select
@@ -192,7 +192,7 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     return bench
 
 
-def _positions(config: BenchConfig, bus: SimBus, clock: SimClock, light: JigLight):
+def _positions(config: BenchConfig, bus: SimBus, clock: SimClock, driver):
     """Uniformity positions: a sensor per mux channel, or the one sensor moved (by the simulator) by hand."""
     smbus = bus.smbus()
     positions: list[Position] = []
@@ -201,8 +201,8 @@ def _positions(config: BenchConfig, bus: SimBus, clock: SimClock, light: JigLigh
             def select(channel: int = position.mux_channel) -> None:
                 smbus.write_byte(config.mux_address, 1 << channel)
             select()
-            sensor = SpectralSensor(bus.busio(), replace(config.spectral), clock, attenuator=config.jig.attenuator,
-                                    transmission=config.jig.transmission)
+            sensor = driver(bus.busio(), replace(config.spectral), clock, attenuator=config.jig.attenuator,
+                            transmission=config.jig.transmission)
             positions.append(Position(position.name, position.x_mm, position.y_mm, sensor, select))
         else:  # one sensor, moved by the (simulated) operator: nothing to select
             positions.append(Position(position.name, position.x_mm, position.y_mm, None, lambda: None, by_hand=True))
