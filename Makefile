@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rig run --sim; status=$$?; test $$status -le 1  # 1 = a claim failed: still a complete demo
+	$(BIN)/rig demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

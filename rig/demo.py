@@ -172,7 +172,8 @@ def reason(claim: dict) -> str:
     else:
         band = f"at least {_number(low)} {unit}"
     text = f"measured {measured}: entirely outside {band}"
-    return text + (f" ({claim['note']})" if claim.get("note") else "")
+    note = claim.get("note")
+    return text + (f" ({note})" if isinstance(note, str) and note else "")
 
 
 def verdict_grid(result: DemoResult):
@@ -239,7 +240,9 @@ def closing_lines(result: DemoResult) -> list[str]:
     lines.append(f"  {rig_command('report', honest[0].run_dir)}      # plots and an HTML page")
     lines.append(f"  {rig_command('report', lying[0].run_dir, '--pdf')}      # the one-page certificate")
     lines.append(f"  {rig_command('compare', result.folder / 'results')}")
-    lines.append(f"  {rig_command('run', '--sim', '--sim-wrap', Path(shipped(WRAPS[1][1])), '--calibration', result.calibration, '--out', result.folder / 'results')}")
+    again = rig_command("run", "--sim", "--sim-wrap", Path(shipped(WRAPS[1][1])), "--calibration", result.calibration,
+                        "--out", result.folder / "results")
+    lines.append(f"  {again}      # the lying wrap again, its live display and full table")
     if rig_program() != "rig":
         lines.append("  (to type plain `rig`: . .venv/bin/activate, or export PATH=$PWD/.venv/bin:$PATH)")
     return lines

@@ -36,5 +36,6 @@ def rig_command(*words: str | os.PathLike) -> str:
     """A whole `rig ...` command line, runnable as printed (paths relative to the current folder, quoted)."""
     parts = [rig_program()]
     for word in words:
-        parts.append(shell_path(word) if isinstance(word, Path) else shlex.quote(str(word)))
+        is_path = isinstance(word, Path) or (os.sep in str(word) and Path(word).exists())
+        parts.append(shell_path(word) if is_path else shlex.quote(str(word)))
     return " ".join(parts)

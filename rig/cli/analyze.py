@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from rig.cli.common import EXIT_CLAIM_FAILED, EXIT_OK, command_parser, fraction, frame_table, verdict_table
+from rig.cli.common import EXIT_CLAIM_FAILED, EXIT_OK, command_parser, fraction, frame_table, note, verdict_table
 
 
 def add_parser(commands) -> None:
@@ -55,7 +55,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
                                                          args.force_calibration, Path(args.out) if args.out else None,
                                                          progress)
         for warning in warnings:
-            console.print(f"[yellow]note:[/] {escape(warning)}")
+            note(warning)
         console.print(verdict_table(checks, f"re-analysis of {source.name}"))
         console.print(f"results: {escape(str(out_dir))}")
         return EXIT_CLAIM_FAILED if any(str(c.verdict) == "FAIL" for c in checks) else EXIT_OK

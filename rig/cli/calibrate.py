@@ -14,6 +14,7 @@ from rig.cli.common import (
     bench_request,
     command_parser,
     fraction,
+    note,
     positive_float,
     positive_int,
 )
@@ -198,8 +199,8 @@ def spectral_main(args: argparse.Namespace, console: Console) -> int:
     console.print("filter shifts nm: " + ", ".join(f"{d:+.1f}" for d in fit.shifts_nm))
     console.print(f"peak floor (k=2): red {fit.peak_floor_nm['red']:.1f} nm, NIR {fit.peak_floor_nm['nir']:.1f} nm")
     if had_scale:
-        console.print("[yellow]note:[/] the irradiance scale in this file was fitted with the previous table: "
-                      "run `rig calibrate irradiance --out` again")
+        note("the irradiance scale in this file was fitted with the previous table: "
+             "run `rig calibrate irradiance --out` again")
     console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
     return EXIT_OK
 

@@ -128,6 +128,16 @@ def make_console() -> Console:
     return _Console() if sys.stdout.isatty() else _Console(width=160)
 
 
+def note(text: str, markup: bool = False) -> None:
+    """A note or warning: on stderr (results go to stdout), "note:" in yellow on a terminal; ``markup``: the text
+    is rich markup already (escaped)."""
+    import sys
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True,
+                  width=None if sys.stderr.isatty() else 160)
+    err.print(f"[yellow]note:[/] {text if markup else escape(text)}")
+
+
 def fmt(value) -> str:
     """A table cell: blank for nothing, 4 significant digits for numbers."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from rig.cli.common import EXIT_OK, command_parser
+from rig.cli.common import EXIT_OK, command_parser, note
 
 
 def add_parser(commands) -> None:
@@ -33,5 +33,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
     output = run_compare(args.runs, args.by, args.csv, args.html, args.trend, args.allow_mixed,
                          args.include_incomplete, console.width)
     for printable in output.printables:
+        if isinstance(printable, str) and printable.startswith("[yellow]note:[/] "):  # notes go to stderr
+            note(printable.removeprefix("[yellow]note:[/] "), markup=True)
+            continue
         console.print(printable)
     return EXIT_OK

@@ -17,6 +17,7 @@ from rig.cli.common import (
     add_bench_args,
     bench_request,
     command_parser,
+    note,
     verdict_table,
 )
 
@@ -64,7 +65,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
                                                config.jig.transmission, config.calibration_max_age_days,
                                                args.force_calibration)
     for warning in warnings:
-        console.print(f"[yellow]note:[/] {escape(warning)}")
+        note(warning)
     default_wrap = default_wrap_for(profile) if config.backend == "sim" else None
     if config.backend == "sim":
         request.sim_wrap(default_wrap)  # validate the simulated wrap before anything is switched on
@@ -117,6 +118,7 @@ class _progress_display:
 
 def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
     from rig.banners import run_dir_banners
+    from rig.invocation import rig_command
 
     simulated = " (SIMULATED)" if backend == "sim" else ""
     console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"
@@ -133,7 +135,7 @@ def _print_result(console: Console, result, profile, sequence, backend: str, cal
     console.print(f"outcome [{style}]{result.outcome}[/]: {escape(result.reason)}; {result.rows_written} samples; "
                   f"wrap {'LEFT ON' if result.wrap_left_on else 'off'}")
     console.print(f"results: {escape(str(result.run_dir))}")
-    console.print(f"plots and a one-file HTML report: rig report {escape(str(result.run_dir))}")
+    console.print(f"plots and a one-file HTML report: {escape(rig_command('report', Path(result.run_dir)))}")
 
 
 def _session_irradiance_line(run_dir: Path) -> str | None:
