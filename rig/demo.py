@@ -128,9 +128,9 @@ def run_demo(out: Path, say: Callable[[str], None] = print, seed: int = 0) -> De
                     "--sim-wrap", shipped(wrap_file), "--calibration", str(calibration), "--out", str(results),
                     "--quiet"]
             say(f"   {wrap}, mode {mode}: $ {rig_command(*argv)}")
-            before = set(results.glob("*")) if results.exists() else set()
+            before = set(results.glob("*/run.json"))
             code, printed = run_rig(argv)
-            made = sorted(set(results.glob("*")) - before)
+            made = sorted(path.parent for path in set(results.glob("*/run.json")) - before)
             run_dir = made[-1] if made else None
             if code not in (0, 1) or run_dir is None:
                 raise RigError(f"the demo's run ({wrap}, mode {mode}) ended with exit {code}:\n{printed}")
