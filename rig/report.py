@@ -89,7 +89,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     info = Stamp.from_manifest(manifest)
     figures = {}
     if not samples.empty:
-        figures["spectrum"] = spectrum_figure(samples, info)
+        figures["spectrum"] = spectrum_figure(samples, info, summary)
         figures["timeline"] = timeline_figure(samples, summary, cutout, info)
     if not summary.empty:
         figures["verdicts"] = verdict_figure(summary, not calibrated(manifest), info)

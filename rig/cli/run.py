@@ -51,6 +51,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     from rig.profile import load_profile
     from rig.run import run_sequence
     from rig.sequence import load_sequence
+    from rig.traceability import traceability_of
     from rig.wiring import default_wrap_for, shipped
 
     request = bench_request(args)
@@ -80,7 +81,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
             extra_manifest={"argv": sys.argv, "seed": args.seed if config.backend == "sim" else None,
                             "sim_wrap": args.sim_wrap or ("<from the profile>" if config.backend == "sim" else ""),
                             "calibration": {"id": calibration.id, "scale": calibration.scale,
-                                            "calibrated": calibration.calibrated, "warnings": warnings}})
+                                            "calibrated": calibration.calibrated, "warnings": warnings,
+                                            "traceability": traceability_of(args.calibration or config.calibration)}})
     _print_result(console, result, profile, sequence, config.backend, calibration.calibrated)
     if result.configuration_error:
         return EXIT_BAD_INPUT
