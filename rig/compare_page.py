@@ -99,6 +99,8 @@ def _bands(table: pd.DataFrame, identifier: str) -> list[tuple[float | None, flo
 def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) -> None:
     """One claim across runs: value ± U against time, a colour per unit, hollow = did not finish; each claimed
     band drawn over the runs that claim it (labelled with their wraps when bands differ)."""
+    from textwrap import fill
+
     from matplotlib.dates import date2num
 
     from rig.plotting import draw_band, view_range
@@ -111,13 +113,17 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
     spread_values = values + list((table[identifier] + table[f"{identifier}_u"].fillna(0)).dropna()) + \
         list((table[identifier] - table[f"{identifier}_u"].fillna(0)).dropna()) + edges
     axis.set_ylim(*view_range(spread_values, None, None))
-    pad = max((times.max() - times.min()) * 0.05, pd.Timedelta(hours=1))
-    axis.set_xlim(times.min() - pad, times.max() + pad)
+    ordered = np.sort(date2num(times.to_numpy()))
+    gaps = np.diff(ordered)
+    half = 0.4 * float(gaps[gaps > 0].min()) if (gaps > 0).any() else 1.0  # days: a band box per run
+    pad = max((ordered[-1] - ordered[0]) * 0.05, 1.5 * half)
+    axis.set_xlim(ordered[0] - pad, ordered[-1] + pad)
     for low, high, rows in bands:
-        span = (date2num(times[rows.index].min() - pad / 2), date2num(times[rows.index].max() + pad / 2))
         wraps = ", ".join(dict.fromkeys(rows.wrap.astype(str))) if "wrap" in rows else ""
-        label = f"claim {band(low, high)}" + (f" ({wraps})" if len(bands) > 1 and wraps else "")
-        draw_band(axis, low, high, vertical=False, span=span, label=label)
+        label = fill(f"claim {band(low, high)}" + (f" ({wraps})" if len(bands) > 1 and wraps else ""), 30)
+        for index, at in enumerate(date2num(times[rows.index].to_numpy())):
+            # each run's own band, around that run only: another model's band never sits behind its point
+            draw_band(axis, low, high, vertical=False, span=(at - half, at + half), label=label if index == 0 else None)
     for index, unit in enumerate(units):
         colour = UNIT_COLOURS[index % len(UNIT_COLOURS)]
         rows = table[table.unit == unit]
@@ -127,7 +133,7 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
                 continue
             axis.errorbar(times[part.index], part[identifier], yerr=part[f"{identifier}_u"].fillna(0),
                           fmt="o", color=colour, markerfacecolor=marker_face, capsize=3, markersize=5,
-                          label=f"{unit}" if finished else f"{unit}: did not finish", zorder=3)
+                          label=fill(f"{unit}" if finished else f"{unit}: did not finish", 30), zorder=3)
         fit = trend[(trend.unit == unit) & (trend.claim_id == identifier)] if not trend.empty else trend
         if not fit.empty and np.isfinite(fit.change_per_month.iloc[0]):
             done = rows[rows.complete.astype(bool) & rows[identifier].notna()]

@@ -121,3 +121,31 @@ def test_the_page_draws_in_a_headless_browser(fleet, tmp_path):
     pixels = matplotlib.image.imread(shot)
     green = (pixels[..., 1] > pixels[..., 0] + 0.05) & (pixels[..., 1] > pixels[..., 2] + 0.05)
     assert np.mean(green) > 0.001  # the claim bands were drawn by the browser
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_by_model_flags_the_unit_unlike_its_siblings(fleet, width):
+    from rich.console import Console
+
+    from rig.compare_models import model_deviations, model_table
+
+    frame = model_deviations(compare_table(load_runs(fleet), "unit"))
+    flagged = frame[frame.outlier]
+    # s4 gives 22 of its siblings' 39-41 mW/cm2: flagged on irradiance, and nothing else is
+    assert list(zip(flagged.unit, flagged.claim_id, strict=True)) == [("s4", "irradiance_mw_cm2")]
+    small = frame[(frame.model == "Acme Small") & (frame.claim_id == "irradiance_mw_cm2")]
+    assert small.deviation.sum() == pytest.approx(0.0, abs=1e-9)  # deviations from the model's own mean
+    console = Console(width=width, record=True, color_system=None)
+    console.print(model_table(frame, "t"))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width and "…" not in text
+    s4 = next(line for line in text.splitlines() if " s4 " in line and "irradiance" in line)
+    assert "⚑ outlier" in s4 and f"{small.unit_mean[small.unit == 's4'].iloc[0]:.4g}" in s4
+
+
+def test_by_model_on_the_command_line(fleet, tmp_path):
+    from conftest import rig_cli
+
+    done = rig_cli(["compare", fleet, "--by", "model", "--csv", tmp_path / "models.csv"])
+    assert done.returncode == 0, done.stderr
+    assert "outlier" in done.stdout and (tmp_path / "models.csv").read_text().startswith("model,unit,")
