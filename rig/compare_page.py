@@ -79,7 +79,8 @@ def run_times(table: pd.DataFrame) -> pd.Series:
     parsed = pd.to_datetime(table.run_id.astype(str).str.slice(0, 15), format="%Y%m%d-%H%M%S", errors="coerce")
     times = parsed.fillna(pd.to_datetime(table.date)).set_axis(table.index)
     # runs that share a start (a day, for runs named otherwise) are set a little apart, in run order
-    step = max((times.max() - times.min()) / (20 * len(times)), pd.Timedelta(minutes=1))
+    ties = int(times.groupby(times).transform("size").max())  # run ids tell seconds: stay inside that second
+    step = pd.Timedelta(seconds=1) / ties if parsed.notna().all() else pd.Timedelta(hours=1)
     return times + times.groupby(times).cumcount() * step
 
 
@@ -115,8 +116,10 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
     axis.set_ylim(*view_range(spread_values, None, None))
     ordered = np.sort(date2num(times.to_numpy()))
     gaps = np.diff(ordered)
-    half = 0.4 * float(gaps[gaps > 0].min()) if (gaps > 0).any() else 1.0  # days: a band box per run
-    pad = max((ordered[-1] - ordered[0]) * 0.05, 1.5 * half)
+    span = ordered[-1] - ordered[0]
+    closest = float(gaps[gaps > 0].min()) if (gaps > 0).any() else 1.0
+    half = max(0.4 * closest, 0.015 * span) if span else 1 / 24  # days: a band box around each run
+    pad = max(span * 0.05, 1.5 * half)
     axis.set_xlim(ordered[0] - pad, ordered[-1] + pad)
     for low, high, rows in bands:
         wraps = ", ".join(dict.fromkeys(rows.wrap.astype(str))) if "wrap" in rows else ""

@@ -304,16 +304,20 @@ def test_compare_page_draws_in_a_headless_browser(three_runs, tmp_path):
     text_only = tmp_path / "text-only.html"
     text_only.write_text(re.sub(r"<img [^>]*>", "", page.read_text()))
 
-    def ink(path: Path) -> float:
+    def ink(path: Path) -> tuple[float, float]:
+        """(share of inked pixels, share of the claim bands' green)."""
         shot = tmp_path / f"{path.stem}.png"
         subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'profile'}",
                         f"--screenshot={shot}", "--window-size=1000,2000", path.as_uri()],
                        check=True, capture_output=True, timeout=120)
-        pixels = matplotlib.image.imread(shot)
-        return float((pixels[..., :3].min(axis=2) < 0.95).mean())
+        pixels = matplotlib.image.imread(shot)[..., :3]
+        green = (pixels[..., 1] > pixels[..., 0] + 0.05) & (pixels[..., 1] > pixels[..., 2] + 0.05)
+        return float((pixels.min(axis=2) < 0.95).mean()), float(green.mean())
 
-    assert ink(page) > 1.5 * ink(text_only)
+    (page_ink, page_green), (text_ink, text_green) = ink(page), ink(text_only)
+    assert page_ink > 1.1 * text_ink and page_green > 0.002 and page_green > 3 * text_green
 
 
 README = Path(__file__).parents[1] / "README.md"

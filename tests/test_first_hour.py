@@ -177,3 +177,31 @@ def test_demo_ends_with_commands_that_run_as_printed(demo):
         build_parser().parse_args(words[1:])
     report = shlex.split(next(c for c in commands if " report " in c and "--pdf" not in c))
     assert rig_cli(report[1:], cwd=REPO).returncode == 0
+
+
+def test_the_certificate_is_one_page_with_the_verdicts_in_its_text(demo, tmp_path):
+    """Rendered where poppler is installed (apt-get install poppler-utils); skipped cleanly elsewhere."""
+    import shutil
+    import subprocess
+
+    from rig.certificate import write_certificate
+    from rig.run_files import read_summary
+
+    _, out = demo
+    lying = next(p.parent for p in (next(out.iterdir()) / "results").glob("*/run.json")
+                 if "lying" in p.read_text())
+    pdf = write_certificate(lying, tmp_path / "certificate.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    if not (shutil.which("pdftoppm") and shutil.which("pdftotext") and shutil.which("pdfinfo")):
+        pytest.skip("poppler-utils not installed: the PDF is written but not rendered")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"(?m)^Pages:\s+1$", info)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    summary = read_summary(lying / "summary.csv")
+    assert "FAIL" in text and "SIMULATED" in text and "Calibration traceability" in text
+    for claim in summary.claim:
+        assert claim in text
+    assert "reference LED 630 nm" in text and "± 0.5 nm" in text  # the references and their u
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    assert len(list(tmp_path.glob("page*.png"))) == 1
