@@ -178,17 +178,19 @@ def reason(claim: dict) -> str:
 
 def verdict_grid(result: DemoResult):
     """Both wraps side by side, one row per mode and claim: measured ± U and the verdict."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
     from rig.cli.common import VERDICT_STYLE
 
     wraps = [wrap for wrap, _ in WRAPS]
-    table = Table(title="the same claims, two simulated wraps (calibrated sensor; ±U: k = 2)", title_justify="left")
-    table.add_column("mode / claim", overflow="fold", ratio=1)
-    table.add_column("claimed", no_wrap=True)
+    table = Table(title="the same claims, two simulated wraps (calibrated sensor; ±U: k = 2)", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("mode / claim", min_width=16)
+    table.add_column("claimed", min_width=10)
     for wrap in wraps:
-        table.add_column(wrap, no_wrap=True)
+        table.add_column(f"{wrap}\nmeasured ±U", no_wrap=True, justify="right")
     by_key = {(run.wrap, run.mode): run for run in result.runs}
     modes = list(dict.fromkeys(run.mode for run in result.runs))
     for mode in modes:
@@ -202,10 +204,10 @@ def verdict_grid(result: DemoResult):
                     cells.append(Text("-"))
                     continue
                 verdict = str(others[0]["verdict"])
-                cell = Text(measured_text(others[0]) + " ")
-                cell.append(verdict, style=VERDICT_STYLE.get(verdict, ""))
+                cell = Text(measured_text(others[0]).removesuffix(f" {others[0].get('unit') or ''}") + " ")
+                cell.append(f"{verdict:<8}", style=VERDICT_STYLE.get(verdict, ""))
                 cells.append(cell)
-            table.add_row(f"  {claim['claim']}", claimed_text(claim), *cells)
+            table.add_row(str(claim['claim']), claimed_text(claim), *cells)
     return table
 
 
@@ -231,8 +233,11 @@ def closing_lines(result: DemoResult) -> list[str]:
                 if str(claim["verdict"]) == "FAIL":
                     lines.append(f"  FAIL, mode '{run.mode}', {claim['claim']}: {reason(claim)}")
                 elif str(claim["verdict"]) == "MARGINAL":
-                    lines.append(f"  MARGINAL, mode '{run.mode}', {claim['claim']}: the interval "
-                                 f"{measured_text(claim)} straddles a limit of {claimed_text(claim)}")
+                    low, high = _number(claim.get("low")), _number(claim.get("high"))
+                    band = f"{low}-{high}" if low and high else f"at most {high}" if high else f"at least {low}"
+                    lines.append(f"  MARGINAL, mode '{run.mode}', {claim['claim']}: {measured_text(claim)} "
+                                 f"reaches past a limit of the claimed {band} {claim.get('unit') or ''}: the "
+                                 "measurement cannot tell whether this claim is met (not a fault of the rig)")
     honest = [run for run in result.runs if run.wrap == WRAPS[0][0]]
     lying = [run for run in result.runs if run.wrap == WRAPS[1][0]]
     lines += ["", f"done in {result.seconds:.0f} s; everything is in {shell_path(result.folder)}", "",
