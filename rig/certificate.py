@@ -98,7 +98,7 @@ def certificate_figure(run_dir: Path) -> Figure:
         text(0.06, y, "no claim was judged (the run stopped before its summary)", fontsize=8, va="top")
         y -= 0.016
     y -= 0.01
-    plot_h = 0.29
+    plot_h = 0.25
     if not samples.empty:
         spectrum = matplotlib.image.imread(io.BytesIO(png(spectrum_figure(samples, None, summary))), format="png")
         image_axis = figure.add_axes((0.04, y - plot_h - 0.005, 0.92, plot_h))
@@ -110,10 +110,14 @@ def certificate_figure(run_dir: Path) -> Figure:
         y -= 0.175
     text(0.06, y, "Calibration traceability", fontsize=9, fontweight="bold", va="top")
     y -= 0.018
-    for label, value in traceability_rows(manifest)[:9]:
+    rows = traceability_rows(manifest)
+    room = max(int((y - 0.05) / 0.013), 1)
+    if len(rows) > room:  # what does not fit is in report.html
+        rows = rows[:room - 1] + [("…", f"{len(rows) - room + 1} more lines: see report.html")]
+    for label, value in rows:
         text(0.06, y, shorten(label, 34), fontsize=7, color="#424242", va="top")
         text(0.33, y, shorten(value, 105), fontsize=7, va="top")
-        y -= 0.014
+        y -= 0.013
     text(0.06, 0.02, "PASS: measured ± U inside the claimed band; FAIL: entirely outside; MARGINAL: straddles a limit. "
          "U: expanded uncertainty (k = 2, about 95 %).", fontsize=6.5, color="#616161")
     text(0.06, 0.008, f"rig {manifest.versions.get('rig', '') if isinstance(manifest.versions, dict) else ''}"

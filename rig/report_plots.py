@@ -119,7 +119,7 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None, summary: p
         u_text = f" ± {u_nm:.1f}" if u_nm else ""
         mw_text = "" if mw_cm2 is None else f"\n{mw_cm2:.3g}" + (f" ± {mw_u:.2g}" if mw_u else "") + " mW/cm²"
         name = band.upper() if band == "nir" else band.replace("_", " ")
-        align = "right" if index % 2 == 0 and peak_nm < 760 else "left"
+        align = "left" if peak_nm < 500 else "right"  # the label beside the line, clear of the right axis
         axis.annotate(f"{name} {peak_nm:.0f}{u_text} nm{mw_text}\n{width_text}", (peak_nm, height),
                       xytext=(-8 if align == "right" else 8, 6), textcoords="offset points", color=LINE_COLOUR,
                       fontsize=8, ha=align, va="bottom", gid=f"{band}-label",

@@ -150,19 +150,22 @@ def traceability_rows(manifest: RunManifest) -> list[tuple[str, str]]:
     if not trace:
         return rows + [("details", "not recorded in this run (made before rig stored them): see the file "
                                    f"with id {manifest.calibration_id}")]
-    rows += [("made", str(trace.get("created", ""))), ("for sensor", str(trace.get("sensor_id", ""))),
-             ("jig", str(trace.get("jig", "")))]
+    made = str(trace.get("created", ""))
     if trace.get("spectral_created"):
-        rows.append(("spectral calibration made", str(trace["spectral_created"])))
+        made = f"irradiance {made}; spectral {trace['spectral_created']}"
+    rows.append(("made", made))
     for ref in trace.get("spectral_references") or []:
         rows.append((f"reference LED {num(ref['peak_nm'])} nm",
                      f"peak known to ± {num(ref['u_nm'], 2)} nm (standard); {ref['readings']} readings, "
                      f"fitted {num(ref['fitted_peak_nm'])} nm"))
     for ref in trace.get("irradiance_references") or []:
-        rows.append((f"meter reading at {num(ref['nm'])} nm", f"{num(ref['mw_cm2'])} mW/cm², {ref['readings']} "
-                                                                 "readings"))
+        meter_u = trace.get("meter_u_pct")
+        rows.append((f"meter reading at {num(ref['nm'])} nm",
+                     f"{num(ref['mw_cm2'])} mW/cm²" + (f", meter u ± {num(meter_u, 2)} % (standard)" if meter_u
+                                                       else "") + f"; {ref['readings']} readings"))
     if trace.get("scale_u_rel") is not None:
         rows.append(("irradiance scale u (standard)", f"{100 * float(trace['scale_u_rel']):.2g} %"))
     if trace.get("method"):
         rows.append(("method", str(trace["method"])))
+    rows += [("for sensor", str(trace.get("sensor_id", ""))), ("jig", str(trace.get("jig", "")))]
     return [(k, v) for k, v in rows if v]

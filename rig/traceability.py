@@ -23,8 +23,17 @@ def traceability(calibration: Any) -> dict[str, Any]:
             "method": getattr(calibration, "method", ""), "spectral_method": getattr(calibration, "spectral_method",
                                                                                       ""),
             "scale_u_rel": getattr(calibration, "scale_u_rel", None),
+            "meter_u_pct": _meter_u_pct(getattr(calibration, "method", "") or ""),
             "irradiance_references": [{"nm": nm, "mw_cm2": mw, "readings": n} for (nm, mw), n in meter.items()],
             "spectral_references": spectral}
+
+
+def _meter_u_pct(method: str) -> float | None:
+    """The reference meter's standard uncertainty as `rig calibrate irradiance` writes it in the method."""
+    import re
+
+    found = re.search(r"reference u ([0-9.]+) ?%", method)
+    return float(found.group(1)) if found else None
 
 
 def traceability_of(path: str | None) -> dict[str, Any]:

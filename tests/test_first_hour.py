@@ -64,8 +64,15 @@ def test_version_flags():
         assert done.returncode == 0 and done.stdout.startswith("rig ")
 
 
-def test_notes_go_to_stderr_and_results_to_stdout(tmp_path):
-    done = rig_cli(["run", "--sim", "--quiet", "--out", tmp_path])
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory):
+    """One uncalibrated simulated run of the shipped example: (what `rig run` printed, its results folder)."""
+    results = tmp_path_factory.mktemp("one") / "results"
+    return rig_cli(["run", "--sim", "--quiet", "--out", results]), results
+
+
+def test_notes_go_to_stderr_and_results_to_stdout(one_run):
+    done, _ = one_run
     assert "no calibration file" in done.stderr and "no calibration file" not in done.stdout
     assert "outcome" in done.stdout
 
@@ -88,11 +95,11 @@ def test_verdict_notes_are_never_one_word_per_line():
         assert note in text, f"the note is cut or folded at {width} columns:\n{text}"
 
 
-def test_load_runs_takes_a_folder_as_str_or_path(tmp_path):
+def test_load_runs_takes_a_folder_as_str_or_path(one_run):
     from rig.load import load_runs
 
-    rig_cli(["run", "--sim", "--quiet", "--out", tmp_path / "results"])
-    for given in (str(tmp_path / "results"), tmp_path / "results"):
+    _, results = one_run
+    for given in (str(results), results):
         assert len(load_runs(given).runs) == 1
 
 
