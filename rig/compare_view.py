@@ -27,6 +27,12 @@ LEGEND = ("✓ PASS  ~ MARGINAL  ✗ FAIL  – NOT MEASURED; ± is the expanded 
           "ABORTED / ERROR / CRASHED: the run did not finish")
 
 
+def shown_name(text: object) -> str:
+    """A name from a run (run id, unit, mode, wrap) as markup for a cell. The one spot where names are made safe
+    for the terminal: control characters are to be escaped here too (the shared escape function of `rig run`)."""
+    return escape(str(text))
+
+
 def number(value: object, digits: int = 4) -> str:
     """A number for a cell: blank for missing (never "nan")."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
@@ -131,17 +137,17 @@ def terminal_table(table: pd.DataFrame, title: str, width: int = 120) -> Table:
     ids = claim_ids(table)
     if grouped:
         keys = [c for c in ("wrap", "unit", "date") if c in table.columns]
-        left = [(key, [(str(row[key]), escape(str(row[key]))) for _, row in table.iterrows()]) for key in keys]
+        left = [(key, [(str(row[key]), shown_name(row[key])) for _, row in table.iterrows()]) for key in keys]
         runs = [f"{row['runs']}" + ("+" if row["runs_left_out"] else "") for _, row in table.iterrows()]
         left.append(("runs", [(text, text) for text in runs]))
     else:
         names = [str(r) for r in table["run_id"]]
         full = _total(_widths([("run", [(n, n) for n in names])]), 0)
         shown = names if full <= width // 3 else short_run_names(names)
-        left = [("run", [(n, escape(n)) for n in shown]),
-                ("unit", [(str(u), escape(str(u))) for u in table["unit"]])]
+        left = [("run", [(n, shown_name(n)) for n in shown]),
+                ("unit", [(str(u), shown_name(u)) for u in table["unit"]])]
         if "mode" in table.columns and table["mode"].nunique() > 1:  # one line per run and mode
-            left.append(("mode", [(str(m), escape(str(m))) for m in table["mode"]]))
+            left.append(("mode", [(str(m), shown_name(m)) for m in table["mode"]]))
     left.append(("overall", [_overall(row) for _, row in table.iterrows()]))
     cell = _group_cell if grouped else _run_cell
     rows = [row for _, row in table.iterrows()]

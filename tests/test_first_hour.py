@@ -212,3 +212,33 @@ def test_the_certificate_is_one_page_with_the_verdicts_in_its_text(demo, tmp_pat
     assert "reference LED 630 nm" in text and "± 0.5 nm" in text  # the references and their u
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
     assert len(list(tmp_path.glob("page*.png"))) == 1
+
+
+OFFLINE = ("compare", "report", "analyze", "init")
+BENCH = ("read", "check", "off", "calibrate")
+
+
+def _runnable_here(words: list[str]) -> bool:
+    """An example that needs no real bench and whose input files ship with the checkout."""
+    kind = words[1]
+    if kind in ("run", "demo"):  # run as written by the README test and the demo test
+        return False
+    if kind in BENCH and "--sim" not in words:
+        return False
+    inputs = [w for w in words[2:] if not w.startswith("-") and ("/" in w or "." in w) and not w.startswith("/tmp")]
+    outputs = {words[i + 1] for i, w in enumerate(words[:-1]) if w in ("--out", "--csv", "--html", "--bench")}
+    return kind in OFFLINE + BENCH and all((REPO / w).exists() for w in inputs if w not in outputs)
+
+
+@pytest.mark.parametrize("name, example", [e for e in _help_examples() if _runnable_here(shlex.split(e[1]))])
+def test_help_examples_that_need_no_bench_run_as_written(name, example, tmp_path, monkeypatch):
+    words = [w.replace("/tmp/", f"{tmp_path}/") for w in shlex.split(example)]
+    monkeypatch.delenv("RIG_BENCH", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no user's bench; rig init writes here
+    if words[1] == "init":
+        words = [w if not w.startswith("my-bench") else str(tmp_path / w) for w in words]
+        monkeypatch.chdir(tmp_path)
+        done = rig_cli(words[1:], cwd=tmp_path)
+    else:
+        done = rig_cli(words[1:], cwd=REPO)
+    assert done.returncode == 0, f"{example}:\n{done.stdout}\n{done.stderr}"

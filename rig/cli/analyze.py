@@ -20,7 +20,7 @@ def add_parser(commands) -> None:
         "per row, written beside it as *-analyzed.csv. A run folder is re-judged against --wrap into\n"
         "RUN_DIR/reanalysis-<time>/ (the run's own files are never touched).",
         "rig analyze counts.csv --transmission 0.05",
-        "rig analyze results/20261128-101500_belt --wrap belt.toml --calibration calibration/as7341-1.toml")
+        "rig analyze results/example --wrap rig/data/example_profile.toml --out /tmp/reanalysis")
     parser.add_argument("source", metavar="COUNTS_CSV|RUN_DIR", help="a counts CSV file or a run folder")
     parser.add_argument("--wrap", metavar="PROFILE", help="wrap profile (needed for a run folder)")
     parser.add_argument("--calibration", metavar="FILE", help="calibration file (default: datasheet nominal)")

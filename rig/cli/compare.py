@@ -14,9 +14,9 @@ def add_parser(commands) -> None:
         commands, "compare", "compare runs: claims vs measured, verdicts, trends",
         "Line up the claims and measurements (± u, k = 2) of many runs: one row per run, or per wrap, unit or\n"
         "date with --by. Simulated and real runs are not mixed unless --allow-mixed.",
-        "rig compare results/", "rig compare results/2026* --by unit --csv units.csv",
-        "rig compare results/ --trend", "rig compare results/ --by unit --html compare.html",
-        "rig compare results/ --by model --csv models.csv")
+        "rig compare results/", "rig compare results/ --by unit --csv /tmp/units.csv",
+        "rig compare results/ --trend", "rig compare results/ --by unit --html /tmp/compare.html",
+        "rig compare results/ --by model --csv /tmp/models.csv")
     parser.add_argument("runs", nargs="+", metavar="RUNS", help="run folders, folders of runs, or globs")
     parser.add_argument("--by", choices=["wrap", "unit", "date", "model"],
                         help="one row per group instead of per run; model: each unit's deviation from its wrap "

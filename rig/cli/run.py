@@ -30,8 +30,8 @@ def add_parser(commands) -> None:
         "samples.csv (every reading), summary.csv (one row per claim), run.json (how it ended) and run.log.\n"
         "The wrap is switched off on every exit path and the rig checks that the light went out.",
         "rig run --sim                                   # the shipped example wrap on the simulated bench",
-        "rig run --wrap belt.toml --sequence standard.toml   # the real bench (bench config: --bench or default)",
-        "rig run --sim --sim-wrap hot-wrap.toml --wrap belt.toml --out /tmp/results")
+        "rig run --wrap my-wrap.toml --sequence standard.toml   # the real bench; the files from `rig init .`",
+        "rig run --sim --sim-wrap rig/data/example_wrap_lying.toml --out /tmp/results   # a wrap that lies")
     add_bench_args(parser)
     parser.add_argument("--wrap", metavar="PROFILE", help="wrap profile TOML: the maker's claims per mode")
     parser.add_argument("--sequence", metavar="SEQUENCE", help="sequence TOML: phases and safety limits")
