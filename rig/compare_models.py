@@ -19,7 +19,7 @@ from rich.text import Text
 
 from rig.claim_ids import short_name
 from rig.compare import claim_ids
-from rig.compare_view import number
+from rig.compare_view import number, shown_name
 
 OUTLIER_SIGMAS = 3.0
 COLUMNS = ["model", "unit", "runs", "claim_id", "unit_mean", "unit_u", "model_mean", "deviation", "deviation_pct",
@@ -57,7 +57,7 @@ def model_table(frame: pd.DataFrame, title: str) -> Group:
     values never cut."""
     parts: list = [Text(title, style="bold")]
     for model, rows in frame.groupby("model", sort=True):
-        view = Table(title=escape(str(model)), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+        view = Table(title=shown_name(model), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
         view.add_column("unit", overflow="fold", min_width=4)
         view.add_column("claim", no_wrap=True)
         for header in ("unit mean", "model mean", "deviation", ""):
@@ -66,7 +66,7 @@ def model_table(frame: pd.DataFrame, title: str) -> Group:
             name, unit = short_name(row.claim_id)
             dev = 0.0 if abs(row.deviation) <= 1e-9 * max(abs(row.model_mean), 1.0) else row.deviation
             deviation = f"{dev:+.3g}" + ("" if np.isnan(row.deviation_pct) else f" ({row.deviation_pct:+.1f} %)")
-            view.add_row(escape(str(row.unit)), escape(f"{name} {unit}".strip()),
+            view.add_row(shown_name(row.unit), escape(f"{name} {unit}".strip()),
                          f"{number(row.unit_mean, 4)}±{number(row.unit_u, 2)}", number(row.model_mean, 4),
                          deviation, "[bold red]⚑ outlier[/]" if row.outlier else "")
         parts.append(view)

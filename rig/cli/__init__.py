@@ -1,6 +1,6 @@
 """The ``rig`` command: one small module per subcommand (argument parsing and printing); the work is in the library.
 
-Exit codes are listed in every command's ``--help`` (:data:`rig.cli.common.EXIT_CODES`).
+Every command's ``--help`` lists the exit codes it can return (:data:`rig.cli.common.COMMAND_EXITS`).
 """
 
 from __future__ import annotations
