@@ -87,11 +87,14 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None, summary: p
     channels_axis.set_ylim(0, 1.5)
     channels_axis.set_ylabel("channel signal, relative (largest = 1)", fontsize=8, color="#757575")
     channels_axis.tick_params(axis="y", labelsize=7, colors="#757575")
-    for _label, claimed, low, high in _claimed_lines(summary):
+    level, previous = 0, None
+    for _label, claimed, low, high in sorted(_claimed_lines(summary), key=lambda c: c[1]):
         axis.axvspan(low, high, facecolor="none", edgecolor=CLAIM_COLOUR, hatch="///", linewidth=1.0,
                      gid="claimed-line", label="claimed line ± tolerance")
         axis.axvline(claimed, color=CLAIM_COLOUR, linewidth=1.2, gid="claimed-peak")
-        axis.text(claimed, 0.02, f"claimed {claimed:g} nm\n({low:g}–{high:g})",
+        level = (level + 1) % 3 if previous is not None and claimed - previous < 45 else 0  # labels apart
+        previous = claimed
+        axis.text(claimed, 0.02 + 0.13 * level, f"claimed {claimed:g} nm\n({low:g}–{high:g})",
                   transform=axis.get_xaxis_transform(), fontsize=7, color=CLAIM_COLOUR, ha="center", va="bottom",
                   gid="claimed-label",
                   bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
