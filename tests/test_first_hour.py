@@ -242,3 +242,27 @@ def test_help_examples_that_need_no_bench_run_as_written(name, example, tmp_path
     else:
         done = rig_cli(words[1:], cwd=REPO)
     assert done.returncode == 0, f"{example}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_the_certificate_stamps_what_a_reader_must_know(one_run, tmp_path):
+    import json
+    import shutil
+
+    from rig.banners import read_manifest
+    from rig.certificate import certificate_figure, stamps
+
+    _, results = one_run
+    run = next(p.parent for p in results.glob("*/run.json"))
+    manifest = read_manifest(run)
+    assert stamps(manifest, True) == ["SIMULATED", "UNCALIBRATED"]  # the simulator, no calibration file
+    cut = tmp_path / "cut"
+    shutil.copytree(run, cut)
+    data = json.loads((cut / "run.json").read_text())
+    data.update(outcome="ABORTED", reason="over-temperature")
+    (cut / "run.json").write_text(json.dumps(data))
+    figure = certificate_figure(cut)
+    texts = [t.get_text() for t in figure.texts]
+    assert "SIMULATED · UNCALIBRATED · DID NOT FINISH" in texts
+    assert {"SIMULATED", "UNCALIBRATED", "DID NOT FINISH"} <= set(texts)  # across the page too
+    overall = next(t for t in figure.texts if t.get_gid() == "overall")
+    assert "DID NOT FINISH" in overall.get_text()
