@@ -22,7 +22,7 @@ $(BUILD_COMMIT): FORCE
 	if [ "$$commit" != "$$(cat $@ 2>/dev/null)" ]; then printf '%s\n' "$$commit" > $@; fi
 
 demo: $(STAMP) $(BUILD_COMMIT)
-	$(BIN)/rig run --sim; status=$$?; test $$status -le 1  # 1 = a claim failed: still a complete demo
+	$(BIN)/rig demo
 
 test: $(STAMP) $(BUILD_COMMIT)
 	$(BIN)/python -m pytest -q

@@ -38,11 +38,15 @@ def html_compare_table(table: pd.DataFrame) -> str:
     keys = [k for k in ("wrap", "unit", "date") if k in table.columns] + ["runs", "runs_left_out"] if grouped \
         else ["run_id", "unit", "date", "backend", "calibration"]
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "<th>overall</th>"
+    differ = {}
     for identifier in ids:
         name, unit = short_name(identifier)
-        shared = table[[f"{identifier}_low", f"{identifier}_high"]].drop_duplicates()
-        claim = band(*shared.iloc[0]) if len(shared) == 1 else "bands differ"
-        head += f"<th>{html.escape(name)} ({html.escape(unit)})<br><small>claim {html.escape(claim)}</small></th>"
+        claimed = table[table[f"{identifier}_low"].notna() | table[f"{identifier}_high"].notna()]
+        shared = claimed[[f"{identifier}_low", f"{identifier}_high"]].drop_duplicates()
+        differ[identifier] = len(shared) > 1
+        claim = "claim " + band(*shared.iloc[0]) if len(shared) == 1 else "claims differ: each cell has its own" \
+            if len(shared) > 1 else "not claimed"
+        head += f"<th>{html.escape(name)} ({html.escape(unit)})<br><small>{html.escape(claim)}</small></th>"
     body = []
     for _, row in table.iterrows():
         cells = [html.escape(number(row[k])) for k in keys]
@@ -62,23 +66,67 @@ def html_compare_table(table: pd.DataFrame) -> str:
                              (f"<br><small>{html.escape(counts)}</small>" if counts else ""))
             else:
                 cells.append(f"{html.escape(text)} {_verdict_html(row.get(f'{identifier}_verdict'))}".strip())
+            own = band(row.get(f"{identifier}_low"), row.get(f"{identifier}_high"))
+            if differ[identifier] and own:
+                cells[-1] += f"<br><small>claim {html.escape(own)}</small>"
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) -> None:
-    """One claim across runs: value ± U against time, a colour per unit, hollow = did not finish."""
-    from rig.plotting import draw_band, finite, view_range
+def run_times(table: pd.DataFrame) -> pd.Series:
+    """Each run's start (date and time, from its run id ``YYYYmmdd-HHMMSS_...``; else its date), so runs of one
+    day stand apart on a time axis."""
+    parsed = pd.to_datetime(table.run_id.astype(str).str.slice(0, 15), format="%Y%m%d-%H%M%S", errors="coerce")
+    times = parsed.fillna(pd.to_datetime(table.date)).set_axis(table.index)
+    # runs that share a start (a day, for runs named otherwise) are set a little apart, in run order
+    ties = int(times.groupby(times).transform("size").max())  # run ids tell seconds: stay inside that second
+    step = pd.Timedelta(seconds=1) / ties if parsed.notna().all() else pd.Timedelta(hours=1)
+    return times + times.groupby(times).cumcount() * step
 
-    dates = pd.to_datetime(table.date)
+
+def _bands(table: pd.DataFrame, identifier: str) -> list[tuple[float | None, float | None, pd.DataFrame]]:
+    """Each distinct claimed band of a claim, with the rows (runs or groups) that claim it."""
+    from rig.plotting import finite
+
+    found = []
+    lows, highs = table[f"{identifier}_low"], table[f"{identifier}_high"]
+    claimed = table[lows.notna() | highs.notna()]
+    for (low, high), rows in claimed.groupby([lows[claimed.index].fillna(np.inf),
+                                               highs[claimed.index].fillna(np.inf)], sort=True):
+        found.append((finite(low), finite(high), rows))
+    return found
+
+
+def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) -> None:
+    """One claim across runs: value ± U against time, a colour per unit, hollow = did not finish; each claimed
+    band drawn over the runs that claim it (labelled with their wraps when bands differ)."""
+    from textwrap import fill
+
+    from matplotlib.dates import date2num
+
+    from rig.plotting import draw_band, view_range
+
+    times = run_times(table)
     units = list(dict.fromkeys(table.unit))
     values = [v for v in table[identifier].dropna()]
-    lows, highs = table[f"{identifier}_low"].dropna().unique(), table[f"{identifier}_high"].dropna().unique()
-    shared = len(lows) <= 1 and len(highs) <= 1
-    low = finite(lows[0]) if len(lows) else None
-    high = finite(highs[0]) if len(highs) else None
-    axis.set_ylim(*view_range(values + list(table[identifier] + table[f"{identifier}_u"].fillna(0)).copy()
-                              if values else [], low if shared else None, high if shared else None))
+    bands = _bands(table, identifier)
+    edges = [e for low, high, _ in bands for e in (low, high) if e is not None]
+    spread_values = values + list((table[identifier] + table[f"{identifier}_u"].fillna(0)).dropna()) + \
+        list((table[identifier] - table[f"{identifier}_u"].fillna(0)).dropna()) + edges
+    axis.set_ylim(*view_range(spread_values, None, None))
+    ordered = np.sort(date2num(times.to_numpy()))
+    gaps = np.diff(ordered)
+    span = ordered[-1] - ordered[0]
+    closest = float(gaps[gaps > 0].min()) if (gaps > 0).any() else 1.0
+    half = max(0.4 * closest, 0.015 * span) if span else 1 / 24  # days: a band box around each run
+    pad = max(span * 0.05, 1.5 * half)
+    axis.set_xlim(ordered[0] - pad, ordered[-1] + pad)
+    for low, high, rows in bands:
+        wraps = ", ".join(dict.fromkeys(rows.wrap.astype(str))) if "wrap" in rows else ""
+        label = fill(f"claim {band(low, high)}" + (f" ({wraps})" if len(bands) > 1 and wraps else ""), 30)
+        for index, at in enumerate(date2num(times[rows.index].to_numpy())):
+            # each run's own band, around that run only: another model's band never sits behind its point
+            draw_band(axis, low, high, vertical=False, span=(at - half, at + half), label=label if index == 0 else None)
     for index, unit in enumerate(units):
         colour = UNIT_COLOURS[index % len(UNIT_COLOURS)]
         rows = table[table.unit == unit]
@@ -86,40 +134,50 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
             part = rows[rows.complete.astype(bool) == finished]
             if part.empty:
                 continue
-            axis.errorbar(pd.to_datetime(part.date), part[identifier], yerr=part[f"{identifier}_u"].fillna(0),
+            axis.errorbar(times[part.index], part[identifier], yerr=part[f"{identifier}_u"].fillna(0),
                           fmt="o", color=colour, markerfacecolor=marker_face, capsize=3, markersize=5,
-                          label=f"{unit}" if finished else f"{unit}: did not finish")
+                          label=fill(f"{unit}" if finished else f"{unit}: did not finish", 30), zorder=3)
         fit = trend[(trend.unit == unit) & (trend.claim_id == identifier)] if not trend.empty else trend
         if not fit.empty and np.isfinite(fit.change_per_month.iloc[0]):
             done = rows[rows.complete.astype(bool) & rows[identifier].notna()]
-            x = pd.to_datetime(done.date)
+            x = times[done.index]
             days = (x - x.min()).dt.total_seconds() / 86400.0
             slope, intercept = np.polyfit(days, done[identifier].astype(float), 1)
             axis.plot([x.min(), x.max()], [intercept, intercept + slope * days.max()], "-", color=colour,
                       linewidth=1, alpha=0.7, label=f"{unit} trend {slope * 30:+.3g}/month")
-    if shared:
-        axis.set_xlim(dates.min() - pd.Timedelta(days=2), dates.max() + pd.Timedelta(days=2))
-        from matplotlib.dates import date2num
-
-        draw_band(axis, low, high, vertical=False, span=(date2num(dates.min() - pd.Timedelta(days=2)),
-                                                          date2num(dates.max() + pd.Timedelta(days=2))))
-    else:
-        axis.text(0.01, 0.95, "bands differ between runs: see the table", transform=axis.transAxes, fontsize=7)
     axis.tick_params(axis="x", labelsize=7, rotation=20)
 
 
-def _groups_axis(axis, table: pd.DataFrame, identifier: str, keys: list[str]) -> None:
-    """One claim per group: mean ± U (thick: spread across runs) against the band."""
-    from rig.plotting import draw_band, finite, view_range
+def group_label(row: pd.Series, keys: list[str], width: int = 24) -> str:
+    """A group's name for the plot, wrapped (never clipped), with its run count."""
+    from textwrap import fill
 
-    labels = [" ".join(str(row[k]) for k in keys) + f" (n={row.runs})" for _, row in table.iterrows()]
+    return fill(" ".join(str(row[k]) for k in keys) + f" (n={row.runs})", width)
+
+
+def _groups_axis(axis, table: pd.DataFrame, identifier: str, keys: list[str]) -> None:
+    """One claim per group: mean ± U (thick: spread across runs) against that group's own claimed band."""
+    from rig.plotting import BAND_COLOUR, CLAIM_COLOUR, finite, view_range
+
+    labels = [group_label(row, keys) for _, row in table.iterrows()]
     y = np.arange(len(table))
     values, u = table[identifier].astype(float), table[f"{identifier}_u"].astype(float).fillna(0)
     spread = table[f"{identifier}_spread"].astype(float).fillna(0)
-    low, high = finite(table[f"{identifier}_low"].iloc[0]), finite(table[f"{identifier}_high"].iloc[0])
-    axis.set_xlim(*view_range(list((values - u).dropna()) + list((values + u).dropna()), low, high))
+    lows, highs = table[f"{identifier}_low"].map(finite), table[f"{identifier}_high"].map(finite)
+    edges = [e for e in [*lows, *highs] if e is not None]
+    axis.set_xlim(*view_range(list((values - u).dropna()) + list((values + u).dropna()) + edges, None, None))
     axis.set_ylim(-0.7, len(table) - 0.3)
-    draw_band(axis, low, high, vertical=True)
+    left, right = axis.get_xlim()
+    for index, (low, high) in enumerate(zip(lows, highs, strict=True)):
+        if low is None and high is None:
+            continue
+        axis.fill_between([left if low is None else low, right if high is None else high], index - 0.42,
+                          index + 0.42, facecolor=BAND_COLOUR, edgecolor=CLAIM_COLOUR, hatch="//", linewidth=0,
+                          alpha=0.6, gid="claim-band", label="its claimed band" if index == 0 else None, zorder=0)
+        for edge in (low, high):
+            if edge is not None:
+                axis.vlines(edge, index - 0.42, index + 0.42, color=CLAIM_COLOUR, linewidth=1.4, gid="claim-limit")
+    axis.set_xlim(left, right)
     axis.errorbar(values, y, xerr=spread, fmt="none", ecolor="#90a4ae", elinewidth=6, alpha=0.8,
                   label="spread across runs (1 sd)")
     axis.errorbar(values, y, xerr=u, fmt="o", color="#0d47a1", capsize=4, label="mean ± U (k = 2)")
@@ -128,12 +186,18 @@ def _groups_axis(axis, table: pd.DataFrame, identifier: str, keys: list[str]) ->
 
 
 def claims_figure(table: pd.DataFrame, by_keys: list[str] | None, trend: pd.DataFrame):
-    """One panel per claim, across runs (over time) or across groups."""
+    """One panel per claim, across runs (over time) or across groups; the title above the first panel, names
+    wrapped rather than clipped, legends beside the panels."""
     from matplotlib.figure import Figure
 
+    from rig.plotting import margins
+
     ids = [i for i in claim_ids(table) if table[i].notna().any()]
-    height = (1.2 + 0.35 * len(table)) if by_keys else 2.6
-    figure = Figure(figsize=(8.5, max(height, 1.8) * max(len(ids), 1) + 0.6))
+    labels = [group_label(row, by_keys) for _, row in table.iterrows()] if by_keys else []
+    lines_per_group = max((label.count("\n") + 1 for label in labels), default=1)
+    height = (1.0 + 0.3 * len(table) * lines_per_group) if by_keys else 2.6
+    title_in = 0.75
+    figure = Figure(figsize=(10, max(height, 1.8) * max(len(ids), 1) + title_in))
     axes = figure.subplots(max(len(ids), 1), 1, squeeze=False)[:, 0]
     for axis, identifier in zip(axes, ids, strict=False):
         name, unit = short_name(identifier)
@@ -142,11 +206,12 @@ def claims_figure(table: pd.DataFrame, by_keys: list[str] | None, trend: pd.Data
         else:
             _runs_axis(axis, table, identifier, trend)
         axis.set_title(f"{name} ({unit})", loc="left", fontsize=9)
-        axis.legend(fontsize=6, loc="best")
-    figure.suptitle("Measured ± U (k = 2) against the claimed band (green)", x=0.02, ha="left", fontsize=10)
-    from rig.plotting import margins
-
-    margins(figure, left_in=1.6 if by_keys else 0.8, top_in=0.5, bottom_in=0.5, hspace=0.55)
+        axis.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    figure.suptitle("Measured ± U (k = 2) against each claimed band (green, hatched)", x=0.02, ha="left",
+                    fontsize=10, y=1 - 0.12 / figure.get_figheight(), va="top")
+    longest = max((len(line) for label in labels for line in label.split("\n")), default=0)
+    margins(figure, left_in=max(0.8, 0.2 + 0.065 * longest) if by_keys else 0.8, right_in=2.3, top_in=title_in,
+            bottom_in=0.5, hspace=0.6)
     return figure
 
 

@@ -2,12 +2,14 @@
 
 Each claim cell is ``measured±u`` and a verdict mark (✓ PASS, ~ MARGINAL, ✗ FAIL,
 – NOT MEASURED); the claimed band is in the column header when the runs share it.
-Cells never wrap: at 120 columns a long run id is cut with an ellipsis instead.
+No value is ever cut: runs get short names (their start, ``12-03 09:33``), then ± U goes, then the bands
+move under the table, then whole claim columns are left out, and the caption says which.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 from rich import box
@@ -23,6 +25,12 @@ STYLES = {"PASS": "green", "MARGINAL": "yellow", "FAIL": "bold red", "NOT MEASUR
 UNFINISHED = {"ABORTED": "ABORTED", "ERROR": "ERROR", "RUNNING": "CRASHED"}
 LEGEND = ("✓ PASS  ~ MARGINAL  ✗ FAIL  – NOT MEASURED; ± is the expanded uncertainty (k = 2); "
           "ABORTED / ERROR / CRASHED: the run did not finish")
+
+
+def shown_name(text: object) -> str:
+    """A name from a run (run id, unit, mode, wrap) as markup for a cell. The one spot where names are made safe
+    for the terminal: control characters are to be escaped here too (the shared escape function of `rig run`)."""
+    return escape(str(text))
 
 
 def number(value: object, digits: int = 4) -> str:
@@ -96,55 +104,91 @@ def _widths(columns: list[tuple[str, list[Cell]]]) -> list[int]:
             for header, cells in columns]
 
 
-def _fit(widths: list[int], squeezable: list[int], width: int, gap: int) -> list[int]:
-    """Narrow the ``squeezable`` columns (names, cut with an ellipsis) until the table fits ``width``."""
-    widths = list(widths)
-    for index in squeezable:
-        excess = sum(widths) + gap * (len(widths) - 1) - width
-        if excess > 0:
-            widths[index] = max(widths[index] - excess, 8)
-    return widths
+RUN_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})")
+
+
+def short_run_names(run_ids: list[str]) -> list[str]:
+    """Short names for runs: their start, ``12-03 09:33`` (seconds, then the year, when needed to tell them
+    apart; then the end of the id, ``12-03 09:33 …-2``); a run id of another form stays whole."""
+    def start(run_id: str, pattern: str) -> str:
+        match = RUN_ID.match(run_id)
+        return pattern.format(*match.groups()) if match else run_id
+
+    for pattern in ("{1}-{2} {3}:{4}", "{1}-{2} {3}:{4}:{5}", "{0}-{1}-{2} {3}:{4}:{5}"):
+        names = [start(run_id, pattern) for run_id in run_ids]
+        if len(set(names)) == len(set(run_ids)):
+            return names
+    for tail in range(1, 13):
+        names = [start(r, "{1}-{2} {3}:{4}") + (f" …{r[-tail:]}" if RUN_ID.match(r) else "") for r in run_ids]
+        if len(set(names)) == len(set(run_ids)):
+            return names
+    return list(run_ids)
+
+
+def _total(widths: list[int], gap: int) -> int:
+    return sum(widths) + gap * (len(widths) - 1)
 
 
 def terminal_table(table: pd.DataFrame, title: str, width: int = 120) -> Table:
-    """A rich table of a compare table (per run or per group), one line per row within ``width``
-    characters: with many claims the ± U is left out of the cells (it stays in --csv and --html)."""
+    """A rich table of a compare table (per run or per group), one line per row within ``width`` characters,
+    never a value cut: with many claims the ± U is left out of the cells (it stays in --csv and --html), then
+    the bands go under the table, then claim columns are left out (named in the caption)."""
     grouped = "runs" in table.columns
     ids = claim_ids(table)
     if grouped:
         keys = [c for c in ("wrap", "unit", "date") if c in table.columns]
-        left = [(key, [(str(row[key]), escape(str(row[key]))) for _, row in table.iterrows()]) for key in keys]
+        left = [(key, [(str(row[key]), shown_name(row[key])) for _, row in table.iterrows()]) for key in keys]
         runs = [f"{row['runs']}" + ("+" if row["runs_left_out"] else "") for _, row in table.iterrows()]
         left.append(("runs", [(text, text) for text in runs]))
     else:
-        left = [(key, [(str(row[source]), escape(str(row[source]))) for _, row in table.iterrows()])
-                for key, source in (("run", "run_id"), ("unit", "unit"))]
+        names = [str(r) for r in table["run_id"]]
+        full = _total(_widths([("run", [(n, n) for n in names])]), 0)
+        shown = names if full <= width // 3 else short_run_names(names)
+        left = [("run", [(n, shown_name(n)) for n in shown]),
+                ("unit", [(str(u), shown_name(u)) for u in table["unit"]])]
+        if "mode" in table.columns and table["mode"].nunique() > 1:  # one line per run and mode
+            left.append(("mode", [(str(m), shown_name(m)) for m in table["mode"]]))
     left.append(("overall", [_overall(row) for _, row in table.iterrows()]))
     cell = _group_cell if grouped else _run_cell
     rows = [row for _, row in table.iterrows()]
-    # widest first; then without ± U; then one space between columns and the bands under the table
-    for with_u, bands_in_header, gap in ((True, True, 2), (False, True, 2), (False, False, 1)):
-        claims = []
+
+    def claim_columns(with_u: bool, bands_in_header: bool) -> list[tuple[str, list[Cell]]]:
+        columns = []
         for identifier in ids:
             name, unit = short_name(identifier)
             header = f"{name}\n{unit}\n{_shared_band(table, identifier)}" if bands_in_header else \
                 "\n".join([*name.split(" "), unit])
-            claims.append((header, [cell(row, identifier, with_u) for row in rows]))
-        widths = _fit(_widths(left + claims), list(range(len(left) - 1)), width, gap)
-        if sum(widths) + gap * (len(widths) - 1) <= width:
+            columns.append((header, [cell(row, identifier, with_u) for row in rows]))
+        return columns
+
+    # widest first; then without ± U; then one space between columns and the bands under the table
+    for with_u, bands_in_header, gap in ((True, True, 2), (False, True, 2), (False, False, 1)):
+        claims = claim_columns(with_u, bands_in_header)
+        if _total(_widths(left + claims), gap) <= width:
             break
+    kept = list(ids)
+    while kept and _total(_widths(left + claims), gap) > width:  # whole columns go, never part of a value
+        kept.pop()
+        claims = claims[:len(kept)]
+    dropped = ids[len(kept):]
     caption = LEGEND + ("" if with_u else "; ± U left out to fit: widen the terminal, or use --csv / --html")
+    if dropped:
+        caption += ("; left out to fit: " + ", ".join(" ".join(short_name(i)).strip() for i in dropped)
+                    + " (widen the terminal, or use --csv / --html)")
+    if not grouped and left[0][1] and [c[0] for c in left[0][1]] != [str(r) for r in table["run_id"]]:
+        caption += "; runs by their start (month-day time)"
     if not bands_in_header:
         caption += "; claimed bands: " + ", ".join(
-            f"{' '.join(short_name(i))} {_shared_band(table, i)}" for i in ids)
+            f"{' '.join(short_name(i))} {_shared_band(table, i)}" for i in kept)
     if grouped:
         caption += "; runs 3+: more that did not finish, left out; group cells: mean, runs per verdict"
+    widths = _widths(left + claims)
     view = Table(title=escape(title), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                  padding=(0, 0, 0, 1) if gap == 2 else 0, caption=caption,  # plus the box's one-space separator
                  caption_justify="left")
     for (header, _), column_width in zip(left + claims, widths, strict=True):
         view.add_column(header, justify="left" if (header, _) in left else "right", no_wrap=True,
-                        overflow="ellipsis", width=column_width)
+                        overflow="fold", width=column_width)
     for index in range(len(table)):
         view.add_row(*[cells[index][1] for _, cells in left], *[cells[index][1] for _, cells in claims])
     return view

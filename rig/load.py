@@ -102,11 +102,13 @@ class LoadedRuns:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def load_runs(patterns: Iterable[str | Path]) -> LoadedRuns:
+def load_runs(patterns: str | Path | Iterable[str | Path]) -> LoadedRuns:
     """Load many runs. Summaries are read with the csv module and framed once: far cheaper than a
     ``pd.read_csv`` per file when comparing hundreds of runs."""
     run_rows: list[dict] = []
     summary_records: list[dict] = []
+    if isinstance(patterns, (str, Path)):  # one folder or glob, not a list of one-letter names
+        patterns = [patterns]
     run_dirs, skipped = scan_run_dirs(patterns)
     for run_dir in run_dirs:
         manifest = _read_manifest(run_dir)

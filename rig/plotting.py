@@ -111,8 +111,8 @@ def draw_band(axis, low: float | None, high: float | None, vertical: bool, label
         axis.set_xlim(lo_view, hi_view)
     else:
         start, stop = span if span else axis.get_xlim()
-        axis.fill_between([start, stop], [lo_edge, lo_edge], [hi_edge, hi_edge], color=BAND_COLOUR, alpha=0.6,
-                          linewidth=0, label=label, gid="claim-band", zorder=0)
+        axis.fill_between([start, stop], [lo_edge, lo_edge], [hi_edge, hi_edge], facecolor=BAND_COLOUR, alpha=0.6,
+                          edgecolor=CLAIM_COLOUR, hatch="//", linewidth=0, label=label, gid="claim-band", zorder=0)
         for edge in (low, high):
             if edge is not None:
                 axis.hlines(edge, start, stop, color=CLAIM_COLOUR, linewidth=1.4, gid="claim-limit")

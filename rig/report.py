@@ -23,7 +23,28 @@ STYLE = ("body{font-family:sans-serif;max-width:960px;margin:auto;padding:1em}"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}"
          "th{background:#f5f5f5}img{max-width:100%}.warn{color:#c62828}"
          ".banner{padding:.5em .8em;margin:.4em 0;border-left:6px solid #f9a825;background:#fff8e1}"
-         ".banner.incomplete,.banner.simulated{border-color:#c62828;background:#ffebee}")
+         ".banner.incomplete,.banner.simulated{border-color:#c62828;background:#ffebee}"
+         ".overall{font-size:22px;font-weight:bold;padding:.4em .7em;color:white;display:inline-block}"
+         "ul.claims{list-style:none;padding-left:0}ul.claims li{margin:.2em 0}"
+         "table.facts th{text-align:left;font-weight:normal;background:#fafafa}")
+
+
+def _pairs(rows: list[tuple[str, str]]) -> str:
+    """(what, value) rows as a two-column table."""
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<table class=facts><tbody>{body}</tbody></table>"
+
+
+def _headline(summary: pd.DataFrame, manifest) -> str:
+    """The buyer's answer first: the overall verdict, then one line per claim (worst first)."""
+    from rig.report_text import claim_lines, overall_verdict
+
+    verdict, sentence = overall_verdict(summary, manifest)
+    colour = VERDICT_COLOURS.get(verdict, "#c62828")
+    items = "".join(f'<li><b style="color:{VERDICT_COLOURS.get(v, "#000")}">{html.escape(v)}</b> '
+                    f"{html.escape(claim)}: {html.escape(text)}</li>" for v, claim, text in claim_lines(summary))
+    return (f'<p><span class=overall id=overall style="background:{colour}">{html.escape(verdict)}</span> '
+            f"{html.escape(sentence)}</p><ul class=claims>{items}</ul>")
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -89,7 +110,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     info = Stamp.from_manifest(manifest)
     figures = {}
     if not samples.empty:
-        figures["spectrum"] = spectrum_figure(samples, info)
+        figures["spectrum"] = spectrum_figure(samples, info, summary)
         figures["timeline"] = timeline_figure(samples, summary, cutout, info)
     if not summary.empty:
         figures["verdicts"] = verdict_figure(summary, not calibrated(manifest), info)
@@ -105,6 +126,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         f"<title>rig report: {html.escape(info.wrap)}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(info.wrap)}: mode '{html.escape(manifest.mode)}'</h1>",
+        _headline(summary, manifest),
         *[banner.html() for banner in banners],
         f"<p>Run <code>{html.escape(manifest.run_id)}</code>, {html.escape(str(manifest.start_time))}"
         f" to {html.escape(str(manifest.end_time))}: <b>{html.escape(manifest.outcome)}</b>"
@@ -122,10 +144,12 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
                       ("positions", "map of the sensor positions")):
         if name in images:
             parts.append(_image(name, images[name], alt))
+    from rig.report_text import behaviour_rows, facts_rows, traceability_rows
+
     behaviour = manifest.behaviour
     if behaviour:
         parts.append("<h2>Measured behaviour</h2>")
-        parts.append(_table(pd.DataFrame([behaviour])))
+        parts.append(_pairs(behaviour_rows(behaviour)))
     if others:
         from rig.compare import compare_table
         from rig.compare_page import html_compare_table
@@ -133,10 +157,9 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
 
         parts.append("<h2>Compared runs</h2>")
         parts.append(html_compare_table(compare_table(load_runs([run_dir, *others]))))
-    metadata = {k: getattr(manifest, k) for k in ("run_id", "host", "platform", "pi_model", "pin_factory",
-                                                  "code_commit", "versions", "sensor_id", "calibration", "events")}
     profile = manifest.profile_as_used
-    parts.append("<h2>Run metadata</h2><pre>" + html.escape(json.dumps(metadata, indent=2, default=str)) + "</pre>")
+    parts.append("<h2>The run</h2>" + _pairs(facts_rows(manifest)))
+    parts.append("<h2>Calibration traceability</h2>" + _pairs(traceability_rows(manifest)))
     parts.append("<h2>Wrap profile as used</h2><pre>" + html.escape(json.dumps(profile, indent=2)) + "</pre>")
     parts.append("</body></html>")
     report = out_dir / "report.html"

@@ -123,35 +123,69 @@ def test_old_summaries_without_claim_id_get_the_same_ids_as_new_ones(three_runs,
     assert summaries.groupby("claim_id").run_id.nunique().tolist() == [3, 3, 3]
 
 
-def test_terminal_table_is_one_line_per_run_at_120_columns(three_runs, tmp_path):
+EXTRA_CLAIMS = [  # every other claim a profile can make, so the table has all eleven
+    ["nir_peak_nm", "NIR peak wavelength", "nm", 850, "±20 nm", 830, 870, 851.3, 11.0, "PASS", ""],
+    ["dose_j_cm2", "dose per session", "J/cm2", 45, "±20 %", 36, 54, 45.3, 7.4, "PASS", ""],
+    ["session_s", "session length / auto-off", "s", 900, "±30 s", 870, 930, 902.5, 5, "PASS", ""],
+    ["pulse_hz", "pulse frequency", "Hz", 10, "±5 %", 9.5, 10.5, 10.01, 0.02, "PASS", ""],
+    ["duty_pct", "duty cycle", "%", 50, "±5 points", 45, 55, 49.7, 1.2, "PASS", ""],
+    ["flicker_pct", "flicker (percent, IEEE 1789)", "%", 5, "at most", "", 5, 99.1, 0.4, "FAIL", ""],
+    ["uniformity_ratio", "uniformity (min/max irradiance)", "ratio", 0.7, "at least", 0.7, "", 0.81, 0.03, "PASS",
+     ""],
+    ["uniformity_cv_pct", "uniformity (CV of irradiance)", "%", 10, "at most", "", 10, 6.2, 0.8, "PASS", ""],
+]
+
+
+def eleven_claim_runs(three_runs: Path, tmp_path: Path) -> Path:
     runs = copy_runs(three_runs, tmp_path / "runs")
-    extra = [  # every other claim a profile can make, so the table has all eleven
-        ["nir_peak_nm", "NIR peak wavelength", "nm", 850, "±20 nm", 830, 870, 851.3, 11.0, "PASS", ""],
-        ["dose_j_cm2", "dose per session", "J/cm2", 45, "±20 %", 36, 54, 45.3, 7.4, "PASS", ""],
-        ["session_s", "session length / auto-off", "s", 900, "±30 s", 870, 930, 902.5, 5, "PASS", ""],
-        ["pulse_hz", "pulse frequency", "Hz", 10, "±5 %", 9.5, 10.5, 10.01, 0.02, "PASS", ""],
-        ["duty_pct", "duty cycle", "%", 50, "±5 points", 45, 55, 49.7, 1.2, "PASS", ""],
-        ["flicker_pct", "flicker (percent, IEEE 1789)", "%", 5, "at most", "", 5, 99.1, 0.4, "FAIL", ""],
-        ["uniformity_ratio", "uniformity (min/max irradiance)", "ratio", 0.7, "at least", 0.7, "", 0.81, 0.03, "PASS",
-         ""],
-        ["uniformity_cv_pct", "uniformity (CV of irradiance)", "%", 10, "at most", "", 10, 6.2, 0.8, "PASS", ""],
-    ]
     for index, folder in enumerate(sorted(runs.glob("[!.]*"))):  # long ids and a wrap whose name is markup
         edit_manifest(folder, run_id=f"20260101-000000_acme-a-very-long-wrap-name-indeed-{index}")
         with (folder / "summary.csv").open("a", newline="") as handle:
-            csv.writer(handle).writerows(extra)
-    table = compare_table(load_runs([runs]))
-    console = Console(width=120, record=True, color_system=None)
-    console.print(terminal_table(table, "Belt [/] runs"))
+            csv.writer(handle).writerows(EXTRA_CLAIMS)
+    return runs
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_terminal_table_is_one_line_per_run_and_never_cuts_a_value(three_runs, tmp_path, width):
+    runs = eleven_claim_runs(three_runs, tmp_path)
+    loaded = load_runs(runs)
+    table = compare_table(loaded)
+    console = Console(width=width, record=True, color_system=None)
+    console.print(terminal_table(table, "Belt [/] runs", width))
     text = console.export_text()
     assert "Belt [/] runs" in text  # escaped, printed literally
     lines = text.splitlines()
-    assert max(len(line) for line in lines) <= 120
-    rows = [line for line in lines if line.startswith("20260101")]
+    assert max(len(line) for line in lines) <= width
+    assert "…" not in text.replace("…0", "").replace("…1", "").replace("…2", "")  # no value cut with an ellipsis
+    rows = [line for line in lines if line.startswith(("01-01 00:00", "20260101"))]
     assert len(rows) == 3  # one line per run, not a run id folded over several lines
     assert "nan" not in text
-    for row in rows:  # every claim cell has a value and a verdict mark
-        assert len(re.findall(r"\d [✓~✗]", row)) == 11
+    # every claim shown has its whole value and a verdict mark; the others are named as left out
+    shown = len(re.findall(r"\d [✓~✗]", rows[0]))
+    assert shown >= (4 if width == 80 else 8)
+    for row in rows:  # the first values, whole
+        unit = next(u for u in ("honest", "weak", "relabelled") if f" {u} " in row)
+        run_id = loaded.runs.run_id[loaded.runs.unit == unit].iloc[0]
+        mine = loaded.summaries[loaded.summaries.run_id == run_id]
+        for identifier in ("red_peak_nm", "irradiance_mw_cm2"):
+            value = mine.measured[mine.claim_id == identifier].iloc[0]
+            assert f" {value:.3g}" in row.replace("±", " "), (identifier, row)
+    if shown < 11:
+        assert "left out to fit:" in text.replace("\n", " ")
+    else:
+        assert "left out to fit:" not in text.replace("\n", " ") or "± U left out" in text
+
+
+def test_short_run_names_stay_apart():
+    from rig.compare_view import short_run_names
+
+    assert short_run_names(["20261203-093322_a", "20261203-094400_b"]) == ["12-03 09:33", "12-03 09:44"]
+    assert short_run_names(["20261203-093322_a", "20261203-093340_b"]) == ["12-03 09:33:22", "12-03 09:33:40"]
+    assert short_run_names(["20261203-093322_a", "20251203-093322_b"]) == ["2026-12-03 09:33:22",
+                                                                           "2025-12-03 09:33:22"]
+    same = short_run_names(["20261203-093322_x-1", "20261203-093322_x-2"])
+    assert len(set(same)) == 2 and all(name.startswith("12-03 09:33 …") for name in same)
+    assert short_run_names(["my-run"]) == ["my-run"]
 
 
 def test_mixing_simulated_and_real_runs_is_refused(three_runs, tmp_path):
@@ -270,16 +304,20 @@ def test_compare_page_draws_in_a_headless_browser(three_runs, tmp_path):
     text_only = tmp_path / "text-only.html"
     text_only.write_text(re.sub(r"<img [^>]*>", "", page.read_text()))
 
-    def ink(path: Path) -> float:
+    def ink(path: Path) -> tuple[float, float]:
+        """(share of inked pixels, share of the claim bands' green)."""
         shot = tmp_path / f"{path.stem}.png"
         subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'profile'}",
                         f"--screenshot={shot}", "--window-size=1000,2000", path.as_uri()],
                        check=True, capture_output=True, timeout=120)
-        pixels = matplotlib.image.imread(shot)
-        return float((pixels[..., :3].min(axis=2) < 0.95).mean())
+        pixels = matplotlib.image.imread(shot)[..., :3]
+        green = (pixels[..., 1] > pixels[..., 0] + 0.05) & (pixels[..., 1] > pixels[..., 2] + 0.05)
+        return float((pixels.min(axis=2) < 0.95).mean()), float(green.mean())
 
-    assert ink(page) > 1.5 * ink(text_only)
+    (page_ink, page_green), (text_ink, text_green) = ink(page), ink(text_only)
+    assert page_ink > 1.1 * text_ink and page_green > 0.002 and page_green > 3 * text_green
 
 
 README = Path(__file__).parents[1] / "README.md"

@@ -142,3 +142,58 @@ def test_banners_say_what_a_reader_must_know_first(hot_run, tmp_path):
     finally:
         (hot_run / "run.json").write_text(json.dumps(manifest.to_json()))
     assert text.index("DID NOT FINISH") < text.index("<h2>Verdicts</h2>")
+
+
+def test_the_spectrum_marks_each_claimed_line_in_physical_units(hot_run):
+    samples, summary, _ = load(hot_run)
+    figure = spectrum_figure(samples, None, summary)
+    bands = artists(figure, "claimed-line")
+    assert len(bands) == 1  # the profile claims one red line: 660 ± 10 nm
+    band = bands[0]  # a Rectangle (matplotlib >= 3.9) or a Polygon
+    x = (band.get_x(), band.get_x() + band.get_width()) if hasattr(band, "get_x") else (
+        band.get_xy()[:, 0].min(), band.get_xy()[:, 0].max())
+    assert x == pytest.approx((650.0, 670.0))
+    physical = [a for a in figure.axes if "mW/cm²" in a.get_ylabel()]
+    assert physical and "counts" not in " ".join(a.get_ylabel() for a in figure.axes)
+    # the fitted red line stands at its measured irradiance (mean over the measure phase), in those units
+    measure = samples[(samples.phase_kind == "measure") & (samples.wrap_on == 1)]
+    stem = artists(figure, "red-peak")[0]
+    top = max(y for segment in stem.get_segments() for _, y in segment)
+    assert top == pytest.approx(measure.red_irradiance_mw_cm2.mean(), rel=0.02)
+
+
+def test_the_timeline_keeps_bands_apart_and_the_curves_uncovered(hot_run):
+    from rig.report_plots import PHASE_COLOURS, PHASE_STRIP
+
+    samples, summary, _ = load(hot_run)
+    figure = timeline_figure(samples, summary, 48.0)
+    for patch in artists(figure, "phase"):  # phases: a strip along the top, not a shade behind the curves
+        low = patch.get_y() if hasattr(patch, "get_y") else patch.get_xy()[:, 1].min()
+        assert low >= PHASE_STRIP[0] - 1e-9
+    band_colours = {tuple(np.round(a.get_facecolor()[0][:3], 2)) for a in artists(figure, "claim-band")}
+    import matplotlib.colors
+
+    assert tuple(np.round(matplotlib.colors.to_rgb(PHASE_COLOURS["measure"]), 2)) not in band_colours
+    assert artists(figure, "claim-band")[0].get_hatch()  # the claim band is hatched, the ± U band is not
+    assert not artists(figure, "uncertainty-band")[0].get_hatch()
+    for axis in figure.axes[:2]:  # legends beside the panels, not over the curves
+        legend = axis.get_legend()
+        assert legend is not None and legend.get_bbox_to_anchor().x0 >= axis.get_window_extent().x1 - 1
+
+
+def test_the_report_answers_first_and_tables_read(hot_run, tmp_path):
+    from rig.report_text import BEHAVIOUR_LABELS
+
+    text = build_report(hot_run, None, tmp_path / "report").read_text()
+    _, summary, manifest = load(hot_run)
+    overall = text.index('id=overall')
+    assert overall < text.index("SIMULATED") and overall < text.index("<h2>Verdicts</h2>")
+    worst = "FAIL" if "FAIL" in set(summary.verdict) else "MARGINAL" if "MARGINAL" in set(summary.verdict) else "PASS"
+    assert f">{worst}</span>" in text
+    head = text[:text.index("<h2>Verdicts</h2>")]
+    for claim in summary.claim:
+        assert claim in head  # one line per claim before anything else
+    behaviour = text[text.index("<h2>Measured behaviour</h2>"):text.index("<h2>The run</h2>")]
+    assert "<table class=facts>" in behaviour and BEHAVIOUR_LABELS["surface_max_c"][0] in behaviour
+    assert "surface_max_c" not in behaviour  # labels, not raw column names
+    assert '"run_id"' not in text  # no JSON dump of the run's facts

@@ -1,6 +1,6 @@
 """The ``rig`` command: one small module per subcommand (argument parsing and printing); the work is in the library.
 
-Exit codes are listed in every command's ``--help`` (:data:`rig.cli.common.EXIT_CODES`).
+Every command's ``--help`` lists the exit codes it can return (:data:`rig.cli.common.COMMAND_EXITS`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import traceback
 from collections.abc import Sequence
 
 from rig import __version__
-from rig.cli import analyze, calibrate, check, compare, off, read, report, run
+from rig.cli import analyze, calibrate, check, compare, demo, init, off, read, report, run
 from rig.cli.common import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_CODES, EXIT_INTERNAL, make_console
 from rig.errors import RigError
 
-COMMANDS = (run, check, read, off, analyze, calibrate, compare, report)
+COMMANDS = (run, check, read, off, analyze, calibrate, compare, report, demo, init)
 CATCHABLE = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 
 
@@ -25,14 +25,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rig", description="Bench-test rig for red-light therapy LED wraps: spectra, irradiance, dose and "
                                 "skin temperature against the maker's claims, with uncertainties.",
-        epilog="first steps:\n  make demo                 # a whole simulated run\n  rig run --sim\n"
-               "  rig report results/<run>\n\n" + EXIT_CODES + "\n\nrig COMMAND --help tells more about each.",
+        epilog=_first_steps() + "\n\n" + EXIT_CODES + "\n\nrig COMMAND --help tells more about each "
+               "(and lists only the exit codes it can return).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"rig {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"rig {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(commands)
     return parser
+
+
+def _first_steps() -> str:
+    from rig.cli.common import runnable
+
+    steps = (("rig demo", "calibrate the simulated sensor, catch a lying wrap (about 30 s)"),
+             ("rig init my-bench", "a bench config, a wrap profile and a sequence to edit"),
+             ("rig run --sim", "one simulated run of the shipped example wrap"),
+             ("rig compare results/", "every run so far, side by side"))
+    width = max(len(runnable(command)) for command, _ in steps) + 2
+    return "first steps:\n" + "\n".join(f"  {runnable(command):<{width}}# {what}" for command, what in steps)
 
 
 def _unwind(signum: int, _frame: object) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from rig.cli.common import EXIT_CLAIM_FAILED, EXIT_OK, command_parser, fraction, frame_table, verdict_table
+from rig.cli.common import EXIT_CLAIM_FAILED, EXIT_OK, command_parser, fraction, frame_table, note, verdict_table
 
 
 def add_parser(commands) -> None:
@@ -20,7 +20,7 @@ def add_parser(commands) -> None:
         "per row, written beside it as *-analyzed.csv. A run folder is re-judged against --wrap into\n"
         "RUN_DIR/reanalysis-<time>/ (the run's own files are never touched).",
         "rig analyze counts.csv --transmission 0.05",
-        "rig analyze results/20261128-101500_belt --wrap belt.toml --calibration calibration/as7341-1.toml")
+        "rig analyze results/example --wrap rig/data/example_profile.toml --out /tmp/reanalysis")
     parser.add_argument("source", metavar="COUNTS_CSV|RUN_DIR", help="a counts CSV file or a run folder")
     parser.add_argument("--wrap", metavar="PROFILE", help="wrap profile (needed for a run folder)")
     parser.add_argument("--calibration", metavar="FILE", help="calibration file (default: datasheet nominal)")
@@ -55,7 +55,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
                                                          args.force_calibration, Path(args.out) if args.out else None,
                                                          progress)
         for warning in warnings:
-            console.print(f"[yellow]note:[/] {escape(warning)}")
+            note(warning)
         console.print(verdict_table(checks, f"re-analysis of {source.name}"))
         console.print(f"results: {escape(str(out_dir))}")
         return EXIT_CLAIM_FAILED if any(str(c.verdict) == "FAIL" for c in checks) else EXIT_OK

@@ -17,6 +17,7 @@ from rig.cli.common import (
     bench_request,
     command_parser,
     fraction,
+    note,
     positive_float,
     positive_int,
 )
@@ -140,14 +141,14 @@ def _target(args: argparse.Namespace, config, console: Console):
     path, calibration, warnings = calibration_target(args.out, config.spectral.sensor_id, config.jig.attenuator,
                                                      config.jig.transmission)
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        note(f"warning: {warning}")
     return path, calibration
 
 
 def _print_refit(console: Console, calibration, refit) -> None:
     """What the refit of every stored reading gave (the spectral fit, the irradiance scale)."""
-    for note in refit.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
+    for text in refit.notes:
+        note(text)
     if refit.spectral is not None:
         fit = refit.spectral
         for ref in calibration.spectral_references:
@@ -261,7 +262,7 @@ def verify_main(args: argparse.Namespace, console: Console) -> int:
     calibration, warnings = select_calibration(path, config.spectral.sensor_id, config.jig.transmission,
                                                config.calibration_max_age_days, args.force_calibration)
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        note(f"warning: {warning}")
     if args.counts_csv:
         readings = read_counts_csv(Path(args.counts_csv))
     else:

@@ -19,18 +19,54 @@ EXIT_CODES = """exit codes:
   3  the run was ABORTED or ended in ERROR (interlock, sensor lost, signal, WRAP STILL LIT); wrap switched off
   4  internal error in rig (a bug: please report it with the run folder)"""
 VERDICT_STYLE = {"PASS": "green", "MARGINAL": "yellow", "FAIL": "bold red", "NOT MEASURED": "dim"}
+# What each exit code means for a command, by command name (calibrate's kinds by theirs); a name not listed
+# shows the whole table above.
+_DONE, _FAILED = "done", "at least one claim FAILed"
+_BAD = "bad input: a file, option or bench config is wrong or missing (nothing was switched on)"
+_SWITCHED = "stopped: a guard tripped (interlock, sensor lost, WRAP STILL LIT) or a signal; wrap switched off"
+_STOPPED = "interrupted (Ctrl-C or a stop signal)"
+_BUG = "internal error in rig (a bug: please report it with the command and its files)"
+COMMAND_EXITS: dict[str, dict[int, str]] = {
+    "run": {0: "done: every claim PASS, MARGINAL or NOT MEASURED", 1: _FAILED, 2: _BAD,
+            3: "the run was ABORTED or ended in ERROR (interlock, sensor lost, signal, WRAP STILL LIT); wrap off",
+            4: _BUG},
+    "analyze": {0: "done: no claim FAILed (or no profile given)", 1: _FAILED, 2: _BAD, 3: _STOPPED, 4: _BUG},
+    "read": {0: _DONE, 2: _BAD, 3: _SWITCHED, 4: _BUG},
+    "irradiance": {0: _DONE, 2: _BAD, 3: _SWITCHED, 4: _BUG},
+    "spectral": {0: _DONE, 2: _BAD, 3: _SWITCHED, 4: _BUG},
+    "calibrate": {0: _DONE, 2: _BAD, 3: _SWITCHED, 4: _BUG},
+    **{name: {0: _DONE, 2: _BAD, 3: _STOPPED, 4: _BUG}
+       for name in ("check", "off", "dark", "thermistor", "compare", "report", "demo", "init")},
+}
+COMMAND_EXITS["check"][2] = "a chip or the pin factory is missing, or bad input"
 
 
-def epilog(*examples: str) -> str:
-    """The end of a command's --help: examples, then the exit codes."""
-    lines = ["examples:", *(f"  {example}" for example in examples), "", EXIT_CODES]
+def exit_codes(command: str | None = None) -> str:
+    """The exit-code lines a command's --help shows: only the codes it can return (all for an unknown name)."""
+    meanings = COMMAND_EXITS.get(command or "")
+    if meanings is None:
+        return EXIT_CODES
+    return "\n".join(["exit codes:", *(f"  {code}  {text}" for code, text in meanings.items())])
+
+
+def runnable(example: str) -> str:
+    """An example command as this shell can run it: a leading `rig` becomes the program that is running
+    (`.venv/bin/rig` when the venv is not on PATH)."""
+    from rig.invocation import rig_program
+
+    return rig_program() + example[3:] if example.startswith("rig ") else example
+
+
+def epilog(*examples: str, command: str | None = None) -> str:
+    """The end of a command's --help: examples (runnable as printed), then the exit codes it can return."""
+    lines = ["examples:", *(f"  {runnable(example)}" for example in examples), "", exit_codes(command)]
     return "\n".join(lines)
 
 
 def command_parser(commands, name: str, summary: str, description: str, *examples: str
                    ) -> argparse.ArgumentParser:
     """A subcommand with a one-line summary (in ``rig --help``), a description, examples and exit codes."""
-    return commands.add_parser(name, help=summary, description=description, epilog=epilog(*examples),
+    return commands.add_parser(name, help=summary, description=description, epilog=epilog(*examples, command=name),
                                formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
@@ -92,6 +128,16 @@ def make_console() -> Console:
     return _Console() if sys.stdout.isatty() else _Console(width=160)
 
 
+def note(text: str, markup: bool = False) -> None:
+    """A note or warning: on stderr (results go to stdout), "note:" in yellow on a terminal; ``markup``: the text
+    is rich markup already (escaped)."""
+    import sys
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True,
+                  width=None if sys.stderr.isatty() else 160)
+    err.print(f"[yellow]note:[/] {text if markup else escape(text)}")
+
+
 def fmt(value) -> str:
     """A table cell: blank for nothing, 4 significant digits for numbers."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -99,19 +145,53 @@ def fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else escape(str(value))
 
 
-def verdict_table(checks, title: str) -> Table:
+def verdict_table(checks, title: str) -> VerdictTable:
     """Claims against measurements, one row per claim (uncertainties are expanded, k = 2)."""
-    table = Table(title=escape(title), caption="±U: expanded uncertainty (k = 2, about 95 %)", caption_justify="left")
-    for header, justify in (("claim", "left"), ("claimed", "right"), ("tolerance", "right"),
-                            ("measured", "right"), ("±U", "right"), ("unit", "left"), ("verdict", "left"),
-                            ("note", "left")):
-        table.add_column(header, justify=justify)
-    for check in checks:
-        verdict = str(check.verdict)
-        table.add_row(escape(check.claim), fmt(check.claimed), escape(check.tolerance), fmt(check.measured),
-                      fmt(check.uncertainty), escape(check.unit), f"[{VERDICT_STYLE.get(verdict, '')}]{verdict}[/]",
-                      escape(check.note))
-    return table
+    return VerdictTable(list(checks), title)
+
+
+class VerdictTable:
+    """The verdict table; where the notes would be squeezed to a word per line, they follow it as numbered
+    footnotes instead (the table is laid out for the width it is printed at)."""
+
+    NOTE_MIN_WIDTH = 24
+
+    def __init__(self, checks, title: str) -> None:
+        self.checks, self.title = checks, title
+
+    def table(self, with_notes: bool) -> Table:
+        table = Table(title=escape(self.title), caption="±U: expanded uncertainty (k = 2, about 95 %)",
+                      caption_justify="left")
+        for header, justify in (("claim", "left"), ("claimed", "right"), ("tolerance", "right"),
+                                ("measured", "right"), ("±U", "right"), ("unit", "left"), ("verdict", "left")):
+            table.add_column(header, justify=justify, no_wrap=header not in ("claim", "tolerance"))
+        if with_notes:
+            table.add_column("note", justify="left", min_width=self.NOTE_MIN_WIDTH)
+        number = 0
+        for check in self.checks:
+            verdict, claim = str(check.verdict), escape(check.claim)
+            if check.note and not with_notes:
+                number += 1
+                claim += f" [{number}]"
+            cells = [claim, fmt(check.claimed), escape(check.tolerance), fmt(check.measured), fmt(check.uncertainty),
+                     escape(check.unit), f"[{VERDICT_STYLE.get(verdict, '')}]{verdict}[/]"]
+            table.add_row(*cells, *([escape(check.note)] if with_notes else []))
+        return table
+
+    def __rich_console__(self, console, options):
+        from rich.measure import Measurement
+
+        bare = self.table(with_notes=False)
+        needed = Measurement.get(console, options, bare).maximum + self.NOTE_MIN_WIDTH + 3
+        if needed <= options.max_width or not any(c.note for c in self.checks):
+            yield self.table(with_notes=True)
+            return
+        yield bare
+        number = 0
+        for check in self.checks:
+            if check.note:
+                number += 1
+                yield f"[{number}] {escape(check.claim)}: {escape(check.note)}"
 
 
 def frame_table(frame, title: str, max_columns: int | None = None) -> Table:

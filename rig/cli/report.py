@@ -16,12 +16,15 @@ def add_parser(commands) -> None:
         commands, "report", "plots and a one-file HTML report of a run",
         "Write the spectrum, timeline (irradiance and temperature against the claims) and verdict plots of\n"
         "RUN_DIR as PNGs, and one self-contained report.html holding them, the verdicts, the run's banners\n"
-        "(simulated, uncalibrated, did not finish) and its metadata. Other RUNS are listed alongside.",
-        "rig report results/20261128-101500_example-co-rl-660-850-belt-sn-0001",
-        "rig report results/latest-run results/older-run --out /tmp/report")
+        "(simulated, uncalibrated, did not finish) and its metadata. Other RUNS are listed alongside.\n"
+        "--pdf adds a one-page certificate (certificate.pdf).",
+        "rig report results/example --out /tmp/report", "rig report results/example --pdf --out /tmp/report")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the run folder to report (holds run.json)")
     parser.add_argument("runs", nargs="*", metavar="RUNS", help="other run folders or globs to list alongside")
     parser.add_argument("--out", metavar="DIR", help="folder for report.html and the PNGs (default RUN_DIR/report)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also write certificate.pdf: one page with the verdicts, spectrum, temperature and the "
+                             "calibration's traceability")
     parser.set_defaults(func=main)
 
 
@@ -35,4 +38,9 @@ def main(args: argparse.Namespace, console: Console) -> int:
     for banner in run_dir_banners(Path(args.run_dir)):
         console.print(banner.markup())
     console.print(f"wrote {escape(str(report))} (plots beside it)")
+    if args.pdf:
+        from rig.certificate import write_certificate
+
+        pdf = write_certificate(Path(args.run_dir), report.parent / "certificate.pdf")
+        console.print(f"wrote {escape(str(pdf))}")
     return EXIT_OK

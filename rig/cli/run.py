@@ -17,6 +17,7 @@ from rig.cli.common import (
     add_bench_args,
     bench_request,
     command_parser,
+    note,
     verdict_table,
 )
 
@@ -29,8 +30,8 @@ def add_parser(commands) -> None:
         "samples.csv (every reading), summary.csv (one row per claim), run.json (how it ended) and run.log.\n"
         "The wrap is switched off on every exit path and the rig checks that the light went out.",
         "rig run --sim                                   # the shipped example wrap on the simulated bench",
-        "rig run --wrap belt.toml --sequence standard.toml   # the real bench (bench config: --bench or default)",
-        "rig run --sim --sim-wrap hot-wrap.toml --wrap belt.toml --out /tmp/results")
+        "rig run --wrap my-wrap.toml --sequence standard.toml   # the real bench; the files from `rig init .`",
+        "rig run --sim --sim-wrap rig/data/example_wrap_lying.toml --out /tmp/results   # a wrap that lies")
     add_bench_args(parser)
     parser.add_argument("--wrap", metavar="PROFILE", help="wrap profile TOML: the maker's claims per mode")
     parser.add_argument("--sequence", metavar="SEQUENCE", help="sequence TOML: phases and safety limits")
@@ -50,6 +51,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     from rig.profile import load_profile
     from rig.run import run_sequence
     from rig.sequence import load_sequence
+    from rig.traceability import traceability_of
     from rig.wiring import default_wrap_for, shipped
 
     request = bench_request(args)
@@ -64,7 +66,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
                                                config.jig.transmission, config.calibration_max_age_days,
                                                args.force_calibration)
     for warning in warnings:
-        console.print(f"[yellow]note:[/] {escape(warning)}")
+        note(warning)
     config.calibration = args.calibration or config.calibration  # its position factors (uniformity)
     default_wrap = default_wrap_for(profile) if config.backend == "sim" else None
     if config.backend == "sim":
@@ -80,7 +82,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
             extra_manifest={"argv": sys.argv, "seed": args.seed if config.backend == "sim" else None,
                             "sim_wrap": args.sim_wrap or ("<from the profile>" if config.backend == "sim" else ""),
                             "calibration": {"id": calibration.id, "scale": calibration.scale,
-                                            "calibrated": calibration.calibrated, "warnings": warnings}})
+                                            "calibrated": calibration.calibrated, "warnings": warnings,
+                                            "traceability": traceability_of(args.calibration or config.calibration)}})
     _print_result(console, result, profile, sequence, config.backend, calibration.calibrated)
     if result.configuration_error:
         return EXIT_BAD_INPUT
@@ -118,6 +121,7 @@ class _progress_display:
 
 def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
     from rig.banners import run_dir_banners
+    from rig.invocation import rig_command
 
     simulated = " (SIMULATED)" if backend == "sim" else ""
     console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"
@@ -134,7 +138,7 @@ def _print_result(console: Console, result, profile, sequence, backend: str, cal
     console.print(f"outcome [{style}]{result.outcome}[/]: {escape(result.reason)}; {result.rows_written} samples; "
                   f"wrap {'LEFT ON' if result.wrap_left_on else 'off'}")
     console.print(f"results: {escape(str(result.run_dir))}")
-    console.print(f"plots and a one-file HTML report: rig report {escape(str(result.run_dir))}")
+    console.print(f"plots and a one-file HTML report: {escape(rig_command('report', Path(result.run_dir)))}")
 
 
 def _session_irradiance_line(run_dir: Path) -> str | None:
