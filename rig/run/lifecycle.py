@@ -33,6 +33,7 @@ from rig.run.phases import OFF_SETTLE_S, PHASE_KINDS
 from rig.run.signals import RunAborted, WrapStillLit, abort_on_signals, signals_held, signals_noted
 from rig.sample import take_sample
 from rig.sequence import Sequence
+from rig.status import point_to_run
 from rig.verdict import ClaimCheck
 
 log = logging.getLogger("rig.run")
@@ -76,8 +77,10 @@ def run_sequence(
     """
     mode = profile.mode(sequence.mode)
     with BenchLock(lock_path) if lock_path is not None else contextlib.nullcontext():
-        return _Run(profile, sequence, mode, results_base, calibration_id, extra_manifest).execute(
-            open_bench, derive, progress)
+        run = _Run(profile, sequence, mode, results_base, calibration_id, extra_manifest)
+        if lock_path is not None:
+            point_to_run(lock_path, run.run_dir)  # for `rig status`
+        return run.execute(open_bench, derive, progress)
 
 
 def samples_header(bench, derive=None) -> list[str]:
