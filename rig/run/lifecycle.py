@@ -16,25 +16,25 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rig.claims import check_claims, wrap_behaviour
-from rig.errors import HardwareNotFound, RigError, SensorFault
+from rig.errors import ConfigError, HardwareNotFound, RigError, SensorFault
 from rig.lock import BenchLock
-from rig.profile import WrapProfile
+from rig.profile import ModeProfile, WrapProfile
 from rig.records import RunManifest, sample_columns
 from rig.results import SamplesWriter, iso_utc, make_run_dir, write_csv_atomic, write_json_atomic
 from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
 from rig.run.manifest import new_manifest
 from rig.run.monitors import Levels, standard_monitors
 from rig.run.phases import OFF_SETTLE_S, PHASE_KINDS
-from rig.run.signals import RunAborted, WrapStillLit, abort_on_signals, signals_held, signals_noted
+from rig.run.signals import NoLight, RunAborted, WrapStillLit, abort_on_signals, signals_held, signals_noted
 from rig.sample import take_sample
 from rig.sequence import Sequence
 from rig.status import point_to_run
-from rig.verdict import ClaimCheck
+from rig.verdict import ClaimCheck, Verdict
 
 log = logging.getLogger("rig.run")
 
@@ -51,10 +51,37 @@ class RunResult:
     wrap_left_on: bool = False
     wrap_still_lit: bool = False
     configuration_error: bool = False  # the bench could not be opened (missing bus or chip): exit status 2
+    modes: list[ModeResult] = field(default_factory=list)  # one per mode tested (or to be tested), in order
 
     @property
     def any_failed(self) -> bool:
         return any(str(check.verdict) == "FAIL" for check in self.checks)
+
+
+@dataclass
+class ModeResult:
+    """One mode of a run: how far it got, its notes and its claims' checks."""
+
+    name: str
+    outcome: str  # COMPLETED, ABORTED, ERROR, or NOT RUN (the run stopped in an earlier mode)
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    checks: list[ClaimCheck] = field(default_factory=list)
+
+
+def overall_verdict(checks: list[ClaimCheck], outcome: str) -> str:
+    """The wrap's verdict over every claim of every mode: FAIL if any claim FAILs, then MARGINAL, then PASS;
+    a run that did not finish is DID NOT FINISH unless a claim already FAILed."""
+    verdicts = {str(check.verdict) for check in checks}
+    if "FAIL" in verdicts:
+        return "FAIL"
+    if outcome != "COMPLETED":
+        return "DID NOT FINISH"
+    if "MARGINAL" in verdicts:
+        return "MARGINAL"
+    if "PASS" in verdicts:
+        return "PASS"
+    return "NOT MEASURED"
 
 
 def run_sequence(
@@ -68,19 +95,42 @@ def run_sequence(
     calibration_id: str = "nominal-datasheet",
     extra_manifest: dict[str, Any] | None = None,
     lock_path: Path | None = None,
+    modes: list[str] | None = None,
+    derive_for_mode: Callable[[ModeProfile], Deriver | None] | None = None,
 ) -> RunResult:
     """Run ``sequence`` on the bench from ``open_bench`` against ``profile``; results under ``results_base``.
 
     Both files must already be validated. The results folder is created and
     checked before the bench is opened, so nothing is switched on when it fails.
     ``lock_path`` (see :mod:`rig.lock`) keeps a second process off the same bench.
+    ``modes``: the profile's modes to test, in turn (default: :func:`modes_to_test`); each gets its own dark
+    baseline, switch-on and presses, the sequence's phases for it, switch-off and a cool-down before the next.
+    ``derive_for_mode`` gives each mode its deriver (its claimed lines); else ``derive`` serves every mode.
     """
-    mode = profile.mode(sequence.mode)
+    chosen = [profile.mode(name) for name in (modes or modes_to_test(profile, sequence))]
+    derivers = [derive_for_mode(mode) if derive_for_mode is not None else derive for mode in chosen]
     with BenchLock(lock_path) if lock_path is not None else contextlib.nullcontext():
-        run = _Run(profile, sequence, mode, results_base, calibration_id, extra_manifest)
+        run = _Run(profile, sequence, chosen, results_base, calibration_id, extra_manifest)
+        run.derivers = derivers
         if lock_path is not None:
             point_to_run(lock_path, run.run_dir)  # for `rig status`
-        return run.execute(open_bench, derive, progress)
+        return run.execute(open_bench, derivers[0], progress)
+
+
+def modes_to_test(profile: WrapProfile, sequence: Sequence) -> list[str]:
+    """The sequence's ``mode`` if it names one, else every mode of the profile (a buyer asks about all)."""
+    if sequence.mode:
+        return [profile.mode(sequence.mode).name]
+    return [mode.name for mode in profile.modes]
+
+
+def check_sequence_modes(profile: WrapProfile, sequence: Sequence) -> None:
+    """Every mode a sequence's phases name must be one of the profile's (a typo would silently skip a phase)."""
+    have = [mode.name for mode in profile.modes]
+    for name in sequence.named_modes():
+        if name not in have:
+            raise ConfigError(sequence.source, "phases", f"modes of the wrap profile {profile.source} "
+                              f"({', '.join(have)})", name)
 
 
 def samples_header(bench, derive=None) -> list[str]:
@@ -90,7 +140,9 @@ def samples_header(bench, derive=None) -> list[str]:
     from rig.responsivity import CHANNELS
     from rig.spectrum import Estimate
 
-    derived = list(getattr(derive, "columns", None) or [*Estimate().as_dict(), "calibration_id"])
+    derivers = derive if isinstance(derive, list | tuple) else [derive]
+    derived = list(dict.fromkeys(column for one in derivers for column in (
+        getattr(one, "columns", None) or [*Estimate().as_dict(), "calibration_id"])))
     pulse = list(PulseResult(0.0, 0.0, False).as_dict())
     return sample_columns(CHANNELS, derived, pulse, [p.name for p in bench.config.thermal.probes])
 
@@ -108,18 +160,66 @@ def apply_sensor_settings(bench, sequence: Sequence) -> None:
         spectral.config.auto_range = settings.auto_range
 
 
+@dataclass
+class _ModeRun:
+    """A mode while it runs: its profile entry, its context (rows, facts, events) and how far it got."""
+
+    mode: ModeProfile
+    ctx: RunContext
+    outcome: str = "RUNNING"
+    notes: list[str] = field(default_factory=list)
+
+
+NOT_LIGHT_CLAIMS = ("surface_max_c",)  # claims a mode that gives no light is still judged on
+NIR_FROM_NM = 760.0  # claimed lines at or above this are NIR
+FOREIGN_LIGHT_FRACTION = 0.10  # a band the mode does not claim, above this share of its light: reported
+
+
+def mode_light_notes(mode: ModeProfile, rows: list[dict[str, Any]], lit_seen: bool) -> list[str]:
+    """What a mode's light says about the mode itself: it did not start, or it shows light it does not claim."""
+    from rig.records import number, truthy
+
+    lit_phases = [r for r in rows if truthy(r.get("wrap_on")) and r.get("phase_kind") == "measure"]
+    if lit_phases and not lit_seen:
+        return [f"mode '{mode.name}' did not start: no light after switch-on and {mode.presses} presses"]
+    claims = mode.claims
+    peaks = [float(line.peak_nm) for line in claims.lines if line.peak_nm] + [
+        p for p in (claims.red_peak_nm, claims.nir_peak_nm) if p]
+    if not peaks or not lit_phases:
+        return []
+    claims_red = any(p < NIR_FROM_NM for p in peaks)
+    claims_nir = any(p >= NIR_FROM_NM for p in peaks)
+    notes = []
+    for band, claimed, label in (("red", claims_red, "red"), ("nir", claims_nir, "NIR")):
+        if claimed:
+            continue
+        lows = []
+        for row in lit_phases:
+            value, u = number(row.get(f"{band}_irradiance_mw_cm2")), number(row.get(f"{band}_irradiance_u_mw_cm2"))
+            total = number(row.get("irradiance_mw_cm2"))
+            if value is not None and total:
+                lows.append((value - (u or 0.0)) / total)
+        if lows and sorted(lows)[len(lows) // 2] > FOREIGN_LIGHT_FRACTION:
+            notes.append(f"mode '{mode.name}' shows {label} light it does not claim")
+    return notes
+
+
 class _Run:
     """One run's lifecycle (internal to :func:`run_sequence`)."""
 
-    def __init__(self, profile: WrapProfile, sequence: Sequence, mode, results_base: Path, calibration_id: str,
-                 extra_manifest: dict[str, Any] | None) -> None:
-        self.profile, self.sequence, self.mode = profile, sequence, mode
+    def __init__(self, profile: WrapProfile, sequence: Sequence, modes: list[ModeProfile], results_base: Path,
+                 calibration_id: str, extra_manifest: dict[str, Any] | None) -> None:
+        self.profile, self.sequence, self.modes = profile, sequence, modes
+        self.mode = modes[0]
+        self.derivers: list[Deriver | None] = [None] * len(modes)
+        self.mode_runs: list[_ModeRun] = []  # the modes started so far, each with its own context
         start_wall = time.time()
         self.run_dir = make_run_dir(results_base, start_wall, profile.label)
         self.results_base = results_base
         self.manifest: RunManifest = new_manifest(self.run_dir.name, iso_utc(start_wall), profile, sequence,
-                                                  mode.name, calibration_id, extra_manifest)
+                                                  ", ".join(m.name for m in modes), calibration_id, extra_manifest)
         self.manifest.log_file = "run.log"
+        self.manifest.extra["planned_s"] = sum(sequence.planned_for(m.name) for m in modes)  # for `rig status`
         self.notes: list[str] = []
         self.save_manifest()
         self.ctx: RunContext | None = None
@@ -129,8 +229,8 @@ class _Run:
     # --- the run --------------------------------------------------------------------------------------------------
     def execute(self, open_bench, derive, progress) -> RunResult:
         handler = _attach_log(self.run_dir / "run.log")
-        log.info("run %s started: %s, mode %s, sequence %s", self.run_dir.name, self.profile.label, self.mode.name,
-                 self.sequence.name)
+        log.info("run %s started: %s, mode %s, sequence %s", self.run_dir.name, self.profile.label,
+                 self.manifest.mode, self.sequence.name)
         outcome, reason = "ERROR", ""
         try:
             with abort_on_signals():
@@ -192,25 +292,90 @@ class _Run:
         self.save_manifest()
         apply_sensor_settings(bench, self.sequence)
         try:
-            self.writer = SamplesWriter(self.run_dir / "samples.csv", samples_header(bench, derive))
+            self.writer = SamplesWriter(self.run_dir / "samples.csv", samples_header(bench, self.derivers))
         except OSError as error:
             raise ResultsWriteError(f"cannot create samples.csv ({error.strerror or error})") from error
 
     def _phases(self, bench, derive, progress) -> None:
-        safety = self.sequence.safety
-        levels = Levels()
+        t0 = None
+        for index, mode in enumerate(self.modes):
+            ctx = self._mode_context(bench, mode, self.derivers[index], progress, t0)
+            t0 = ctx.t0
+            mode_run = _ModeRun(mode, ctx)
+            self.mode_runs.append(mode_run)
+            phases = self.sequence.phases_for(mode.name)
+            if len(self.modes) > 1:
+                ctx.event(f"mode {index + 1}/{len(self.modes)}: '{mode.name}'")
+            try:
+                for number, phase in enumerate(phases, start=1):
+                    ctx.phase_number, ctx.phase_state = number, {}
+                    log.info("mode %s, phase %d/%d: %s", mode.name, number, len(phases), phase.label)
+                    PHASE_KINDS[phase.kind].run(ctx, phase)
+                    ctx.facts.phases_done.append(phase.kind)
+            except NoLight:
+                if len(self.modes) == 1:
+                    raise  # one mode: no light at all stops the run (the wiring or the switch may be at fault)
+                # several modes: the others show whether the wiring works; this one is reported, not the run
+                mode_run.outcome = "DID NOT START"
+                mode_run.notes.append(f"mode '{mode.name}' did not start: no light after switch-on and "
+                                      f"{mode.presses} presses")
+                if ctx.bench.switch.is_on:
+                    ctx.switch_off()
+            else:
+                mode_run.notes.extend(mode_light_notes(mode, ctx.rows, ctx.levels.lit_seen))
+                mode_run.outcome = "COMPLETED"
+            if index + 1 < len(self.modes):
+                self._between_modes(ctx, self.modes[index + 1])
+
+    def _mode_context(self, bench, mode: ModeProfile, derive, progress, t0: float | None) -> RunContext:
+        """A fresh context for one mode: its own levels, monitors, dark baseline and facts; the run's clock."""
         from rig.responsivity import CHANNELS
 
+        safety = self.sequence.safety
+        levels = Levels()
         monitors = standard_monitors(tuple(CHANNELS), bench.config.thermal.skin_probe, safety.interlock_surface_c,
                                      safety.trip_samples, safety.max_sensor_failures, safety.max_identical_samples,
                                      levels)
-        ctx = self.ctx = RunContext(bench, self.sequence, self.mode.name, self.mode.presses, self.writer, monitors,
-                                    levels, derive, progress)
-        for number, phase in enumerate(self.sequence.phases, start=1):
-            ctx.phase_number, ctx.phase_state = number, {}
-            log.info("phase %d/%d: %s", number, len(self.sequence.phases), phase.label)
-            PHASE_KINDS[phase.kind].run(ctx, phase)
-            ctx.facts.phases_done.append(phase.kind)
+        ctx = self.ctx = RunContext(bench, self.sequence, mode.name, mode.presses, self.writer, monitors, levels,
+                                    derive, progress, t0=t0, phases=self.sequence.phases_for(mode.name),
+                                    planned_s=sum(self.sequence.planned_for(m.name) for m in self.modes))
+        return ctx
+
+    def _between_modes(self, ctx: RunContext, next_mode: ModeProfile) -> None:
+        """Wrap off (light checked) if the sequence left it on, then a cool-down until the skin-side probe is back
+        within ``between_modes_within_c`` of where this mode started, for ``between_modes_max_s`` at most."""
+        from rig.records import number
+        from rig.run.phases import verify_dark
+        from rig.sequence import Phase
+
+        phase = Phase(kind="cooldown", duration_s=self.sequence.between_modes_max_s, interval_s=5.0,
+                      name="between modes")
+        ctx.phase_state = {}
+        if ctx.bench.switch.is_on:
+            ctx.switch_off()
+            verify_dark(ctx, Phase(kind="off", name="off (between modes)"))
+        probe = f"{ctx.facts.skin_probe}_c"
+        start = next((number(r.get(probe)) for r in ctx.rows if number(r.get(probe)) is not None), None)
+        if start is None:
+            ctx.event(f"no skin-side temperature: next mode '{next_mode.name}' starts without a cool-down")
+            return
+        target = start + self.sequence.between_modes_within_c
+        ctx.phase_start, ctx.phase_duration_s = ctx.clock.monotonic(), phase.duration_s
+        deadline = ctx.phase_start + phase.duration_s
+        skin = None
+        while True:
+            row = ctx.sample(phase)
+            skin = number(row.get(probe)) if row else skin
+            if skin is not None and skin <= target:
+                ctx.event(f"cool-down before mode '{next_mode.name}': skin side {skin:.1f} C, within "
+                          f"{self.sequence.between_modes_within_c:g} C of its start ({start:.1f} C)")
+                return
+            if ctx.clock.monotonic() + phase.interval_s > deadline:
+                ctx.event(f"cool-down before mode '{next_mode.name}' stopped at its limit "
+                          f"({phase.duration_s:.0f} s): skin side {skin} C, started at {start:.1f} C; the next "
+                          "mode starts warmer")
+                return
+            ctx.wait_until(ctx.clock.monotonic() + phase.interval_s)
 
     def _shut_down(self, bench) -> None:
         """Wrap off, then (if it was lit) one reading to check the light is gone, then release the bench."""
@@ -257,12 +422,13 @@ class _Run:
                                   "and summary.csv (the samples written before are lost)")
             except OSError as error:
                 log.error("the run folder %s cannot be made again: %s", self.run_dir, error)
-        rows = ctx.rows if ctx is not None else []
-        facts = ctx.facts if ctx is not None else None
         from rig.claims import RunFacts
 
-        facts = facts or RunFacts()
-        checks = check_claims(self.mode.claims, rows, facts, outcome, reason)
+        mode_results = self._judge_modes(outcome, reason)
+        checks = [check for mode_result in mode_results for check in mode_result.checks]
+        first = self.mode_runs[0].ctx if self.mode_runs else None
+        facts = first.facts if first is not None else RunFacts()
+        first_rows = first.rows if first is not None else []
         try:
             write_csv_atomic(self.run_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
         except OSError as error:
@@ -274,12 +440,56 @@ class _Run:
         manifest.outcome, manifest.reason = outcome, "; ".join([reason, *self.notes])
         manifest.rows = writer.rows_written if writer else 0
         manifest.wrap_left_on = self.wrap_left_on
-        manifest.events = ctx.events if ctx is not None else []
+        manifest.events = [event for run in self.mode_runs for event in run.ctx.events] if self.mode_runs else (
+            ctx.events if ctx is not None else [])
         manifest.facts = asdict(facts)
-        manifest.behaviour = wrap_behaviour(rows, facts)
+        manifest.behaviour = wrap_behaviour(first_rows, facts)
+        manifest.modes = [self._mode_record(result) for result in mode_results]
+        manifest.verdict = overall_verdict(checks, outcome)
         self.save_manifest()
         return RunResult(self.run_dir, outcome, manifest.reason, checks, manifest.rows, self.wrap_left_on,
-                         self.wrap_still_lit, self.configuration_error)
+                         self.wrap_still_lit, self.configuration_error, mode_results)
+
+    def _judge_modes(self, outcome: str, reason: str) -> list[ModeResult]:
+        """Each mode judged on its own rows: finished modes as COMPLETED whatever happened later, the mode the
+        run stopped in with the run's outcome, the modes never started NOT RUN (their claims NOT MEASURED)."""
+        from rig.claims import RunFacts
+
+        results = []
+        stopped_in = None
+        for index, mode in enumerate(self.modes):
+            run = self.mode_runs[index] if index < len(self.mode_runs) else None
+            if run is not None and run.outcome in ("COMPLETED", "DID NOT START"):
+                mode_outcome = run.outcome
+                mode_reason = "all phases ran" if run.outcome == "COMPLETED" else "no light after switch-on"
+            elif run is not None:
+                mode_outcome, mode_reason = outcome, reason
+                stopped_in = mode.name
+            else:
+                where = f"the run stopped in mode '{stopped_in}'" if stopped_in else "the run stopped before it"
+                mode_outcome, mode_reason = "NOT RUN", f"not tested: {where} ({reason})"
+            rows = run.ctx.rows if run is not None else []
+            facts = run.ctx.facts if run is not None else RunFacts()
+            judged_as = {"NOT RUN": "ABORTED", "DID NOT START": "COMPLETED"}.get(mode_outcome, mode_outcome)
+            checks = check_claims(mode.claims, rows, facts, judged_as, mode_reason)
+            if mode_outcome == "DID NOT START":  # its light claims fail: the mode gave no light at all
+                checks = [check if check.claim_id in NOT_LIGHT_CLAIMS else replace(
+                    check, measured=None, uncertainty=None, verdict=Verdict.FAIL,
+                    note=f"mode did not start: no light after switch-on and {mode.presses} presses")
+                    for check in checks]
+            checks = [replace(check, mode=mode.name) for check in checks]
+            results.append(ModeResult(mode.name, mode_outcome, mode_reason, list(run.notes) if run else [], checks))
+        return results
+
+    def _mode_record(self, result: ModeResult) -> dict[str, Any]:
+        """What ``run.json`` keeps of one mode (``modes`` list)."""
+        run = next((r for r in self.mode_runs if r.mode.name == result.name), None)
+        record: dict[str, Any] = {"name": result.name, "outcome": result.outcome, "reason": result.reason,
+                                  "notes": result.notes, "verdict": overall_verdict(result.checks, result.outcome)}
+        if run is not None:
+            record.update(presses=run.mode.presses, facts=asdict(run.ctx.facts),
+                          behaviour=wrap_behaviour(run.ctx.rows, run.ctx.facts))
+        return record
 
     def save_manifest(self) -> None:
         """run.json by temp file + rename; if the run folder is gone, it is made again to hold the record."""
