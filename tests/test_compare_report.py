@@ -138,8 +138,9 @@ def test_terminal_table_is_one_line_per_run_at_120_columns(three_runs, tmp_path)
     ]
     for index, folder in enumerate(sorted(runs.glob("[!.]*"))):  # long ids and a wrap whose name is markup
         edit_manifest(folder, run_id=f"20260101-000000_acme-a-very-long-wrap-name-indeed-{index}")
+        width = len((folder / "summary.csv").read_text().splitlines()[0].split(","))
         with (folder / "summary.csv").open("a", newline="") as handle:
-            csv.writer(handle).writerows(extra)
+            csv.writer(handle).writerows(row + [""] * (width - len(row)) for row in extra)
     table = compare_table(load_runs([runs]))
     console = Console(width=120, record=True, color_system=None)
     console.print(terminal_table(table, "Belt [/] runs"))

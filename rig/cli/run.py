@@ -52,7 +52,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     from rig.lock import bench_lock_path
     from rig.profile import load_profile
     from rig.run import run_sequence
-    from rig.run.lifecycle import check_sequence_modes
+    from rig.run.modes import check_sequence_modes
     from rig.sequence import load_sequence
     from rig.wiring import default_wrap_for, shipped
 
@@ -96,7 +96,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
 
 def chosen_modes(profile, sequence, asked: list[str] | None) -> list[str]:
     """The modes ``--mode`` asks for ('all': every mode of the profile), else :func:`modes_to_test`."""
-    from rig.run.lifecycle import modes_to_test
+    from rig.run.modes import modes_to_test
 
     if not asked:
         return modes_to_test(profile, sequence)
@@ -135,7 +135,7 @@ class _progress_display:
 
 def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
     from rig.banners import run_dir_banners
-    from rig.run.lifecycle import overall_verdict
+    from rig.run.modes import overall_verdict
 
     simulated = " (SIMULATED)" if backend == "sim" else ""
     for mode in result.modes:
