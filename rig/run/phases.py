@@ -97,10 +97,6 @@ def register(cls: type[PhaseKind]) -> type[PhaseKind]:
     return cls
 
 
-def phase_kind(name: str) -> PhaseKind:
-    return PHASE_KINDS[name]
-
-
 @register
 class DarkPhase(PhaseKind):
     """Wrap off: the dark baseline, subtracted from every reading."""
