@@ -11,13 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from rig.claims import RunFacts, check_claims, wrap_behaviour
+from rig.claims import RunFacts, wrap_behaviour
 from rig.derive import make_deriver
 from rig.errors import RigError
 from rig.profile import WrapProfile
 from rig.records import RunManifest, truthy
 from rig.responsivity import CHANNELS, GAIN_CODES_X
 from rig.results import write_csv_atomic, write_json_atomic
+from rig.run.modes import judge_mode
 from rig.spectrum import Calibration, Estimate, Readings, estimate_table
 from rig.verdict import ClaimCheck
 
@@ -111,10 +112,42 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
     if samples.empty:
         raise RigError(f"{samples_file}: a header but no samples: nothing to re-analyse")
     rows = samples.to_dict("records")
+    names = [str(record.get("name")) for record in manifest.modes] or [manifest.mode or None]
+    several = len(names) > 1  # rows of several modes: each mode is re-analysed on its own rows
+    records = manifest.modes or [{}]
+    checks, behaviour, columns, done = [], {}, list(samples.columns), 0
+    for name, record in zip(names, records, strict=True):
+        mode = profile.mode(name)
+        mode_rows = [row for row in rows if row.get("mode") == mode.name] if several else rows
+        derive = _derive_rows(mode_rows, make_deriver(calibration, mode.claims.lines), progress, done, len(rows))
+        done += len(mode_rows)
+        columns += [c for c in derive.columns if c not in columns]
+        facts = RunFacts.from_json(record.get("facts") if record else manifest.facts)
+        outcome = record.get("outcome") if record else (manifest.outcome if manifest.start_time else "COMPLETED")
+        checks += judge_mode(mode, mode_rows, facts, str(outcome or "COMPLETED"), str(record.get("reason") or
+                                                                                        manifest.reason))
+        behaviour[mode.name] = wrap_behaviour(mode_rows, facts)
+    if progress is not None:
+        progress(len(rows), len(rows))
+    out_dir = out_dir or run_dir / f"reanalysis-{pd.Timestamp.now('UTC').strftime('%Y%m%d-%H%M%S')}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_csv_atomic(out_dir / "samples.csv", rows, columns)
+        write_csv_atomic(out_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
+        write_json_atomic(out_dir / "analysis.json", {
+            "source_run": str(run_dir), "profile": profile.source, "mode": ", ".join(behaviour),
+            "calibration_id": calibration.id if calibration else "nominal-datasheet",
+            "behaviour": next(iter(behaviour.values())) if len(behaviour) == 1 else behaviour,
+        })
+    except OSError as error:
+        raise RigError(f"cannot write the re-analysis into {out_dir}: {error.strerror or error}") from None
+    return out_dir, checks
+
+
+def _derive_rows(rows: list[dict[str, Any]], derive, progress: Progress | None, done: int, total: int):
+    """The derived columns of ``rows`` recomputed in place, against the dark baseline of their own dark phase."""
     dark_rows = [r for r in rows if r.get("phase_kind") == "dark" and not truthy(r.get("saturated"))]
     dark = {c: sum(float(r[c]) for r in dark_rows) / len(dark_rows) for c in CHANNELS} if dark_rows else {}
-    mode = profile.mode(manifest.mode or None)
-    derive = make_deriver(calibration, mode.claims.lines)
     for row in rows:
         for column in derive.columns:
             row[column] = None
@@ -124,26 +157,8 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
         for row, values in zip(chunk, derive.many(chunk, dark), strict=True):
             row.update(values)
         if progress is not None and start + CHUNK_ROWS < len(readings):
-            progress(start + CHUNK_ROWS, len(rows))
-    if progress is not None:
-        progress(len(rows), len(rows))
-    facts = RunFacts.from_json(manifest.facts)
-    checks = check_claims(mode.claims, rows, facts, manifest.outcome if manifest.start_time else "COMPLETED",
-                          manifest.reason)
-    out_dir = out_dir or run_dir / f"reanalysis-{pd.Timestamp.now('UTC').strftime('%Y%m%d-%H%M%S')}"
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        columns = list(samples.columns) + [c for c in derive.columns if c not in samples.columns]
-        write_csv_atomic(out_dir / "samples.csv", rows, columns)
-        write_csv_atomic(out_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
-        write_json_atomic(out_dir / "analysis.json", {
-            "source_run": str(run_dir), "profile": profile.source, "mode": mode.name,
-            "calibration_id": calibration.id if calibration else "nominal-datasheet",
-            "behaviour": wrap_behaviour(rows, facts),
-        })
-    except OSError as error:
-        raise RigError(f"cannot write the re-analysis into {out_dir}: {error.strerror or error}") from None
-    return out_dir, checks
+            progress(done + start + CHUNK_ROWS, total)
+    return derive
 
 
 def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str | None, bench_sensor_id: str,

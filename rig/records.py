@@ -108,6 +108,8 @@ class RunManifest:
     events: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     behaviour: dict[str, Any] = field(default_factory=dict)
+    modes: list[dict[str, Any]] = field(default_factory=list)  # per mode tested: outcome, notes, facts, behaviour
+    verdict: str = ""  # the wrap's overall verdict over every mode's claims
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -10,7 +10,7 @@ button to reach the mode; no duration), ``warmup``, ``measure``, ``pulse``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,18 +19,44 @@ from rig.errors import ConfigError
 
 
 @dataclass
+class ModeTiming:
+    """A phase's own timing in one mode (``[[phases.per_mode]]``): what it overrides, ``None`` = as the phase."""
+
+    mode: str = ""
+    duration_s: float | None = None
+    interval_s: float | None = None
+
+
+@dataclass
 class Phase:
-    """One phase: ``duration_s`` long, one sample every ``interval_s``."""
+    """One phase: ``duration_s`` long, one sample every ``interval_s``.
+
+    ``modes`` limits the phase to some of the wrap's modes (empty: every mode), e.g. a 'pulse' phase for the
+    pulse modes; ``per_mode`` gives a mode its own duration or interval.
+    """
 
     kind: str = "measure"
     duration_s: float = 0.0
     interval_s: float = 1.0
     until_auto_off: bool = False
     name: str = ""
+    modes: list[str] = field(default_factory=list)
+    per_mode: list[ModeTiming] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         return self.name or self.kind
+
+    def applies_to(self, mode: str) -> bool:
+        return not self.modes or mode in self.modes
+
+    def for_mode(self, mode: str) -> Phase:
+        """This phase as it runs in ``mode`` (its ``per_mode`` timing applied)."""
+        for timing in self.per_mode:
+            if timing.mode == mode:
+                return replace(self, duration_s=self.duration_s if timing.duration_s is None else timing.duration_s,
+                               interval_s=self.interval_s if timing.interval_s is None else timing.interval_s)
+        return self
 
 
 @dataclass
@@ -78,11 +104,25 @@ class Sequence:
     phases: list[Phase] = field(default_factory=list)
     sensor: SensorSettings = field(default_factory=SensorSettings)
     safety: SafetyLimits = field(default_factory=SafetyLimits)
+    between_modes_within_c: float = 2.0  # before the next mode: the skin-side probe back within this of its start
+    between_modes_max_s: float = 1800.0  # ... or this long at most (the next mode then starts warmer, noted)
     source: str = "<built-in>"
 
     @property
     def planned_s(self) -> float:
         return sum(p.duration_s for p in self.phases)
+
+    def named_modes(self) -> list[str]:
+        """Every mode a phase names (``modes`` or ``per_mode``), in order of appearance."""
+        names = [name for p in self.phases for name in (*p.modes, *(t.mode for t in p.per_mode))]
+        return list(dict.fromkeys(names))
+
+    def phases_for(self, mode: str) -> list[Phase]:
+        """The phases that run in ``mode``, with its own timings."""
+        return [p.for_mode(mode) for p in self.phases if p.applies_to(mode)]
+
+    def planned_for(self, mode: str) -> float:
+        return sum(p.duration_s for p in self.phases_for(mode))
 
     def validate(self) -> Sequence:
         from rig.run.phases import validate_phases
@@ -92,9 +132,22 @@ class Sequence:
             raise ConfigError(path, "phases", "at least one [[phases]] table")
         if not 100 <= self.pulse_rate_hz <= 2000:
             raise ConfigError(path, "pulse_rate_hz", "a sample rate in 100..2000 Hz", self.pulse_rate_hz)
-        validate_phases(self.phases, path)
-        if not any(p.kind == "measure" for p in self.phases):
-            raise ConfigError(path, "phases", "at least one 'measure' phase")
+        for index, phase in enumerate(self.phases):
+            for t, timing in enumerate(phase.per_mode):
+                if not timing.mode:
+                    raise ConfigError(path, f"phases[{index}].per_mode[{t}].mode", "the name of a mode of the wrap")
+        # validated as it runs in every mode it names, and in any other mode (the phases for every mode)
+        for mode in [*self.named_modes(), None]:
+            indexed = [(i, p.for_mode(mode) if mode else p) for i, p in enumerate(self.phases)
+                       if (p.applies_to(mode) if mode else not p.modes)]
+            validate_phases([p for _, p in indexed], path, [i for i, _ in indexed], mode)
+            if not any(p.kind == "measure" for _, p in indexed):
+                raise ConfigError(path, "phases", "at least one 'measure' phase"
+                                  + (f" in mode '{mode}'" if mode else " that runs in every mode"))
+        if not 0 < self.between_modes_within_c <= 20:
+            raise ConfigError(path, "between_modes_within_c", "degrees C in (0, 20]", self.between_modes_within_c)
+        if not 0 <= self.between_modes_max_s <= 7200:
+            raise ConfigError(path, "between_modes_max_s", "seconds in 0..7200", self.between_modes_max_s)
         self.sensor.validate(path, "sensor.")
         limits = self.safety
         if not 30 <= limits.interlock_surface_c <= 90:

@@ -38,6 +38,7 @@ class ClaimCheck:
     uncertainty: float | None
     verdict: Verdict
     note: str = ""
+    mode: str = ""  # the wrap's mode the claim was judged in
 
     def as_dict(self) -> dict[str, object]:
         row = asdict(self)

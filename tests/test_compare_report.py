@@ -140,8 +140,9 @@ def eleven_claim_runs(three_runs: Path, tmp_path: Path) -> Path:
     runs = copy_runs(three_runs, tmp_path / "runs")
     for index, folder in enumerate(sorted(runs.glob("[!.]*"))):  # long ids and a wrap whose name is markup
         edit_manifest(folder, run_id=f"20260101-000000_acme-a-very-long-wrap-name-indeed-{index}")
+        width = len((folder / "summary.csv").read_text().splitlines()[0].split(","))
         with (folder / "summary.csv").open("a", newline="") as handle:
-            csv.writer(handle).writerows(EXTRA_CLAIMS)
+            csv.writer(handle).writerows(row + [""] * (width - len(row)) for row in EXTRA_CLAIMS)
     return runs
 
 

@@ -13,11 +13,11 @@ import traceback
 from collections.abc import Sequence
 
 from rig import __version__
-from rig.cli import analyze, calibrate, check, compare, demo, init, off, read, report, run
+from rig.cli import analyze, calibrate, check, compare, demo, init, off, read, report, run, status
 from rig.cli.common import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_CODES, EXIT_INTERNAL, make_console
 from rig.errors import RigError
 
-COMMANDS = (run, check, read, off, analyze, calibrate, compare, report, demo, init)
+COMMANDS = (run, status, check, read, off, analyze, calibrate, compare, report, demo, init)
 CATCHABLE = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 
 

@@ -35,6 +35,9 @@ def add_parser(commands) -> None:
     add_bench_args(parser)
     parser.add_argument("--wrap", metavar="PROFILE", help="wrap profile TOML: the maker's claims per mode")
     parser.add_argument("--sequence", metavar="SEQUENCE", help="sequence TOML: phases and safety limits")
+    parser.add_argument("--mode", metavar="NAME", action="append",
+                        help="test this mode of the profile (repeat for several; 'all': every mode in turn). "
+                             "Default: the sequence's mode = ..., else every mode")
     parser.add_argument("--out", metavar="DIR", default="results", help="results folder (default: results)")
     parser.add_argument("--quiet", action="store_true", help="no live progress display")
     parser.add_argument("--calibration", metavar="FILE", help="calibration file (default: the bench config's)")
@@ -50,6 +53,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     from rig.lock import bench_lock_path
     from rig.profile import load_profile
     from rig.run import run_sequence
+    from rig.run.modes import check_sequence_modes
     from rig.sequence import load_sequence
     from rig.traceability import traceability_of
     from rig.wiring import default_wrap_for, shipped
@@ -61,7 +65,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
                        "(with --sim the shipped examples are used)")
     profile = load_profile(args.wrap or shipped("example_profile.toml"))
     sequence = load_sequence(args.sequence or shipped("example_sequence.toml"))
-    profile.mode(sequence.mode)  # the sequence's mode must exist in the profile
+    modes = chosen_modes(profile, sequence, args.mode)
+    check_sequence_modes(profile, sequence)
     calibration, warnings = select_calibration(args.calibration or config.calibration, config.spectral.sensor_id,
                                                config.jig.transmission, config.calibration_max_age_days,
                                                args.force_calibration)
@@ -72,11 +77,12 @@ def main(args: argparse.Namespace, console: Console) -> int:
     if config.backend == "sim":
         request.sim_wrap(default_wrap)  # validate the simulated wrap before anything is switched on
 
-    with _progress_display(console, sequence.planned_s, args.quiet) as show:
+    planned_s = sum(sequence.planned_for(name) for name in modes)
+    with _progress_display(console, planned_s, args.quiet) as show:
         result = run_sequence(
-            profile, sequence, lambda: request.open(default_wrap, config), Path(args.out),
-            derive=make_deriver(calibration if calibration.calibrated else None,
-                                profile.mode(sequence.mode).claims.lines), progress=show,
+            profile, sequence, lambda: request.open(default_wrap, config), Path(args.out), modes=modes,
+            derive_for_mode=lambda mode: make_deriver(calibration if calibration.calibrated else None,
+                                                      mode.claims.lines), progress=show,
             calibration_id=calibration.id,
             lock_path=bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin, args.out),
             extra_manifest={"argv": sys.argv, "seed": args.seed if config.backend == "sim" else None,
@@ -90,6 +96,17 @@ def main(args: argparse.Namespace, console: Console) -> int:
     if result.outcome != "COMPLETED":
         return EXIT_ABORTED
     return EXIT_CLAIM_FAILED if result.any_failed else EXIT_OK
+
+
+def chosen_modes(profile, sequence, asked: list[str] | None) -> list[str]:
+    """The modes ``--mode`` asks for ('all': every mode of the profile), else :func:`modes_to_test`."""
+    from rig.run.modes import modes_to_test
+
+    if not asked:
+        return modes_to_test(profile, sequence)
+    if "all" in asked:
+        return [mode.name for mode in profile.modes]
+    return list(dict.fromkeys(profile.mode(name).name for name in asked))
 
 
 class _progress_display:
@@ -114,7 +131,8 @@ class _progress_display:
         irradiance = "-" if p.irradiance_mw_cm2 is None else f"{p.irradiance_mw_cm2:.1f} mW/cm2"
         surface = "-" if p.surface_c is None else f"{p.surface_c:.1f} C"
         self.bar.update(self.task, completed=min(p.elapsed_s, p.planned_s),
-                        description=f"[{p.phase_number}/{p.phase_count}] {escape(p.phase)}",
+                        description=(f"{escape(p.mode)}: " if p.mode else "")
+                        + f"[{p.phase_number}/{p.phase_count}] {escape(p.phase)}",
                         status=f"t {p.elapsed_s:.0f}/{p.planned_s:.0f} s, phase left {p.phase_remaining_s:.0f} s, "
                                f"wrap {'on' if p.wrap_on else 'off'}, {irradiance}, surface {surface}")
 
@@ -122,10 +140,20 @@ class _progress_display:
 def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
     from rig.banners import run_dir_banners
     from rig.invocation import rig_command
+    from rig.run.modes import overall_verdict
 
     simulated = " (SIMULATED)" if backend == "sim" else ""
-    console.print(verdict_table(result.checks, f"{profile.label}: mode '{profile.mode(sequence.mode).name}'"
-                                               f"{simulated}"))
+    for mode in result.modes:
+        title = f"{profile.label}: mode '{mode.name}'{simulated}"
+        if mode.outcome != "COMPLETED":
+            title += f" — {mode.outcome}"
+        console.print(verdict_table(mode.checks, title))
+        for text in mode.notes:
+            note(text)
+    verdict = overall_verdict(result.checks, result.outcome)
+    style = {"PASS": "bold green", "FAIL": "bold red"}.get(verdict, "bold yellow")
+    tested = ", ".join(f"'{m.name}' {m.outcome}" for m in result.modes)
+    console.print(f"wrap verdict [{style}]{verdict}[/] over {len(result.modes)} mode(s): {escape(tested)}")
     for banner in run_dir_banners(result.run_dir):
         console.print(banner.markup())
     if result.wrap_still_lit:

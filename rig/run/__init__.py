@@ -1,15 +1,27 @@
-"""Running a test sequence: lifecycle, the phase registry, the per-row pipeline and its monitors.
+"""Running a test sequence: lifecycle, the phase registry, the per-row pipeline, its monitors and the modes.
 
 - :mod:`rig.run.lifecycle`: :func:`run_sequence`, from lock to verdicts;
+- :mod:`rig.run.modes`: several modes in one run (choosing, cool-down between, per-mode verdicts);
 - :mod:`rig.run.phases`: one class per phase kind (validation and body);
 - :mod:`rig.run.context`: the per-row pipeline every phase reads through;
 - :mod:`rig.run.monitors`: interlocks and fault checks that see every row;
 - :mod:`rig.run.signals`: every catchable signal stops the run with the wrap off;
 - :mod:`rig.run.manifest`: what ``run.json`` records about the machine and code.
+
+Names are imported on first use, so ``import rig.run.phases`` (the sequence loader) stays light.
 """
 
-from rig.run.context import Progress
-from rig.run.lifecycle import RunResult, run_sequence
-from rig.run.signals import RunAborted
+from __future__ import annotations
 
-__all__ = ["Progress", "RunAborted", "RunResult", "run_sequence"]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {"Progress": "rig.run.context", "RunAborted": "rig.run.signals", "RunResult": "rig.run.lifecycle",
+            "run_sequence": "rig.run.lifecycle"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'rig.run' has no attribute {name!r}")

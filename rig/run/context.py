@@ -19,7 +19,7 @@ from rig.claims import RunFacts
 from rig.errors import RigError, SensorFault
 from rig.results import SamplesWriter, iso_utc
 from rig.run.monitors import Levels, MonitorSet
-from rig.run.signals import RunAborted, signals_held
+from rig.run.signals import NoLight, RunAborted, signals_held
 from rig.sample import take_sample, temperature_columns
 
 log = logging.getLogger("rig.run")
@@ -44,6 +44,7 @@ class Progress:
     irradiance_mw_cm2: float | None
     surface_c: float | None
     wrap_on: bool
+    mode: str = ""
 
 
 @dataclass
@@ -80,7 +81,8 @@ class RunContext:
 
     def __init__(self, bench, sequence, mode_name: str, presses: int, writer: SamplesWriter,
                  monitors: MonitorSet, levels: Levels, derive: Deriver | None = None,
-                 progress: Callable[[Progress], None] | None = None) -> None:
+                 progress: Callable[[Progress], None] | None = None, t0: float | None = None,
+                 phases: list | None = None, planned_s: float | None = None) -> None:
         self.bench = bench
         self.clock = bench.clock
         self.sequence = sequence
@@ -94,7 +96,9 @@ class RunContext:
         if self.estimate_note:
             self.derive = None  # raw counts recorded; the derived columns stay empty
         self.progress = progress
-        self.t0 = self.clock.monotonic()
+        self.t0 = self.clock.monotonic() if t0 is None else t0  # a run's modes share its clock
+        self.phases = list(sequence.phases if phases is None else phases)  # this mode's phases
+        self.planned_s = sum(p.duration_s for p in self.phases) if planned_s is None else planned_s  # whole run
         self.rows: list[dict[str, Any]] = []
         self.events: list[str] = []
         self.dark = DarkBaseline(bench.chip.channels)
@@ -167,12 +171,13 @@ class RunContext:
         self.write(row)
         if reason:
             self.event(row.get("event") or reason)
-            raise RunAborted(reason)
+            raise (NoLight if self.levels.no_light else RunAborted)(reason)
         if self.progress is not None:
             self.progress(Progress(
-                phase.label, self.phase_number, len(self.sequence.phases), row["t_s"], self.sequence.planned_s,
+                phase.label, self.phase_number, len(self.phases), row["t_s"], self.planned_s,
                 max(0.0, self.phase_duration_s - (self.clock.monotonic() - self.phase_start)),
-                row.get("irradiance_mw_cm2"), row.get(f"{self.facts.skin_probe}_c"), bool(row["wrap_on"])))
+                row.get("irradiance_mw_cm2"), row.get(f"{self.facts.skin_probe}_c"), bool(row["wrap_on"]),
+                self.mode_name))
         return row
 
     def write(self, row: dict[str, Any]) -> None:
@@ -199,7 +204,7 @@ class RunContext:
         row["wall_time"] = iso_utc(self.clock.wall())
         row["phase"] = phase.label
         row["phase_kind"] = phase.kind
-        row["mode"] = self.mode_name if row["wrap_on"] else ""
+        row["mode"] = self.mode_name  # every row of a mode's segment, its dark baseline too
         if phase.kind == "dark" and not row.get("saturated"):
             self.dark.add(row)
             self.levels.dark += (row["clear_basic"] - self.levels.dark) / self.dark.n

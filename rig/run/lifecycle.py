@@ -20,19 +20,28 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.claims import check_claims, wrap_behaviour
+from rig.claims import wrap_behaviour
 from rig.errors import HardwareNotFound, RigError, SensorFault
 from rig.lock import BenchLock
-from rig.profile import WrapProfile
+from rig.profile import ModeProfile, WrapProfile
 from rig.records import RunManifest, sample_columns
 from rig.results import SamplesWriter, iso_utc, make_run_dir, release_reserve, write_csv_atomic, write_run_record
 from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
 from rig.run.manifest import new_manifest
+from rig.run.modes import (
+    ModeResult,
+    cool_down_between_modes,
+    judge_mode,
+    mode_light_notes,
+    modes_to_test,
+    overall_verdict,
+)
 from rig.run.monitors import Levels, standard_monitors
 from rig.run.phases import OFF_SETTLE_S, PHASE_KINDS
-from rig.run.signals import RunAborted, WrapStillLit, abort_on_signals, signals_held, signals_noted
+from rig.run.signals import NoLight, RunAborted, WrapStillLit, abort_on_signals, signals_held, signals_noted
 from rig.sample import take_sample
 from rig.sequence import Sequence
+from rig.status import point_to_run
 from rig.verdict import ClaimCheck
 
 log = logging.getLogger("rig.run")
@@ -50,6 +59,7 @@ class RunResult:
     wrap_left_on: bool = False
     wrap_still_lit: bool = False
     configuration_error: bool = False  # the bench could not be opened (missing bus or chip): exit status 2
+    modes: list[ModeResult] = field(default_factory=list)  # one per mode tested (or to be tested), in order
 
     @property
     def any_failed(self) -> bool:
@@ -67,17 +77,26 @@ def run_sequence(
     calibration_id: str = "nominal-datasheet",
     extra_manifest: dict[str, Any] | None = None,
     lock_path: Path | None = None,
+    modes: list[str] | None = None,
+    derive_for_mode: Callable[[ModeProfile], Deriver | None] | None = None,
 ) -> RunResult:
     """Run ``sequence`` on the bench from ``open_bench`` against ``profile``; results under ``results_base``.
 
     Both files must already be validated. The results folder is created and
     checked before the bench is opened, so nothing is switched on when it fails.
     ``lock_path`` (see :mod:`rig.lock`) keeps a second process off the same bench.
+    ``modes``: the profile's modes to test, in turn (default: :func:`modes_to_test`); each gets its own dark
+    baseline, switch-on and presses, the sequence's phases for it, switch-off and a cool-down before the next.
+    ``derive_for_mode`` gives each mode its deriver (its claimed lines); else ``derive`` serves every mode.
     """
-    mode = profile.mode(sequence.mode)
+    chosen = [profile.mode(name) for name in (modes or modes_to_test(profile, sequence))]
+    derivers = [derive_for_mode(mode) if derive_for_mode is not None else derive for mode in chosen]
     with BenchLock(lock_path) if lock_path is not None else contextlib.nullcontext():
-        return _Run(profile, sequence, mode, results_base, calibration_id, extra_manifest).execute(
-            open_bench, derive, progress)
+        run = _Run(profile, sequence, chosen, results_base, calibration_id, extra_manifest)
+        run.derivers = derivers
+        if lock_path is not None:
+            point_to_run(lock_path, run.run_dir)  # for `rig status`
+        return run.execute(open_bench, derivers[0], progress)
 
 
 def samples_header(bench, derive=None) -> list[str]:
@@ -86,7 +105,9 @@ def samples_header(bench, derive=None) -> list[str]:
     from rig.pulse import PulseResult
     from rig.spectrum import Estimate
 
-    derived = list(getattr(derive, "columns", None) or [*Estimate().as_dict(), "calibration_id"])
+    derivers = derive if isinstance(derive, list | tuple) else [derive]
+    derived = list(dict.fromkeys(column for one in derivers for column in (
+        getattr(one, "columns", None) or [*Estimate().as_dict(), "calibration_id"])))
     pulse = list(PulseResult(0.0, 0.0, False).as_dict())
     return sample_columns(bench.chip.channels, derived, pulse, [p.name for p in bench.config.thermal.probes])
 
@@ -109,18 +130,32 @@ def apply_sensor_settings(bench, sequence: Sequence) -> None:
         spectral.config.auto_range = settings.auto_range
 
 
+@dataclass
+class _ModeRun:
+    """A mode while it runs: its profile entry, its context (rows, facts, events) and how far it got."""
+
+    mode: ModeProfile
+    ctx: RunContext
+    outcome: str = "RUNNING"
+    notes: list[str] = field(default_factory=list)
+
+
 class _Run:
     """One run's lifecycle (internal to :func:`run_sequence`)."""
 
-    def __init__(self, profile: WrapProfile, sequence: Sequence, mode, results_base: Path, calibration_id: str,
-                 extra_manifest: dict[str, Any] | None) -> None:
-        self.profile, self.sequence, self.mode = profile, sequence, mode
+    def __init__(self, profile: WrapProfile, sequence: Sequence, modes: list[ModeProfile], results_base: Path,
+                 calibration_id: str, extra_manifest: dict[str, Any] | None) -> None:
+        self.profile, self.sequence, self.modes = profile, sequence, modes
+        self.mode = modes[0]
+        self.derivers: list[Deriver | None] = [None] * len(modes)
+        self.mode_runs: list[_ModeRun] = []  # the modes started so far, each with its own context
         start_wall = time.time()
         self.run_dir = make_run_dir(results_base, start_wall, profile.label)
         self.results_base = results_base
         self.manifest: RunManifest = new_manifest(self.run_dir.name, iso_utc(start_wall), profile, sequence,
-                                                  mode.name, calibration_id, extra_manifest)
+                                                  ", ".join(m.name for m in modes), calibration_id, extra_manifest)
         self.manifest.log_file = "run.log"
+        self.manifest.extra["planned_s"] = sum(sequence.planned_for(m.name) for m in modes)  # for `rig status`
         self.notes: list[str] = []
         self.save_manifest()
         self.ctx: RunContext | None = None
@@ -130,8 +165,8 @@ class _Run:
     # --- the run --------------------------------------------------------------------------------------------------
     def execute(self, open_bench, derive, progress) -> RunResult:
         handler = _attach_log(self.run_dir / "run.log")
-        log.info("run %s started: %s, mode %s, sequence %s", self.run_dir.name, self.profile.label, self.mode.name,
-                 self.sequence.name)
+        log.info("run %s started: %s, mode %s, sequence %s", self.run_dir.name, self.profile.label,
+                 self.manifest.mode, self.sequence.name)
         outcome, reason = "ERROR", ""
         try:
             with abort_on_signals():
@@ -193,25 +228,54 @@ class _Run:
         self.save_manifest()
         apply_sensor_settings(bench, self.sequence)
         try:
-            self.writer = SamplesWriter(self.run_dir / "samples.csv", samples_header(bench, derive))
+            self.writer = SamplesWriter(self.run_dir / "samples.csv", samples_header(bench, self.derivers))
         except OSError as error:
             raise ResultsWriteError(f"cannot create samples.csv ({error.strerror or error})") from error
 
     def _phases(self, bench, derive, progress) -> None:
+        t0 = None
+        for index, mode in enumerate(self.modes):
+            ctx = self._mode_context(bench, mode, self.derivers[index], progress, t0)
+            t0 = ctx.t0
+            mode_run = _ModeRun(mode, ctx)
+            self.mode_runs.append(mode_run)
+            phases = self.sequence.phases_for(mode.name)
+            if len(self.modes) > 1:
+                ctx.event(f"mode {index + 1}/{len(self.modes)}: '{mode.name}'")
+            try:
+                for number, phase in enumerate(phases, start=1):
+                    ctx.phase_number, ctx.phase_state = number, {}
+                    log.info("mode %s, phase %d/%d: %s", mode.name, number, len(phases), phase.label)
+                    PHASE_KINDS[phase.kind].run(ctx, phase)
+                    ctx.facts.phases_done.append(phase.kind)
+            except NoLight:
+                if len(self.modes) == 1:
+                    raise  # one mode: no light at all stops the run (the wiring or the switch may be at fault)
+                # several modes: the others show whether the wiring works; this one is reported, not the run
+                mode_run.outcome = "DID NOT START"
+                mode_run.notes.append(f"mode '{mode.name}' did not start: no light after switch-on and "
+                                      f"{mode.presses} presses")
+                if ctx.bench.switch.is_on:
+                    ctx.switch_off()
+            else:
+                mode_run.notes.extend(mode_light_notes(mode, ctx.rows, ctx.levels.lit_seen))
+                mode_run.outcome = "COMPLETED"
+            if index + 1 < len(self.modes):
+                cool_down_between_modes(ctx, self.sequence, self.modes[index + 1])
+
+    def _mode_context(self, bench, mode: ModeProfile, derive, progress, t0: float | None) -> RunContext:
+        """A fresh context for one mode: its own levels, monitors, dark baseline and facts; the run's clock."""
         safety = self.sequence.safety
         levels = Levels()
         monitors = standard_monitors(bench.chip.channels, bench.config.thermal.skin_probe, safety.interlock_surface_c,
                                      safety.trip_samples, safety.max_sensor_failures, safety.max_identical_samples,
                                      levels)
-        ctx = self.ctx = RunContext(bench, self.sequence, self.mode.name, self.mode.presses, self.writer, monitors,
-                                    levels, derive, progress)
+        ctx = self.ctx = RunContext(bench, self.sequence, mode.name, mode.presses, self.writer, monitors, levels,
+                                    derive, progress, t0=t0, phases=self.sequence.phases_for(mode.name),
+                                    planned_s=sum(self.sequence.planned_for(m.name) for m in self.modes))
         if ctx.estimate_note:
             ctx.event(ctx.estimate_note)
-        for number, phase in enumerate(self.sequence.phases, start=1):
-            ctx.phase_number, ctx.phase_state = number, {}
-            log.info("phase %d/%d: %s", number, len(self.sequence.phases), phase.label)
-            PHASE_KINDS[phase.kind].run(ctx, phase)
-            ctx.facts.phases_done.append(phase.kind)
+        return ctx
 
     def _shut_down(self, bench) -> None:
         """Wrap off, then (if it was lit) one reading to check the light is gone, then release the bench."""
@@ -258,14 +322,13 @@ class _Run:
                                   "and summary.csv (the samples written before are lost)")
             except OSError as error:
                 log.error("the run folder %s cannot be made again: %s", self.run_dir, error)
-        rows = ctx.rows if ctx is not None else []
-        facts = ctx.facts if ctx is not None else None
         from rig.claims import RunFacts
 
-        facts = facts or RunFacts()
-        checks = check_claims(self.mode.claims, rows, facts, outcome, reason)
-        if ctx is not None:
-            checks = _not_measured_on_this_chip(checks, ctx)
+        mode_results = self._judge_modes(outcome, reason)
+        checks = [check for mode_result in mode_results for check in mode_result.checks]
+        first = self.mode_runs[0].ctx if self.mode_runs else None
+        facts = first.facts if first is not None else RunFacts()
+        first_rows = first.rows if first is not None else []
         release_reserve(self.run_dir)  # the space held since the start: a full disk still gets the record
         try:
             write_csv_atomic(self.run_dir / "summary.csv", [c.as_dict() for c in checks], ClaimCheck.columns())
@@ -278,12 +341,51 @@ class _Run:
         manifest.outcome, manifest.reason = outcome, "; ".join([reason, *self.notes])
         manifest.rows = writer.rows_written if writer else 0
         manifest.wrap_left_on = self.wrap_left_on
-        manifest.events = ctx.events if ctx is not None else []
+        manifest.events = [event for run in self.mode_runs for event in run.ctx.events] if self.mode_runs else (
+            ctx.events if ctx is not None else [])
         manifest.facts = asdict(facts)
-        manifest.behaviour = wrap_behaviour(rows, facts)
+        manifest.behaviour = wrap_behaviour(first_rows, facts)
+        manifest.modes = [self._mode_record(result) for result in mode_results]
+        manifest.verdict = overall_verdict(checks, outcome)
         self.save_manifest()
         return RunResult(self.run_dir, outcome, manifest.reason, checks, manifest.rows, self.wrap_left_on,
-                         self.wrap_still_lit, self.configuration_error)
+                         self.wrap_still_lit, self.configuration_error, mode_results)
+
+    def _judge_modes(self, outcome: str, reason: str) -> list[ModeResult]:
+        """Each mode judged on its own rows: finished modes as COMPLETED whatever happened later, the mode the
+        run stopped in with the run's outcome, the modes never started NOT RUN (their claims NOT MEASURED)."""
+        from rig.claims import RunFacts
+
+        results = []
+        stopped_in = None
+        for index, mode in enumerate(self.modes):
+            run = self.mode_runs[index] if index < len(self.mode_runs) else None
+            if run is not None and run.outcome in ("COMPLETED", "DID NOT START"):
+                mode_outcome = run.outcome
+                mode_reason = "all phases ran" if run.outcome == "COMPLETED" else "no light after switch-on"
+            elif run is not None:
+                mode_outcome, mode_reason = outcome, reason
+                stopped_in = mode.name
+            else:
+                where = f"the run stopped in mode '{stopped_in}'" if stopped_in else "the run stopped before it"
+                mode_outcome, mode_reason = "NOT RUN", f"not tested: {where} ({reason})"
+            rows = run.ctx.rows if run is not None else []
+            facts = run.ctx.facts if run is not None else RunFacts()
+            checks = judge_mode(mode, rows, facts, mode_outcome, mode_reason)
+            if run is not None:
+                checks = _not_measured_on_this_chip(checks, run.ctx)
+            results.append(ModeResult(mode.name, mode_outcome, mode_reason, list(run.notes) if run else [], checks))
+        return results
+
+    def _mode_record(self, result: ModeResult) -> dict[str, Any]:
+        """What ``run.json`` keeps of one mode (``modes`` list)."""
+        run = next((r for r in self.mode_runs if r.mode.name == result.name), None)
+        record: dict[str, Any] = {"name": result.name, "outcome": result.outcome, "reason": result.reason,
+                                  "notes": result.notes, "verdict": overall_verdict(result.checks, result.outcome)}
+        if run is not None:
+            record.update(presses=run.mode.presses, facts=asdict(run.ctx.facts),
+                          behaviour=wrap_behaviour(run.ctx.rows, run.ctx.facts))
+        return record
 
     def save_manifest(self) -> None:
         """run.json by temp file + rename; if the run folder is gone, it is made again to hold the record."""

@@ -27,6 +27,7 @@ class Levels:
     dark: float = 0.0
     measured: float | None = None  # mean of the measure phase, the reference for auto-off and light checks
     lit_seen: bool = False
+    no_light: bool = False  # no light long after switch-on: the mode did not start (or the switch failed off)
     still_lit: bool = False  # light seen after switch-off: the switch has failed on
     switched_on_t_s: float | None = None
     switched_off_t_s: float | None = None
@@ -146,9 +147,11 @@ class LightCheck:
             levels.lit_seen = levels.lit_seen or clear > levels.lit_threshold()
             since_on = float(row["t_s"]) - (levels.switched_on_t_s or 0.0)
             if not levels.lit_seen and since_on >= NO_LIGHT_AFTER_S:
+                levels.no_light = True
                 return _mark(row, "fault", f"no light {since_on:.0f} s after switch-on: check the wrap's power, "
                              "the switch wiring and the mode presses")
-        elif levels.switched_off_t_s is not None and levels.measured and clear > STILL_LIT_FRACTION * levels.measured:
+        elif (levels.lit_seen and levels.switched_off_t_s is not None and levels.measured
+              and clear > STILL_LIT_FRACTION * levels.measured):  # never lit: nothing can be "still" lit
             levels.still_lit = True
             return _mark(row, "fault", "WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; "
                          "disconnect its power by hand")

@@ -97,10 +97,6 @@ def register(cls: type[PhaseKind]) -> type[PhaseKind]:
     return cls
 
 
-def phase_kind(name: str) -> PhaseKind:
-    return PHASE_KINDS[name]
-
-
 @register
 class DarkPhase(PhaseKind):
     """Wrap off: the dark baseline, subtracted from every reading."""
@@ -324,13 +320,22 @@ class UniformityPhase(PhaseKind):
                       f"{summary['min_max_ratio']:.2f}, CV {summary['cv_pct']:.1f} %")
 
 
-def validate_phases(phases: list[Phase], path: str) -> None:
-    """Every phase valid in its place (the wrap's state follows the 'on' / 'off' phases)."""
+def validate_phases(phases: list[Phase], path: str, indices: list[int] | None = None, mode: str | None = None
+                    ) -> None:
+    """Every phase valid in its place (the wrap's state follows the 'on' / 'off' phases).
+
+    ``indices``: each phase's place in the file (when ``phases`` are those of one ``mode``, named in errors).
+    """
     wrap_on = False
-    for index, phase in enumerate(phases):
+    for index, phase in zip(indices if indices is not None else range(len(phases)), phases, strict=True):
         key = f"phases[{index}]"
         kind = PHASE_KINDS.get(phase.kind)
         if kind is None:
             raise ConfigError(path, f"{key}.kind", "one of " + ", ".join(PHASE_KINDS), phase.kind)
-        kind.validate(phase, key, path, wrap_on)
+        try:
+            kind.validate(phase, key, path, wrap_on)
+        except ConfigError as error:
+            if not mode:
+                raise
+            raise ConfigError(path, error.key, f"{error.expected} (in mode '{mode}')", error.got) from None
         wrap_on = kind.switches_to(wrap_on)

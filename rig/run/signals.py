@@ -24,6 +24,10 @@ class RunAborted(RigError):
     """The run was stopped on purpose: interlock, sensor loss, a failed switch, or a signal."""
 
 
+class NoLight(RunAborted):
+    """No light long after switch-on: the wrap (or this mode) did not start, or the switch failed off."""
+
+
 class WrapStillLit(RunAborted):
     """Light seen after switch-off: the relay/MOSFET has failed on (welded). Disconnect by hand."""
 
