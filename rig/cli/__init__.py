@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -18,7 +17,6 @@ from rig.cli.common import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_CODES, EXIT_INTERN
 from rig.errors import RigError
 
 COMMANDS = (run, check, read, off, analyze, calibrate, compare, report)
-CATCHABLE = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,38 +33,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _unwind(signum: int, _frame: object) -> None:
-    """A stop signal unwinds like Ctrl-C, so every open bench is closed (wrap off) on the way out."""
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+WRAP_COMMANDS = ("run", "read", "calibrate")  # the commands that may switch the wrap on
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    for name in CATCHABLE:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _unwind)
-    args = build_parser().parse_args(argv)
-    console = make_console()
-    try:
-        return args.func(args, console)
-    except RigError as error:
-        from rig.run.signals import RunAborted
+    """The command line. One signal gate (:mod:`rig.run.signals`) serves the whole command: the first stop
+    signal stops the command's work once; a switch-off, its read-back and light check, and a run's record are
+    never interrupted, however many signals arrive."""
+    from rig.run.signals import SignalReceived, WrapStillLit, signal_gate
 
-        if isinstance(error, RunAborted):  # a guard stopped a command that had the wrap on: it is off now
-            print(f"stopped: {error}; wrap switched off", file=sys.stderr)
+    # as the program (no argv: the `rig` script, python -m rig.cli) signals after the command are ignored: the
+    # exit code is decided; called with argv (tests, other programs) the handlers before are put back
+    with signal_gate(ignore_after=argv is None) as gate:
+        args = build_parser().parse_args(argv)
+        console = make_console()
+        switched = args.command in WRAP_COMMANDS
+        try:
+            # `rig off` is itself the way to switch off: nothing stops it half-way
+            with gate.noting() if args.command == "off" else gate.raising():
+                return args.func(args, console)
+        except RigError as error:
+            if isinstance(error, WrapStillLit):
+                print(f"{error}. Disconnect the wrap's power by hand NOW.", file=sys.stderr)
+                return EXIT_ABORTED
+            if isinstance(error, SignalReceived):
+                done = "; wrap switched off" if switched else ""
+                print(f"interrupted ({error.name}): stopped{done}", file=sys.stderr)
+                return EXIT_ABORTED
+            from rig.run.signals import RunAborted
+
+            if isinstance(error, RunAborted):  # a guard stopped a command that had the wrap on: it is off now
+                print(f"stopped: {error}; wrap switched off", file=sys.stderr)
+                return EXIT_ABORTED
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt as interrupt:
+            print(f"interrupted ({interrupt or 'SIGINT'}): wrap switched off", file=sys.stderr)
             return EXIT_ABORTED
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt as interrupt:
-        print(f"interrupted ({interrupt or 'SIGINT'}): wrap switched off", file=sys.stderr)
-        return EXIT_ABORTED
-    except BrokenPipeError:
-        # the reader went away (e.g. `| head`): nothing more to print; silence the flush at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        if args.command in ("run", "read"):  # stopped early: say so where it can still be read
-            print(f"rig {args.command}: the output pipe closed: stopped, wrap switched off", file=sys.stderr)
-            return EXIT_ABORTED
-        return 0
-    except Exception:  # a bug: say so plainly, with the details, and exit apart from "claim failed"
-        print("internal error in rig (please report it with the command and its files):", file=sys.stderr)
-        traceback.print_exc()
-        return EXIT_INTERNAL
+        except BrokenPipeError:
+            # the reader went away (e.g. `| head`): nothing more to print; silence the flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if args.command in ("run", "read"):  # stopped early: say so where it can still be read
+                print(f"rig {args.command}: the output pipe closed: stopped, wrap switched off", file=sys.stderr)
+                return EXIT_ABORTED
+            return 0
+        except Exception:  # a bug: say so plainly, with the details, and exit apart from "claim failed"
+            print("internal error in rig (please report it with the command and its files):", file=sys.stderr)
+            traceback.print_exc()
+            return EXIT_INTERNAL

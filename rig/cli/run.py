@@ -44,11 +44,8 @@ def add_parser(commands) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.calibration_file import select_calibration
-    from rig.derive import make_deriver
     from rig.errors import RigError
-    from rig.lock import bench_lock_path
     from rig.profile import load_profile
-    from rig.run import run_sequence
     from rig.sequence import load_sequence
     from rig.wiring import default_wrap_for, shipped
 
@@ -68,6 +65,20 @@ def main(args: argparse.Namespace, console: Console) -> int:
     default_wrap = default_wrap_for(profile) if config.backend == "sim" else None
     if config.backend == "sim":
         request.sim_wrap(default_wrap)  # validate the simulated wrap before anything is switched on
+
+    from rig.run.signals import current_gate
+
+    # from here the run is started: a signal stops its phases once (lifecycle), then the record decides the exit
+    # code; nothing that arrives while the result is printed changes it
+    with current_gate().noting():
+        return _run_and_print(args, console, request, config, profile, sequence, calibration, warnings,
+                              default_wrap)
+
+
+def _run_and_print(args, console, request, config, profile, sequence, calibration, warnings, default_wrap) -> int:
+    from rig.derive import make_deriver
+    from rig.lock import bench_lock_path
+    from rig.run import run_sequence
 
     with _progress_display(console, sequence.planned_s, args.quiet) as show:
         result = run_sequence(

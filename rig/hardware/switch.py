@@ -53,6 +53,27 @@ class WrapSwitch:
         self._power.off()
         self._last_on = bool(self._power.value)
 
+    def read_back(self) -> bool | None:
+        """The power pin's level as its output device reports it (not what we last asked for): True = on;
+        None = it cannot be read (already released, or the read failed)."""
+        try:
+            if self._power.closed:
+                return None
+            return bool(self._power.value)
+        except Exception:  # noqa: BLE001 - an unreadable pin is "unknown", never "off"
+            return None
+
+    def off_and_read_back(self) -> bool:
+        """Drive the power pin off, read it back, and once more if it still reads on: True if it was read off."""
+        for _attempt in range(2):
+            try:
+                self.off()
+            except Exception:  # noqa: BLE001 - read back whatever the driver said; close() drives it again
+                pass
+            if self.read_back() is False:
+                return True
+        return False
+
     def press(self, duration_s: float | None = None) -> None:
         """Press the wrap's button through the optocoupler for ``duration_s`` (default from config)."""
         if self._button is None:

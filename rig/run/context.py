@@ -19,7 +19,7 @@ from rig.claims import RunFacts
 from rig.errors import RigError, SensorFault
 from rig.results import SamplesWriter, iso_utc
 from rig.run.monitors import Levels, MonitorSet
-from rig.run.signals import RunAborted, signals_held
+from rig.run.signals import RunAborted, current_gate
 from rig.sample import take_sample, temperature_columns
 
 log = logging.getLogger("rig.run")
@@ -163,7 +163,7 @@ class RunContext:
     def write(self, row: dict[str, Any]) -> None:
         """Append a row to ``samples.csv`` and to the run's rows; a failed write stops the run (ERROR)."""
         try:
-            with signals_held():  # the row and its count land together, or neither
+            with current_gate().held():  # the row and its count land together, then a signal stops the run
                 self.writer.write(row)
         except OSError as error:
             raise ResultsWriteError(f"samples.csv could not be written ({error.strerror or error}): "

@@ -5,13 +5,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from rig.hardware.bench import Bench
 from rig.run.monitors import MonitorSet, OverTemperature, ProbeFault
 from rig.run.phases import OFF_SETTLE_S
-from rig.run.signals import RunAborted, WrapStillLit
+from rig.run.signals import RunAborted, WrapStillLit, current_gate
 from rig.sample import clear_basic, temperature_columns
 from rig.sequence import SafetyLimits
 
+T = TypeVar("T")
 STILL_LIT_FRACTION = 0.5  # after switch-off, more than half the light seen while on: the switch has failed on
 
 
@@ -71,3 +75,24 @@ class WrapGuard:
         if clear_basic(reading.counts[-2], reading.gain_x, reading.t_int_ms) > STILL_LIT_FRACTION * self.lit_level:
             raise WrapStillLit("WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; disconnect its "
                                "power by hand")
+
+
+def with_wrap_on(bench: Bench, body: Callable[[WrapGuard], T], switch_on: bool = True,
+                 limits: SafetyLimits | None = None) -> T:
+    """``body(guard)`` with the wrap switched on (if ``switch_on``) under the run's guards.
+
+    However the body ends (normally, an interlock, any number of signals, at any moment), the wrap is
+    switched off, read back and light-checked with signals only noted (:mod:`rig.run.signals`): the
+    switch-off sits inside a noting block entered before the wrap could be on, and only the body can be
+    stopped, once. A still-lit wrap raises :class:`WrapStillLit` (it replaces whatever stopped the body).
+    """
+    gate = current_gate()
+    guard = WrapGuard(bench, limits)
+    with gate.noting():
+        try:
+            with gate.raising():
+                if switch_on:
+                    guard.on()
+                return body(guard)
+        finally:
+            guard.off()

@@ -30,7 +30,7 @@ from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
 from rig.run.manifest import new_manifest
 from rig.run.monitors import Levels, standard_monitors
 from rig.run.phases import OFF_SETTLE_S, PHASE_KINDS
-from rig.run.signals import RunAborted, WrapStillLit, abort_on_signals, signals_held, signals_noted
+from rig.run.signals import RunAborted, SignalGate, WrapStillLit, signal_gate
 from rig.sample import take_sample
 from rig.sequence import Sequence
 from rig.verdict import ClaimCheck
@@ -73,11 +73,16 @@ def run_sequence(
     Both files must already be validated. The results folder is created and
     checked before the bench is opened, so nothing is switched on when it fails.
     ``lock_path`` (see :mod:`rig.lock`) keeps a second process off the same bench.
+
+    Signals (:mod:`rig.run.signals`) are noted from the start and stop only the phases, once: opening the bench,
+    switching off, the light check and the record are never interrupted; a signal before the phases start is
+    raised when they start, so every run folder ends with a record.
     """
     mode = profile.mode(sequence.mode)
-    with BenchLock(lock_path) if lock_path is not None else contextlib.nullcontext():
-        return _Run(profile, sequence, mode, results_base, calibration_id, extra_manifest).execute(
-            open_bench, derive, progress)
+    with signal_gate() as gate, gate.noting():
+        with BenchLock(lock_path) if lock_path is not None else contextlib.nullcontext():
+            return _Run(profile, sequence, mode, results_base, calibration_id, extra_manifest).execute(
+                gate, open_bench, derive, progress)
 
 
 def samples_header(bench, derive=None) -> list[str]:
@@ -124,29 +129,28 @@ class _Run:
         self.wrap_left_on = self.wrap_still_lit = self.configuration_error = False
 
     # --- the run --------------------------------------------------------------------------------------------------
-    def execute(self, open_bench, derive, progress) -> RunResult:
+    def execute(self, gate: SignalGate, open_bench, derive, progress) -> RunResult:
+        """Called inside ``gate.noting()``: only the phases (``gate.raising()``) can be stopped by a signal;
+        the switch-off, the read-back, the light check and the record run to their end whatever arrives."""
         handler = _attach_log(self.run_dir / "run.log")
         log.info("run %s started: %s, mode %s, sequence %s", self.run_dir.name, self.profile.label, self.mode.name,
                  self.sequence.name)
         outcome, reason = "ERROR", ""
+        bench = None
         try:
-            with abort_on_signals():
-                bench = None
-                try:
-                    bench = open_bench()
+            try:
+                bench = open_bench()
+                with gate.raising():
                     self._opened(bench, derive)
                     self._phases(bench, derive, progress)
-                    outcome, reason = "COMPLETED", "all phases ran"
-                finally:
-                    if bench is not None:
-                        late: list[str] = []
-                        # a second Ctrl-C must not interrupt switching off; one held until then is noted, not
-                        # raised: it cannot stop a run that is already ending (or turn a complete one ABORTED)
-                        with signals_noted(late), signals_held():
-                            self._shut_down(bench)
-                        if late:
-                            self.notes.append(f"{', '.join(late)} received while switching off (ignored: the run "
-                                              "was already ending)")
+                outcome, reason = "COMPLETED", "all phases ran"
+            finally:
+                if bench is not None:
+                    self._shut_down(bench)
+                    late = gate.received[1:] if gate.stopped else list(gate.received)  # all but the one that stopped
+                    if late:  # it cannot stop a run that is already ending (or turn a complete one ABORTED)
+                        self.notes.append(f"{', '.join(late)} received while switching off (noted: the run was "
+                                          "already ending)")
         except WrapStillLit as error:
             outcome, reason = "ABORTED", str(error)
         except RunAborted as error:
@@ -170,11 +174,10 @@ class _Run:
             self.wrap_still_lit = True
         if self.wrap_still_lit and "WRAP STILL LIT" not in reason:
             outcome, reason = "ABORTED", f"WRAP STILL LIT after switch-off ({reason})"
-        received: list[str] = []
-        with signals_noted(received):  # the run's files are finished whatever arrives now
-            result = self._finish(outcome, reason)
-        if received:
-            log.info("signals received while finishing: %s", ", ".join(received))
+        finished_from = len(gate.received)
+        result = self._finish(outcome, reason)  # still inside gate.noting(): the record is finished whatever arrives
+        if gate.received[finished_from:]:
+            log.info("signals received while finishing: %s", ", ".join(gate.received[finished_from:]))
         log.info("run ended %s: %s", result.outcome, result.reason)
         _detach_log(handler)
         return result
@@ -210,21 +213,28 @@ class _Run:
             ctx.facts.phases_done.append(phase.kind)
 
     def _shut_down(self, bench) -> None:
-        """Wrap off, then (if it was lit) one reading to check the light is gone, then release the bench."""
+        """Wrap off and read back from the pin, then (if it was lit) one reading to check the light is gone, then
+        release the bench. Runs inside ``gate.noting()`` (no signal interrupts it); each step runs even if the one
+        before failed, and the switch state recorded is the one read back, not the one asked for."""
         ctx = self.ctx
-        was_on = bench.switch.is_on
+        was_on = bench.switch.read_back() is not False
+        read_off = bench.switch.off_and_read_back()
+        self.wrap_left_on = not read_off
+        if ctx is not None:
+            ctx.event("wrap switched off by the rig (shut-down), read back off" if read_off else
+                      "wrap switch NOT read back off at shut-down: cut the wrap's power by hand")
         try:
-            bench.switch.off()
-        finally:
-            try:
-                if ctx is not None and was_on and ctx.levels.lit_seen:
-                    self._final_light_check(bench, ctx)
-            finally:
-                bench.close()
-                self.wrap_left_on = bench.switch.is_on
-                if ctx is not None:
-                    ctx.event("wrap switched off by the rig (close)")
-                self.manifest.extra.update(bench.describe())
+            if ctx is not None and was_on and ctx.levels.lit_seen:
+                self._final_light_check(bench, ctx)
+        except Exception as error:  # noqa: BLE001 - recorded; the bench is still released below
+            log.exception("final light check failed")
+            self.notes.append(f"light after the final switch-off not verified ({type(error).__name__}: {error})")
+        try:
+            bench.close()
+        except Exception as error:  # noqa: BLE001 - the pin was driven off and read back above
+            log.exception("closing the bench failed")
+            self.notes.append(f"closing the bench failed ({type(error).__name__}: {error})")
+        self.manifest.extra.update(bench.describe())
 
     def _final_light_check(self, bench, ctx: RunContext) -> None:
         bench.clock.sleep(OFF_SETTLE_S)
