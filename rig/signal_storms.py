@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rig.interruptions import SIGNALS, handlers_restored, prepare
+from rig.interruptions import SIGNALS, WRAP, handlers_restored, prepare
 
 COMMANDS = ("run", "read", "calibrate", "check")
 ANCHORS = {"run": ("ready", "on", "off"), "read": ("ready", "on", "off"), "calibrate": ("ready", "on", "off"),
@@ -39,6 +39,7 @@ SPAN_S = {"ready": 1.0, "on": 0.5, "off": 0.25}  # the first signal lands up to 
 SPAN_S_CHECK = 0.3  # `rig check` is over soon after it is ready
 IN_PROCESS_READY_S = {"run": 0.5, "read": 0.2, "calibrate": 0.3, "check": 0.05}  # no interpreter start-up
 PACE = 80.0  # simulated seconds per real second
+TIMEOUT_S = 120.0
 LOG_ENV = "RIG_SIM_SWITCH_LOG"
 
 
@@ -54,14 +55,16 @@ class Storm:
     anchor: str
     delay_s: float
     gaps_s: tuple[float, ...]
+    welded: bool = False  # the wrap's relay is welded: switching off leaves it lit (rig must say WRAP STILL LIT)
 
     @property
     def name(self) -> str:
-        return (f"{self.command}#{self.seed}: {'+'.join(s.removeprefix('SIG') for s in self.signals)} to "
-                f"{self.target}, {self.delay_s * 1000:.0f} ms after {self.anchor}")
+        return (f"{self.command}#{self.seed}{' welded' if self.welded else ''}: "
+                f"{'+'.join(s.removeprefix('SIG') for s in self.signals)} to {self.target}, "
+                f"{self.delay_s * 1000:.0f} ms after {self.anchor}")
 
 
-def storm(command: str, seed: int, in_process: bool = False) -> Storm:
+def storm(command: str, seed: int, in_process: bool = False, welded: bool = False) -> Storm:
     """The storm numbered ``seed`` for ``command`` (the same every time); ``in_process``: aimed at the pid only,
     timed for a command with no interpreter start-up."""
     rnd = random.Random(f"{command}/{seed}")
@@ -73,22 +76,29 @@ def storm(command: str, seed: int, in_process: bool = False) -> Storm:
     target = rnd.choice(("pid", "group"))
     return Storm(command, seed, tuple(rnd.choice(SIGNALS) for _ in range(count)),
                  "pid" if in_process else target, anchor, rnd.uniform(0.0, span_s),
-                 tuple(rnd.choice((0.0, rnd.uniform(0.0, 0.03))) for _ in range(count - 1)))
+                 tuple(rnd.choice((0.0, rnd.uniform(0.0, 0.03))) for _ in range(count - 1)), welded)
 
 
-def command_argv(command: str, work: Path) -> list[str]:
-    """The command line of ``command`` on the paced simulator, its files in ``work``."""
+def command_argv(command: str, work: Path, welded: bool = False) -> list[str]:
+    """The command line of ``command`` on the paced simulator, its files in ``work`` (``welded``: the simulated
+    wrap's relay is welded on)."""
     work.mkdir(parents=True, exist_ok=True)
     out = str(work / "results")
     pace = ["--sim-pace", str(PACE)]
+    wrap = work / "wrap.toml"
+    sim_wrap = ["--sim-wrap", str(wrap)]
     if command == "run":
-        return [*prepare(work), *pace]
-    if command == "read":
-        return ["read", "--sim", "--on", "--count", "6", "--interval", "5", "--out", out, *pace]
-    if command == "calibrate":
-        return ["calibrate", "irradiance", "--sim", "--switch-on", "--reference-mw-cm2", "42", "--reference-nm",
-                "660", "--count", "6", "--settle-s", "20", "--out", str(work / "cal.toml"), *pace]
-    return ["check", "--sim", "--out", out, *pace]
+        argv = [*prepare(work), *pace]
+    elif command == "read":
+        argv = ["read", "--sim", "--on", "--count", "6", "--interval", "5", "--out", out, *sim_wrap, *pace]
+    elif command == "calibrate":
+        argv = ["calibrate", "irradiance", "--sim", "--switch-on", "--reference-mw-cm2", "42", "--reference-nm",
+                "660", "--count", "6", "--settle-s", "20", "--out", str(work / "cal.toml"), *sim_wrap, *pace]
+    else:
+        argv = ["check", "--sim", "--out", out, *sim_wrap, *pace]
+    wrap.write_text(WRAP.replace("droop_fraction = 0.0\n", "droop_fraction = 0.0\n" + (
+        "[faults]\nstuck_on = true\n" if welded else "")) if welded else WRAP)
+    return argv
 
 
 @dataclass
@@ -102,6 +112,7 @@ class StormResult:
     sent: list[str] = field(default_factory=list)
     record: dict | None = None
     rows_in_csv: int | None = None
+    hung: bool = False  # did not end within TIMEOUT_S: killed (-9) by the harness
 
     @property
     def final_power(self) -> str:
@@ -110,7 +121,7 @@ class StormResult:
 
     @property
     def problems(self) -> list[str]:
-        found = []
+        found = [f"hung: still running after {TIMEOUT_S:.0f} s, killed"] if self.hung else []
         if self.final_power != "off":
             found.append("the switch log ends ON")
         if self.exit_code < 0:
@@ -121,6 +132,8 @@ class StormResult:
             found += self._run_problems()
         elif self.exit_code not in (0, 3):
             found.append(f"exit code {self.exit_code}")
+        elif self.storm.welded and self.switch_log and not (self.exit_code == 3 and "WRAP STILL LIT" in self.stderr):
+            found.append(f"welded relay not reported (exit {self.exit_code}: {self.stderr.strip()[-200:]!r})")
         return found
 
     def _run_problems(self) -> list[str]:
@@ -133,7 +146,10 @@ class StormResult:
             found.append(f"run.json outcome {outcome}")
         if bool(record.get("wrap_left_on")) != (self.final_power == "on"):
             found.append(f"run.json wrap_left_on {record.get('wrap_left_on')} but the pin ended {self.final_power}")
-        if record.get("sim_wrap_lit_at_end"):
+        if self.storm.welded and self.switch_log:
+            if not (record.get("wrap_still_lit") and outcome == "ABORTED" and "WRAP STILL LIT" in record["reason"]):
+                found.append(f"welded relay not reported: {outcome}, {record.get('reason')!r}")
+        elif record.get("sim_wrap_lit_at_end"):
             found.append("the simulated wrap lit at the end")
         if self.rows_in_csv is not None and self.rows_in_csv != record.get("rows"):
             found.append(f"{self.rows_in_csv} rows in samples.csv, run.json says {record.get('rows')}")
@@ -206,7 +222,7 @@ def _catching(pid: int) -> bool:
 
 def run_storm(plan: Storm, work: Path) -> StormResult:
     """The storm against ``rig <command>`` as a child process in its own process group."""
-    argv = command_argv(plan.command, work)
+    argv = command_argv(plan.command, work, plan.welded)
     log = work / "switch.log"
     env = {**os.environ, LOG_ENV: str(log)}
     process = subprocess.Popen([sys.executable, "-m", "rig.cli", *argv], stdout=subprocess.PIPE,
@@ -225,9 +241,15 @@ def run_storm(plan: Storm, work: Path) -> StormResult:
 
     sender = threading.Thread(target=storm_thread, daemon=True)
     sender.start()
-    _, stderr = process.communicate(timeout=120)
+    try:
+        _, stderr = process.communicate(timeout=TIMEOUT_S)
+        hung = False
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate()
+        hung = True
     sender.join()
-    return StormResult(plan, process.returncode, stderr, _log_lines(log), sent, *_read_run(work))
+    return StormResult(plan, process.returncode, stderr, _log_lines(log), sent, *_read_run(work), hung=hung)
 
 
 def run_storm_in_process(plan: Storm, work: Path) -> StormResult:
@@ -236,7 +258,7 @@ def run_storm_in_process(plan: Storm, work: Path) -> StormResult:
     from rig.cli import main
 
     assert threading.current_thread() is threading.main_thread() and plan.target == "pid"
-    argv = command_argv(plan.command, work)
+    argv = command_argv(plan.command, work, plan.welded)
     log = work / "switch.log"
     finished = threading.Event()
     sent: list[str] = []

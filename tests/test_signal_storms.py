@@ -13,6 +13,8 @@ from rig.signal_storms import COMMANDS, run_storm, run_storm_in_process, storm
 IN_PROCESS = [storm(command, seed, in_process=True) for command in COMMANDS for seed in range(4)]
 GROUP = [storm(command, seed) for command in COMMANDS for seed in range(40)]
 GROUP = [next(s for s in GROUP if s.command == command and s.target == "group") for command in COMMANDS]
+WELDED = [storm(command, seed, in_process=True, welded=True) for command in ("run", "read", "calibrate")
+          for seed in (2, 3)]
 
 
 @pytest.mark.parametrize("plan", IN_PROCESS, ids=[s.name for s in IN_PROCESS])
@@ -48,3 +50,11 @@ def test_the_switch_log_is_the_pins_own_and_catches_a_wrap_left_on(tmp_path):
     assert [line.split()[-1] for line in left_on.switch_log] == ["on"]
     assert "the switch log ends ON" in left_on.problems
     bench.close()
+
+
+@pytest.mark.parametrize("plan", WELDED, ids=[s.name for s in WELDED])
+def test_a_storm_against_a_welded_relay_still_ends_with_wrap_still_lit(plan, tmp_path):
+    # the pin goes off but the light stays: every switch-off, interrupted or not, is followed by the light check
+    result = run_storm_in_process(plan, tmp_path)
+    assert result.problems == [], (result.exit_code, result.stderr, result.switch_log, result.record)
+    assert result.switch_log and result.exit_code == 3

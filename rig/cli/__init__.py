@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return args.func(args, console)
         except RigError as error:
             if isinstance(error, WrapStillLit):
-                print(f"{error}. Disconnect the wrap's power by hand NOW.", file=sys.stderr)
+                print(f"{error} NOW (the switch was driven off and read back off; the light stayed on)",
+                      file=sys.stderr)
                 return EXIT_ABORTED
             if isinstance(error, SignalReceived):
                 done = "; wrap switched off" if switched else ""

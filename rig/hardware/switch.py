@@ -14,6 +14,13 @@ from rig.clock import Clock
 from rig.config import SwitchConfig
 
 
+def _whole():
+    """A pin change runs to its end before a stop signal acts (gpiozero holds locks while it drives a pin)."""
+    from rig.run.signals import current_gate
+
+    return current_gate().held()
+
+
 class WrapSwitch:
     """Power on/off and button presses for the wrap under test."""
 
@@ -46,12 +53,14 @@ class WrapSwitch:
         return bool(self._power.value)
 
     def on(self) -> None:
-        self._power.on()
-        self._last_on = True
+        with _whole():
+            self._power.on()
+            self._last_on = True
 
     def off(self) -> None:
-        self._power.off()
-        self._last_on = bool(self._power.value)
+        with _whole():
+            self._power.off()
+            self._last_on = bool(self._power.value)
 
     def read_back(self) -> bool | None:
         """The power pin's level as its output device reports it (not what we last asked for): True = on;
@@ -78,11 +87,12 @@ class WrapSwitch:
         """Press the wrap's button through the optocoupler for ``duration_s`` (default from config)."""
         if self._button is None:
             raise RuntimeError("no button pin configured (switch.button_pin)")
-        self._button.on()
-        try:
-            self._clock.sleep(self.config.button_press_s if duration_s is None else duration_s)
-        finally:
-            self._button.off()
+        with _whole():  # a press is never left held down by a stop signal
+            self._button.on()
+            try:
+                self._clock.sleep(self.config.button_press_s if duration_s is None else duration_s)
+            finally:
+                self._button.off()
 
     def close(self) -> None:
         """Switch off, then release the pins; the power pin is driven off even if the rest fails."""

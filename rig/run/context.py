@@ -18,6 +18,7 @@ from typing import Any
 from rig.claims import RunFacts
 from rig.errors import RigError, SensorFault
 from rig.results import SamplesWriter, iso_utc
+from rig.run.guard import WrapSession
 from rig.run.monitors import Levels, MonitorSet
 from rig.run.signals import RunAborted, current_gate
 from rig.sample import take_sample, temperature_columns
@@ -77,6 +78,7 @@ class RunContext:
         self.writer = writer
         self.monitors = monitors
         self.levels = levels
+        self.wrap = WrapSession(bench, levels)  # the switch and the light check owed after every switch-on
         self.derive = derive
         self.progress = progress
         self.t0 = self.clock.monotonic()
@@ -192,7 +194,8 @@ class RunContext:
 
     # --- switching ------------------------------------------------------------------------------------------------
     def switch_on(self) -> None:
-        self.bench.switch.on()
+        self.wrap.dark_known = self.dark.n > 0  # else a reading before switch-on gives the dark level
+        self.wrap.on()
         self.levels.switched_on_t_s = self.facts.switched_on_t_s = self.now_s()
         for _ in range(self.presses):
             self.clock.sleep(0.5)

@@ -27,9 +27,10 @@ from rig.profile import WrapProfile
 from rig.records import RunManifest, sample_columns
 from rig.results import SamplesWriter, iso_utc, make_run_dir, write_csv_atomic, write_json_atomic
 from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
+from rig.run.guard import WrapSession
 from rig.run.manifest import new_manifest
 from rig.run.monitors import Levels, standard_monitors
-from rig.run.phases import OFF_SETTLE_S, PHASE_KINDS
+from rig.run.phases import PHASE_KINDS
 from rig.run.signals import RunAborted, SignalGate, WrapStillLit, signal_gate
 from rig.sample import take_sample
 from rig.sequence import Sequence
@@ -141,7 +142,8 @@ class _Run:
             try:
                 bench = open_bench()
                 with gate.raising():
-                    self._opened(bench, derive)
+                    with gate.held():  # sensor settings written whole
+                        self._opened(bench, derive)
                     self._phases(bench, derive, progress)
                 outcome, reason = "COMPLETED", "all phases ran"
             finally:
@@ -213,22 +215,23 @@ class _Run:
             ctx.facts.phases_done.append(phase.kind)
 
     def _shut_down(self, bench) -> None:
-        """Wrap off and read back from the pin, then (if it was lit) one reading to check the light is gone, then
-        release the bench. Runs inside ``gate.noting()`` (no signal interrupts it); each step runs even if the one
-        before failed, and the switch state recorded is the one read back, not the one asked for."""
+        """Wrap off and read back from the pin, then (a check is owed after every switch-on) one reading to check
+        the light is gone, then release the bench (:meth:`rig.run.guard.WrapSession.shut_down`). Runs inside
+        ``gate.noting()`` (no signal interrupts it); each step runs even if the one before failed, and the switch
+        state recorded is the one read back, not the one asked for."""
         ctx = self.ctx
-        was_on = bench.switch.read_back() is not False
-        read_off = bench.switch.off_and_read_back()
-        self.wrap_left_on = not read_off
-        if ctx is not None:
-            ctx.event("wrap switched off by the rig (shut-down), read back off" if read_off else
-                      "wrap switch NOT read back off at shut-down: cut the wrap's power by hand")
-        try:
-            if ctx is not None and was_on and ctx.levels.lit_seen:
-                self._final_light_check(bench, ctx)
-        except Exception as error:  # noqa: BLE001 - recorded; the bench is still released below
-            log.exception("final light check failed")
-            self.notes.append(f"light after the final switch-off not verified ({type(error).__name__}: {error})")
+        session = ctx.wrap if ctx is not None else WrapSession(bench)
+        done = session.shut_down(read_level=(lambda: self._shutdown_row(bench, ctx)) if ctx is not None else None)
+        self.wrap_left_on = not done.read_back_off
+        if done.still_lit:
+            self.wrap_still_lit = True
+        event = ctx.event if ctx is not None else log.info
+        event("wrap switched off by the rig (shut-down), read back off" if done.read_back_off else
+              "wrap switch NOT read back off at shut-down: cut the wrap's power by hand")
+        if done.still_lit:
+            event("WRAP STILL LIT after the final switch-off: disconnect its power by hand")
+        if done.note:
+            event(done.note)
         try:
             bench.close()
         except Exception as error:  # noqa: BLE001 - the pin was driven off and read back above
@@ -236,21 +239,15 @@ class _Run:
             self.notes.append(f"closing the bench failed ({type(error).__name__}: {error})")
         self.manifest.extra.update(bench.describe())
 
-    def _final_light_check(self, bench, ctx: RunContext) -> None:
-        bench.clock.sleep(OFF_SETTLE_S)
-        try:
-            row = take_sample(bench, ctx.t0)
-        except Exception as error:  # noqa: BLE001 - the check is best effort; the reason is recorded
-            ctx.event(f"light after the final switch-off not verified: {error}")
-            return
+    def _shutdown_row(self, bench, ctx: RunContext) -> float:
+        """The light check's reading, written to samples.csv as a 'shutdown' row; its Clear in basic counts."""
+        row = take_sample(bench, ctx.t0)
         lit = ctx.levels.is_lit(row["clear_basic"])
         row.update(wall_time=iso_utc(bench.clock.wall()), phase="shutdown", phase_kind="shutdown", mode="",
                    event="fault: WRAP STILL LIT after switch-off" if lit else "light gone after switch-off")
         with contextlib.suppress(ResultsWriteError):
             ctx.write(row)
-        if lit:
-            self.wrap_still_lit = True
-            ctx.event("WRAP STILL LIT after the final switch-off: disconnect its power by hand")
+        return row["clear_basic"]
 
     # --- the end --------------------------------------------------------------------------------------------------
     def _finish(self, outcome: str, reason: str) -> RunResult:
