@@ -6,7 +6,6 @@ Exit codes are listed in every command's ``--help`` (:data:`rig.cli.common.EXIT_
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -39,12 +38,27 @@ WRAP_COMMANDS = ("run", "read", "calibrate")  # the commands that may switch the
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line. One signal gate (:mod:`rig.run.signals`) serves the whole command: the first stop
     signal stops the command's work once; a switch-off, its read-back and light check, and a run's record are
-    never interrupted, however many signals arrive."""
-    from rig.run.signals import SignalReceived, WrapStillLit, signal_gate
+    never interrupted, however many signals arrive. Output that cannot be written (a closed pipe, a hung-up
+    terminal, a full device, a closed stdout) is dropped and never changes the exit code
+    (:mod:`rig.cli.output`)."""
+    from rig.cli.output import safe_output
 
-    # as the program (no argv: the `rig` script, python -m rig.cli) signals after the command are ignored: the
-    # exit code is decided; called with argv (tests, other programs) the handlers before are put back
-    with signal_gate(ignore_after=argv is None) as gate:
+    with safe_output(as_program=argv is None) as (out, err):
+        code = _main(argv)
+        if out.lost and err.lost is None:
+            print(f"rig: standard output lost ({out.lost}): the rest was not printed; exit code {code} is the "
+                  "command's own", file=sys.stderr)
+        return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from rig.run.signals import SignalReceived, WrapStillLit, signal_gate
+    from rig.text import printable
+
+    # as the program (no argv: the `rig` script, python -m rig.cli) a HUP ignored at start (nohup) stays ignored
+    # and signals after the command are ignored (the exit code is decided); called with argv (tests, other
+    # programs) the handlers before are put back
+    with signal_gate(as_program=argv is None) as gate:
         args = build_parser().parse_args(argv)
         console = make_console()
         switched = args.command in WRAP_COMMANDS
@@ -54,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return args.func(args, console)
         except RigError as error:
             if isinstance(error, WrapStillLit):
-                print(f"{error} NOW (the switch was driven off and read back off; the light stayed on)",
+                print(f"{printable(error)} NOW (the switch was driven off and read back off; the light stayed on)",
                       file=sys.stderr)
                 return EXIT_ABORTED
             if isinstance(error, SignalReceived):
@@ -64,20 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rig.run.signals import RunAborted
 
             if isinstance(error, RunAborted):  # a guard stopped a command that had the wrap on: it is off now
-                print(f"stopped: {error}; wrap switched off", file=sys.stderr)
+                print(f"stopped: {printable(error)}; wrap switched off", file=sys.stderr)
                 return EXIT_ABORTED
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {printable(error)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt as interrupt:
             print(f"interrupted ({interrupt or 'SIGINT'}): wrap switched off", file=sys.stderr)
             return EXIT_ABORTED
-        except BrokenPipeError:
-            # the reader went away (e.g. `| head`): nothing more to print; silence the flush at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            if args.command in ("run", "read"):  # stopped early: say so where it can still be read
-                print(f"rig {args.command}: the output pipe closed: stopped, wrap switched off", file=sys.stderr)
-                return EXIT_ABORTED
-            return 0
+        except BrokenPipeError:  # not from the terminal (rig.cli.output drops those): a pipe the command wrote
+            print("error: a pipe the command wrote to closed", file=sys.stderr)
+            return EXIT_ABORTED if switched else EXIT_BAD_INPUT
         except Exception:  # a bug: say so plainly, with the details, and exit apart from "claim failed"
             print("internal error in rig (please report it with the command and its files):", file=sys.stderr)
             traceback.print_exc()

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from rig.cli.common import (
     EXIT_ABORTED,
@@ -19,6 +18,7 @@ from rig.cli.common import (
     command_parser,
     verdict_table,
 )
+from rig.text import escape  # rich's escape, control characters written out
 
 
 def add_parser(commands) -> None:

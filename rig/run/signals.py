@@ -71,10 +71,14 @@ class SignalGate:
         self._previous: dict[int, object] = {}
 
     # --- installing -------------------------------------------------------------------------------------------
-    def install(self) -> None:
-        """Every stop signal to :meth:`_handle` (main thread only; elsewhere signals stay as they are)."""
+    def install(self, keep_ignored_hup: bool = False) -> None:
+        """Every stop signal to :meth:`_handle` (main thread only; elsewhere signals stay as they are).
+        ``keep_ignored_hup``: a SIGHUP ignored when the program started (``nohup rig run``) stays ignored."""
         if threading.current_thread() is threading.main_thread():
             for sig in STOP_SIGNALS:
+                if keep_ignored_hup and sig == getattr(signal, "SIGHUP", None) and \
+                        signal.getsignal(sig) == signal.SIG_IGN:
+                    continue
                 self._previous[sig] = signal.signal(sig, self._handle)
 
     def uninstall(self, ignore: bool = False) -> None:
@@ -162,21 +166,22 @@ _active: list[SignalGate] = []
 
 
 @contextmanager
-def signal_gate(ignore_after: bool = False) -> Iterator[SignalGate]:
+def signal_gate(as_program: bool = False) -> Iterator[SignalGate]:
     """The command's gate: the one already installed (by ``rig.cli.main`` or an outer run), else a new one,
-    installed for the block and uninstalled after it (``ignore_after``: stop signals are then ignored, for a
-    process that only exits after the block: its exit code is decided)."""
+    installed for the block and uninstalled after it. ``as_program`` (the process only exits after the block):
+    a SIGHUP ignored at start (nohup) stays ignored, and stop signals are ignored after the block (the exit code
+    is decided)."""
     if _active:
         yield _active[-1]
         return
     gate = SignalGate()
-    gate.install()
+    gate.install(keep_ignored_hup=as_program)
     _active.append(gate)
     try:
         yield gate
     finally:
         _active.pop()
-        gate.uninstall(ignore_after)
+        gate.uninstall(ignore=as_program)
 
 
 def current_gate() -> SignalGate:
