@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.markup import escape
-
 from rig.records import RunManifest
+from rig.text import escape  # rich's escape, control characters written out
 
 KINDS = ("incomplete", "simulated", "uncalibrated", "calibration_old", "example")
 HEADLINES = {

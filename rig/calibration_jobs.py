@@ -134,19 +134,19 @@ def add_spectral_references(calibration: CalibrationFile, new: list, transmissio
 def live_readings(bench, count: int, switch_on: bool, settle_s: float) -> list[Reading]:
     """``count`` readings of the reference source on the jig (powered through the wrap switch if asked, under
     the run's guards: interlock while on, light checked after switch-off)."""
-    from rig.run.guard import WrapGuard
+    from rig.run.guard import with_wrap_on
 
-    guard = WrapGuard(bench)
-    if switch_on:
-        guard.on()
-        guard.sleep(settle_s)
-    readings = []
-    for _ in range(count):
-        reading = bench.read_spectrum()
-        guard.note_reading(reading)
-        readings.append(Reading(tuple(reading.counts), reading.gain_x, reading.t_int_ms, reading.saturated))
-    guard.off()
-    return readings
+    def read(guard) -> list[Reading]:
+        if switch_on:
+            guard.sleep(settle_s)
+        readings = []
+        for _ in range(count):
+            reading = bench.read_spectrum()
+            guard.note_reading(reading)
+            readings.append(Reading(tuple(reading.counts), reading.gain_x, reading.t_int_ms, reading.saturated))
+        return readings
+
+    return with_wrap_on(bench, read, switch_on=switch_on)
 
 
 def as_spectral_references(readings: list[Reading], peak_nm: float, fwhm_nm: float | None, u_nm: float,

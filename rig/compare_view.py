@@ -13,11 +13,11 @@ import re
 
 import pandas as pd
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from rig.claim_ids import short_name
 from rig.compare import claim_ids
+from rig.text import escape  # rich's escape, control characters written out
 
 MARKS = {"PASS": ("✓", "green"), "MARGINAL": ("~", "yellow"), "FAIL": ("✗", "bold red"),
          "NOT MEASURED": ("–", "dim")}

@@ -423,7 +423,8 @@ def test_the_shipped_examples_still_load():
     assert load_sequence(shipped("example_sequence.toml")).phases
 
 
-def test_rig_run_into_a_closed_pipe_stops_says_so_and_leaves_no_unfinished_run(tmp_path):
+def test_rig_run_into_a_closed_pipe_goes_on_says_so_and_exits_as_its_record_says(tmp_path):
+    # issue 21: a closed stdout only loses the output; the run is measured whole and its record decides the exit
     import json
     import subprocess
     import sys
@@ -433,10 +434,10 @@ def test_rig_run_into_a_closed_pipe_stops_says_so_and_leaves_no_unfinished_run(t
     done = subprocess.run([sys.executable, "-m", "rig.cli", "run", "--sim", "--out", str(tmp_path / "results")],
                           stdout=write, stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path)
     os.close(write)
-    assert done.returncode == 3 and "the output pipe closed" in done.stderr and "Traceback" not in done.stderr
-    for manifest in (tmp_path / "results").glob("[!.]*/run.json"):  # a run that started ended on the record
-        record = json.loads(manifest.read_text())
-        assert record["outcome"] != "RUNNING" and not record["wrap_left_on"]
+    assert "standard output lost (Broken pipe)" in done.stderr and "Traceback" not in done.stderr
+    (manifest,) = (tmp_path / "results").glob("[!.]*/run.json")
+    record = json.loads(manifest.read_text())
+    assert record["outcome"] == "COMPLETED" and not record["wrap_left_on"] and done.returncode in (0, 1)
 
 
 def test_a_disk_full_while_saving_a_calibration_leaves_the_previous_file_whole(tmp_path, monkeypatch):

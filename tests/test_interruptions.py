@@ -29,38 +29,102 @@ def test_interrupted_run_is_recorded_with_the_wrap_off(interruption, tmp_path):
         assert result.rows_in_csv is None and "disappeared during the run" in result.reason
 
 
-
-def test_a_signal_while_a_row_is_written_waits_for_the_row_even_with_another_thread_running():
-    # rich's live display runs a thread; a signal sent then reaches Python in the main thread whatever its mask:
-    # the row (and its count) must land before the run stops
+def _send_from_a_thread(signum):
+    """Another thread sends the signal (as rich's live display thread might receive it); Python runs the handler
+    in the main thread at its next chance (the sleep gives it one)."""
     import os
-    import signal
     import threading
     import time
 
-    from rig.run.signals import RunAborted, abort_on_signals, signals_held
+    sender = threading.Thread(target=os.kill, args=(os.getpid(), signum))
+    sender.start()
+    sender.join()
+    time.sleep(0.05)
+
+
+def test_a_signal_while_a_row_is_written_waits_for_the_row_even_with_another_thread_running():
+    import signal
+
+    from rig.run.signals import SignalReceived, signal_gate
 
     events = []
-    with abort_on_signals():
+    with signal_gate() as gate:
         try:
-            with signals_held():
-                sender = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGUSR1))
-                sender.start()
-                sender.join()
-                time.sleep(0.05)  # Python would run a pending handler here
-                events.append("row written and counted")
-        except RunAborted as stop:
+            with gate.raising():
+                with gate.held():
+                    _send_from_a_thread(signal.SIGUSR1)
+                    events.append("row written and counted")
+                events.append("not reached: the held signal stops the work as the row is done")
+        except SignalReceived as stop:
             events.append(str(stop))
     assert events == ["row written and counted", "SIGUSR1 received: run stopped by the operator or the system"]
 
 
-def test_a_signal_held_while_switching_off_is_noted_not_raised():
+def test_the_gate_raises_once_and_later_signals_while_switching_off_are_only_noted():
+    # Ctrl-C twice, or systemd's TERM after a HUP: the first stops the work, the second lands in the shut-down
+    import signal
+
+    from rig.run.signals import SignalReceived, signal_gate
+
+    steps, late = [], []
+    with signal_gate() as gate, gate.noting(late):
+        try:
+            with gate.raising():
+                _send_from_a_thread(signal.SIGINT)
+                steps.append("not reached")
+        except SignalReceived as stop:
+            steps.append(stop.name)
+        finally:
+            _send_from_a_thread(signal.SIGINT)  # lands in the shut-down: must not interrupt it
+            _send_from_a_thread(signal.SIGTERM)
+            steps.append("switched off, read back, light checked, recorded")
+        with gate.raising():  # and no later block raises again: the one stop has been given
+            _send_from_a_thread(signal.SIGHUP)
+            steps.append("still not interrupted")
+    assert steps == ["SIGINT", "switched off, read back, light checked, recorded", "still not interrupted"]
+    assert late == ["SIGINT", "SIGINT", "SIGTERM", "SIGHUP"]
+
+
+def test_a_signal_before_the_work_starts_stops_it_as_it_starts_and_a_swallowed_stop_still_stops():
+    import signal
+
+    import pytest
+
+    from rig.run.signals import SignalReceived, signal_gate
+
+    with signal_gate() as gate, gate.noting():
+        _send_from_a_thread(signal.SIGQUIT)  # e.g. while the bench is opened: noted
+        with pytest.raises(SignalReceived, match="SIGQUIT"), gate.raising():
+            raise AssertionError("not reached: the noted signal is raised on entering the block")
+    with signal_gate() as gate, pytest.raises(SignalReceived, match="SIGUSR2"), gate.raising():
+        try:
+            _send_from_a_thread(signal.SIGUSR2)
+        except Exception:  # noqa: BLE001 - code that swallows every error must not swallow the stop
+            pass
+
+
+def test_a_signal_before_the_phases_start_gives_a_finished_record_not_running(tmp_path):
+    # SIGINT while the bench is being opened: the run folder exists already; its record must say ABORTED, wrap off
+    import json
     import os
     import signal
 
-    from rig.run.signals import abort_on_signals, signals_held, signals_noted
+    from test_run_guards import PROFILE
 
-    late: list[str] = []
-    with abort_on_signals(), signals_noted(late), signals_held():
-        os.kill(os.getpid(), signal.SIGUSR2)
-    assert late == ["SIGUSR2"]
+    from rig.config import load_bench_config
+    from rig.derive import make_deriver
+    from rig.interruptions import handlers_restored
+    from rig.run import run_sequence
+    from rig.sequence import Phase, Sequence
+    from rig.sim.backend import build_sim_bench
+
+    def open_bench():
+        os.kill(os.getpid(), signal.SIGINT)
+        return build_sim_bench(load_bench_config(backend="sim"))
+
+    sequence = Sequence(phases=[Phase("dark", 3.0, 1.0), Phase("on"), Phase("measure", 10.0, 1.0)]).validate()
+    with handlers_restored():
+        result = run_sequence(PROFILE, sequence, open_bench, tmp_path, derive=make_deriver())
+    manifest = json.loads((result.run_dir / "run.json").read_text())
+    assert manifest["outcome"] == "ABORTED" and "SIGINT received" in manifest["reason"]
+    assert manifest["rows"] == 0 and manifest["wrap_left_on"] is False

@@ -190,3 +190,39 @@ def test_a_live_calibration_with_a_welded_relay_says_still_lit(tmp_path):
     with build_sim_bench(load_bench_config(backend="sim"), honest) as bench:
         assert len(live_readings(bench, 3, switch_on=True, settle_s=5.0)) == 3
         assert not bench.switch.is_on
+
+
+def test_a_signal_in_the_on_phase_still_ends_with_the_light_check_of_a_welded_relay(tmp_path):
+    # The relay is welded; SIGTERM lands in the 'on' phase (switched on at 3.0 s, the pulse check after it still
+    # running), before any lit sample: the final light check must still run and say WRAP STILL LIT
+    clock = SignalAt(signal.SIGTERM, 3.05)
+    wrap = WrapSpec(strings=RED, modes=[WrapMode("red", ["red"])], faults=WrapFaults(stuck_on=True))
+    sequence = Sequence(phases=[Phase("dark", 3.0, 1.0), Phase("on"), Phase("measure", 60.0, 1.0),
+                                Phase("off")]).validate()
+    result = run_sequence(PROFILE, sequence,
+                          lambda: build_sim_bench(load_bench_config(backend="sim"), wrap, clock=clock), tmp_path,
+                          derive=make_deriver())
+    manifest = json.loads((result.run_dir / "run.json").read_text())
+    assert manifest["outcome"] == "ABORTED" and "WRAP STILL LIT" in manifest["reason"] and "SIGTERM" in \
+        manifest["reason"]
+    assert manifest["wrap_still_lit"] is True and manifest["wrap_left_on"] is False  # pin off, relay welded
+    rows = read_rows(result.run_dir)
+    assert not [r for r in rows if r["phase_kind"] == "measure"]  # stopped in the 'on' phase
+    assert rows[-1]["phase_kind"] == "shutdown" and "WRAP STILL LIT" in rows[-1]["event"]
+
+
+@pytest.mark.parametrize("welded", [True, False])
+def test_a_live_calibration_stopped_during_its_settle_checks_the_light(welded):
+    # SIGINT 2 s into the 5 s settle (no reading taken while on yet): a welded relay must be reported, an honest
+    # switch must not be
+    from rig.calibration_jobs import live_readings
+    from rig.interruptions import handlers_restored
+    from rig.run.signals import RunAborted, WrapStillLit, signal_gate
+
+    wrap = WrapSpec(strings=RED, modes=[WrapMode("red", ["red"])], faults=WrapFaults(stuck_on=welded))
+    with handlers_restored(), signal_gate(), \
+            build_sim_bench(load_bench_config(backend="sim"), wrap, clock=SignalAt(signal.SIGINT, 2.0)) as bench:
+        with pytest.raises(RunAborted) as stop:
+            live_readings(bench, 3, switch_on=True, settle_s=5.0)
+        assert isinstance(stop.value, WrapStillLit) == welded, stop.value
+        assert bench.hardware.wrap.is_lit(bench.clock.monotonic()) == welded and not bench.switch.is_on

@@ -6,8 +6,6 @@ Every command's ``--help`` lists the exit codes it can return (:data:`rig.cli.co
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -18,7 +16,6 @@ from rig.cli.common import EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_CODES, EXIT_INTERN
 from rig.errors import RigError
 
 COMMANDS = (run, status, check, read, off, analyze, calibrate, compare, report, demo, init)
-CATCHABLE = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,38 +43,63 @@ def _first_steps() -> str:
     return "first steps:\n" + "\n".join(f"  {runnable(command):<{width}}# {what}" for command, what in steps)
 
 
-def _unwind(signum: int, _frame: object) -> None:
-    """A stop signal unwinds like Ctrl-C, so every open bench is closed (wrap off) on the way out."""
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+WRAP_COMMANDS = ("run", "read", "calibrate")  # the commands that may switch the wrap on
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    for name in CATCHABLE:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _unwind)
-    args = build_parser().parse_args(argv)
-    console = make_console()
-    try:
-        return args.func(args, console)
-    except RigError as error:
-        from rig.run.signals import RunAborted
+    """The command line. One signal gate (:mod:`rig.run.signals`) serves the whole command: the first stop
+    signal stops the command's work once; a switch-off, its read-back and light check, and a run's record are
+    never interrupted, however many signals arrive. Output that cannot be written (a closed pipe, a hung-up
+    terminal, a full device, a closed stdout) is dropped and never changes the exit code
+    (:mod:`rig.cli.output`)."""
+    from rig.cli.output import safe_output
 
-        if isinstance(error, RunAborted):  # a guard stopped a command that had the wrap on: it is off now
-            print(f"stopped: {error}; wrap switched off", file=sys.stderr)
+    with safe_output(as_program=argv is None) as (out, err):
+        code = _main(argv)
+        if out.lost and err.lost is None:
+            print(f"rig: standard output lost ({out.lost}): the rest was not printed; exit code {code} is the "
+                  "command's own", file=sys.stderr)
+        return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from rig.run.signals import SignalReceived, WrapStillLit, signal_gate
+    from rig.text import printable
+
+    # as the program (no argv: the `rig` script, python -m rig.cli) a HUP ignored at start (nohup) stays ignored
+    # and signals after the command are ignored (the exit code is decided); called with argv (tests, other
+    # programs) the handlers before are put back
+    with signal_gate(as_program=argv is None) as gate:
+        args = build_parser().parse_args(argv)
+        console = make_console()
+        switched = args.command in WRAP_COMMANDS
+        try:
+            # `rig off` is itself the way to switch off: nothing stops it half-way
+            with gate.noting() if args.command == "off" else gate.raising():
+                return args.func(args, console)
+        except RigError as error:
+            if isinstance(error, WrapStillLit):
+                print(f"{printable(error)} NOW (the switch was driven off and read back off; the light stayed on)",
+                      file=sys.stderr)
+                return EXIT_ABORTED
+            if isinstance(error, SignalReceived):
+                done = "; wrap switched off" if switched else ""
+                print(f"interrupted ({error.name}): stopped{done}", file=sys.stderr)
+                return EXIT_ABORTED
+            from rig.run.signals import RunAborted
+
+            if isinstance(error, RunAborted):  # a guard stopped a command that had the wrap on: it is off now
+                print(f"stopped: {printable(error)}; wrap switched off", file=sys.stderr)
+                return EXIT_ABORTED
+            print(f"error: {printable(error)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt as interrupt:
+            print(f"interrupted ({interrupt or 'SIGINT'}): wrap switched off", file=sys.stderr)
             return EXIT_ABORTED
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt as interrupt:
-        print(f"interrupted ({interrupt or 'SIGINT'}): wrap switched off", file=sys.stderr)
-        return EXIT_ABORTED
-    except BrokenPipeError:
-        # the reader went away (e.g. `| head`): nothing more to print; silence the flush at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        if args.command in ("run", "read"):  # stopped early: say so where it can still be read
-            print(f"rig {args.command}: the output pipe closed: stopped, wrap switched off", file=sys.stderr)
-            return EXIT_ABORTED
-        return 0
-    except Exception:  # a bug: say so plainly, with the details, and exit apart from "claim failed"
-        print("internal error in rig (please report it with the command and its files):", file=sys.stderr)
-        traceback.print_exc()
-        return EXIT_INTERNAL
+        except BrokenPipeError:  # not from the terminal (rig.cli.output drops those): a pipe the command wrote
+            print("error: a pipe the command wrote to closed", file=sys.stderr)
+            return EXIT_ABORTED if switched else EXIT_BAD_INPUT
+        except Exception:  # a bug: say so plainly, with the details, and exit apart from "claim failed"
+            print("internal error in rig (please report it with the command and its files):", file=sys.stderr)
+            traceback.print_exc()
+            return EXIT_INTERNAL

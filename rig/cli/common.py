@@ -6,9 +6,9 @@ import argparse
 import math
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from rig.text import escape  # rich's escape, control characters written out
 from rig.wiring import BenchRequest
 
 EXIT_OK, EXIT_CLAIM_FAILED, EXIT_BAD_INPUT, EXIT_ABORTED, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -123,9 +123,10 @@ class _Console(Console):
 
 
 def make_console() -> Console:
+    """The console on ``sys.stdout`` (in ``rig.cli.main``: a :class:`rig.cli.output.SafeStream`)."""
     import sys
 
-    return _Console() if sys.stdout.isatty() else _Console(width=160)
+    return _Console(file=sys.stdout) if sys.stdout.isatty() else _Console(file=sys.stdout, width=160)
 
 
 def note(text: str, markup: bool = False) -> None:

@@ -35,23 +35,23 @@ def add_parser(commands) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.lock import BenchLock, bench_lock_path
-    from rig.run.guard import WrapGuard
+    from rig.run.guard import WrapGuard, with_wrap_on
     from rig.sample import take_sample
 
     request = bench_request(args)
     config = request.config()
-    with BenchLock(bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin, args.out)), \
-            request.open(config=config) as bench:
+    def readings(guard: WrapGuard) -> list[dict]:
         start = bench.clock.monotonic()
         rows = []
-        guard = WrapGuard(bench)  # the run's interlock and light check while the wrap is on
-        if args.on:
-            guard.on()
         for _ in range(args.count):
             rows.append(take_sample(bench, start))
             guard.observe(rows[-1])
             guard.sleep(args.interval)
-        guard.off()
+        return rows
+
+    with BenchLock(bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin, args.out)), \
+            request.open(config=config) as bench:
+        rows = with_wrap_on(bench, readings, switch_on=args.on)  # the run's interlock, switch-off and light check
     console.print(readings_table(rows, f"{bench.backend} bench readings", [p.name for p in config.thermal.probes],
                                  bench.chip))
     return EXIT_OK

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 
 from rig.cli.common import (
     EXIT_ABORTED,
@@ -20,6 +19,7 @@ from rig.cli.common import (
     note,
     verdict_table,
 )
+from rig.text import escape  # rich's escape, control characters written out
 
 
 def add_parser(commands) -> None:
@@ -48,14 +48,10 @@ def add_parser(commands) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.calibration_file import select_calibration
-    from rig.derive import make_deriver
     from rig.errors import RigError
-    from rig.lock import bench_lock_path
     from rig.profile import load_profile
-    from rig.run import run_sequence
     from rig.run.modes import check_sequence_modes
     from rig.sequence import load_sequence
-    from rig.traceability import traceability_of
     from rig.wiring import default_wrap_for, shipped
 
     request = bench_request(args)
@@ -76,6 +72,22 @@ def main(args: argparse.Namespace, console: Console) -> int:
     default_wrap = default_wrap_for(profile) if config.backend == "sim" else None
     if config.backend == "sim":
         request.sim_wrap(default_wrap)  # validate the simulated wrap before anything is switched on
+
+    from rig.run.signals import current_gate
+
+    # from here the run is started: a signal stops its phases once (lifecycle), then the record decides the exit
+    # code; nothing that arrives while the result is printed changes it
+    with current_gate().noting():
+        return _run_and_print(args, console, request, config, profile, sequence, calibration, warnings,
+                              default_wrap, modes)
+
+
+def _run_and_print(args, console, request, config, profile, sequence, calibration, warnings, default_wrap,
+                   modes: list[str]) -> int:
+    from rig.derive import make_deriver
+    from rig.lock import bench_lock_path
+    from rig.run import run_sequence
+    from rig.traceability import traceability_of
 
     planned_s = sum(sequence.planned_for(name) for name in modes)
     with _progress_display(console, planned_s, args.quiet) as show:

@@ -8,6 +8,7 @@ knows about the simulator.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,21 @@ class Position:
     sensor: Any
     select: Callable[[], None]
     by_hand: bool = False
+
+
+def _whole(method):
+    """A bus transaction runs to its end before a stop signal acts (:meth:`rig.run.signals.SignalGate.held`):
+    an exception raised half-way through (an I2C bus lock still taken, a register half-written) would hang or
+    mislead the shut-down's light check."""
+
+    @functools.wraps(method)
+    def whole(self, *args, **kwargs):
+        from rig.run.signals import current_gate
+
+        with current_gate().held():
+            return method(self, *args, **kwargs)
+
+    return whole
 
 
 class Bench:
@@ -90,6 +106,7 @@ class Bench:
         """Have the sensor moved to a hand-moved ``position``, or back to its measuring place (None)."""
         self.operator(position)
 
+    @_whole
     def detect_pulsing(self, clear_basic_per_ms: float | None, trace_s: float | None = None,
                        keep: list | None = None):
         """Pulse/PWM/ripple of the light at the main sensor: short-aperture bursts at several rates plus a ~2 kHz
@@ -124,6 +141,7 @@ class Bench:
         """Extra facts for ``run.json`` after the bench closed (the simulator adds its wrap's true state)."""
         return {}
 
+    @_whole
     def read_spectrum(self) -> SpectralReading:
         """A full spectral reading; transient I2C errors are retried with back-off, then a SensorFault."""
         where = f"{self.chip.name.upper()} at 0x{self.config.spectral.address:02x} on I2C bus {self.config.i2c_bus}"
@@ -131,6 +149,7 @@ class Bench:
             self.main_select()
         return with_retries(self.spectral.read, self.clock, where, self.retries)
 
+    @_whole
     def read_at(self, position: Position) -> SpectralReading:
         """A reading at one uniformity position (mux channel selected, or the sensor moved there first)."""
         where = f"{self.chip.name.upper()} at position '{position.name}' on I2C bus {self.config.i2c_bus}"
@@ -141,6 +160,7 @@ class Bench:
 
         return with_retries(read, self.clock, where, self.retries)
 
+    @_whole
     def read_temperatures(self) -> dict[str, ProbeReading]:
         """Every probe; transient I2C errors are retried with back-off, then a SensorFault."""
         where = f"ADS1115 at 0x{self.config.thermal.address:02x} on I2C bus {self.config.i2c_bus}"

@@ -14,6 +14,13 @@ from rig.clock import Clock
 from rig.config import SwitchConfig
 
 
+def _whole():
+    """A pin change runs to its end before a stop signal acts (gpiozero holds locks while it drives a pin)."""
+    from rig.run.signals import current_gate
+
+    return current_gate().held()
+
+
 class WrapSwitch:
     """Power on/off and button presses for the wrap under test."""
 
@@ -46,22 +53,46 @@ class WrapSwitch:
         return bool(self._power.value)
 
     def on(self) -> None:
-        self._power.on()
-        self._last_on = True
+        with _whole():
+            self._power.on()
+            self._last_on = True
 
     def off(self) -> None:
-        self._power.off()
-        self._last_on = bool(self._power.value)
+        with _whole():
+            self._power.off()
+            self._last_on = bool(self._power.value)
+
+    def read_back(self) -> bool | None:
+        """The power pin's level as its output device reports it (not what we last asked for): True = on;
+        None = it cannot be read (already released, or the read failed)."""
+        try:
+            if self._power.closed:
+                return None
+            return bool(self._power.value)
+        except Exception:  # noqa: BLE001 - an unreadable pin is "unknown", never "off"
+            return None
+
+    def off_and_read_back(self) -> bool:
+        """Drive the power pin off, read it back, and once more if it still reads on: True if it was read off."""
+        for _attempt in range(2):
+            try:
+                self.off()
+            except Exception:  # noqa: BLE001 - read back whatever the driver said; close() drives it again
+                pass
+            if self.read_back() is False:
+                return True
+        return False
 
     def press(self, duration_s: float | None = None) -> None:
         """Press the wrap's button through the optocoupler for ``duration_s`` (default from config)."""
         if self._button is None:
             raise RuntimeError("no button pin configured (switch.button_pin)")
-        self._button.on()
-        try:
-            self._clock.sleep(self.config.button_press_s if duration_s is None else duration_s)
-        finally:
-            self._button.off()
+        with _whole():  # a press is never left held down by a stop signal
+            self._button.on()
+            try:
+                self._clock.sleep(self.config.button_press_s if duration_s is None else duration_s)
+            finally:
+                self._button.off()
 
     def close(self) -> None:
         """Switch off, then release the pins; the power pin is driven off even if the rest fails."""

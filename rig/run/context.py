@@ -18,8 +18,9 @@ from typing import Any
 from rig.claims import RunFacts
 from rig.errors import RigError, SensorFault
 from rig.results import SamplesWriter, iso_utc
+from rig.run.guard import WrapSession
 from rig.run.monitors import Levels, MonitorSet
-from rig.run.signals import NoLight, RunAborted, signals_held
+from rig.run.signals import NoLight, RunAborted, current_gate
 from rig.sample import take_sample, temperature_columns
 
 log = logging.getLogger("rig.run")
@@ -91,6 +92,7 @@ class RunContext:
         self.writer = writer
         self.monitors = monitors
         self.levels = levels
+        self.wrap = WrapSession(bench, levels)  # the switch and the light check owed after every switch-on
         self.derive = derive
         self.estimate_note = estimate_unavailable(bench.chip, derive)
         if self.estimate_note:
@@ -183,7 +185,7 @@ class RunContext:
     def write(self, row: dict[str, Any]) -> None:
         """Append a row to ``samples.csv`` and to the run's rows; a failed write stops the run (ERROR)."""
         try:
-            with signals_held():  # the row and its count land together, or neither
+            with current_gate().held():  # the row and its count land together, then a signal stops the run
                 self.writer.write(row)
         except OSError as error:
             raise ResultsWriteError(f"samples.csv could not be written ({error.strerror or error}): "
@@ -212,7 +214,8 @@ class RunContext:
 
     # --- switching ------------------------------------------------------------------------------------------------
     def switch_on(self) -> None:
-        self.bench.switch.on()
+        self.wrap.dark_known = self.dark.n > 0  # else a reading before switch-on gives the dark level
+        self.wrap.on()
         self.levels.switched_on_t_s = self.facts.switched_on_t_s = self.now_s()
         for _ in range(self.presses):
             self.clock.sleep(0.5)

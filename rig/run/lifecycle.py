@@ -27,6 +27,7 @@ from rig.profile import ModeProfile, WrapProfile
 from rig.records import RunManifest, sample_columns
 from rig.results import SamplesWriter, iso_utc, make_run_dir, release_reserve, write_csv_atomic, write_run_record
 from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
+from rig.run.guard import WrapSession
 from rig.run.manifest import new_manifest
 from rig.run.modes import (
     ModeResult,
@@ -37,8 +38,8 @@ from rig.run.modes import (
     overall_verdict,
 )
 from rig.run.monitors import Levels, standard_monitors
-from rig.run.phases import OFF_SETTLE_S, PHASE_KINDS
-from rig.run.signals import NoLight, RunAborted, WrapStillLit, abort_on_signals, signals_held, signals_noted
+from rig.run.phases import PHASE_KINDS
+from rig.run.signals import NoLight, RunAborted, SignalGate, WrapStillLit, signal_gate
 from rig.sample import take_sample
 from rig.sequence import Sequence
 from rig.status import point_to_run
@@ -88,15 +89,20 @@ def run_sequence(
     ``modes``: the profile's modes to test, in turn (default: :func:`modes_to_test`); each gets its own dark
     baseline, switch-on and presses, the sequence's phases for it, switch-off and a cool-down before the next.
     ``derive_for_mode`` gives each mode its deriver (its claimed lines); else ``derive`` serves every mode.
+
+    Signals (:mod:`rig.run.signals`) are noted from the start and stop only the phases, once: opening the bench,
+    switching off, the light check and the record are never interrupted; a signal before the phases start is
+    raised when they start, so every run folder ends with a record.
     """
     chosen = [profile.mode(name) for name in (modes or modes_to_test(profile, sequence))]
     derivers = [derive_for_mode(mode) if derive_for_mode is not None else derive for mode in chosen]
-    with BenchLock(lock_path) if lock_path is not None else contextlib.nullcontext():
-        run = _Run(profile, sequence, chosen, results_base, calibration_id, extra_manifest)
-        run.derivers = derivers
-        if lock_path is not None:
-            point_to_run(lock_path, run.run_dir)  # for `rig status`
-        return run.execute(open_bench, derivers[0], progress)
+    with signal_gate() as gate, gate.noting():
+        with BenchLock(lock_path) if lock_path is not None else contextlib.nullcontext():
+            run = _Run(profile, sequence, chosen, results_base, calibration_id, extra_manifest)
+            run.derivers = derivers
+            if lock_path is not None:
+                point_to_run(lock_path, run.run_dir)  # for `rig status`
+            return run.execute(gate, open_bench, derivers[0], progress)
 
 
 def samples_header(bench, derive=None) -> list[str]:
@@ -163,29 +169,29 @@ class _Run:
         self.wrap_left_on = self.wrap_still_lit = self.configuration_error = False
 
     # --- the run --------------------------------------------------------------------------------------------------
-    def execute(self, open_bench, derive, progress) -> RunResult:
+    def execute(self, gate: SignalGate, open_bench, derive, progress) -> RunResult:
+        """Called inside ``gate.noting()``: only the phases (``gate.raising()``) can be stopped by a signal;
+        the switch-off, the read-back, the light check and the record run to their end whatever arrives."""
         handler = _attach_log(self.run_dir / "run.log")
         log.info("run %s started: %s, mode %s, sequence %s", self.run_dir.name, self.profile.label,
                  self.manifest.mode, self.sequence.name)
         outcome, reason = "ERROR", ""
+        bench = None
         try:
-            with abort_on_signals():
-                bench = None
-                try:
-                    bench = open_bench()
-                    self._opened(bench, derive)
+            try:
+                bench = open_bench()
+                with gate.raising():
+                    with gate.held():  # sensor settings written whole
+                        self._opened(bench, derive)
                     self._phases(bench, derive, progress)
-                    outcome, reason = "COMPLETED", "all phases ran"
-                finally:
-                    if bench is not None:
-                        late: list[str] = []
-                        # a second Ctrl-C must not interrupt switching off; one held until then is noted, not
-                        # raised: it cannot stop a run that is already ending (or turn a complete one ABORTED)
-                        with signals_noted(late), signals_held():
-                            self._shut_down(bench)
-                        if late:
-                            self.notes.append(f"{', '.join(late)} received while switching off (ignored: the run "
-                                              "was already ending)")
+                outcome, reason = "COMPLETED", "all phases ran"
+            finally:
+                if bench is not None:
+                    self._shut_down(bench)
+                    late = gate.received[1:] if gate.stopped else list(gate.received)  # all but the one that stopped
+                    if late:  # it cannot stop a run that is already ending (or turn a complete one ABORTED)
+                        self.notes.append(f"{', '.join(late)} received while switching off (noted: the run was "
+                                          "already ending)")
         except WrapStillLit as error:
             outcome, reason = "ABORTED", str(error)
         except RunAborted as error:
@@ -209,11 +215,10 @@ class _Run:
             self.wrap_still_lit = True
         if self.wrap_still_lit and "WRAP STILL LIT" not in reason:
             outcome, reason = "ABORTED", f"WRAP STILL LIT after switch-off ({reason})"
-        received: list[str] = []
-        with signals_noted(received):  # the run's files are finished whatever arrives now
-            result = self._finish(outcome, reason)
-        if received:
-            log.info("signals received while finishing: %s", ", ".join(received))
+        finished_from = len(gate.received)
+        result = self._finish(outcome, reason)  # still inside gate.noting(): the record is finished whatever arrives
+        if gate.received[finished_from:]:
+            log.info("signals received while finishing: %s", ", ".join(gate.received[finished_from:]))
         log.info("run ended %s: %s", result.outcome, result.reason)
         _detach_log(handler)
         return result
@@ -254,9 +259,7 @@ class _Run:
                 # several modes: the others show whether the wiring works; this one is reported, not the run
                 mode_run.outcome = "DID NOT START"
                 mode_run.notes.append(f"mode '{mode.name}' did not start: no light after switch-on and "
-                                      f"{mode.presses} presses")
-                if ctx.bench.switch.is_on:
-                    ctx.switch_off()
+                                      f"{mode.presses} presses")  # switched off (light checked) below or at the end
             else:
                 mode_run.notes.extend(mode_light_notes(mode, ctx.rows, ctx.levels.lit_seen))
                 mode_run.outcome = "COMPLETED"
@@ -278,37 +281,39 @@ class _Run:
         return ctx
 
     def _shut_down(self, bench) -> None:
-        """Wrap off, then (if it was lit) one reading to check the light is gone, then release the bench."""
+        """Wrap off and read back from the pin, then (a check is owed after every switch-on) one reading to check
+        the light is gone, then release the bench (:meth:`rig.run.guard.WrapSession.shut_down`). Runs inside
+        ``gate.noting()`` (no signal interrupts it); each step runs even if the one before failed, and the switch
+        state recorded is the one read back, not the one asked for."""
         ctx = self.ctx
-        was_on = bench.switch.is_on
+        session = ctx.wrap if ctx is not None else WrapSession(bench)
+        done = session.shut_down(read_level=(lambda: self._shutdown_row(bench, ctx)) if ctx is not None else None)
+        self.wrap_left_on = not done.read_back_off
+        if done.still_lit:
+            self.wrap_still_lit = True
+        event = ctx.event if ctx is not None else log.info
+        event("wrap switched off by the rig (shut-down), read back off" if done.read_back_off else
+              "wrap switch NOT read back off at shut-down: cut the wrap's power by hand")
+        if done.still_lit:
+            event("WRAP STILL LIT after the final switch-off: disconnect its power by hand")
+        if done.note:
+            event(done.note)
         try:
-            bench.switch.off()
-        finally:
-            try:
-                if ctx is not None and was_on and ctx.levels.lit_seen:
-                    self._final_light_check(bench, ctx)
-            finally:
-                bench.close()
-                self.wrap_left_on = bench.switch.is_on
-                if ctx is not None:
-                    ctx.event("wrap switched off by the rig (close)")
-                self.manifest.extra.update(bench.describe())
+            bench.close()
+        except Exception as error:  # noqa: BLE001 - the pin was driven off and read back above
+            log.exception("closing the bench failed")
+            self.notes.append(f"closing the bench failed ({type(error).__name__}: {error})")
+        self.manifest.extra.update(bench.describe())
 
-    def _final_light_check(self, bench, ctx: RunContext) -> None:
-        bench.clock.sleep(OFF_SETTLE_S)
-        try:
-            row = take_sample(bench, ctx.t0)
-        except Exception as error:  # noqa: BLE001 - the check is best effort; the reason is recorded
-            ctx.event(f"light after the final switch-off not verified: {error}")
-            return
+    def _shutdown_row(self, bench, ctx: RunContext) -> float:
+        """The light check's reading, written to samples.csv as a 'shutdown' row; its Clear in basic counts."""
+        row = take_sample(bench, ctx.t0)
         lit = ctx.levels.is_lit(row["clear_basic"])
         row.update(wall_time=iso_utc(bench.clock.wall()), phase="shutdown", phase_kind="shutdown", mode="",
                    event="fault: WRAP STILL LIT after switch-off" if lit else "light gone after switch-off")
         with contextlib.suppress(ResultsWriteError):
             ctx.write(row)
-        if lit:
-            self.wrap_still_lit = True
-            ctx.event("WRAP STILL LIT after the final switch-off: disconnect its power by hand")
+        return row["clear_basic"]
 
     # --- the end --------------------------------------------------------------------------------------------------
     def _finish(self, outcome: str, reason: str) -> RunResult:

@@ -244,8 +244,7 @@ def verify_dark(ctx: RunContext, phase: Phase) -> None:
     if row is None:
         ctx.event("light after switch-off not verified: the sensor gave no reading")
         return
-    if ctx.levels.lit_seen and ctx.levels.is_lit(row["clear_basic"]):
-        ctx.levels.still_lit = True
+    if ctx.wrap.judge(row["clear_basic"]):  # settles the light check owed since switch-on (rig.run.guard)
         row["event"] = "fault: WRAP STILL LIT after switch-off"
         raise WrapStillLit("WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; disconnect its "
                            "power by hand")

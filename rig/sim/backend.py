@@ -10,6 +10,7 @@ Chosen only explicitly (``--sim`` or ``backend = "sim"``).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -47,6 +48,22 @@ class JigLight:
                          weight: Callable[[SpectralLine], float]) -> np.ndarray:
         """:func:`rig.sim.optics.weighted_between`, vectorised by the wrap model."""
         return self.transmission * self.wrap.weighted_between(starts_s, ends_s, weight, self.position)
+
+
+SWITCH_LOG_ENV = "RIG_SIM_SWITCH_LOG"  # a file: every level change of the simulated power pin is appended to it
+
+
+def switch_logger(clock: SimClock, active_high: bool) -> Callable[[bool], None]:
+    """Appends ``<sim time> <pid> on|off`` to ``$RIG_SIM_SWITCH_LOG`` for every change of the power pin's level
+    (the pin's own state, not the rig's bookkeeping): tests read the last line as the wrap's final power."""
+    path = os.environ.get(SWITCH_LOG_ENV)
+
+    def log(level: bool) -> None:
+        if path:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(f"{clock.monotonic():.3f} {os.getpid()} {'on' if level == active_high else 'off'}\n")
+
+    return log
 
 
 class ObservedPin(MockPin):
@@ -159,8 +176,13 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     bus.hooks.append(FaultSchedule(wrap.spec.faults.events, clock, bus, sensor_chip, ads1115, probes, config))
 
     factory = MockFactory()
-    factory.pin(config.switch.power_pin, pin_class=ObservedPin,
-                on_change=lambda level: wrap.set_power(clock.monotonic(), level == config.switch.active_high))
+    log_switch = switch_logger(clock, config.switch.active_high)
+
+    def power_changed(level: bool) -> None:
+        log_switch(level)
+        wrap.set_power(clock.monotonic(), level == config.switch.active_high)
+
+    factory.pin(config.switch.power_pin, pin_class=ObservedPin, on_change=power_changed)
     if config.switch.button_pin is not None:
         factory.pin(config.switch.button_pin, pin_class=ObservedPin,
                     on_change=lambda level: level and wrap.press_button(clock.monotonic()))

@@ -56,3 +56,34 @@ def test_interruption_table(tmp_path):
     print("exit codes: of the interrupted run (3 = ABORTED/ERROR); for the last two rows, of the second command "
           "(2 = refused, 0 = done) while the first run went on undisturbed.")
     assert all_ok
+
+
+def test_signal_storm_table(tmp_path):
+    """2-5 stop signals at seeded random moments, to the pid or the process group, per command (child
+    processes): the pin's own log must end off, a run's record must match it and give the exit code."""
+    from rig.signal_storms import COMMANDS, run_storm, storm
+
+    per_command = 24
+    print(f"\n{'signal storms':<18} {'storms':>6} {'hit':>4} {'to group':>8} {'pin left on':>11} "
+          f"{'record wrong':>12} {'exit codes':>10} {'problems':>8}")
+    all_ok = True
+    rows = [(command, False) for command in COMMANDS] + [(command, True) for command in ("run", "read", "calibrate")]
+    for command, welded in rows:
+        results = [run_storm(storm(command, seed, welded=welded), tmp_path / f"{command}-{welded}-{seed}")
+                   for seed in range(per_command // 2 if welded else per_command)]
+        command = f"{command}{' welded' if welded else ''}"
+        hit = sum(bool(r.sent) for r in results)
+        group = sum(r.storm.target == "group" for r in results)
+        left_on = sum(r.final_power != "off" for r in results)
+        wrong = sum(any("run.json" in p or "rows" in p for p in r.problems) for r in results)
+        codes = "/".join(str(c) for c in sorted({r.exit_code for r in results}))
+        problems = [f"{r.storm.name}: {'; '.join(r.problems)}" for r in results if r.problems]
+        all_ok &= not problems
+        print(f"{command:<18} {len(results):>6} {hit:>4} {group:>8} {left_on:>11} {wrong:>12} {codes:>10} "
+              f"{len(problems):>8}")
+        for problem in problems:
+            print(f"    <-- {problem}")
+    print("hit: storms whose signals were sent before the command ended; pin left on: the simulated power pin's "
+          "own log ends on; record wrong: run.json differs from the pin or samples.csv; welded: the relay is welded "
+          "on, every storm must still end with WRAP STILL LIT (exit 3, in run.json for a run).")
+    assert all_ok
