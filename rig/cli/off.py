@@ -24,7 +24,7 @@ def add_parser(commands) -> None:
         "Reads only [switch] (power_pin, active_high, button_pin) from the bench config: anything else wrong\n"
         "there, or a missing file, is a warning and the built-in default is used instead.",
         "rig off", "rig off --bench /etc/rig/bench.toml", "rig off --sim",
-        "rig off --print-env --bench /etc/rig/bench.toml | sudo tee /etc/rig/switch.env")
+        "rig off --print-env --bench /etc/rig/bench.toml")
     add_bench_args(parser)
     parser.add_argument("--print-env", action="store_true",
                         help="print the pin and its off level for the systemd units' pinctrl fallback "
