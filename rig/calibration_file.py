@@ -86,6 +86,8 @@ class CalibrationFile:
     spectral_u_rel: list[float] = field(default_factory=list)
     spectral_u_shift_nm: list[float] = field(default_factory=list)
     spectral_u_oob: list[float] = field(default_factory=list)
+    spectral_oob_factors: list[float] = field(default_factory=list)  # out-of-band level x the table's (empty: 1)
+    spectral_u_oob_rel: list[float] = field(default_factory=list)  # its relative u (empty: uncalibrated default)
     spectral_peak_floor_nm: list[float] = field(default_factory=list)  # k=2, [red, nir]
     spectral_references: list[SpectralReference] = field(default_factory=list)
     spectral_readings: list[SpectralReadingRecord] = field(default_factory=list)
@@ -107,6 +109,12 @@ class CalibrationFile:
                         "spectral_u_oob"):
                 if len(getattr(self, key)) != len(CHANNELS):
                     raise ConfigError(self.source, key, "10 values (F1..F8, Clear, NIR)", len(getattr(self, key)))
+            for key in ("spectral_oob_factors", "spectral_u_oob_rel"):
+                if getattr(self, key) and len(getattr(self, key)) != len(CHANNELS):
+                    raise ConfigError(self.source, key, "10 values (F1..F8, Clear, NIR)", len(getattr(self, key)))
+            if not all(0.01 <= o <= 30 for o in self.spectral_oob_factors):
+                raise ConfigError(self.source, "spectral_oob_factors", "factors in [0.01, 30]",
+                                  self.spectral_oob_factors)
             if not all(0.2 < g < 5 for g in self.spectral_gains):
                 raise ConfigError(self.source, "spectral_gains", "factors in (0.2, 5)", self.spectral_gains)
             if not all(abs(d) <= 30 for d in self.spectral_shifts_nm):
@@ -127,9 +135,11 @@ class CalibrationFile:
         if not self.has_spectral:
             return base
         return replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
-                                                    tuple(self.spectral_shifts_nm)),
+                                                    tuple(self.spectral_shifts_nm),
+                                                    tuple(self.spectral_oob_factors) or None),
                        model_u=ModelUncertainty(tuple(self.spectral_u_rel), tuple(self.spectral_u_shift_nm),
-                                                tuple(self.spectral_u_oob)),
+                                                tuple(self.spectral_u_oob),
+                                                tuple(self.spectral_u_oob_rel) or ModelUncertainty().oob_rel),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
                        spectral_calibrated=True)
 
@@ -221,5 +231,6 @@ def calibration_or_nominal(path: str | Path | None, transmission: float) -> Cali
 
 def spectral_calibration(base: Calibration, fit) -> Calibration:
     """``base`` with a spectral fit (:class:`rig.spectral_calibration.SpectralFit`) applied."""
-    return replace(base, responsivity=corrected(base.responsivity, tuple(fit.gains), tuple(fit.shifts_nm)),
+    return replace(base, responsivity=corrected(base.responsivity, tuple(fit.gains), tuple(fit.shifts_nm),
+                                                tuple(fit.oob_factors)),
                    model_u=fit.model_u, peak_floor_nm=tuple(fit.peak_floor_nm.items()), spectral_calibrated=True)

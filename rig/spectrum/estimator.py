@@ -106,7 +106,7 @@ def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, c
     line_grids = grids(responsivity, plan.specs if plan is not None else calibration.lines)
     noise = Noise(per_basic, float(np.mean(dark)), calibration.model_u, channel_peaks(responsivity))
     rows = len(y)
-    w = noise.weights(np.maximum(y, 0.0), np.zeros_like(y), np.zeros(rows))
+    w = noise.weights(np.maximum(y, 0.0), np.zeros_like(y), np.zeros_like(y))
     weak = np.all(y * np.sqrt(w) < WEAK_SNR, axis=1)
     results: list[Estimate | None] = [None] * rows
     at = np.flatnonzero(weak)

@@ -179,17 +179,17 @@ def interval(grid: Grid, chi2: np.ndarray, per_peak: np.ndarray, threshold: floa
 
 
 def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: model, its |d/dlambda| and total amplitude at the profiles' best joint point."""
+    """Per row: model, its |d/dlambda| and its out-of-band part at the profiles' best joint point."""
     rows = len(next(iter(profiles.values())).chi2)
-    model, slope, total = np.zeros((rows, len(CHANNELS))), np.zeros((rows, len(CHANNELS))), np.zeros(rows)
+    model, slope, oob = (np.zeros((rows, len(CHANNELS))) for _ in range(3))
     at = np.arange(rows)
     for i, profile in profiles.items():
         b = profile.best
         amplitude = profile.amplitude[at, b]
         model += amplitude[:, None] * grids[i].responses[b]
         slope += amplitude[:, None] * grids[i].d_peak[b]
-        total += amplitude
-    return model, np.abs(slope), total
+        oob += amplitude[:, None] * grids[i].oob_responses[b]
+    return model, np.abs(slope), oob
 
 
 @dataclass(frozen=True)

@@ -62,13 +62,16 @@ class ModelUncertainty:
     Defaults (uncalibrated, a part anywhere in the production spread): sensitivity 10 % (the datasheet gives
     no limit; the typical curves miss the datasheet's own typical counts by about +/-10 %), filter centre
     3 nm (datasheet +/-10 nm as a 4-sigma production limit, plus the typical curves' own shape uncertainty),
-    out-of-band 2 % of the channel's peak for F1-F6, 1 % for F7, F8 and NIR (the templates keep 2-7 % out of
-    band, the datasheet figure less).
+    out-of-band response ``oob_rel`` 90 % of the table's out-of-band part (:func:`rig.responsivity.out_of_band`:
+    a part's leakage lies anywhere in 0.1x-3x the templates', the RMS distance of that range from 1x is 0.8).
+    ``oob``: the same as a share of the channel's peak, per unit of light, for callers that do not split the
+    table into its parts (:mod:`rig.line_plan`).
     """
 
     rel: tuple[float, ...] = (0.10,) * 10
     shift_nm: tuple[float, ...] = (3.0,) * 8 + (0.0, 3.0)
     oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
+    oob_rel: tuple[float, ...] = (0.9,) * 8 + (0.0, 0.9)
 
 
 @dataclass(frozen=True)

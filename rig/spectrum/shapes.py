@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from rig.responsivity import Responsivity
+from rig.responsivity import Responsivity, out_of_band
 from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, LineSpec, ModelUncertainty
 
 FWHM_PER_SIGMA = 2.3548200450309493
@@ -26,6 +26,7 @@ class Grid:
     fwhm_nm: np.ndarray
     responses: np.ndarray  # grid lines x 10: basic counts per uW/cm2
     d_peak: np.ndarray  # d responses / d peak (per nm)
+    oob_responses: np.ndarray  # grid lines x 10: the out-of-band part of the responses
     unique_peaks_nm: np.ndarray  # the peak grid, ascending
 
     @cached_property
@@ -47,15 +48,17 @@ class Grid:
 def grids(responsivity: Responsivity, lines: tuple[LineSpec, ...]) -> tuple[Grid, ...]:
     """The search grid of each line (cached per table and line list)."""
     out = []
+    leak = out_of_band(responsivity)
     for spec in lines:
         peaks = spec.peak_grid_nm
-        rows, derivs = [], []
+        rows, derivs, leaks = [], [], []
         for width in spec.fwhm_nm:
             rows.append(responsivity.line_responses(peaks, width))
+            leaks.append(leak.line_responses(peaks, width))
             derivs.append(responsivity.line_responses(peaks + 0.5, width)
                           - responsivity.line_responses(peaks - 0.5, width))
         out.append(Grid(spec, np.tile(peaks, len(spec.fwhm_nm)), np.repeat(np.asarray(spec.fwhm_nm), len(peaks)),
-                        np.vstack(rows), np.vstack(derivs), peaks))
+                        np.vstack(rows), np.vstack(derivs), np.vstack(leaks), peaks))
     return tuple(out)
 
 
@@ -106,13 +109,13 @@ class Noise:
     def take(self, rows: np.ndarray) -> Noise:
         return Noise(self.per_basic[rows], self.dark_raw, self.model_u, self.channel_peaks)
 
-    def weights(self, model: np.ndarray, slope: np.ndarray, total_uw: np.ndarray) -> np.ndarray:
+    def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray) -> np.ndarray:
         """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda;
-        ``total_uw``: the model's total irradiance per row)."""
+        ``oob``: the model's out-of-band part)."""
         per_basic = self.per_basic[:, None]
         raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
         noise = (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12) / per_basic**2
         u = self.model_u
         model_var = (np.asarray(u.rel) * np.maximum(model, 0.0)) ** 2 + (np.asarray(u.shift_nm) * slope) ** 2 \
-            + (np.asarray(u.oob) * self.channel_peaks * np.maximum(total_uw, 0.0)[:, None]) ** 2
+            + (np.asarray(u.oob_rel) * np.maximum(oob, 0.0)) ** 2
         return 1.0 / (noise + model_var)
