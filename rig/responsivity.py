@@ -8,6 +8,7 @@ No pandas here: this runs on the Pi's sampling path.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -28,6 +29,18 @@ def gain_code(gain_x: float) -> int:
 def gain_ratio(gain_x: float) -> float:
     """Measured sensitivity relative to 64x for a nominal gain."""
     return GAIN_RATIO_VS_64X[gain_code(float(gain_x))]
+
+
+GAIN_RATIO_U_REL = 0.02  # standard u of a part's gain ratio vs 64x (datasheet +/-5 %, taken as a 2.5-sigma limit)
+
+
+def gain_ratio_u(gain_x: float, calibrated: bool) -> float:
+    """Standard relative uncertainty a reading at ``gain_x`` takes from the part's gain ratios: its own ratio vs
+    64x (the table's gain) when uncalibrated; calibrated, that of the reading's gain against the calibration's
+    (two ratios, each off by up to +/-5 %: a scale set at one gain carries to another with both errors)."""
+    if not calibrated:
+        return 0.0 if float(gain_x) == 64.0 else GAIN_RATIO_U_REL
+    return GAIN_RATIO_U_REL * (1.0 if float(gain_x) == 64.0 else math.sqrt(2.0))
 
 
 def integration_time_ms(atime: int, astep: int) -> float:

@@ -226,18 +226,31 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     cov = np.linalg.pinv(jac.T @ jac)
     log_g, shift, log_o, src = unpack(theta)
     variance = np.diag(cov)
-    var_g = variance[:n_gain]
+    # the gains' common part is the irradiance scale's (set against a reference meter): each channel's relative to
+    # Clear's (no filter: the channel the references' amplitudes are read by); the out-of-band response's level is
+    # gain x level
+    contrast = np.eye(n_gain)
+    contrast[:, CHANNELS.index("Clear")] -= 1.0
+    var_g = np.diag(contrast @ cov[:n_gain, :n_gain] @ contrast.T)
     var_shift = np.zeros(n_gain)
     var_shift[shifted] = variance[n_gain:n_gain + n_shift]
-    var_oob = np.full(n_gain, oob_sd**2)
-    var_oob[leaking] = variance[n_gain + n_shift:n_fixed]
+    cov_gain_shift = np.zeros(n_gain)
+    for n, c in enumerate(shifted):
+        cov_gain_shift[c] = float(contrast[c] @ cov[:n_gain, n_gain + n])
+    var_oob = np.zeros(n_gain)
+    for n, c in enumerate(leaking):
+        o = n_gain + n_shift + n
+        var_oob[c] = cov[c, c] + cov[o, o] + 2 * cov[c, o]
     reference_u = min(k[3] for k in keys)
+    rel_u = np.sqrt(var_g + rel**2)
+    shift_u = np.array([math.sqrt(var_shift[c] + max(reference_u, SHIFT_FLOOR_NM) ** 2) if c in shifted
+                        else float(prior.shift_nm[c]) for c in range(n_gain)])
+    # d R / d shift = -slope: a gain up and a centre up (response seen further red) trade against each other
     model_u = ModelUncertainty(
-        rel=tuple(float(math.sqrt(v + rel**2)) for v in var_g),
-        shift_nm=tuple(float(math.sqrt(var_shift[c] + max(reference_u, SHIFT_FLOOR_NM) ** 2)) if c in shifted
-                       else float(prior.shift_nm[c]) for c in range(n_gain)),
-        oob=tuple(prior.oob),
-        oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel**2)) if parts.leaks[c] else 0.0 for c in range(n_gain)))
+        rel=tuple(float(u) for u in rel_u), shift_nm=tuple(float(u) for u in shift_u), oob=tuple(prior.oob),
+        oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel**2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
+        rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
+                             if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
     i7, i8, i_nir = (n_gain + shifted.index(CHANNELS.index(c)) for c in ("F7", "F8", "NIR"))
     red_var = 0.25 * (cov[i7, i7] + cov[i8, i8] + 2 * cov[i7, i8])
     floor = {"red": max(PEAK_FLOOR_MIN_NM["red"], 2.0 * math.sqrt(max(red_var, 0.0))),
@@ -252,33 +265,39 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
 
 def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np.ndarray, np.ndarray]],
                 jac: np.ndarray, n_data: int) -> tuple[float, float]:
-    """What the corrections cannot absorb, from the fit's own residuals: the relative in-band and out-of-band
-    terms (in the ratio of their floors) that make the data's chi-square equal its degrees of freedom (the data
-    count less the parameters the data, not the priors, fix: the trace of the hat matrix); at least the floors."""
+    """What the corrections cannot absorb, from the fit's own residuals: the relative in-band term (from the
+    channels a reference reaches in band) and the out-of-band one (from those it reaches only out of band),
+    each the size that makes its channels' chi-square equal their degrees of freedom (each data point counts
+    1 less its leverage: the parameters the data, not the priors, fix), at least its floor."""
     j_data = jac[:n_data]
-    hat = j_data @ np.linalg.pinv(jac.T @ jac) @ j_data.T
-    dof = max(float(n_data - np.trace(hat)), 1.0)
+    leverage = np.einsum("ij,jk,ik->i", j_data, np.linalg.pinv(jac.T @ jac), j_data)
     y = np.concatenate([d[0] for d in data])
     var = np.concatenate([d[1] for d in data])
     total = np.concatenate([m[0] for m in models])
     oob = np.concatenate([m[1] for m in models])
-    floor = np.concatenate([np.full(len(m[0]), (SD_FLOOR_REL * np.max(m[0])) ** 2) for m in models])
+    var = var + np.concatenate([np.full(len(m[0]), (SD_FLOOR_REL * np.max(m[0])) ** 2) for m in models])
     inband = np.maximum(total - oob, 0.0)
     r2 = (y - total) ** 2
+    out = []
+    for group, part, floor in ((inband >= oob, inband, UNMODELLED_FLOOR[0]), (oob > inband, oob,
+                                                                                UNMODELLED_FLOOR[1])):
+        dof = max(float(np.sum(1.0 - leverage[group])), 0.5)
+        r2_g, var_g, part_g = r2[group], var[group], part[group]
 
-    def chi2(x: float) -> float:
-        rel, oob_rel = x * UNMODELLED_FLOOR[0], x * UNMODELLED_FLOOR[1]
-        return float(np.sum(r2 / (var + floor + (rel * inband) ** 2 + (oob_rel * oob) ** 2)))
+        def chi2(x: float) -> float:
+            return float(np.sum(r2_g / (var_g + (x * part_g) ** 2)))  # noqa: B023
 
-    if chi2(1.0) <= dof:
-        return UNMODELLED_FLOOR
-    low, high = 1.0, 2.0
-    while chi2(high) > dof and high < 1e4:
-        low, high = high, 2 * high
-    for _ in range(40):
-        middle = math.sqrt(low * high)
-        low, high = (middle, high) if chi2(middle) > dof else (low, middle)
-    return high * UNMODELLED_FLOOR[0], high * UNMODELLED_FLOOR[1]
+        if chi2(floor) <= dof:
+            out.append(floor)
+            continue
+        low, high = floor, 2 * floor
+        while chi2(high) > dof and high < 100:
+            low, high = high, 2 * high
+        for _ in range(40):
+            middle = math.sqrt(low * high)
+            low, high = (middle, high) if chi2(middle) > dof else (low, middle)
+        out.append(high)
+    return out[0], out[1]
 
 
 class _Parts:

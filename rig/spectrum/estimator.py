@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from rig.responsivity import Responsivity, gain_ratio
+from rig.responsivity import Responsivity, gain_ratio, gain_ratio_u
 from rig.spectrum.grid_fit import Profile, Significance, interval, model_of, profiles, significance
 from rig.spectrum.model import (
     ABSENT_MW_CM2,
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from rig.line_plan import LinePlan
 
 BATCH_ROWS = 256  # readings fitted together (memory: a few MB per grid-stage array)
+import os
+_DEBUG = bool(os.environ.get("RIG_DEBUG"))
 SATURATION_COUNTS = 65535
 
 # (rows of this batch) -> each row's upper limits (mW/cm2) of the undetected lines with every line free
@@ -106,16 +108,18 @@ def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, c
     line_grids = grids(responsivity, plan.specs if plan is not None else calibration.lines)
     noise = Noise(per_basic, float(np.mean(dark)), calibration.model_u, channel_peaks(responsivity))
     rows = len(y)
+    scale_u = np.hypot(calibration.scale_u_rel, [gain_ratio_u(g, calibration.calibrated) for g in gain_x])
     w = noise.weights(np.maximum(y, 0.0), np.zeros_like(y), np.zeros_like(y))
     weak = np.all(y * np.sqrt(w) < WEAK_SNR, axis=1)
     results: list[Estimate | None] = [None] * rows
     at = np.flatnonzero(weak)
     if len(at):
-        _place(results, at, _finish(y[at], w[at], line_grids, {}, to_mw, calibration, ["too_weak"], plan))
+        _place(results, at, _finish(y[at], w[at], line_grids, {}, to_mw, calibration, scale_u[at], ["too_weak"],
+                                    plan))
     strong = np.flatnonzero(~weak)
     if len(strong):
         _place(results, strong, _fit_lit(y[strong], w[strong], noise.take(strong), line_grids, to_mw, calibration,
-                                         plan))
+                                         scale_u[strong], plan))
     return results  # type: ignore[return-value]
 
 
@@ -125,7 +129,7 @@ def _place(results: list, rows: np.ndarray, values: Sequence) -> None:
 
 
 def _fit_lit(y: np.ndarray, w: np.ndarray, noise: Noise, line_grids: Sequence[Grid], to_mw: float,
-             calibration: Calibration, plan: LinePlan | None) -> list[Estimate]:
+             calibration: Calibration, scale_u: np.ndarray, plan: LinePlan | None) -> list[Estimate]:
     """Readings clearly above dark: grid profiles with every line, presence, then the present lines' fit."""
     everything = list(range(len(line_grids)))
     w = 1.0 / (1.0 / w + (0.1 * np.maximum(y, 0.0)) ** 2)  # first pass: a rough model error on the observed counts
@@ -146,11 +150,12 @@ def _fit_lit(y: np.ndarray, w: np.ndarray, noise: Noise, line_grids: Sequence[Gr
         joint = None
         if len(present) < len(line_grids):
             if plan is None:
-                joint = _joint_limits(y_at, w_at, line_grids, fitted, present, to_mw, calibration)
+                joint = _joint_limits(y_at, w_at, line_grids, fitted, present, to_mw, calibration, scale_u[at])
             fitted = profiles(y_at, w_at, line_grids, present)
             w_at = noise.take(at).weights(*model_of(line_grids, fitted))
             fitted = profiles(y_at, w_at, line_grids, present)
-        _place(results, at, _finish(y_at, w_at, line_grids, fitted, to_mw, calibration, [], plan, joint))
+        _place(results, at, _finish(y_at, w_at, line_grids, fitted, to_mw, calibration, scale_u[at], [], plan,
+                                    joint))
     return results  # type: ignore[return-value]
 
 
@@ -179,7 +184,7 @@ def _present(seen: Mapping[tuple[int, ...], Significance], row: int) -> tuple[in
 
 
 def _joint_limits(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], all_profiles: Mapping[int, Profile],
-                  present: Sequence[int], to_mw: float, calibration: Calibration) -> JointLimits:
+                  present: Sequence[int], to_mw: float, calibration: Calibration, scale_u: np.ndarray) -> JointLimits:
     """k=2 upper limits (mW/cm2 at the surface) of each undetected line from the refinement with *every* line
     free (its value + k=2 uncertainty, which carries the correlation with the present lines' peaks and widths:
     the linearised limit, taken at the far-red fit, does not), for the rows asked."""
@@ -187,7 +192,7 @@ def _joint_limits(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], all_
     def limits(rows: np.ndarray) -> list[dict[str, float]]:
         fitted = {i: p.take(rows) for i, p in all_profiles.items()}
         out = []
-        for joint in _finish(y[rows], w[rows], line_grids, fitted, to_mw, calibration, []):
+        for joint in _finish(y[rows], w[rows], line_grids, fitted, to_mw, calibration, scale_u[rows], []):
             out.append({g.spec.name: (getattr(joint, f"{g.spec.name}_irradiance_mw_cm2") or 0.0)
                         + (getattr(joint, f"{g.spec.name}_irradiance_u_mw_cm2") or 0.0)
                         for n, g in enumerate(line_grids) if n not in present})
@@ -245,8 +250,8 @@ class _Layout:
 
 
 def _finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Mapping[int, Profile],
-            to_mw: float, calibration: Calibration, flags: list[str], plan: LinePlan | None = None,
-            joint: JointLimits | None = None) -> list[Estimate]:
+            to_mw: float, calibration: Calibration, scale_u: np.ndarray, flags: list[str],
+            plan: LinePlan | None = None, joint: JointLimits | None = None) -> list[Estimate]:
     """Refine the present lines (the same for every row), state their uncertainties and upper limits for the
     undetected ones (absent or, without a plan, undetermined). ``joint``: the undetected lines' upper limits
     (mW/cm2) from the fit with every line free, taken when larger, when a present line is refined to beyond
@@ -278,7 +283,7 @@ def _finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: M
             _place(joint_mw, asked, joint(asked))
     fit = _Fit(line_grids, present, layout, theta, model, cov, chi2 / dof, s2, limits, absent, to_mw, calibration,
                plan, y)
-    return [fit.row(r, flags, joint_mw[r]) for r in range(rows)]
+    return [fit.row(r, flags, joint_mw[r], float(scale_u[r])) for r in range(rows)]
 
 
 class _Fit:
@@ -298,7 +303,7 @@ class _Fit:
             self.residual_rel = np.sqrt(np.mean((y - model) ** 2, axis=1)) / signal_rms
         self.signal = signal_rms > 0
 
-    def row(self, r: int, flags: list[str], joint_mw: Mapping[str, float]) -> Estimate:
+    def row(self, r: int, flags: list[str], joint_mw: Mapping[str, float], scale_u_rel: float) -> Estimate:
         calibration, to_mw, grids, layout = self.calibration, self.to_mw, self.grids, self.layout
         theta, cov = self.theta[r], self.cov[r]
         order = layout.lines
@@ -308,7 +313,7 @@ class _Fit:
         if order and self.reduced_chi2[r] > FIT_POOR_REDUCED_CHI2:
             result.flags.append("fit_poor")
 
-        scale_u = K * calibration.scale_u_rel
+        scale_u = K * scale_u_rel
         amplitudes = {g.spec.name: 0.0 for g in grids}
         stat_u = {g.spec.name: 0.0 for g in grids}
         spreads = []
@@ -327,6 +332,7 @@ class _Fit:
             any_accepted = bool(np.any(accepted))
             spread = float(np.max(np.abs(profile.amplitude[r][accepted] - theta[k]))) if any_accepted else 0.0
             stat_u[spec.name] = max(K * math.sqrt(max(cov[k, k], 0.0)), spread)
+            if _DEBUG: print("DBG", spec.name, round(theta[k], 3), "se2", round(K * math.sqrt(max(cov[k, k], 0.0)), 4), "spread", round(spread, 4), "s2", round(float(self.s2[r]), 2), "peak", round(peak, 1), low, high)
             if len(order) > 1 and any_accepted:
                 total = profile.total[r]
                 spreads.append(float(np.max(np.abs(total[accepted] - total[self.best[i][r]]))))
@@ -358,7 +364,7 @@ class _Fit:
         total_stat = max(K * math.sqrt(max(total_var, 0.0)), max(spreads, default=0.0))
         if len(order) == 1:
             total_stat = stat_u[grids[order[0][0]].spec.name]
-        total_stat = math.sqrt(total_stat**2 + sum(stat_u[g.spec.name] ** 2 for g in self.absent))
+        total_stat = math.sqrt(total_stat**2 + sum(stat_u[name] ** 2 for name in undetermined))
         result.irradiance_mw_cm2 = total * to_mw
         result.irradiance_u_mw_cm2 = math.hypot(total_stat * to_mw, scale_u * total * to_mw)
         return result

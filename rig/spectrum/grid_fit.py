@@ -179,7 +179,7 @@ def interval(grid: Grid, chi2: np.ndarray, per_peak: np.ndarray, threshold: floa
 
 
 def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: model, its |d/dlambda| and its out-of-band part at the profiles' best joint point."""
+    """Per row: model, its d/dlambda and its out-of-band part at the profiles' best joint point."""
     rows = len(next(iter(profiles.values())).chi2)
     model, slope, oob = (np.zeros((rows, len(CHANNELS))) for _ in range(3))
     at = np.arange(rows)
@@ -189,7 +189,7 @@ def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]) -> tuple[np
         model += amplitude[:, None] * grids[i].responses[b]
         slope += amplitude[:, None] * grids[i].d_peak[b]
         oob += amplitude[:, None] * grids[i].oob_responses[b]
-    return model, np.abs(slope), oob
+    return model, slope, oob
 
 
 @dataclass(frozen=True)

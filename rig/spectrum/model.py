@@ -72,6 +72,7 @@ class ModelUncertainty:
     shift_nm: tuple[float, ...] = (3.0,) * 8 + (0.0, 3.0)
     oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
     oob_rel: tuple[float, ...] = (0.9,) * 8 + (0.0, 0.9)
+    rel_shift_corr: tuple[float, ...] = (0.0,) * 10  # correlation of a channel's sensitivity and centre errors
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class Calibration:
     responsivity: Responsivity
     transmission: float = 0.01
     scale: float = 1.0
-    scale_u_rel: float = 0.08
+    scale_u_rel: float = 0.02
     dark_counts: tuple[float, ...] = (0.0,) * 10
     id: str = "nominal-datasheet"
     calibrated: bool = False

@@ -110,12 +110,15 @@ class Noise:
         return Noise(self.per_basic[rows], self.dark_raw, self.model_u, self.channel_peaks)
 
     def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray) -> np.ndarray:
-        """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda;
-        ``oob``: the model's out-of-band part)."""
+        """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda,
+        signed; ``oob``: the model's out-of-band part). The sensitivity and centre terms are correlated as a
+        calibration fitted them (a channel's response is best known where its references were)."""
         per_basic = self.per_basic[:, None]
         raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
         noise = (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12) / per_basic**2
         u = self.model_u
-        model_var = (np.asarray(u.rel) * np.maximum(model, 0.0)) ** 2 + (np.asarray(u.shift_nm) * slope) ** 2 \
+        inband = np.asarray(u.rel) * np.maximum(model - oob, 0.0)
+        shifted = np.asarray(u.shift_nm) * slope
+        model_var = np.maximum(inband**2 + shifted**2 - 2.0 * np.asarray(u.rel_shift_corr) * inband * shifted, 0.0) \
             + (np.asarray(u.oob_rel) * np.maximum(oob, 0.0)) ** 2
         return 1.0 / (noise + model_var)
