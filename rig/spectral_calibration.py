@@ -48,6 +48,9 @@ AMPLITUDE_U_REL = 0.03
 UNMODELLED_FLOOR = (0.01, 0.05)  # least unmodelled error: relative in band, relative out of band (of that part)
 UNMODELLED_START = (0.03, 0.3)  # the first fit's weights
 SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not known better than this
+# the production spread's tilt of a response (per 100 nm) where no reference pins it: Clear's between the irradiance
+# reference and NIR light (the references' amplitudes are free), the NIR channel's passband shape
+CALIBRATED_TILT = {"Clear": 0.04, "NIR": 0.08}
 SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a calibration (the references' u)
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
 PEAK_FLOOR_MIN_NM = {"red": 1.0, "nir": 5.0}
@@ -249,6 +252,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     model_u = ModelUncertainty(
         rel=tuple(float(u) for u in rel_u), shift_nm=tuple(float(u) for u in shift_u), oob=tuple(prior.oob),
         oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel**2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
+        tilt_per_100nm=tuple(CALIBRATED_TILT.get(name, 0.0) for name in CHANNELS),
         rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
                              if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
     i7, i8, i_nir = (n_gain + shifted.index(CHANNELS.index(c)) for c in ("F7", "F8", "NIR"))

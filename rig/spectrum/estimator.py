@@ -449,14 +449,27 @@ def _upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
     if not absent:
         return {}
     rows = len(y)
-    nominal = np.column_stack([responsivity.line_response(*spec.nominal) for spec in absent])  # 10 x absent
-    design = np.concatenate([jac, np.broadcast_to(nominal, (rows, *nominal.shape))], axis=2) * sw[:, :, None]
     target = (y - model) * sw
-    solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # as lstsq's default cutoff
-    coef = np.einsum("rpc,rc->rp", solve, target)
-    cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", design, design)) * s2[:, None, None]
-    out = {}
-    for n, spec in enumerate(absent):
-        i = jac.shape[2] + n
-        out[spec.name] = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
+    out = {spec.name: np.zeros(rows) for spec in absent}
+    for shapes in _limit_shapes(absent):  # the line could be anywhere in its range: the largest limit of a few
+        nominal = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # 10 x absent
+        design = np.concatenate([jac, np.broadcast_to(nominal, (rows, *nominal.shape))], axis=2) * sw[:, :, None]
+        solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # lstsq's default cutoff
+        coef = np.einsum("rpc,rc->rp", solve, target)
+        cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", design, design)) * s2[:, None, None]
+        for n, spec in enumerate(absent):
+            i = jac.shape[2] + n
+            limit = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
+            out[spec.name] = np.maximum(out[spec.name], limit)
     return out
+
+
+def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
+    """Shapes an undetected line's upper limit is taken at: its nominal shape, then the first, middle and last
+    peak of its search range (the nominal width), every absent line at the same step."""
+    ladders = []
+    for spec in absent:
+        first, last, _step = spec.peaks_nm
+        ladders.append([spec.nominal, (first, spec.nominal[1]), (0.5 * (first + last), spec.nominal[1]),
+                        (last, spec.nominal[1])])
+    return [list(step) for step in zip(*ladders, strict=True)]

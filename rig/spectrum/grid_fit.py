@@ -178,10 +178,12 @@ def interval(grid: Grid, chi2: np.ndarray, per_peak: np.ndarray, threshold: floa
     return edge(first, first - 1), edge(last, last + 1), one_island, chi2 <= limit
 
 
-def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: model, its d/dlambda and its out-of-band part at the profiles' best joint point."""
+def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: model, its d/dlambda, its out-of-band part and its tilt (model x distance from the tilt origin,
+    per 100 nm) at the profiles' best joint point."""
     rows = len(next(iter(profiles.values())).chi2)
-    model, slope, oob = (np.zeros((rows, len(CHANNELS))) for _ in range(3))
+    model, slope, oob, tilt = (np.zeros((rows, len(CHANNELS))) for _ in range(4))
     at = np.arange(rows)
     for i, profile in profiles.items():
         b = profile.best
@@ -189,7 +191,8 @@ def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]) -> tuple[np
         model += amplitude[:, None] * grids[i].responses[b]
         slope += amplitude[:, None] * grids[i].d_peak[b]
         oob += amplitude[:, None] * grids[i].oob_responses[b]
-    return model, slope, oob
+        tilt += amplitude[:, None] * grids[i].tilt_responses[b]
+    return model, slope, oob, tilt
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ ABSENT_SHARE = 0.20  # ...or below this share of the total; otherwise it is unde
 FAR_RED_NM = 695.0  # a red line fitted beyond this is seen as NIR light is (F8 tail, Clear, NIR)
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
 RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
+TILT_ORIGIN_NM = 660.0  # a calibrated response is pinned here (the irradiance reference); its tilt grows from it
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
 
 
@@ -73,6 +74,7 @@ class ModelUncertainty:
     oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
     oob_rel: tuple[float, ...] = (0.9,) * 8 + (0.0, 0.9)
     rel_shift_corr: tuple[float, ...] = (0.0,) * 10  # correlation of a channel's sensitivity and centre errors
+    tilt_per_100nm: tuple[float, ...] = (0.0,) * 10  # relative u growing 1:1 with distance from TILT_ORIGIN_NM
 
 
 @dataclass(frozen=True)

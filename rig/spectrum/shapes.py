@@ -11,7 +11,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from rig.responsivity import Responsivity, out_of_band
-from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, LineSpec, ModelUncertainty
+from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, TILT_ORIGIN_NM, LineSpec, ModelUncertainty
 
 FWHM_PER_SIGMA = 2.3548200450309493
 WINDOW_SIGMA = 7.0  # a line's Gaussian is cut at +/- this many sigma
@@ -27,6 +27,7 @@ class Grid:
     responses: np.ndarray  # grid lines x 10: basic counts per uW/cm2
     d_peak: np.ndarray  # d responses / d peak (per nm)
     oob_responses: np.ndarray  # grid lines x 10: the out-of-band part of the responses
+    tilt_responses: np.ndarray  # grid lines x 10: the responses x (peak - TILT_ORIGIN_NM) / 100 nm
     unique_peaks_nm: np.ndarray  # the peak grid, ascending
 
     @cached_property
@@ -58,7 +59,9 @@ def grids(responsivity: Responsivity, lines: tuple[LineSpec, ...]) -> tuple[Grid
             derivs.append(responsivity.line_responses(peaks + 0.5, width)
                           - responsivity.line_responses(peaks - 0.5, width))
         out.append(Grid(spec, np.tile(peaks, len(spec.fwhm_nm)), np.repeat(np.asarray(spec.fwhm_nm), len(peaks)),
-                        np.vstack(rows), np.vstack(derivs), np.vstack(leaks), peaks))
+                        np.vstack(rows), np.vstack(derivs), np.vstack(leaks),
+                        np.vstack(rows) * (np.tile(peaks, len(spec.fwhm_nm))[:, None] - TILT_ORIGIN_NM) / 100.0,
+                        peaks))
     return tuple(out)
 
 
@@ -109,7 +112,8 @@ class Noise:
     def take(self, rows: np.ndarray) -> Noise:
         return Noise(self.per_basic[rows], self.dark_raw, self.model_u, self.channel_peaks)
 
-    def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray) -> np.ndarray:
+    def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray, tilt: np.ndarray | None = None
+                ) -> np.ndarray:
         """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda,
         signed; ``oob``: the model's out-of-band part). The sensitivity and centre terms are correlated as a
         calibration fitted them (a channel's response is best known where its references were)."""
@@ -121,4 +125,6 @@ class Noise:
         shifted = np.asarray(u.shift_nm) * slope
         model_var = np.maximum(inband**2 + shifted**2 - 2.0 * np.asarray(u.rel_shift_corr) * inband * shifted, 0.0) \
             + (np.asarray(u.oob_rel) * np.maximum(oob, 0.0)) ** 2
+        if tilt is not None:
+            model_var = model_var + (np.asarray(u.tilt_per_100nm) * tilt) ** 2
         return 1.0 / (noise + model_var)
