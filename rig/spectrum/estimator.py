@@ -364,7 +364,9 @@ class _Fit:
         total_stat = max(K * math.sqrt(max(total_var, 0.0)), max(spreads, default=0.0))
         if len(order) == 1:
             total_stat = stat_u[grids[order[0][0]].spec.name]
-        total_stat = math.sqrt(total_stat**2 + sum(stat_u[name] ** 2 for name in undetermined))
+        # undetermined lines may be there up to their limit; absent ones only bound a reading with no line seen
+        unseen = undetermined if order else [g.spec.name for g in self.absent]
+        total_stat = math.sqrt(total_stat**2 + sum(stat_u[name] ** 2 for name in unseen))
         result.irradiance_mw_cm2 = total * to_mw
         result.irradiance_u_mw_cm2 = math.hypot(total_stat * to_mw, scale_u * total * to_mw)
         return result
@@ -465,11 +467,11 @@ def _upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
 
 
 def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
-    """Shapes an undetected line's upper limit is taken at: its nominal shape, then the first, middle and last
-    peak of its search range (the nominal width), every absent line at the same step."""
+    """Shapes an undetected line's upper limit is taken at: its nominal shape, then a quarter into its search
+    range from either end (NIR: 810 and 910 nm; the nominal width), every absent line at the same step."""
     ladders = []
     for spec in absent:
         first, last, _step = spec.peaks_nm
-        ladders.append([spec.nominal, (first, spec.nominal[1]), (0.5 * (first + last), spec.nominal[1]),
-                        (last, spec.nominal[1])])
+        ladders.append([spec.nominal, (first + 0.25 * (last - first), spec.nominal[1]),
+                        (last - 0.25 * (last - first), spec.nominal[1])])
     return [list(step) for step in zip(*ladders, strict=True)]
