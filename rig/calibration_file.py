@@ -88,6 +88,8 @@ class CalibrationFile:
     spectral_u_oob: list[float] = field(default_factory=list)
     spectral_oob_factors: list[float] = field(default_factory=list)  # out-of-band level x the table's (empty: 1)
     spectral_u_oob_rel: list[float] = field(default_factory=list)  # its relative u (empty: uncalibrated default)
+    spectral_u_rel_shift_corr: list[float] = field(default_factory=list)  # gain/shift error correlation (empty: 0)
+    spectral_u_tilt_per_100nm: list[float] = field(default_factory=list)  # response tilt u from 660 nm (empty: 0)
     spectral_peak_floor_nm: list[float] = field(default_factory=list)  # k=2, [red, nir]
     spectral_references: list[SpectralReference] = field(default_factory=list)
     spectral_readings: list[SpectralReadingRecord] = field(default_factory=list)
@@ -109,9 +111,13 @@ class CalibrationFile:
                         "spectral_u_oob"):
                 if len(getattr(self, key)) != len(CHANNELS):
                     raise ConfigError(self.source, key, "10 values (F1..F8, Clear, NIR)", len(getattr(self, key)))
-            for key in ("spectral_oob_factors", "spectral_u_oob_rel"):
+            for key in ("spectral_oob_factors", "spectral_u_oob_rel", "spectral_u_rel_shift_corr",
+                        "spectral_u_tilt_per_100nm"):
                 if getattr(self, key) and len(getattr(self, key)) != len(CHANNELS):
                     raise ConfigError(self.source, key, "10 values (F1..F8, Clear, NIR)", len(getattr(self, key)))
+            if not all(-1 <= r <= 1 for r in self.spectral_u_rel_shift_corr):
+                raise ConfigError(self.source, "spectral_u_rel_shift_corr", "correlations in [-1, 1]",
+                                  self.spectral_u_rel_shift_corr)
             if not all(0.01 <= o <= 30 for o in self.spectral_oob_factors):
                 raise ConfigError(self.source, "spectral_oob_factors", "factors in [0.01, 30]",
                                   self.spectral_oob_factors)
@@ -139,7 +145,9 @@ class CalibrationFile:
                                                     tuple(self.spectral_oob_factors) or None),
                        model_u=ModelUncertainty(tuple(self.spectral_u_rel), tuple(self.spectral_u_shift_nm),
                                                 tuple(self.spectral_u_oob),
-                                                tuple(self.spectral_u_oob_rel) or ModelUncertainty().oob_rel),
+                                                tuple(self.spectral_u_oob_rel) or ModelUncertainty().oob_rel,
+                                                tuple(self.spectral_u_rel_shift_corr) or (0.0,) * 10,
+                                                tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * 10),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
                        spectral_calibrated=True)
 

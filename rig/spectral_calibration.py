@@ -344,6 +344,8 @@ def add_references(calibration_file, new: Sequence[ReferenceReading], transmissi
     f.spectral_u_oob = [round(u, 6) for u in fit.model_u.oob]
     f.spectral_oob_factors = [round(o, 6) for o in fit.oob_factors]
     f.spectral_u_oob_rel = [round(u, 6) for u in fit.model_u.oob_rel]
+    f.spectral_u_rel_shift_corr = [round(r, 6) for r in fit.model_u.rel_shift_corr]
+    f.spectral_u_tilt_per_100nm = [round(t, 6) for t in fit.model_u.tilt_per_100nm]
     f.spectral_peak_floor_nm = [round(fit.peak_floor_nm["red"], 4), round(fit.peak_floor_nm["nir"], 4)]
     f.spectral_readings = [SpectralReadingRecord([float(c) for c in r.counts], r.gain_x, round(r.t_int_ms, 4),
                                                  r.peak_nm, r.peak_u_nm, r.fwhm_nm or 0.0, r.irradiance_mw_cm2 or 0.0)
