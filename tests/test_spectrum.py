@@ -124,8 +124,6 @@ def test_nir_peak_is_reported_with_its_wide_uncertainty():
     assert within(high.nir_peak_nm, 850.0, high.nir_peak_u_nm) and high.nir_peak_u_nm >= 10.0
 
 
-@pytest.mark.xfail(strict=True, reason="known miss (issue 20.5): uncalibrated, the default sim unit reads an 810 nm "
-                   "line at the 760 nm edge of the NIR range, 760 +/- 12 nm (bench: NIR peak coverage ~99 %)")
 def test_810_and_850_nm_are_told_apart_uncalibrated():
     low, high = measure([(810.0, 30.0, 30.0)]), measure([(850.0, 30.0, 30.0)])
     assert within(low.nir_peak_nm, 810.0, low.nir_peak_u_nm) and low.nir_peak_u_nm >= 10.0

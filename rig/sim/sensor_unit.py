@@ -98,6 +98,7 @@ class SensorUnit:
         typical = typical or Responsivity.load()
         digest = hashlib.sha256(f"{unit_id}/{seed}".encode()).digest()
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        leak_rng = np.random.default_rng(int.from_bytes(digest[8:16], "little"))  # leakage level and tilt
         s = spread.scale
         if s == 0:  # exactly the typical part
             return cls(unit_id, typical, (1.0,) * len(GAIN_CODES_X), (1.0,) * 10, (0.0,) * 10)
@@ -114,8 +115,9 @@ class SensorUnit:
                                    spread.centre_limit_nm))
             width = float(np.exp(rng.normal(0.0, spread.width_rel * s)))
             skew = float(rng.normal(0.0, spread.skew_per_100nm * s))
-            oob = float(np.exp(s * rng.uniform(*log_oob)))
-            tilt = float(rng.normal(0.0, spread.out_of_band_tilt * s))
+            rng.normal()  # the retired additive leakage draw: a unit's other parameters stay as they were
+            oob = float(np.exp(s * leak_rng.uniform(*log_oob)))
+            tilt = float(leak_rng.normal(0.0, spread.out_of_band_tilt * s))
             if name == "Clear":  # no interference filter: sensitivity and a gentle silicon tilt only
                 offset, width = 0.0, 1.0
                 skew *= 0.5

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from rig.line_plan import LinePlan
 
 BATCH_ROWS = 256  # readings fitted together (memory: a few MB per grid-stage array)
-import os
-_DEBUG = bool(os.environ.get("RIG_DEBUG"))
 SATURATION_COUNTS = 65535
 
 # (rows of this batch) -> each row's upper limits (mW/cm2) of the undetected lines with every line free
@@ -332,7 +330,6 @@ class _Fit:
             any_accepted = bool(np.any(accepted))
             spread = float(np.max(np.abs(profile.amplitude[r][accepted] - theta[k]))) if any_accepted else 0.0
             stat_u[spec.name] = max(K * math.sqrt(max(cov[k, k], 0.0)), spread)
-            if _DEBUG: print("DBG", spec.name, round(theta[k], 3), "se2", round(K * math.sqrt(max(cov[k, k], 0.0)), 4), "spread", round(spread, 4), "s2", round(float(self.s2[r]), 2), "peak", round(peak, 1), low, high)
             if len(order) > 1 and any_accepted:
                 total = profile.total[r]
                 spreads.append(float(np.max(np.abs(total[accepted] - total[self.best[i][r]]))))
@@ -467,11 +464,8 @@ def _upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
 
 
 def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
-    """Shapes an undetected line's upper limit is taken at: its nominal shape, then a quarter into its search
-    range from either end (NIR: 810 and 910 nm; the nominal width), every absent line at the same step."""
-    ladders = []
-    for spec in absent:
-        first, last, _step = spec.peaks_nm
-        ladders.append([spec.nominal, (first + 0.25 * (last - first), spec.nominal[1]),
-                        (last - 0.25 * (last - first), spec.nominal[1])])
-    return [list(step) for step in zip(*ladders, strict=True)]
+    """Shapes an undetected line's upper limit is taken at: its nominal shape. (Taking the largest limit over its
+    search range as well, 810 nm for NIR, removes the uncalibrated readings where a red line soaks up an 810-830 nm
+    line's light, but leaves the NIR band undetermined beside most red lines on parts that leak much red light
+    into the NIR channel, with a limit as large as the red: not done.)"""
+    return [[spec.nominal for spec in absent]]

@@ -308,7 +308,8 @@ def test_spectral_accuracy_and_honesty_on_production_units():
     for k, (uncal, cal) in enumerate(per_unit["production"]):
         cover = [summary(*quantities(cs)[q])["cover"] for cs in (uncal, cal)
                  for q in ("red peak nm", "total irradiance")]
-        print(f"  unit {k}: " + " ".join(f"{x:.1%}" for x in cover[:2]) + " | " + " ".join(f"{x:.1%}" for x in cover[2:]))
+        shares = [f"{x:.1%}" for x in cover]
+        print(f"  unit {k}: {' '.join(shares[:2])} | {' '.join(shares[2:])}")
 
     uncal, cal = results["production"]
     failures = []
