@@ -108,7 +108,7 @@ def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, c
     rows = len(y)
     scale_u = np.hypot(calibration.scale_u_rel, [gain_ratio_u(g, calibration.calibrated) for g in gain_x])
     w = noise.weights(np.maximum(y, 0.0), np.zeros_like(y), np.zeros_like(y))
-    weak = np.all(y * np.sqrt(w) < WEAK_SNR, axis=1)
+    weak = np.all(y * np.sqrt(noise.counting_weights(np.maximum(y, 0.0))) < WEAK_SNR, axis=1)  # no light to fit
     results: list[Estimate | None] = [None] * rows
     at = np.flatnonzero(weak)
     if len(at):

@@ -112,6 +112,12 @@ class Noise:
     def take(self, rows: np.ndarray) -> Noise:
         return Noise(self.per_basic[rows], self.dark_raw, self.model_u, self.channel_peaks)
 
+    def counting_weights(self, model: np.ndarray) -> np.ndarray:
+        """1 / variance per channel from counting alone (no model uncertainty): is there light at all?"""
+        per_basic = self.per_basic[:, None]
+        raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
+        return per_basic**2 / (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12)
+
     def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray, tilt: np.ndarray | None = None
                 ) -> np.ndarray:
         """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda,
