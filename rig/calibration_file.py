@@ -136,6 +136,16 @@ class CalibrationFile:
                                               default_factory=list)
     spectral_u_oob: list[float] = ranged(values(number(0, 1, what="a fraction of the peak"), count=len(CHANNELS)),
                                          default_factory=list)
+    # out-of-band level x the table's (empty: 1), its relative u (empty: the uncalibrated default), the gain/shift
+    # error correlation (empty: 0) and the response tilt's u away from 660 nm (empty: 0)
+    spectral_oob_factors: list[float] = ranged(values(number(0.01, 30, what="a factor"), count=len(CHANNELS)),
+                                               default_factory=list)
+    spectral_u_oob_rel: list[float] = ranged(values(number(0, 10, what="a relative u"), count=len(CHANNELS)),
+                                             default_factory=list)
+    spectral_u_rel_shift_corr: list[float] = ranged(values(number(-1, 1, what="a correlation"),
+                                                           count=len(CHANNELS)), default_factory=list)
+    spectral_u_tilt_per_100nm: list[float] = ranged(values(number(0, 1, what="a relative u per 100 nm"),
+                                                           count=len(CHANNELS)), default_factory=list)
     spectral_peak_floor_nm: list[float] = ranged(  # k=2, [red, nir]
         Rule("2 values [red, nir]: red in [1, 50] nm, NIR in [5, 100] nm", _floor_ok), default_factory=list)
     spectral_references: list[SpectralReference] = field(default_factory=list)  # per source (derived)
@@ -167,9 +177,13 @@ class CalibrationFile:
         if not self.has_spectral:
             return base
         return replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
-                                                    tuple(self.spectral_shifts_nm)),
+                                                    tuple(self.spectral_shifts_nm),
+                                                    tuple(self.spectral_oob_factors) or None),
                        model_u=ModelUncertainty(tuple(self.spectral_u_rel), tuple(self.spectral_u_shift_nm),
-                                                tuple(self.spectral_u_oob)),
+                                                tuple(self.spectral_u_oob),
+                                                tuple(self.spectral_u_oob_rel) or ModelUncertainty().oob_rel,
+                                                tuple(self.spectral_u_rel_shift_corr) or (0.0,) * 10,
+                                                tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * 10),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
                        spectral_calibrated=True)
 
@@ -294,5 +308,6 @@ def calibration_or_nominal(path: str | Path | None, transmission: float) -> Cali
 
 def spectral_calibration(base: Calibration, fit) -> Calibration:
     """``base`` with a spectral fit (:class:`rig.spectral_calibration.SpectralFit`) applied."""
-    return replace(base, responsivity=corrected(base.responsivity, tuple(fit.gains), tuple(fit.shifts_nm)),
+    return replace(base, responsivity=corrected(base.responsivity, tuple(fit.gains), tuple(fit.shifts_nm),
+                                                tuple(fit.oob_factors)),
                    model_u=fit.model_u, peak_floor_nm=tuple(fit.peak_floor_nm.items()), spectral_calibrated=True)

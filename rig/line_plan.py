@@ -129,7 +129,9 @@ def separation_chi2(responsivity: Responsivity, model_u: ModelUncertainty, a_nm:
         slope = np.abs(share * (responsivity.line_response(a_nm + 0.5, wa) - responsivity.line_response(a_nm - 0.5, wa))
                        + (1 - share) * (responsivity.line_response(b_nm + 0.5, wb)
                                         - responsivity.line_response(b_nm - 0.5, wb)))
-        var = (np.asarray(model_u.rel) * y) ** 2 + (np.asarray(model_u.shift_nm) * slope) ** 2 \
+        # (a floor of 5 %: a spectral calibration states smaller per-channel terms with their correlations, which
+        # this diagonal test does not carry; without it 660 + 730 nm is "resolved" and then misfitted)
+        var = (np.maximum(np.asarray(model_u.rel), 0.05) * y) ** 2 + (np.asarray(model_u.shift_nm) * slope) ** 2 \
             + (np.asarray(model_u.oob) * channel_peaks) ** 2 + (1e-4 * y.max()) ** 2
         w = 1.0 / var
         amplitude = np.maximum((singles * w) @ y / ((singles**2) @ w), 0.0)

@@ -8,6 +8,7 @@ No pandas here: this runs on the Pi's sampling path.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +34,18 @@ def gain_code(gain_x: float) -> int:
 def gain_ratio(gain_x: float) -> float:
     """Measured sensitivity relative to 64x for a nominal gain."""
     return GAIN_RATIO_VS_64X[gain_code(float(gain_x))]
+
+
+GAIN_RATIO_U_REL = 0.02  # standard u of a part's gain ratio vs 64x (datasheet +/-5 %, taken as a 2.5-sigma limit)
+
+
+def gain_ratio_u(gain_x: float, calibrated: bool) -> float:
+    """Standard relative uncertainty a reading at ``gain_x`` takes from the part's gain ratios: its own ratio vs
+    64x (the table's gain) when uncalibrated; calibrated, that of the reading's gain against the calibration's
+    (two ratios, each off by up to +/-5 %: a scale set at one gain carries to another with both errors)."""
+    if not calibrated:
+        return 0.0 if float(gain_x) == 64.0 else GAIN_RATIO_U_REL
+    return GAIN_RATIO_U_REL * (1.0 if float(gain_x) == 64.0 else math.sqrt(2.0))
 
 
 def integration_time_ms(atime: int, astep: int) -> float:
@@ -97,12 +110,54 @@ def _load_cached(path: str) -> Responsivity:
     return Responsivity(data[:, 0], data[:, 1:], source)
 
 
+OOB_START_FWHM, OOB_RAMP_FWHM = 0.5, 1.0  # out of band: from half a FWHM beyond the half-maximum edges, fully 1 FWHM on
+
+
 @lru_cache(maxsize=32)
-def corrected(table: Responsivity, gains: tuple[float, ...], shifts_nm: tuple[float, ...]) -> Responsivity:
-    """The table with per-channel corrections R'_c(lambda) = gain_c x R_c(lambda - shift_c) (spectral calibration)."""
-    if all(g == 1.0 for g in gains) and all(s == 0.0 for s in shifts_nm):
+def out_of_band_mask(table: Responsivity) -> np.ndarray:
+    """Per wavelength and channel (rows x 10), the share of the table that is *out of band*: 0 within the
+    channel's half-maximum band and half a FWHM beyond it, rising linearly to 1 over the next FWHM. Clear (no
+    filter) has no out-of-band part. The in-band part follows the filter (its centre shifts); the out-of-band
+    part (blocking leakage, F1-F5 at 2-7 % of peak in red and NIR light in the templates) is its own level per
+    part: 0.1x-3x the templates' in published digitisations."""
+    wl, matrix = table.wavelengths_nm, table.matrix
+    mask = np.zeros_like(matrix)
+    for c, name in enumerate(CHANNELS):
+        if name == "Clear":
+            continue
+        curve = matrix[:, c]
+        top = int(np.argmax(curve))
+        half = curve >= 0.5 * curve[top]
+        low = top
+        while low > 0 and half[low - 1]:
+            low -= 1
+        high = top
+        while high < len(curve) - 1 and half[high + 1]:
+            high += 1
+        fwhm = max(float(wl[high] - wl[low]), 1.0)
+        outside = np.maximum(wl[low] - wl, 0.0) + np.maximum(wl - wl[high], 0.0)
+        mask[:, c] = np.clip((outside - OOB_START_FWHM * fwhm) / (OOB_RAMP_FWHM * fwhm), 0.0, 1.0)
+    return mask
+
+
+@lru_cache(maxsize=32)
+def out_of_band(table: Responsivity) -> Responsivity:
+    """The out-of-band part of the table (:func:`out_of_band_mask` x the table); the in-band part is the rest."""
+    return Responsivity(table.wavelengths_nm, table.matrix * out_of_band_mask(table), f"{table.source} (out of band)")
+
+
+@lru_cache(maxsize=32)
+def corrected(table: Responsivity, gains: tuple[float, ...], shifts_nm: tuple[float, ...],
+              oob_factors: tuple[float, ...] | None = None) -> Responsivity:
+    """The table with per-channel corrections (spectral calibration):
+    R'_c(lambda) = gain_c x (I_c(lambda - shift_c) + oob_c x O_c(lambda)), I and O the table's in-band and
+    out-of-band parts (:func:`out_of_band_mask`). ``oob_factors`` None: all 1 (the table's own leakage)."""
+    oob_factors = oob_factors or (1.0,) * len(gains)
+    if all(g == 1.0 for g in gains) and all(s == 0.0 for s in shifts_nm) and all(o == 1.0 for o in oob_factors):
         return table
     wl = table.wavelengths_nm
-    columns = [g * np.interp(wl - s, wl, table.matrix[:, c], left=0.0, right=0.0)
-               for c, (g, s) in enumerate(zip(gains, shifts_nm, strict=True))]
+    mask = out_of_band_mask(table)
+    inband, oob = table.matrix * (1.0 - mask), table.matrix * mask
+    columns = [g * (np.interp(wl - s, wl, inband[:, c], left=0.0, right=0.0) + o * oob[:, c])
+               for c, (g, s, o) in enumerate(zip(gains, shifts_nm, oob_factors, strict=True))]
     return Responsivity(wl, np.column_stack(columns), f"{table.source} (per-sensor spectral correction)")

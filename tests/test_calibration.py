@@ -58,8 +58,9 @@ def test_several_reference_points_are_combined_with_their_residuals():
         measured += measure_nominal(readings_of(source(nm, mw), count=2), [nm] * 2, transmission=0.01)
     fit = fit_scale([mw for _, mw in points for _ in range(2)], measured, reference_u_rel=0.0)
     # the scale carries the attenuator (1.3 % true vs 1 % configured) and this unit's sensitivity error through
-    # the typical table (it reads these lines 1-5 % high; uncalibrated irradiance median error ~4 %): within 4 %
-    assert fit.scale == pytest.approx(1 / 1.3, rel=0.04)
+    # the typical table (sensitivity sd 10 % per channel, out-of-band leakage 0.1x-3x the templates'; this unit
+    # reads these lines ~7 % low): within 10 %
+    assert fit.scale == pytest.approx(1 / 1.3, rel=0.10)
     assert max(abs(r) for r in fit.residuals_rel) < 0.05 and len(fit.residuals_rel) == 6
 
 

@@ -62,7 +62,10 @@ def test_noise_free_counts_recover_the_line_exactly():
     result = estimate(counts, 16, 50.0, CAL)
     assert result.red_peak_nm == pytest.approx(650.0, abs=0.05)
     assert result.red_irradiance_mw_cm2 == pytest.approx(25.0, rel=1e-3)
-    assert result.nir_peak_nm is None and result.flags == ["nir_absent"]
+    # no NIR peak; a part's NIR channel leaks 0.1x-3x the table's red light, so a weak 810 nm line beside it may be
+    # undetermined rather than absent (its interval then reaches 0)
+    assert result.nir_peak_nm is None and result.flags in (["nir_absent"], ["nir_undetermined"])
+    assert result.nir_irradiance_mw_cm2 - result.nir_irradiance_u_mw_cm2 <= 1e-9
     assert result.residual_rel < 1e-3
 
 
@@ -95,8 +98,14 @@ def test_670_nm_led_peak_within_its_wider_uncertainty(seed):
 def test_660_plus_850_gives_both_bands_with_their_irradiances(red_mw, nir_mw):
     # A 660 nm (FWHM 20) + 850 nm (FWHM 30) wrap: both bands present, each band's irradiance and the total as stated.
     # F1-F8 also see ~5 % of the NIR light; the table includes that leak, so the red band is not inflated by it.
+    # (At 10 of 50 mW/cm2 the NIR line may be undetermined on a part whose NIR channel leaks much red light: its
+    # interval [0, upper limit] must then cover it.)
     result = measure([(660.0, 20.0, red_mw), (850.0, 30.0, nir_mw)])
     assert within(result.red_peak_nm, 660.0, result.red_peak_u_nm)
+    if "nir_undetermined" in result.flags and nir_mw < red_mw:
+        assert result.nir_peak_nm is None
+        assert within(result.nir_irradiance_mw_cm2, nir_mw, result.nir_irradiance_u_mw_cm2)
+        return
     assert within(result.nir_peak_nm, 850.0, result.nir_peak_u_nm)
     assert within(result.red_irradiance_mw_cm2, red_mw, result.red_irradiance_u_mw_cm2)
     assert within(result.nir_irradiance_mw_cm2, nir_mw, result.nir_irradiance_u_mw_cm2)
@@ -111,17 +120,21 @@ def test_nir_peak_is_reported_with_its_wide_uncertainty():
     far = measure([(940.0, 30.0, 30.0)])
     assert within(far.nir_peak_nm, 940.0, far.nir_peak_u_nm) and far.nir_peak_u_nm >= 20.0
     assert "nir_unresolved" in far.flags
+    high = measure([(850.0, 30.0, 30.0)])
+    assert within(high.nir_peak_nm, 850.0, high.nir_peak_u_nm) and high.nir_peak_u_nm >= 10.0
+
+
+def test_810_and_850_nm_are_told_apart_uncalibrated():
     low, high = measure([(810.0, 30.0, 30.0)]), measure([(850.0, 30.0, 30.0)])
-    assert within(low.nir_peak_nm, 810.0, low.nir_peak_u_nm) and within(high.nir_peak_nm, 850.0, high.nir_peak_u_nm)
-    assert low.nir_peak_u_nm >= 10.0 and high.nir_peak_u_nm >= 10.0
+    assert within(low.nir_peak_nm, 810.0, low.nir_peak_u_nm) and low.nir_peak_u_nm >= 10.0
     assert low.nir_peak_nm < high.nir_peak_nm
 
 
 def test_nir_only_wrap_has_no_red_band():
-    # 40 mW/cm2 of 850 nm only: F1-F8 see its ~5 % leak, which must not be read as a red band.
+    # 40 mW/cm2 of 850 nm only: F1-F8 see its ~5 % leak (0.1x-3x the table's), which must not be read as a red band.
     result = measure([(850.0, 30.0, 40.0)])
     assert result.red_peak_nm is None and "red_absent" in result.flags
-    assert result.red_irradiance_mw_cm2 == 0.0 and result.red_irradiance_u_mw_cm2 < 0.05 * 40.0
+    assert result.red_irradiance_mw_cm2 == 0.0 and result.red_irradiance_u_mw_cm2 < 0.1 * 40.0
     assert within(result.nir_irradiance_mw_cm2, 40.0, result.nir_irradiance_u_mw_cm2)
 
 
@@ -194,7 +207,7 @@ def test_analyze_counts_takes_csv_strings_and_refuses_saturated_rows():
     good, refused = analyze_counts([row, {**row, "saturated": "True"}], dark_counts=DARK)
     assert good["t_s"] == "12.0" and within(good["red_peak_nm"], 645.0, good["red_peak_u_nm"])
     assert within(good["irradiance_mw_cm2"], 30.0, good["irradiance_u_mw_cm2"])
-    assert good["flags"] == "nir_absent;uncalibrated"  # no calibration given: datasheet-nominal, and it says so
+    assert good["flags"] in ("nir_absent;uncalibrated", "nir_undetermined;uncalibrated")  # datasheet-nominal, said
     assert refused["irradiance_mw_cm2"] is None and refused["flags"].split(";")[0] == "saturated"
 
 
@@ -239,8 +252,10 @@ def test_strong_red_light_on_a_non_typical_unit_is_never_reported_absent(peak_nm
 def test_red_light_leaking_into_visible_channels_makes_no_phantom_nir_line(seed):
     # 100 mW/cm2 of 630 nm only: F1-F6 answer out of band and each unit's Clear and NIR differ from the typical
     # table; none of that may be read as an NIR line.
+    # (a part's NIR channel leaks 0.1x-3x the table's red light: an 810 nm line of a fifth of the light may stay
+    # undetermined, never a peak)
     result = measure([(630.0, 20.0, 100.0)], seed, transmission=0.05)
-    assert "nir_absent" in result.flags and result.nir_peak_nm is None
+    assert {"nir_absent", "nir_undetermined"} & set(result.flags) and result.nir_peak_nm is None
     assert result.nir_irradiance_u_mw_cm2 < 0.2 * 100.0  # its upper limit stays a fraction of the red
 
 
@@ -259,8 +274,8 @@ def test_far_red_led_with_some_nir_is_never_a_confident_zero_nir(seed):
         assert within(result.nir_irradiance_mw_cm2, 6.0, result.nir_irradiance_u_mw_cm2)
     # the same LED without NIR on the same unit: no NIR line, and a small upper limit says so
     alone = measure([(690.0, 15.0, 20.0)], seed, transmission=0.05, unit=unit)
-    assert "nir_absent" in alone.flags and alone.nir_peak_nm is None
-    assert alone.nir_irradiance_u_mw_cm2 < 0.2 * 20.0
+    assert {"nir_absent", "nir_undetermined"} & set(alone.flags) and alone.nir_peak_nm is None
+    assert alone.nir_irradiance_u_mw_cm2 < 0.5 * 20.0  # an 810 nm line a far-red LED can stand in for
 
 
 def test_light_the_line_model_cannot_describe_is_flagged_not_zeroed():

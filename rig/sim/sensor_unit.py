@@ -3,13 +3,15 @@
 The typical curves (``calibration/responsivity.csv``, the manufacturer's templates) are what a datasheet
 promises on average; a real part differs. Each unit here is drawn, repeatably from (sensor id, seed), as
 
-    R_unit,c(lambda) = g_c * R_c(lambda_c + (lambda - lambda_c - d_c) / s_c) * (1 + k_c (lambda - lambda_c) / 100 nm)
-                       + o_c * max_c(R_c) * B(lambda)          (F1-F6 only)
+    R_unit,c(lambda) = g_c * [I_c(lambda_c + (lambda - lambda_c - d_c) / s_c) * (1 + k_c (lambda - lambda_c) / 100 nm)
+                              + o_c * exp(t_c (lambda - 750 nm) / 200 nm) * O_c(lambda)]
 
-per channel c with peak wavelength lambda_c: sensitivity ``g_c``, centre offset ``d_c``, width factor ``s_c``,
-a linear skew ``k_c`` of the passband and an extra out-of-band response ``o_c`` on a smooth red/NIR
-pedestal B (0 below 580 nm, 1 from 650 nm to 1000 nm). Clear has no interference filter: no offset or
-width change, only its sensitivity and a silicon tilt. Each gain ratio vs 64x is off by a factor too.
+per channel c with peak wavelength lambda_c, I_c and O_c the typical curve's in-band and out-of-band parts
+(:func:`rig.responsivity.out_of_band_mask`): sensitivity ``g_c``, centre offset ``d_c``, width factor ``s_c``,
+a linear skew ``k_c`` of the passband, and an out-of-band level ``o_c`` with a tilt ``t_c`` (so a part's
+leakage in red and in NIR light differ by more than one factor). Clear has no interference filter: no offset,
+width change or out-of-band part, only its sensitivity and a silicon tilt. Each gain ratio vs 64x is off by a
+factor too.
 
 The spread and where it comes from (``SensorSpread`` defaults, all standard deviations):
 
@@ -23,8 +25,9 @@ The spread and where it comes from (``SensorSpread`` defaults, all standard devi
   of the order of the residuals of the typical curves against the datasheet's own typical counts
   (+/-10 %, see the table's header) and of ams's note that per-device calibration "beats a generic one by a
   wide margin" (AN000633).
-- out-of-band 1.5 % of the channel's peak (F1-F6): the templates keep 2-7 % out of band, the figure's
-  digitisation less; a part differs from either.
+- out-of-band level log-uniform in 0.1x-3x the templates' (every filter channel), tilt sd 0.3 per 200 nm: the
+  templates keep F1-F4 at 2-7 % of their peak in 600-1000 nm, another digitisation of the same datasheet
+  figure puts them near a tenth of that at 660 nm; a part may lie anywhere between, or above.
 - gain ratio 2 %, truncated at +/-5 %: the datasheet's +/-5 % on the gain ratios (0.5x: 0.007-0.009 of 64x).
 """
 
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rig.errors import ConfigError
-from rig.responsivity import CHANNELS, GAIN_CODES_X, Responsivity
+from rig.responsivity import CHANNELS, GAIN_CODES_X, Responsivity, out_of_band_mask
 
 
 @dataclass
@@ -53,17 +56,22 @@ class SensorSpread:
     width_rel: float = 0.05
     skew_per_100nm: float = 0.08
     sensitivity_rel: float = 0.10
-    out_of_band_rel: float = 0.015
+    out_of_band_low: float = 0.1  # out-of-band level, x the templates' (log-uniform between low and high)
+    out_of_band_high: float = 3.0
+    out_of_band_tilt: float = 0.3
     gain_rel: float = 0.02
     gain_limit_rel: float = 0.05
     unit: str = ""  # unit label (default: the bench's spectral.sensor_id)
 
     def validate(self, path: str = "", prefix: str = "sensor") -> SensorSpread:
         for key in ("scale", "centre_nm", "centre_limit_nm", "width_rel", "skew_per_100nm", "sensitivity_rel",
-                    "out_of_band_rel", "gain_rel", "gain_limit_rel"):
+                    "out_of_band_tilt", "gain_rel", "gain_limit_rel"):
             value = getattr(self, key)
             if not 0 <= value <= (5 if key == "scale" else 50):
                 raise ConfigError(path, f"{prefix}.{key}", "a spread >= 0", value)
+        if not 0 < self.out_of_band_low <= 1 <= self.out_of_band_high <= 100:
+            raise ConfigError(path, f"{prefix}.out_of_band_low", "0 < out_of_band_low <= 1 <= out_of_band_high <= 100",
+                              (self.out_of_band_low, self.out_of_band_high))
         return self
 
 
@@ -90,27 +98,33 @@ class SensorUnit:
         typical = typical or Responsivity.load()
         digest = hashlib.sha256(f"{unit_id}/{seed}".encode()).digest()
         rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        leak_rng = np.random.default_rng(int.from_bytes(digest[8:16], "little"))  # leakage level and tilt
         s = spread.scale
+        if s == 0:  # exactly the typical part
+            return cls(unit_id, typical, (1.0,) * len(GAIN_CODES_X), (1.0,) * 10, (0.0,) * 10)
         wl = typical.wavelengths_nm
-        pedestal = np.clip((wl - 580.0) / 70.0, 0.0, 1.0) * np.clip((1100.0 - wl) / 100.0, 0.0, 1.0)
+        mask = out_of_band_mask(typical)
+        log_oob = (np.log(spread.out_of_band_low), np.log(spread.out_of_band_high))
         columns, gains, offsets = [], [], []
         for c, name in enumerate(CHANNELS):
-            curve = typical.matrix[:, c]
+            curve = typical.matrix[:, c] * (1.0 - mask[:, c])
+            leak = typical.matrix[:, c] * mask[:, c]
             peak_nm = float(wl[int(np.argmax(curve))])
             gain = float(np.exp(rng.normal(0.0, spread.sensitivity_rel * s)))
             offset = float(np.clip(rng.normal(0.0, spread.centre_nm * s), -spread.centre_limit_nm,
                                    spread.centre_limit_nm))
             width = float(np.exp(rng.normal(0.0, spread.width_rel * s)))
             skew = float(rng.normal(0.0, spread.skew_per_100nm * s))
-            oob = float(rng.normal(0.0, spread.out_of_band_rel * s))
+            rng.normal()  # the retired additive leakage draw: a unit's other parameters stay as they were
+            oob = float(np.exp(s * leak_rng.uniform(*log_oob)))
+            tilt = float(leak_rng.normal(0.0, spread.out_of_band_tilt * s))
             if name == "Clear":  # no interference filter: sensitivity and a gentle silicon tilt only
                 offset, width = 0.0, 1.0
                 skew *= 0.5
             source_nm = peak_nm + (wl - peak_nm - offset) / width
             shaped = np.interp(source_nm, wl, curve, left=0.0, right=0.0)
             shaped = shaped * np.clip(1.0 + skew * (wl - peak_nm) / 100.0, 0.0, None)
-            if name in CHANNELS[:6]:
-                shaped = shaped + oob * curve.max() * pedestal
+            shaped = shaped + oob * np.exp(tilt * (wl - 750.0) / 200.0) * leak
             columns.append(gain * np.clip(shaped, 0.0, None))
             gains.append(gain)
             offsets.append(offset)

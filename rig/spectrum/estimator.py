@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from rig.responsivity import Responsivity, gain_ratio
+from rig.responsivity import Responsivity, gain_ratio, gain_ratio_u
 from rig.spectrum.grid_fit import Profile, Significance, interval, model_of, profiles, significance
 from rig.spectrum.model import (
     ABSENT_MW_CM2,
@@ -106,16 +106,18 @@ def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, c
     line_grids = grids(responsivity, plan.specs if plan is not None else calibration.lines)
     noise = Noise(per_basic, float(np.mean(dark)), calibration.model_u, channel_peaks(responsivity))
     rows = len(y)
-    w = noise.weights(np.maximum(y, 0.0), np.zeros_like(y), np.zeros(rows))
-    weak = np.all(y * np.sqrt(w) < WEAK_SNR, axis=1)
+    scale_u = np.hypot(calibration.scale_u_rel, [gain_ratio_u(g, calibration.calibrated) for g in gain_x])
+    w = noise.weights(np.maximum(y, 0.0), np.zeros_like(y), np.zeros_like(y))
+    weak = np.all(y * np.sqrt(noise.counting_weights(np.maximum(y, 0.0))) < WEAK_SNR, axis=1)  # no light to fit
     results: list[Estimate | None] = [None] * rows
     at = np.flatnonzero(weak)
     if len(at):
-        _place(results, at, _finish(y[at], w[at], line_grids, {}, to_mw, calibration, ["too_weak"], plan))
+        _place(results, at, _finish(y[at], w[at], line_grids, {}, to_mw, calibration, scale_u[at], ["too_weak"],
+                                    plan))
     strong = np.flatnonzero(~weak)
     if len(strong):
         _place(results, strong, _fit_lit(y[strong], w[strong], noise.take(strong), line_grids, to_mw, calibration,
-                                         plan))
+                                         scale_u[strong], plan))
     return results  # type: ignore[return-value]
 
 
@@ -125,7 +127,7 @@ def _place(results: list, rows: np.ndarray, values: Sequence) -> None:
 
 
 def _fit_lit(y: np.ndarray, w: np.ndarray, noise: Noise, line_grids: Sequence[Grid], to_mw: float,
-             calibration: Calibration, plan: LinePlan | None) -> list[Estimate]:
+             calibration: Calibration, scale_u: np.ndarray, plan: LinePlan | None) -> list[Estimate]:
     """Readings clearly above dark: grid profiles with every line, presence, then the present lines' fit."""
     everything = list(range(len(line_grids)))
     w = 1.0 / (1.0 / w + (0.1 * np.maximum(y, 0.0)) ** 2)  # first pass: a rough model error on the observed counts
@@ -146,11 +148,12 @@ def _fit_lit(y: np.ndarray, w: np.ndarray, noise: Noise, line_grids: Sequence[Gr
         joint = None
         if len(present) < len(line_grids):
             if plan is None:
-                joint = _joint_limits(y_at, w_at, line_grids, fitted, present, to_mw, calibration)
+                joint = _joint_limits(y_at, w_at, line_grids, fitted, present, to_mw, calibration, scale_u[at])
             fitted = profiles(y_at, w_at, line_grids, present)
             w_at = noise.take(at).weights(*model_of(line_grids, fitted))
             fitted = profiles(y_at, w_at, line_grids, present)
-        _place(results, at, _finish(y_at, w_at, line_grids, fitted, to_mw, calibration, [], plan, joint))
+        _place(results, at, _finish(y_at, w_at, line_grids, fitted, to_mw, calibration, scale_u[at], [], plan,
+                                    joint))
     return results  # type: ignore[return-value]
 
 
@@ -180,7 +183,7 @@ def _present(seen: Mapping[tuple[int, ...], Significance], row: int) -> tuple[in
 
 
 def _joint_limits(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], all_profiles: Mapping[int, Profile],
-                  present: Sequence[int], to_mw: float, calibration: Calibration) -> JointLimits:
+                  present: Sequence[int], to_mw: float, calibration: Calibration, scale_u: np.ndarray) -> JointLimits:
     """k=2 upper limits (mW/cm2 at the surface) of each undetected line from the refinement with *every* line
     free (its value + k=2 uncertainty, which carries the correlation with the present lines' peaks and widths:
     the linearised limit, taken at the far-red fit, does not), for the rows asked."""
@@ -188,7 +191,7 @@ def _joint_limits(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], all_
     def limits(rows: np.ndarray) -> list[dict[str, float]]:
         fitted = {i: p.take(rows) for i, p in all_profiles.items()}
         out = []
-        for joint in _finish(y[rows], w[rows], line_grids, fitted, to_mw, calibration, []):
+        for joint in _finish(y[rows], w[rows], line_grids, fitted, to_mw, calibration, scale_u[rows], []):
             out.append({g.spec.name: (getattr(joint, f"{g.spec.name}_irradiance_mw_cm2") or 0.0)
                         + (getattr(joint, f"{g.spec.name}_irradiance_u_mw_cm2") or 0.0)
                         for n, g in enumerate(line_grids) if n not in present})
@@ -246,8 +249,8 @@ class _Layout:
 
 
 def _finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Mapping[int, Profile],
-            to_mw: float, calibration: Calibration, flags: list[str], plan: LinePlan | None = None,
-            joint: JointLimits | None = None) -> list[Estimate]:
+            to_mw: float, calibration: Calibration, scale_u: np.ndarray, flags: list[str],
+            plan: LinePlan | None = None, joint: JointLimits | None = None) -> list[Estimate]:
     """Refine the present lines (the same for every row), state their uncertainties and upper limits for the
     undetected ones (absent or, without a plan, undetermined). ``joint``: the undetected lines' upper limits
     (mW/cm2) from the fit with every line free, taken when larger, when a present line is refined to beyond
@@ -279,7 +282,7 @@ def _finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: M
             _place(joint_mw, asked, joint(asked))
     fit = _Fit(line_grids, present, layout, theta, model, cov, chi2 / dof, s2, limits, absent, to_mw, calibration,
                plan, y)
-    return [fit.row(r, flags, joint_mw[r]) for r in range(rows)]
+    return [fit.row(r, flags, joint_mw[r], float(scale_u[r])) for r in range(rows)]
 
 
 class _Fit:
@@ -299,7 +302,7 @@ class _Fit:
             self.residual_rel = np.sqrt(np.mean((y - model) ** 2, axis=1)) / signal_rms
         self.signal = signal_rms > 0
 
-    def row(self, r: int, flags: list[str], joint_mw: Mapping[str, float]) -> Estimate:
+    def row(self, r: int, flags: list[str], joint_mw: Mapping[str, float], scale_u_rel: float) -> Estimate:
         calibration, to_mw, grids, layout = self.calibration, self.to_mw, self.grids, self.layout
         theta, cov = self.theta[r], self.cov[r]
         order = layout.lines
@@ -309,7 +312,7 @@ class _Fit:
         if order and self.reduced_chi2[r] > FIT_POOR_REDUCED_CHI2:
             result.flags.append("fit_poor")
 
-        scale_u = K * calibration.scale_u_rel
+        scale_u = K * scale_u_rel
         amplitudes = {g.spec.name: 0.0 for g in grids}
         stat_u = {g.spec.name: 0.0 for g in grids}
         spreads = []
@@ -359,7 +362,9 @@ class _Fit:
         total_stat = max(K * math.sqrt(max(total_var, 0.0)), max(spreads, default=0.0))
         if len(order) == 1:
             total_stat = stat_u[grids[order[0][0]].spec.name]
-        total_stat = math.sqrt(total_stat**2 + sum(stat_u[g.spec.name] ** 2 for g in self.absent))
+        # undetermined lines may be there up to their limit; absent ones only bound a reading with no line seen
+        unseen = undetermined if order else [g.spec.name for g in self.absent]
+        total_stat = math.sqrt(total_stat**2 + sum(stat_u[name] ** 2 for name in unseen))
         result.irradiance_mw_cm2 = total * to_mw
         result.irradiance_u_mw_cm2 = math.hypot(total_stat * to_mw, scale_u * total * to_mw)
         return result
@@ -449,14 +454,24 @@ def _upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
     if not absent:
         return {}
     rows = len(y)
-    nominal = np.column_stack([responsivity.line_response(*spec.nominal) for spec in absent])  # 10 x absent
-    design = np.concatenate([jac, np.broadcast_to(nominal, (rows, *nominal.shape))], axis=2) * sw[:, :, None]
     target = (y - model) * sw
-    solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # as lstsq's default cutoff
-    coef = np.einsum("rpc,rc->rp", solve, target)
-    cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", design, design)) * s2[:, None, None]
-    out = {}
-    for n, spec in enumerate(absent):
-        i = jac.shape[2] + n
-        out[spec.name] = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
+    out = {spec.name: np.zeros(rows) for spec in absent}
+    for shapes in _limit_shapes(absent):  # the line could be anywhere in its range: the largest limit of a few
+        nominal = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # 10 x absent
+        design = np.concatenate([jac, np.broadcast_to(nominal, (rows, *nominal.shape))], axis=2) * sw[:, :, None]
+        solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # lstsq's default cutoff
+        coef = np.einsum("rpc,rc->rp", solve, target)
+        cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", design, design)) * s2[:, None, None]
+        for n, spec in enumerate(absent):
+            i = jac.shape[2] + n
+            limit = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
+            out[spec.name] = np.maximum(out[spec.name], limit)
     return out
+
+
+def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
+    """Shapes an undetected line's upper limit is taken at: its nominal shape. (Taking the largest limit over its
+    search range as well, 810 nm for NIR, removes the uncalibrated readings where a red line soaks up an 810-830 nm
+    line's light, but leaves the NIR band undetermined beside most red lines on parts that leak much red light
+    into the NIR channel, with a limit as large as the red: not done.)"""
+    return [[spec.nominal for spec in absent]]

@@ -178,18 +178,21 @@ def interval(grid: Grid, chi2: np.ndarray, per_peak: np.ndarray, threshold: floa
     return edge(first, first - 1), edge(last, last + 1), one_island, chi2 <= limit
 
 
-def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: model, its |d/dlambda| and total amplitude at the profiles' best joint point."""
+def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: model, its d/dlambda, its out-of-band part and its tilt (model x distance from the tilt origin,
+    per 100 nm) at the profiles' best joint point."""
     rows = len(next(iter(profiles.values())).chi2)
-    model, slope, total = np.zeros((rows, len(CHANNELS))), np.zeros((rows, len(CHANNELS))), np.zeros(rows)
+    model, slope, oob, tilt = (np.zeros((rows, len(CHANNELS))) for _ in range(4))
     at = np.arange(rows)
     for i, profile in profiles.items():
         b = profile.best
         amplitude = profile.amplitude[at, b]
         model += amplitude[:, None] * grids[i].responses[b]
         slope += amplitude[:, None] * grids[i].d_peak[b]
-        total += amplitude
-    return model, np.abs(slope), total
+        oob += amplitude[:, None] * grids[i].oob_responses[b]
+        tilt += amplitude[:, None] * grids[i].tilt_responses[b]
+    return model, slope, oob, tilt
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ ABSENT_SHARE = 0.20  # ...or below this share of the total; otherwise it is unde
 FAR_RED_NM = 695.0  # a red line fitted beyond this is seen as NIR light is (F8 tail, Clear, NIR)
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
 RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
+TILT_ORIGIN_NM = 660.0  # a calibrated response is pinned here (the irradiance reference); its tilt grows from it
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
 
 
@@ -62,13 +63,18 @@ class ModelUncertainty:
     Defaults (uncalibrated, a part anywhere in the production spread): sensitivity 10 % (the datasheet gives
     no limit; the typical curves miss the datasheet's own typical counts by about +/-10 %), filter centre
     3 nm (datasheet +/-10 nm as a 4-sigma production limit, plus the typical curves' own shape uncertainty),
-    out-of-band 2 % of the channel's peak for F1-F6, 1 % for F7, F8 and NIR (the templates keep 2-7 % out of
-    band, the datasheet figure less).
+    out-of-band response ``oob_rel`` 90 % of the table's out-of-band part (:func:`rig.responsivity.out_of_band`:
+    a part's leakage lies anywhere in 0.1x-3x the templates', the RMS distance of that range from 1x is 0.8).
+    ``oob``: the same as a share of the channel's peak, per unit of light, for callers that do not split the
+    table into its parts (:mod:`rig.line_plan`).
     """
 
     rel: tuple[float, ...] = (0.10,) * 10
     shift_nm: tuple[float, ...] = (3.0,) * 8 + (0.0, 3.0)
     oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
+    oob_rel: tuple[float, ...] = (0.9,) * 8 + (0.0, 0.9)
+    rel_shift_corr: tuple[float, ...] = (0.0,) * 10  # correlation of a channel's sensitivity and centre errors
+    tilt_per_100nm: tuple[float, ...] = (0.0,) * 10  # relative u growing 1:1 with distance from TILT_ORIGIN_NM
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ class Calibration:
     responsivity: Responsivity
     transmission: float = 0.01
     scale: float = 1.0
-    scale_u_rel: float = 0.08
+    scale_u_rel: float = 0.02
     dark_counts: tuple[float, ...] = (0.0,) * 10
     id: str = "nominal-datasheet"
     calibrated: bool = False

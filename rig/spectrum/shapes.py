@@ -10,8 +10,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from rig.responsivity import Responsivity
-from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, LineSpec, ModelUncertainty
+from rig.responsivity import Responsivity, out_of_band
+from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, TILT_ORIGIN_NM, LineSpec, ModelUncertainty
 
 FWHM_PER_SIGMA = 2.3548200450309493
 WINDOW_SIGMA = 7.0  # a line's Gaussian is cut at +/- this many sigma
@@ -26,6 +26,8 @@ class Grid:
     fwhm_nm: np.ndarray
     responses: np.ndarray  # grid lines x 10: basic counts per uW/cm2
     d_peak: np.ndarray  # d responses / d peak (per nm)
+    oob_responses: np.ndarray  # grid lines x 10: the out-of-band part of the responses
+    tilt_responses: np.ndarray  # grid lines x 10: the responses x (peak - TILT_ORIGIN_NM) / 100 nm
     unique_peaks_nm: np.ndarray  # the peak grid, ascending
 
     @cached_property
@@ -47,15 +49,19 @@ class Grid:
 def grids(responsivity: Responsivity, lines: tuple[LineSpec, ...]) -> tuple[Grid, ...]:
     """The search grid of each line (cached per table and line list)."""
     out = []
+    leak = out_of_band(responsivity)
     for spec in lines:
         peaks = spec.peak_grid_nm
-        rows, derivs = [], []
+        rows, derivs, leaks = [], [], []
         for width in spec.fwhm_nm:
             rows.append(responsivity.line_responses(peaks, width))
+            leaks.append(leak.line_responses(peaks, width))
             derivs.append(responsivity.line_responses(peaks + 0.5, width)
                           - responsivity.line_responses(peaks - 0.5, width))
         out.append(Grid(spec, np.tile(peaks, len(spec.fwhm_nm)), np.repeat(np.asarray(spec.fwhm_nm), len(peaks)),
-                        np.vstack(rows), np.vstack(derivs), peaks))
+                        np.vstack(rows), np.vstack(derivs), np.vstack(leaks),
+                        np.vstack(rows) * (np.tile(peaks, len(spec.fwhm_nm))[:, None] - TILT_ORIGIN_NM) / 100.0,
+                        peaks))
     return tuple(out)
 
 
@@ -106,13 +112,25 @@ class Noise:
     def take(self, rows: np.ndarray) -> Noise:
         return Noise(self.per_basic[rows], self.dark_raw, self.model_u, self.channel_peaks)
 
-    def weights(self, model: np.ndarray, slope: np.ndarray, total_uw: np.ndarray) -> np.ndarray:
-        """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda;
-        ``total_uw``: the model's total irradiance per row)."""
+    def counting_weights(self, model: np.ndarray) -> np.ndarray:
+        """1 / variance per channel from counting alone (no model uncertainty): is there light at all?"""
+        per_basic = self.per_basic[:, None]
+        raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
+        return per_basic**2 / (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12)
+
+    def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray, tilt: np.ndarray | None = None
+                ) -> np.ndarray:
+        """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda,
+        signed; ``oob``: the model's out-of-band part). The sensitivity and centre terms are correlated as a
+        calibration fitted them (a channel's response is best known where its references were)."""
         per_basic = self.per_basic[:, None]
         raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
         noise = (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12) / per_basic**2
         u = self.model_u
-        model_var = (np.asarray(u.rel) * np.maximum(model, 0.0)) ** 2 + (np.asarray(u.shift_nm) * slope) ** 2 \
-            + (np.asarray(u.oob) * self.channel_peaks * np.maximum(total_uw, 0.0)[:, None]) ** 2
+        inband = np.asarray(u.rel) * np.maximum(model - oob, 0.0)
+        shifted = np.asarray(u.shift_nm) * slope
+        model_var = np.maximum(inband**2 + shifted**2 - 2.0 * np.asarray(u.rel_shift_corr) * inband * shifted, 0.0) \
+            + (np.asarray(u.oob_rel) * np.maximum(oob, 0.0)) ** 2
+        if tilt is not None:
+            model_var = model_var + (np.asarray(u.tilt_per_100nm) * tilt) ** 2
         return 1.0 / (noise + model_var)
