@@ -83,7 +83,7 @@ class ProbeConfig:
         given = [c is not None for c in (self.sh_a, self.sh_b, self.sh_c)]
         _check(all(given) or not any(given), path, f"{prefix}.sh_a/sh_b/sh_c",
                "all three Steinhart-Hart coefficients or none")
-        from rig.ntc import probe_curve_problem  # rig.ntc imports this module
+        from rig.hardware.ntc import probe_curve_problem  # rig.hardware.ntc imports this module
 
         problem = probe_curve_problem(self)
         _check(problem is None, path, f"{prefix}.{problem[0] if problem else ''}",

@@ -69,7 +69,7 @@ def profile_modes(profile_path: str) -> list[str]:
 
 def sequence_for_mode(folder: Path, mode: str) -> Path:
     """The example sequence with its ``mode =`` line set to MODE (checked by the sequence loader)."""
-    from rig.results import slug
+    from rig.results.writer import slug
     from rig.sequence import load_sequence
 
     text = Path(shipped(SEQUENCE)).read_text(encoding="utf-8")
@@ -93,7 +93,7 @@ def run_rig(argv: Sequence[str]) -> tuple[int, str]:
 
 
 def _claims(run_dir: Path) -> list[dict]:
-    from rig.run_files import read_summary
+    from rig.results.read import read_summary
 
     frame = read_summary(run_dir / "summary.csv")
     return frame.to_dict("records")

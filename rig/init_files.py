@@ -40,7 +40,7 @@ def init_files(folder: Path, bench: Path | None = None, force: bool = False) -> 
     """Write the three files (each checked by rig's own loader first); an existing file is kept unless ``force``."""
     from rig.config import load_bench_config
     from rig.profile import load_profile
-    from rig.results import write_text_atomic
+    from rig.results.writer import write_text_atomic
     from rig.sequence import load_sequence
 
     result = InitResult(bench=bench or bench_target(), profile=folder / PROFILE_NAME,

@@ -94,7 +94,7 @@ class BenchLock:
         folder = self.path.parent
         if folder != SYSTEM_LOCK_DIR:
             if not folder.is_dir():
-                from rig.results import make_folder
+                from rig.results.writer import make_folder
 
                 make_folder(folder)
             return

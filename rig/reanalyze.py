@@ -11,16 +11,16 @@ from typing import Any
 
 import pandas as pd
 
-from rig.claims import RunFacts, wrap_behaviour
-from rig.derive import make_deriver
+from rig.claims.specs import RunFacts, wrap_behaviour
+from rig.claims.verdict import ClaimCheck
 from rig.errors import RigError
 from rig.profile import WrapProfile
-from rig.records import RunManifest, truthy
-from rig.responsivity import CHANNELS, GAIN_CODES_X
-from rig.results import write_csv_atomic, write_json_atomic
+from rig.results.schema import RunManifest, truthy
+from rig.results.writer import write_csv_atomic, write_json_atomic
 from rig.run.modes import judge_mode
 from rig.spectrum import Calibration, Estimate, Readings, estimate_table
-from rig.verdict import ClaimCheck
+from rig.spectrum.derive import make_deriver
+from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X
 
 DERIVED_COLUMNS = [*Estimate().as_dict(), "calibration_id"]
 
@@ -102,7 +102,7 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
 
     The original files are never touched: the result goes to ``<run>/reanalysis-<time>/`` by default.
     """
-    from rig.run_files import read_csv_checked, read_manifest
+    from rig.results.read import read_csv_checked, read_manifest
 
     read_manifest(run_dir)  # a damaged run.json is named here, not half-used below
     manifest = RunManifest.read(run_dir / "run.json")
@@ -165,7 +165,7 @@ def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str 
                      transmission: float, force: bool, out_dir: Path | None,
                      progress: Progress | None = None) -> tuple[Path, list[Any], list[str]]:
     """:func:`reanalyze_run` with the calibration chosen for the run's own sensor (warnings returned)."""
-    from rig.calibration_file import select_calibration
+    from rig.calibration.file import select_calibration
 
     calibration, warnings = None, []
     if calibration_path:

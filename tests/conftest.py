@@ -30,8 +30,9 @@ def rig_cli(argv, cwd=None) -> CliResult:
     import contextlib
     import io
 
+    from support.interruptions import handlers_restored
+
     from rig.cli import main
-    from rig.interruptions import handlers_restored
 
     out, err = io.StringIO(), io.StringIO()
     previous = os.getcwd()

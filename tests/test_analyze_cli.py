@@ -56,7 +56,7 @@ def test_counts_csv_with_a_non_number_names_line_and_column(tmp_path, bad):
 
 
 def test_run_folder_reanalysis_reproduces_the_verdicts_without_touching_the_run(tmp_path):
-    from rig.faultsuite import SEQUENCE  # a short sequence with every phase kind a verdict needs
+    from support.faultsuite import SEQUENCE  # a short sequence with every phase kind a verdict needs
 
     (tmp_path / "short.toml").write_text(SEQUENCE)
     run = rig_cli(["run", "--sim", "--quiet", "--sequence", "short.toml", "--out", str(tmp_path / "results")],
@@ -81,7 +81,7 @@ def test_long_analyses_report_progress_chunk_by_chunk(tmp_path, monkeypatch):
     # a long counts CSV is estimated in chunks of distinct readings, each reported (rows done, rows in all) for the
     # progress bar: five readings (F1 differs), two per chunk
     import rig.reanalyze
-    from rig.derive import nominal_calibration
+    from rig.spectrum.derive import nominal_calibration
 
     monkeypatch.setattr(rig.reanalyze, "CHUNK_ROWS", 2)
     path = tmp_path / "counts.csv"

@@ -13,10 +13,10 @@ import pytest
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.hardware.spectral import SpectralSensor
-from rig.responsivity import gain_code
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
+from rig.spectrum.responsivity import gain_code
 
 F7, F8, CLEAR, NIR = 6, 7, 8, 9
 
@@ -52,7 +52,7 @@ def make_rig():
 
 def basic(reading, channel: int) -> float:
     """Counts per ms at the datasheet's gain ratio (64x = 1)."""
-    from rig.responsivity import gain_ratio
+    from rig.spectrum.responsivity import gain_ratio
 
     return reading.counts[channel] / (gain_ratio(reading.gain_x) * reading.t_int_ms)
 
@@ -169,7 +169,7 @@ def test_reading_records_settings_and_attenuator(make_rig):
 def test_shipped_responsivity_table_is_the_calibration_folder_copy():
     from pathlib import Path
 
-    from rig.responsivity import default_table_path
+    from rig.spectrum.responsivity import default_table_path
 
     repo_copy = Path(__file__).resolve().parents[1] / "calibration" / "responsivity.csv"
     assert default_table_path().read_text() == repo_copy.read_text()

@@ -13,9 +13,9 @@ import signal
 from pathlib import Path
 
 import pytest
+from support.interruptions import handlers_restored
 
 from rig.cli import main
-from rig.interruptions import handlers_restored
 from rig.wiring import shipped
 
 PROFILE = 'maker = "Acme"\nmodel = "Belt"\nunit = "1"\n[[modes]]\nname = "red"\n[modes.claims]\n' \
@@ -167,11 +167,11 @@ def test_markup_in_names_is_printed_as_text_after_a_run_and_in_compare(tmp_path,
 @pytest.fixture(scope="module")
 def good_run(tmp_path_factory) -> Path:
     from rig.config import load_bench_config
-    from rig.derive import make_deriver
     from rig.profile import load_profile
     from rig.run import run_sequence
     from rig.sequence import load_sequence
     from rig.sim.backend import build_sim_bench
+    from rig.spectrum.derive import make_deriver
     from rig.wiring import default_wrap_for
 
     base = tmp_path_factory.mktemp("good")
@@ -443,8 +443,8 @@ def test_rig_run_into_a_closed_pipe_goes_on_says_so_and_exits_as_its_record_says
 def test_a_disk_full_while_saving_a_calibration_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     import errno
 
-    import rig.results
-    from rig.calibration_file import CalibrationFile, load_calibration, save_calibration
+    import rig.results.writer
+    from rig.calibration.file import CalibrationFile, load_calibration, save_calibration
     from rig.errors import RigError
 
     path = save_calibration(CalibrationFile(id="cal-1", sensor_id="as7341-1", scale=1.25), tmp_path / "cal.toml")
@@ -455,7 +455,7 @@ def test_a_disk_full_while_saving_a_calibration_leaves_the_previous_file_whole(t
     def full(_descriptor):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(rig.results.os, "fsync", full)
+    monkeypatch.setattr(rig.results.writer.os, "fsync", full)
     with pytest.raises(RigError, match=r"cal.toml: No space left on device"):
         save_calibration(calibration, path)
     assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["cal.toml"]

@@ -14,26 +14,26 @@ import numpy as np
 import pytest
 from conftest import rig_cli
 
-from rig.calibration_file import (
+from rig.calibration.file import (
     CalibrationFile,
     ReferencePoint,
     load_calibration,
     save_calibration,
     select_calibration,
 )
-from rig.calibration_fit import Reading
-from rig.calibration_jobs import add_irradiance_points, add_spectral_references, calibration_target, set_dark
+from rig.calibration.fit import Reading
+from rig.calibration.jobs import add_irradiance_points, add_spectral_references, calibration_target, set_dark
+from rig.calibration.spectral import ReferenceReading
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.errors import ConfigError, RigError
 from rig.hardware.spectral import SpectralSensor
-from rig.responsivity import CHANNELS, Responsivity
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorUnit
-from rig.spectral_calibration import ReferenceReading
 from rig.spectrum import estimate
+from rig.spectrum.responsivity import CHANNELS, Responsivity
 
 T_FILE, T_TRUE = 0.01, 0.013
 REFERENCES = ((631.0, 18.0), (658.5, 20.0), (852.0, 30.0))  # peaks a spectrometer measured (u 0.5 nm), FWHM
@@ -236,7 +236,7 @@ def test_the_writer_refuses_a_value_the_reader_would_refuse_and_keeps_the_old_fi
 
 
 def test_every_value_of_a_calibration_file_has_a_range():
-    from rig.calibration_file import IrradianceReading, SpectralReadingRecord, SpectralReference
+    from rig.calibration.file import IrradianceReading, SpectralReadingRecord, SpectralReference
 
     for cls in (CalibrationFile, ReferencePoint, IrradianceReading, SpectralReference, SpectralReadingRecord):
         for f in dataclasses.fields(cls):

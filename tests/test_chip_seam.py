@@ -18,18 +18,18 @@ from conftest import rig_cli
 
 from rig.chips import CHIPS, Role
 from rig.config import load_bench_config
-from rig.derive import make_deriver
 from rig.errors import ConfigError
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.run import run_sequence
 from rig.run.guard import WrapGuard
+from rig.run.sample import broadband_basic, take_sample
 from rig.run.signals import WrapStillLit
-from rig.sample import broadband_basic, take_sample
 from rig.sequence import Phase, Sequence
 from rig.sim.as7341 import AS7341Emulator
 from rig.sim.as7343 import AS7343Emulator
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapFaults, WrapMode, WrapSpec
+from rig.spectrum.derive import make_deriver
 
 CHIP_NAMES = ("as7341", "as7343")
 RED = [LedString("red", 660.0, 20.0, 30.0)]
@@ -252,5 +252,5 @@ def test_a_simulated_wraps_sensor_spread_draws_an_as7343_unit_from_the_as7343s_o
     narrow = unit_from_spread("u", 0, SensorSpread())
     wide = unit_from_spread("u", 0, SensorSpread(centre_nm=20.0, centre_limit_nm=40.0))
     assert np.abs(wide.centre_offset_nm).max() > 3 * np.abs(narrow.centre_offset_nm).max()
-    with pytest.raises(ValueError, match="out_of_band_rel is an AS7341 setting"):
-        unit_from_spread("u", 0, SensorSpread(out_of_band_rel=0.05))
+    with pytest.raises(ValueError, match="out_of_band_tilt is an AS7341 setting"):
+        unit_from_spread("u", 0, SensorSpread(out_of_band_tilt=0.5))

@@ -23,10 +23,10 @@ AS7343_DATASHEET = {"F1": (405, 30), "F2": (425, 22), "FZ": (450, 55), "F3": (47
 
 
 def test_as7341_value_equals_the_constants_the_code_uses_now():
-    from rig import responsivity
+    from rig.calibration.spectral import SHIFTED
     from rig.config import SpectralConfig
     from rig.sim.sensor_unit import SensorSpread
-    from rig.spectral_calibration import SHIFTED
+    from rig.spectrum import responsivity
 
     assert AS7341.channels == responsivity.CHANNELS
     assert AS7341.gain_codes_x == responsivity.GAIN_CODES_X
@@ -54,9 +54,9 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
     assert dict(zip(AS7341.channels, AS7341.labels, strict=True))["F7"] == "F7 630"  # cli/common.py's header
     spread, now = AS7341.spread, SensorSpread()
     assert (spread.centre_sigma_nm, spread.centre_limit_nm, spread.width_rel, spread.skew_per_100nm,
-            spread.sensitivity_rel, spread.out_of_band_rel, spread.gain_rel, spread.gain_limit_rel) == \
+            spread.sensitivity_rel, spread.out_of_band_range, spread.gain_rel, spread.gain_limit_rel) == \
         (now.centre_nm, now.centre_limit_nm, now.width_rel, now.skew_per_100nm, now.sensitivity_rel,
-         now.out_of_band_rel, now.gain_rel, now.gain_limit_rel)
+         (now.out_of_band_low, now.out_of_band_high), now.gain_rel, now.gain_limit_rel)
     assert spread.out_of_band_channels == responsivity.CHANNELS[:6]  # sensor_unit's pedestal channels
     from rig.spectrum.model import ModelUncertainty
 

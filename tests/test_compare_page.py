@@ -11,16 +11,16 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from rig.compare import compare_table
-from rig.compare_page import build_compare_page, claims_figure, run_times
 from rig.config import load_bench_config
-from rig.derive import make_deriver
-from rig.load import load_runs
 from rig.profile import Claims, ModeProfile, WrapProfile
+from rig.reporting.compare import compare_table
+from rig.reporting.compare_page import build_compare_page, claims_figure, run_times
+from rig.results.load import load_runs
 from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.spectrum.derive import make_deriver
 
 SEQUENCE = Sequence(name="short", phases=[
     Phase("dark", 3.0, 1.0), Phase("on"), Phase("warmup", 6.0, 2.0), Phase("measure", 8.0, 1.0), Phase("off"),
@@ -109,7 +109,7 @@ def test_the_page_draws_in_a_headless_browser(fleet, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         pytest.skip("no chromium")
-    from rig.compare_command import run_compare
+    from rig.reporting.compare_command import run_compare
 
     page = tmp_path / "compare.html"
     run_compare([str(fleet)], by="unit", html=str(page))
@@ -127,7 +127,7 @@ def test_the_page_draws_in_a_headless_browser(fleet, tmp_path):
 def test_by_model_flags_the_unit_unlike_its_siblings(fleet, width):
     from rich.console import Console
 
-    from rig.compare_models import model_deviations, model_table
+    from rig.reporting.compare_models import model_deviations, model_table
 
     frame = model_deviations(compare_table(load_runs(fleet), "unit"))
     flagged = frame[frame.outlier]

@@ -16,18 +16,18 @@ import matplotlib.image
 import pytest
 from rich.console import Console
 
-from rig.compare import check_mixing, compare_table, set_examples_apart, trend
-from rig.compare_view import terminal_table
 from rig.config import load_bench_config
-from rig.derive import make_deriver
 from rig.errors import RigError
-from rig.load import load_runs
 from rig.profile import Claims, ModeProfile, WrapProfile
-from rig.report import build_report
+from rig.reporting.compare import check_mixing, compare_table, set_examples_apart, trend
+from rig.reporting.compare_view import terminal_table
+from rig.reporting.report import build_report
+from rig.results.load import load_runs
 from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.spectrum.derive import make_deriver
 
 SEQUENCE = Sequence(name="short", phases=[
     Phase("dark", 3.0, 1.0), Phase("on"), Phase("warmup", 10.0, 2.0), Phase("measure", 10.0, 1.0), Phase("off"),
@@ -94,7 +94,7 @@ def test_compare_gives_the_stated_verdicts(three_runs):
 
 
 def test_csv_column_names_are_stable_and_carry_units(three_runs, tmp_path):
-    from rig.compare_command import run_compare
+    from rig.reporting.compare_command import run_compare
 
     out = tmp_path / "table.csv"
     run_compare([str(three_runs)], csv=str(out))
@@ -178,7 +178,7 @@ def test_terminal_table_is_one_line_per_run_and_never_cuts_a_value(three_runs, t
 
 
 def test_short_run_names_stay_apart():
-    from rig.compare_view import short_run_names
+    from rig.reporting.compare_view import short_run_names
 
     assert short_run_names(["20261203-093322_a", "20261203-094400_b"]) == ["12-03 09:33", "12-03 09:44"]
     assert short_run_names(["20261203-093322_a", "20261203-093340_b"]) == ["12-03 09:33:22", "12-03 09:33:40"]
@@ -279,7 +279,7 @@ def test_html_report_has_the_verdict_table_banners_and_images_that_load(three_ru
 
 
 def test_compare_page_is_one_file_with_banners_table_and_plot(three_runs, tmp_path):
-    from rig.compare_command import run_compare
+    from rig.reporting.compare_command import run_compare
 
     page = tmp_path / "compare.html"
     run_compare([str(three_runs)], by="unit", html=str(page))
@@ -298,7 +298,7 @@ def test_compare_page_draws_in_a_headless_browser(three_runs, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         pytest.skip("no chromium (apt-get install chromium)")
-    from rig.compare_command import run_compare
+    from rig.reporting.compare_command import run_compare
 
     page = tmp_path / "compare.html"
     run_compare([str(three_runs)], html=str(page))

@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 
 from rig.config import load_bench_config
-from rig.derive import make_deriver
 from rig.profile import Claims, ModeProfile, WrapProfile
-from rig.results import RESERVE_NAME, write_run_record
+from rig.results.writer import RESERVE_NAME, write_run_record
 from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.spectrum.derive import make_deriver
 
 SEQUENCE = Sequence(phases=[Phase("dark", 3.0, 1.0), Phase("on"), Phase("measure", 30.0, 1.0),
                             Phase("off")]).validate()

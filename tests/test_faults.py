@@ -3,8 +3,7 @@
 import re
 
 import pytest
-
-from rig.faultsuite import FAULTS, run_fault
+from support.faultsuite import FAULTS, run_fault
 
 _RUNS: dict[str, tuple] = {}
 
@@ -52,8 +51,9 @@ def test_a_wrap_that_never_switches_itself_off_fails_its_auto_off_claim(tmp_path
 
 
 def test_a_second_run_while_one_holds_the_bench_is_refused_and_creates_nothing(tmp_path, capsys):
+    from support.interruptions import handlers_restored, prepare
+
     from rig.cli import main
-    from rig.interruptions import handlers_restored, prepare
     from rig.lock import BenchLock, bench_lock_path
 
     argv = prepare(tmp_path)
@@ -66,8 +66,9 @@ def test_a_second_run_while_one_holds_the_bench_is_refused_and_creates_nothing(t
 
 
 def test_rig_off_works_while_a_run_holds_the_lock(tmp_path, capsys):
+    from support.interruptions import handlers_restored
+
     from rig.cli import main
-    from rig.interruptions import handlers_restored
     from rig.lock import BenchLock, bench_lock_path
 
     with BenchLock(bench_lock_path("real", 1, 17, tmp_path)), handlers_restored():

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from rig.config import load_bench_config
-from rig.derive import make_deriver
 from rig.errors import RigError
 from rig.lock import BenchLock
 from rig.profile import Claims, ModeProfile, WrapProfile
@@ -20,6 +19,7 @@ from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.spectrum.derive import make_deriver
 
 SEQUENCE = Sequence(phases=[Phase("dark", 3.0, 1.0), Phase("on"), Phase("measure", 20.0, 1.0),
                             Phase("off")]).validate()
@@ -92,7 +92,7 @@ def test_the_simulator_locks_per_results_folder_the_real_bench_system_wide(tmp_p
 
 
 def test_disk_full_mid_run_stops_cleanly_and_keeps_the_rows_written(tmp_path, monkeypatch):
-    import rig.results
+    import rig.results.writer
 
     real_fsync, calls = os.fsync, {"n": 0}
 
@@ -102,9 +102,9 @@ def test_disk_full_mid_run_stops_cleanly_and_keeps_the_rows_written(tmp_path, mo
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(descriptor)
 
-    monkeypatch.setattr(rig.results.os, "fsync", fsync)
+    monkeypatch.setattr(rig.results.writer.os, "fsync", fsync)
     result = run_sequence(profile(), SEQUENCE, open_bench, tmp_path / "results", derive=make_deriver())
-    monkeypatch.setattr(rig.results.os, "fsync", real_fsync)
+    monkeypatch.setattr(rig.results.writer.os, "fsync", real_fsync)
     assert result.outcome == "ERROR" and "No space left" in result.reason
     assert not result.wrap_left_on
     samples = pd.read_csv(result.run_dir / "samples.csv")
@@ -115,9 +115,9 @@ def test_hostile_text_in_a_profile_cannot_become_a_formula_or_escape_the_results
     hostile = profile(maker="=HYPERLINK(\"http://x\")/../../../etc")
     result = run_sequence(hostile, SEQUENCE, open_bench, tmp_path / "results", derive=make_deriver())
     assert result.run_dir.parent == tmp_path / "results"  # the folder name is a slug, no path separators
-    from rig.compare import compare_table
-    from rig.load import load_runs
-    from rig.results import safe_cell
+    from rig.reporting.compare import compare_table
+    from rig.results.load import load_runs
+    from rig.results.writer import safe_cell
 
     table = compare_table(load_runs([tmp_path / "results"]))
     out = tmp_path / "compare.csv"

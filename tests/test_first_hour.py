@@ -80,8 +80,8 @@ def test_notes_go_to_stderr_and_results_to_stdout(one_run):
 def test_verdict_notes_are_never_one_word_per_line():
     from rich.console import Console
 
+    from rig.claims.verdict import ClaimCheck, Verdict
     from rig.cli.common import verdict_table
-    from rig.verdict import ClaimCheck, Verdict
 
     note = "integrated over 900 s switched on"
     checks = [ClaimCheck(claim_id="dose_j_cm2", claim="dose per session", unit="J/cm2", claimed=45.0,
@@ -96,7 +96,7 @@ def test_verdict_notes_are_never_one_word_per_line():
 
 
 def test_load_runs_takes_a_folder_as_str_or_path(one_run):
-    from rig.load import load_runs
+    from rig.results.load import load_runs
 
     _, results = one_run
     for given in (str(results), results):
@@ -153,7 +153,7 @@ def demo(tmp_path_factory):
 
 def test_demo_calibrates_and_catches_the_lie(demo):
     done, out = demo
-    from rig.run_files import read_manifest, read_summary
+    from rig.results.read import read_manifest, read_summary
 
     runs = sorted(path.parent for path in (next(out.iterdir()) / "results").glob("*/run.json"))
     assert len(runs) == 4  # 2 modes x (honest, lying)
@@ -191,8 +191,8 @@ def test_the_certificate_is_one_page_with_the_verdicts_in_its_text(demo, tmp_pat
     import shutil
     import subprocess
 
-    from rig.certificate import write_certificate
-    from rig.run_files import read_summary
+    from rig.reporting.certificate import write_certificate
+    from rig.results.read import read_summary
 
     _, out = demo
     lying = next(p.parent for p in (next(out.iterdir()) / "results").glob("*/run.json")
@@ -248,8 +248,8 @@ def test_the_certificate_stamps_what_a_reader_must_know(one_run, tmp_path):
     import json
     import shutil
 
-    from rig.banners import read_manifest
-    from rig.certificate import certificate_figure, stamps
+    from rig.reporting.certificate import certificate_figure, stamps
+    from rig.results.banners import read_manifest
 
     _, results = one_run
     run = next(p.parent for p in results.glob("*/run.json"))

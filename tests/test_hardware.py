@@ -12,7 +12,7 @@ import pytest
 
 from rig.check import probe_devices
 from rig.config import load_bench_config
-from rig.responsivity import gain_ratio
+from rig.spectrum.responsivity import gain_ratio
 from rig.wiring import open_bench
 
 pytestmark = pytest.mark.hardware

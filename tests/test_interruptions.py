@@ -9,8 +9,7 @@ temporary files, no traceback.
 from __future__ import annotations
 
 import pytest
-
-from rig.interruptions import INTERRUPTIONS, run_interrupted_in_process
+from support.interruptions import INTERRUPTIONS, run_interrupted_in_process
 
 # make test: the signals nothing else in the suite sends, and the deleted folder; `make bench` runs every
 # interruption (INT, TERM and SIGTERM right after the last sample too) as child processes, three seeds each
@@ -109,14 +108,14 @@ def test_a_signal_before_the_phases_start_gives_a_finished_record_not_running(tm
     import os
     import signal
 
+    from support.interruptions import handlers_restored
     from test_run_guards import PROFILE
 
     from rig.config import load_bench_config
-    from rig.derive import make_deriver
-    from rig.interruptions import handlers_restored
     from rig.run import run_sequence
     from rig.sequence import Phase, Sequence
     from rig.sim.backend import build_sim_bench
+    from rig.spectrum.derive import make_deriver
 
     def open_bench():
         os.kill(os.getpid(), signal.SIGINT)

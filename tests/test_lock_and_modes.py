@@ -22,7 +22,7 @@ from conftest import rig_cli
 
 from rig.errors import RigError
 from rig.lock import LOCK_FILE_MODE, BenchLock
-from rig.results import make_run_dir, write_csv_atomic, write_json_atomic
+from rig.results.writer import make_run_dir, write_csv_atomic, write_json_atomic
 
 GROUP = 54321  # the shared group ('rig' on the Pi)
 OPERATOR, SERVICE, OUTSIDER = 54001, 54002, 54003  # 'pi' and 'rig' are in the group, the outsider is not
@@ -32,7 +32,7 @@ root_only = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
 # started as root, then becomes the user (the interpreter may sit where other users cannot reach it, e.g. /root)
 TAKE_LOCK = """
 import os, sys
-import rig.results
+import rig.results.writer
 from rig.errors import RigError
 from rig.lock import BenchLock
 uid, *groups = map(int, sys.argv[2:])
@@ -201,7 +201,7 @@ def test_every_file_of_a_run_gets_one_group_readable_mode_and_folders_2750(tmp_p
         run_dir = make_run_dir(tmp_path / "results", 0.0, "Acme belt")
         write_json_atomic(run_dir / "run.json", {"outcome": "RUNNING"})  # temp file + rename
         write_csv_atomic(run_dir / "summary.csv", [{"a": 1}], ["a"])
-        from rig.results import SamplesWriter
+        from rig.results.writer import SamplesWriter
 
         SamplesWriter(run_dir / "samples.csv", ["t_s"]).close()  # appended row by row
     finally:

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from rig.claims import RunFacts, check_claims
-from rig.derive import line_plan, make_deriver
+from rig.claims.specs import RunFacts, check_claims
+from rig.claims.verdict import Verdict
 from rig.errors import ConfigError
-from rig.line_plan import ClaimedLine, plan_lines
 from rig.profile import Claims, LineClaim, load_profile
-from rig.responsivity import CHANNELS, Responsivity
 from rig.sim.from_profile import wrap_spec_from_profile
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
-from rig.verdict import Verdict
+from rig.spectrum.derive import line_plan, make_deriver
+from rig.spectrum.line_plan import ClaimedLine, plan_lines
+from rig.spectrum.responsivity import CHANNELS, Responsivity
 from tests.test_spectrum import CAL, DARK, read
 
 UNIT = SensorUnit.draw("multiline-test", 11, SensorSpread())

@@ -11,7 +11,6 @@ import json
 import pytest
 
 from rig.config import load_bench_config
-from rig.derive import make_deriver
 from rig.errors import HardwareNotFound
 from rig.hardware.real import build_real_bench
 from rig.profile import load_profile
@@ -19,6 +18,7 @@ from rig.run import run_sequence
 from rig.sequence import load_sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import load_wrap_spec
+from rig.spectrum.derive import make_deriver
 from tests.test_uniformity import PROFILE, SEQUENCE, WRAP
 
 CHANNELS = {"a": 1, "b": 3, "c": 4, "d": 6}  # not 0..3: a wrong channel mapping cannot pass by accident

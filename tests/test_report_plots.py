@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rig.banners import run_banners
 from rig.config import load_bench_config
-from rig.derive import make_deriver
-from rig.plotting import Stamp
 from rig.profile import Claims, ModeProfile, WrapProfile
-from rig.report import build_report, read_manifest
-from rig.report_plots import spectrum_figure, timeline_figure, verdict_figure
+from rig.reporting.plot_parts import Stamp
+from rig.reporting.plots import spectrum_figure, timeline_figure, verdict_figure
+from rig.reporting.report import build_report, read_manifest
+from rig.results.banners import run_banners
 from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.spectrum.derive import make_deriver
 
 SEQUENCE = Sequence(name="hot", phases=[
     Phase("dark", 3.0, 1.0), Phase("on"), Phase("warmup", 10.0, 2.0), Phase("measure", 10.0, 1.0),
@@ -163,7 +163,7 @@ def test_the_spectrum_marks_each_claimed_line_in_physical_units(hot_run):
 
 
 def test_the_timeline_keeps_bands_apart_and_the_curves_uncovered(hot_run):
-    from rig.report_plots import PHASE_COLOURS, PHASE_STRIP
+    from rig.reporting.plots import PHASE_COLOURS, PHASE_STRIP
 
     samples, summary, _ = load(hot_run)
     figure = timeline_figure(samples, summary, 48.0)
@@ -182,7 +182,7 @@ def test_the_timeline_keeps_bands_apart_and_the_curves_uncovered(hot_run):
 
 
 def test_the_report_answers_first_and_tables_read(hot_run, tmp_path):
-    from rig.report_text import BEHAVIOUR_LABELS
+    from rig.reporting.report_text import BEHAVIOUR_LABELS
 
     text = build_report(hot_run, None, tmp_path / "report").read_text()
     _, summary, manifest = load(hot_run)

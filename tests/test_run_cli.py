@@ -16,8 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import rig_cli
-
-from rig.faultsuite import SEQUENCE as FAULT_SUITE_SEQUENCE
+from support.faultsuite import SEQUENCE as FAULT_SUITE_SEQUENCE
 
 RIG = [sys.executable, "-m", "rig.cli"]
 

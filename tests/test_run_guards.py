@@ -13,7 +13,6 @@ import pytest
 
 from rig.clock import SimClock
 from rig.config import ProbeConfig, load_bench_config
-from rig.derive import make_deriver
 from rig.errors import ConfigError
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.run import run_sequence
@@ -21,6 +20,7 @@ from rig.run.monitors import Frozen, Levels, LightCheck, OverTemperature, ProbeF
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapFaults, WrapMode, WrapSpec
+from rig.spectrum.derive import make_deriver
 
 CHANNELS = ("F1", "F2")
 
@@ -179,7 +179,7 @@ def test_rig_read_on_is_stopped_by_the_interlock_of_an_overheating_wrap(tmp_path
 
 
 def test_a_live_calibration_with_a_welded_relay_says_still_lit(tmp_path):
-    from rig.calibration_jobs import live_readings
+    from rig.calibration.jobs import live_readings
     from rig.errors import RigError
 
     wrap = WrapSpec(strings=RED, modes=[WrapMode("red", ["red"])], faults=WrapFaults(stuck_on=True))
@@ -215,8 +215,9 @@ def test_a_signal_in_the_on_phase_still_ends_with_the_light_check_of_a_welded_re
 def test_a_live_calibration_stopped_during_its_settle_checks_the_light(welded):
     # SIGINT 2 s into the 5 s settle (no reading taken while on yet): a welded relay must be reported, an honest
     # switch must not be
-    from rig.calibration_jobs import live_readings
-    from rig.interruptions import handlers_restored
+    from support.interruptions import handlers_restored
+
+    from rig.calibration.jobs import live_readings
     from rig.run.signals import RunAborted, WrapStillLit, signal_gate
 
     wrap = WrapSpec(strings=RED, modes=[WrapMode("red", ["red"])], faults=WrapFaults(stuck_on=welded))

@@ -11,14 +11,14 @@ import math
 
 import pytest
 
-from rig.claims import RunFacts, check_claims, session_irradiance
+from rig.claims.specs import RunFacts, check_claims, session_irradiance
 from rig.config import load_bench_config
-from rig.derive import make_deriver
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapPosition, WrapSpec, load_wrap_spec
+from rig.spectrum.derive import make_deriver
 
 
 def sequence(soak_s: float = 1000.0, soak_every_s: float = 5.0, measure_s: float = 10.0) -> Sequence:

@@ -1,14 +1,13 @@
 """Signal storms (2-5 stop signals at seeded random moments) against `rig run`, `read --on`, `calibrate
 --switch-on` and `check` on the paced simulator: the simulated power pin's own log must end off, and a run's
-record must match it (rig/signal_storms.py states what must hold). A handful per command here, in process
+record must match it (tests/support/signal_storms.py states what must hold). A handful per command here, in process
 (signals to the pid) and one per command as a child process with the signals sent to its whole process group;
 the bigger table is in tests/bench/bench_faults.py."""
 
 from __future__ import annotations
 
 import pytest
-
-from rig.signal_storms import COMMANDS, run_storm, run_storm_in_process, storm
+from support.signal_storms import COMMANDS, run_storm, run_storm_in_process, storm
 
 IN_PROCESS = [storm(command, seed, in_process=True) for command in COMMANDS for seed in range(3)]
 GROUP = [storm(command, seed) for command in COMMANDS for seed in range(40)]
@@ -34,8 +33,9 @@ def test_the_switch_log_is_the_pins_own_and_catches_a_wrap_left_on(tmp_path):
     # the log must be able to fail: a bench whose pin is left on (closed without switching off) shows "on"
     import os
 
+    from support.signal_storms import LOG_ENV, StormResult, _log_lines
+
     from rig.config import load_bench_config
-    from rig.signal_storms import LOG_ENV, StormResult, _log_lines
     from rig.sim.backend import build_sim_bench
 
     log = tmp_path / "switch.log"

@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 from conftest import rig_cli
 
-from rig.calibration_file import load_calibration, spectral_calibration
+from rig.calibration.file import load_calibration, spectral_calibration
+from rig.calibration.spectral import ReferenceReading, fit_spectral
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.errors import ConfigError
 from rig.hardware.spectral import SpectralSensor
-from rig.responsivity import CHANNELS, Responsivity
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.sim.wrap import load_wrap_spec
-from rig.spectral_calibration import ReferenceReading, fit_spectral
 from rig.spectrum import Calibration, estimate
+from rig.spectrum.responsivity import CHANNELS, Responsivity
 
 RIG = [sys.executable, "-m", "rig.cli"]
 T = 0.01
@@ -170,8 +170,8 @@ def test_leakage_is_its_own_parameter_so_out_of_band_channels_keep_their_gain():
                                                     ("d", 2.0, 0.1, 3.0)])
 def test_a_spectral_calibration_file_round_trips_on_units_across_the_spread(tmp_path, name, scale, low, high):
     # whatever the part, what the fit writes the reader accepts, and the loaded calibration is the fitted one
-    from rig.calibration_file import CalibrationFile, save_calibration
-    from rig.spectral_calibration import add_references
+    from rig.calibration.file import CalibrationFile, save_calibration
+    from rig.calibration.spectral import add_references
 
     unit = SensorUnit.draw(f"roundtrip-{name}", 9, SensorSpread(scale=scale, out_of_band_low=low,
                                                                 out_of_band_high=high))

@@ -16,16 +16,16 @@ import math
 import numpy as np
 import pytest
 
+from rig.claims.dose import dose_j_cm2
 from rig.clock import SimClock
 from rig.config import SpectralConfig
-from rig.dose import dose_j_cm2
 from rig.hardware.spectral import SpectralReading, SpectralSensor
-from rig.responsivity import CHANNELS, Responsivity, gain_ratio
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum import Calibration, Estimate, analyze_counts, estimate
+from rig.spectrum.responsivity import CHANNELS, Responsivity, gain_ratio
 
 T = 0.01  # the jig's attenuator: 1 % reaches the sensor
 DARK = (1.5,) * 10  # the emulator's dark level, as a run's dark phase would measure it

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rig.responsivity import gain_ratio
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum import analyze_counts, estimate, estimate_many
 from rig.spectrum.refine import refine
+from rig.spectrum.responsivity import gain_ratio
 from rig.spectrum.shapes import line_shapes
 from tests.test_spectrum import CAL, TABLE, read, within
 
@@ -162,8 +162,8 @@ def test_a_deriver_fits_a_runs_rows_together_as_it_fits_them_one_by_one():
     # A run's rows as the re-analysis sees them: a 660 nm wrap at 30 mW/cm2 behind T = 0.01 and the same wrap behind
     # T = 0.05 (no calibration: each row's own attenuator), with the run's dark baseline. Fitted together, every row
     # gets what it gets alone, and the stated irradiance at the surface.
-    from rig.derive import make_deriver
-    from rig.responsivity import CHANNELS
+    from rig.spectrum.derive import make_deriver
+    from rig.spectrum.responsivity import CHANNELS
 
     rows = []
     for transmission in (0.01, 0.05, 0.01):

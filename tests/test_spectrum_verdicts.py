@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent / "bench"))
 
 from bench_verdicts import judge  # noqa: E402
 
+from rig.claims.verdict import Verdict  # noqa: E402
 from rig.sim.sensor_unit import SensorSpread, SensorUnit  # noqa: E402
-from rig.verdict import Verdict  # noqa: E402
 
 
 def test_after_calibration_honest_claims_never_fail_and_lies_never_pass():

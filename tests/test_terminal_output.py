@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from rig.interruptions import prepare
+from support.interruptions import prepare
 
 ESCAPES = "Evil\x1b[2J\x1b]0;pwned\x07\u202eCo"  # clear screen, set the window title, bell, right-to-left
 
@@ -95,8 +94,7 @@ def test_printable_writes_out_every_control_character():
 
 def test_hostile_names_reach_the_terminal_written_out_from_run_and_compare(tmp_path):
     from conftest import rig_cli
-
-    from rig.faultsuite import PROFILE
+    from support.faultsuite import PROFILE
 
     argv = prepare(tmp_path)
     (tmp_path / "profile.toml").write_text(PROFILE.replace('maker = "Faulty"',

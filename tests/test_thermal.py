@@ -9,14 +9,14 @@ import pytest
 from rig.clock import SimClock
 from rig.config import ProbeConfig, ThermalConfig
 from rig.errors import ConfigError, SensorFault
-from rig.hardware.thermal import ADS1115, ThermalProbes, config_word
-from rig.ntc import (
+from rig.hardware.ntc import (
     Thermistor,
     beta_resistance_ohm,
     beta_temperature_c,
     steinhart_hart_resistance_ohm,
     steinhart_hart_temperature_c,
 )
+from rig.hardware.thermal import ADS1115, ThermalProbes, config_word
 from rig.sim.ads1115 import ADS1115Emulator
 from rig.sim.bus import SimBus
 from rig.sim.probes import NtcDividerSim
@@ -124,7 +124,7 @@ def nominal_ntc(t_c: float) -> float:
 
 def test_coefficients_fitted_to_rising_resistances_would_blind_the_interlock():
     # the points: resistance RISING with temperature (0:3000, 25:10000, 50:32000): not an NTC
-    from rig.calibration_fit import fit_thermistor
+    from rig.calibration.fit import fit_thermistor
 
     fit = fit_thermistor([0.0, 25.0, 50.0], [3000.0, 10_000.0, 32_000.0])
     bad = ProbeConfig(name="surface", channel=0, skin=True, sh_a=fit.coefficients["sh_a"],
@@ -178,8 +178,8 @@ def test_thermistor_points_that_do_not_fall_with_temperature_are_refused_naming_
 def test_a_thermistor_calibration_writes_a_file_that_reads_back_and_a_bench_config_that_loads(tmp_path):
     from conftest import rig_cli
 
+    from rig.calibration.thermistor_file import load_thermistor_file
     from rig.config import load_bench_config
-    from rig.thermistor_file import load_thermistor_file
 
     points = [f"{t:g}:{nominal_ntc(t):.1f}" for t in (0.0, 25.0, 50.0)]
     done = rig_cli(["calibrate", "thermistor", "--probe", "surface", "--point", points[0], "--point", points[1],

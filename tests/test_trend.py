@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rig.compare import trend
-from rig.load import load_runs
+from rig.reporting.compare import trend
+from rig.results.load import load_runs
 
 SLOPE_PER_30_DAYS = -1.5  # mW/cm2, the stated ageing
 START_MW_CM2 = 50.0

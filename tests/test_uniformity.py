@@ -123,7 +123,7 @@ def test_dead_string_shows_in_uniformity_and_fails_the_stated_limit(tmp_path):
     assert uniformity["min_max_ratio"] == pytest.approx(4.5 / 30.0, abs=0.03)
     summary = pd.read_csv(run_dir / "summary.csv").set_index("claim")
     assert summary.loc["uniformity (min/max irradiance)", "verdict"] == "FAIL"
-    from rig.report import build_report
+    from rig.reporting.report import build_report
 
     html = build_report(run_dir).read_text()
     assert 'id="positions"' in html and "uniformity (min/max irradiance)" in html
@@ -178,9 +178,9 @@ def test_a_dead_segment_still_fails_after_cross_calibration(tmp_path, seed):
 
 
 def test_the_cross_calibration_round_trips_and_bad_factors_are_refused(tmp_path):
-    from rig.calibration_file import CalibrationFile, load_calibration, save_calibration
+    from rig.calibration.file import CalibrationFile, load_calibration, save_calibration
+    from rig.calibration.positions import PositionLevel, fit_scales, store
     from rig.errors import ConfigError
-    from rig.position_calibration import PositionLevel, fit_scales, store
 
     # position b's sensor reads the same source 10 % high, c's 5 % low: factors 1/1.1 and 1/0.95
     levels = [PositionLevel("a", 20.0, 0.02, 10), PositionLevel("b", 22.0, 0.022, 10),

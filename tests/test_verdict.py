@@ -2,7 +2,7 @@
 
 import pytest
 
-from rig.verdict import Verdict, check_claim, judge
+from rig.claims.verdict import Verdict, check_claim, judge
 
 
 @pytest.mark.parametrize(("measured", "u", "expected"), [

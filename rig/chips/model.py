@@ -259,7 +259,7 @@ class SpectralChip:
 
     def load_responsivity(self, path: str | Path | None = None):
         """The typical table (or the one at ``path``), checked to have exactly this chip's columns in order."""
-        from rig.responsivity import Responsivity  # lazy: rig.responsivity imports the chip modules
+        from rig.spectrum.responsivity import Responsivity  # lazy: rig.spectrum.responsivity imports the chip modules
 
         path = Path(path) if path is not None else self.responsivity_path()
         self.check_table_columns(path)

@@ -35,7 +35,7 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_file import calibration_or_nominal
+    from rig.calibration.file import calibration_or_nominal
     from rig.config import load_bench_config
     from rig.errors import RigError
 
@@ -62,7 +62,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     if not source.is_file():
         raise RigError(f"{source}: no such counts CSV file or run folder")
     from rig.reanalyze import analyze_counts_csv
-    from rig.results import safe_cell
+    from rig.results.writer import safe_cell
 
     calibration = calibration_or_nominal(calibration_path, args.transmission)
     with progress_bar(console, f"analysing {source.name}") as progress:

@@ -136,7 +136,7 @@ def _add_source_args(parser, adds: str) -> None:
 
 
 def _target(args: argparse.Namespace, config, console: Console):
-    from rig.calibration_jobs import calibration_target
+    from rig.calibration.jobs import calibration_target
 
     path, calibration, warnings = calibration_target(args.out, config.spectral.sensor_id, config.jig.attenuator,
                                                      config.jig.transmission)
@@ -185,7 +185,7 @@ def _prepare(args: argparse.Namespace, console: Console):
 
 def _read_live(args: argparse.Namespace, config, source) -> list:
     """Readings of a reference source on the (locked) bench: --count, --switch-on, --settle-s."""
-    from rig.calibration_jobs import live_readings
+    from rig.calibration.jobs import live_readings
 
     stack, bench = _locked_bench(args, config, source)
     with stack:
@@ -193,7 +193,7 @@ def _read_live(args: argparse.Namespace, config, source) -> list:
 
 
 def dark_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_jobs import calibrate_dark, save
+    from rig.calibration.jobs import calibrate_dark, save
 
     config = bench_request(args).config()
     config.spectral.auto_range = False
@@ -209,7 +209,7 @@ def dark_main(args: argparse.Namespace, console: Console) -> int:
 
 
 def irradiance_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_jobs import add_irradiance_points, read_reference_counts, save
+    from rig.calibration.jobs import add_irradiance_points, read_reference_counts, save
     from rig.errors import RigError
     from rig.wiring import reference_source_wrap
 
@@ -230,9 +230,9 @@ def irradiance_main(args: argparse.Namespace, console: Console) -> int:
 
 
 def spectral_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_jobs import add_spectral_references, as_spectral_references, save
+    from rig.calibration.jobs import add_spectral_references, as_spectral_references, save
+    from rig.calibration.spectral import load_reference_csv
     from rig.errors import RigError
-    from rig.spectral_calibration import load_reference_csv
     from rig.wiring import reference_source_wrap
 
     config, path, calibration, transmission = _prepare(args, console)
@@ -253,8 +253,8 @@ def spectral_main(args: argparse.Namespace, console: Console) -> int:
 
 
 def verify_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_file import select_calibration
-    from rig.calibration_verify import read_counts_csv, verify
+    from rig.calibration.file import select_calibration
+    from rig.calibration.verify import read_counts_csv, verify
     from rig.wiring import reference_source_wrap
 
     config = bench_request(args).config()
@@ -286,7 +286,7 @@ def verify_main(args: argparse.Namespace, console: Console) -> int:
 
 
 def thermistor_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_jobs import calibrate_thermistor, thermistor_points
+    from rig.calibration.jobs import calibrate_thermistor, thermistor_points
 
     points = thermistor_points(args.point, args.points_csv, args.probe)
     result = calibrate_thermistor(args.probe, points, args.model, args.out)

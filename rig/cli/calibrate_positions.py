@@ -37,10 +37,10 @@ def add_parser(kinds) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_jobs import save
+    from rig.calibration.jobs import save
+    from rig.calibration.positions import fit_scales, read_positions, store
     from rig.cli.calibrate import _locked_bench, _target
     from rig.cli.common import bench_request
-    from rig.position_calibration import fit_scales, read_positions, store
     from rig.wiring import reference_source_wrap
 
     config = bench_request(args).config()

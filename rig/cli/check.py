@@ -34,7 +34,7 @@ def _print_statuses(console: Console, statuses, bus_number: int) -> None:
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.check import probe_devices, probe_real_bus
     from rig.lock import BenchLock, bench_lock_path
-    from rig.sample import take_sample
+    from rig.run.sample import take_sample
 
     request = bench_request(args)
     config = request.config()

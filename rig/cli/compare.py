@@ -31,7 +31,7 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.compare_command import run_compare
+    from rig.reporting.compare_command import run_compare
 
     by_model = args.by == "model"
     output = run_compare(args.runs, "unit" if by_model else args.by, None if by_model else args.csv, args.html,
@@ -50,10 +50,10 @@ def _by_model(args: argparse.Namespace, output) -> None:
     """Replace the per-unit table with each unit's deviation from its model's mean (and write it as --csv)."""
     from rich.table import Table
 
-    from rig.compare import compare_table, set_examples_apart
-    from rig.compare_models import model_deviations, model_table
     from rig.errors import RigError
-    from rig.load import load_runs
+    from rig.reporting.compare import compare_table, set_examples_apart
+    from rig.reporting.compare_models import model_deviations, model_table
+    from rig.results.load import load_runs
 
     loaded, _ = set_examples_apart(load_runs(args.runs))
     frame = model_deviations(compare_table(loaded, "unit", args.include_incomplete))

@@ -36,7 +36,7 @@ def add_parser(commands) -> None:
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.lock import BenchLock, bench_lock_path
     from rig.run.guard import WrapGuard, with_wrap_on
-    from rig.sample import take_sample
+    from rig.run.sample import take_sample
 
     request = bench_request(args)
     config = request.config()

@@ -29,9 +29,9 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.banners import run_dir_banners
-    from rig.load import find_run_dirs
-    from rig.report import build_report
+    from rig.reporting.report import build_report
+    from rig.results.banners import run_dir_banners
+    from rig.results.load import find_run_dirs
 
     others = find_run_dirs(args.runs) if args.runs else []
     report = build_report(Path(args.run_dir), others, Path(args.out) if args.out else None)
@@ -39,7 +39,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
         console.print(banner.markup())
     console.print(f"wrote {escape(str(report))} (plots beside it)")
     if args.pdf:
-        from rig.certificate import write_certificate
+        from rig.reporting.certificate import write_certificate
 
         pdf = write_certificate(Path(args.run_dir), report.parent / "certificate.pdf")
         console.print(f"wrote {escape(str(pdf))}")

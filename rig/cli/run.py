@@ -47,7 +47,7 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration_file import select_calibration
+    from rig.calibration.file import select_calibration
     from rig.errors import RigError
     from rig.profile import load_profile
     from rig.run.modes import check_sequence_modes
@@ -84,10 +84,10 @@ def main(args: argparse.Namespace, console: Console) -> int:
 
 def _run_and_print(args, console, request, config, profile, sequence, calibration, warnings, default_wrap,
                    modes: list[str]) -> int:
-    from rig.derive import make_deriver
+    from rig.calibration.traceability import traceability_of
     from rig.lock import bench_lock_path
     from rig.run import run_sequence
-    from rig.traceability import traceability_of
+    from rig.spectrum.derive import make_deriver
 
     planned_s = sum(sequence.planned_for(name) for name in modes)
     with _progress_display(console, planned_s, args.quiet) as show:
@@ -150,8 +150,8 @@ class _progress_display:
 
 
 def _print_result(console: Console, result, profile, sequence, backend: str, calibrated: bool) -> None:
-    from rig.banners import run_dir_banners
     from rig.invocation import rig_command
+    from rig.results.banners import run_dir_banners
     from rig.run.modes import overall_verdict
 
     simulated = " (SIMULATED)" if backend == "sim" else ""
@@ -183,9 +183,9 @@ def _print_result(console: Console, result, profile, sequence, backend: str, cal
 
 def _session_irradiance_line(run_dir: Path) -> str | None:
     """Start, end, lowest and droop of the irradiance over the session, from run.json (None if absent)."""
-    from rig.claims import session_irradiance_text
+    from rig.claims.specs import session_irradiance_text
     from rig.errors import RigError
-    from rig.records import RunManifest
+    from rig.results.schema import RunManifest
 
     try:
         behaviour = RunManifest.read(run_dir).behaviour

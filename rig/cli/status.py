@@ -33,7 +33,7 @@ def add_parser(commands) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.lock import SIM_LOCK_NAME, SYSTEM_LOCK_DIR
-    from rig.status import find_pointers, pointer_path, read_status, status_lines
+    from rig.run.status import find_pointers, pointer_path, read_status, status_lines
 
     if args.sim:
         pointers = [pointer_path(Path(args.out) / SIM_LOCK_NAME)]

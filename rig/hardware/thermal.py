@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rig.clock import Clock
 from rig.config import ThermalConfig
 from rig.errors import SensorFault
-from rig.ntc import Thermistor, divider_resistance_ohm
+from rig.hardware.ntc import Thermistor, divider_resistance_ohm
 
 CONVERSION, CONFIG = 0x00, 0x01
 PGA_CODES = {6.144: 0, 4.096: 1, 2.048: 2, 1.024: 3, 0.512: 4, 0.256: 5}

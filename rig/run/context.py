@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.claims import RunFacts
+from rig.claims.specs import RunFacts
 from rig.errors import RigError, SensorFault
-from rig.results import SamplesWriter, iso_utc
+from rig.results.writer import SamplesWriter, iso_utc
 from rig.run.guard import WrapSession
 from rig.run.monitors import Levels, MonitorSet
+from rig.run.sample import take_sample, temperature_columns
 from rig.run.signals import NoLight, RunAborted, current_gate
-from rig.sample import take_sample, temperature_columns
 
 log = logging.getLogger("rig.run")
 
@@ -65,10 +65,10 @@ class DarkBaseline:
 
 def estimate_unavailable(chip, derive) -> str | None:
     """Why ``derive`` cannot estimate readings of ``chip`` (None if it can): a deriver names its ``chip``, else it
-    is for the table's chip (:data:`rig.responsivity.TABLE_CHIP`)."""
+    is for the table's chip (:data:`rig.spectrum.responsivity.TABLE_CHIP`)."""
     if derive is None:
         return None
-    from rig.responsivity import TABLE_CHIP
+    from rig.spectrum.responsivity import TABLE_CHIP
 
     made_for = getattr(derive, "chip", TABLE_CHIP)
     if made_for is chip:

@@ -14,8 +14,8 @@ from typing import TypeVar
 from rig.hardware.bench import Bench
 from rig.run.monitors import Levels, MonitorSet, OverTemperature, ProbeFault
 from rig.run.phases import OFF_SETTLE_S
+from rig.run.sample import broadband_basic, temperature_columns
 from rig.run.signals import RunAborted, WrapStillLit, current_gate
-from rig.sample import broadband_basic, temperature_columns
 from rig.sequence import SafetyLimits
 
 T = TypeVar("T")

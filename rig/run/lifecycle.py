@@ -20,12 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.claims import wrap_behaviour
+from rig.claims.specs import wrap_behaviour
+from rig.claims.verdict import ClaimCheck
 from rig.errors import HardwareNotFound, RigError, SensorFault
 from rig.lock import BenchLock
 from rig.profile import ModeProfile, WrapProfile
-from rig.records import RunManifest, sample_columns
-from rig.results import SamplesWriter, iso_utc, make_run_dir, release_reserve, write_csv_atomic, write_run_record
+from rig.results.schema import RunManifest, sample_columns
+from rig.results.writer import SamplesWriter, iso_utc, make_run_dir, release_reserve, write_csv_atomic, write_run_record
 from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
 from rig.run.guard import WrapSession
 from rig.run.manifest import new_manifest
@@ -39,11 +40,10 @@ from rig.run.modes import (
 )
 from rig.run.monitors import Levels, standard_monitors
 from rig.run.phases import PHASE_KINDS
+from rig.run.sample import take_sample
 from rig.run.signals import NoLight, RunAborted, SignalGate, WrapStillLit, signal_gate
-from rig.sample import take_sample
+from rig.run.status import point_to_run
 from rig.sequence import Sequence
-from rig.status import point_to_run
-from rig.verdict import ClaimCheck
 
 log = logging.getLogger("rig.run")
 
@@ -107,7 +107,7 @@ def run_sequence(
 
 def samples_header(bench, derive=None) -> list[str]:
     """The ``samples.csv`` columns for this bench (its chip's channels and its probes) and the deriver's
-    (claimed lines add theirs: :attr:`rig.derive.Deriver.columns`)."""
+    (claimed lines add theirs: :attr:`rig.spectrum.derive.Deriver.columns`)."""
     from rig.pulse import PulseResult
     from rig.spectrum import Estimate
 
@@ -327,7 +327,7 @@ class _Run:
                                   "and summary.csv (the samples written before are lost)")
             except OSError as error:
                 log.error("the run folder %s cannot be made again: %s", self.run_dir, error)
-        from rig.claims import RunFacts
+        from rig.claims.specs import RunFacts
 
         mode_results = self._judge_modes(outcome, reason)
         checks = [check for mode_result in mode_results for check in mode_result.checks]
@@ -359,7 +359,7 @@ class _Run:
     def _judge_modes(self, outcome: str, reason: str) -> list[ModeResult]:
         """Each mode judged on its own rows: finished modes as COMPLETED whatever happened later, the mode the
         run stopped in with the run's outcome, the modes never started NOT RUN (their claims NOT MEASURED)."""
-        from rig.claims import RunFacts
+        from rig.claims.specs import RunFacts
 
         results = []
         stopped_in = None
@@ -414,7 +414,7 @@ def _not_measured_on_this_chip(checks: list[ClaimCheck], ctx: RunContext) -> lis
     with the reason, never a FAIL for a band the estimate was not there to see."""
     from dataclasses import replace
 
-    from rig.verdict import Verdict
+    from rig.claims.verdict import Verdict
 
     flicker = ctx.bench.flicker_unavailable
     out = []

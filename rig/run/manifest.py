@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rig import __version__
-from rig.records import RunManifest
+from rig.results.schema import RunManifest
 
 BUILD_COMMIT_FILE = Path(__file__).resolve().parents[1] / "_build_commit.txt"
 PACKAGES = ("adafruit-circuitpython-as7341", "gpiozero", "smbus2", "numpy", "scipy", "lgpio")

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from rig.claims import RunFacts, check_claims
+from rig.claims.specs import RunFacts, check_claims
+from rig.claims.verdict import ClaimCheck, Verdict
 from rig.errors import ConfigError
 from rig.profile import ModeProfile, WrapProfile
 from rig.sequence import Sequence
-from rig.verdict import ClaimCheck, Verdict
 
 if TYPE_CHECKING:
     from rig.run.context import RunContext
@@ -68,7 +68,7 @@ FOREIGN_LIGHT_FRACTION = 0.10  # a band the mode does not claim, above this shar
 
 def mode_light_notes(mode: ModeProfile, rows: list[dict[str, Any]], lit_seen: bool) -> list[str]:
     """What a mode's light says about the mode itself: it did not start, or it shows light it does not claim."""
-    from rig.records import number, truthy
+    from rig.results.schema import number, truthy
 
     lit_phases = [r for r in rows if truthy(r.get("wrap_on")) and r.get("phase_kind") == "measure"]
     if lit_phases and not lit_seen:
@@ -111,7 +111,7 @@ def judge_mode(mode: ModeProfile, rows: list[dict[str, Any]], facts: RunFacts, o
 def cool_down_between_modes(ctx: RunContext, sequence: Sequence, next_mode: ModeProfile) -> None:
     """Wrap off (light checked) if the sequence left it on, then a cool-down until the skin-side probe is back
     within ``between_modes_within_c`` of where this mode started, for ``between_modes_max_s`` at most."""
-    from rig.records import number
+    from rig.results.schema import number
     from rig.run.phases import verify_dark
     from rig.sequence import Phase
 

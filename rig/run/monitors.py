@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rig.records import number, truthy
+from rig.results.schema import number, truthy
 
 NO_LIGHT_AFTER_S = 30.0  # lit wrap expected this long after switch-on
 LIT_OVER_DARK = 10.0  # "lit" = Clear (basic counts) above 10x the dark baseline

@@ -122,8 +122,8 @@ def detect_pulsing(ctx: RunContext, phase: Phase, capture_s: float | None = None
     """In every sequence, right after switch-on: is the light pulsed, PWM-dimmed or rippled? The result goes to the
     run's facts (the pulse claims) and ``pulse.csv``; a pulsed light locks the integration to whole periods."""
     from rig.errors import SensorFault
-    from rig.results import write_csv_atomic
-    from rig.sample import broadband_basic
+    from rig.results.writer import write_csv_atomic
+    from rig.run.sample import broadband_basic
 
     bench = ctx.bench
     keep: list = []
@@ -288,8 +288,8 @@ class UniformityPhase(PhaseKind):
     kind, needs_wrap, colour = "uniformity", "on", "#fff59d"
 
     def run(self, ctx: RunContext, phase: Phase) -> None:
-        from rig.position_calibration import position_scales
-        from rig.uniformity import summarize_positions
+        from rig.calibration.positions import position_scales
+        from rig.claims.uniformity import summarize_positions
 
         bench = ctx.bench
         if not bench.positions:

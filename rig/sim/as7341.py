@@ -24,10 +24,10 @@ import adafruit_as7341
 import numpy as np
 
 from rig.chips.as7341 import CHANNELS, FIFO_ENTRIES, ID_VALUE, Bit, Reg
-from rig.responsivity import GAIN_RATIO_VS_64X, Responsivity, full_scale_counts, integration_time_ms
 from rig.sim.bus import SimI2CDevice
 from rig.sim.optics import LightSource, SpectralLine, weighted_between
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
+from rig.spectrum.responsivity import GAIN_RATIO_VS_64X, Responsivity, full_scale_counts, integration_time_ms
 
 # the chip's registers and bits, as declared once in rig.chips.as7341
 ENABLE, ATIME, ID, ASTATUS, CH0 = Reg.ENABLE, Reg.ATIME, Reg.ID, Reg.ASTATUS, Reg.CH0

@@ -113,16 +113,18 @@ def unit_from_spread(unit_id: str, seed: int = 0, spread: SensorSpread | None = 
     """The AS7343 part labelled ``unit_id`` in lot ``seed``, drawn with a simulated wrap's ``[sensor]`` spread.
 
     ``scale`` scales the chip's own spread (:attr:`CHIP.spread`); a key set away from its default replaces the
-    chip's value of the same meaning. ``out_of_band_rel`` has none here (the AS7343's out-of-band level is a
-    range around its table's floor): setting it is a ValueError, never silently ignored."""
+    chip's value of the same meaning; ``out_of_band_low`` / ``out_of_band_high`` set its leakage range (x its
+    table's floor). ``out_of_band_tilt`` has no meaning here: setting it is a ValueError, never silently ignored."""
     if spread is None:
         return draw_unit(unit_id, seed)
     default = SensorSpread()
-    if spread.out_of_band_rel != default.out_of_band_rel:
-        raise ValueError(f"[sensor] out_of_band_rel is an AS7341 setting; the AS7343's out-of-band level is drawn "
+    if spread.out_of_band_tilt != default.out_of_band_tilt:
+        raise ValueError("[sensor] out_of_band_tilt is an AS7341 setting; the AS7343's out-of-band level is drawn "
                          f"in {CHIP.spread.out_of_band_range} x its table's floor (leave the key out)")
     changed = {ours: getattr(spread, key) for key, ours in _SPREAD_KEYS.items()
                if getattr(spread, key) != getattr(default, key)}
+    if (spread.out_of_band_low, spread.out_of_band_high) != (default.out_of_band_low, default.out_of_band_high):
+        changed["out_of_band_range"] = (spread.out_of_band_low, spread.out_of_band_high)
     chip = dataclasses.replace(CHIP, spread=dataclasses.replace(CHIP.spread, **changed)) if changed else CHIP
     return draw_unit(unit_id, seed, spread.scale, chip)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from rig.config import ProbeConfig, ThermalConfig
-from rig.ntc import Thermistor, divider_node_v
+from rig.hardware.ntc import Thermistor, divider_node_v
 
 
 def true_part(probe: ProbeConfig) -> ProbeConfig:

@@ -7,7 +7,7 @@ promises on average; a real part differs. Each unit here is drawn, repeatably fr
                               + o_c * exp(t_c (lambda - 750 nm) / 200 nm) * O_c(lambda)]
 
 per channel c with peak wavelength lambda_c, I_c and O_c the typical curve's in-band and out-of-band parts
-(:func:`rig.responsivity.out_of_band_mask`): sensitivity ``g_c``, centre offset ``d_c``, width factor ``s_c``,
+(:func:`rig.spectrum.responsivity.out_of_band_mask`): sensitivity ``g_c``, centre offset ``d_c``, width factor ``s_c``,
 a linear skew ``k_c`` of the passband, and an out-of-band level ``o_c`` with a tilt ``t_c`` (so a part's
 leakage in red and in NIR light differ by more than one factor). Clear has no interference filter: no offset,
 width change or out-of-band part, only its sensitivity and a silicon tilt. Each gain ratio vs 64x is off by a
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rig.errors import ConfigError
-from rig.responsivity import CHANNELS, GAIN_CODES_X, Responsivity, out_of_band_mask
+from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X, Responsivity, out_of_band_mask
 
 
 @dataclass

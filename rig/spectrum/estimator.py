@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from rig.responsivity import Responsivity, gain_ratio, gain_ratio_u
 from rig.spectrum.grid_fit import Profile, Significance, interval, model_of, profiles, significance
 from rig.spectrum.model import (
     ABSENT_MW_CM2,
@@ -32,10 +31,11 @@ from rig.spectrum.model import (
     LineSpec,
 )
 from rig.spectrum.refine import refine
+from rig.spectrum.responsivity import Responsivity, gain_ratio, gain_ratio_u
 from rig.spectrum.shapes import Grid, Noise, channel_peaks, grids, line_shapes
 
 if TYPE_CHECKING:
-    from rig.line_plan import LinePlan
+    from rig.spectrum.line_plan import LinePlan
 
 BATCH_ROWS = 256  # readings fitted together (memory: a few MB per grid-stage array)
 SATURATION_COUNTS = 65535
@@ -52,7 +52,7 @@ def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibratio
     ``t_int_ms``: integration time (ms); ``saturated``: the sensor's saturation flag; ``full_scale``:
     digital full scale (counts), if given any channel at or above it counts as saturated. A saturated
     reading is refused: the result has only the flag ``saturated``. ``plan``: the lines the claims name
-    (:func:`rig.line_plan.plan_lines`); without one the calibration's lines (red + NIR) are fitted.
+    (:func:`rig.spectrum.line_plan.plan_lines`); without one the calibration's lines (red + NIR) are fitted.
     """
     raw = np.asarray(counts, dtype=float)
     if raw.shape != (len(CHANNELS),):

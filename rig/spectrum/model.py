@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from rig.responsivity import CHANNELS, Responsivity
+from rig.spectrum.responsivity import CHANNELS, Responsivity
 
 K = 2.0  # coverage factor of every stated uncertainty
 READ_NOISE_COUNTS = 1.0
@@ -63,10 +63,11 @@ class ModelUncertainty:
     Defaults (uncalibrated, a part anywhere in the production spread): sensitivity 10 % (the datasheet gives
     no limit; the typical curves miss the datasheet's own typical counts by about +/-10 %), filter centre
     3 nm (datasheet +/-10 nm as a 4-sigma production limit, plus the typical curves' own shape uncertainty),
-    out-of-band response ``oob_rel`` 90 % of the table's out-of-band part (:func:`rig.responsivity.out_of_band`:
-    a part's leakage lies anywhere in 0.1x-3x the templates', the RMS distance of that range from 1x is 0.8).
+    out-of-band response ``oob_rel`` 90 % of the table's out-of-band part
+    (:func:`~rig.spectrum.responsivity.out_of_band`: a part's leakage lies anywhere in 0.1x-3x the templates',
+    the RMS distance of that range from 1x is 0.8).
     ``oob``: the same as a share of the channel's peak, per unit of light, for callers that do not split the
-    table into its parts (:mod:`rig.line_plan`).
+    table into its parts (:mod:`rig.spectrum.line_plan`).
     """
 
     rel: tuple[float, ...] = (0.10,) * 10

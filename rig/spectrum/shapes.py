@@ -10,8 +10,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from rig.responsivity import Responsivity, out_of_band
 from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, TILT_ORIGIN_NM, LineSpec, ModelUncertainty
+from rig.spectrum.responsivity import Responsivity, out_of_band
 
 FWHM_PER_SIGMA = 2.3548200450309493
 WINDOW_SIGMA = 7.0  # a line's Gaussian is cut at +/- this many sigma

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rig.records import truthy
-from rig.responsivity import CHANNELS, Responsivity, full_scale_counts
+from rig.results.schema import truthy
 from rig.spectrum.estimator import estimate_many
 from rig.spectrum.model import Calibration
+from rig.spectrum.responsivity import CHANNELS, Responsivity, full_scale_counts
 
 if TYPE_CHECKING:
-    from rig.line_plan import LinePlan
+    from rig.spectrum.line_plan import LinePlan
 
 PARALLEL_MIN_ROWS = 4000  # distinct readings below which a process pool costs more than it saves
 CHUNK_ROWS = 1000  # distinct readings per job (and per progress report)

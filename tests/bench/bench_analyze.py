@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from bench_spectrum_accuracy import Jig
 
-from rig.responsivity import CHANNELS
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
+from rig.spectrum.responsivity import CHANNELS
 
 ROWS = 20_000
 T = 0.05

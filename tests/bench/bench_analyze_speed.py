@@ -19,9 +19,9 @@ import time
 import numpy as np
 from bench_spectrum_accuracy import DARK, Jig, T
 
-from rig.responsivity import CHANNELS, Responsivity
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum import Calibration, analyze_counts, estimate, estimate_many
+from rig.spectrum.responsivity import CHANNELS, Responsivity
 
 
 def rows_of(readings) -> list[dict]:

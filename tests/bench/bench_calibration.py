@@ -6,8 +6,8 @@ The simulated attenuator truly passes 1.3 % while the bench config says 1 %; one
 
 import numpy as np
 
-from rig.calibration_file import CalibrationFile
-from rig.calibration_fit import Reading, fit_scale, measure_nominal
+from rig.calibration.file import CalibrationFile
+from rig.calibration.fit import Reading, fit_scale, measure_nominal
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.hardware.spectral import SpectralSensor
@@ -68,9 +68,9 @@ def test_calibration_files_across_the_production_spread(tmp_path):
 
     from test_calibration_files import apply, content, low_leak, read, steps_for
 
-    from rig.calibration_file import load_calibration, save_calibration
-    from rig.calibration_jobs import calibration_target
-    from rig.calibration_verify import verify
+    from rig.calibration.file import load_calibration, save_calibration
+    from rig.calibration.jobs import calibration_target
+    from rig.calibration.verify import verify
     from rig.errors import RigError
     from rig.sim.sensor_unit import SensorUnit
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from rig.compare import check_mixing, compare_table
 from rig.config import load_bench_config
-from rig.derive import make_deriver
-from rig.load import load_runs
 from rig.profile import Claims, ModeProfile, WrapProfile
-from rig.report import build_report
+from rig.reporting.compare import check_mixing, compare_table
+from rig.reporting.report import build_report
+from rig.results.load import load_runs
 from rig.run import run_sequence
 from rig.sequence import Phase, Sequence
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.spectrum.derive import make_deriver
 
 RUNS = 1000
 
@@ -63,7 +63,7 @@ def test_compare_1000_runs_against_a_bare_pandas_read(tmp_path):
     assert rig_s / bare_s <= 2.0
     from rich.console import Console
 
-    from rig.compare_command import run_compare
+    from rig.reporting.compare_command import run_compare
 
     for by in (None, "unit"):
         start = time.perf_counter()

@@ -1,7 +1,7 @@
 """Fault table: every injected fault, every interruption from outside, several seeds, through the real CLI."""
 
-from rig.faultsuite import FAULTS, run_fault
-from rig.interruptions import BESIDE, INTERRUPTIONS, run_beside, run_interrupted
+from support.faultsuite import FAULTS, run_fault
+from support.interruptions import BESIDE, INTERRUPTIONS, run_beside, run_interrupted
 
 SEEDS = (0, 1, 2)
 HEADER = (f"{'fault':<44} {'runs':>4} {'switch left on':>14} {'wrap lit at end':>15} {'rows lost':>9} "
@@ -61,7 +61,7 @@ def test_interruption_table(tmp_path):
 def test_signal_storm_table(tmp_path):
     """2-5 stop signals at seeded random moments, to the pid or the process group, per command (child
     processes): the pin's own log must end off, a run's record must match it and give the exit code."""
-    from rig.signal_storms import COMMANDS, run_storm, storm
+    from support.signal_storms import COMMANDS, run_storm, storm
 
     per_command = 24
     print(f"\n{'signal storms':<18} {'storms':>6} {'hit':>4} {'to group':>8} {'pin left on':>11} "

@@ -28,13 +28,13 @@ import time
 import numpy as np
 from bench_spectrum_accuracy import DARK, Jig, T, calibrate
 
-from rig.claims import RunFacts, check_claims
-from rig.line_plan import ClaimedLine, plan_lines
+from rig.claims.specs import RunFacts, check_claims
+from rig.claims.verdict import Verdict
 from rig.profile import Claims, LineClaim
-from rig.responsivity import Responsivity
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum import Calibration, estimate
-from rig.verdict import Verdict
+from rig.spectrum.line_plan import ClaimedLine, plan_lines
+from rig.spectrum.responsivity import Responsivity
 
 QUICK = bool(os.environ.get("RIG_BENCH_QUICK"))
 COMBOS = ((630.0, 660.0), (660.0, 850.0), (630.0, 660.0, 850.0), (660.0, 730.0), (810.0, 850.0, 940.0))

@@ -4,7 +4,7 @@ import time
 from importlib.resources import files
 
 from rig.config import load_bench_config
-from rig.sample import take_sample
+from rig.run.sample import take_sample
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import load_wrap_spec
 

@@ -40,19 +40,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.calibration_file import spectral_calibration
-from rig.calibration_fit import Reading, fit_scale, measure_nominal
+from rig.calibration.file import spectral_calibration
+from rig.calibration.fit import Reading, fit_scale, measure_nominal
+from rig.calibration.spectral import ReferenceReading, fit_spectral
+from rig.claims.dose import dose_j_cm2
 from rig.clock import SimClock
 from rig.config import SpectralConfig
-from rig.dose import dose_j_cm2
 from rig.hardware.spectral import SpectralSensor
-from rig.responsivity import Responsivity
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
-from rig.spectral_calibration import ReferenceReading, fit_spectral
 from rig.spectrum import Calibration, Estimate, estimate, estimate_many
+from rig.spectrum.responsivity import Responsivity
 
 T = 0.05
 DARK = (1.5,) * 10

@@ -21,12 +21,12 @@ import os
 import numpy as np
 from bench_spectrum_accuracy import Jig, calibrate
 
-from rig.claims import RunFacts, check_claims
-from rig.derive import make_deriver
+from rig.claims.specs import RunFacts, check_claims
+from rig.claims.verdict import Verdict
 from rig.profile import Claims
-from rig.responsivity import CHANNELS
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
-from rig.verdict import Verdict
+from rig.spectrum.derive import make_deriver
+from rig.spectrum.responsivity import CHANNELS
 
 QUICK = bool(os.environ.get("RIG_BENCH_QUICK"))
 UNITS, SEEDS = (6, 3) if not QUICK else (3, 1)

@@ -1,0 +1,248 @@
+"""The work behind ``rig calibrate``: which file to write, reading reference CSVs, fitting and storing.
+
+:mod:`rig.calibration.fit` holds the fits (numpy); :mod:`rig.calibration.file` reads and
+writes calibration files; this module strings them together for each kind of
+calibration, with every input checked first (clear error, nothing written).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rig.calibration.file import CalibrationFile, load_calibration, new_id, now_iso, save_calibration
+from rig.calibration.fit import Reading, fit_thermistor, mean_dark, take_readings
+from rig.calibration.refit import (
+    Refit,
+    irradiance_records,
+    keep_legacy_points,
+    refit_all,
+    set_transmission,
+    spectral_records,
+)
+from rig.errors import RigError
+from rig.results.schema import truthy
+from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def calibration_target(out: str | None, sensor_id: str, jig: str, transmission: float
+                       ) -> tuple[Path, CalibrationFile, list[str]]:
+    """The calibration file to create or add to (``out``), loaded (and checked: a stored value out of range is
+    refused, naming it) if it exists, with a new id and date; and warnings about it (dates in the future)."""
+    path = Path(out) if out else Path("calibration") / f"{sensor_id}-{_stamp()}.toml"
+    calibration = load_calibration(path) if path.exists() else CalibrationFile(
+        sensor_id=sensor_id, jig=jig, transmission=transmission)
+    warnings = calibration.date_warnings() if path.exists() else []
+    calibration.id = new_id(calibration.sensor_id)
+    calibration.created = now_iso()
+    return path, calibration, warnings
+
+
+def calibrate_dark(bench, calibration: CalibrationFile, count: int) -> tuple[list[float], Refit]:
+    """Dark counts per channel, wrap off (auto-range must be off in the bench config); every stored reading
+    refitted with them."""
+    bench.switch.off()
+    dark = mean_dark(take_readings(bench, count))
+    reading = bench.read_spectrum()
+    return dark, set_dark(calibration, dark, reading.gain_x, reading.t_int_ms)
+
+
+def set_dark(calibration: CalibrationFile, dark: list[float], gain_x: float, t_int_ms: float) -> Refit:
+    """Store dark counts (at these settings) and refit every stored reading with them."""
+    calibration.dark_counts = [round(d, 3) for d in dark]
+    calibration.dark_gain_x, calibration.dark_t_int_ms = float(gain_x), round(float(t_int_ms), 3)
+    calibration.dark_created = now_iso()
+    return refit_all(calibration)
+
+
+def _finite(text: str, path: Path, line: int, column: str, positive: bool = False) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise RigError(f"{path}: line {line}, column '{column}': expected a number (got {text!r})") from None
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise RigError(f"{path}: line {line}, column '{column}': expected a finite number"
+                       f"{' > 0' if positive else ''} (got {text!r})")
+    return value
+
+
+def _csv_rows(path: Path) -> tuple[Path, list[dict[str, str]]]:
+    """A user-named CSV file's rows as dicts (a regular file only: no FIFO or device); errors name the file."""
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "CSV file")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return path, list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
+
+
+def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None
+                          ) -> tuple[list[Reading], list[tuple[float, float]]]:
+    """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults)."""
+    path, rows = _csv_rows(path)
+    if not rows:
+        raise RigError(f"{path}: no readings (expected a header and at least one row)")
+    needed = [*CHANNELS, "gain_x", "t_int_ms"]
+    missing = [c for c in needed if c not in rows[0]]
+    if missing:
+        raise RigError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(needed)}")
+    readings, references = [], []
+    for line, row in enumerate(rows, start=2):
+        counts = tuple(_finite(row[c], path, line, c) for c in CHANNELS)
+        gain_x = _finite(row["gain_x"], path, line, "gain_x")
+        if gain_x not in GAIN_CODES_X:
+            raise RigError(f"{path}: line {line}, column 'gain_x': expected one of {GAIN_CODES_X} (got {gain_x:g})")
+        t_int_ms = _finite(row["t_int_ms"], path, line, "t_int_ms", positive=True)
+        readings.append(Reading(counts, gain_x, t_int_ms, truthy(row.get("saturated"))))
+        mw = row.get("reference_mw_cm2") or default_mw_cm2
+        nm = row.get("reference_nm") or default_nm
+        if mw is None or nm is None:
+            raise RigError(f"{path}: line {line}: no reference irradiance/wavelength (columns reference_mw_cm2, "
+                           "reference_nm, or --reference-mw-cm2 / --reference-nm)")
+        references.append((_finite(str(mw), path, line, "reference_mw_cm2", positive=True),
+                           _finite(str(nm), path, line, "reference_nm", positive=True)))
+    return readings, references
+
+
+def add_irradiance_points(calibration: CalibrationFile, readings: list[Reading],
+                          references: list[tuple[float, float]], transmission: float,
+                          reference_u_pct: float) -> Refit:
+    """Store the raw readings (with their references and the meter's u) and refit everything."""
+    set_transmission(calibration, transmission)
+    keep_legacy_points(calibration)
+    calibration.irradiance_readings += irradiance_records(readings, references, reference_u_pct / 100.0)
+    return refit_all(calibration)
+
+
+def add_spectral_references(calibration: CalibrationFile, new: list, transmission: float) -> Refit:
+    """Store the raw reference readings (:class:`rig.calibration.spectral.ReferenceReading`) and refit
+    everything (the spectral fit, then the irradiance scale through it)."""
+    set_transmission(calibration, transmission)
+    calibration.spectral_readings += spectral_records(new)
+    return refit_all(calibration)
+
+
+def live_readings(bench, count: int, switch_on: bool, settle_s: float) -> list[Reading]:
+    """``count`` readings of the reference source on the jig (powered through the wrap switch if asked, under
+    the run's guards: interlock while on, light checked after switch-off)."""
+    from rig.run.guard import with_wrap_on
+
+    def read(guard) -> list[Reading]:
+        if switch_on:
+            guard.sleep(settle_s)
+        readings = []
+        for _ in range(count):
+            reading = bench.read_spectrum()
+            guard.note_reading(reading)
+            readings.append(Reading(tuple(reading.counts), reading.gain_x, reading.t_int_ms, reading.saturated))
+        return readings
+
+    return with_wrap_on(bench, read, switch_on=switch_on)
+
+
+def as_spectral_references(readings: list[Reading], peak_nm: float, fwhm_nm: float | None, u_nm: float,
+                           mw_cm2: float | None) -> list:
+    """Readings of a source of known peak, as spectral-calibration references."""
+    from rig.calibration.spectral import ReferenceReading
+
+    return [ReferenceReading(r.counts, r.gain_x, r.t_int_ms, peak_nm, fwhm_nm, u_nm, mw_cm2, r.saturated)
+            for r in readings]
+
+
+def save(calibration: CalibrationFile, path: Path) -> Path:
+    try:
+        return save_calibration(calibration, path)
+    except OSError as error:
+        raise RigError(f"cannot write the calibration file {path}: {error.strerror or error}") from error
+
+
+# --- thermistors ----------------------------------------------------------------------------------------------------
+def thermistor_points(point_texts: list[str], points_csv: str | None, probe: str) -> list[tuple[float, float]]:
+    """(reference C, resistance ohm) pairs from ``--point C:OHM`` texts and a CSV; each checked, and together
+    they must be an NTC's (resistance falling as temperature rises: the point that breaks it is named)."""
+    points, labels = [], []
+    for text in point_texts:
+        try:
+            temp, ohm = (float(part) for part in text.split(":"))
+        except ValueError:
+            raise RigError(f"--point {text!r}: expected REFERENCE_C:RESISTANCE_OHM, e.g. 0.0:32650") from None
+        points.append(_checked_point(temp, ohm, f"--point {text!r}"))
+        labels.append(f"--point {text!r}")
+    if points_csv:
+        path, rows = _csv_rows(Path(points_csv))
+        if not rows:
+            raise RigError(f"{path}: no points; expected a header reference_c, resistance_ohm [, probe] and a row "
+                           "per point")
+        for column in ("reference_c", "resistance_ohm"):
+            if column not in rows[0]:
+                raise RigError(f"{path}: missing column '{column}'; expected reference_c, resistance_ohm [, probe]")
+        for line, row in enumerate(rows, start=2):
+            if row.get("probe") not in (None, "", probe):
+                continue
+            temp = _finite(row["reference_c"], path, line, "reference_c")
+            ohm = _finite(row["resistance_ohm"], path, line, "resistance_ohm", positive=True)
+            points.append(_checked_point(temp, ohm, f"{path}: line {line}"))
+            labels.append(f"{path}: line {line}")
+    _check_ntc_points(points, labels)
+    return points
+
+
+def _check_ntc_points(points: list[tuple[float, float]], labels: list[str]) -> None:
+    from rig.calibration.thermistor_file import falling_problem
+
+    temps = [t for t, _ in points]
+    for i, t in enumerate(temps):
+        if temps.index(t) != i:
+            raise RigError(f"{labels[i]}: the same reference temperature as {labels[temps.index(t)]}: each point needs "
+                           "its own temperature")
+    bad = falling_problem(temps, [r for _, r in points])
+    if bad is not None:
+        colder = max((i for i in range(len(points)) if temps[i] < temps[bad]), key=lambda i: temps[i])
+        raise RigError(f"{labels[bad]}: {points[bad][1]:g} ohm at {temps[bad]:g} C is not below {points[colder][1]:g} "
+                       f"ohm at {temps[colder]:g} C ({labels[colder]}): an NTC's resistance falls as temperature "
+                       "rises (points swapped, or the wrong probe?); nothing written")
+
+
+def _checked_point(temp_c: float, ohm: float, where: str) -> tuple[float, float]:
+    if not (math.isfinite(temp_c) and -60.0 <= temp_c <= 200.0):
+        raise RigError(f"{where}: reference temperature must be a finite number in -60..200 C (got {temp_c})")
+    if not (math.isfinite(ohm) and 0 < ohm <= 1e8):
+        raise RigError(f"{where}: resistance must be a finite number in (0, 1e8] ohm (got {ohm})")
+    return temp_c, ohm
+
+
+@dataclass(frozen=True)
+class ThermistorResult:
+    path: Path
+    model: str
+    coefficients: dict[str, float]
+    residuals_c: list[float]
+
+
+def calibrate_thermistor(probe: str, points: list[tuple[float, float]], model: str, out: str | None
+                         ) -> ThermistorResult:
+    """Fit and write ``calibration/thermistor-<probe>-<date>.toml`` (or ``out``); a fit that is not an NTC curve
+    over -20..120 C is refused (nothing written)."""
+    from rig.calibration.thermistor_file import ThermistorFile, save_thermistor_file
+    from rig.hardware.ntc import curve_problem
+
+    fit = fit_thermistor([p[0] for p in points], [p[1] for p in points], model)
+    problem = curve_problem(fit.model, fit.coefficients)
+    if problem is not None:
+        raise RigError(f"thermistor calibration: the {fit.model} fit of these points is not an NTC curve over "
+                       f"-20..120 C ({problem}); check the points; nothing written")
+    path = Path(out) if out else Path("calibration") / f"thermistor-{probe}-{_stamp()}.toml"
+    record = ThermistorFile(probe=probe, created=now_iso(), model=fit.model, **fit.coefficients,
+                            reference_c=[p[0] for p in points], resistance_ohm=[p[1] for p in points],
+                            residuals_c=[round(r, 4) for r in fit.residuals_c])
+    save_thermistor_file(record, path)
+    return ThermistorResult(path, fit.model, fit.coefficients, fit.residuals_c)

@@ -1,0 +1,161 @@
+"""Every ``rig calibrate`` step refits ALL stored raw readings under the current model (order-independent).
+
+The file keeps each reference's raw readings (:class:`~rig.calibration.file.IrradianceReading`,
+:class:`~rig.calibration.file.SpectralReadingRecord`); a step adds its readings (or the dark counts) and
+calls :func:`refit_all`, which, in this order:
+
+1. puts the stored readings in a canonical order (so any order of steps gives the same fit inputs);
+2. refits the spectral calibration from all spectral readings (with the current dark counts);
+3. re-measures every irradiance reading through the current table (spectral, dark) at scale 1 and refits
+   the scale to all of them (plus ``legacy_points``: points an older rig stored without raw readings,
+   kept as they were and said so).
+
+Nothing here writes: the caller saves, and the writer refuses values outside their ranges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rig.calibration.file import CalibrationFile, IrradianceReading, ReferencePoint, SpectralReadingRecord
+from rig.calibration.fit import Reading, ScaleFit, fit_scale, measure_nominal
+from rig.calibration.rules import check
+from rig.errors import RigError
+
+LEGACY_U_REL = 0.03  # a legacy point's reference u (not stored by the older rig: the README's default meter)
+
+
+@dataclass(frozen=True)
+class Refit:
+    """What :func:`refit_all` made: the spectral fit and the scale fit (None when there was nothing to fit)."""
+
+    spectral: object | None  # rig.calibration.spectral.SpectralFit
+    scale: ScaleFit | None
+    notes: list[str]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def irradiance_records(readings: Sequence[Reading], references: Sequence[tuple[float, float]],
+                       reference_u_rel: float) -> list[IrradianceReading]:
+    """Raw irradiance readings as stored: (reference mW/cm2, reference nm) per reading, the meter's u."""
+    taken = _now()
+    out = []
+    for reading, (mw, nm) in zip(readings, references, strict=True):
+        if reading.saturated:
+            raise RigError("calibration: a saturated reading cannot be used (lower the gain or add attenuation)")
+        out.append(IrradianceReading([float(c) for c in reading.counts], float(reading.gain_x),
+                                     round(float(reading.t_int_ms), 4), float(mw), float(nm),
+                                     round(float(reference_u_rel), 6), taken))
+    return _checked(out, "irradiance reference readings")
+
+
+def spectral_records(new: Sequence) -> list[SpectralReadingRecord]:
+    """Reference readings (:class:`rig.calibration.spectral.ReferenceReading`) as stored."""
+    taken = _now()
+    out = []
+    for r in new:
+        if r.saturated:
+            raise RigError(f"spectral calibration: the {r.peak_nm:g} nm reference reading is saturated "
+                           "(lower the gain or add attenuation)")
+        out.append(SpectralReadingRecord([float(c) for c in r.counts], float(r.gain_x), round(float(r.t_int_ms), 4),
+                                         float(r.peak_nm), float(r.peak_u_nm), float(r.fwhm_nm or 0.0),
+                                         float(r.irradiance_mw_cm2 or 0.0), taken))
+    return _checked(out, "spectral reference readings")
+
+
+def _checked(records: list, what: str) -> list:
+    """New readings within the ranges the file keeps them in (before any fit: the error names the reading)."""
+    for index, record in enumerate(records):
+        check(record, f"{what} (not stored)", f"reading {index + 1}: ")
+    return records
+
+
+def set_transmission(calibration: CalibrationFile, transmission: float) -> None:
+    """One attenuator per file: a step may set it while no reference reading is stored, never change it after."""
+    stored = calibration.irradiance_readings or calibration.spectral_readings or calibration.legacy_points \
+        or calibration.points
+    if stored and not math.isclose(transmission, calibration.transmission, rel_tol=1e-9):
+        raise RigError(f"--transmission {transmission:g}: this file's reference readings were taken through an "
+                       f"attenuator of transmission {calibration.transmission:g}; use that value (or another --out "
+                       "file for another jig)")
+    calibration.transmission = transmission
+
+
+def _irradiance_key(r: IrradianceReading) -> tuple:
+    return (r.reference_nm, r.reference_mw_cm2, r.reference_u_rel, r.gain_x, r.t_int_ms, tuple(r.counts))
+
+
+def _spectral_key(r: SpectralReadingRecord) -> tuple:
+    return (r.reference_peak_nm, r.reference_fwhm_nm, r.reference_mw_cm2, r.reference_u_nm, r.gain_x, r.t_int_ms,
+            tuple(r.counts))
+
+
+def keep_legacy_points(calibration: CalibrationFile) -> None:
+    """A file from an older rig has derived points and no raw readings: keep them as ``legacy_points`` (before a
+    step adds raw readings)."""
+    if calibration.points and not calibration.irradiance_readings and not calibration.legacy_points:
+        calibration.legacy_points = calibration.points
+
+
+def refit_all(calibration: CalibrationFile) -> Refit:
+    """Refit the spectral calibration and the irradiance scale from every stored reading (see the module)."""
+    notes = []
+    keep_legacy_points(calibration)
+    if calibration.legacy_points:
+        notes.append(f"{len(calibration.legacy_points)} irradiance point(s) were stored by an older rig without "
+                     "their raw readings: kept as measured then, not refitted; for an order-independent file "
+                     "calibrate irradiance again into a new --out file")
+    calibration.irradiance_readings = sorted(calibration.irradiance_readings, key=_irradiance_key)
+    calibration.spectral_readings = sorted(calibration.spectral_readings, key=_spectral_key)
+    spectral = _refit_spectral(calibration) if calibration.spectral_readings else None
+    scale = _refit_scale(calibration) if calibration.irradiance_readings or calibration.legacy_points else None
+    return Refit(spectral, scale, notes)
+
+
+def _refit_spectral(calibration: CalibrationFile):
+    """The spectral fit of all stored readings (rig.calibration.spectral.add_references stores its results)."""
+    from rig.calibration.spectral import ReferenceReading, add_references
+
+    records = calibration.spectral_readings
+    readings = [ReferenceReading(tuple(r.counts), r.gain_x, r.t_int_ms, r.reference_peak_nm,
+                                 r.reference_fwhm_nm or None, r.reference_u_nm, r.reference_mw_cm2 or None)
+                for r in records]
+    calibration.spectral_readings = []  # all readings are given as new: the records (with dates) are put back
+    try:
+        return add_references(calibration, readings, calibration.transmission)
+    finally:
+        calibration.spectral_readings = records
+
+
+def _refit_scale(calibration: CalibrationFile) -> ScaleFit:
+    """Every irradiance reading measured through the current table at scale 1; the scale fitted to all."""
+    records = calibration.irradiance_readings
+    base = calibration.calibration() if calibration.has_spectral else None  # the sensor's own table, if fitted
+    readings = [Reading(tuple(r.counts), r.gain_x, r.t_int_ms) for r in records]
+    measured = measure_nominal(readings, [r.reference_nm for r in records], calibration.transmission,
+                               calibration.dark_counts or None, base=base) if records else []
+    legacy = calibration.legacy_points
+    references = [r.reference_mw_cm2 for r in records] + [p.reference_mw_cm2 for p in legacy]
+    u_rel = [r.reference_u_rel for r in records] + [LEGACY_U_REL] * len(legacy)
+    fit = fit_scale(references, measured + [p.measured_mw_cm2 for p in legacy],
+                    math.sqrt(sum(u * u for u in u_rel) / len(u_rel)))  # one meter: its u does not average out
+    residuals = [round(r, 5) for r in fit.residuals_rel]
+    calibration.points = [ReferencePoint(r.reference_mw_cm2, r.reference_nm, round(m, 6), res)
+                          for r, m, res in zip(records, measured, residuals, strict=False)]
+    for point, residual in zip(legacy, residuals[len(records):], strict=True):
+        point.residual_rel = residual
+    calibration.scale, calibration.scale_u_rel = round(fit.scale, 6), round(fit.scale_u_rel, 6)
+    calibration.residuals_rel = residuals
+    wavelengths = sorted({round(nm) for nm in [r.reference_nm for r in records] + [p.reference_nm for p in legacy]})
+    meters = sorted({round(100 * u, 3) for u in u_rel})
+    calibration.method = (f"reference meter, {len(references)} readings at {', '.join(map(str, wavelengths))} nm"
+                          f"{f' ({len(legacy)} legacy points)' if legacy else ''}; scale fitted by least squares "
+                          f"on relative error{' through the spectral calibration' if base else ''}; reference u "
+                          f"{', '.join(f'{m:g}' for m in meters)} %")
+    return fit

@@ -1,0 +1,367 @@
+"""Spectral calibration per sensor: per-channel corrections fitted to readings of sources of known peak.
+
+Model. The sensor's channel c responds like the typical table shifted and scaled,
+
+    R_c(lambda) = g_c x R_typical,c(lambda - d_c),
+
+so a reference line r (peak p_r, FWHM f_r, irradiance A_r at the sensor) gives basic counts
+``A_r x g_c x line_response_c(p_r - d_c, f_r)``. Unknowns: ``log g_c`` per channel, ``d_c`` for the
+channels whose passband the red/NIR references reach (F6, F7, F8, NIR; F1-F5 see red and NIR light only out
+of band, so their gain is that level; Clear has no filter), and per reference its amplitude, peak, width.
+
+Regularisation (a maximum a-posteriori fit, ``scipy.optimize.least_squares`` with prior residuals): the
+production spread is the prior, ``log g_c ~ N(0, model_u.rel_c)`` (F1-F5, out of band: ``N(0, 0.5)``) and
+``d_c ~ N(0, model_u.shift_nm_c)``,
+so three references cannot overfit 19 corrections: a channel the references do not constrain stays at the
+typical curve with its uncalibrated uncertainty. Each reference's peak has the prior
+``N(reference_peak_nm, reference_u_nm)`` (default u 1 nm), its width ``N(reference_fwhm_nm, 2 nm)`` or, when
+unknown, ``N(20 nm, 8 nm)``; its amplitude is free unless ``reference_mw_cm2`` is given (then
+``N(reference x transmission, 3 %)``). Residuals are weighted by counting noise plus what the model cannot
+absorb (3 % per channel, 0.5 % of the channel's peak out of band).
+
+The posterior covariance (from the Jacobian of data and prior residuals) becomes the calibrated model
+uncertainty: ``rel_c = sqrt(var(log g_c) + 0.03^2)``, ``shift_nm_c = sqrt(var(d_c) + 1 nm^2)``, out-of-band
+halved; and the references' peak uncertainty flows into the k=2 peak floor (the posterior standard
+deviation of the F7/F8 mean shift for red, of the NIR shift for NIR, with 1 nm / 5 nm minimums).
+The corrections hold for red and NIR light (590-1000 nm, where the references are), not for blue light.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from rig.errors import RigError
+from rig.spectrum import ModelUncertainty
+from rig.spectrum.responsivity import CHANNELS, Responsivity, gain_ratio, out_of_band, out_of_band_mask
+
+REFERENCE_U_NM = 1.0  # default standard uncertainty of a reference's peak (a spectrometer-measured LED)
+FWHM_PRIOR_NM = (20.0, 8.0)  # a reference LED of unknown width
+FWHM_KNOWN_U_NM = 2.0
+AMPLITUDE_U_REL = 0.03
+UNMODELLED_FLOOR = (0.01, 0.05)  # least unmodelled error: relative in band, relative out of band (of that part)
+UNMODELLED_START = (0.03, 0.3)  # the first fit's weights
+SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not known better than this
+# the production spread's tilt of a response (per 100 nm) where no reference pins it: Clear's between the irradiance
+# reference and NIR light (the references' amplitudes are free), the NIR channel's passband shape
+CALIBRATED_TILT = {"Clear": 0.04, "NIR": 0.08}
+SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a calibration (the references' u)
+OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
+PEAK_FLOOR_MIN_NM = {"red": 1.0, "nir": 5.0}
+SHIFTED = ("F6", "F7", "F8", "NIR")  # filters whose passband the red/NIR references reach: their centre is fitted
+
+
+@dataclass(frozen=True)
+class ReferenceReading:
+    """One reading of a reference source and what is known of the source."""
+
+    counts: tuple[float, ...]
+    gain_x: float
+    t_int_ms: float
+    peak_nm: float
+    fwhm_nm: float | None = None
+    peak_u_nm: float = REFERENCE_U_NM
+    irradiance_mw_cm2: float | None = None  # at the wrap surface (jig), from a reference meter
+    saturated: bool = False
+
+
+@dataclass(frozen=True)
+class SpectralFit:
+    """Per-channel corrections, their calibrated model uncertainty and the references' fitted values."""
+
+    gains: tuple[float, ...]
+    shifts_nm: tuple[float, ...]
+    model_u: ModelUncertainty
+    peak_floor_nm: dict[str, float]
+    fitted_peaks_nm: list[float]
+    residuals_rel: list[float]  # RMS relative residual per reference
+    sources: list[tuple] = field(default_factory=list)  # (peak, fwhm, mw, u) per reference source, fit order
+    oob_factors: tuple[float, ...] = (1.0,) * 10  # out-of-band level per channel, x the table's
+    unmodelled: tuple[float, float] = (0.0, 0.0)  # (in band, out of band) relative, from the residuals
+
+
+def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
+                       peak_default: float | None = None) -> list[ReferenceReading]:
+    """Read a REF_CSV: a counts table (as ``rig analyze`` reads) plus reference_peak_nm and optional
+    reference_fwhm_nm, reference_u_nm, reference_mw_cm2. Mistakes raise RigError naming file, row and column.
+    (``peak_column``/``peak_default``: the irradiance calibration's ``reference_nm``, or a default for it.)"""
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "CSV file")
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError:
+        raise RigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RigError(f"{path}: cannot read as CSV ({error})") from None
+    if not rows:
+        raise RigError(f"{path}: no readings (expected a header and one row per reading)")
+    header = rows[0].keys()
+    required = (*CHANNELS, "gain_x", "t_int_ms") + ((peak_column,) if peak_default is None else ())
+    for column in required:
+        if column not in header:
+            raise RigError(f"{path}: column {column!r} is missing (expected F1..F8, Clear, NIR, gain_x, t_int_ms, "
+                           f"{peak_column}; optional reference_fwhm_nm, reference_u_nm, reference_mw_cm2)")
+
+    def number(row: dict, n: int, column: str, low: float, high: float, optional: bool = False) -> float | None:
+        text = (row.get(column) or "").strip()
+        if not text and (optional or (column == peak_column and peak_default is not None)):
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise RigError(f"{path}: row {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
+                           f"got {text!r}") from None
+        if not (low <= value <= high and math.isfinite(value)):
+            raise RigError(f"{path}: row {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
+                           f"got {value:g}")
+        return value
+
+    out = []
+    for n, row in enumerate(rows, start=2):  # row 1 is the header
+        counts = tuple(number(row, n, c, 0, 65535) for c in CHANNELS)
+        gain = number(row, n, "gain_x", 0.5, 512)
+        try:
+            gain_ratio(gain)
+        except ValueError:
+            raise RigError(f"{path}: row {n}, column 'gain_x': expected one of 0.5, 1, 2 ... 512, got {gain:g}") \
+                from None
+        out.append(ReferenceReading(
+            counts, gain, number(row, n, "t_int_ms", 0.001, 200000),
+            number(row, n, peak_column, 380, 1050, optional=peak_default is not None) or peak_default or 0.0,
+            number(row, n, "reference_fwhm_nm", 1, 150, optional=True),
+            number(row, n, "reference_u_nm", 0.01, 20, optional=True) or REFERENCE_U_NM,
+            number(row, n, "reference_mw_cm2", 1e-6, 1e5, optional=True),
+            str(row.get("saturated", "")).strip().lower() in ("1", "true", "yes", "y")))
+    return out
+
+
+def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, transmission: float,
+                 dark_counts: Sequence[float] | None = None, prior: ModelUncertainty | None = None) -> SpectralFit:
+    """Fit per-channel gains, shifts and out-of-band levels to reference readings (see the module docstring)."""
+    if not readings:
+        raise RigError("spectral calibration: no reference readings")
+    prior = prior or ModelUncertainty()
+    dark = np.asarray(dark_counts if dark_counts is not None else (0.0,) * 10, float)
+    # one source per distinct (peak, width, irradiance): its readings share amplitude, peak and width
+    keys = sorted({_key(r) for r in readings}, key=lambda k: (k[0], k[1] or 0, k[2] or 0))
+    sums: list[list] = [[np.zeros(len(CHANNELS)), np.zeros(len(CHANNELS)), 0] for _ in keys]
+    for r in readings:
+        if r.saturated or max(r.counts) >= 65535:
+            raise RigError(f"spectral calibration: the {r.peak_nm:g} nm reference reading is saturated "
+                           "(lower the gain or add attenuation)")
+        per_basic = gain_ratio(r.gain_x) * r.t_int_ms
+        entry = sums[keys.index(_key(r))]
+        entry[0] += (np.asarray(r.counts, float) - dark) / per_basic
+        entry[1] += (np.maximum(np.asarray(r.counts, float), 0.0) + 2.0 + 1 / 12) / per_basic**2
+        entry[2] += 1
+    # each source's mean reading (its model error is common to its readings: they are not independent evidence)
+    data = [(y / n, var / n**2) for y, var, n in sums]
+    parts = _Parts(table)
+    shifted = [CHANNELS.index(name) for name in SHIFTED]
+    leaking = [c for c in range(len(CHANNELS)) if parts.leaks[c]]
+    n_gain, n_shift, n_oob = len(CHANNELS), len(shifted), len(leaking)
+    n_fixed = n_gain + n_shift + n_oob
+
+    start_amp = []
+    for (peak, fwhm, _mw, _u), (y, _var) in zip(keys, data, strict=True):
+        if float(np.max(y)) <= 0:
+            raise RigError(f"spectral calibration: no light measured for the {peak:g} nm reference "
+                           "(is the source on?)")
+        response = table.line_response(peak, fwhm or FWHM_PRIOR_NM[0])
+        start_amp.append(max(float(y @ response / (response @ response)), 1e-6))
+
+    def unpack(theta: np.ndarray):
+        log_g = theta[:n_gain]
+        shift = np.zeros(n_gain)
+        shift[shifted] = theta[n_gain:n_gain + n_shift]
+        log_o = np.zeros(n_gain)
+        log_o[leaking] = theta[n_gain + n_shift:n_fixed]
+        return log_g, shift, log_o, theta[n_fixed:].reshape(len(keys), 3)
+
+    def models(theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        log_g, shift, log_o, src = unpack(theta)
+        return [parts.model(log_g, shift, log_o, source) for source in src]
+
+    held: list[np.ndarray] = []  # each source's standard deviations, held during a fit
+    gain_prior = np.asarray(prior.rel, float)
+    shift_prior = np.asarray(prior.shift_nm, float)[shifted]
+    oob_mean, oob_sd = OOB_PRIOR
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        log_g, shift, log_o, src = unpack(theta)
+        out = [(y - total) / sd for (y, _v), (total, _oob), sd in zip(data, models(theta), held, strict=True)]
+        out.append(log_g / gain_prior)
+        out.append(theta[n_gain:n_gain + n_shift] / shift_prior)
+        out.append((theta[n_gain + n_shift:n_fixed] - oob_mean) / oob_sd)
+        for s, (peak, fwhm, mw, u_nm) in enumerate(keys):
+            log_a, p, f = src[s]
+            out.append(np.array([(p - peak) / u_nm]))
+            mean, sd = (fwhm, FWHM_KNOWN_U_NM) if fwhm else FWHM_PRIOR_NM
+            out.append(np.array([(f - mean) / sd]))
+            if mw is not None:
+                out.append(np.array([(log_a - math.log(mw * 1000.0 * transmission)) / AMPLITUDE_U_REL]))
+        return np.concatenate(out)
+
+    def sds(theta: np.ndarray, rel: float, oob_rel: float) -> list[np.ndarray]:
+        return [np.sqrt(var + (rel * np.maximum(total - oob, 0.0)) ** 2 + (oob_rel * oob) ** 2
+                        + (SD_FLOOR_REL * np.max(total)) ** 2)
+                for (_y, var), (total, oob) in zip(data, models(theta), strict=True)]
+
+    theta = np.concatenate([np.zeros(n_gain + n_shift), np.full(n_oob, oob_mean),
+                            np.ravel([(math.log(a), k[0], k[1] or FWHM_PRIOR_NM[0])
+                                      for a, k in zip(start_amp, keys, strict=True)])])
+    rel, oob_rel = UNMODELLED_START
+    for _ in range(3):  # weights from the previous solution, held during each fit (no reward for a larger model)
+        held[:] = sds(theta, rel, oob_rel)
+        fit = least_squares(residuals, theta, method="trf", x_scale="jac", diff_step=1e-6)
+        theta = fit.x
+        rel, oob_rel = _unmodelled(data, models(theta), fit.jac, len(data) * len(CHANNELS))
+    held[:] = sds(theta, rel, oob_rel)
+    jac = least_squares(residuals, theta, method="trf", x_scale="jac", diff_step=1e-6, max_nfev=1).jac
+    cov = np.linalg.pinv(jac.T @ jac)
+    log_g, shift, log_o, src = unpack(theta)
+    variance = np.diag(cov)
+    # the gains' common part is the irradiance scale's (set against a reference meter): each channel's relative to
+    # Clear's (no filter: the channel the references' amplitudes are read by); the out-of-band response's level is
+    # gain x level
+    contrast = np.eye(n_gain)
+    contrast[:, CHANNELS.index("Clear")] -= 1.0
+    var_g = np.diag(contrast @ cov[:n_gain, :n_gain] @ contrast.T)
+    var_shift = np.zeros(n_gain)
+    var_shift[shifted] = variance[n_gain:n_gain + n_shift]
+    cov_gain_shift = np.zeros(n_gain)
+    for n, c in enumerate(shifted):
+        cov_gain_shift[c] = float(contrast[c] @ cov[:n_gain, n_gain + n])
+    var_oob = np.zeros(n_gain)
+    for n, c in enumerate(leaking):
+        o = n_gain + n_shift + n
+        var_oob[c] = cov[c, c] + cov[o, o] + 2 * cov[c, o]
+    reference_u = min(k[3] for k in keys)
+    rel_u = np.sqrt(var_g + rel**2)
+    shift_u = np.array([math.sqrt(var_shift[c] + max(reference_u, SHIFT_FLOOR_NM) ** 2) if c in shifted
+                        else float(prior.shift_nm[c]) for c in range(n_gain)])
+    # d R / d shift = -slope: a gain up and a centre up (response seen further red) trade against each other
+    model_u = ModelUncertainty(
+        rel=tuple(float(u) for u in rel_u), shift_nm=tuple(float(u) for u in shift_u), oob=tuple(prior.oob),
+        oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel**2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
+        tilt_per_100nm=tuple(CALIBRATED_TILT.get(name, 0.0) for name in CHANNELS),
+        rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
+                             if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
+    i7, i8, i_nir = (n_gain + shifted.index(CHANNELS.index(c)) for c in ("F7", "F8", "NIR"))
+    red_var = 0.25 * (cov[i7, i7] + cov[i8, i8] + 2 * cov[i7, i8])
+    floor = {"red": max(PEAK_FLOOR_MIN_NM["red"], 2.0 * math.sqrt(max(red_var, 0.0))),
+             "nir": max(PEAK_FLOOR_MIN_NM["nir"], 2.0 * math.sqrt(max(cov[i_nir, i_nir], 0.0)))}
+    residuals_rel = [float(np.sqrt(np.mean(((y - total) / max(float(np.max(y)), 1e-12)) ** 2)))
+                     for (y, _v), (total, _oob) in zip(data, models(theta), strict=True)]
+    return SpectralFit(tuple(float(math.exp(g)) for g in log_g), tuple(float(d) for d in shift), model_u, floor,
+                       [float(src[s][1]) for s in range(len(keys))], residuals_rel, keys,
+                       tuple(float(math.exp(o)) if parts.leaks[c] else 1.0 for c, o in enumerate(log_o)),
+                       (rel, oob_rel))
+
+
+def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np.ndarray, np.ndarray]],
+                jac: np.ndarray, n_data: int) -> tuple[float, float]:
+    """What the corrections cannot absorb, from the fit's own residuals: the relative in-band term (from the
+    channels a reference reaches in band) and the out-of-band one (from those it reaches only out of band),
+    each the size that makes its channels' chi-square equal their degrees of freedom (each data point counts
+    1 less its leverage: the parameters the data, not the priors, fix), at least its floor."""
+    j_data = jac[:n_data]
+    leverage = np.einsum("ij,jk,ik->i", j_data, np.linalg.pinv(jac.T @ jac), j_data)
+    y = np.concatenate([d[0] for d in data])
+    var = np.concatenate([d[1] for d in data])
+    total = np.concatenate([m[0] for m in models])
+    oob = np.concatenate([m[1] for m in models])
+    var = var + np.concatenate([np.full(len(m[0]), (SD_FLOOR_REL * np.max(m[0])) ** 2) for m in models])
+    inband = np.maximum(total - oob, 0.0)
+    r2 = (y - total) ** 2
+    out = []
+    for group, part, floor in ((inband >= oob, inband, UNMODELLED_FLOOR[0]), (oob > inband, oob,
+                                                                                UNMODELLED_FLOOR[1])):
+        dof = max(float(np.sum(1.0 - leverage[group])), 0.5)
+        r2_g, var_g, part_g = r2[group], var[group], part[group]
+
+        def chi2(x: float) -> float:
+            return float(np.sum(r2_g / (var_g + (x * part_g) ** 2)))  # noqa: B023
+
+        if chi2(floor) <= dof:
+            out.append(floor)
+            continue
+        low, high = floor, 2 * floor
+        while chi2(high) > dof and high < 100:
+            low, high = high, 2 * high
+        for _ in range(40):
+            middle = math.sqrt(low * high)
+            low, high = (middle, high) if chi2(middle) > dof else (low, middle)
+        out.append(high)
+    return out[0], out[1]
+
+
+class _Parts:
+    """The table's in-band and out-of-band parts, and the corrected model of a reference line through them."""
+
+    def __init__(self, table: Responsivity):
+        self.inband = Responsivity(table.wavelengths_nm, table.matrix * (1.0 - out_of_band_mask(table)))
+        self.oob = out_of_band(table)
+        self.leaks = self.oob.matrix.max(axis=0) > 0
+
+    def model(self, log_g: np.ndarray, shift: np.ndarray, log_o: np.ndarray, source: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Basic counts per channel of a source (log amplitude, peak, FWHM): the total and its out-of-band part."""
+        log_a, peak, fwhm = source
+        fwhm = max(fwhm, 2.0)
+        inband = np.diagonal(self.inband.line_responses(peak - shift, fwhm))  # channel c seen at peak - shift_c
+        oob = np.exp(log_o) * self.oob.line_responses(np.array([peak]), fwhm)[0]
+        scale = math.exp(log_a) * np.exp(log_g)
+        return scale * (inband + oob), scale * oob
+
+
+def add_references(calibration_file, new: Sequence[ReferenceReading], transmission: float) -> SpectralFit:
+    """Refit the spectral calibration of ``calibration_file`` (a :class:`rig.calibration.file.CalibrationFile`) with
+    its stored reference readings plus ``new``, and store corrections, uncertainties and provenance in it."""
+    from datetime import UTC, datetime
+
+    from rig.calibration.file import SpectralReadingRecord, SpectralReference
+
+    stored = [ReferenceReading(tuple(r.counts), r.gain_x, r.t_int_ms, r.reference_peak_nm,
+                               r.reference_fwhm_nm or None, r.reference_u_nm, r.reference_mw_cm2 or None)
+              for r in calibration_file.spectral_readings]
+    readings = stored + list(new)
+    fit = fit_spectral(readings, Responsivity.load(), transmission, calibration_file.dark_counts or None)
+    f = calibration_file
+    f.spectral_created = datetime.now(UTC).isoformat(timespec="seconds")
+    f.spectral_gains = [round(g, 6) for g in fit.gains]
+    f.spectral_shifts_nm = [round(d, 4) for d in fit.shifts_nm]
+    f.spectral_u_rel = [round(u, 6) for u in fit.model_u.rel]
+    f.spectral_u_shift_nm = [round(u, 4) for u in fit.model_u.shift_nm]
+    f.spectral_u_oob = [round(u, 6) for u in fit.model_u.oob]
+    f.spectral_oob_factors = [round(o, 6) for o in fit.oob_factors]
+    f.spectral_u_oob_rel = [round(u, 6) for u in fit.model_u.oob_rel]
+    f.spectral_u_rel_shift_corr = [round(r, 6) for r in fit.model_u.rel_shift_corr]
+    f.spectral_u_tilt_per_100nm = [round(t, 6) for t in fit.model_u.tilt_per_100nm]
+    f.spectral_peak_floor_nm = [round(fit.peak_floor_nm["red"], 4), round(fit.peak_floor_nm["nir"], 4)]
+    f.spectral_readings = [SpectralReadingRecord([float(c) for c in r.counts], r.gain_x, round(r.t_int_ms, 4),
+                                                 r.peak_nm, r.peak_u_nm, r.fwhm_nm or 0.0, r.irradiance_mw_cm2 or 0.0)
+                           for r in readings]
+    sources = fit.sources
+    f.spectral_references = [
+        SpectralReference(peak, u_nm, fwhm or 0.0, mw or 0.0, sum(1 for r in readings if _key(r) == key),
+                          round(fitted, 3), round(residual, 5))
+        for key, fitted, residual in zip(sources, fit.fitted_peaks_nm, fit.residuals_rel, strict=True)
+        for peak, fwhm, mw, u_nm in [key]]
+    f.spectral_method = (
+        f"per-channel gain and filter shift fitted (MAP, production spread as prior) to {len(sources)} reference "
+        f"source(s) at {', '.join(f'{k[0]:g}' for k in sources)} nm, {len(readings)} readings; "
+        f"transmission {transmission:g}")
+    return fit
+
+
+def _key(r: ReferenceReading) -> tuple:
+    return (r.peak_nm, r.fwhm_nm, r.irradiance_mw_cm2, r.peak_u_nm)

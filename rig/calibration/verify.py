@@ -1,0 +1,124 @@
+"""``rig calibrate verify``: read a reference source against the active calibration without changing it.
+
+The check a lab runs before a session: each reading is estimated with the calibration; the mean measured
+value is compared with the reference, and the difference must lie within the combined expanded (k=2)
+uncertainty of the measurement (the median of the readings' stated U: it is mostly systematic, so it does
+not shrink with more readings) and of the reference (2 x its stated standard u).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from rig.calibration.fit import Reading
+from rig.errors import RigError
+from rig.results.schema import truthy
+from rig.spectrum import Calibration, estimate
+from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X
+
+RED_NIR_SPLIT_NM = 740.0  # a reference peak below this is compared with the red peak, above with the NIR peak
+
+
+@dataclass(frozen=True)
+class VerifyCheck:
+    """One quantity: the reference (and its k=2 U), the calibrated measurement (and its k=2 U)."""
+
+    quantity: str
+    unit: str
+    reference: float
+    reference_u: float
+    measured: float
+    measured_u: float
+    readings: int
+
+    @property
+    def error(self) -> float:
+        return self.measured - self.reference
+
+    @property
+    def allowed(self) -> float:
+        """The combined k=2 uncertainty of measurement and reference."""
+        return math.hypot(self.measured_u, self.reference_u)
+
+    @property
+    def inside(self) -> bool:
+        return abs(self.error) <= self.allowed
+
+
+def verify(readings: list[Reading], calibration: Calibration, reference_mw_cm2: float | None,
+           reference_u_rel: float, reference_peak_nm: float | None, reference_u_nm: float) -> list[VerifyCheck]:
+    """The checks the references allow (irradiance if ``reference_mw_cm2``, the peak if ``reference_peak_nm``)."""
+    if reference_mw_cm2 is None and reference_peak_nm is None:
+        raise RigError("calibrate verify: give the reference's irradiance (--reference-mw-cm2) and/or its peak "
+                       "(--reference-peak-nm)")
+    if not readings:
+        raise RigError("calibrate verify: no readings")
+    estimates = []
+    for reading in readings:
+        if reading.saturated:
+            raise RigError("calibrate verify: a saturated reading (lower the gain or add attenuation)")
+        estimates.append(estimate(reading.counts, reading.gain_x, reading.t_int_ms, calibration))
+    checks = []
+    if reference_mw_cm2 is not None:
+        values = [(e.irradiance_mw_cm2, e.irradiance_u_mw_cm2) for e in estimates]
+        if any(not v for v, _u in values):
+            raise RigError("calibrate verify: no light measured in a reading (is the source on?)")
+        checks.append(_check("irradiance", "mW/cm2", reference_mw_cm2, 2 * reference_u_rel * reference_mw_cm2,
+                             values))
+    if reference_peak_nm is not None:
+        band = "red" if reference_peak_nm < RED_NIR_SPLIT_NM else "nir"
+        values = [(getattr(e, f"{band}_peak_nm"), getattr(e, f"{band}_peak_u_nm")) for e in estimates]
+        if any(v is None or u is None for v, u in values):
+            raise RigError(f"calibrate verify: no {band.upper() if band == 'nir' else band} peak measured in a "
+                           f"reading of the {reference_peak_nm:g} nm reference")
+        checks.append(_check(f"{'NIR' if band == 'nir' else 'red'} peak", "nm", reference_peak_nm,
+                             2 * reference_u_nm, values))
+    return checks
+
+
+def _check(quantity: str, unit: str, reference: float, reference_u: float,
+           values: list[tuple[float, float]]) -> VerifyCheck:
+    return VerifyCheck(quantity, unit, reference, reference_u, statistics.fmean(v for v, _ in values),
+                       statistics.median(u for _, u in values), len(values))
+
+
+def read_counts_csv(path: Path) -> list[Reading]:
+    """The readings of a counts CSV (the ``rig analyze`` format: F1..F8, Clear, NIR, gain_x, t_int_ms)."""
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "CSV file")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
+    if not rows:
+        raise RigError(f"{path}: no readings (expected a header and at least one row)")
+    needed = [*CHANNELS, "gain_x", "t_int_ms"]
+    missing = [c for c in needed if c not in rows[0]]
+    if missing:
+        raise RigError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(needed)}")
+    readings = []
+    for line, row in enumerate(rows, start=2):
+        counts = tuple(_number(row, c, 0, 65535, path, line) for c in CHANNELS)
+        gain_x = _number(row, "gain_x", 0.5, 512, path, line)
+        if gain_x not in GAIN_CODES_X:
+            raise RigError(f"{path}: line {line}, column 'gain_x': expected one of {GAIN_CODES_X} (got {gain_x:g})")
+        readings.append(Reading(counts, gain_x, _number(row, "t_int_ms", 0.001, 200_000, path, line),
+                                truthy(row.get("saturated"))))
+    return readings
+
+
+def _number(row: dict, column: str, low: float, high: float, path: Path, line: int) -> float:
+    try:
+        value = float(row[column])
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise RigError(f"{path}: line {line}, column '{column}': expected a number in [{low:g}, {high:g}] "
+                       f"(got {row[column]!r})")
+    return value

@@ -1,0 +1,1 @@
+"""Claims: each claim's spec (id, label, unit, short name, trend), how it is measured, how it is judged."""

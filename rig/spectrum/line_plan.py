@@ -1,0 +1,204 @@
+"""Which lines the estimate fits, from the lines a profile claims, and which of them this sensor can resolve.
+
+Every claimed line becomes a fitted line (:class:`~rig.spectrum.LineSpec`) whose peak is free within its
+*search range*: the claimed peak +/- (tolerance + ``SEARCH_MARGIN_NM``), cut at the midpoint to a neighbouring
+claimed line so that two lines never search the same wavelengths. Light the claims do not name is fitted by a
+catch-all line per band that has no claimed line (``unclaimed_red`` in 590-720 nm, ``unclaimed_nir`` in
+760-960 nm, starting 40 nm above a claimed far-red line's range), so an unclaimed string shows up instead of
+pulling a claimed line's peak.
+
+**Resolvability rule** (:func:`separation_chi2`). Two neighbouring claimed lines are resolvable when their sum,
+seen through the channels, cannot be mistaken for *one* LED-like line (FWHM 10-50 nm, its peak in either
+line's search range): the best single-line fit to the two-line response (equal irradiance, and 1:3 / 3:1)
+must leave a weighted chi-square of at least
+``RESOLVE_CHI2``, the weights being the sensor's model uncertainty (:class:`~rig.spectrum.ModelUncertainty`:
+sensitivity, filter centre, out-of-band; at high signal, where the counting noise no longer matters). A
+calibrated sensor has a smaller model uncertainty and resolves closer lines. Lines that fail form a *group*
+(``group_630nm_660nm``) by complete linkage (:func:`_clusters`): neighbouring groups merge only when every pair
+across them fails, so a line between two resolvable ones never chains them. A group of red lines (all below
+``ONE_LINE_BELOW_NM``) is fitted as the one LED-like line its light looks like: its peak is the group's light
+centre, with a single line's interval; a far-red or NIR group keeps one line per member (width held) and
+reports their sum and centroid. The members' own peaks and irradiances are not measured (flag
+``line_630nm_unresolved``); :mod:`rig.claims.line_groups` judges their claims through the group. No pair is merged by
+hand: NIR lines above 760 nm, seen only by the NIR and Clear channels, fail the rule by themselves (chi-square
+below 1 for any two of 780-940 nm on the typical table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+
+from rig.spectrum import Estimate, LineSpec, ModelUncertainty
+from rig.spectrum.responsivity import Responsivity
+
+SEARCH_MARGIN_NM = 15.0
+RESOLVE_CHI2 = 9.0  # the single-line alternative must be 3 sigma (of the model uncertainty) worse, as DETECT_Z
+BANDS_NM = {"red": (590.0, 720.0), "nir": (760.0, 960.0)}
+CATCH_ALL_GUARD_NM = {"red": 0.0, "nir": 40.0}  # far-red and NIR light look alike (Clear, NIR): keep them apart
+NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line (NIR-style fitted lines)
+UNCALIBRATED_U = ModelUncertainty()
+ONE_LINE_BELOW_NM = 720.0  # a group of lines all below this (seen by F5-F8) is fitted as the one line it looks like
+
+
+@dataclass(frozen=True)
+class ClaimedLine:
+    """A claimed line as the estimator needs it: stable name, claimed peak and tolerance (nm)."""
+
+    name: str
+    peak_nm: float
+    tolerance_nm: float
+
+
+@dataclass(frozen=True)
+class LinePlan:
+    """The fitted lines and what each claimed line maps to.
+
+    ``specs``: the fitted lines; ``groups``: (group name, its claimed members), lines not resolved;
+    ``claimed``: the claimed lines' names in peak order.
+    """
+
+    specs: tuple[LineSpec, ...]
+    claimed: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def unresolved(self) -> dict[str, str]:
+        """Claimed line -> the group it is fitted in."""
+        return {member: group for group, members in self.groups for member in members}
+
+    @property
+    def columns(self) -> list[str]:
+        """The sample columns this plan adds: four per claimed line, per group and per catch-all line."""
+        groups = [g for g, _ in self.groups]
+        names = list(self.claimed) + groups + [s.name for s in self.specs if s.name not in {*self.claimed, *groups}]
+        return [f"{n}_{suffix}" for n in names for suffix in LINE_SUFFIXES]
+
+
+LINE_SUFFIXES = ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2")
+
+
+def line_columns(plan: LinePlan | None) -> list[str]:
+    """All derived sample columns of a run with this plan (None: the default red + NIR estimate)."""
+    return [*Estimate().as_dict(), *(plan.columns if plan else [])]
+
+
+def _spec(name: str, low: float, high: float, coarse: bool = False) -> LineSpec:
+    """A fitted line searched in ``low``..``high`` nm (``coarse``: a catch-all, on a 2 nm / 4 nm-width grid)."""
+    nir = low >= NIR_ONLY_NM
+    step = 2.0 if nir or coarse else 1.0
+    high = max(high, low + step)
+    middle = 0.5 * (low + high)
+    if nir:
+        return LineSpec(name, (low, high, step), (20.0, 30.0, 40.0, 50.0), (20.0, 50.0), False, (middle, 30.0),
+                        resolved=False, flag_unresolved=False)
+    widths = tuple(float(w) for w in range(10, 42, 4 if coarse else 2))
+    return LineSpec(name, (low, high, step), widths, (10.0, 40.0), True, (middle, 20.0), flag_unresolved=False)
+
+
+def _ranges(lines: Sequence[ClaimedLine]) -> list[tuple[float, float]]:
+    out = []
+    for n, line in enumerate(lines):
+        reach = line.tolerance_nm + SEARCH_MARGIN_NM
+        low, high = max(575.0, line.peak_nm - reach), min(1000.0, line.peak_nm + reach)
+        if n > 0:
+            low = max(low, 0.5 * (lines[n - 1].peak_nm + line.peak_nm))
+        if n + 1 < len(lines):
+            high = min(high, 0.5 * (lines[n + 1].peak_nm + line.peak_nm))
+        out.append((float(np.floor(low)), float(np.ceil(high))))
+    return out
+
+
+def separation_chi2(responsivity: Responsivity, model_u: ModelUncertainty, a_nm: float, b_nm: float,
+                    ranges_nm: Sequence[tuple[float, float]] | None = None) -> float:
+    """Smallest weighted chi-square of one LED-like line (FWHM 10-50 nm, its peak in either line's search range
+    ``ranges_nm``) fitted to lines at ``a_nm`` and ``b_nm`` (FWHM 20 nm red, 30 nm NIR), over irradiance ratios
+    1:3, 1:1, 3:1; weights: the model uncertainty. Small: one line explains both, the pair is not resolved."""
+    wa, wb = (30.0 if p >= NIR_ONLY_NM else 20.0 for p in (a_nm, b_nm))
+    ra, rb = responsivity.line_response(a_nm, wa), responsivity.line_response(b_nm, wb)
+    ranges_nm = ranges_nm or [(min(a_nm, b_nm) - 30.0, max(a_nm, b_nm) + 30.0)]
+    peaks = np.concatenate([np.arange(lo, hi + 0.5, 1.0) for lo, hi in ranges_nm])
+    singles = np.vstack([responsivity.line_responses(peaks, w) for w in np.arange(10.0, 51.0, 2.0)])
+    channel_peaks = responsivity.matrix.max(axis=0)
+    worst = np.inf
+    for share in (0.25, 0.5, 0.75):
+        y = share * ra + (1 - share) * rb
+        slope = np.abs(share * (responsivity.line_response(a_nm + 0.5, wa) - responsivity.line_response(a_nm - 0.5, wa))
+                       + (1 - share) * (responsivity.line_response(b_nm + 0.5, wb)
+                                        - responsivity.line_response(b_nm - 0.5, wb)))
+        # (a floor of 5 %: a spectral calibration states smaller per-channel terms with their correlations, which
+        # this diagonal test does not carry; without it 660 + 730 nm is "resolved" and then misfitted)
+        var = (np.maximum(np.asarray(model_u.rel), 0.05) * y) ** 2 + (np.asarray(model_u.shift_nm) * slope) ** 2 \
+            + (np.asarray(model_u.oob) * channel_peaks) ** 2 + (1e-4 * y.max()) ** 2
+        w = 1.0 / var
+        amplitude = np.maximum((singles * w) @ y / ((singles**2) @ w), 0.0)
+        chi2 = ((y[None, :] - amplitude[:, None] * singles) ** 2) @ w
+        worst = min(worst, float(chi2.min()))
+    return worst
+
+
+def claimed_lines(lines: Sequence) -> tuple[ClaimedLine, ...]:
+    """From the profile's :class:`~rig.profile.LineClaim` list (anything with name, peak_nm, tolerance)."""
+    return tuple(ClaimedLine(line.name, float(line.peak_nm), float(line.tolerance)) for line in lines)
+
+
+def _clusters(lines: Sequence[ClaimedLine], ranges: Sequence[tuple[float, float]], responsivity: Responsivity,
+              model_u: ModelUncertainty) -> list[list[int]]:
+    """Neighbouring lines merged by complete linkage: two clusters of neighbours merge only when *every* pair
+    across them is unresolved, the least separable pair first; so 660 + 730 + 850 nm never chains 660 with 850."""
+    chi2 = {(a, b): separation_chi2(responsivity, model_u, lines[a].peak_nm, lines[b].peak_nm,
+                                    [ranges[a], ranges[b]])
+            for a in range(len(lines)) for b in range(a + 1, len(lines))}
+    clusters = [[n] for n in range(len(lines))]
+    while True:
+        links = [(max(chi2[a, b] for a in left for b in right), n)
+                 for n, (left, right) in enumerate(zip(clusters, clusters[1:], strict=False))]
+        merge = [(link, n) for link, n in links if link < RESOLVE_CHI2]
+        if not merge:
+            return clusters
+        _link, n = min(merge)
+        clusters[n:n + 2] = [clusters[n] + clusters[n + 1]]
+
+
+def _group_spec(name: str, low: float, high: float) -> LineSpec:
+    """A group of unresolved lines fitted as the one LED-like line its light looks like: its peak is the
+    group's light centre (close to the irradiance-weighted centroid), its width free in 10-50 nm (the single
+    lines :func:`separation_chi2` tries)."""
+    if low >= NIR_ONLY_NM:
+        return _spec(name, low, high)
+    widths = tuple(float(w) for w in range(10, 52, 4))
+    return LineSpec(name, (low, high, 1.0), widths, (10.0, 50.0), True, (0.5 * (low + high), 30.0),
+                    flag_unresolved=False)
+
+
+@lru_cache(maxsize=32)
+def plan_lines(claimed: tuple[ClaimedLine, ...], responsivity: Responsivity,
+               model_u: ModelUncertainty = UNCALIBRATED_U) -> LinePlan:
+    """The fitted lines for these claimed lines on a sensor with this table and model uncertainty."""
+    lines = sorted(claimed, key=lambda c: c.peak_nm)
+    ranges = _ranges(lines)
+    specs: list[LineSpec] = []
+    groups = []
+    for cluster in _clusters(lines, ranges, responsivity, model_u):
+        if len(cluster) == 1:
+            specs.append(_spec(lines[cluster[0]].name, *ranges[cluster[0]]))
+            continue
+        members = tuple(lines[n].name for n in cluster)
+        name = "group_" + "_".join(m.removeprefix("line_") for m in members)
+        groups.append((name, members))
+        if lines[cluster[-1]].peak_nm < ONE_LINE_BELOW_NM:
+            specs.append(_group_spec(name, ranges[cluster[0]][0], ranges[cluster[-1]][1]))
+        else:  # far-red and NIR: each member in its own range, width held; the group reports their sum
+            specs += [replace(_spec(lines[n].name, *ranges[n]), fit_width=False) for n in cluster]
+    for band, (low, high) in BANDS_NM.items():
+        if not any(low <= line.peak_nm <= high for line in lines):
+            guard = CATCH_ALL_GUARD_NM[band]
+            taken = [r for r in ranges if r[1] + guard > low and r[0] - guard < high]
+            lo = max([low, *(r[1] + guard for r in taken if r[0] <= low + 1)])
+            hi = min([high, *(r[0] - guard for r in taken if r[1] >= high - 1)])
+            if hi - lo >= 30.0:
+                specs.append(_spec(f"unclaimed_{band}", lo, hi, coarse=True))
+    return LinePlan(tuple(specs), tuple(line.name for line in lines), tuple(groups))
