@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from rig.chips import DEFAULT_CHIP
 from rig.claims.specs import RunFacts, wrap_behaviour
 from rig.claims.verdict import ClaimCheck
 from rig.errors import RigError
@@ -19,12 +20,21 @@ from rig.results.schema import RunManifest, truthy
 from rig.results.writer import write_csv_atomic, write_json_atomic
 from rig.run.modes import judge_mode
 from rig.spectrum import Calibration, Estimate, Readings, estimate_table
-from rig.spectrum.derive import make_deriver
-from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X
+from rig.spectrum.counts_csv import chip_of_columns, expected_columns
+from rig.spectrum.derive import make_deriver, nominal_calibration
 
 DERIVED_COLUMNS = [*Estimate().as_dict(), "calibration_id"]
 
-COUNTS_COLUMNS = [*CHANNELS, "gain_x", "t_int_ms"]
+
+def _for_chip(calibration: Calibration | None, chip, path: Path) -> Calibration | None:
+    """``calibration`` if made for ``chip`` (the counts'); a nominal one becomes ``chip``'s; a calibration made
+    for another chip is refused, naming both."""
+    if calibration is None or calibration.chip.name == chip.name:
+        return calibration
+    if not calibration.calibrated:
+        return nominal_calibration(calibration.transmission, chip)
+    raise RigError(f"{path}: the counts are an {chip.name.upper()}'s; calibration {calibration.id!r} was made for an "
+                   f"{calibration.chip.name.upper()} (recalibrate on the {chip.name.upper()})")
 
 
 def _check_row_lengths(path: Path) -> None:
@@ -56,15 +66,16 @@ def analyze_counts_csv(path: Path, calibration: Calibration, progress: Progress 
         _check_row_lengths(path)
         frame = pd.read_csv(path, index_col=False)
     except pd.errors.EmptyDataError:
-        raise RigError(f"{path}: empty file; expected a header with {', '.join(COUNTS_COLUMNS)} and rows") from None
+        raise RigError(f"{path}: empty file; expected a header (channels, gain_x, t_int_ms) and rows") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
         raise RigError(f"{path}: cannot read as CSV ({error})") from error
     if frame.empty:
         raise RigError(f"{path}: a header but no readings")
-    missing = [c for c in COUNTS_COLUMNS if c not in frame.columns]
-    if missing:
-        raise RigError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COUNTS_COLUMNS)}")
-    for column in COUNTS_COLUMNS:
+    chip = chip_of_columns(frame.columns, path, frame[["chip"]].astype(str).to_dict("records")
+                           if "chip" in frame.columns else None)
+    calibration = _for_chip(calibration, chip, path)
+    counts_columns = expected_columns(chip)
+    for column in counts_columns:
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna()
         if bad.any():
@@ -72,16 +83,16 @@ def analyze_counts_csv(path: Path, calibration: Calibration, progress: Progress 
             raise RigError(f"{path}: line {int(first) + 2}, column '{column}': expected a number "
                            f"(got {frame[column][first]!r})")
         frame[column] = values
-    for column in CHANNELS:
+    for column in chip.channels:
         bad_count = ~((frame[column] >= 0) & (frame[column] < float("inf")))
         if bad_count.any():
             first = int(bad_count.to_numpy().argmax())
             raise RigError(f"{path}: line {first + 2}, column '{column}': expected raw counts >= 0 "
                            f"(got {frame[column].iloc[first]!r})")
-    bad_gain = ~frame["gain_x"].isin(GAIN_CODES_X)
+    bad_gain = ~frame["gain_x"].isin(chip.gain_codes_x)
     if bad_gain.any():
         first = int(bad_gain.to_numpy().argmax())
-        raise RigError(f"{path}: line {first + 2}, column 'gain_x': expected one of {GAIN_CODES_X} "
+        raise RigError(f"{path}: line {first + 2}, column 'gain_x': expected one of {chip.gain_codes_x} "
                        f"(got {frame['gain_x'].iloc[first]!r})")
     bad_time = ~(frame["t_int_ms"] > 0) | ~frame["t_int_ms"].map(lambda v: v < float("inf"))
     if bad_time.any():
@@ -90,7 +101,8 @@ def analyze_counts_csv(path: Path, calibration: Calibration, progress: Progress 
                        f"(got {frame['t_int_ms'].iloc[first]!r})")
     total = len(frame)
     report = None if progress is None else (lambda done: progress(done, total))
-    columns = estimate_table(Readings.from_columns(frame, total), calibration, progress=report, chunk_rows=CHUNK_ROWS)
+    columns = estimate_table(Readings.from_columns(frame, total, chip), calibration, progress=report,
+                             chunk_rows=CHUNK_ROWS)
     for name, values in columns.items():
         frame[name] = values
     return frame
@@ -107,7 +119,14 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
     read_manifest(run_dir)  # a damaged run.json is named here, not half-used below
     manifest = RunManifest.read(run_dir / "run.json")
     samples_file = run_dir / "samples.csv"
-    samples = read_csv_checked(samples_file, filled=(*CHANNELS, "gain_x", "t_int_ms", "t_s", "transmission"),
+    try:  # the run's chip, from its channel columns (a missing or unreadable file: read_csv_checked names it)
+        with samples_file.open(encoding="utf-8") as handle:
+            header = handle.readline().strip().split(",")
+        chip = chip_of_columns(header, samples_file)
+    except (OSError, UnicodeDecodeError):
+        chip = DEFAULT_CHIP
+    calibration = _for_chip(calibration, chip, samples_file)
+    samples = read_csv_checked(samples_file, filled=(*chip.channels, "gain_x", "t_int_ms", "t_s", "transmission"),
                                keep_default_na=False)
     if samples.empty:
         raise RigError(f"{samples_file}: a header but no samples: nothing to re-analyse")
@@ -119,7 +138,7 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
     for name, record in zip(names, records, strict=True):
         mode = profile.mode(name)
         mode_rows = [row for row in rows if row.get("mode") == mode.name] if several else rows
-        derive = _derive_rows(mode_rows, make_deriver(calibration, mode.claims.lines), progress, done, len(rows))
+        derive = _derive_rows(mode_rows, make_deriver(calibration, mode.claims.lines, chip), progress, done, len(rows))
         done += len(mode_rows)
         columns += [c for c in derive.columns if c not in columns]
         facts = RunFacts.from_json(record.get("facts") if record else manifest.facts)
@@ -147,7 +166,7 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
 def _derive_rows(rows: list[dict[str, Any]], derive, progress: Progress | None, done: int, total: int):
     """The derived columns of ``rows`` recomputed in place, against the dark baseline of their own dark phase."""
     dark_rows = [r for r in rows if r.get("phase_kind") == "dark" and not truthy(r.get("saturated"))]
-    dark = {c: sum(float(r[c]) for r in dark_rows) / len(dark_rows) for c in CHANNELS} if dark_rows else {}
+    dark = {c: sum(float(r[c]) for r in dark_rows) / len(dark_rows) for c in derive.chip.channels} if dark_rows else {}
     for row in rows:
         for column in derive.columns:
             row[column] = None

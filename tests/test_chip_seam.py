@@ -146,10 +146,20 @@ def test_rig_run_on_a_simulated_as7343_records_its_channels_and_keeps_every_guar
     assert mean(lit, "clear_basic") > 10 * mean(dark, "clear_basic")
     with (run_dir / "summary.csv").open(newline="") as handle:
         summary = {r["claim_id"]: r for r in csv.DictReader(handle)}
-    assert summary["red_peak_nm"]["verdict"] == "NOT MEASURED" and "AS7343" in summary["red_peak_nm"]["note"]
+    # the estimate runs on the AS7343's own table: the 660 nm line's peak, with its k=2 interval, covers 660 nm
+    assert summary["red_peak_nm"]["verdict"] != "NOT MEASURED"
+    peaks = [(float(r["red_peak_nm"]), float(r["red_peak_u_nm"])) for r in lit if r["red_peak_nm"]]
+    assert peaks and all(abs(peak - 660.0) <= u for peak, u in peaks)
     assert summary["session_s"]["verdict"] == "PASS"  # the auto-off at 900 s, seen on VIS going dark
     assert any(e.startswith("pulse check NOT MEASURED") for e in manifest["events"])
     assert not manifest["wrap_left_on"] and manifest["sim_wrap_lit_at_end"] is False
+    # the run folder re-analysed and reported: both read the AS7343's columns
+    done = rig_cli(["analyze", str(run_dir), "--wrap", "rig/data/example_profile.toml"])
+    assert done.returncode in (0, 1), done.stderr
+    assert list(run_dir.glob("reanalysis-*/summary.csv"))
+    done = rig_cli(["report", str(run_dir)])
+    assert done.returncode == 0, done.stderr
+    assert (run_dir / "report" / "report.html").is_file()
 
 
 # --- the safety checks on both chips ---
@@ -254,3 +264,92 @@ def test_a_simulated_wraps_sensor_spread_draws_an_as7343_unit_from_the_as7343s_o
     assert np.abs(wide.centre_offset_nm).max() > 3 * np.abs(narrow.centre_offset_nm).max()
     with pytest.raises(ValueError, match="out_of_band_tilt is an AS7341 setting"):
         unit_from_spread("u", 0, SensorSpread(out_of_band_tilt=0.5))
+
+
+# --- calibration and counts CSVs carry their chip ---
+def _counts_csv(path, chip, counts, gain_x=64.0, t_int_ms=50.0, extra=None):
+    extra = extra or {}
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*chip.channels, "gain_x", "t_int_ms", *extra])
+        for row in counts:
+            writer.writerow([*row, gain_x, t_int_ms, *extra.values()])
+    return path
+
+
+def test_rig_calibrate_dark_on_an_as7343_stores_its_own_channels_and_the_chip(tmp_path):
+    from rig.calibration.file import load_calibration
+
+    as7343 = CHIPS["as7343"]
+    out = tmp_path / "cal.toml"
+    done = rig_cli(["calibrate", "dark", "--sim", "--bench", bench_file(tmp_path, "as7343"), "--count", "3",
+                    "--out", out])
+    assert done.returncode == 0, done.stderr
+    loaded = load_calibration(out)
+    # one dark value per AS7343 channel (not the AS7341's ten), the chip recorded, named in the output
+    assert loaded.chip == "as7343" and len(loaded.dark_counts) == as7343.n_channels
+    assert "VIS" in done.stdout and "Clear" not in done.stdout
+    # the same file on an AS7341 bench: refused, naming both chips, file unchanged
+    before = out.read_text()
+    done = rig_cli(["calibrate", "dark", "--sim", "--bench", bench_file(tmp_path, "as7341"), "--count", "3",
+                    "--out", out])
+    assert done.returncode == 2 and "AS7343" in done.stderr and "AS7341" in done.stderr
+    assert out.read_text() == before
+    done = rig_cli(["run", "--sim", "--bench", bench_file(tmp_path, "as7341"), "--calibration", out, "--quiet",
+                    "--out", tmp_path / "results"])
+    assert done.returncode == 2 and "AS7343" in done.stderr and "AS7341" in done.stderr
+
+
+def test_a_calibration_file_checks_its_lists_against_its_own_chip(tmp_path):
+    from rig.calibration.file import CalibrationFile
+
+    as7341, as7343 = CHIPS["as7341"], CHIPS["as7343"]
+    ok = CalibrationFile(id="x", sensor_id="s", chip="as7343", dark_counts=[1.0] * as7343.n_channels)
+    assert ok.validate().calibration().chip is as7343
+    with pytest.raises(ConfigError, match="dark_counts"):
+        CalibrationFile(id="x", sensor_id="s", chip="as7343", dark_counts=[1.0] * as7341.n_channels).validate()
+    with pytest.raises(ConfigError, match="chip"):
+        CalibrationFile(id="x", sensor_id="s", chip="tsl2591").validate()
+    # a file written before the field existed was made on the default chip (the AS7341)
+    assert CalibrationFile(id="x", sensor_id="s", dark_counts=[1.0] * 10).validate().calibration().chip is as7341
+
+
+def test_rig_analyze_reads_a_counts_csv_by_its_chips_columns(tmp_path):
+    from rig.sim.as7343 import draw_unit
+
+    as7343 = CHIPS["as7343"]
+    # one 660 nm line, 20 nm FWHM, 30 uW/cm2 at the sensor, seen by a typical AS7343 (counts per uW/cm2 per ms at 64x)
+    unit = draw_unit("typical", scale=0.0)
+    counts = [[round(float(c) * 30.0 * 50.0 + 2.0, 1) for c in unit.responsivity.line_response(660.0, 20.0)]]
+    source = _counts_csv(tmp_path / "counts.csv", as7343, counts)
+    done = rig_cli(["analyze", str(source), "--transmission", "1.0"])
+    assert done.returncode == 0, done.stderr
+    with (tmp_path / "counts-analyzed.csv").open(newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert abs(float(row["red_peak_nm"]) - 660.0) <= float(row["red_peak_u_nm"])
+    # AS7341 columns with one missing: the error names the file, the missing column and each chip's columns
+    bad = tmp_path / "bad.csv"
+    bad.write_text("F1,F2,F3,F4,F5,F6,F7,F8,NIR,gain_x,t_int_ms\n" + ",".join(["1"] * 11) + "\n", encoding="utf-8")
+    done = rig_cli(["analyze", str(bad)])
+    assert done.returncode == 2 and "bad.csv" in done.stderr and "Clear" in done.stderr and "VIS" in done.stderr
+
+
+def test_rig_calibrate_spectral_irradiance_and_verify_on_an_as7343(tmp_path):
+    from rig.calibration.file import load_calibration
+
+    bench = bench_file(tmp_path, "as7343")
+    out = tmp_path / "cal.toml"
+    base = ["--sim", "--bench", bench, "--out", out, "--count", "3"]
+    for peak in (630.0, 730.0, 850.0):  # live references through the jig: three LEDs of stated peak
+        done = rig_cli(["calibrate", "spectral", *base, "--reference-peak-nm", str(peak),
+                        "--reference-fwhm-nm", "20", "--switch-on"])
+        assert done.returncode == 0, done.stderr
+    done = rig_cli(["calibrate", "irradiance", *base, "--reference-mw-cm2", "30", "--reference-nm", "660",
+                    "--switch-on"])
+    assert done.returncode == 0, done.stderr
+    loaded = load_calibration(out)
+    assert loaded.chip == "as7343" and len(loaded.spectral_gains) == CHIPS["as7343"].n_channels
+    done = rig_cli(["calibrate", "verify", "--sim", "--bench", bench, "--calibration", out, "--count", "3",
+                    "--reference-mw-cm2", "30", "--reference-peak-nm", "660", "--switch-on"])
+    assert done.returncode in (0, 1), done.stderr
+    assert "calibration" in done.stdout

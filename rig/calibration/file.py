@@ -24,15 +24,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rig.calibration.rules import Rule, check, check_present, date, number, one_of, parse_date, ranged, text, values
+from rig.chips import CHIPS, DEFAULT_CHIP, SpectralChip
 from rig.config import build_dataclass, load_toml
 from rig.errors import ConfigError, RigError
 from rig.spectrum import Calibration, ModelUncertainty
 from rig.spectrum.derive import nominal_calibration
-from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X, Responsivity, corrected
+from rig.spectrum.responsivity import corrected
 
-# ranges shared by several fields
-COUNTS = values(number(0, 65535, what="raw counts"), count=len(CHANNELS))
-GAIN = one_of(GAIN_CODES_X, what="a gain, one of")
+# ranges shared by several fields; per-channel lists, counts and gains are checked against the file's chip as well
+# (CalibrationFile.validate: one value per channel of that chip, counts within its full scale, its gains)
+COUNTS_MAX = max(chip.timing.counts_max for chip in CHIPS.values())
+COUNTS = values(number(0, COUNTS_MAX, what="raw counts"))
+ALL_GAINS = tuple(sorted({gain for chip in CHIPS.values() for gain in chip.gain_codes_x}))
+GAIN = one_of(ALL_GAINS, what="a gain, one of")
 T_INT_MS = number(0, 200_000, open_low=True, what="an integration time (ms)")
 REFERENCE_MW_CM2 = number(0, 1000, open_low=True, what="a reference irradiance (mW/cm2)")
 REFERENCE_NM = number(380, 1050, what="a wavelength (nm)")
@@ -105,10 +109,17 @@ class CalibrationFile:
     """The contents of a calibration TOML file (each field with its range)."""
 
     TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("dark_gain_x", "dark_t_int_ms"), SPECTRAL_FIELDS)
+    # lists with one value per channel of the file's chip (when set)
+    PER_CHANNEL: ClassVar[tuple[str, ...]] = (
+        "dark_counts", "spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "spectral_u_shift_nm",
+        "spectral_u_oob", "spectral_oob_factors", "spectral_u_oob_rel", "spectral_u_rel_shift_corr",
+        "spectral_u_tilt_per_100nm")
 
     id: str = ranged(text(required=True, what="a calibration id"), "")
     created: str = ranged(date(), "")  # '' = not stated (warned about); rig always writes it
     sensor_id: str = ranged(text(required=True, what="the sensor's label"), "")
+    # the chip the calibration was made for (its channels, gains, table); files without it were made on the default
+    chip: str = ranged(Rule("one of " + ", ".join(CHIPS), lambda v: v in CHIPS), DEFAULT_CHIP.name)
     jig: str = ranged(text(), "")
     method: str = ranged(text(), "")
     transmission: float = ranged(number(0, 1, open_low=True, what="a fraction"), 0.01)
@@ -120,32 +131,31 @@ class CalibrationFile:
     legacy_points: list[ReferencePoint] = field(default_factory=list)  # stored without raw readings: kept as-is
     irradiance_readings: list[IrradianceReading] = field(default_factory=list)
     dark_counts: list[float] = ranged(COUNTS, default_factory=list)
-    dark_gain_x: float = ranged(one_of(GAIN_CODES_X, or_zero=True, what="a gain, one of"), 0.0)
+    dark_gain_x: float = ranged(one_of(ALL_GAINS, or_zero=True, what="a gain, one of"), 0.0)
     dark_t_int_ms: float = ranged(number(0, 200_000, open_low=True, or_zero=True, what="ms"), 0.0)
     dark_created: str = ranged(date(), "")
     # the spectral calibration: refitted from spectral_readings at every step
     spectral_created: str = ranged(date(), "")
     spectral_method: str = ranged(text(), "")
-    spectral_gains: list[float] = ranged(values(number(0.2, 5, open_low=True, open_high=True, what="a factor"),
-                                                count=len(CHANNELS)), default_factory=list)
-    spectral_shifts_nm: list[float] = ranged(values(number(-30, 30, what="a shift (nm)"), count=len(CHANNELS)),
-                                             default_factory=list)
-    spectral_u_rel: list[float] = ranged(values(number(0.01, 2, what="a relative u"), count=len(CHANNELS)),
+    spectral_gains: list[float] = ranged(values(number(0.2, 5, open_low=True, open_high=True, what="a factor")),
                                          default_factory=list)
-    spectral_u_shift_nm: list[float] = ranged(values(number(0, 30, what="a u (nm)"), count=len(CHANNELS)),
+    spectral_shifts_nm: list[float] = ranged(values(number(-30, 30, what="a shift (nm)")),
+                                             default_factory=list)
+    spectral_u_rel: list[float] = ranged(values(number(0.01, 2, what="a relative u")),
+                                         default_factory=list)
+    spectral_u_shift_nm: list[float] = ranged(values(number(0, 30, what="a u (nm)")),
                                               default_factory=list)
-    spectral_u_oob: list[float] = ranged(values(number(0, 1, what="a fraction of the peak"), count=len(CHANNELS)),
+    spectral_u_oob: list[float] = ranged(values(number(0, 1, what="a fraction of the peak")),
                                          default_factory=list)
     # out-of-band level x the table's (empty: 1), its relative u (empty: the uncalibrated default), the gain/shift
     # error correlation (empty: 0) and the response tilt's u away from 660 nm (empty: 0)
-    spectral_oob_factors: list[float] = ranged(values(number(0.01, 30, what="a factor"), count=len(CHANNELS)),
+    spectral_oob_factors: list[float] = ranged(values(number(0.01, 30, what="a factor")),
                                                default_factory=list)
-    spectral_u_oob_rel: list[float] = ranged(values(number(0, 10, what="a relative u"), count=len(CHANNELS)),
+    spectral_u_oob_rel: list[float] = ranged(values(number(0, 10, what="a relative u")),
                                              default_factory=list)
-    spectral_u_rel_shift_corr: list[float] = ranged(values(number(-1, 1, what="a correlation"),
-                                                           count=len(CHANNELS)), default_factory=list)
-    spectral_u_tilt_per_100nm: list[float] = ranged(values(number(0, 1, what="a relative u per 100 nm"),
-                                                           count=len(CHANNELS)), default_factory=list)
+    spectral_u_rel_shift_corr: list[float] = ranged(values(number(-1, 1, what="a correlation")), default_factory=list)
+    spectral_u_tilt_per_100nm: list[float] = ranged(values(number(0, 1, what="a relative u per 100 nm")),
+                                                    default_factory=list)
     spectral_peak_floor_nm: list[float] = ranged(  # k=2, [red, nir]
         Rule("2 values [red, nir]: red in [1, 50] nm, NIR in [5, 100] nm", _floor_ok), default_factory=list)
     spectral_references: list[SpectralReference] = field(default_factory=list)  # per source (derived)
@@ -161,18 +171,58 @@ class CalibrationFile:
     def validate(self) -> CalibrationFile:
         """The one validator (reader and writer): every field in its range; groups set together."""
         check(self, self.source)
+        self._check_chip()
         if not len(self.position_names) == len(self.position_scales) == len(self.position_scales_u_rel):
             raise ConfigError(self.source, "position_scales", f"{len(self.position_names)} values (one per position "
                               "in position_names, and as many position_scales_u_rel)", len(self.position_scales))
         return self
 
     @property
+    def spectral_chip(self) -> SpectralChip:
+        """The chip this calibration was made for."""
+        return CHIPS[self.chip]
+
+    def _check_chip(self) -> None:
+        """Per-channel lists, raw counts and gains against the file's chip (ConfigError naming the key)."""
+        chip = self.spectral_chip
+        n, top = chip.n_channels, chip.timing.counts_max
+        per_channel = f"{n} values, one per {chip.name} channel ({', '.join(chip.channels)})"
+        for name in self.PER_CHANNEL:
+            value = getattr(self, name)
+            if value and len(value) != n:
+                raise ConfigError(self.source, name, per_channel, f"{len(value)} values")
+        gains = f"one of the {chip.name}'s gains {', '.join(f'{g:g}' for g in chip.gain_codes_x)}"
+        if self.dark_gain_x and self.dark_gain_x not in chip.gain_codes_x:
+            raise ConfigError(self.source, "dark_gain_x", gains, self.dark_gain_x)
+        if any(c > top for c in self.dark_counts):
+            raise ConfigError(self.source, "dark_counts", f"raw counts in [0, {top}] ({chip.name})", self.dark_counts)
+        for kind, readings in (("irradiance_readings", self.irradiance_readings),
+                               ("spectral_readings", self.spectral_readings)):
+            for index, reading in enumerate(readings):
+                key = f"{kind}[{index}]"
+                if len(reading.counts) != n:
+                    raise ConfigError(self.source, f"{key}.counts", per_channel, f"{len(reading.counts)} values")
+                if any(c > top for c in reading.counts):
+                    raise ConfigError(self.source, f"{key}.counts", f"raw counts in [0, {top}] ({chip.name})",
+                                      reading.counts)
+                if reading.gain_x not in chip.gain_codes_x:
+                    raise ConfigError(self.source, f"{key}.gain_x", gains, reading.gain_x)
+
+    def check_chip(self, chip: SpectralChip) -> None:
+        """A RigError naming both chips unless this calibration was made for ``chip``."""
+        if self.chip != chip.name:
+            where = f"{self.source}: " if self.source else ""
+            raise RigError(f"{where}calibration {self.id!r} was made for an {self.chip.upper()}, this bench has an "
+                           f"{chip.name.upper()} (its channels differ: recalibrate on this bench)")
+
+    @property
     def has_spectral(self) -> bool:
         return bool(self.spectral_gains)
 
     def calibration(self) -> Calibration:
-        dark = tuple(self.dark_counts) if self.dark_counts else (0.0,) * 10
-        base = Calibration(Responsivity.load(), transmission=self.transmission, scale=self.scale,
+        chip = self.spectral_chip
+        dark = tuple(self.dark_counts) if self.dark_counts else (0.0,) * chip.n_channels
+        base = Calibration(chip.load_responsivity(), transmission=self.transmission, scale=self.scale,
                            scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True)
         if not self.has_spectral:
             return base
@@ -181,9 +231,9 @@ class CalibrationFile:
                                                     tuple(self.spectral_oob_factors) or None),
                        model_u=ModelUncertainty(tuple(self.spectral_u_rel), tuple(self.spectral_u_shift_nm),
                                                 tuple(self.spectral_u_oob),
-                                                tuple(self.spectral_u_oob_rel) or ModelUncertainty().oob_rel,
-                                                tuple(self.spectral_u_rel_shift_corr) or (0.0,) * 10,
-                                                tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * 10),
+                                                tuple(self.spectral_u_oob_rel) or ModelUncertainty.of(chip).oob_rel,
+                                                tuple(self.spectral_u_rel_shift_corr) or (0.0,) * chip.n_channels,
+                                                tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * chip.n_channels),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
                        spectral_calibrated=True)
 
@@ -279,12 +329,14 @@ _TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"
 
 
 def select_calibration(path: str | None, sensor_id: str, transmission: float, max_age_days: float,
-                       force: bool = False) -> tuple[Calibration, list[str]]:
-    """The active calibration for this sensor, with warnings; refuses another sensor's unless forced."""
+                       force: bool = False, chip: SpectralChip | None = None) -> tuple[Calibration, list[str]]:
+    """The active calibration for this sensor (on ``chip``, default the default chip), with warnings; refuses
+    another sensor's unless forced, and another chip's always (its channels are not this bench's)."""
     if not path:
-        return nominal_calibration(transmission), [
+        return nominal_calibration(transmission, chip), [
             "no calibration file: irradiance uses the datasheet-nominal scale and is marked 'uncalibrated'"]
     loaded = load_calibration(path)
+    loaded.check_chip(chip or DEFAULT_CHIP)
     warnings = []
     if loaded.sensor_id != sensor_id:
         message = (f"{path}: calibration {loaded.id!r} was made for sensor {loaded.sensor_id!r}, "
@@ -299,11 +351,16 @@ def select_calibration(path: str | None, sensor_id: str, transmission: float, ma
     return loaded.calibration(), warnings
 
 
-def calibration_or_nominal(path: str | Path | None, transmission: float) -> Calibration:
-    """The calibration from ``path``, or the datasheet-nominal one at ``transmission``."""
+def calibration_or_nominal(path: str | Path | None, transmission: float, chip: SpectralChip | None = None
+                           ) -> Calibration:
+    """The calibration from ``path`` (refused unless made for ``chip``, when given), or ``chip``'s
+    datasheet-nominal one at ``transmission``."""
     if path is None:
-        return nominal_calibration(transmission)
-    return load_calibration(path).calibration()
+        return nominal_calibration(transmission, chip)
+    loaded = load_calibration(path)
+    if chip is not None:
+        loaded.check_chip(chip)
+    return loaded.calibration()
 
 
 def spectral_calibration(base: Calibration, fit) -> Calibration:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from rig.chips import SpectralChip
 from rig.errors import RigError
 from rig.hardware.ntc import KELVIN
 from rig.spectrum import Calibration, estimate
-from rig.spectrum.responsivity import CHANNELS, Responsivity
+from rig.spectrum.responsivity import Responsivity
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,13 @@ class ScaleFit:
 
 
 def measure_nominal(readings: Sequence[Reading], references_nm: Sequence[float], transmission: float,
-                    dark_counts: Sequence[float] | None = None, base: Calibration | None = None) -> list[float]:
+                    dark_counts: Sequence[float] | None = None, base: Calibration | None = None,
+                    chip: SpectralChip | None = None) -> list[float]:
     """Irradiance at the surface of each reading with scale 1 (through the line model, so a scale made at
     one wavelength carries to the others). ``base``: the table and model uncertainty to use (a spectral
-    calibration's), else the datasheet-nominal ones."""
-    nominal = replace(base or Calibration(Responsivity.load()), transmission=transmission, scale=1.0,
-                      dark_counts=tuple(dark_counts) if dark_counts is not None else (0.0,) * 10)
+    calibration's), else the datasheet-nominal ones of ``chip`` (default: the default chip)."""
+    nominal = replace(base or Calibration(Responsivity.load(chip=chip)), transmission=transmission, scale=1.0,
+                      dark_counts=tuple(dark_counts) if dark_counts is not None else ())
     measured = []
     for reading, nm in zip(readings, references_nm, strict=True):
         if reading.saturated:
@@ -90,7 +92,7 @@ def mean_dark(readings: Sequence[Reading]) -> list[float]:
     settings = {(r.gain_x, r.t_int_ms) for r in readings}
     if len(settings) > 1:
         raise RigError("calibration: dark readings must share gain and integration time (auto-range off)")
-    return [float(np.mean([r.counts[i] for r in readings])) for i in range(len(CHANNELS))]
+    return [float(np.mean([r.counts[i] for r in readings])) for i in range(len(readings[0].counts))]
 
 
 @dataclass(frozen=True)

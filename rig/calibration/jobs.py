@@ -7,7 +7,6 @@ calibration, with every input checked first (clear error, nothing written).
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,22 +22,27 @@ from rig.calibration.refit import (
     set_transmission,
     spectral_records,
 )
+from rig.chips import SpectralChip
 from rig.errors import RigError
-from rig.results.schema import truthy
-from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X
+from rig.spectrum.counts_csv import csv_rows, read_counts
 
 
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
-def calibration_target(out: str | None, sensor_id: str, jig: str, transmission: float
-                       ) -> tuple[Path, CalibrationFile, list[str]]:
+def calibration_target(out: str | None, sensor_id: str, jig: str, transmission: float,
+                       chip: SpectralChip | None = None) -> tuple[Path, CalibrationFile, list[str]]:
     """The calibration file to create or add to (``out``), loaded (and checked: a stored value out of range is
-    refused, naming it) if it exists, with a new id and date; and warnings about it (dates in the future)."""
+    refused, naming it; one made for another chip than ``chip`` too) if it exists, with a new id and date; and
+    warnings about it (dates in the future)."""
     path = Path(out) if out else Path("calibration") / f"{sensor_id}-{_stamp()}.toml"
     calibration = load_calibration(path) if path.exists() else CalibrationFile(
         sensor_id=sensor_id, jig=jig, transmission=transmission)
+    if chip is not None:
+        if path.exists():
+            calibration.check_chip(chip)
+        calibration.chip = chip.name
     warnings = calibration.date_warnings() if path.exists() else []
     calibration.id = new_id(calibration.sensor_id)
     calibration.created = now_iso()
@@ -46,8 +50,9 @@ def calibration_target(out: str | None, sensor_id: str, jig: str, transmission: 
 
 
 def calibrate_dark(bench, calibration: CalibrationFile, count: int) -> tuple[list[float], Refit]:
-    """Dark counts per channel, wrap off (auto-range must be off in the bench config); every stored reading
-    refitted with them."""
+    """Dark counts per channel of the bench's chip, wrap off (auto-range must be off in the bench config); every
+    stored reading refitted with them. A file made for another chip is refused (naming both)."""
+    calibration.check_chip(bench.chip)
     bench.switch.off()
     dark = mean_dark(take_readings(bench, count))
     reading = bench.read_spectrum()
@@ -74,35 +79,18 @@ def _finite(text: str, path: Path, line: int, column: str, positive: bool = Fals
 
 
 def _csv_rows(path: Path) -> tuple[Path, list[dict[str, str]]]:
-    """A user-named CSV file's rows as dicts (a regular file only: no FIFO or device); errors name the file."""
-    from rig.input_files import regular_file
-
-    path = regular_file(path, "CSV file")
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            return path, list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
+    """A user-named CSV file's rows as dicts (:func:`rig.spectrum.counts_csv.csv_rows`)."""
+    return csv_rows(path)
 
 
-def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None
-                          ) -> tuple[list[Reading], list[tuple[float, float]]]:
-    """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults)."""
-    path, rows = _csv_rows(path)
-    if not rows:
-        raise RigError(f"{path}: no readings (expected a header and at least one row)")
-    needed = [*CHANNELS, "gain_x", "t_int_ms"]
-    missing = [c for c in needed if c not in rows[0]]
-    if missing:
-        raise RigError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(needed)}")
+def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None,
+                          chip: SpectralChip | None = None) -> tuple[list[Reading], list[tuple[float, float]]]:
+    """Readings of a counts CSV (:mod:`rig.spectrum.counts_csv`; the counts must be ``chip``'s when given) with the
+    reference irradiance and wavelength of each (columns or defaults)."""
+    path, _chip, rows, parsed = read_counts(path, chip)
     readings, references = [], []
-    for line, row in enumerate(rows, start=2):
-        counts = tuple(_finite(row[c], path, line, c) for c in CHANNELS)
-        gain_x = _finite(row["gain_x"], path, line, "gain_x")
-        if gain_x not in GAIN_CODES_X:
-            raise RigError(f"{path}: line {line}, column 'gain_x': expected one of {GAIN_CODES_X} (got {gain_x:g})")
-        t_int_ms = _finite(row["t_int_ms"], path, line, "t_int_ms", positive=True)
-        readings.append(Reading(counts, gain_x, t_int_ms, truthy(row.get("saturated"))))
+    for line, (row, reading) in enumerate(zip(rows, parsed, strict=True), start=2):
+        readings.append(Reading(reading.counts, reading.gain_x, reading.t_int_ms, reading.saturated))
         mw = row.get("reference_mw_cm2") or default_mw_cm2
         nm = row.get("reference_nm") or default_nm
         if mw is None or nm is None:

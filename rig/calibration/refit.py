@@ -139,7 +139,8 @@ def _refit_scale(calibration: CalibrationFile) -> ScaleFit:
     base = calibration.calibration() if calibration.has_spectral else None  # the sensor's own table, if fitted
     readings = [Reading(tuple(r.counts), r.gain_x, r.t_int_ms) for r in records]
     measured = measure_nominal(readings, [r.reference_nm for r in records], calibration.transmission,
-                               calibration.dark_counts or None, base=base) if records else []
+                               calibration.dark_counts or None, base=base,
+                               chip=calibration.spectral_chip) if records else []
     legacy = calibration.legacy_points
     references = [r.reference_mw_cm2 for r in records] + [p.reference_mw_cm2 for p in legacy]
     u_rel = [r.reference_u_rel for r in records] + [LEGACY_U_REL] * len(legacy)

@@ -3,7 +3,7 @@
 A dataclass field declares its rule where it is defined::
 
     scale: float = ranged(number(0.01, 100, open_low=True, open_high=True), 1.0)
-    dark_counts: list[float] = ranged(values(number(0, 65535), count=10), default_factory=list)
+    dark_counts: list[float] = ranged(values(number(0, 1e6)), default_factory=list)
 
 :func:`check` walks the fields (and lists of record dataclasses) and raises
 :class:`~rig.errors.ConfigError` naming the file, the key (``points[3].reference_mw_cm2``), what was

@@ -28,7 +28,6 @@ The corrections hold for red and NIR light (590-1000 nm, where the references ar
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,9 +36,12 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
+from rig.chips import Role, SpectralChip
 from rig.errors import RigError
 from rig.spectrum import ModelUncertainty
-from rig.spectrum.responsivity import CHANNELS, Responsivity, gain_ratio, out_of_band, out_of_band_mask
+from rig.spectrum.counts_csv import number as counts_number
+from rig.spectrum.counts_csv import read_counts
+from rig.spectrum.responsivity import Responsivity, out_of_band, out_of_band_mask
 
 REFERENCE_U_NM = 1.0  # default standard uncertainty of a reference's peak (a spectrometer-measured LED)
 FWHM_PRIOR_NM = (20.0, 8.0)  # a reference LED of unknown width
@@ -50,11 +52,26 @@ UNMODELLED_START = (0.03, 0.3)  # the first fit's weights
 SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not known better than this
 # the production spread's tilt of a response (per 100 nm) where no reference pins it: Clear's between the irradiance
 # reference and NIR light (the references' amplitudes are free), the NIR channel's passband shape
-CALIBRATED_TILT = {"Clear": 0.04, "NIR": 0.08}
+CALIBRATED_TILT = {Role.BROADBAND: 0.04, Role.NIR: 0.08}  # by the channel's role
 SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a calibration (the references' u)
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
 PEAK_FLOOR_MIN_NM = {"red": 1.0, "nir": 5.0}
-SHIFTED = ("F6", "F7", "F8", "NIR")  # filters whose passband the red/NIR references reach: their centre is fitted
+SHIFTED_FROM_NM = 580.0  # filters peaking from here on (the red/NIR references reach them): their centre is fitted
+RED_NM = 660.0  # the red peak's floor comes from the two shifted filters on either side of this
+
+
+def shifted_channels(chip: SpectralChip) -> tuple[str, ...]:
+    """The filters whose centre the spectral calibration fits (AS7341: F6, F7, F8, NIR)."""
+    return chip.filters_from(SHIFTED_FROM_NM)
+
+
+def red_pair(chip: SpectralChip) -> tuple[str, str]:
+    """The two fitted filters on either side of ``RED_NM`` (AS7341: F7 630, F8 680; AS7343: F6 640, F7 690)."""
+    peaks = chip.channel_peaks_nm
+    names = [n for n in shifted_channels(chip) if n != chip.name_of(Role.NIR)]
+    below = max((n for n in names if peaks[n] <= RED_NM), key=lambda n: peaks[n])
+    above = min((n for n in names if peaks[n] > RED_NM), key=lambda n: peaks[n])
+    return below, above
 
 
 @dataclass(frozen=True)
@@ -82,64 +99,36 @@ class SpectralFit:
     fitted_peaks_nm: list[float]
     residuals_rel: list[float]  # RMS relative residual per reference
     sources: list[tuple] = field(default_factory=list)  # (peak, fwhm, mw, u) per reference source, fit order
-    oob_factors: tuple[float, ...] = (1.0,) * 10  # out-of-band level per channel, x the table's
+    oob_factors: tuple[float, ...] = ()  # out-of-band level per channel, x the table's (): all 1
     unmodelled: tuple[float, float] = (0.0, 0.0)  # (in band, out of band) relative, from the residuals
 
 
 def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
-                       peak_default: float | None = None) -> list[ReferenceReading]:
-    """Read a REF_CSV: a counts table (as ``rig analyze`` reads) plus reference_peak_nm and optional
-    reference_fwhm_nm, reference_u_nm, reference_mw_cm2. Mistakes raise RigError naming file, row and column.
-    (``peak_column``/``peak_default``: the irradiance calibration's ``reference_nm``, or a default for it.)"""
-    from rig.input_files import regular_file
-
-    path = regular_file(path, "CSV file")
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except FileNotFoundError:
-        raise RigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise RigError(f"{path}: cannot read as CSV ({error})") from None
-    if not rows:
-        raise RigError(f"{path}: no readings (expected a header and one row per reading)")
-    header = rows[0].keys()
-    required = (*CHANNELS, "gain_x", "t_int_ms") + ((peak_column,) if peak_default is None else ())
-    for column in required:
-        if column not in header:
-            raise RigError(f"{path}: column {column!r} is missing (expected F1..F8, Clear, NIR, gain_x, t_int_ms, "
-                           f"{peak_column}; optional reference_fwhm_nm, reference_u_nm, reference_mw_cm2)")
+                       peak_default: float | None = None, chip: SpectralChip | None = None) -> list[ReferenceReading]:
+    """Read a REF_CSV: a counts table (:mod:`rig.spectrum.counts_csv`, as ``rig analyze`` reads; ``chip``'s counts
+    when given) plus reference_peak_nm and optional reference_fwhm_nm, reference_u_nm, reference_mw_cm2. Mistakes
+    raise RigError naming file, line and column. (``peak_column``/``peak_default``: the irradiance calibration's
+    ``reference_nm``, or a default for it.)"""
+    path, _chip, rows, parsed = read_counts(path, chip)
+    if peak_default is None and peak_column not in rows[0]:
+        raise RigError(f"{path}: column {peak_column!r} is missing (the counts columns, {peak_column}; optional "
+                       "reference_fwhm_nm, reference_u_nm, reference_mw_cm2)")
 
     def number(row: dict, n: int, column: str, low: float, high: float, optional: bool = False) -> float | None:
         text = (row.get(column) or "").strip()
         if not text and (optional or (column == peak_column and peak_default is not None)):
             return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise RigError(f"{path}: row {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
-                           f"got {text!r}") from None
-        if not (low <= value <= high and math.isfinite(value)):
-            raise RigError(f"{path}: row {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
-                           f"got {value:g}")
-        return value
+        return counts_number(row, column, low, high, path, n)
 
     out = []
-    for n, row in enumerate(rows, start=2):  # row 1 is the header
-        counts = tuple(number(row, n, c, 0, 65535) for c in CHANNELS)
-        gain = number(row, n, "gain_x", 0.5, 512)
-        try:
-            gain_ratio(gain)
-        except ValueError:
-            raise RigError(f"{path}: row {n}, column 'gain_x': expected one of 0.5, 1, 2 ... 512, got {gain:g}") \
-                from None
+    for n, (row, reading) in enumerate(zip(rows, parsed, strict=True), start=2):  # line 1 is the header
         out.append(ReferenceReading(
-            counts, gain, number(row, n, "t_int_ms", 0.001, 200000),
+            reading.counts, reading.gain_x, reading.t_int_ms,
             number(row, n, peak_column, 380, 1050, optional=peak_default is not None) or peak_default or 0.0,
             number(row, n, "reference_fwhm_nm", 1, 150, optional=True),
             number(row, n, "reference_u_nm", 0.01, 20, optional=True) or REFERENCE_U_NM,
             number(row, n, "reference_mw_cm2", 1e-6, 1e5, optional=True),
-            str(row.get("saturated", "")).strip().lower() in ("1", "true", "yes", "y")))
+            reading.saturated))
     return out
 
 
@@ -148,16 +137,18 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     """Fit per-channel gains, shifts and out-of-band levels to reference readings (see the module docstring)."""
     if not readings:
         raise RigError("spectral calibration: no reference readings")
-    prior = prior or ModelUncertainty()
-    dark = np.asarray(dark_counts if dark_counts is not None else (0.0,) * 10, float)
+    chip = table.chip
+    channels = chip.channels
+    prior = prior or ModelUncertainty.of(chip)
+    dark = np.asarray(dark_counts if dark_counts is not None else (0.0,) * chip.n_channels, float)
     # one source per distinct (peak, width, irradiance): its readings share amplitude, peak and width
     keys = sorted({_key(r) for r in readings}, key=lambda k: (k[0], k[1] or 0, k[2] or 0))
-    sums: list[list] = [[np.zeros(len(CHANNELS)), np.zeros(len(CHANNELS)), 0] for _ in keys]
+    sums: list[list] = [[np.zeros(len(channels)), np.zeros(len(channels)), 0] for _ in keys]
     for r in readings:
-        if r.saturated or max(r.counts) >= 65535:
+        if r.saturated or max(r.counts) >= chip.timing.counts_max:
             raise RigError(f"spectral calibration: the {r.peak_nm:g} nm reference reading is saturated "
                            "(lower the gain or add attenuation)")
-        per_basic = gain_ratio(r.gain_x) * r.t_int_ms
+        per_basic = chip.gain_ratio(r.gain_x) * r.t_int_ms
         entry = sums[keys.index(_key(r))]
         entry[0] += (np.asarray(r.counts, float) - dark) / per_basic
         entry[1] += (np.maximum(np.asarray(r.counts, float), 0.0) + 2.0 + 1 / 12) / per_basic**2
@@ -165,9 +156,9 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     # each source's mean reading (its model error is common to its readings: they are not independent evidence)
     data = [(y / n, var / n**2) for y, var, n in sums]
     parts = _Parts(table)
-    shifted = [CHANNELS.index(name) for name in SHIFTED]
-    leaking = [c for c in range(len(CHANNELS)) if parts.leaks[c]]
-    n_gain, n_shift, n_oob = len(CHANNELS), len(shifted), len(leaking)
+    shifted = [channels.index(name) for name in shifted_channels(chip)]
+    leaking = [c for c in range(len(channels)) if parts.leaks[c]]
+    n_gain, n_shift, n_oob = len(channels), len(shifted), len(leaking)
     n_fixed = n_gain + n_shift + n_oob
 
     start_amp = []
@@ -223,7 +214,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
         held[:] = sds(theta, rel, oob_rel)
         fit = least_squares(residuals, theta, method="trf", x_scale="jac", diff_step=1e-6)
         theta = fit.x
-        rel, oob_rel = _unmodelled(data, models(theta), fit.jac, len(data) * len(CHANNELS))
+        rel, oob_rel = _unmodelled(data, models(theta), fit.jac, len(data) * len(channels))
     held[:] = sds(theta, rel, oob_rel)
     jac = least_squares(residuals, theta, method="trf", x_scale="jac", diff_step=1e-6, max_nfev=1).jac
     cov = np.linalg.pinv(jac.T @ jac)
@@ -233,7 +224,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     # Clear's (no filter: the channel the references' amplitudes are read by); the out-of-band response's level is
     # gain x level
     contrast = np.eye(n_gain)
-    contrast[:, CHANNELS.index("Clear")] -= 1.0
+    contrast[:, chip.index_of(Role.BROADBAND)] -= 1.0
     var_g = np.diag(contrast @ cov[:n_gain, :n_gain] @ contrast.T)
     var_shift = np.zeros(n_gain)
     var_shift[shifted] = variance[n_gain:n_gain + n_shift]
@@ -252,10 +243,11 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     model_u = ModelUncertainty(
         rel=tuple(float(u) for u in rel_u), shift_nm=tuple(float(u) for u in shift_u), oob=tuple(prior.oob),
         oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel**2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
-        tilt_per_100nm=tuple(CALIBRATED_TILT.get(name, 0.0) for name in CHANNELS),
+        tilt_per_100nm=tuple(max((CALIBRATED_TILT.get(role, 0.0) for role in spec.roles), default=0.0)
+                             for spec in chip.channel_specs),
         rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
                              if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
-    i7, i8, i_nir = (n_gain + shifted.index(CHANNELS.index(c)) for c in ("F7", "F8", "NIR"))
+    i7, i8, i_nir = (n_gain + shifted.index(channels.index(c)) for c in (*red_pair(chip), chip.name_of(Role.NIR)))
     red_var = 0.25 * (cov[i7, i7] + cov[i8, i8] + 2 * cov[i7, i8])
     floor = {"red": max(PEAK_FLOOR_MIN_NM["red"], 2.0 * math.sqrt(max(red_var, 0.0))),
              "nir": max(PEAK_FLOOR_MIN_NM["nir"], 2.0 * math.sqrt(max(cov[i_nir, i_nir], 0.0)))}
@@ -308,7 +300,8 @@ class _Parts:
     """The table's in-band and out-of-band parts, and the corrected model of a reference line through them."""
 
     def __init__(self, table: Responsivity):
-        self.inband = Responsivity(table.wavelengths_nm, table.matrix * (1.0 - out_of_band_mask(table)))
+        self.inband = Responsivity(table.wavelengths_nm, table.matrix * (1.0 - out_of_band_mask(table)),
+                                   chip=table.chip)
         self.oob = out_of_band(table)
         self.leaks = self.oob.matrix.max(axis=0) > 0
 
@@ -334,7 +327,8 @@ def add_references(calibration_file, new: Sequence[ReferenceReading], transmissi
                                r.reference_fwhm_nm or None, r.reference_u_nm, r.reference_mw_cm2 or None)
               for r in calibration_file.spectral_readings]
     readings = stored + list(new)
-    fit = fit_spectral(readings, Responsivity.load(), transmission, calibration_file.dark_counts or None)
+    fit = fit_spectral(readings, calibration_file.spectral_chip.load_responsivity(), transmission,
+                       calibration_file.dark_counts or None)
     f = calibration_file
     f.spectral_created = datetime.now(UTC).isoformat(timespec="seconds")
     f.spectral_gains = [round(g, 6) for g in fit.gains]

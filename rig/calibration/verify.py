@@ -8,17 +8,16 @@ not shrink with more readings) and of the reference (2 x its stated standard u).
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from rig.calibration.fit import Reading
+from rig.chips import SpectralChip
 from rig.errors import RigError
-from rig.results.schema import truthy
 from rig.spectrum import Calibration, estimate
-from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X
+from rig.spectrum.counts_csv import read_counts
 
 RED_NIR_SPLIT_NM = 740.0  # a reference peak below this is compared with the red peak, above with the NIR peak
 
@@ -86,39 +85,8 @@ def _check(quantity: str, unit: str, reference: float, reference_u: float,
                        statistics.median(u for _, u in values), len(values))
 
 
-def read_counts_csv(path: Path) -> list[Reading]:
-    """The readings of a counts CSV (the ``rig analyze`` format: F1..F8, Clear, NIR, gain_x, t_int_ms)."""
-    from rig.input_files import regular_file
-
-    path = regular_file(path, "CSV file")
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
-    if not rows:
-        raise RigError(f"{path}: no readings (expected a header and at least one row)")
-    needed = [*CHANNELS, "gain_x", "t_int_ms"]
-    missing = [c for c in needed if c not in rows[0]]
-    if missing:
-        raise RigError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(needed)}")
-    readings = []
-    for line, row in enumerate(rows, start=2):
-        counts = tuple(_number(row, c, 0, 65535, path, line) for c in CHANNELS)
-        gain_x = _number(row, "gain_x", 0.5, 512, path, line)
-        if gain_x not in GAIN_CODES_X:
-            raise RigError(f"{path}: line {line}, column 'gain_x': expected one of {GAIN_CODES_X} (got {gain_x:g})")
-        readings.append(Reading(counts, gain_x, _number(row, "t_int_ms", 0.001, 200_000, path, line),
-                                truthy(row.get("saturated"))))
-    return readings
-
-
-def _number(row: dict, column: str, low: float, high: float, path: Path, line: int) -> float:
-    try:
-        value = float(row[column])
-    except (TypeError, ValueError):
-        value = math.nan
-    if not (math.isfinite(value) and low <= value <= high):
-        raise RigError(f"{path}: line {line}, column '{column}': expected a number in [{low:g}, {high:g}] "
-                       f"(got {row[column]!r})")
-    return value
+def read_counts_csv(path: Path, chip: SpectralChip | None = None) -> list[Reading]:
+    """The readings of a counts CSV (the ``rig analyze`` format, :mod:`rig.spectrum.counts_csv`; ``chip``'s
+    counts when given)."""
+    _path, _chip, _rows, parsed = read_counts(path, chip)
+    return [Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in parsed]

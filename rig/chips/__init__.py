@@ -12,10 +12,11 @@ from __future__ import annotations
 from rig.chips import as7341, as7343
 from rig.chips.model import ChannelSpec, Identity, ProductionSpread, Role, SpectralChip, Timing
 
-__all__ = ["CHIPS", "ChannelSpec", "Identity", "ProductionSpread", "Role", "SpectralChip", "Timing",
+__all__ = ["CHIPS", "DEFAULT_CHIP", "ChannelSpec", "Identity", "ProductionSpread", "Role", "SpectralChip", "Timing",
            "spectral_chip"]
 
 CHIPS: dict[str, SpectralChip] = {chip.name: chip for chip in (as7341.CHIP, as7343.CHIP)}
+DEFAULT_CHIP: SpectralChip = as7341.CHIP  # a bench config without [spectral] chip, a file that names none
 
 
 def spectral_chip(name: str) -> SpectralChip:

@@ -263,7 +263,7 @@ class SpectralChip:
 
         path = Path(path) if path is not None else self.responsivity_path()
         self.check_table_columns(path)
-        return Responsivity.load(path)
+        return Responsivity.load(path, self)
 
     def check_table_columns(self, path: str | Path) -> None:
         """A ValueError naming the file unless its header row is ``wavelength_nm`` + this chip's channels."""

@@ -16,8 +16,9 @@ from rig.cli.common import EXIT_CLAIM_FAILED, EXIT_OK, command_parser, fraction,
 def add_parser(commands) -> None:
     parser = command_parser(
         commands, "analyze", "re-analyse a counts CSV or a run folder",
-        "A counts CSV (columns F1..F8, Clear, NIR, gain_x, t_int_ms [, saturated]) gets peaks and irradiance\n"
-        "per row, written beside it as *-analyzed.csv. A run folder is re-judged against --wrap into\n"
+        "A counts CSV (a column per channel of its chip, as the chip names them; gain_x, t_int_ms\n"
+        "[, saturated]) gets peaks and irradiance per row, written beside it as *-analyzed.csv. A run\n"
+        "folder is re-judged against --wrap into\n"
         "RUN_DIR/reanalysis-<time>/ (the run's own files are never touched).",
         "rig analyze counts.csv --transmission 0.05",
         "rig analyze results/example --wrap rig/data/example_profile.toml --out /tmp/reanalysis")

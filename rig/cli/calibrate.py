@@ -135,11 +135,17 @@ def _add_source_args(parser, adds: str) -> None:
     parser.add_argument("--out", metavar="FILE", help=f"calibration file to create or add {adds} to")
 
 
+def _chip(config):
+    from rig.chips import spectral_chip
+
+    return spectral_chip(config.spectral.chip)
+
+
 def _target(args: argparse.Namespace, config, console: Console):
     from rig.calibration.jobs import calibration_target
 
     path, calibration, warnings = calibration_target(args.out, config.spectral.sensor_id, config.jig.attenuator,
-                                                     config.jig.transmission)
+                                                     config.jig.transmission, _chip(config))
     for warning in warnings:
         note(f"warning: {warning}")
     return path, calibration
@@ -154,7 +160,8 @@ def _print_refit(console: Console, calibration, refit) -> None:
         for ref in calibration.spectral_references:
             console.print(f"reference {ref.reference_peak_nm:g} ± {ref.reference_u_nm:g} nm: {ref.readings} "
                           f"readings, fitted peak {ref.fitted_peak_nm:.1f} nm, residual {ref.residual_rel:.1%}")
-        console.print("gains (F1..F8, Clear, NIR): " + ", ".join(f"{g:.3f}" for g in fit.gains))
+        console.print(f"gains ({', '.join(calibration.spectral_chip.channels)}): "
+                      + ", ".join(f"{g:.3f}" for g in fit.gains))
         console.print("filter shifts nm: " + ", ".join(f"{d:+.1f}" for d in fit.shifts_nm))
         console.print(f"peak floor (k=2): red {fit.peak_floor_nm['red']:.1f} nm, "
                       f"NIR {fit.peak_floor_nm['nir']:.1f} nm")
@@ -202,7 +209,7 @@ def dark_main(args: argparse.Namespace, console: Console) -> int:
     with stack:
         dark, refit = calibrate_dark(bench, calibration, args.count)
     save(calibration, path)
-    console.print("dark counts (F1..F8, Clear, NIR): " + ", ".join(f"{d:.2f}" for d in dark))
+    console.print(f"dark counts ({', '.join(bench.chip.channels)}): " + ", ".join(f"{d:.2f}" for d in dark))
     _print_refit(console, calibration, refit)
     console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
     return EXIT_OK
@@ -216,7 +223,7 @@ def irradiance_main(args: argparse.Namespace, console: Console) -> int:
     config, path, calibration, transmission = _prepare(args, console)
     if args.counts_csv:
         readings, references = read_reference_counts(Path(args.counts_csv), args.reference_mw_cm2,
-                                                     args.reference_nm)
+                                                     args.reference_nm, _chip(config))
     else:
         if args.reference_mw_cm2 is None or args.reference_nm is None:
             raise RigError("--reference-mw-cm2 and --reference-nm are needed for a live calibration")
@@ -237,7 +244,7 @@ def spectral_main(args: argparse.Namespace, console: Console) -> int:
 
     config, path, calibration, transmission = _prepare(args, console)
     if args.ref_csv:
-        new = load_reference_csv(args.ref_csv)
+        new = load_reference_csv(args.ref_csv, chip=_chip(config))
     else:
         if args.reference_peak_nm is None:
             raise RigError("--reference-peak-nm is needed for a live spectral calibration (or give a REF_CSV)")
@@ -260,11 +267,12 @@ def verify_main(args: argparse.Namespace, console: Console) -> int:
     config = bench_request(args).config()
     path = args.calibration or config.calibration
     calibration, warnings = select_calibration(path, config.spectral.sensor_id, config.jig.transmission,
-                                               config.calibration_max_age_days, args.force_calibration)
+                                               config.calibration_max_age_days, args.force_calibration,
+                                               _chip(config))
     for warning in warnings:
         note(f"warning: {warning}")
     if args.counts_csv:
-        readings = read_counts_csv(Path(args.counts_csv))
+        readings = read_counts_csv(Path(args.counts_csv), _chip(config))
     else:
         source = reference_source_wrap(args.reference_peak_nm or 660.0, args.reference_mw_cm2 or 30.0,
                                        args.reference_fwhm_nm or 20.0)

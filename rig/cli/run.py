@@ -48,6 +48,7 @@ def add_parser(commands) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.calibration.file import select_calibration
+    from rig.chips import spectral_chip
     from rig.errors import RigError
     from rig.profile import load_profile
     from rig.run.modes import check_sequence_modes
@@ -65,7 +66,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     check_sequence_modes(profile, sequence)
     calibration, warnings = select_calibration(args.calibration or config.calibration, config.spectral.sensor_id,
                                                config.jig.transmission, config.calibration_max_age_days,
-                                               args.force_calibration)
+                                               args.force_calibration, spectral_chip(config.spectral.chip))
     for warning in warnings:
         note(warning)
     config.calibration = args.calibration or config.calibration  # its position factors (uniformity)
@@ -94,7 +95,7 @@ def _run_and_print(args, console, request, config, profile, sequence, calibratio
         result = run_sequence(
             profile, sequence, lambda: request.open(default_wrap, config), Path(args.out), modes=modes,
             derive_for_mode=lambda mode: make_deriver(calibration if calibration.calibrated else None,
-                                                      mode.claims.lines), progress=show,
+                                                      mode.claims.lines, calibration.chip), progress=show,
             calibration_id=calibration.id,
             lock_path=bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin, args.out),
             extra_manifest={"argv": sys.argv, "seed": args.seed if config.backend == "sim" else None,

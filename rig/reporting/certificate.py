@@ -58,11 +58,11 @@ def _temperature(axis, samples: pd.DataFrame, summary: pd.DataFrame, cutout_c: f
 def certificate_figure(run_dir: Path) -> Figure:
     """The certificate page of a run folder."""
     from rig.reporting.plots import spectrum_figure
-    from rig.results.read import read_csv_checked, read_summary
-    from rig.spectrum.responsivity import CHANNELS
+    from rig.results.read import read_csv_checked, read_summary, run_chip
 
     manifest = read_manifest(run_dir)
-    samples = read_csv_checked(run_dir / "samples.csv", filled=(*CHANNELS, "gain_x", "t_int_ms", "t_s"),
+    samples = read_csv_checked(run_dir / "samples.csv", filled=(*run_chip(run_dir).channels, "gain_x", "t_int_ms",
+                                                                "t_s"),
                                missing_ok=True, empty_ok=True)
     summary = read_summary(run_dir / "summary.csv")
     info = Stamp.from_manifest(manifest)

@@ -93,12 +93,12 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     """Write ``report.html`` and the PNGs into ``out_dir`` (default: ``<run>/report``); return the HTML path."""
     from rig.reporting.plot_parts import Stamp, png
     from rig.reporting.plots import positions_figure, spectrum_figure, timeline_figure, verdict_figure
-    from rig.results.read import read_csv_checked, read_summary
-    from rig.spectrum.responsivity import CHANNELS
+    from rig.results.read import read_csv_checked, read_summary, run_chip
 
     manifest = read_manifest(run_dir)
     # no samples.csv (the bench never opened) or only its header (stopped before a sample) is a short run, not damage
-    samples = read_csv_checked(run_dir / "samples.csv", filled=(*CHANNELS, "gain_x", "t_int_ms", "t_s"),
+    samples = read_csv_checked(run_dir / "samples.csv", filled=(*run_chip(run_dir).channels, "gain_x", "t_int_ms",
+                                                                "t_s"),
                                missing_ok=True, empty_ok=True)
     summary = read_summary(run_dir / "summary.csv")
     out_dir = out_dir or run_dir / "report"

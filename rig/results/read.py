@@ -63,6 +63,23 @@ def _lookup(manifest: dict, dotted: str) -> Any:
     return value
 
 
+def run_chip(run_dir: Path):
+    """The spectral chip a run folder's samples are from (its ``samples.csv`` channel columns; a missing or
+    header-less file: the default chip)."""
+    from rig.chips import DEFAULT_CHIP
+    from rig.spectrum.counts_csv import chip_of_columns
+
+    try:
+        with (run_dir / "samples.csv").open(encoding="utf-8") as handle:
+            header = handle.readline().strip().split(",")
+    except (OSError, UnicodeDecodeError):
+        return DEFAULT_CHIP
+    try:
+        return chip_of_columns(header, run_dir / "samples.csv")
+    except RigError:
+        return DEFAULT_CHIP  # read_csv_checked names the missing columns
+
+
 def read_csv_checked(path: Path, *, required: tuple[str, ...] = (), numbers: tuple[str, ...] = (),
                      filled: tuple[str, ...] = (), missing_ok: bool = False, empty_ok: bool = False,
                      keep_default_na: bool = True) -> pd.DataFrame:

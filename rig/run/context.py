@@ -64,14 +64,12 @@ class DarkBaseline:
 
 
 def estimate_unavailable(chip, derive) -> str | None:
-    """Why ``derive`` cannot estimate readings of ``chip`` (None if it can): a deriver names its ``chip``, else it
-    is for the table's chip (:data:`rig.spectrum.responsivity.TABLE_CHIP`)."""
+    """Why ``derive`` cannot estimate readings of ``chip`` (None if it can): a deriver names the ``chip`` its
+    table (calibration) is for; one made for another chip's channels cannot read this bench's counts."""
     if derive is None:
         return None
-    from rig.spectrum.responsivity import TABLE_CHIP
-
-    made_for = getattr(derive, "chip", TABLE_CHIP)
-    if made_for is chip:
+    made_for = getattr(derive, "chip", None)
+    if made_for is None or made_for.name == chip.name:
         return None
     return (f"spectral estimate NOT MEASURED: the estimate is made for the {made_for.name.upper()}'s channels, this "
             f"bench has an {chip.name.upper()} (raw counts recorded, peaks and irradiance empty)")

@@ -99,7 +99,8 @@ def draw_unit(unit_id: str, seed: int = 0, scale: float = 1.0, chip: SpectralChi
             low, high = (limit / typical_ratio for limit in spread.gain_ratio_limits[code])
             sigma = np.log(high / low) / 8
         gain_factors.append(float(np.clip(np.exp(rng.normal(0.0, sigma * scale)), low, high)))
-    table = type(typical)(wl, np.column_stack(columns), f"simulated {chip.name} unit {unit_id!r} (lot seed {seed})")
+    table = type(typical)(wl, np.column_stack(columns), f"simulated {chip.name} unit {unit_id!r} (lot seed {seed})",
+                          typical.chip)
     return SensorUnit(unit_id, table, tuple(gain_factors), tuple(gains), tuple(offsets))
 
 

@@ -38,8 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rig.chips import Role
 from rig.errors import ConfigError
-from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X, Responsivity, out_of_band_mask
+from rig.spectrum.responsivity import Responsivity, out_of_band_mask
 
 
 @dataclass
@@ -88,7 +89,9 @@ class SensorUnit:
     @classmethod
     def typical(cls) -> SensorUnit:
         """A part exactly on the typical curves (diagnostics only)."""
-        return cls("typical", Responsivity.load(), (1.0,) * len(GAIN_CODES_X), (1.0,) * 10, (0.0,) * 10)
+        table = Responsivity.load()
+        n = table.chip.n_channels
+        return cls("typical", table, (1.0,) * len(table.chip.gain_codes_x), (1.0,) * n, (0.0,) * n)
 
     @classmethod
     def draw(cls, unit_id: str, seed: int = 0, spread: SensorSpread | None = None,
@@ -101,12 +104,14 @@ class SensorUnit:
         leak_rng = np.random.default_rng(int.from_bytes(digest[8:16], "little"))  # leakage level and tilt
         s = spread.scale
         if s == 0:  # exactly the typical part
-            return cls(unit_id, typical, (1.0,) * len(GAIN_CODES_X), (1.0,) * 10, (0.0,) * 10)
+            n = typical.chip.n_channels
+            return cls(unit_id, typical, (1.0,) * len(typical.chip.gain_codes_x), (1.0,) * n, (0.0,) * n)
         wl = typical.wavelengths_nm
         mask = out_of_band_mask(typical)
         log_oob = (np.log(spread.out_of_band_low), np.log(spread.out_of_band_high))
         columns, gains, offsets = [], [], []
-        for c, name in enumerate(CHANNELS):
+        broadband = typical.chip.indices_of(Role.BROADBAND)
+        for c in range(typical.chip.n_channels):
             curve = typical.matrix[:, c] * (1.0 - mask[:, c])
             leak = typical.matrix[:, c] * mask[:, c]
             peak_nm = float(wl[int(np.argmax(curve))])
@@ -118,7 +123,7 @@ class SensorUnit:
             rng.normal()  # the retired additive leakage draw: a unit's other parameters stay as they were
             oob = float(np.exp(s * leak_rng.uniform(*log_oob)))
             tilt = float(leak_rng.normal(0.0, spread.out_of_band_tilt * s))
-            if name == "Clear":  # no interference filter: sensitivity and a gentle silicon tilt only
+            if c in broadband:  # no interference filter: sensitivity and a gentle silicon tilt only
                 offset, width = 0.0, 1.0
                 skew *= 0.5
             source_nm = peak_nm + (wl - peak_nm - offset) / width
@@ -131,6 +136,7 @@ class SensorUnit:
         gain_factors = tuple(
             1.0 if x == 64 else float(np.clip(np.exp(rng.normal(0.0, spread.gain_rel * s)),
                                               1 - spread.gain_limit_rel, 1 + spread.gain_limit_rel))
-            for x in GAIN_CODES_X)
-        table = Responsivity(wl, np.column_stack(columns), f"simulated unit {unit_id!r} (lot seed {seed})")
+            for x in typical.chip.gain_codes_x)
+        table = Responsivity(wl, np.column_stack(columns), f"simulated unit {unit_id!r} (lot seed {seed})",
+                             typical.chip)
         return cls(unit_id, table, gain_factors, tuple(gains), tuple(offsets))

@@ -18,7 +18,6 @@ from rig.spectrum.grid_fit import Profile, Significance, interval, model_of, pro
 from rig.spectrum.model import (
     ABSENT_MW_CM2,
     ABSENT_SHARE,
-    CHANNELS,
     DETECT_Z,
     FAR_RED_NM,
     FIT_POOR_REDUCED_CHI2,
@@ -31,14 +30,13 @@ from rig.spectrum.model import (
     LineSpec,
 )
 from rig.spectrum.refine import refine
-from rig.spectrum.responsivity import Responsivity, gain_ratio, gain_ratio_u
+from rig.spectrum.responsivity import Responsivity, gain_ratio_u
 from rig.spectrum.shapes import Grid, Noise, channel_peaks, grids, line_shapes
 
 if TYPE_CHECKING:
     from rig.spectrum.line_plan import LinePlan
 
 BATCH_ROWS = 256  # readings fitted together (memory: a few MB per grid-stage array)
-SATURATION_COUNTS = 65535
 
 # (rows of this batch) -> each row's upper limits (mW/cm2) of the undetected lines with every line free
 JointLimits = Callable[[np.ndarray], list[dict[str, float]]]
@@ -48,15 +46,16 @@ def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibratio
              saturated: bool = False, full_scale: int | None = None, plan: LinePlan | None = None) -> Estimate:
     """Peaks and irradiance at the wrap surface from one reading.
 
-    ``counts``: raw counts in CHANNELS order (F1..F8, Clear, NIR); ``gain_x``: nominal gain (0.5 .. 512);
+    ``counts``: raw counts in the calibration's chip's channel order; ``gain_x``: one of the chip's nominal gains;
     ``t_int_ms``: integration time (ms); ``saturated``: the sensor's saturation flag; ``full_scale``:
     digital full scale (counts), if given any channel at or above it counts as saturated. A saturated
     reading is refused: the result has only the flag ``saturated``. ``plan``: the lines the claims name
     (:func:`rig.spectrum.line_plan.plan_lines`); without one the calibration's lines (red + NIR) are fitted.
     """
     raw = np.asarray(counts, dtype=float)
-    if raw.shape != (len(CHANNELS),):
-        raise ValueError(f"need {len(CHANNELS)} counts in the order {', '.join(CHANNELS)}, got {raw.shape}")
+    channels = calibration.chip.channels
+    if raw.shape != (len(channels),):
+        raise ValueError(f"need {len(channels)} counts in the order {', '.join(channels)}, got {raw.shape}")
     return estimate_many(raw[None, :], [gain_x], [t_int_ms], calibration, [saturated], [full_scale], plan)[0]
 
 
@@ -67,8 +66,9 @@ def estimate_many(counts: Sequence[Sequence[float]] | np.ndarray, gain_x: Sequen
     """:func:`estimate` for many readings (rows of ``counts``, one value per row in the other arguments), fitted
     together in batches of ``BATCH_ROWS``: the same result per row as one at a time, at a fraction of the cost."""
     raw = np.asarray(counts, dtype=float)
-    if raw.ndim != 2 or raw.shape[1] != len(CHANNELS):
-        raise ValueError(f"need rows of {len(CHANNELS)} counts in the order {', '.join(CHANNELS)}, got {raw.shape}")
+    channels = calibration.chip.channels
+    if raw.ndim != 2 or raw.shape[1] != len(channels):
+        raise ValueError(f"need rows of {len(channels)} counts in the order {', '.join(channels)}, got {raw.shape}")
     rows = len(raw)
     gain = np.asarray(gain_x, dtype=float).reshape(rows)
     t_int = np.asarray(t_int_ms, dtype=float).reshape(rows)
@@ -80,7 +80,7 @@ def estimate_many(counts: Sequence[Sequence[float]] | np.ndarray, gain_x: Sequen
     limit = np.full(rows, np.inf) if full_scale is None else \
         np.array([np.inf if f is None else float(f) for f in full_scale])
     peak_counts = raw.max(axis=1)
-    refused = flagged | (peak_counts >= limit) | (peak_counts >= SATURATION_COUNTS)
+    refused = flagged | (peak_counts >= limit) | (peak_counts >= calibration.chip.timing.counts_max)
     out: list[Estimate] = [Estimate(flags=["saturated"]) for _ in range(rows)]
     todo = np.flatnonzero(~refused)
     with _blas().limit(limits=1, user_api="blas"):  # small products: more threads only wait on each other
@@ -99,7 +99,7 @@ def _blas() -> ThreadpoolController:
 def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, calibration: Calibration,
                     plan: LinePlan | None) -> list[Estimate]:
     responsivity = calibration.responsivity
-    per_basic = np.array([gain_ratio(g) for g in gain_x]) * t_int_ms  # raw counts per basic count
+    per_basic = np.array([calibration.chip.gain_ratio(g) for g in gain_x]) * t_int_ms  # raw counts per basic count
     dark = np.asarray(calibration.dark_counts, dtype=float)
     y = (raw - dark) / per_basic[:, None]
     to_mw = calibration.scale / calibration.transmission / 1000.0  # uW/cm2 at the sensor -> mW/cm2 at the surface
@@ -234,8 +234,9 @@ class _Layout:
         self.lower, self.upper = np.asarray(lower, float), np.asarray(upper, float)
 
     def model_and_jacobian(self, theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        model = np.zeros((len(theta), len(CHANNELS)))
-        jac = np.zeros((len(theta), len(CHANNELS), theta.shape[1]))
+        n_channels = self.responsivity.chip.n_channels
+        model = np.zeros((len(theta), n_channels))
+        jac = np.zeros((len(theta), n_channels, theta.shape[1]))
         for i, k, fit_width in self.lines:
             fwhm = theta[:, k + 2] if fit_width else self.held_fwhm[i][rows]
             response, d_peak, d_fwhm = line_shapes(self.responsivity, theta[:, k + 1], fwhm)
@@ -265,7 +266,7 @@ def _finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: M
     model, jac = layout.model_and_jacobian(theta, np.arange(rows))
     chi2 = np.einsum("rc,rc->r", (y - model) * sw, (y - model) * sw)
     weighted_jac = jac * sw[:, :, None]
-    dof = np.maximum(1, len(CHANNELS) - _effective_parameters(weighted_jac))
+    dof = np.maximum(1, calibration.chip.n_channels - _effective_parameters(weighted_jac))
     s2 = np.maximum(1.0, chi2 / dof)
     cov = np.zeros((rows, 0, 0))
     if layout.lines:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.spectrum.model import CHANNELS
 from rig.spectrum.shapes import Grid
 
 SWEEPS = 3  # coordinate-descent sweeps over the lines' grids
@@ -183,7 +182,8 @@ def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]
     """Per row: model, its d/dlambda, its out-of-band part and its tilt (model x distance from the tilt origin,
     per 100 nm) at the profiles' best joint point."""
     rows = len(next(iter(profiles.values())).chi2)
-    model, slope, oob, tilt = (np.zeros((rows, len(CHANNELS))) for _ in range(4))
+    channels = grids[0].responses.shape[1]  # the table's chip's channels
+    model, slope, oob, tilt = (np.zeros((rows, channels)) for _ in range(4))
     at = np.arange(rows)
     for i, profile in profiles.items():
         b = profile.best

@@ -40,7 +40,7 @@ RESOLVE_CHI2 = 9.0  # the single-line alternative must be 3 sigma (of the model 
 BANDS_NM = {"red": (590.0, 720.0), "nir": (760.0, 960.0)}
 CATCH_ALL_GUARD_NM = {"red": 0.0, "nir": 40.0}  # far-red and NIR light look alike (Clear, NIR): keep them apart
 NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line (NIR-style fitted lines)
-UNCALIBRATED_U = ModelUncertainty()
+UNCALIBRATED_U = ModelUncertainty()  # the default chip's (callers without a chip)
 ONE_LINE_BELOW_NM = 720.0  # a group of lines all below this (seen by F5-F8) is fitted as the one line it looks like
 
 
@@ -176,8 +176,10 @@ def _group_spec(name: str, low: float, high: float) -> LineSpec:
 
 @lru_cache(maxsize=32)
 def plan_lines(claimed: tuple[ClaimedLine, ...], responsivity: Responsivity,
-               model_u: ModelUncertainty = UNCALIBRATED_U) -> LinePlan:
-    """The fitted lines for these claimed lines on a sensor with this table and model uncertainty."""
+               model_u: ModelUncertainty | None = None) -> LinePlan:
+    """The fitted lines for these claimed lines on a sensor with this table and model uncertainty (None: the
+    table's chip's uncalibrated one)."""
+    model_u = model_u if model_u is not None else ModelUncertainty.of(responsivity.chip)
     lines = sorted(claimed, key=lambda c: c.peak_nm)
     ranges = _ranges(lines)
     specs: list[LineSpec] = []

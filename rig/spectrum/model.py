@@ -9,7 +9,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from rig.spectrum.responsivity import CHANNELS, Responsivity
+from rig.chips import Role, SpectralChip
+from rig.spectrum.responsivity import Responsivity
 
 K = 2.0  # coverage factor of every stated uncertainty
 READ_NOISE_COUNTS = 1.0
@@ -58,7 +59,8 @@ DEFAULT_LINES = (
 
 @dataclass(frozen=True)
 class ModelUncertainty:
-    """Standard uncertainty of the table as a model of *this* sensor, per channel (CHANNELS order).
+    """Standard uncertainty of the table as a model of *this* sensor, per channel (the chip's order; the defaults
+    are the default chip's, :meth:`of` gives any chip's).
 
     Defaults (uncalibrated, a part anywhere in the production spread): sensitivity 10 % (the datasheet gives
     no limit; the typical curves miss the datasheet's own typical counts by about +/-10 %), filter centre
@@ -77,6 +79,17 @@ class ModelUncertainty:
     rel_shift_corr: tuple[float, ...] = (0.0,) * 10  # correlation of a channel's sensitivity and centre errors
     tilt_per_100nm: tuple[float, ...] = (0.0,) * 10  # relative u growing 1:1 with distance from TILT_ORIGIN_NM
 
+    @classmethod
+    def of(cls, chip: SpectralChip) -> ModelUncertainty:
+        """The uncalibrated model uncertainty of ``chip``'s typical table for a part from its production spread
+        (:meth:`~rig.chips.SpectralChip.model_uncertainty`; out-of-band 90 % of the table's part, none on the
+        broadband channel)."""
+        rel, shift, oob = chip.model_uncertainty()
+        broadband = chip.indices_of(Role.BROADBAND)
+        oob_rel = tuple(0.0 if c in broadband else cls.oob_rel[0] for c in range(chip.n_channels))
+        zeros = (0.0,) * chip.n_channels
+        return cls(rel, shift, oob, oob_rel, zeros, zeros)
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -93,10 +106,11 @@ class Calibration:
     transmission: float = 0.01
     scale: float = 1.0
     scale_u_rel: float = 0.02
-    dark_counts: tuple[float, ...] = (0.0,) * 10
+    dark_counts: tuple[float, ...] = ()  # () = none (zeros, one per channel of the table's chip)
     id: str = "nominal-datasheet"
     calibrated: bool = False
-    model_u: ModelUncertainty = field(default_factory=ModelUncertainty)
+    model_u: ModelUncertainty = None  # type: ignore[assignment]  # None: the chip's uncalibrated one
+
     peak_floor_nm: tuple[tuple[str, float], ...] = (("red", 3.0), ("nir", 10.0))
     spectral_calibrated: bool = False
     lines: tuple[LineSpec, ...] = DEFAULT_LINES
@@ -104,11 +118,25 @@ class Calibration:
     def __post_init__(self) -> None:
         if not 0 < self.transmission <= 1:
             raise ValueError(f"transmission must be in (0, 1], got {self.transmission!r}")
-        if len(self.dark_counts) != len(CHANNELS):
-            raise ValueError(f"dark_counts needs {len(CHANNELS)} values (CHANNELS order), got {len(self.dark_counts)}")
+        chip = self.responsivity.chip
+        if not self.dark_counts:
+            object.__setattr__(self, "dark_counts", (0.0,) * chip.n_channels)
+        if self.model_u is None:
+            object.__setattr__(self, "model_u", ModelUncertainty.of(chip))
+        if len(self.dark_counts) != chip.n_channels:
+            raise ValueError(f"dark_counts needs {chip.n_channels} values ({chip.name} channel order), "
+                             f"got {len(self.dark_counts)}")
+        if len(self.model_u.rel) != chip.n_channels:
+            raise ValueError(f"model_u needs {chip.n_channels} values per term ({chip.name}), got "
+                             f"{len(self.model_u.rel)}")
+
+    @property
+    def chip(self) -> SpectralChip:
+        """The chip this calibration (its table) is for."""
+        return self.responsivity.chip
 
     def with_dark(self, dark_counts: Sequence[float]) -> Calibration:
-        """The same calibration with this dark baseline (raw counts, CHANNELS order)."""
+        """The same calibration with this dark baseline (raw counts, the chip's channel order)."""
         return replace(self, dark_counts=tuple(float(d) for d in dark_counts))
 
     def floor_nm(self, line: str) -> float:

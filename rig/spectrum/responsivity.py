@@ -1,9 +1,10 @@
-"""AS7341 channel facts shared by the driver code, the simulator and the analysis.
+"""The responsivity table of a spectral chip (:class:`Responsivity`, carrying its :class:`~rig.chips.SpectralChip`)
+and the per-channel corrections a spectral calibration makes to it.
 
-Gains use the datasheet's *measured* ratios (DS000504), not powers of two.
-The responsivity table (``calibration/responsivity.csv``, shipped as package
-data) gives raw counts per (uW/cm2 of a narrow line) per ms at 64x gain.
-No pandas here: this runs on the Pi's sampling path.
+A table (``rig/data/<chip's responsivity_file>``, shipped as package data) gives raw counts per (uW/cm2 of a
+narrow line) per ms at 64x gain, one column per channel of its chip. Every estimate takes its channels, their
+count, the full scale and the gain ratios from the table's chip. No pandas here: this runs on the Pi's
+sampling path.
 """
 
 from __future__ import annotations
@@ -14,26 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
-from rig.chips.as7341 import CHANNELS, GAIN_CODES_X, GAIN_RATIO_VS_64X, STEP_US  # noqa: F401 - re-exported
-from rig.chips.as7341 import CHIP as TABLE_CHIP
+from rig.chips import DEFAULT_CHIP, Role, SpectralChip
 
-# TABLE_CHIP: the chip the names above, the default table and so (until they take a chip) rig.spectrum's estimate,
-# calibration and re-analysis are for. A run on another chip records raw counts and marks the estimate NOT
-# MEASURED (rig.run.context.estimate_unavailable); code that has its chip uses chip.channels, chip.gain_ratio,
-# chip.load_responsivity() instead.
-
-
-def gain_code(gain_x: float) -> int:
-    """Register code (0..10) for a nominal gain (0.5x .. 512x)."""
-    try:
-        return GAIN_CODES_X.index(gain_x)
-    except ValueError:
-        raise ValueError(f"gain {gain_x!r} is not one of {GAIN_CODES_X}") from None
+# The default chip's facts under their old names, for callers (tests, benchmarks) that have no chip; rig's own code
+# takes them from the chip it was given (a table's ``chip``, the bench's ``chip``).
+TABLE_CHIP = DEFAULT_CHIP
+CHANNELS, GAIN_CODES_X = DEFAULT_CHIP.channels, DEFAULT_CHIP.gain_codes_x
+GAIN_RATIO_VS_64X = DEFAULT_CHIP.gain_ratio_vs_64x
 
 
-def gain_ratio(gain_x: float) -> float:
-    """Measured sensitivity relative to 64x for a nominal gain."""
-    return GAIN_RATIO_VS_64X[gain_code(float(gain_x))]
+def gain_code(gain_x: float, chip: SpectralChip | None = None) -> int:
+    """Register code for a nominal gain on ``chip`` (default: the default chip)."""
+    return (chip or DEFAULT_CHIP).gain_code(gain_x)
+
+
+def gain_ratio(gain_x: float, chip: SpectralChip | None = None) -> float:
+    """Measured sensitivity relative to 64x for a nominal gain on ``chip`` (default: the default chip)."""
+    return (chip or DEFAULT_CHIP).gain_ratio(float(gain_x))
 
 
 GAIN_RATIO_U_REL = 0.02  # standard u of a part's gain ratio vs 64x (datasheet +/-5 %, taken as a 2.5-sigma limit)
@@ -48,36 +46,44 @@ def gain_ratio_u(gain_x: float, calibrated: bool) -> float:
     return GAIN_RATIO_U_REL * (1.0 if float(gain_x) == 64.0 else math.sqrt(2.0))
 
 
-def integration_time_ms(atime: int, astep: int) -> float:
-    """t_int = (ATIME + 1) x (ASTEP + 1) x 2.78 us, in ms."""
-    return (atime + 1) * (astep + 1) * STEP_US / 1000.0
+def integration_time_ms(atime: int, astep: int, chip: SpectralChip | None = None) -> float:
+    """t_int = (ATIME + 1) x (ASTEP + 1) x the chip's step, in ms."""
+    return (chip or DEFAULT_CHIP).integration_time_ms(atime, astep)
 
 
-def full_scale_counts(atime: int, astep: int) -> int:
-    """Digital full scale: min(65535, (ATIME + 1) x (ASTEP + 1))."""
-    return min(65535, (atime + 1) * (astep + 1))
+def full_scale_counts(atime: int, astep: int, chip: SpectralChip | None = None) -> int:
+    """Digital full scale: min(the chip's register maximum, (ATIME + 1) x (ASTEP + 1))."""
+    return (chip or DEFAULT_CHIP).full_scale_counts(atime, astep)
 
 
-def default_table_path() -> Path:
-    return TABLE_CHIP.responsivity_path()
+def default_table_path(chip: SpectralChip | None = None) -> Path:
+    return (chip or DEFAULT_CHIP).responsivity_path()
 
 
 class Responsivity:
-    """The channel responsivity table and line responses computed from it."""
+    """The channel responsivity table of ``chip`` (one column per channel, chip order) and line responses
+    computed from it."""
 
-    def __init__(self, wavelengths_nm: np.ndarray, matrix: np.ndarray, source: str = "") -> None:
+    def __init__(self, wavelengths_nm: np.ndarray, matrix: np.ndarray, source: str = "",
+                 chip: SpectralChip | None = None) -> None:
         self.wavelengths_nm = np.asarray(wavelengths_nm, dtype=float)
         self.matrix = np.asarray(matrix, dtype=float)
         self.source = source
+        self.chip = chip or DEFAULT_CHIP
+        if self.matrix.ndim == 2 and self.matrix.shape[1] != self.chip.n_channels:
+            raise ValueError(f"a {self.chip.name} table needs {self.chip.n_channels} channel columns, "
+                             f"got {self.matrix.shape[1]}")
         self._cache: dict[tuple[float, float], np.ndarray] = {}
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Responsivity:
-        path = Path(path) if path is not None else default_table_path()
-        return _load_cached(str(path))
+    def load(cls, path: str | Path | None = None, chip: SpectralChip | None = None) -> Responsivity:
+        """The table at ``path`` (default: ``chip``'s typical table), for ``chip`` (default: the default chip)."""
+        chip = chip or DEFAULT_CHIP
+        path = Path(path) if path is not None else default_table_path(chip)
+        return _load_cached(str(path), chip.name)
 
     def line_response(self, peak_nm: float, fwhm_nm: float) -> np.ndarray:
-        """Raw counts per (uW/cm2 of a Gaussian line) per ms at 64x, for each channel (10 values)."""
+        """Raw counts per (uW/cm2 of a Gaussian line) per ms at 64x, for each channel of the table's chip."""
         key = (round(float(peak_nm), 2), round(float(fwhm_nm), 2))
         cached = self._cache.get(key)
         if cached is None:
@@ -88,7 +94,7 @@ class Responsivity:
         return cached
 
     def line_responses(self, peaks_nm: np.ndarray, fwhm_nm: float) -> np.ndarray:
-        """Vectorised :meth:`line_response`: one row of 10 per peak (unit-area Gaussian on the 1 nm grid)."""
+        """Vectorised :meth:`line_response`: one row per peak (unit-area Gaussian on the 1 nm grid)."""
         wl = self.wavelengths_nm
         step = wl[1] - wl[0]
         sigma = fwhm_nm / 2.3548200450309493
@@ -98,7 +104,10 @@ class Responsivity:
 
 
 @lru_cache(maxsize=8)
-def _load_cached(path: str) -> Responsivity:
+def _load_cached(path: str, chip_name: str) -> Responsivity:
+    from rig.chips import spectral_chip
+
+    chip = spectral_chip(chip_name)
     comments = []
     with open(path, encoding="utf-8") as handle:
         for line in handle:
@@ -107,7 +116,7 @@ def _load_cached(path: str) -> Responsivity:
             comments.append(line[1:].strip())
     data = np.loadtxt(path, delimiter=",", skiprows=len(comments) + 1)
     source = next((c.split(":", 1)[1].strip() for c in comments if c.startswith("source:")), path)
-    return Responsivity(data[:, 0], data[:, 1:], source)
+    return Responsivity(data[:, 0], data[:, 1:], source, chip)
 
 
 OOB_START_FWHM, OOB_RAMP_FWHM = 0.5, 1.0  # out of band: from half a FWHM beyond the half-maximum edges, fully 1 FWHM on
@@ -115,15 +124,16 @@ OOB_START_FWHM, OOB_RAMP_FWHM = 0.5, 1.0  # out of band: from half a FWHM beyond
 
 @lru_cache(maxsize=32)
 def out_of_band_mask(table: Responsivity) -> np.ndarray:
-    """Per wavelength and channel (rows x 10), the share of the table that is *out of band*: 0 within the
+    """Per wavelength and channel (rows x channels), the share of the table that is *out of band*: 0 within the
     channel's half-maximum band and half a FWHM beyond it, rising linearly to 1 over the next FWHM. Clear (no
     filter) has no out-of-band part. The in-band part follows the filter (its centre shifts); the out-of-band
     part (blocking leakage, F1-F5 at 2-7 % of peak in red and NIR light in the templates) is its own level per
     part: 0.1x-3x the templates' in published digitisations."""
     wl, matrix = table.wavelengths_nm, table.matrix
     mask = np.zeros_like(matrix)
-    for c, name in enumerate(CHANNELS):
-        if name == "Clear":
+    broadband = table.chip.indices_of(Role.BROADBAND)
+    for c in range(table.chip.n_channels):
+        if c in broadband:
             continue
         curve = matrix[:, c]
         top = int(np.argmax(curve))
@@ -143,7 +153,8 @@ def out_of_band_mask(table: Responsivity) -> np.ndarray:
 @lru_cache(maxsize=32)
 def out_of_band(table: Responsivity) -> Responsivity:
     """The out-of-band part of the table (:func:`out_of_band_mask` x the table); the in-band part is the rest."""
-    return Responsivity(table.wavelengths_nm, table.matrix * out_of_band_mask(table), f"{table.source} (out of band)")
+    return Responsivity(table.wavelengths_nm, table.matrix * out_of_band_mask(table), f"{table.source} (out of band)",
+                        table.chip)
 
 
 @lru_cache(maxsize=32)
@@ -160,4 +171,4 @@ def corrected(table: Responsivity, gains: tuple[float, ...], shifts_nm: tuple[fl
     inband, oob = table.matrix * (1.0 - mask), table.matrix * mask
     columns = [g * (np.interp(wl - s, wl, inband[:, c], left=0.0, right=0.0) + o * oob[:, c])
                for c, (g, s, o) in enumerate(zip(gains, shifts_nm, oob_factors, strict=True))]
-    return Responsivity(wl, np.column_stack(columns), f"{table.source} (per-sensor spectral correction)")
+    return Responsivity(wl, np.column_stack(columns), f"{table.source} (per-sensor spectral correction)", table.chip)

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rig.chips import DEFAULT_CHIP, SpectralChip
 from rig.results.schema import truthy
 from rig.spectrum.estimator import estimate_many
 from rig.spectrum.model import Calibration
-from rig.spectrum.responsivity import CHANNELS, Responsivity, full_scale_counts
+from rig.spectrum.responsivity import Responsivity
 
 if TYPE_CHECKING:
     from rig.spectrum.line_plan import LinePlan
@@ -37,8 +38,8 @@ def _numbers(values: Iterable[Any]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Readings:
-    """A counts table as arrays, one row per reading: raw counts (rows x 10, CHANNELS order), nominal gain, t_int
-    (ms), the saturation flag and the digital full scale (NaN: not given)."""
+    """A counts table as arrays, one row per reading: raw counts (rows x channels, the chip's order), nominal gain,
+    t_int (ms), the saturation flag and the digital full scale (NaN: not given)."""
 
     counts: np.ndarray
     gain_x: np.ndarray
@@ -47,10 +48,13 @@ class Readings:
     full_scale: np.ndarray
 
     @classmethod
-    def from_columns(cls, columns: Mapping[str, Any], rows: int) -> Readings:
-        """From columns (a DataFrame, or column name -> values): F1..NIR, ``gain_x``, ``t_int_ms``; optional
-        ``saturated`` (true/1/yes), ``full_scale`` or ``atime`` + ``astep`` (for the full-scale check)."""
-        counts = np.column_stack([_numbers(columns[c]) for c in CHANNELS]) if rows else np.zeros((0, len(CHANNELS)))
+    def from_columns(cls, columns: Mapping[str, Any], rows: int, chip: SpectralChip | None = None) -> Readings:
+        """From columns (a DataFrame, or column name -> values): ``chip``'s channels (default: the default chip),
+        ``gain_x``, ``t_int_ms``; optional ``saturated`` (true/1/yes), ``full_scale`` or ``atime`` + ``astep``
+        (for the full-scale check)."""
+        chip = chip or DEFAULT_CHIP
+        counts = np.column_stack([_numbers(columns[c]) for c in chip.channels]) if rows \
+            else np.zeros((0, chip.n_channels))
         saturated = np.array([truthy(v) for v in columns["saturated"]], bool) if "saturated" in columns \
             else np.zeros(rows, bool)
         full_scale = np.full(rows, math.nan)
@@ -59,8 +63,8 @@ class Readings:
         elif "atime" in columns and "astep" in columns:
             atime, astep = _numbers(columns["atime"]), _numbers(columns["astep"])
             given = ~(np.isnan(atime) | np.isnan(astep))
-            full_scale[given] = [full_scale_counts(int(a), int(s)) for a, s in zip(atime[given], astep[given],
-                                                                                    strict=True)]
+            full_scale[given] = [chip.full_scale_counts(int(a), int(s)) for a, s in zip(atime[given], astep[given],
+                                                                                         strict=True)]
         return cls(counts, _numbers(columns["gain_x"]), _numbers(columns["t_int_ms"]), saturated, full_scale)
 
     def take(self, rows: np.ndarray) -> Readings:
@@ -135,13 +139,14 @@ def _estimate_columns(readings: Readings, calibration: Calibration, plan: LinePl
 def analyze_counts(rows: Iterable[Mapping[str, Any]], calibration: Calibration | None = None,
                    dark_counts: Sequence[float] | None = None, plan: LinePlan | None = None,
                    progress: Progress | None = None, progress_every: int = CHUNK_ROWS,
-                   workers: int | None = None) -> list[dict[str, Any]]:
-    """Estimate every row of a counts table given as dicts; each result is the row plus :meth:`Estimate.as_dict`
+                   workers: int | None = None, chip: SpectralChip | None = None) -> list[dict[str, Any]]:
+    """Estimate every row of a counts table given as dicts (``chip``'s channels: default the calibration's, else
+    the default chip's); each result is the row plus :meth:`Estimate.as_dict`
     (None where not measured).
 
     Columns as :meth:`Readings.from_columns`, plus an optional ``transmission`` (used when no calibration is
     given: then the datasheet-nominal calibration applies and rows get the flag ``uncalibrated``). Values may be
-    strings (from ``csv.DictReader``). ``dark_counts`` (CHANNELS order) overrides the calibration's dark baseline.
+    strings (from ``csv.DictReader``). ``dark_counts`` (chip order) overrides the calibration's dark baseline.
     ``plan``: claimed lines to fit. Identical readings are estimated once, ``progress_every`` distinct readings
     per chunk (see :func:`estimate_table`)."""
     rows = list(rows)
@@ -153,11 +158,12 @@ def analyze_counts(rows: Iterable[Mapping[str, Any]], calibration: Calibration |
     base = 0
     responsivity = calibration.responsivity if calibration is not None else None
     for transmission, members in groups.items():
-        cal = calibration or Calibration(responsivity or Responsivity.load(), transmission=transmission)
+        cal = calibration or Calibration(responsivity or Responsivity.load(chip=chip), transmission=transmission)
         if dark_counts is not None:
             cal = cal.with_dark(dark_counts)
         part = [rows[n] for n in members]
-        readings = Readings.from_columns({name: [row.get(name) for row in part] for name in _names(part)}, len(part))
+        readings = Readings.from_columns({name: [row.get(name) for row in part] for name in _names(part)}, len(part),
+                                         cal.chip)
         report = None if progress is None else (lambda done, at=base: progress(at + done))
         columns = estimate_table(readings, cal, plan, report, progress_every, workers)
         for name, values in columns.items():
