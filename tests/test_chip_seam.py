@@ -353,3 +353,26 @@ def test_rig_calibrate_spectral_irradiance_and_verify_on_an_as7343(tmp_path):
                     "--reference-mw-cm2", "30", "--reference-peak-nm", "660", "--switch-on"])
     assert done.returncode in (0, 1), done.stderr
     assert "calibration" in done.stdout
+
+
+def test_rig_calibrate_positions_and_compare_on_an_as7343(tmp_path):
+    from rig.calibration.file import load_calibration
+
+    lines = ['backend = "sim"', "[spectral]", 'chip = "as7343"', 'sensor_id = "as7343-1"']
+    for index, (name, x) in enumerate(zip("ab", (0, 50), strict=True)):
+        lines += ["[[positions]]", f'name = "{name}"', f"x_mm = {x}.0", f"mux_channel = {index}"]
+    (tmp_path / "bench.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = rig_cli(["calibrate", "positions", "--bench", "bench.toml", "--reference-nm", "660", "--switch-on",
+                    "--settle-s", "1", "--out", "cal.toml"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    loaded = load_calibration(tmp_path / "cal.toml")
+    assert loaded.chip == "as7343" and loaded.position_names == ["a", "b"]
+    for n in range(2):  # two runs of the shipped example on the AS7343, compared
+        done = rig_cli(["run", "--sim", "--bench", bench_file(tmp_path, "as7343"), "--quiet", "--seed", str(n),
+                        "--out", tmp_path / "results"])
+        assert done.returncode in (0, 1), done.stderr
+    runs = sorted(str(p) for p in (tmp_path / "results").glob("[!.]*"))
+    done = rig_cli(["compare", *runs, "--csv", tmp_path / "compare.csv"])
+    assert done.returncode == 0, done.stderr
+    with (tmp_path / "compare.csv").open(newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 2

@@ -21,7 +21,8 @@ from rig import __version__
 from rig.results.schema import RunManifest
 
 BUILD_COMMIT_FILE = Path(__file__).resolve().parents[1] / "_build_commit.txt"
-PACKAGES = ("adafruit-circuitpython-as7341", "gpiozero", "smbus2", "numpy", "scipy", "lgpio")
+PACKAGES = ("adafruit-circuitpython-as7341", "adafruit-circuitpython-as7343", "gpiozero", "smbus2", "numpy", "scipy",
+            "lgpio")
 
 
 def file_sha256(path: str) -> str | None:
