@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 
-from rig.chips import DEFAULT_CHIP
 from rig.claims.specs import RunFacts, wrap_behaviour
 from rig.claims.verdict import ClaimCheck
 from rig.errors import RigError
@@ -114,17 +113,12 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
 
     The original files are never touched: the result goes to ``<run>/reanalysis-<time>/`` by default.
     """
-    from rig.results.read import read_csv_checked, read_manifest
+    from rig.results.read import read_csv_checked, read_manifest, run_chip
 
     read_manifest(run_dir)  # a damaged run.json is named here, not half-used below
     manifest = RunManifest.read(run_dir / "run.json")
     samples_file = run_dir / "samples.csv"
-    try:  # the run's chip, from its channel columns (a missing or unreadable file: read_csv_checked names it)
-        with samples_file.open(encoding="utf-8") as handle:
-            header = handle.readline().strip().split(",")
-        chip = chip_of_columns(header, samples_file)
-    except (OSError, UnicodeDecodeError):
-        chip = DEFAULT_CHIP
+    chip = run_chip(run_dir)  # the run's chip, from its channel columns
     calibration = _for_chip(calibration, chip, samples_file)
     samples = read_csv_checked(samples_file, filled=(*chip.channels, "gain_x", "t_int_ms", "t_s", "transmission"),
                                keep_default_na=False)

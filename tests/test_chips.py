@@ -23,7 +23,7 @@ AS7343_DATASHEET = {"F1": (405, 30), "F2": (425, 22), "FZ": (450, 55), "F3": (47
 
 
 def test_as7341_value_equals_the_constants_the_code_uses_now():
-    from rig.calibration.spectral import SHIFTED
+    from rig.calibration.spectral import red_pair, shifted_channels
     from rig.config import SpectralConfig
     from rig.sim.sensor_unit import SensorSpread
     from rig.spectrum import responsivity
@@ -31,7 +31,7 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
     assert AS7341.channels == responsivity.CHANNELS
     assert AS7341.gain_codes_x == responsivity.GAIN_CODES_X
     assert AS7341.gain_ratio_vs_64x == responsivity.GAIN_RATIO_VS_64X
-    assert AS7341.timing.step_us == responsivity.STEP_US
+    assert AS7341.timing.step_us == 2.78  # DS000504: integration step 2.78 us
     for atime, astep in ((29, 599), (100, 999), (0, 0), (255, 65534)):
         assert AS7341.integration_time_ms(atime, astep) == responsivity.integration_time_ms(atime, astep)
         assert AS7341.full_scale_counts(atime, astep) == responsivity.full_scale_counts(atime, astep)
@@ -48,7 +48,9 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
     assert AS7341.index_of(Role.BROADBAND) == responsivity.CHANNELS.index("Clear")
     assert AS7341.index_of(Role.NIR) == responsivity.CHANNELS.index("NIR")
     assert AS7341.name_of(Role.FLICKER) == "Clear"  # the emulator's flicker samples use Clear's response
-    assert AS7341.filters_from(580.0) == SHIFTED
+    assert shifted_channels(AS7341) == ("F6", "F7", "F8", "NIR")  # the red/NIR references reach these
+    assert red_pair(AS7341) == ("F7", "F8")  # 630 and 680 nm either side of 660 nm
+    assert red_pair(AS7343) == ("F6", "F7")  # DS001046: 640 and 690 nm
     assert AS7341.channel_peaks_nm == {"F1": 415, "F2": 445, "F3": 480, "F4": 515, "F5": 555, "F6": 590, "F7": 630,
                                        "F8": 680, "NIR": 910}  # DS000504 typical peaks (report plots' ticks)
     assert dict(zip(AS7341.channels, AS7341.labels, strict=True))["F7"] == "F7 630"  # cli/common.py's header
@@ -62,6 +64,7 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
 
     defaults = ModelUncertainty()
     assert AS7341.model_uncertainty() == (defaults.rel, defaults.shift_nm, defaults.oob)
+    assert ModelUncertainty.of(AS7341) == defaults  # the chip's uncalibrated model u is the estimator's default
     assert spread.out_of_band_range == (0.1, 3.0)
 
 

@@ -69,9 +69,11 @@ def run_chip(run_dir: Path):
     from rig.chips import DEFAULT_CHIP
     from rig.spectrum.counts_csv import chip_of_columns
 
+    if not (run_dir / "samples.csv").is_file():  # missing, a FIFO, a device: read_csv_checked names it
+        return DEFAULT_CHIP
     try:
         with (run_dir / "samples.csv").open(encoding="utf-8") as handle:
-            header = handle.readline().strip().split(",")
+            header = handle.readline(100_000).strip().split(",")
     except (OSError, UnicodeDecodeError):
         return DEFAULT_CHIP
     try:
