@@ -88,5 +88,6 @@ def test_long_analyses_report_progress_chunk_by_chunk(tmp_path, monkeypatch):
     path.write_text("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n"
                     + "".join(f"{40 + n},60,90,150,260,700,9000,6500,21000,2600,4,50\n" for n in range(5)))
     seen = []
-    frame = rig.reanalyze.analyze_counts_csv(path, nominal_calibration(0.01), lambda *done: seen.append(done))
-    assert seen == [(2, 5), (4, 5), (5, 5)] and len(frame) == 5
+    result = rig.reanalyze.analyze_counts_file(path, tmp_path / "out.csv", nominal_calibration(0.01),
+                                               lambda *done: seen.append(done))
+    assert seen == [(2, 5), (4, 5), (5, 5)] and result.rows == 5
