@@ -8,7 +8,7 @@ was expected:
 - raw counts: numbers 0..65535 (the AS7341's 16-bit ADC);
 - ``gain_x``: one of the nominal gains 0.5, 1, 2 ... 512;
 - ``t_int_ms``: an integration time the chip can be set to, (ATIME + 1) x (ASTEP + 1) x 2.78 us with ATIME
-  0..255 and ASTEP 0..65534: 0.00278 .. 46 640 ms (``T_INT_RANGE_MS``);
+  0..255 and ASTEP 0..65534: 0.00278 .. 46 639.9 ms (``T_INT_RANGE_MS``);
 - ``atime`` / ``astep`` (optional, both or none): integers 0..255 / 0..65534; ``full_scale`` (optional) 1..65535;
 - the header: no column twice; every row as long as the header; no cell over ``FIELD_LIMIT_BYTES``.
 
@@ -48,7 +48,7 @@ def _bounds(column: str) -> tuple[float, float, str] | None:
     if column == "t_int_ms":
         low, high = T_INT_RANGE_MS
         return low * (1 - T_INT_SLACK), high * (1 + T_INT_SLACK), (
-            f"an integration time the chip can have, (ATIME+1)(ASTEP+1) x 2.78 us: {low:.5f}..{high:g} ms")
+            f"an integration time the chip can have, (ATIME+1)(ASTEP+1) x 2.78 us: {low:.5f}..{high:.1f} ms")
     if column == "atime":
         return 0.0, 255.0, "an integer 0..255 (ATIME)"
     if column == "astep":
@@ -113,7 +113,7 @@ class CountsCsv:
         return header
 
     def _unreadable(self, reader, error: Exception) -> RigError:
-        line = getattr(reader, "line_num", 0) + 1
+        line = max(getattr(reader, "line_num", 0), 1)
         if isinstance(error, UnicodeDecodeError):
             return RigError(f"{self.path}: not UTF-8 text (byte {error.start} of a block near line {line}): "
                             "expected a CSV text file")
