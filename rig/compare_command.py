@@ -22,6 +22,7 @@ class CompareOutput:
     """Lines (rich markup, user text escaped) and tables for the terminal, in printing order."""
 
     printables: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # plain text, for stderr: runs left out and why
 
 
 def _write(path: Path, what: str, write) -> None:
@@ -40,6 +41,9 @@ def run_compare(patterns: Sequence[str], by: str | None = None, csv: str | None 
     output = CompareOutput()
     loaded = load_runs(patterns)
     notes = list(loaded.skipped)
+    output.warnings += loaded.warnings
+    if loaded.runs.empty and loaded.warnings:
+        raise RigError(f"no run left to compare in {' '.join(patterns)}: " + "; ".join(loaded.warnings))
     if loaded.runs.empty:
         raise RigError(f"no runs found in {' '.join(patterns)} (a run folder has run.json)"
                        + "".join(f"; {note}" for note in notes))

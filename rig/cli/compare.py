@@ -32,6 +32,10 @@ def main(args: argparse.Namespace, console: Console) -> int:
 
     output = run_compare(args.runs, args.by, args.csv, args.html, args.trend, args.allow_mixed,
                          args.include_incomplete, console.width)
+    import sys
+
+    for warning in output.warnings:  # runs left out (damaged, or copies of one run): on stderr, named
+        print("warning: " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in warning), file=sys.stderr)
     for printable in output.printables:
         console.print(printable)
     return EXIT_OK
