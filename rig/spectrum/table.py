@@ -105,8 +105,10 @@ def estimate_table(readings: Readings, calibration: Calibration, plan: LinePlan 
     return {name: values[inverse] for name, values in distinct.items()}
 
 
-WORKER_MB = 120  # peak resident memory of one estimating process (imports ~75 MB, a 1000-reading job ~45 MB)
-MEMORY_SHARE = 0.5  # of the memory available, what the workers of one analysis may take
+BUDGET_MB = 300.0  # what one analysis may take in all (main process + workers): a Pi Zero 2 W has 512 MB
+MAIN_MB = 130.0  # the main process of `rig analyze` (imports, a chunk of rows being read and written)
+WORKER_MB = 75.0  # what each worker adds (its own pages; the imports it shares with the main process count once)
+MEMORY_SHARE = 0.5  # of the memory available now, what one analysis may take
 
 
 def available_mb() -> float:
@@ -124,12 +126,14 @@ def available_mb() -> float:
         return 0.0
 
 
-def memory_workers(cpus: int | None = None, free_mb: float | None = None) -> int:
-    """Processes to estimate with: one per CPU, but no more than half the available memory holds at
-    ``WORKER_MB`` each (a Pi Zero 2 W with ~350 MB free: 1, the work stays in this process)."""
+def memory_workers(cpus: int | None = None, free_mb: float | None = None, budget_mb: float = BUDGET_MB) -> int:
+    """Processes to estimate with: one per CPU, but only as many as fit beside the main process in
+    ``budget_mb`` or half the memory available now, whichever is less, at ``WORKER_MB`` each; 1 (the main
+    process does the work, no pool) when not even one fits (a Pi Zero 2 W with ~350 MB free)."""
     cpus = cpus if cpus is not None else (os.cpu_count() or 1)
     free_mb = available_mb() if free_mb is None else free_mb
-    return max(1, min(cpus, int(free_mb * MEMORY_SHARE // WORKER_MB)))
+    room = min(budget_mb, free_mb * MEMORY_SHARE) - MAIN_MB
+    return max(1, min(cpus, int(room // WORKER_MB)))
 
 
 @contextmanager
