@@ -26,6 +26,14 @@ class CompareOutput:
 
 
 def _write(path: Path, what: str, write) -> None:
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = None  # a new file (or a folder that is not there: named below)
+    if mode is not None and not stat.S_ISREG(mode):  # a FIFO would block, a device never fill
+        raise RigError(f"{path}: expected a new or a regular file for the {what} (this is not a regular file)")
     try:
         write(path)
     except OSError as error:

@@ -131,3 +131,14 @@ def test_copies_of_one_run_count_once_and_are_named(good_run, tmp_path, capsys):
     with (tmp_path / "table.csv").open(newline="") as handle:
         (group,) = list(csv.DictReader(handle))
     assert group["runs"] == "2"  # the-same-run once, another-run once
+
+
+@pytest.mark.parametrize("option", ["--csv", "--html"])
+def test_compare_refuses_an_output_that_is_a_fifo_or_a_folder(good_run, tmp_path, capsys, option):  # noqa: F811
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    for target in (tmp_path / "fifo", tmp_path / "folder"):
+        code, _, err = cli(["compare", good_run, option, target], capsys)
+        assert_refused(code, err, str(target), "regular file")
