@@ -84,7 +84,7 @@ class CountsCsv:
     def _reader(self) -> Iterator[Any]:
         """A csv reader of the file (its errors name the file)."""
         try:
-            with self.path.open(newline="", encoding="utf-8") as handle:
+            with self.path.open(newline="", encoding="utf-8-sig") as handle:  # a BOM (Excel) is not a column name
                 yield csv.reader(handle)
         except OSError as error:
             raise RigError(f"{self.path}: cannot be read ({error.strerror or error})") from None

@@ -126,3 +126,13 @@ def test_a_calibration_reference_csv_out_of_range_is_refused(tmp_path, capsys, c
                        capsys)
     assert_refused(code, err, str(path), named, expected)
     assert not (tmp_path / "cal.toml").exists()
+
+
+def test_a_counts_csv_saved_by_a_spreadsheet_is_read(tmp_path, capsys):
+    # Excel's "CSV UTF-8": a byte-order mark before the header, CRLF line ends, a blank line at the end
+    path = tmp_path / "counts.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + counts(COUNTS_ROW, COUNTS_ROW).replace("\n", "\r\n").encode() + b"\r\n")
+    code, _, err = cli(["analyze", path, "--out", tmp_path / "out.csv"], capsys)
+    assert code == 0, err
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0].startswith("F1,F2,") and len(lines) == 3
