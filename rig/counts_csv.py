@@ -99,7 +99,7 @@ class CountsCsv:
         header = [cell.strip() for cell in header]
         seen: set[str] = set()
         for column in header:
-            if column in seen:
+            if column in seen and column:  # (unnamed columns: a spreadsheet's trailing empty ones)
                 raise RigError(f"{self.path}: column {column!r} appears twice in the header (which one holds the "
                                "readings?); expected each column once")
             seen.add(column)
