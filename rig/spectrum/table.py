@@ -106,8 +106,8 @@ def estimate_table(readings: Readings, calibration: Calibration, plan: LinePlan 
 
 
 BUDGET_MB = 300.0  # what one analysis may take in all (main process + workers): a Pi Zero 2 W has 512 MB
-MAIN_MB = 130.0  # the main process of `rig analyze` (imports, a chunk of rows being read and written)
-WORKER_MB = 75.0  # what each worker adds (its own pages; the imports it shares with the main process count once)
+MAIN_MB = 110.0  # the main process of `rig analyze` (imports, a chunk of rows being read and written), as Pss
+WORKER_MB = 90.0  # what each worker adds (its own pages; the imports it shares with the main process count once)
 MEMORY_SHARE = 0.5  # of the memory available now, what one analysis may take
 
 
@@ -129,7 +129,7 @@ def available_mb() -> float:
 def memory_workers(cpus: int | None = None, free_mb: float | None = None, budget_mb: float = BUDGET_MB) -> int:
     """Processes to estimate with: one per CPU, but only as many as fit beside the main process in
     ``budget_mb`` or half the memory available now, whichever is less, at ``WORKER_MB`` each; 1 (the main
-    process does the work, no pool) when not even one fits (a Pi Zero 2 W with ~350 MB free)."""
+    process does the work, no pool) when not even one fits (less than ~400 MB available: a Pi Zero 2 W)."""
     cpus = cpus if cpus is not None else (os.cpu_count() or 1)
     free_mb = available_mb() if free_mb is None else free_mb
     room = min(budget_mb, free_mb * MEMORY_SHARE) - MAIN_MB
