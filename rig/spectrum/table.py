@@ -129,7 +129,7 @@ def available_mb() -> float:
 def memory_workers(cpus: int | None = None, free_mb: float | None = None, budget_mb: float = BUDGET_MB) -> int:
     """Processes to estimate with: one per CPU, but only as many as fit beside the main process in
     ``budget_mb`` or half the memory available now, whichever is less, at ``WORKER_MB`` each; 1 (the main
-    process does the work, no pool) when not even one fits (less than ~400 MB available: a Pi Zero 2 W)."""
+    process does the work, no pool) when fewer than two fit (less than ~580 MB available: a Pi Zero 2 W)."""
     cpus = cpus if cpus is not None else (os.cpu_count() or 1)
     free_mb = available_mb() if free_mb is None else free_mb
     room = min(budget_mb, free_mb * MEMORY_SHARE) - MAIN_MB
