@@ -145,7 +145,15 @@ def worker_pool(workers: int) -> Iterator[Any]:
         return
     from concurrent.futures import ProcessPoolExecutor  # only here: the sampling path on the Pi never needs it
 
+    import gc
+
     with ProcessPoolExecutor(workers) as pool:
+        gc.collect()
+        gc.freeze()  # the workers' garbage collector leaves what they inherit alone: those pages stay shared
+        try:
+            pool.submit(int).result()  # every worker forks now, from a lean process (before any rows are read)
+        finally:
+            gc.unfreeze()
         yield pool
 
 
