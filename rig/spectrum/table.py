@@ -143,9 +143,8 @@ def worker_pool(workers: int) -> Iterator[Any]:
     if workers <= 1:
         yield None
         return
-    from concurrent.futures import ProcessPoolExecutor  # only here: the sampling path on the Pi never needs it
-
     import gc
+    from concurrent.futures import ProcessPoolExecutor  # only here: the sampling path on the Pi never needs it
 
     with ProcessPoolExecutor(workers) as pool:
         gc.collect()
