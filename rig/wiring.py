@@ -56,10 +56,12 @@ class BenchRequest:
 
     def sim_wrap(self, default=None):
         """The simulated wrap: --sim-wrap, else ``default``, else the shipped example (validated here)."""
-        from rig.sim.wrap import load_wrap_spec
+        from rig.sim.wrap import check_event_probes, load_wrap_spec
 
         if self.sim_wrap_path:
-            return load_wrap_spec(self.sim_wrap_path)
+            spec = load_wrap_spec(self.sim_wrap_path)
+            check_event_probes(spec, [probe.name for probe in self.config().thermal.probes])  # its fault events
+            return spec
         return default if default is not None else load_wrap_spec(shipped("example_wrap.toml"))
 
     def open(self, default_wrap=None, config: BenchConfig | None = None) -> Bench:

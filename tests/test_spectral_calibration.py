@@ -132,7 +132,7 @@ def test_cli_spectral_calibration_adds_to_the_file_and_analyze_uses_it(tmp_path)
 @pytest.mark.parametrize("content, names", [
     ("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n1,1,1,1,1,1,1,1,1,1,64,50\n", "'reference_peak_nm'"),
     ("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms,reference_peak_nm\n1,1,1,1,1,1,x,1,1,1,64,50,660\n",
-     "row 2, column 'F7'"),
+     "line 2, column 'F7'"),
     ("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms,reference_peak_nm\n1,1,1,1,1,1,1,1,1,1,64,50,5000\n",
      "column 'reference_peak_nm'"),
 ])

@@ -24,8 +24,6 @@ from rig.calibration.refit import (
     spectral_records,
 )
 from rig.errors import RigError
-from rig.results.schema import truthy
-from rig.spectrum.responsivity import CHANNELS, GAIN_CODES_X
 
 
 def _stamp() -> str:
@@ -87,29 +85,29 @@ def _csv_rows(path: Path) -> tuple[Path, list[dict[str, str]]]:
 
 def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None
                           ) -> tuple[list[Reading], list[tuple[float, float]]]:
-    """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults)."""
-    path, rows = _csv_rows(path)
-    if not rows:
-        raise RigError(f"{path}: no readings (expected a header and at least one row)")
-    needed = [*CHANNELS, "gain_x", "t_int_ms"]
-    missing = [c for c in needed if c not in rows[0]]
-    if missing:
-        raise RigError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(needed)}")
+    """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults).
+
+    The counts are checked by the one counts-CSV reader (:mod:`rig.spectrum.counts_csv`); the references must be
+    physical: 0 < mW/cm2 <= 1000 (ten times the sun: no LED wrap comes near), 300..1100 nm (the sensor's range)."""
+    from rig.spectrum.counts_csv import REFERENCE_MW_CM2, REFERENCE_NM, read_counts_rows
+
+    path, rows = read_counts_rows(path)
     readings, references = [], []
-    for line, row in enumerate(rows, start=2):
-        counts = tuple(_finite(row[c], path, line, c) for c in CHANNELS)
-        gain_x = _finite(row["gain_x"], path, line, "gain_x")
-        if gain_x not in GAIN_CODES_X:
-            raise RigError(f"{path}: line {line}, column 'gain_x': expected one of {GAIN_CODES_X} (got {gain_x:g})")
-        t_int_ms = _finite(row["t_int_ms"], path, line, "t_int_ms", positive=True)
-        readings.append(Reading(counts, gain_x, t_int_ms, truthy(row.get("saturated"))))
-        mw = row.get("reference_mw_cm2") or default_mw_cm2
-        nm = row.get("reference_nm") or default_nm
+    for row in rows:
+        readings.append(Reading(row.counts, row.gain_x, row.t_int_ms, row.saturated))
+        mw = row.cells.get("reference_mw_cm2") or default_mw_cm2
+        nm = row.cells.get("reference_nm") or default_nm
         if mw is None or nm is None:
-            raise RigError(f"{path}: line {line}: no reference irradiance/wavelength (columns reference_mw_cm2, "
+            raise RigError(f"{path}: line {row.line}: no reference irradiance/wavelength (columns reference_mw_cm2, "
                            "reference_nm, or --reference-mw-cm2 / --reference-nm)")
-        references.append((_finite(str(mw), path, line, "reference_mw_cm2", positive=True),
-                           _finite(str(nm), path, line, "reference_nm", positive=True)))
+        mw_cm2 = _finite(str(mw), path, row.line, "reference_mw_cm2", positive=True)
+        peak_nm = _finite(str(nm), path, row.line, "reference_nm", positive=True)
+        for column, value, (low, high), unit in (("reference_mw_cm2", mw_cm2, REFERENCE_MW_CM2, "mW/cm2"),
+                                                  ("reference_nm", peak_nm, REFERENCE_NM, "nm")):
+            if not low <= value <= high:  # (> 0 checked above)
+                raise RigError(f"{path}: line {row.line}, column '{column}': expected a reference in "
+                               f"{low:g}..{high:g} {unit} (got {value:g})")
+        references.append((mw_cm2, peak_nm))
     return readings, references
 
 

@@ -28,7 +28,6 @@ The corrections hold for red and NIR light (590-1000 nm, where the references ar
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -91,24 +90,10 @@ def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
     """Read a REF_CSV: a counts table (as ``rig analyze`` reads) plus reference_peak_nm and optional
     reference_fwhm_nm, reference_u_nm, reference_mw_cm2. Mistakes raise RigError naming file, row and column.
     (``peak_column``/``peak_default``: the irradiance calibration's ``reference_nm``, or a default for it.)"""
-    from rig.input_files import regular_file
+    from rig.spectrum.counts_csv import REFERENCE_MW_CM2, read_counts_rows
 
-    path = regular_file(path, "CSV file")
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except FileNotFoundError:
-        raise RigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise RigError(f"{path}: cannot read as CSV ({error})") from None
-    if not rows:
-        raise RigError(f"{path}: no readings (expected a header and one row per reading)")
-    header = rows[0].keys()
-    required = (*CHANNELS, "gain_x", "t_int_ms") + ((peak_column,) if peak_default is None else ())
-    for column in required:
-        if column not in header:
-            raise RigError(f"{path}: column {column!r} is missing (expected F1..F8, Clear, NIR, gain_x, t_int_ms, "
-                           f"{peak_column}; optional reference_fwhm_nm, reference_u_nm, reference_mw_cm2)")
+    path, rows = read_counts_rows(path, required=(*CHANNELS, "gain_x", "t_int_ms")
+                                  + ((peak_column,) if peak_default is None else ()))
 
     def number(row: dict, n: int, column: str, low: float, high: float, optional: bool = False) -> float | None:
         text = (row.get(column) or "").strip()
@@ -117,29 +102,23 @@ def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
         try:
             value = float(text)
         except ValueError:
-            raise RigError(f"{path}: row {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
+            raise RigError(f"{path}: line {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
                            f"got {text!r}") from None
         if not (low <= value <= high and math.isfinite(value)):
-            raise RigError(f"{path}: row {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
+            raise RigError(f"{path}: line {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
                            f"got {value:g}")
         return value
 
     out = []
-    for n, row in enumerate(rows, start=2):  # row 1 is the header
-        counts = tuple(number(row, n, c, 0, 65535) for c in CHANNELS)
-        gain = number(row, n, "gain_x", 0.5, 512)
-        try:
-            gain_ratio(gain)
-        except ValueError:
-            raise RigError(f"{path}: row {n}, column 'gain_x': expected one of 0.5, 1, 2 ... 512, got {gain:g}") \
-                from None
+    for row in rows:  # counts, gain and integration time checked by the reader
+        n, cells = row.line, row.cells
         out.append(ReferenceReading(
-            counts, gain, number(row, n, "t_int_ms", 0.001, 200000),
-            number(row, n, peak_column, 380, 1050, optional=peak_default is not None) or peak_default or 0.0,
-            number(row, n, "reference_fwhm_nm", 1, 150, optional=True),
-            number(row, n, "reference_u_nm", 0.01, 20, optional=True) or REFERENCE_U_NM,
-            number(row, n, "reference_mw_cm2", 1e-6, 1e5, optional=True),
-            str(row.get("saturated", "")).strip().lower() in ("1", "true", "yes", "y")))
+            row.counts, row.gain_x, row.t_int_ms,
+            number(cells, n, peak_column, 380, 1050, optional=peak_default is not None) or peak_default or 0.0,
+            number(cells, n, "reference_fwhm_nm", 1, 150, optional=True),
+            number(cells, n, "reference_u_nm", 0.01, 20, optional=True) or REFERENCE_U_NM,
+            number(cells, n, "reference_mw_cm2", 1e-6, REFERENCE_MW_CM2[1], optional=True),
+            row.saturated))
     return out
 
 

@@ -101,6 +101,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     samples = read_csv_checked(run_dir / "samples.csv", filled=(*CHANNELS, "gain_x", "t_int_ms", "t_s"),
                                missing_ok=True, empty_ok=True)
     summary = read_summary(run_dir / "summary.csv")
+    _refuse_damage(run_dir, samples, summary)
     out_dir = out_dir or run_dir / "report"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +166,42 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     report = out_dir / "report.html"
     _write(report, lambda path: path.write_text("\n".join(parts), encoding="utf-8"))
     return report
+
+
+SAMPLE_LABELS = ("phase", "phase_kind", "wrap_on", "saturated")  # the columns the plots group and filter by
+
+
+def _refuse_damage(run_dir: Path, samples: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """What read_csv_checked lets through but a plot cannot take: a missing phase column, an infinite number, a
+    gain the chip does not have, a summary row no run writes (unknown verdict, no band, a judged claim without
+    a measured value). A RigError naming the file, the line and the column."""
+    from rig.results.schema import summary_row_problem
+    from rig.spectrum.responsivity import GAIN_CODES_X
+
+    path = run_dir / "samples.csv"
+    if not samples.empty:
+        missing = [c for c in SAMPLE_LABELS if c not in samples.columns]
+        if missing:
+            raise RigError(f"{path}: missing column(s) {', '.join(map(repr, missing))}")
+        for column in samples.columns:
+            values = samples[column]
+            if values.dtype.kind != "f":
+                continue
+            bad = np.isinf(values.to_numpy())
+            if column == "gain_x":
+                bad |= ~values.isin(GAIN_CODES_X).to_numpy()
+            elif column == "t_int_ms":
+                bad |= ~(values > 0).to_numpy()
+            if bad.any():
+                line = int(bad.nonzero()[0][0])
+                expected = f"one of {GAIN_CODES_X}" if column == "gain_x" else "a finite number" + (
+                    " > 0" if column == "t_int_ms" else "")
+                raise RigError(f"{path}: line {line + 2}, column '{column}': expected {expected} "
+                               f"(got {values.iloc[line]})")
+    for index, row in enumerate(summary.to_dict("records")):
+        problem = summary_row_problem(row)
+        if problem:
+            raise RigError(f"{run_dir / 'summary.csv'}: line {index + 2}, {problem}")
 
 
 def _write(path: Path, write) -> None:

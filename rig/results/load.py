@@ -7,6 +7,7 @@
     runs.summaries  # one row per run and claim (summary.csv), with run_id and a stable claim_id
     runs.samples()  # every sample of every run (samples.csv), with run_id (read on demand: it is large)
     runs.skipped    # notes on what the patterns named that is not a run (e.g. results/README.md)
+    runs.warnings   # damaged runs left out (naming the file), folders holding one run id counted once
 
 A run that did not finish (ABORTED, ERROR, or ``run.json`` still RUNNING after a
 crash, or no summary) loads too, marked ``complete = False``.
@@ -25,7 +26,7 @@ import pandas as pd
 from rig.claims.ids import claim_id
 from rig.errors import RigError
 from rig.results.banners import run_banners
-from rig.results.schema import RunManifest
+from rig.results.schema import RunManifest, summary_row_problem
 
 RUN_COLUMNS = ["run_id", "maker", "model", "unit", "wrap", "mode", "start_time", "end_time", "outcome", "reason",
                "backend", "calibration_id", "sensor_id", "complete", "example", "banners", "path"]
@@ -89,6 +90,7 @@ class LoadedRuns:
     runs: pd.DataFrame
     summaries: pd.DataFrame
     skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # damaged runs left out, copies of a run counted once
 
     def samples(self) -> pd.DataFrame:
         """All samples of all runs, with ``run_id`` (rows of a crashed run are all there)."""
@@ -104,24 +106,44 @@ class LoadedRuns:
 
 def load_runs(patterns: str | Path | Iterable[str | Path]) -> LoadedRuns:
     """Load many runs. Summaries are read with the csv module and framed once: far cheaper than a
-    ``pd.read_csv`` per file when comparing hundreds of runs."""
+    ``pd.read_csv`` per file when comparing hundreds of runs.
+
+    A run whose ``run.json`` or ``summary.csv`` is damaged is left out with a warning naming the file (the
+    others are compared); folders holding the same run (one ``run_id``: copies) count once, the first, with a
+    warning naming them. Time and memory grow linearly with the number of runs."""
     run_rows: list[dict] = []
     summary_records: list[dict] = []
     if isinstance(patterns, (str, Path)):  # one folder or glob, not a list of one-letter names
         patterns = [patterns]
+    warnings: list[str] = []
     run_dirs, skipped = scan_run_dirs(patterns)
+    first_of: dict[str, Path] = {}
+    copies: dict[str, list[Path]] = {}
     for run_dir in run_dirs:
-        manifest = _read_manifest(run_dir)
-        summary_file = run_dir / "summary.csv"
-        has_summary = summary_file.exists() or summary_file.is_symlink()  # not a file: named below
+        try:
+            manifest = _read_manifest(run_dir)
+            run_id = manifest.run_id or run_dir.name
+            if run_id in first_of:
+                copies.setdefault(run_id, []).append(run_dir)
+                continue
+            summary_file = run_dir / "summary.csv"
+            has_summary = summary_file.exists() or summary_file.is_symlink()  # not a file: named below
+            records = _summary_records(summary_file) if has_summary else []
+        except RigError as error:
+            warnings.append(f"{error}; this run is left out")
+            continue
+        first_of[run_id] = run_dir
         row = _run_row(run_dir, manifest, has_summary)
         run_rows.append(row)
-        if has_summary:
-            for record in _summary_records(summary_file):
-                record["run_id"] = row["run_id"]
-                record["claim_id"] = claim_id(record.get("claim") or "", record.get("unit") or "",
-                                              record.get("claim_id"))
-                summary_records.append(record)
+        for record in records:
+            record["run_id"] = row["run_id"]
+            record["claim_id"] = claim_id(record.get("claim") or "", record.get("unit") or "",
+                                          record.get("claim_id"))
+            summary_records.append(record)
+    for run_id, others in copies.items():
+        shown = ", ".join(str(p) for p in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        warnings.append(f"{len(others) + 1} folders hold run {run_id!r} (copies of one run): counted once, from "
+                        f"{first_of[run_id]}; left out: {shown}")
     runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     runs["start_time"] = pd.to_datetime(runs["start_time"], utc=True, errors="coerce")
     summaries = pd.DataFrame.from_records(summary_records)
@@ -130,7 +152,7 @@ def load_runs(patterns: str | Path | Iterable[str | Path]) -> LoadedRuns:
             summaries[column] = pd.to_numeric(summaries[column], errors="coerce")
         summaries = summaries[["run_id", "claim_id", *[c for c in summaries.columns
                                                         if c not in ("run_id", "claim_id")]]]
-    return LoadedRuns(runs, summaries, skipped)
+    return LoadedRuns(runs, summaries, skipped, warnings)
 
 
 def _summary_records(path: Path) -> list[dict]:
@@ -151,13 +173,19 @@ def _summary_records(path: Path) -> list[dict]:
         raise RigError(f"{path}: line {text.count(chr(10)) + 1} is cut short (no line end): the file was damaged "
                        "or copied incompletely")
     reader = csv.DictReader(text.splitlines())
-    missing = [c for c in SUMMARY_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise RigError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}")
-    records = []
-    for record in reader:
-        if None in record or None in record.values():
-            raise RigError(f"{path}: line {reader.line_num}: expected {len(reader.fieldnames or [])} cells")
-        records.append(record)
+    try:
+        missing = [c for c in SUMMARY_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RigError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}")
+        records = []
+        for record in reader:
+            if None in record or None in record.values():
+                raise RigError(f"{path}: line {reader.line_num}: expected {len(reader.fieldnames or [])} cells")
+            problem = summary_row_problem(record)
+            if problem:
+                raise RigError(f"{path}: line {reader.line_num}, {problem}")
+            records.append(record)
+    except csv.Error as error:
+        raise RigError(f"{path}: line {reader.line_num}: not a readable CSV ({error})") from None
     return records
 

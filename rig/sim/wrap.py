@@ -219,6 +219,15 @@ class WrapSpec:
         for i, position in enumerate(self.positions):
             if not 0 <= position.rise_factor <= 10:
                 raise ConfigError(path, f"positions[{i}].rise_factor", "a factor in 0..10", position.rise_factor)
+            if not isinstance(position.weights, dict):
+                raise ConfigError(path, f"positions[{i}].weights", "a table of string name = share", position.weights)
+            for string_name, weight in position.weights.items():
+                if string_name not in names:
+                    raise ConfigError(path, f"positions[{i}].weights.{string_name}",
+                                      f"names of strings ({', '.join(names)})", string_name)
+                if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
+                    raise ConfigError(path, f"positions[{i}].weights.{string_name}",
+                                      "a share of the string's light in 0..10 (a finite number)", weight)
         for i, mode in enumerate(self.modes):
             if mode.auto_off_s is not None and mode.auto_off_s <= 0:
                 raise ConfigError(path, f"modes[{i}].auto_off_s", "seconds > 0", mode.auto_off_s)
@@ -250,10 +259,21 @@ class WrapSpec:
                                   event.kind)
             if event.at_s < 0 or event.count < 1:
                 raise ConfigError(path, f"faults.events[{i}]", "at_s >= 0 and count >= 1")
+            if not event.probe:
+                raise ConfigError(path, f"faults.events[{i}].probe", "the name of a thermistor probe of the bench")
         for name in self.faults.dead_strings:
             if name not in names:
                 raise ConfigError(path, "faults.dead_strings", f"names of strings ({', '.join(names)})", name)
         return self
+
+
+def check_event_probes(spec: WrapSpec, probe_names: list[str]) -> None:
+    """Every ``probe_*`` fault event names a probe the bench has (the wrap file does not know them; the
+    simulated bench checks when it is built): a ConfigError naming the sim-wrap file and the event otherwise."""
+    for i, event in enumerate(spec.faults.events):
+        if event.kind.startswith("probe_") and event.probe not in probe_names:
+            raise ConfigError(spec.source, f"faults.events[{i}].probe",
+                              f"a thermistor probe of the bench config ({', '.join(probe_names)})", event.probe)
 
 
 def load_wrap_spec(path: str | Path) -> WrapSpec:
