@@ -100,7 +100,8 @@ def test_a_counts_csv_analysed_in_chunks_and_processes_gives_the_same_file_as_in
     from rig.spectrum.derive import nominal_calibration
 
     path = tmp_path / "counts.csv"
-    rows = [f"{40 + n},60,90,150,260,700,{9000 + 500 * n},{6500 + 300 * n},21000,2600,4,50" for n in range(5)]
+    base = (40, 60, 90, 150, 260, 700, 9000, 6500, 21000, 2600)  # every channel scales with the LED's level
+    rows = [",".join(str(round(c * (1 + 0.06 * n))) for c in base) + ",4,50" for n in range(5)]
     path.write_text("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n" + "\n".join([*rows, rows[1], rows[3]])
                     + "\n")
     calibration = nominal_calibration(0.01)
@@ -110,7 +111,7 @@ def test_a_counts_csv_analysed_in_chunks_and_processes_gives_the_same_file_as_in
     assert whole.rows == chunked.rows == 7 and chunked.workers == 2
     assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     analysed = pd.read_csv(tmp_path / "whole.csv")
-    assert list(analysed.F7) == [9000, 9500, 10000, 10500, 11000, 9500, 10500]  # every row, in input order
-    assert (analysed.irradiance_mw_cm2.iloc[:5].diff().dropna() > 0).all()  # more F7/F8 counts: more light
+    assert list(analysed.F7) == [9000, 9540, 10080, 10620, 11160, 9540, 10620]  # every row, in input order
+    assert (analysed.irradiance_mw_cm2.iloc[:5].diff().dropna() > 0).all()  # more counts everywhere: more light
     assert analysed.irradiance_mw_cm2.iloc[5] == analysed.irradiance_mw_cm2.iloc[1]
     assert not list(tmp_path.glob(".*.part"))  # no temp file left

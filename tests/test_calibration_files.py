@@ -319,5 +319,6 @@ def test_a_reference_that_cannot_be_physical_is_refused_naming_it(tmp_path, refe
     write_counts_csv(tmp_path / "irr.csv", read(UNITS["as7341-1"], [(660.0, 20.0, 30.0)], 2, seed=5))
     done = rig_cli(["calibrate", "irradiance", tmp_path / "irr.csv", "--reference-mw-cm2", reference[0],
                     "--reference-nm", reference[1], "--out", tmp_path / "cal.toml"], cwd=tmp_path)
-    assert done.returncode == 2 and f"reading 1: {named}" in done.stderr, done.stderr
+    # named by the counts reader (line and column) before any fit
+    assert done.returncode == 2 and f"line 2, column '{named}'" in done.stderr, done.stderr
     assert not (tmp_path / "cal.toml").exists()

@@ -135,6 +135,7 @@ class RunContext:
 
     def guard(self) -> None:
         """A temperature-only reading through the thermal monitors (not written as a sample)."""
+        current_gate().checkpoint()  # a stop that arrived during an import is raised here
         try:
             temperatures = self.bench.read_temperatures()
         except SensorFault as error:
@@ -157,6 +158,7 @@ class RunContext:
 
         ``before_write`` may add to the row (e.g. a flicker capture's analysis) before the monitors see it.
         """
+        current_gate().checkpoint()  # a stop that arrived during an import is raised here
         row = self._read(phase, position)
         if row is None:
             return None

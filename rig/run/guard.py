@@ -104,6 +104,7 @@ class WrapGuard:
 
     def observe(self, row: dict) -> None:
         """A sample row (or temperature-only row) through the thermal monitors; notes the light while on."""
+        current_gate().checkpoint()  # a stop that arrived during an import is raised here
         reason = self.monitors.observe(row, guard_only=True)
         if reason:
             raise RunAborted(reason)
