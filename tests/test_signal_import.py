@@ -26,6 +26,7 @@ def test_a_signal_during_an_import_is_raised_at_the_next_checkpoint(tmp_path, mo
                 assert gate.pending() == ["SIGUSR1"] and not gate.stopped
                 gate.checkpoint()  # raises here, outside the import
                 raise AssertionError("the checkpoint did not raise the pending stop")
+        assert sys.modules["slow_module_for_gate"].AFTER_THE_SIGNAL  # imported whole, not cut short
     finally:
         sys.modules.pop("slow_module_for_gate", None)
         signal.signal(signal.SIGUSR1, previous)
