@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from rig.claims.specs import RunFacts, wrap_behaviour
+from rig.claims.evidence import RunFacts
+from rig.claims.session import wrap_behaviour
 from rig.claims.verdict import ClaimCheck
 from rig.errors import RigError
 from rig.profile import WrapProfile

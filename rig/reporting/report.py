@@ -73,7 +73,7 @@ def _summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
     """The verdict table as a reader wants it: the band, measured ± U (k = 2), verdict, note (which says
     when a verdict rests on the datasheet-nominal irradiance scale)."""
     from rig.claims.ids import claim_id
-    from rig.reporting.plots import CALIBRATION_DEPENDENT
+    from rig.claims.specs import CALIBRATION_DEPENDENT
 
     shown = summary.copy()
     ids = shown.claim_id if "claim_id" in shown else [claim_id(str(c), str(u)) for c, u in zip(shown.claim,

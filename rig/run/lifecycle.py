@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.claims.specs import wrap_behaviour
+from rig.claims.session import wrap_behaviour
 from rig.claims.verdict import ClaimCheck
 from rig.errors import HardwareNotFound, RigError, SensorFault
 from rig.lock import BenchLock
@@ -327,7 +327,7 @@ class _Run:
                                   "and summary.csv (the samples written before are lost)")
             except OSError as error:
                 log.error("the run folder %s cannot be made again: %s", self.run_dir, error)
-        from rig.claims.specs import RunFacts
+        from rig.claims.evidence import RunFacts
 
         mode_results = self._judge_modes(outcome, reason)
         checks = [check for mode_result in mode_results for check in mode_result.checks]
@@ -359,7 +359,7 @@ class _Run:
     def _judge_modes(self, outcome: str, reason: str) -> list[ModeResult]:
         """Each mode judged on its own rows: finished modes as COMPLETED whatever happened later, the mode the
         run stopped in with the run's outcome, the modes never started NOT RUN (their claims NOT MEASURED)."""
-        from rig.claims.specs import RunFacts
+        from rig.claims.evidence import RunFacts
 
         results = []
         stopped_in = None

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from rig.claims.specs import RunFacts, check_claims
+from rig.claims.evidence import RunFacts
+from rig.claims.judging import check_claims
 from rig.claims.verdict import ClaimCheck, Verdict
 from rig.errors import ConfigError
 from rig.profile import ModeProfile, WrapProfile

@@ -116,7 +116,10 @@ def test_pulse_any_frequency_grid():
         print(f"  at {level:g} mW/cm2: flicker inside u {cover:.1%}, no frequency nor bound {lost}/{len(sub)}")
     # a buyer never gets "flicker-free" for a wrap that PWMs at 100 % depth, at either level: never "steady", and
     # a 5 % flicker claim (at most 5 %) never PASSes (judged as the claims table does, from the run's pulse facts)
-    from rig.claims.specs import CLAIM_SPECS, Evidence, RunFacts, at_most, judge_claim
+    from rig.claims.bands import at_most
+    from rig.claims.evidence import Evidence, RunFacts
+    from rig.claims.judging import judge_claim
+    from rig.claims.specs import CLAIM_SPECS
 
     (flicker_spec,) = [spec for spec in CLAIM_SPECS if spec.id == "flicker_pct"]
     verdicts = [(hz, d, lv, r, str(judge_claim(flicker_spec, at_most(5.0), Evidence([], RunFacts(
