@@ -10,7 +10,8 @@ from rig.pulse import analyze_trace
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.backend import JigLight
 from rig.sim.bus import SimBus
-from rig.sim.wrap import LedString, WrapMode, WrapModel, WrapSpec
+from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.sim.wrap_model import WrapModel
 from rig.spectrum.responsivity import gain_ratio
 
 FREQUENCIES = (2.0, 5.0, 10.0, 25.0, 40.0, 73.0, 100.0, 146.0, 250.0)
