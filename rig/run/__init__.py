@@ -2,6 +2,7 @@
 
 - :mod:`rig.run.lifecycle`: :func:`run_sequence`, from lock to verdicts;
 - :mod:`rig.run.modes`: several modes in one run (choosing, cool-down between, per-mode verdicts);
+- :mod:`rig.run.setup`: the sensor settings, the samples.csv columns and the run log, before the phases;
 - :mod:`rig.run.phases`: one class per phase kind (validation and body);
 - :mod:`rig.run.context`: the per-row pipeline every phase reads through;
 - :mod:`rig.run.monitors`: interlocks and fault checks that see every row;
