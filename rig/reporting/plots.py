@@ -11,6 +11,7 @@ from matplotlib.patches import Patch
 from rig.chips import CHIPS, SpectralChip
 from rig.claims.ids import claim_id
 from rig.claims.specs import CALIBRATION_DEPENDENT
+from rig.reporting.html import VERDICT_COLOURS
 from rig.reporting.plot_parts import (
     CLAIM_COLOUR,
     CUTOUT_COLOUR,
@@ -24,7 +25,6 @@ from rig.reporting.plot_parts import (
 )
 from rig.run.phases import PHASE_KINDS
 
-VERDICT_COLOURS = {"PASS": "#2e7d32", "MARGINAL": "#f9a825", "FAIL": "#c62828", "NOT MEASURED": "#9e9e9e"}
 # phases: a strip along the top of each panel (not a shade behind the curves), in the colour each kind declares
 PHASE_COLOURS = {kind: phase.colour for kind, phase in PHASE_KINDS.items()}
 PHASE_STRIP = (0.93, 1.0)  # axes fraction of the phase strip
