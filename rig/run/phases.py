@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rig.errors import ConfigError
+from rig.run.monitors import OFF_SETTLE_S
 from rig.run.signals import RunAborted, WrapStillLit
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from rig.sequence import Phase
 
 AUTO_OFF_FRACTION = 0.10  # output below 10 % of the measured level while switched on = the wrap turned itself off
-OFF_SETTLE_S = 1.0  # after switch-off, wait this long before checking that the light is gone
 
 
 class PhaseKind:
