@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import least_squares
 
 FTOL = 1e-10  # relative drop of the cost below which a row has converged
 XTOL = 1e-10  # relative step below which a row has converged
@@ -94,6 +93,8 @@ def _trust_region(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, model
                   y: np.ndarray, sw: np.ndarray, row: int) -> np.ndarray:
     """One row by scipy's trust-region reflective solver, which reflects off the bounds and so can move a
     parameter that has no effect at the box's edge (a line's peak when its irradiance sits at 0)."""
+    from scipy.optimize import least_squares  # lazy: rare, and scipy is ~0.3 s to import on a Pi
+
     at = np.array([row])
     last: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
