@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rig.claims.specs import RunFacts, wrap_behaviour
+from rig.claims.evidence import RunFacts
+from rig.claims.session import wrap_behaviour
 from rig.claims.verdict import ClaimCheck
 from rig.errors import RigError
 from rig.profile import WrapProfile

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import ClassVar
 
 from rig.config import SpectralConfig, load_validated
 from rig.errors import ConfigError
+from rig.run.monitors import SafetyLimits
 
 MAX_PHASE_S = 86_400.0  # a phase lasts at most 24 h (a soak of a wrap that never switches itself off included)
 MAX_PHASE_SAMPLES = 100_000  # samples per phase (~30 MB of samples.csv): 24 h at one a second fits
@@ -81,21 +81,6 @@ class SensorSettings:
                                 atime=defaults.atime if self.atime is None else self.atime,
                                 astep=defaults.astep if self.astep is None else self.astep)
         merged.validate(path, prefix.rstrip("."))
-
-
-@dataclass
-class SafetyLimits:
-    """Interlocks: the skin-side probe above ``interlock_surface_c`` for ``trip_samples`` readings in a row stops
-    the run (the safety cut-out, not the claim: a profile's ``surface_limit_c`` is judged, this one acts).
-    While the wrap is on the temperature is read at least every ``guard_interval_s``, between samples too."""
-
-    interlock_surface_c: float = 48.0
-    trip_samples: int = 2
-    max_sensor_failures: int = 3
-    max_identical_samples: int = 5
-    guard_interval_s: float = 2.0
-
-    RENAMED_KEYS: ClassVar[dict[str, str]] = {"max_surface_c": "interlock_surface_c"}  # old sequences still load
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
 
 from rig.config import BenchConfig, SwitchConfig, load_bench_config
 from rig.errors import RigError
@@ -84,10 +83,6 @@ def default_wrap_for(profile):
     from rig.sim.from_profile import wrap_spec_from_profile
 
     return wrap_spec_from_profile(profile)
-
-
-def results_dir_default() -> Path:
-    return Path("results")
 
 
 def switch_settings(bench_path: str | None, sim: bool = False) -> tuple[SwitchConfig, str, list[str]]:

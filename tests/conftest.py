@@ -30,7 +30,7 @@ def rig_cli(argv, cwd=None) -> CliResult:
     import contextlib
     import io
 
-    from support.interruptions import handlers_restored
+    from support.handlers import handlers_restored
 
     from rig.cli import main
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rig.claims.specs import RunFacts, check_claims
+from rig.claims.evidence import RunFacts
+from rig.claims.judging import check_claims
 from rig.claims.verdict import Verdict
 from rig.errors import ConfigError
 from rig.profile import Claims, LineClaim, load_profile

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from rig.claims.ids import sort_key
+from rig.claims.specs import TREND_CLAIMS
 from rig.errors import RigError
 from rig.results.load import LoadedRuns
 
 GROUP_KEYS = {"wrap": ["wrap"], "unit": ["wrap", "unit"], "date": ["date"]}
-TREND_CLAIMS = ["irradiance_mw_cm2", "red_peak_nm", "nir_peak_nm"]
 VERDICT_RANK = {"FAIL": 3, "MARGINAL": 2, "PASS": 1, "NOT MEASURED": 0}
 RUN_KEYS = ["run_id", "wrap", "unit", "mode", "date", "outcome", "complete", "backend", "calibration", "banners"]
 

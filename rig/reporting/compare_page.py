@@ -19,7 +19,8 @@ import pandas as pd
 from rig.claims.ids import short_name
 from rig.reporting.compare import claim_ids
 from rig.reporting.compare_view import band, number
-from rig.reporting.report import STYLE, VERDICT_COLOURS
+from rig.reporting.html import STYLE, VERDICT_COLOURS
+from rig.reporting.html import table as frame_table
 from rig.results.banners import Banner, summarise
 
 UNIT_COLOURS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457"]
@@ -238,9 +239,7 @@ def build_compare_page(table: pd.DataFrame, out: Path, banners: list[Banner], no
         shown = trend.copy()
         shown["change_per_month"] = shown.change_per_month.map(lambda v: number(v, 3))
         shown["change_per_month_pct"] = shown.change_per_month_pct.map(lambda v: number(v, 3))
-        from rig.reporting.report import _table
-
-        parts.append(_table(shown))
+        parts.append(frame_table(shown))
     parts.append(f"<p><small>made by rig compare, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</small></p>")
     parts.append("</body></html>")
     out.write_text("\n".join(parts), encoding="utf-8")

@@ -10,6 +10,8 @@ from matplotlib.patches import Patch
 
 from rig.chips import CHIPS, SpectralChip
 from rig.claims.ids import claim_id
+from rig.claims.specs import CALIBRATION_DEPENDENT
+from rig.reporting.html import VERDICT_COLOURS
 from rig.reporting.plot_parts import (
     CLAIM_COLOUR,
     CUTOUT_COLOUR,
@@ -21,14 +23,12 @@ from rig.reporting.plot_parts import (
     stamp,
     view_range,
 )
+from rig.run.phases import PHASE_KINDS
 
-VERDICT_COLOURS = {"PASS": "#2e7d32", "MARGINAL": "#f9a825", "FAIL": "#c62828", "NOT MEASURED": "#9e9e9e"}
-# phases: a strip along the top of each panel (not a shade behind the curves); none is the claim bands' green
-PHASE_COLOURS = {"dark": "#424242", "on": "#bdbdbd", "warmup": "#ffa726", "measure": "#7e57c2", "soak": "#42a5f5",
-                 "off": "#bdbdbd", "cooldown": "#78909c", "pulse": "#ec407a", "uniformity": "#fdd835"}
+# phases: a strip along the top of each panel (not a shade behind the curves), in the colour each kind declares
+PHASE_COLOURS = {kind: phase.colour for kind, phase in PHASE_KINDS.items()}
 PHASE_STRIP = (0.93, 1.0)  # axes fraction of the phase strip
 LINE_COLOUR = "#0d47a1"
-CALIBRATION_DEPENDENT = {"irradiance_mw_cm2", "dose_j_cm2"}
 
 
 def claim_row(summary: pd.DataFrame, identifier: str) -> pd.Series | None:

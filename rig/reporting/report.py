@@ -7,7 +7,6 @@ did not finish, calibration out of date) come first, and every PNG is stamped wi
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
@@ -16,23 +15,11 @@ import numpy as np
 import pandas as pd
 
 from rig.errors import RigError
+from rig.reporting.html import STYLE, VERDICT_COLOURS
+from rig.reporting.html import image as _image
+from rig.reporting.html import pairs as _pairs
+from rig.reporting.html import table as _table
 from rig.results.banners import calibrated, read_manifest, run_banners, run_dir_banners  # noqa: F401 - re-exported
-
-VERDICT_COLOURS = {"PASS": "#2e7d32", "MARGINAL": "#f9a825", "FAIL": "#c62828", "NOT MEASURED": "#9e9e9e"}
-STYLE = ("body{font-family:sans-serif;max-width:960px;margin:auto;padding:1em}"
-         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}"
-         "th{background:#f5f5f5}img{max-width:100%}.warn{color:#c62828}"
-         ".banner{padding:.5em .8em;margin:.4em 0;border-left:6px solid #f9a825;background:#fff8e1}"
-         ".banner.incomplete,.banner.simulated{border-color:#c62828;background:#ffebee}"
-         ".overall{font-size:22px;font-weight:bold;padding:.4em .7em;color:white;display:inline-block}"
-         "ul.claims{list-style:none;padding-left:0}ul.claims li{margin:.2em 0}"
-         "table.facts th{text-align:left;font-weight:normal;background:#fafafa}")
-
-
-def _pairs(rows: list[tuple[str, str]]) -> str:
-    """(what, value) rows as a two-column table."""
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    return f"<table class=facts><tbody>{body}</tbody></table>"
 
 
 def _headline(summary: pd.DataFrame, manifest) -> str:
@@ -47,33 +34,11 @@ def _headline(summary: pd.DataFrame, manifest) -> str:
             f"{html.escape(sentence)}</p><ul class=claims>{items}</ul>")
 
 
-def _table(frame: pd.DataFrame) -> str:
-    def cell(value: object) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        text = f"{value:.4g}" if isinstance(value, float) else str(value)
-        colour = VERDICT_COLOURS.get(text)
-        escaped = html.escape(text)
-        return f'<b style="color:{colour}">{escaped}</b>' if colour else escaped
-
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _image(name: str, data: bytes, alt: str) -> str:
-    encoded = base64.b64encode(data).decode("ascii")
-    return f'<figure><img id="{name}" alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}"></figure>'
-
-
-
-
 def _summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
     """The verdict table as a reader wants it: the band, measured ± U (k = 2), verdict, note (which says
     when a verdict rests on the datasheet-nominal irradiance scale)."""
     from rig.claims.ids import claim_id
-    from rig.reporting.plots import CALIBRATION_DEPENDENT
+    from rig.claims.specs import CALIBRATION_DEPENDENT
 
     shown = summary.copy()
     ids = shown.claim_id if "claim_id" in shown else [claim_id(str(c), str(u)) for c, u in zip(shown.claim,

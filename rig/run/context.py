@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.claims.specs import RunFacts
+from rig.claims.evidence import RunFacts
 from rig.errors import RigError, SensorFault
 from rig.results.writer import SamplesWriter, iso_utc
 from rig.run.guard import WrapSession

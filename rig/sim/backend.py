@@ -29,7 +29,8 @@ from rig.sim.bus import SimBus, SimI2CDevice
 from rig.sim.mux import TCA9548AEmulator
 from rig.sim.optics import SpectralLine
 from rig.sim.probes import NtcDividerSim
-from rig.sim.wrap import WrapModel, WrapSpec, check_event_probes
+from rig.sim.wrap import WrapSpec, check_event_probes
+from rig.sim.wrap_model import WrapModel
 
 
 class JigLight:

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rig.results.schema import truthy
-from rig.spectrum import Calibration, ModelUncertainty, estimate_many
+from rig.spectrum.estimator import estimate_many
 from rig.spectrum.line_plan import LinePlan, claimed_lines, line_columns, plan_lines
+from rig.spectrum.model import Calibration, ModelUncertainty
 from rig.spectrum.responsivity import CHANNELS, Responsivity
 
 

@@ -21,7 +21,8 @@ import os
 import numpy as np
 from bench_spectrum_accuracy import Jig, calibrate
 
-from rig.claims.specs import RunFacts, check_claims
+from rig.claims.evidence import RunFacts
+from rig.claims.judging import check_claims
 from rig.claims.verdict import Verdict
 from rig.profile import Claims
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
