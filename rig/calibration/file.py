@@ -173,7 +173,8 @@ class CalibrationFile:
     def calibration(self) -> Calibration:
         dark = tuple(self.dark_counts) if self.dark_counts else (0.0,) * 10
         base = Calibration(Responsivity.load(), transmission=self.transmission, scale=self.scale,
-                           scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True)
+                           scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True,
+                           **({} if self.legacy_points else _scale_readings(self.irradiance_readings)))
         if not self.has_spectral:
             return base
         return replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
@@ -304,6 +305,12 @@ def calibration_or_nominal(path: str | Path | None, transmission: float) -> Cali
     if path is None:
         return nominal_calibration(transmission)
     return load_calibration(path).calibration()
+
+
+def _scale_readings(readings: list[IrradianceReading]) -> dict[str, tuple[float, ...]]:
+    """What the estimate needs of the scale's own readings: their gains and reference peaks."""
+    return {"scale_gains_x": tuple(r.gain_x for r in readings),
+            "scale_lines_nm": tuple(r.reference_nm for r in readings)}
 
 
 def spectral_calibration(base: Calibration, fit) -> Calibration:
