@@ -66,7 +66,7 @@ def certificate_figure(run_dir: Path) -> Figure:
                                missing_ok=True, empty_ok=True)
     summary = read_summary(run_dir / "summary.csv")
     info = Stamp.from_manifest(manifest)
-    from rig.reporting.report_modes import mode_rows, several_modes
+    from rig.reporting.report_modes import mode_rows, several_modes, wrap_verdict
 
     modes = several_modes(manifest)  # several modes: one verdict table with a mode column, the first's spectrum
     figure = Figure(figsize=A4_IN)
@@ -82,7 +82,7 @@ def certificate_figure(run_dir: Path) -> Figure:
         y -= 0.016
     verdict, sentence = overall_verdict(summary, manifest)
     if modes:
-        verdict = manifest.verdict or verdict
+        verdict = wrap_verdict(manifest)
         sentence = f"the wrap over its {len(modes)} modes: " + ", ".join(
             f"'{m['name']}' {m.get('verdict') or m.get('outcome')}" for m in modes) + (
             f"; the run ended {manifest.outcome}")

@@ -20,6 +20,13 @@ def several_modes(manifest: RunManifest) -> list[dict[str, Any]]:
     return records if len(records) > 1 else []
 
 
+def wrap_verdict(manifest: RunManifest) -> str:
+    """The wrap's overall verdict over its modes (run.json ``verdict``); a run that did not finish is DID NOT
+    FINISH unless a claim already FAILed (as `rig run` decides it)."""
+    verdict = manifest.verdict or "NOT MEASURED"
+    return verdict if manifest.complete or verdict == "FAIL" else "DID NOT FINISH"
+
+
 def mode_rows(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     """The rows of one mode (samples or summary) by their ``mode`` column."""
     if frame.empty or "mode" not in frame:
@@ -67,7 +74,7 @@ def mark_modes(axes: list, samples: pd.DataFrame) -> None:
 def headline(manifest: RunManifest, summary: pd.DataFrame, colours: dict[str, str]) -> str:
     """The wrap's overall verdict over every mode, then one line per mode."""
     records = several_modes(manifest)
-    verdict = manifest.verdict or "NOT MEASURED"
+    verdict = wrap_verdict(manifest)
     counts = [str(v) for v in summary.verdict] if not summary.empty else []
     said = ", ".join(f"{counts.count(v)} {v}" for v in ("FAIL", "MARGINAL", "PASS", "NOT MEASURED") if v in counts)
     sentence = (f"the wrap over its {len(records)} modes ({said or 'no claim judged'}); the run ended "
