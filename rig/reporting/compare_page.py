@@ -36,8 +36,8 @@ def html_compare_table(table: pd.DataFrame) -> str:
     """The compare table as HTML: one row per run or group, a ``measured ± U verdict`` cell per claim."""
     grouped = "runs" in table.columns
     ids = claim_ids(table)
-    keys = [k for k in ("wrap", "unit", "date") if k in table.columns] + ["runs", "runs_left_out"] if grouped \
-        else ["run_id", "unit", "date", "backend", "calibration"]
+    keys = [k for k in ("wrap", "unit", "date", "mode") if k in table.columns] + ["runs", "runs_left_out"] if grouped \
+        else ["run_id", "unit", "mode", "date", "backend", "calibration"]
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "<th>overall</th>"
     differ = {}
     for identifier in ids:
@@ -108,7 +108,8 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
     from rig.reporting.plot_parts import draw_band, view_range
 
     times = run_times(table)
-    units = list(dict.fromkeys(table.unit))
+    series, trend_series = _series(table), _series(trend) if not trend.empty else None
+    units = list(dict.fromkeys(series))
     values = [v for v in table[identifier].dropna()]
     bands = _bands(table, identifier)
     edges = [e for low, high, _ in bands for e in (low, high) if e is not None]
@@ -130,7 +131,7 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
             draw_band(axis, low, high, vertical=False, span=(at - half, at + half), label=label if index == 0 else None)
     for index, unit in enumerate(units):
         colour = UNIT_COLOURS[index % len(UNIT_COLOURS)]
-        rows = table[table.unit == unit]
+        rows = table[series == unit]
         for finished, marker_face in ((True, colour), (False, "white")):
             part = rows[rows.complete.astype(bool) == finished]
             if part.empty:
@@ -138,7 +139,7 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
             axis.errorbar(times[part.index], part[identifier], yerr=part[f"{identifier}_u"].fillna(0),
                           fmt="o", color=colour, markerfacecolor=marker_face, capsize=3, markersize=5,
                           label=fill(f"{unit}" if finished else f"{unit}: did not finish", 30), zorder=3)
-        fit = trend[(trend.unit == unit) & (trend.claim_id == identifier)] if not trend.empty else trend
+        fit = trend[(trend_series == unit) & (trend.claim_id == identifier)] if not trend.empty else trend
         if not fit.empty and np.isfinite(fit.change_per_month.iloc[0]):
             done = rows[rows.complete.astype(bool) & rows[identifier].notna()]
             x = times[done.index]
@@ -147,6 +148,14 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
             axis.plot([x.min(), x.max()], [intercept, intercept + slope * days.max()], "-", color=colour,
                       linewidth=1, alpha=0.7, label=f"{unit} trend {slope * 30:+.3g}/month")
     axis.tick_params(axis="x", labelsize=7, rotation=20)
+
+
+def _series(frame: pd.DataFrame) -> pd.Series:
+    """What one colour stands for across runs: the unit, or the unit and mode when the runs tested several modes."""
+    units = frame.unit.astype(str)
+    if "mode" in frame and frame["mode"].nunique() > 1:
+        return units + " " + frame["mode"].astype(str)
+    return units
 
 
 def group_label(row: pd.Series, keys: list[str], width: int = 24) -> str:

@@ -210,14 +210,19 @@ def timeline_figure(samples: pd.DataFrame, summary: pd.DataFrame, cutout_c: floa
         top.fill_between(samples.t_s, value - u, value + u, facecolor="#ef9a9a", alpha=0.5, edgecolor="#e57373",
                          linewidth=0.6, label="measured ± U (k = 2)", gid="uncertainty-band")
         top.plot(samples.t_s, value, ".", markersize=2, color="#b71c1c", label="measured")
-        row = claim_row(summary, "irradiance_mw_cm2")
+        from rig.reporting.report_modes import summary_at  # several modes: each measure phase its mode's band
+
         measure = [(start, end) for kind, start, end in spans if kind == "measure"]
-        if row is not None and measure:
-            low, high = finite(row.low), finite(row.high)
-            top.set_ylim(*view_range([float(value.max() or 0), 0.0], low, high, pad=0.1))
-            for i, span in enumerate(measure):
-                draw_band(top, low, high, vertical=False, span=span,
-                          label=f"{band_text(low, high)} mW/cm² (judged here)" if i == 0 else None)
+        judged = [(span, claim_row(summary_at(summary, samples, span[0]), "irradiance_mw_cm2")) for span in measure]
+        judged = [(span, (finite(row.low), finite(row.high))) for span, row in judged if row is not None]
+        if judged:
+            edges = [edge for _, band in judged for edge in band if edge is not None]
+            top.set_ylim(*view_range([float(value.max() or 0), 0.0, *edges], None, None, pad=0.1))
+            labelled = set()
+            for span, (low, high) in judged:
+                label = f"{band_text(low, high)} mW/cm² (judged here)"
+                draw_band(top, low, high, vertical=False, span=span, label=None if label in labelled else label)
+                labelled.add(label)
     top.set_ylabel("irradiance (mW/cm²)")
     top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside, not over
     if "surface_c" in samples:
@@ -236,6 +241,9 @@ def timeline_figure(samples: pd.DataFrame, summary: pd.DataFrame, cutout_c: floa
                   span=bottom.get_xlim())
         bottom.text(0.005, claim_c, f" claim {claim_c:g} °C", transform=bottom.get_yaxis_transform(), fontsize=7,
                     color="#2e7d32", va="bottom")
+    from rig.reporting.report_modes import mark_modes
+
+    mark_modes([top, bottom], samples)  # a run of several modes: where each starts
     if cutout_c is not None:
         bottom.axhline(cutout_c, color=CUTOUT_COLOUR, linestyle="--", linewidth=1.2, gid="safety-cutout",
                        label=f"safety cut-out {cutout_c:g} °C (rig stops the run)")

@@ -75,11 +75,16 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     cutout = manifest.interlock_surface_c
     info = Stamp.from_manifest(manifest)
     figures = {}
+    from rig.reporting.report_modes import headline, mode_figures, mode_sections, several_modes
+
+    modes = several_modes(manifest)  # a run of several modes: per mode its verdicts and spectrum
     if not samples.empty:
-        figures["spectrum"] = spectrum_figure(samples, info, summary)
+        if not modes:
+            figures["spectrum"] = spectrum_figure(samples, info, summary)
         figures["timeline"] = timeline_figure(samples, summary, cutout, info)
-    if not summary.empty:
+    if not summary.empty and not modes:
         figures["verdicts"] = verdict_figure(summary, not calibrated(manifest), info)
+    figures.update(mode_figures(samples, summary, manifest, info, not calibrated(manifest)) if modes else {})
     uniformity = manifest.uniformity
     if uniformity and uniformity.get("positions"):
         figures["positions"] = positions_figure(uniformity, info)
@@ -91,8 +96,9 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>rig report: {html.escape(info.wrap)}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(info.wrap)}: mode '{html.escape(manifest.mode)}'</h1>",
-        _headline(summary, manifest),
+        f"<h1>{html.escape(info.wrap)}: mode{'s' if modes else ''} "
+        f"{', '.join(repr(m['name']) for m in modes) if modes else repr(manifest.mode)}</h1>",
+        headline(manifest, summary, VERDICT_COLOURS) if modes else _headline(summary, manifest),
         *[banner.html() for banner in banners],
         f"<p>Run <code>{html.escape(manifest.run_id)}</code>, {html.escape(str(manifest.start_time))}"
         f" to {html.escape(str(manifest.end_time))}: <b>{html.escape(manifest.outcome)}</b>"
@@ -103,8 +109,11 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
         "<p>PASS: measured ± U inside the claimed band; FAIL: entirely outside; MARGINAL: straddles a limit. "
         "U is the expanded uncertainty (k = 2, about 95 %).</p>",
     ]
-    parts.append(_table(_summary_table(summary, not calibrated(manifest))) if not summary.empty
-                 else "<p>No summary (run cut short).</p>")
+    if modes:
+        parts += mode_sections(manifest, summary, images, not calibrated(manifest))
+    else:
+        parts.append(_table(_summary_table(summary, not calibrated(manifest))) if not summary.empty
+                     else "<p>No summary (run cut short).</p>")
     for name, alt in (("verdicts", "verdict per claim"), ("spectrum", "spectrum per channel with fitted lines"),
                       ("timeline", "irradiance and surface temperature over time"),
                       ("positions", "map of the sensor positions")):
@@ -113,7 +122,7 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     from rig.reporting.report_text import behaviour_rows, facts_rows, traceability_rows
 
     behaviour = manifest.behaviour
-    if behaviour:
+    if behaviour and not modes:  # several modes: each mode's behaviour is in its section
         parts.append("<h2>Measured behaviour</h2>")
         parts.append(_pairs(behaviour_rows(behaviour)))
     if others:

@@ -3,14 +3,17 @@
     from rig.results.load import load_runs
     runs = load_runs(["results/*"])        # folders or globs
     runs.runs       # one row per run: run_id, wrap, unit, mode, start, outcome, backend, calibration, complete,
-                    # example, banners (simulated, uncalibrated, incomplete, calibration_old, example)
-    runs.summaries  # one row per run and claim (summary.csv), with run_id and a stable claim_id
+                    # example, banners (simulated, uncalibrated, incomplete, calibration_old, example),
+                    # modes (the modes tested, in order), mode_outcomes (each one's outcome), verdict (overall)
+    runs.summaries  # one row per run, mode and claim (summary.csv), with run_id, mode and a stable claim_id
     runs.samples()  # every sample of every run (samples.csv), with run_id (read on demand: it is large)
     runs.skipped    # notes on what the patterns named that is not a run (e.g. results/README.md)
     runs.warnings   # damaged runs left out (naming the file), folders holding one run id counted once
 
 A run that did not finish (ABORTED, ERROR, or ``run.json`` still RUNNING after a
-crash, or no summary) loads too, marked ``complete = False``.
+crash, or no summary) loads too, marked ``complete = False``. A run that tested several modes
+(``rig run --mode all``) has one summary row per mode and claim; an older run's summary has no ``mode``
+column: its rows get the run's one mode from ``run.json``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from rig.results.banners import run_banners
 from rig.results.schema import RunManifest, summary_row_problem
 
 RUN_COLUMNS = ["run_id", "maker", "model", "unit", "wrap", "mode", "start_time", "end_time", "outcome", "reason",
-               "backend", "calibration_id", "sensor_id", "complete", "example", "banners", "path"]
+               "backend", "calibration_id", "sensor_id", "complete", "example", "banners", "path",
+               "modes", "mode_outcomes", "verdict"]
 NUMERIC_SUMMARY = ["claimed", "low", "high", "measured", "uncertainty"]
 
 
@@ -79,8 +83,38 @@ def _run_row(run_dir: Path, manifest: RunManifest, has_summary: bool) -> dict:
         "end_time": manifest.end_time, "outcome": manifest.outcome, "reason": manifest.reason,
         "backend": manifest.backend, "calibration_id": manifest.calibration_id, "sensor_id": manifest.sensor_id,
         "complete": "incomplete" not in banners, "example": manifest.example,
-        "banners": ",".join(banners), "path": str(run_dir),
+        "banners": ",".join(banners), "path": str(run_dir), **_run_modes(manifest),
     }
+
+
+def _run_modes(manifest: RunManifest) -> dict:
+    """The modes a run tested, in order, with their outcomes, and the run's overall verdict (older runs: their
+    one mode, the run's outcome, and a verdict filled from the summary by :func:`_with_modes`)."""
+    records = [m for m in manifest.modes if isinstance(m, dict) and m.get("name")]
+    if records:
+        return {"modes": [str(m["name"]) for m in records],
+                "mode_outcomes": [str(m.get("outcome") or manifest.outcome) for m in records],
+                "verdict": manifest.verdict}
+    return {"modes": [manifest.mode], "mode_outcomes": [manifest.outcome], "verdict": manifest.verdict}
+
+
+def _with_modes(runs: pd.DataFrame, summaries: pd.DataFrame) -> pd.DataFrame:
+    """The summaries with a ``mode`` on every row (older runs: their one mode from run.json); fills the overall
+    verdict of older runs (the worst claim; DID NOT FINISH for a run that did not finish and FAILed nothing)."""
+    mode_of = dict(zip(runs.run_id, runs["mode"], strict=True))
+    filled = summaries["run_id"].map(mode_of)
+    if "mode" in summaries:
+        given = summaries["mode"]
+        filled = given.where(given.notna() & (given.astype(str) != ""), filled)
+    summaries = summaries.drop(columns=["mode"], errors="ignore")
+    summaries.insert(0, "mode", filled.fillna("").astype(str))
+    worst = summaries.groupby("run_id")["verdict"].agg(
+        lambda v: next((w for w in ("FAIL", "MARGINAL", "PASS", "NOT MEASURED") if w in set(v)), ""))
+    for index, row in runs.iterrows():
+        if not row["verdict"]:
+            verdict = worst.get(row["run_id"], "")
+            runs.at[index, "verdict"] = verdict if row["complete"] or verdict == "FAIL" else "DID NOT FINISH"
+    return summaries
 
 
 @dataclass
@@ -150,6 +184,7 @@ def load_runs(patterns: str | Path | Iterable[str | Path]) -> LoadedRuns:
     if not summaries.empty:
         for column in NUMERIC_SUMMARY:
             summaries[column] = pd.to_numeric(summaries[column], errors="coerce")
+        summaries = _with_modes(runs, summaries)
         summaries = summaries[["run_id", "claim_id", *[c for c in summaries.columns
                                                         if c not in ("run_id", "claim_id")]]]
     return LoadedRuns(runs, summaries, skipped, warnings)
