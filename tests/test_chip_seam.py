@@ -254,3 +254,11 @@ def test_a_simulated_wraps_sensor_spread_draws_an_as7343_unit_from_the_as7343s_o
     assert np.abs(wide.centre_offset_nm).max() > 3 * np.abs(narrow.centre_offset_nm).max()
     with pytest.raises(ValueError, match="out_of_band_tilt is an AS7341 setting"):
         unit_from_spread("u", 0, SensorSpread(out_of_band_tilt=0.5))
+
+
+def test_calibrate_on_an_as7343_bench_is_refused_before_anything_is_written(tmp_path):
+    # the calibration maths take the AS7341's channels: on an AS7343 they would store the wrong channels
+    (tmp_path / "bench.toml").write_text('backend = "sim"\n[spectral]\nchip = "as7343"\n')
+    done = rig_cli(["calibrate", "dark", "--bench", tmp_path / "bench.toml", "--out", tmp_path / "cal.toml"],
+                   cwd=tmp_path)
+    assert done.returncode == 2 and "as7343" in done.stderr and not (tmp_path / "cal.toml").exists()

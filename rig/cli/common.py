@@ -241,7 +241,12 @@ def readings_table(rows: list[dict], title: str, probes: list[str], chip) -> Tab
 def calibration_target(args: argparse.Namespace, config):
     """Where ``rig calibrate`` writes (``--out``) and the calibration it adds to there (a warning per mismatch)."""
     from rig.calibration.jobs import calibration_target as target
+    from rig.errors import RigError
+    from rig.spectrum.responsivity import TABLE_CHIP
 
+    if config.spectral.chip != TABLE_CHIP.name:  # the calibration maths still take the AS7341's channels
+        raise RigError(f"rig calibrate supports the {TABLE_CHIP.name.upper()} only for now; this bench's "
+                       f"[spectral] chip is {config.spectral.chip!r} (its runs record raw counts, unjudged)")
     path, calibration, warnings = target(args.out, config.spectral.sensor_id, config.jig.attenuator,
                                                      config.jig.transmission)
     for warning in warnings:
