@@ -66,7 +66,7 @@ def certificate_figure(run_dir: Path) -> Figure:
                                missing_ok=True, empty_ok=True)
     summary = read_summary(run_dir / "summary.csv")
     info = Stamp.from_manifest(manifest)
-    from rig.reporting.report_modes import mode_rows, several_modes, wrap_verdict
+    from rig.reporting.modes import mode_rows, several_modes, wrap_verdict
 
     modes = several_modes(manifest)  # several modes: one verdict table with a mode column, the first's spectrum
     figure = Figure(figsize=A4_IN)
@@ -132,7 +132,7 @@ def certificate_figure(run_dir: Path) -> Figure:
         temperature_axis = figure.add_axes((0.12, y - 0.13, 0.83, 0.11))
         _temperature(temperature_axis, samples, summary, manifest.interlock_surface_c)
         if modes:
-            from rig.reporting.report_modes import mark_modes
+            from rig.reporting.modes import mark_modes
 
             mark_modes([temperature_axis], samples)
         y -= 0.175

@@ -210,7 +210,7 @@ def timeline_figure(samples: pd.DataFrame, summary: pd.DataFrame, cutout_c: floa
         top.fill_between(samples.t_s, value - u, value + u, facecolor="#ef9a9a", alpha=0.5, edgecolor="#e57373",
                          linewidth=0.6, label="measured ± U (k = 2)", gid="uncertainty-band")
         top.plot(samples.t_s, value, ".", markersize=2, color="#b71c1c", label="measured")
-        from rig.reporting.report_modes import summary_at  # several modes: each measure phase its mode's band
+        from rig.reporting.modes import summary_at  # several modes: each measure phase its mode's band
 
         measure = [(start, end) for kind, start, end in spans if kind == "measure"]
         judged = [(span, claim_row(summary_at(summary, samples, span[0]), "irradiance_mw_cm2")) for span in measure]
@@ -241,7 +241,7 @@ def timeline_figure(samples: pd.DataFrame, summary: pd.DataFrame, cutout_c: floa
                   span=bottom.get_xlim())
         bottom.text(0.005, claim_c, f" claim {claim_c:g} °C", transform=bottom.get_yaxis_transform(), fontsize=7,
                     color="#2e7d32", va="bottom")
-    from rig.reporting.report_modes import mark_modes
+    from rig.reporting.modes import mark_modes
 
     mark_modes([top, bottom], samples)  # a run of several modes: where each starts
     if cutout_c is not None:

@@ -19,6 +19,7 @@ from rig.reporting.html import STYLE, VERDICT_COLOURS
 from rig.reporting.html import image as _image
 from rig.reporting.html import pairs as _pairs
 from rig.reporting.html import table as _table
+from rig.reporting.report_text import summary_table as _summary_table
 from rig.results.banners import calibrated, read_manifest, run_banners, run_dir_banners  # noqa: F401 - re-exported
 
 
@@ -32,26 +33,6 @@ def _headline(summary: pd.DataFrame, manifest) -> str:
                     f"{html.escape(claim)}: {html.escape(text)}</li>" for v, claim, text in claim_lines(summary))
     return (f'<p><span class=overall id=overall style="background:{colour}">{html.escape(verdict)}</span> '
             f"{html.escape(sentence)}</p><ul class=claims>{items}</ul>")
-
-
-def _summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
-    """The verdict table as a reader wants it: the band, measured ± U (k = 2), verdict, note (which says
-    when a verdict rests on the datasheet-nominal irradiance scale)."""
-    from rig.claims.ids import claim_id
-    from rig.claims.specs import CALIBRATION_DEPENDENT
-
-    shown = summary.copy()
-    ids = shown.claim_id if "claim_id" in shown else [claim_id(str(c), str(u)) for c, u in zip(shown.claim,
-                                                                                               shown.unit,
-                                                                                               strict=True)]
-    if uncalibrated:
-        flagged = [i in CALIBRATION_DEPENDENT and v != "NOT MEASURED" for i, v in zip(ids, shown.verdict,
-                                                                                       strict=True)]
-        notes = ["" if pd.isna(n) else str(n) for n in shown.note]
-        shown["note"] = [("uncalibrated: indicative only" + (f"; {n}" if n else "")) if f else n
-                         for f, n in zip(flagged, notes, strict=True)]
-    shown = shown.drop(columns=[c for c in ("claim_id",) if c in shown.columns])
-    return shown.rename(columns={"uncertainty": "± U (k = 2)"})
 
 
 def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path | None = None) -> Path:
@@ -75,7 +56,8 @@ def build_report(run_dir: Path, others: list[Path] | None = None, out_dir: Path 
     cutout = manifest.interlock_surface_c
     info = Stamp.from_manifest(manifest)
     figures = {}
-    from rig.reporting.report_modes import headline, mode_figures, mode_sections, several_modes
+    from rig.reporting.modes import several_modes
+    from rig.reporting.report_modes import headline, mode_figures, mode_sections
 
     modes = several_modes(manifest)  # a run of several modes: per mode its verdicts and spectrum
     if not samples.empty:
