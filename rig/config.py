@@ -8,13 +8,17 @@ default). Unknown keys, wrong types and impossible values raise
 from __future__ import annotations
 
 import math
-import stat
-import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from rig.errors import ConfigError
+from rig.input_files import load_toml  # the one TOML loader of every file kind
+
+I2C_ADDRESSES = (0x08, 0x77)  # the 7-bit addresses a device may use (the others are reserved by the I2C spec)
+I2C_TEXT = "a 7-bit I2C address 0x08..0x77"
+MAX_AUTORANGE_STEPS = 64  # more than the 20 gain codes x a few integration times an auto-range ever needs
+MAX_CALIBRATION_AGE_DAYS = 3650.0
 
 
 @dataclass
@@ -55,7 +59,11 @@ class SpectralConfig:
         timing_error = chip.timing.check(self.atime, self.astep)
         _check(timing_error is None, path, f"{prefix}.atime/astep", f"{timing_error} on the {chip.name}",
                (self.atime, self.astep))
-        _check(0 <= self.address <= 0x7F, path, f"{prefix}.address", "a 7-bit I2C address", self.address)
+        _check(I2C_ADDRESSES[0] <= self.address <= I2C_ADDRESSES[1], path, f"{prefix}.address", I2C_TEXT,
+               self.address)
+        _check(0 <= self.max_autorange_steps <= MAX_AUTORANGE_STEPS, path, f"{prefix}.max_autorange_steps",
+               f"an integer 0..{MAX_AUTORANGE_STEPS} (gain/time steps the auto-range may take per reading)",
+               self.max_autorange_steps)
 
 
 @dataclass
@@ -111,7 +119,12 @@ class ThermalConfig:
                "one of 6.144, 4.096, 2.048, 1.024, 0.512, 0.256", self.pga_v)
         _check(self.rate_sps in (8, 16, 32, 64, 128, 250, 475, 860), path, f"{prefix}.rate_sps",
                "one of 8, 16, 32, 64, 128, 250, 475, 860", self.rate_sps)
-        _check(self.supply_v > 0, path, f"{prefix}.supply_v", "a voltage > 0", self.supply_v)
+        _check(I2C_ADDRESSES[0] <= self.address <= I2C_ADDRESSES[1], path, f"{prefix}.address", I2C_TEXT,
+               self.address)
+        _check(self.supply_channel is None or 0 <= self.supply_channel <= 3, path, f"{prefix}.supply_channel",
+               "an ADS1115 input 0..3 (or leave it out: no supply measurement)", self.supply_channel)
+        _check(0 < self.supply_v <= 5.5, path, f"{prefix}.supply_v", "a voltage in (0, 5.5] (the ADS1115's supply)",
+               self.supply_v)
         _check(self.divider_r_ohm > 0, path, f"{prefix}.divider_r_ohm", "a resistance > 0", self.divider_r_ohm)
         _check(bool(self.probes), path, f"{prefix}.probes", "at least one probe")
         names = [p.name for p in self.probes]
@@ -195,10 +208,17 @@ class BenchConfig:
         path = self.source
         _check(self.backend in ("real", "sim"), path, "backend", "'real' or 'sim'", self.backend)
         _check(self.i2c_bus >= 0, path, "i2c_bus", "a bus number >= 0", self.i2c_bus)
+        _check(I2C_ADDRESSES[0] <= self.mux_address <= I2C_ADDRESSES[1], path, "mux_address", I2C_TEXT,
+               self.mux_address)
+        _check(0 < self.calibration_max_age_days <= MAX_CALIBRATION_AGE_DAYS, path, "calibration_max_age_days",
+               f"days in (0, {MAX_CALIBRATION_AGE_DAYS:g}]", self.calibration_max_age_days)
         self.spectral.validate(path, "spectral")
         self.thermal.validate(path, "thermal")
         self.switch.validate(path, "switch")
         self.jig.validate(path, "jig")
+        addresses = [self.spectral.address, self.thermal.address] + ([self.mux_address] if self.positions else [])
+        _check(len(set(addresses)) == len(addresses), path, "thermal.address",
+               "an I2C address other than the spectral sensor's (and the mux's)", addresses)
         names = [p.name for p in self.positions]
         _check(len(set(names)) == len(names), path, "positions", "unique position names", names)
         channels = [p.mux_channel for p in self.positions]
@@ -273,38 +293,6 @@ def build_dataclass(cls: type, data: dict[str, Any], path: str, prefix: str = ""
         else:
             kwargs[name] = float(value) if annotation is float else value
     return cls(**kwargs)
-
-
-MAX_TOML_BYTES = 1024 * 1024
-
-
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; anything but a readable, UTF-8, valid TOML file of at most 1 MiB names the file and why.
-
-    Directories, FIFOs and devices (``/dev/zero``) are refused before they are opened for reading.
-    """
-    path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(str(path), "<file>", "an existing file") from None
-    except OSError as error:
-        raise ConfigError(str(path), "<file>", f"a readable file ({error.strerror or error})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(str(path), "<file>", "a regular TOML file (not a folder, pipe or device)")
-    if info.st_size > MAX_TOML_BYTES:
-        raise ConfigError(str(path), "<file>", f"a TOML file of at most {MAX_TOML_BYTES // 1024} KiB",
-                          f"{info.st_size} bytes")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as error:
-        raise ConfigError(str(path), "<file>", f"a readable file ({error.strerror or error})") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(str(path), "<encoding>", f"UTF-8 text (byte {error.start} is not)") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(str(path), "<syntax>", f"valid TOML ({error})") from None
 
 
 def load_validated(cls: type, path: str | Path) -> Any:

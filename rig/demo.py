@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -67,21 +66,6 @@ def profile_modes(profile_path: str) -> list[str]:
     return [mode.name for mode in load_profile(profile_path).modes]
 
 
-def sequence_for_mode(folder: Path, mode: str) -> Path:
-    """The example sequence with its ``mode =`` line set to MODE (checked by the sequence loader)."""
-    from rig.results.writer import slug
-    from rig.sequence import load_sequence
-
-    text = Path(shipped(SEQUENCE)).read_text(encoding="utf-8")
-    text, found = re.subn(r'(?m)^mode = "[^"]*"', f'mode = "{mode}"', text, count=1)
-    if not found:
-        text = f'mode = "{mode}"\n' + text
-    path = folder / f"sequence-{slug(mode)}.toml"
-    path.write_text(text, encoding="utf-8")
-    load_sequence(path)
-    return path
-
-
 def run_rig(argv: Sequence[str]) -> tuple[int, str]:
     """One `rig` command in this process (as typed), its exit code and what it printed."""
     from rig.cli import main
@@ -121,20 +105,20 @@ def run_demo(out: Path, say: Callable[[str], None] = print, seed: int = 0) -> De
     modes = profile_modes(profile)
     say(f"2. test {len(WRAPS)} simulated wraps against the example profile, modes: " + ", ".join(modes))
     runs = []
-    for mode in modes:
-        sequence = sequence_for_mode(folder, mode)
-        for wrap, wrap_file in WRAPS:
-            argv = ["run", "--sim", "--seed", str(seed), "--wrap", profile, "--sequence", str(sequence),
-                    "--sim-wrap", shipped(wrap_file), "--calibration", str(calibration), "--out", str(results),
-                    "--quiet"]
-            say(f"   {wrap}, mode {mode}: $ {rig_command(*argv)}")
-            before = set(results.glob("*/run.json"))
-            code, printed = run_rig(argv)
-            made = sorted(path.parent for path in set(results.glob("*/run.json")) - before)
-            run_dir = made[-1] if made else None
-            if code not in (0, 1) or run_dir is None:
-                raise RigError(f"the demo's run ({wrap}, mode {mode}) ended with exit {code}:\n{printed}")
-            runs.append(DemoRun(wrap, mode, run_dir, code, _claims(run_dir)))
+    for wrap, wrap_file in WRAPS:  # one run per wrap, every mode in turn
+        argv = ["run", "--sim", "--seed", str(seed), "--wrap", profile, "--sequence", shipped(SEQUENCE),
+                "--mode", "all", "--sim-wrap", shipped(wrap_file), "--calibration", str(calibration), "--out",
+                str(results), "--quiet"]
+        say(f"   {wrap}, every mode: $ {rig_command(*argv)}")
+        before = set(results.glob("*/run.json"))
+        code, printed = run_rig(argv)
+        made = sorted(path.parent for path in set(results.glob("*/run.json")) - before)
+        run_dir = made[-1] if made else None
+        if code not in (0, 1) or run_dir is None:
+            raise RigError(f"the demo's run ({wrap}) ended with exit {code}:\n{printed}")
+        claims = _claims(run_dir)
+        for mode in modes:
+            runs.append(DemoRun(wrap, mode, run_dir, code, [c for c in claims if str(c.get("mode")) == mode]))
     return DemoResult(folder, calibration, steps, runs, time.monotonic() - started)
 
 

@@ -112,6 +112,12 @@ class Claims:
                 raise ConfigError(path, prefix + key, "a value > 0", value)
         if self.max_flicker_pct is not None and not 0 <= self.max_flicker_pct <= 100:
             raise ConfigError(path, prefix + "max_flicker_pct", "a percentage in [0, 100]", self.max_flicker_pct)
+        if self.min_uniformity_ratio is not None and not 0 < self.min_uniformity_ratio <= 1:
+            raise ConfigError(path, prefix + "min_uniformity_ratio", "a ratio lowest / highest irradiance in (0, 1]",
+                              self.min_uniformity_ratio)
+        if self.max_cv_pct is not None and not 0 <= self.max_cv_pct <= 100:
+            raise ConfigError(path, prefix + "max_cv_pct", "a coefficient of variation in [0, 100] %",
+                              self.max_cv_pct)
         if self.duty_pct is not None and not 0 < self.duty_pct <= 100:
             raise ConfigError(path, prefix + "duty_pct", "a percentage in (0, 100]", self.duty_pct)
         if not 20 <= self.surface_limit_c <= 80:

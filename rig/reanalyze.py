@@ -1,26 +1,32 @@
 """Re-analysing counts: a counts CSV from anywhere, or a whole run folder with an improved analysis.
 
-Used by ``rig analyze``. Analysis side only (pandas allowed).
+Used by ``rig analyze``. A counts CSV is streamed (csv module, a chunk at a time: bounded memory, no pandas); a
+run folder is read with pandas.
 """
 
 from __future__ import annotations
 
+import csv
+import math
+import os
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from rig.claims.specs import RunFacts, wrap_behaviour
+from rig.claims.evidence import RunFacts
+from rig.claims.session import wrap_behaviour
 from rig.claims.verdict import ClaimCheck
 from rig.errors import RigError
 from rig.profile import WrapProfile
 from rig.results.schema import RunManifest, truthy
-from rig.results.writer import write_csv_atomic, write_json_atomic
+from rig.results.writer import safe_cell, write_csv_atomic, write_json_atomic
 from rig.run.modes import judge_mode
 from rig.spectrum import Calibration, Estimate, Readings, estimate_table
-from rig.spectrum.counts_csv import chip_of_columns, expected_columns
+from rig.spectrum.counts_csv import READ_CHUNK_ROWS, CountsChunk, CountsCsv
 from rig.spectrum.derive import make_deriver, nominal_calibration
+from rig.spectrum.table import PARALLEL_MIN_ROWS, memory_workers, worker_pool
 
 DERIVED_COLUMNS = [*Estimate().as_dict(), "calibration_id"]
 
@@ -36,75 +42,125 @@ def _for_chip(calibration: Calibration | None, chip, path: Path) -> Calibration 
                    f"{calibration.chip.name.upper()} (recalibrate on the {chip.name.upper()})")
 
 
-def _check_row_lengths(path: Path) -> None:
-    """Every row as long as the header (pandas would take extra leading cells as an index, shifting columns)."""
-    import csv
-
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            return
-        for row in reader:
-            if row and len(row) != len(header):
-                raise RigError(f"{path}: line {reader.line_num}: {len(row)} cells, the header has {len(header)}")
-
-
 Progress = Callable[[int, int], None]  # (rows done, rows in all), after every chunk
-CHUNK_ROWS = 500  # distinct readings per progress step (they are fitted together: fewer, larger steps are faster)
+CHUNK_ROWS = 500  # distinct readings per job (they are fitted together: fewer, larger steps are faster)
+PREVIEW_ROWS = 20
 
 
-def analyze_counts_csv(path: Path, calibration: Calibration, progress: Progress | None = None) -> pd.DataFrame:
-    """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> the same rows plus the estimate.
+@dataclass
+class CountsAnalysis:
+    """What :func:`analyze_counts_file` wrote: the file, its rows, the first rows (to show) and the processes."""
 
-    Every row is checked before the first is estimated; ``progress`` hears how far the estimate is."""
-    from rig.input_files import regular_file
+    out: Path
+    rows: int
+    preview: list[dict[str, Any]]
+    workers: int
 
-    path = regular_file(path, "counts CSV")
+
+def analyze_counts_file(path: Path, out: Path, calibration: Calibration, progress: Progress | None = None,
+                        read_rows: int = READ_CHUNK_ROWS, workers: int | None = None) -> CountsAnalysis:
+    """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> ``out``: the same rows plus the estimate.
+
+    Every row is checked (a first pass) before the first is estimated. Then ``read_rows`` rows at a time are
+    read, estimated (identical readings within them once) and appended to a temp file beside ``out``, renamed
+    to ``out`` when all are done: memory stays bounded by the chunk whatever the file's length, and a failed
+    analysis leaves no half file. ``workers`` (default :func:`memory_workers`, 1 below 4000 rows) processes
+    estimate; ``progress`` hears how far the estimate is."""
+    table = CountsCsv(path)
+    calibration = _for_chip(calibration, table.chip, table.path)
+    out = _checked_output(Path(out), table.path)
+    total = sum(len(chunk.lines) for chunk in table.chunks(read_rows))  # every row checked, counted
+    derived = list(Estimate().as_dict())  # the estimate's columns (a counts CSV has no claimed lines)
+    columns = table.header + [c for c in derived if c not in table.header]
+    workers = workers if workers is not None else (memory_workers() if total >= PARALLEL_MIN_ROWS else 1)
+    preview: list[dict[str, Any]] = []
+    done = 0
     try:
-        _check_row_lengths(path)
-        frame = pd.read_csv(path, index_col=False)
-    except pd.errors.EmptyDataError:
-        raise RigError(f"{path}: empty file; expected a header (channels, gain_x, t_int_ms) and rows") from None
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        raise RigError(f"{path}: cannot read as CSV ({error})") from error
-    if frame.empty:
-        raise RigError(f"{path}: a header but no readings")
-    chip = chip_of_columns(frame.columns, path, frame[["chip"]].astype(str).to_dict("records")
-                           if "chip" in frame.columns else None)
-    calibration = _for_chip(calibration, chip, path)
-    counts_columns = expected_columns(chip)
-    for column in counts_columns:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna()
-        if bad.any():
-            first = bad.idxmax()
-            raise RigError(f"{path}: line {int(first) + 2}, column '{column}': expected a number "
-                           f"(got {frame[column][first]!r})")
-        frame[column] = values
-    for column in chip.channels:
-        bad_count = ~((frame[column] >= 0) & (frame[column] < float("inf")))
-        if bad_count.any():
-            first = int(bad_count.to_numpy().argmax())
-            raise RigError(f"{path}: line {first + 2}, column '{column}': expected raw counts >= 0 "
-                           f"(got {frame[column].iloc[first]!r})")
-    bad_gain = ~frame["gain_x"].isin(chip.gain_codes_x)
-    if bad_gain.any():
-        first = int(bad_gain.to_numpy().argmax())
-        raise RigError(f"{path}: line {first + 2}, column 'gain_x': expected one of {chip.gain_codes_x} "
-                       f"(got {frame['gain_x'].iloc[first]!r})")
-    bad_time = ~(frame["t_int_ms"] > 0) | ~frame["t_int_ms"].map(lambda v: v < float("inf"))
-    if bad_time.any():
-        first = int(bad_time.to_numpy().argmax())
-        raise RigError(f"{path}: line {first + 2}, column 't_int_ms': expected a time > 0 ms "
-                       f"(got {frame['t_int_ms'].iloc[first]!r})")
-    total = len(frame)
-    report = None if progress is None else (lambda done: progress(done, total))
-    columns = estimate_table(Readings.from_columns(frame, total, chip), calibration, progress=report,
-                             chunk_rows=CHUNK_ROWS)
-    for name, values in columns.items():
-        frame[name] = values
-    return frame
+        handle = tempfile.NamedTemporaryFile("w", dir=out.parent, prefix=f".{out.name}.", suffix=".part",
+                                             delete=False, newline="", encoding="utf-8")
+    except OSError as error:
+        raise RigError(f"cannot write {out}: {error.strerror or error}") from None
+    try:
+        with handle, worker_pool(workers) as pool:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            for chunk in table.chunks(read_rows):
+                report = None if progress is None else (lambda rows, at=done: progress(at + rows, total))
+                estimate = estimate_table(_readings(chunk, table.chip), calibration, progress=report,
+                                          chunk_rows=CHUNK_ROWS, workers=workers, pool=pool)
+                names = [c for c in derived if c in estimate]
+                at = {name: columns.index(name) for name in names}
+                values = {name: estimate[name].tolist() for name in names}
+                for n, cells in enumerate(chunk.cells):
+                    row = [safe_cell(cell) for cell in cells] + [""] * (len(columns) - len(cells))
+                    for name in names:
+                        row[at[name]] = _cell(values[name][n])
+                    writer.writerow(row)
+                    if len(preview) < PREVIEW_ROWS:
+                        preview.append({**dict(zip(table.header, cells, strict=True)),
+                                        **{name: _value(values[name][n]) for name in names}})
+                done += len(chunk.cells)
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # as a file written in place would be, not 0600
+            os.fsync(handle.fileno())
+        os.replace(handle.name, out)
+    except OSError as error:
+        Path(handle.name).unlink(missing_ok=True)
+        raise RigError(f"cannot write {out}: {error.strerror or error}") from None
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return CountsAnalysis(out, done, preview, workers)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _checked_output(out: Path, source: Path) -> Path:
+    """``out`` may be a new file or a regular file other than the source; a FIFO would block, a device or a
+    folder cannot take the result, the source would be overwritten before it was read."""
+    import stat
+
+    try:
+        info = out.stat()
+    except FileNotFoundError:
+        return out
+    except OSError as error:
+        raise RigError(f"{out}: cannot write here ({error.strerror or error})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a pipe" if stat.S_ISFIFO(info.st_mode) \
+            else "a device or socket"
+        raise RigError(f"{out}: --out is {kind}; expected a new or a regular CSV file")
+    if out.samefile(source):
+        raise RigError(f"{out}: --out is the counts CSV itself; expected another file (the input is kept)")
+    return out
+
+
+def _readings(chunk: CountsChunk, chip) -> Readings:
+    """A checked chunk of ``chip``'s counts as the estimator's arrays."""
+    numbers = chunk.numbers
+    rows = len(chunk.lines)
+    columns: dict[str, Any] = {c: numbers[c] for c in (*chip.channels, "gain_x", "t_int_ms")}
+    if chunk.saturated:
+        columns["saturated"] = chunk.saturated
+    for name in ("full_scale", "atime", "astep"):
+        if name in numbers:
+            columns[name] = numbers[name]
+    return Readings.from_columns(columns, rows, chip)
+
+
+def _value(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _cell(value: Any) -> Any:
+    """An estimate as a CSV cell: NaN blank, text made safe for spreadsheets."""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return "" if value is None else safe_cell(value)
 
 
 def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration | None,
@@ -113,6 +169,8 @@ def reanalyze_run(run_dir: Path, profile: WrapProfile, calibration: Calibration 
 
     The original files are never touched: the result goes to ``<run>/reanalysis-<time>/`` by default.
     """
+    import pandas as pd
+
     from rig.results.read import read_csv_checked, read_manifest, run_chip
 
     read_manifest(run_dir)  # a damaged run.json is named here, not half-used below

@@ -6,16 +6,20 @@ button to reach the mode; no duration), ``warmup``, ``measure``, ``pulse``
 (one raw flicker capture), ``uniformity`` (every sensor position), ``soak``
 (optionally until the wrap switches itself off, within ``duration_s``),
 ``off`` (switch off and check the light went out; no duration), ``cooldown``.
+A phase lasts at most 24 h (``MAX_PHASE_S``) and takes at most 100 000 samples (``MAX_PHASE_SAMPLES``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import ClassVar
 
 from rig.config import SpectralConfig, load_validated
 from rig.errors import ConfigError
+from rig.run.monitors import SafetyLimits
+
+MAX_PHASE_S = 86_400.0  # a phase lasts at most 24 h (a soak of a wrap that never switches itself off included)
+MAX_PHASE_SAMPLES = 100_000  # samples per phase (~30 MB of samples.csv): 24 h at one a second fits
 
 
 @dataclass
@@ -80,21 +84,6 @@ class SensorSettings:
 
 
 @dataclass
-class SafetyLimits:
-    """Interlocks: the skin-side probe above ``interlock_surface_c`` for ``trip_samples`` readings in a row stops
-    the run (the safety cut-out, not the claim: a profile's ``surface_limit_c`` is judged, this one acts).
-    While the wrap is on the temperature is read at least every ``guard_interval_s``, between samples too."""
-
-    interlock_surface_c: float = 48.0
-    trip_samples: int = 2
-    max_sensor_failures: int = 3
-    max_identical_samples: int = 5
-    guard_interval_s: float = 2.0
-
-    RENAMED_KEYS: ClassVar[dict[str, str]] = {"max_surface_c": "interlock_surface_c"}  # old sequences still load
-
-
-@dataclass
 class Sequence:
     """A whole test sequence."""
 
@@ -132,6 +121,14 @@ class Sequence:
             raise ConfigError(path, "phases", "at least one [[phases]] table")
         if not 100 <= self.pulse_rate_hz <= 2000:
             raise ConfigError(path, "pulse_rate_hz", "a sample rate in 100..2000 Hz", self.pulse_rate_hz)
+        for index, phase in enumerate(self.phases):
+            if phase.duration_s > MAX_PHASE_S:
+                raise ConfigError(path, f"phases[{index}].duration_s", f"at most {MAX_PHASE_S:g} s (24 h) per phase",
+                                  phase.duration_s)
+            if phase.duration_s > 0 and phase.duration_s / phase.interval_s > MAX_PHASE_SAMPLES:
+                raise ConfigError(path, f"phases[{index}].interval_s", f"at most {MAX_PHASE_SAMPLES} samples per "
+                                  f"phase: an interval >= {phase.duration_s / MAX_PHASE_SAMPLES:g} s for "
+                                  f"{phase.duration_s:g} s", phase.interval_s)
         for index, phase in enumerate(self.phases):
             for t, timing in enumerate(phase.per_mode):
                 if not timing.mode:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
 
 from rig.config import BenchConfig, SwitchConfig, load_bench_config
 from rig.errors import RigError
@@ -56,10 +55,12 @@ class BenchRequest:
 
     def sim_wrap(self, default=None):
         """The simulated wrap: --sim-wrap, else ``default``, else the shipped example (validated here)."""
-        from rig.sim.wrap import load_wrap_spec
+        from rig.sim.wrap import check_event_probes, load_wrap_spec
 
         if self.sim_wrap_path:
-            return load_wrap_spec(self.sim_wrap_path)
+            spec = load_wrap_spec(self.sim_wrap_path)
+            check_event_probes(spec, [probe.name for probe in self.config().thermal.probes])  # its fault events
+            return spec
         return default if default is not None else load_wrap_spec(shipped("example_wrap.toml"))
 
     def open(self, default_wrap=None, config: BenchConfig | None = None) -> Bench:
@@ -82,10 +83,6 @@ def default_wrap_for(profile):
     from rig.sim.from_profile import wrap_spec_from_profile
 
     return wrap_spec_from_profile(profile)
-
-
-def results_dir_default() -> Path:
-    return Path("results")
 
 
 def switch_settings(bench_path: str | None, sim: bool = False) -> tuple[SwitchConfig, str, list[str]]:

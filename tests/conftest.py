@@ -4,8 +4,17 @@ import os
 
 import pytest
 
+# Whole-command suites (many simulated runs each): `make test` runs them; `pytest -m "not slow"` (the quick check
+# before a stop, capped at 60 s) leaves them out.
+SLOW_MODULES = {"test_first_hour", "test_readme_commands", "test_terminal_output", "test_signal_storms",
+                "test_compare_report", "test_calibration_files", "test_run_cli", "test_bad_input", "test_faults",
+                "test_multimode", "test_analyze_cli", "test_field", "test_uniformity", "test_spectral_calibration"}
+
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
     if os.environ.get("RIG_HARDWARE") == "1":
         return
     skip = pytest.mark.skip(reason="needs the real bench: make test-hardware (RIG_HARDWARE=1) on the Pi")
@@ -30,7 +39,7 @@ def rig_cli(argv, cwd=None) -> CliResult:
     import contextlib
     import io
 
-    from support.interruptions import handlers_restored
+    from support.handlers import handlers_restored
 
     from rig.cli import main
 

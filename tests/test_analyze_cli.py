@@ -88,5 +88,30 @@ def test_long_analyses_report_progress_chunk_by_chunk(tmp_path, monkeypatch):
     path.write_text("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n"
                     + "".join(f"{40 + n},60,90,150,260,700,9000,6500,21000,2600,4,50\n" for n in range(5)))
     seen = []
-    frame = rig.reanalyze.analyze_counts_csv(path, nominal_calibration(0.01), lambda *done: seen.append(done))
-    assert seen == [(2, 5), (4, 5), (5, 5)] and len(frame) == 5
+    result = rig.reanalyze.analyze_counts_file(path, tmp_path / "out.csv", nominal_calibration(0.01),
+                                               lambda *done: seen.append(done))
+    assert seen == [(2, 5), (4, 5), (5, 5)] and result.rows == 5
+
+
+def test_a_counts_csv_analysed_in_chunks_and_processes_gives_the_same_file_as_in_one_go(tmp_path):
+    # seven readings of a 660 nm LED at rising levels, two of them repeated (identical rows are estimated once per
+    # chunk): read three rows at a time on two worker processes, the file must be the one read whole in one process
+    import rig.reanalyze
+    from rig.spectrum.derive import nominal_calibration
+
+    path = tmp_path / "counts.csv"
+    base = (40, 60, 90, 150, 260, 700, 9000, 6500, 21000, 2600)  # every channel scales with the LED's level
+    rows = [",".join(str(round(c * (1 + 0.06 * n))) for c in base) + ",4,50" for n in range(5)]
+    path.write_text("F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms\n" + "\n".join([*rows, rows[1], rows[3]])
+                    + "\n")
+    calibration = nominal_calibration(0.01)
+    whole = rig.reanalyze.analyze_counts_file(path, tmp_path / "whole.csv", calibration, workers=1)
+    chunked = rig.reanalyze.analyze_counts_file(path, tmp_path / "chunked.csv", calibration, read_rows=3,
+                                                workers=2)
+    assert whole.rows == chunked.rows == 7 and chunked.workers == 2
+    assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    analysed = pd.read_csv(tmp_path / "whole.csv")
+    assert list(analysed.F7) == [9000, 9540, 10080, 10620, 11160, 9540, 10620]  # every row, in input order
+    assert (analysed.irradiance_mw_cm2.iloc[:5].diff().dropna() > 0).all()  # more counts everywhere: more light
+    assert analysed.irradiance_mw_cm2.iloc[5] == analysed.irradiance_mw_cm2.iloc[1]
+    assert not list(tmp_path.glob(".*.part"))  # no temp file left

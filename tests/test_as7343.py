@@ -19,6 +19,7 @@ from rig.hardware.as7343 import AS7343Sensor
 from rig.sim.as7343 import AS7343Emulator, draw_unit, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
+from rig.spectrum.responsivity import Responsivity
 
 CHIP = CHIPS["as7343"]
 
@@ -169,7 +170,7 @@ def test_fewer_auto_smux_cycles_read_fewer_channels(make_rig, mode, count):
 
 
 def test_drawn_units_spread_around_the_table_within_the_stated_out_of_band_range():
-    typical = CHIP.load_responsivity()
+    typical = Responsivity.load(chip=CHIP)
     assert np.array_equal(draw_unit("u", 0, scale=0.0).responsivity.matrix, typical.matrix)
     wl = typical.wavelengths_nm
     f1 = CHIP.index("F1")

@@ -13,7 +13,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from support.interruptions import handlers_restored
+from support.handlers import handlers_restored
 
 from rig.cli import main
 from rig.wiring import shipped

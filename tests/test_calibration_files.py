@@ -24,6 +24,7 @@ from rig.calibration.file import (
 from rig.calibration.fit import Reading
 from rig.calibration.jobs import add_irradiance_points, add_spectral_references, calibration_target, set_dark
 from rig.calibration.spectral import ReferenceReading
+from rig.chips import DEFAULT_CHIP
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.errors import ConfigError, RigError
@@ -33,7 +34,7 @@ from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorUnit
 from rig.spectrum import estimate
-from rig.spectrum.responsivity import CHANNELS, Responsivity
+from rig.spectrum.responsivity import Responsivity
 
 T_FILE, T_TRUE = 0.01, 0.013
 REFERENCES = ((631.0, 18.0), (658.5, 20.0), (852.0, 30.0))  # peaks a spectrometer measured (u 0.5 nm), FWHM
@@ -173,7 +174,8 @@ def test_every_calibration_step_writes_a_file_that_loads_or_refuses_and_keeps_th
 
 
 def write_ref_csv(path, unit: SensorUnit) -> None:
-    rows = [",".join((*CHANNELS, "gain_x", "t_int_ms", "reference_peak_nm", "reference_fwhm_nm", "reference_u_nm"))]
+    rows = [",".join((*DEFAULT_CHIP.channels, "gain_x", "t_int_ms", "reference_peak_nm", "reference_fwhm_nm",
+                      "reference_u_nm"))]
     for peak, fwhm in REFERENCES:
         for r in read(unit, [(peak, fwhm, 30.0)], 3, seed=int(peak)):
             rows.append(",".join(str(c) for c in r.counts) + f",{r.gain_x},{r.t_int_ms},{peak},{fwhm},0.5")
@@ -181,7 +183,7 @@ def write_ref_csv(path, unit: SensorUnit) -> None:
 
 
 def write_counts_csv(path, readings: list[Reading]) -> None:
-    rows = [",".join((*CHANNELS, "gain_x", "t_int_ms"))]
+    rows = [",".join((*DEFAULT_CHIP.channels, "gain_x", "t_int_ms"))]
     rows += [",".join(str(c) for c in r.counts) + f",{r.gain_x},{r.t_int_ms}" for r in readings]
     path.write_text("\n".join(rows) + "\n")
 
@@ -319,5 +321,6 @@ def test_a_reference_that_cannot_be_physical_is_refused_naming_it(tmp_path, refe
     write_counts_csv(tmp_path / "irr.csv", read(UNITS["as7341-1"], [(660.0, 20.0, 30.0)], 2, seed=5))
     done = rig_cli(["calibrate", "irradiance", tmp_path / "irr.csv", "--reference-mw-cm2", reference[0],
                     "--reference-nm", reference[1], "--out", tmp_path / "cal.toml"], cwd=tmp_path)
-    assert done.returncode == 2 and f"reading 1: {named}" in done.stderr, done.stderr
+    # named by the counts reader (line and column) before any fit
+    assert done.returncode == 2 and f"line 2, column '{named}'" in done.stderr, done.stderr
     assert not (tmp_path / "cal.toml").exists()

@@ -30,6 +30,7 @@ from rig.sim.as7343 import AS7343Emulator
 from rig.sim.backend import build_sim_bench
 from rig.sim.wrap import LedString, WrapFaults, WrapMode, WrapSpec
 from rig.spectrum.derive import make_deriver
+from rig.spectrum.responsivity import Responsivity
 
 CHIP_NAMES = ("as7341", "as7343")
 RED = [LedString("red", 660.0, 20.0, 30.0)]
@@ -254,7 +255,7 @@ def test_a_simulated_wraps_sensor_spread_draws_an_as7343_unit_from_the_as7343s_o
     from rig.sim.as7343 import unit_from_spread
     from rig.sim.sensor_unit import SensorSpread
 
-    table = CHIPS["as7343"].load_responsivity()
+    table = Responsivity.load(chip=CHIPS["as7343"])
     typical = unit_from_spread("u", 0, SensorSpread(scale=0.0))  # no spread at all: the typical table itself
     assert typical.responsivity.matrix.shape == table.matrix.shape == (len(table.wavelengths_nm), 13)
     assert np.allclose(typical.responsivity.matrix, table.matrix)
@@ -374,5 +375,6 @@ def test_rig_calibrate_positions_and_compare_on_an_as7343(tmp_path):
     runs = sorted(str(p) for p in (tmp_path / "results").glob("[!.]*"))
     done = rig_cli(["compare", *runs, "--csv", tmp_path / "compare.csv"])
     assert done.returncode == 0, done.stderr
-    with (tmp_path / "compare.csv").open(newline="") as handle:
-        assert len(list(csv.DictReader(handle))) == 2
+    with (tmp_path / "compare.csv").open(newline="") as handle:  # one line per run and mode
+        rows = list(csv.DictReader(handle))
+    assert len({row["run_id"] for row in rows}) == 2 and len(rows) == 2 * len({row["mode"] for row in rows})

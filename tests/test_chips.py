@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rig.chips import CHIPS, ChannelSpec, Role, spectral_chip
+from rig.spectrum.responsivity import Responsivity
 
 ROOT = Path(__file__).resolve().parent.parent
 AS7341, AS7343 = CHIPS["as7341"], CHIPS["as7343"]
@@ -28,14 +29,15 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
     from rig.sim.sensor_unit import SensorSpread
     from rig.spectrum import responsivity
 
-    assert AS7341.channels == responsivity.CHANNELS
-    assert AS7341.gain_codes_x == responsivity.GAIN_CODES_X
-    assert AS7341.gain_ratio_vs_64x == responsivity.GAIN_RATIO_VS_64X
+    # DS000504: F1..F8, Clear, NIR; AGAIN codes 0..10 are 0.5x..512x
+    assert AS7341.channels == ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "Clear", "NIR")
+    assert AS7341.gain_codes_x == (0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+    assert AS7341.gain_ratio_vs_64x[AS7341.gain_code(64)] == 1.0
     assert AS7341.timing.step_us == 2.78  # DS000504: integration step 2.78 us
     for atime, astep in ((29, 599), (100, 999), (0, 0), (255, 65534)):
         assert AS7341.integration_time_ms(atime, astep) == responsivity.integration_time_ms(atime, astep)
         assert AS7341.full_scale_counts(atime, astep) == responsivity.full_scale_counts(atime, astep)
-    for gain_x in responsivity.GAIN_CODES_X:
+    for gain_x in AS7341.gain_codes_x:
         assert AS7341.gain_code(gain_x) == responsivity.gain_code(gain_x)
         assert AS7341.gain_ratio(gain_x) == responsivity.gain_ratio(gain_x)
     config = SpectralConfig()
@@ -44,9 +46,9 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
     identity = AS7341.identity
     assert (identity.register, identity.value, identity.shift) == (0x92, 0x09, 2)  # DS000504: ID bits 7:2 at 0x92
     assert AS7341.responsivity_path() == responsivity.default_table_path()
-    assert np.array_equal(AS7341.load_responsivity().matrix, responsivity.Responsivity.load().matrix)
-    assert AS7341.index_of(Role.BROADBAND) == responsivity.CHANNELS.index("Clear")
-    assert AS7341.index_of(Role.NIR) == responsivity.CHANNELS.index("NIR")
+    assert np.array_equal(responsivity.Responsivity.load(chip=AS7341).matrix, responsivity.Responsivity.load().matrix)
+    assert AS7341.index_of(Role.BROADBAND) == AS7341.channels.index("Clear")
+    assert AS7341.index_of(Role.NIR) == AS7341.channels.index("NIR")
     assert AS7341.name_of(Role.FLICKER) == "Clear"  # the emulator's flicker samples use Clear's response
     assert shifted_channels(AS7341) == ("F6", "F7", "F8", "NIR")  # the red/NIR references reach these
     assert red_pair(AS7341) == ("F7", "F8")  # 630 and 680 nm either side of 660 nm
@@ -59,7 +61,7 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
             spread.sensitivity_rel, spread.out_of_band_range, spread.gain_rel, spread.gain_limit_rel) == \
         (now.centre_nm, now.centre_limit_nm, now.width_rel, now.skew_per_100nm, now.sensitivity_rel,
          (now.out_of_band_low, now.out_of_band_high), now.gain_rel, now.gain_limit_rel)
-    assert spread.out_of_band_channels == responsivity.CHANNELS[:6]  # sensor_unit's pedestal channels
+    assert spread.out_of_band_channels == AS7341.channels[:6]  # sensor_unit's pedestal channels
     from rig.spectrum.model import ModelUncertainty
 
     defaults = ModelUncertainty()
@@ -161,9 +163,9 @@ def test_as7343_table_gives_the_datasheets_typical_counts():
 
 
 def test_each_chip_loads_only_its_own_table():
-    assert AS7343.load_responsivity().matrix.shape == (801, 13)
+    assert Responsivity.load(chip=AS7343).matrix.shape == (801, 13)
     with pytest.raises(ValueError, match="expected wavelength_nm, F1, F2, FZ"):
-        AS7343.load_responsivity(AS7341.responsivity_path())
+        Responsivity.load(AS7341.responsivity_path(), AS7343)
     with pytest.raises(ValueError, match="as7341 responsivity table"):
         AS7341.check_table_columns(AS7343.responsivity_path())
 

@@ -260,6 +260,29 @@ def test_trend_reports_change_per_month_keyed_on_claim_ids(three_runs, tmp_path)
     assert {"red_peak_nm", "irradiance_mw_cm2"} <= set(frame.index)
 
 
+def test_trend_change_per_month_is_the_stated_slope(three_runs, tmp_path):
+    """One unit measured on days 0, 30 and 60 at 20.0, 19.0, 18.0 mW/cm2: the LEDs lose 1.0 mW/cm2 (5 % of the
+    first) per 30 days."""
+    runs = copy_runs(three_runs, tmp_path / "runs")
+    stated = {"2026-01-01": 20.0, "2026-01-31": 19.0, "2026-03-02": 18.0}
+    for (day, value), folder in zip(stated.items(), sorted(runs.glob("[!.]*")), strict=True):
+        edit_manifest(folder, start_time=f"{day}T10:00:00+00:00",
+                      profile={"as_used": {"maker": "Acme", "model": "Belt", "unit": "SN-1"}})
+        path = folder / "summary.csv"
+        rows = list(csv.DictReader(path.open()))
+        for row in rows:
+            if row["claim"] == "irradiance at contact":
+                row["measured"] = str(value)
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    row = trend(load_runs([runs])).set_index("claim_id").loc["irradiance_mw_cm2"]
+    assert (row.first_value, row.last_value) == (20.0, 18.0)
+    assert row.change_per_month == pytest.approx(-1.0, abs=1e-9)
+    assert row.change_per_month_pct == pytest.approx(-5.0, abs=1e-9)
+
+
 def test_html_report_has_the_verdict_table_banners_and_images_that_load(three_runs, tmp_path):
     runs = sorted(three_runs.glob("[!.]*"))
     report = build_report(runs[0], runs[1:], tmp_path / "report")

@@ -51,7 +51,8 @@ def test_a_wrap_that_never_switches_itself_off_fails_its_auto_off_claim(tmp_path
 
 
 def test_a_second_run_while_one_holds_the_bench_is_refused_and_creates_nothing(tmp_path, capsys):
-    from support.interruptions import handlers_restored, prepare
+    from support.handlers import handlers_restored
+    from support.interruptions import prepare
 
     from rig.cli import main
     from rig.lock import BenchLock, bench_lock_path
@@ -66,7 +67,7 @@ def test_a_second_run_while_one_holds_the_bench_is_refused_and_creates_nothing(t
 
 
 def test_rig_off_works_while_a_run_holds_the_lock(tmp_path, capsys):
-    from support.interruptions import handlers_restored
+    from support.handlers import handlers_restored
 
     from rig.cli import main
     from rig.lock import BenchLock, bench_lock_path

@@ -156,7 +156,7 @@ def test_demo_calibrates_and_catches_the_lie(demo):
     from rig.results.read import read_manifest, read_summary
 
     runs = sorted(path.parent for path in (next(out.iterdir()) / "results").glob("*/run.json"))
-    assert len(runs) == 4  # 2 modes x (honest, lying)
+    assert len(runs) == 2  # one run per wrap (honest, lying), each testing both modes of the example profile
     by_wrap = {}
     for run in runs:
         manifest = read_manifest(run)
@@ -165,9 +165,12 @@ def test_demo_calibrates_and_catches_the_lie(demo):
         by_wrap.setdefault(wrap, []).append(read_summary(run / "summary.csv"))
     for summary in by_wrap["honest"]:
         assert "FAIL" not in set(summary["verdict"])
+    for summary in by_wrap["honest"] + by_wrap["lying"]:
+        assert set(summary["mode"]) == {"red+nir", "red"}
     for summary in by_wrap["lying"]:
-        verdict = dict(zip(summary["claim_id"], summary["verdict"], strict=True))
-        assert verdict["red_peak_nm"] == "FAIL"  # 630 nm against 650-670 nm
+        for _, mode in summary.groupby("mode"):
+            verdict = dict(zip(mode["claim_id"], mode["verdict"], strict=True))
+            assert verdict["red_peak_nm"] == "FAIL"  # 630 nm against 650-670 nm, in every mode
     assert "honest wrap" in done.stdout and "lying wrap: FAIL" in done.stdout
     assert "red peak wavelength: measured 63" in done.stdout and "outside the claimed 650-670 nm" in done.stdout
 

@@ -108,7 +108,7 @@ def test_a_signal_before_the_phases_start_gives_a_finished_record_not_running(tm
     import os
     import signal
 
-    from support.interruptions import handlers_restored
+    from support.handlers import handlers_restored
     from test_run_guards import PROFILE
 
     from rig.config import load_bench_config

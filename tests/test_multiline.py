@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from rig.claims.specs import RunFacts, check_claims
+from rig.chips import DEFAULT_CHIP
+from rig.claims.evidence import RunFacts
+from rig.claims.judging import check_claims
 from rig.claims.verdict import Verdict
 from rig.errors import ConfigError
 from rig.profile import Claims, LineClaim, load_profile
@@ -20,7 +22,7 @@ from rig.sim.from_profile import wrap_spec_from_profile
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum.derive import line_plan, make_deriver
 from rig.spectrum.line_plan import ClaimedLine, plan_lines
-from rig.spectrum.responsivity import CHANNELS, Responsivity
+from rig.spectrum.responsivity import Responsivity
 from tests.test_spectrum import CAL, DARK, read
 
 UNIT = SensorUnit.draw("multiline-test", 11, SensorSpread())
@@ -36,10 +38,10 @@ def rows_for(claims: Claims, lines_mw: list[tuple[float, float, float]], n: int 
     rows = []
     for seed in range(n):
         r = read(lines_mw, seed=seed, unit=UNIT)
-        row = {**dict(zip(CHANNELS, r.counts, strict=True)), "gain_x": r.gain_x, "t_int_ms": r.t_int_ms,
+        row = {**dict(zip(DEFAULT_CHIP.channels, r.counts, strict=True)), "gain_x": r.gain_x, "t_int_ms": r.t_int_ms,
                "transmission": 0.01, "saturated": r.saturated, "phase_kind": "measure", "wrap_on": True,
                "position": ""}
-        row.update(derive(row, dict(zip(CHANNELS, DARK, strict=True))))
+        row.update(derive(row, dict(zip(DEFAULT_CHIP.channels, DARK, strict=True))))
         assert set(derive.columns) <= set(row)
         rows.append(row)
     return rows

@@ -14,7 +14,8 @@ from rig.pulse import analyze_trace
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.backend import JigLight
 from rig.sim.bus import SimBus
-from rig.sim.wrap import LedString, WrapMode, WrapModel, WrapSpec
+from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.sim.wrap_model import WrapModel
 from rig.spectrum.responsivity import gain_ratio
 
 
@@ -184,7 +185,10 @@ def test_dim_fast_pwm_at_90_pct_duty_is_never_called_steady_or_flicker_free():
     # 10 mW/cm2 behind ND 2.0: the 5.6 us samples hold ~3 counts, and 20 kHz PWM at 90 % duty (a 5 us gap every
     # 50 us, 100 % percent flicker) hides in their noise in a first capture. The rig must not call it steady, nor
     # let a "flicker-free" claim (at most 5 %) pass.
-    from rig.claims.specs import CLAIM_SPECS, Evidence, RunFacts, at_most, judge_claim
+    from rig.claims.bands import at_most
+    from rig.claims.evidence import Evidence, RunFacts
+    from rig.claims.judging import judge_claim
+    from rig.claims.specs import CLAIM_SPECS
 
     result = detect([WrapMode("pwm", ["red"], pulse_hz=20000.0, duty=0.9)], level_mw=10.0, seed=4)
     assert result.flicker_region != "steady"
@@ -195,7 +199,10 @@ def test_dim_fast_pwm_at_90_pct_duty_is_never_called_steady_or_flicker_free():
 
 
 def test_what_a_capture_could_see_and_what_the_claims_then_say():
-    from rig.claims.specs import CLAIM_SPECS, Evidence, RunFacts, at_most, judge_claim, pct_band
+    from rig.claims.bands import at_most, pct_band
+    from rig.claims.evidence import Evidence, RunFacts
+    from rig.claims.judging import judge_claim
+    from rig.claims.specs import CLAIM_SPECS
     from rig.pulse.limit import COVER_MAX_HZ, SampleSet, box_variance, seen_up_to_hz
 
     # a 90 % duty square wave sampled with no averaging has variance D (1 - D) / D**2 of its mean**2 = 0.111

@@ -215,7 +215,7 @@ def test_a_signal_in_the_on_phase_still_ends_with_the_light_check_of_a_welded_re
 def test_a_live_calibration_stopped_during_its_settle_checks_the_light(welded):
     # SIGINT 2 s into the 5 s settle (no reading taken while on yet): a welded relay must be reported, an honest
     # switch must not be
-    from support.interruptions import handlers_restored
+    from support.handlers import handlers_restored
 
     from rig.calibration.jobs import live_readings
     from rig.run.signals import RunAborted, WrapStillLit, signal_gate

@@ -11,7 +11,9 @@ import math
 
 import pytest
 
-from rig.claims.specs import RunFacts, check_claims, session_irradiance
+from rig.claims.evidence import RunFacts
+from rig.claims.judging import check_claims
+from rig.claims.session import session_irradiance
 from rig.config import load_bench_config
 from rig.profile import Claims, ModeProfile, WrapProfile
 from rig.run import run_sequence

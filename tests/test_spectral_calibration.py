@@ -14,6 +14,7 @@ from conftest import rig_cli
 
 from rig.calibration.file import load_calibration, spectral_calibration
 from rig.calibration.spectral import ReferenceReading, fit_spectral
+from rig.chips import DEFAULT_CHIP
 from rig.clock import SimClock
 from rig.config import SpectralConfig
 from rig.errors import ConfigError
@@ -24,7 +25,7 @@ from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.sim.wrap import load_wrap_spec
 from rig.spectrum import Calibration, estimate
-from rig.spectrum.responsivity import CHANNELS, Responsivity
+from rig.spectrum.responsivity import Responsivity
 
 RIG = [sys.executable, "-m", "rig.cli"]
 T = 0.01
@@ -117,7 +118,7 @@ def test_cli_spectral_calibration_adds_to_the_file_and_analyze_uses_it(tmp_path)
     assert both.spectral_gains == made.spectral_gains and len(both.points) == 3
     # rig analyze reads a 668 nm LED through the calibrated table
     r = readings(unit, [(668.0, 20.0, 30.0)], 1, seed=4)[0]
-    (tmp_path / "counts.csv").write_text(",".join((*CHANNELS, "gain_x", "t_int_ms")) + "\n"
+    (tmp_path / "counts.csv").write_text(",".join((*DEFAULT_CHIP.channels, "gain_x", "t_int_ms")) + "\n"
                                          + ",".join(str(c) for c in r.counts) + f",{r.gain_x},{r.t_int_ms}\n")
     out = tmp_path / "out.csv"
     analysed = rig_cli(["analyze", str(tmp_path / "counts.csv"), "--calibration", str(cal),
@@ -184,3 +185,32 @@ def test_a_spectral_calibration_file_round_trips_on_units_across_the_spread(tmp_
     assert np.allclose(loaded.model_u.rel_shift_corr, direct.model_u.rel_shift_corr, atol=1e-5)
     assert np.allclose(loaded.responsivity.matrix, direct.responsivity.matrix, rtol=1e-3,
                        atol=1e-4 * direct.responsivity.matrix.max())  # the file rounds shifts to 1e-4 nm
+
+
+def test_a_calibrated_reading_at_the_scales_gain_shares_its_gain_ratio_error():
+    # each gain code's ratio vs 64x is off by 2 % (standard), 64x exact: a scale set at 8x carries 8x's error
+    from rig.spectrum.responsivity import gain_ratio_u
+
+    assert gain_ratio_u(8.0, True, (8.0,) * 10) == 0.0  # the same code: the error cancels
+    assert gain_ratio_u(64.0, True, (8.0,) * 10) == pytest.approx(0.02)  # only the scale's code
+    assert gain_ratio_u(16.0, True, (8.0,) * 10) == pytest.approx(0.02 * 2**0.5)  # two independent codes
+    assert gain_ratio_u(16.0, True, ()) == pytest.approx(0.02 * 2**0.5)  # scale's gains unknown: as before
+
+
+def test_the_irradiance_model_term_cancels_at_the_scales_reference_wavelength():
+    # an irradiance-only calibration at 660 nm (the datasheet table's model terms): a 660 nm line reads with a U
+    # near the scale's own, a 610 nm line (50 nm away) keeps a model term; noise-free counts from the table
+    table = Responsivity.load()
+    base = Calibration(table, transmission=0.05, scale_u_rel=0.01, calibrated=True, scale_gains_x=(64.0,),
+                       scale_lines_nm=(660.0,))
+    unreferenced = Calibration(table, transmission=0.05, scale_u_rel=0.01, calibrated=True, scale_gains_x=(64.0,))
+
+    def u_rel(calibration: Calibration, peak_nm: float) -> float:
+        response = table.line_response(peak_nm, 20.0) * 50.0  # 50 ms at 64x
+        counts = response * 20000.0 / response.max()  # the brightest channel at 20000 counts
+        e = estimate(counts, 64.0, 50.0, calibration)
+        return e.red_irradiance_u_mw_cm2 / e.red_irradiance_mw_cm2
+
+    at_reference, away = u_rel(base, 660.0), u_rel(base, 610.0)
+    assert at_reference < 0.04 < u_rel(unreferenced, 660.0)  # 2 x 1 % scale + counting, against ~10 % before
+    assert away > 1.5 * at_reference

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pytest
 
+from rig.chips import DEFAULT_CHIP
 from rig.claims.dose import dose_j_cm2
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -25,7 +26,7 @@ from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum import Calibration, Estimate, analyze_counts, estimate
-from rig.spectrum.responsivity import CHANNELS, Responsivity, gain_ratio
+from rig.spectrum.responsivity import Responsivity, gain_ratio
 
 T = 0.01  # the jig's attenuator: 1 % reaches the sensor
 DARK = (1.5,) * 10  # the emulator's dark level, as a run's dark phase would measure it
@@ -201,7 +202,7 @@ def test_as_dict_is_a_flat_csv_row():
 def test_analyze_counts_takes_csv_strings_and_refuses_saturated_rows():
     # Two rows as csv.DictReader gives them: a 645 nm reading at 30 mW/cm2, then the same counts marked saturated.
     reading = read([(645.0, 20.0, 30.0)])
-    row = {c: str(v) for c, v in zip(CHANNELS, reading.counts, strict=True)}
+    row = {c: str(v) for c, v in zip(DEFAULT_CHIP.channels, reading.counts, strict=True)}
     row.update(t_s="12.0", gain_x=str(reading.gain_x), t_int_ms=str(reading.t_int_ms), atime=str(reading.atime),
                astep=str(reading.astep), saturated="False", transmission="0.01")
     good, refused = analyze_counts([row, {**row, "saturated": "True"}], dark_counts=DARK)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rig.chips import DEFAULT_CHIP
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum import analyze_counts, estimate, estimate_many
 from rig.spectrum.refine import refine
@@ -163,14 +164,13 @@ def test_a_deriver_fits_a_runs_rows_together_as_it_fits_them_one_by_one():
     # T = 0.05 (no calibration: each row's own attenuator), with the run's dark baseline. Fitted together, every row
     # gets what it gets alone, and the stated irradiance at the surface.
     from rig.spectrum.derive import make_deriver
-    from rig.spectrum.responsivity import CHANNELS
 
     rows = []
     for transmission in (0.01, 0.05, 0.01):
         reading = read([(660.0, 20.0, 30.0)], seed=len(rows), transmission=transmission)
-        rows.append({**dict(zip(CHANNELS, reading.counts, strict=True)), "gain_x": reading.gain_x,
+        rows.append({**dict(zip(DEFAULT_CHIP.channels, reading.counts, strict=True)), "gain_x": reading.gain_x,
                      "t_int_ms": reading.t_int_ms, "saturated": False, "transmission": transmission})
-    dark = dict.fromkeys(CHANNELS, 1.5)
+    dark = dict.fromkeys(DEFAULT_CHIP.channels, 1.5)
     derive = make_deriver()
     together = derive.many(rows, dark)
     for row, values in zip(rows, together, strict=True):

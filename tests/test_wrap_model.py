@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from rig.errors import ConfigError
-from rig.sim.wrap import LedString, WrapFaults, WrapMode, WrapModel, WrapSpec, load_wrap_spec
+from rig.sim.wrap import LedString, WrapFaults, WrapMode, WrapSpec, load_wrap_spec
+from rig.sim.wrap_model import WrapModel
 
 
 def red_only(**overrides) -> WrapSpec:

@@ -29,7 +29,7 @@ from rig.config import build_dataclass, load_toml
 from rig.errors import ConfigError, RigError
 from rig.spectrum import Calibration, ModelUncertainty
 from rig.spectrum.derive import nominal_calibration
-from rig.spectrum.responsivity import corrected
+from rig.spectrum.responsivity import Responsivity, corrected
 
 # ranges shared by several fields; per-channel lists, counts and gains are checked against the file's chip as well
 # (CalibrationFile.validate: one value per channel of that chip, counts within its full scale, its gains)
@@ -222,8 +222,9 @@ class CalibrationFile:
     def calibration(self) -> Calibration:
         chip = self.spectral_chip
         dark = tuple(self.dark_counts) if self.dark_counts else (0.0,) * chip.n_channels
-        base = Calibration(chip.load_responsivity(), transmission=self.transmission, scale=self.scale,
-                           scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True)
+        base = Calibration(Responsivity.load(chip=chip), transmission=self.transmission, scale=self.scale,
+                           scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True,
+                           **({} if self.legacy_points else _scale_readings(self.irradiance_readings)))
         if not self.has_spectral:
             return base
         return replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
@@ -361,6 +362,12 @@ def calibration_or_nominal(path: str | Path | None, transmission: float, chip: S
     if chip is not None:
         loaded.check_chip(chip)
     return loaded.calibration()
+
+
+def _scale_readings(readings: list[IrradianceReading]) -> dict[str, tuple[float, ...]]:
+    """What the estimate needs of the scale's own readings: their gains and reference peaks."""
+    return {"scale_gains_x": tuple(r.gain_x for r in readings),
+            "scale_lines_nm": tuple(r.reference_nm for r in readings)}
 
 
 def spectral_calibration(base: Calibration, fit) -> Calibration:

@@ -7,6 +7,7 @@ calibration, with every input checked first (clear error, nothing written).
 
 from __future__ import annotations
 
+import csv
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,6 @@ from rig.calibration.refit import (
 )
 from rig.chips import SpectralChip
 from rig.errors import RigError
-from rig.spectrum.counts_csv import csv_rows, read_counts
 
 
 def _stamp() -> str:
@@ -79,25 +79,43 @@ def _finite(text: str, path: Path, line: int, column: str, positive: bool = Fals
 
 
 def _csv_rows(path: Path) -> tuple[Path, list[dict[str, str]]]:
-    """A user-named CSV file's rows as dicts (:func:`rig.spectrum.counts_csv.csv_rows`)."""
-    return csv_rows(path)
+    """A user-named CSV file's rows as dicts (a regular file only: no FIFO or device); errors name the file."""
+    from rig.input_files import regular_file
+
+    path = regular_file(path, "CSV file")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return path, list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RigError(f"{path}: cannot read as a CSV file ({error})") from error
 
 
 def read_reference_counts(path: Path, default_mw_cm2: float | None, default_nm: float | None,
                           chip: SpectralChip | None = None) -> tuple[list[Reading], list[tuple[float, float]]]:
-    """Readings of a counts CSV (:mod:`rig.spectrum.counts_csv`; the counts must be ``chip``'s when given) with the
-    reference irradiance and wavelength of each (columns or defaults)."""
-    path, _chip, rows, parsed = read_counts(path, chip)
+    """Readings of a counts CSV with the reference irradiance and wavelength of each (columns or defaults).
+
+    The counts are checked by the one counts-CSV reader (:mod:`rig.spectrum.counts_csv`; they must be ``chip``'s
+    when given); the references must be physical: 0 < mW/cm2 <= 1000 (ten times the sun: no LED wrap comes near),
+    300..1100 nm (the sensor's range)."""
+    from rig.spectrum.counts_csv import REFERENCE_MW_CM2, REFERENCE_NM, read_counts_rows
+
+    path, _chip, rows = read_counts_rows(path, expected=chip)
     readings, references = [], []
-    for line, (row, reading) in enumerate(zip(rows, parsed, strict=True), start=2):
-        readings.append(Reading(reading.counts, reading.gain_x, reading.t_int_ms, reading.saturated))
-        mw = row.get("reference_mw_cm2") or default_mw_cm2
-        nm = row.get("reference_nm") or default_nm
+    for row in rows:
+        readings.append(Reading(row.counts, row.gain_x, row.t_int_ms, row.saturated))
+        mw = row.cells.get("reference_mw_cm2") or default_mw_cm2
+        nm = row.cells.get("reference_nm") or default_nm
         if mw is None or nm is None:
-            raise RigError(f"{path}: line {line}: no reference irradiance/wavelength (columns reference_mw_cm2, "
+            raise RigError(f"{path}: line {row.line}: no reference irradiance/wavelength (columns reference_mw_cm2, "
                            "reference_nm, or --reference-mw-cm2 / --reference-nm)")
-        references.append((_finite(str(mw), path, line, "reference_mw_cm2", positive=True),
-                           _finite(str(nm), path, line, "reference_nm", positive=True)))
+        mw_cm2 = _finite(str(mw), path, row.line, "reference_mw_cm2", positive=True)
+        peak_nm = _finite(str(nm), path, row.line, "reference_nm", positive=True)
+        for column, value, (low, high), unit in (("reference_mw_cm2", mw_cm2, REFERENCE_MW_CM2, "mW/cm2"),
+                                                  ("reference_nm", peak_nm, REFERENCE_NM, "nm")):
+            if not low <= value <= high:  # (> 0 checked above)
+                raise RigError(f"{path}: line {row.line}, column '{column}': expected a reference in "
+                               f"{low:g}..{high:g} {unit} (got {value:g})")
+        references.append((mw_cm2, peak_nm))
     return readings, references
 
 

@@ -39,8 +39,6 @@ from scipy.optimize import least_squares
 from rig.chips import Role, SpectralChip
 from rig.errors import RigError
 from rig.spectrum import ModelUncertainty
-from rig.spectrum.counts_csv import number as counts_number
-from rig.spectrum.counts_csv import read_counts
 from rig.spectrum.responsivity import Responsivity, out_of_band, out_of_band_mask
 
 REFERENCE_U_NM = 1.0  # default standard uncertainty of a reference's peak (a spectrometer-measured LED)
@@ -109,26 +107,35 @@ def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
     when given) plus reference_peak_nm and optional reference_fwhm_nm, reference_u_nm, reference_mw_cm2. Mistakes
     raise RigError naming file, line and column. (``peak_column``/``peak_default``: the irradiance calibration's
     ``reference_nm``, or a default for it.)"""
-    path, _chip, rows, parsed = read_counts(path, chip)
-    if peak_default is None and peak_column not in rows[0]:
-        raise RigError(f"{path}: column {peak_column!r} is missing (the counts columns, {peak_column}; optional "
-                       "reference_fwhm_nm, reference_u_nm, reference_mw_cm2)")
+    from rig.spectrum.counts_csv import REFERENCE_MW_CM2, read_counts_rows
+
+    path, _chip, rows = read_counts_rows(path, expected=chip,
+                                         extra=(peak_column,) if peak_default is None else ())
 
     def number(row: dict, n: int, column: str, low: float, high: float, optional: bool = False) -> float | None:
         text = (row.get(column) or "").strip()
         if not text and (optional or (column == peak_column and peak_default is not None)):
             return None
-        return counts_number(row, column, low, high, path, n)
+        try:
+            value = float(text)
+        except ValueError:
+            raise RigError(f"{path}: line {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
+                           f"got {text!r}") from None
+        if not (low <= value <= high and math.isfinite(value)):
+            raise RigError(f"{path}: line {n}, column {column!r}: expected a number in [{low:g}, {high:g}], "
+                           f"got {value:g}")
+        return value
 
     out = []
-    for n, (row, reading) in enumerate(zip(rows, parsed, strict=True), start=2):  # line 1 is the header
+    for row in rows:  # counts, gain and integration time checked by the reader
+        n, cells = row.line, row.cells
         out.append(ReferenceReading(
-            reading.counts, reading.gain_x, reading.t_int_ms,
-            number(row, n, peak_column, 380, 1050, optional=peak_default is not None) or peak_default or 0.0,
-            number(row, n, "reference_fwhm_nm", 1, 150, optional=True),
-            number(row, n, "reference_u_nm", 0.01, 20, optional=True) or REFERENCE_U_NM,
-            number(row, n, "reference_mw_cm2", 1e-6, 1e5, optional=True),
-            reading.saturated))
+            row.counts, row.gain_x, row.t_int_ms,
+            number(cells, n, peak_column, 380, 1050, optional=peak_default is not None) or peak_default or 0.0,
+            number(cells, n, "reference_fwhm_nm", 1, 150, optional=True),
+            number(cells, n, "reference_u_nm", 0.01, 20, optional=True) or REFERENCE_U_NM,
+            number(cells, n, "reference_mw_cm2", 1e-6, REFERENCE_MW_CM2[1], optional=True),
+            row.saturated))
     return out
 
 
@@ -327,7 +334,7 @@ def add_references(calibration_file, new: Sequence[ReferenceReading], transmissi
                                r.reference_fwhm_nm or None, r.reference_u_nm, r.reference_mw_cm2 or None)
               for r in calibration_file.spectral_readings]
     readings = stored + list(new)
-    fit = fit_spectral(readings, calibration_file.spectral_chip.load_responsivity(), transmission,
+    fit = fit_spectral(readings, Responsivity.load(chip=calibration_file.spectral_chip), transmission,
                        calibration_file.dark_counts or None)
     f = calibration_file
     f.spectral_created = datetime.now(UTC).isoformat(timespec="seconds")

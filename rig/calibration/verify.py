@@ -17,7 +17,7 @@ from rig.calibration.fit import Reading
 from rig.chips import SpectralChip
 from rig.errors import RigError
 from rig.spectrum import Calibration, estimate
-from rig.spectrum.counts_csv import read_counts
+from rig.spectrum.counts_csv import read_counts_rows
 
 RED_NIR_SPLIT_NM = 740.0  # a reference peak below this is compared with the red peak, above with the NIR peak
 
@@ -88,5 +88,5 @@ def _check(quantity: str, unit: str, reference: float, reference_u: float,
 def read_counts_csv(path: Path, chip: SpectralChip | None = None) -> list[Reading]:
     """The readings of a counts CSV (the ``rig analyze`` format, :mod:`rig.spectrum.counts_csv`; ``chip``'s
     counts when given)."""
-    _path, _chip, _rows, parsed = read_counts(path, chip)
-    return [Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in parsed]
+    _path, _chip, rows = read_counts_rows(path, "counts CSV", chip)
+    return [Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in rows]

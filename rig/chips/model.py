@@ -257,14 +257,6 @@ class SpectralChip:
         """The chip's typical responsivity table (package data)."""
         return Path(str(files("rig") / "data" / self.responsivity_file))
 
-    def load_responsivity(self, path: str | Path | None = None):
-        """The typical table (or the one at ``path``), checked to have exactly this chip's columns in order."""
-        from rig.spectrum.responsivity import Responsivity  # lazy: rig.spectrum.responsivity imports the chip modules
-
-        path = Path(path) if path is not None else self.responsivity_path()
-        self.check_table_columns(path)
-        return Responsivity.load(path, self)
-
     def check_table_columns(self, path: str | Path) -> None:
         """A ValueError naming the file unless its header row is ``wavelength_nm`` + this chip's channels."""
         with open(path, encoding="utf-8") as handle:

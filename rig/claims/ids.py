@@ -1,43 +1,16 @@
 """Stable claim ids (``irradiance_mw_cm2``) for summary rows, old and new.
 
 New ``summary.csv`` files carry a ``claim_id`` column beside the display label
-``claim``; older ones have only the label. This is the one mapping from labels
-to ids, so compare columns and trends are keyed the same way for both.
+``claim``; older ones have only the label. The labels, ids and short names come
+from the spec table (:data:`rig.claims.specs.CLAIM_SPECS`), so compare columns
+and trends are keyed the same way for both.
 """
 
 from __future__ import annotations
 
 import re
 
-LABEL_TO_ID: dict[str, str] = {
-    "red peak wavelength": "red_peak_nm",
-    "NIR peak wavelength": "nir_peak_nm",
-    "irradiance at contact": "irradiance_mw_cm2",
-    "lowest irradiance over the session": "irradiance_session_min_mw_cm2",
-    "dose per session": "dose_j_cm2",
-    "session length / auto-off": "session_s",
-    "max surface temperature": "surface_max_c",
-    "pulse frequency": "pulse_hz",
-    "duty cycle": "duty_pct",
-    "flicker (percent, IEEE 1789)": "flicker_pct",
-    "uniformity (min/max irradiance)": "uniformity_ratio",
-    "uniformity (CV of irradiance)": "uniformity_cv_pct",
-}
-
-SHORT_NAMES: dict[str, tuple[str, str]] = {
-    "red_peak_nm": ("red peak", "nm"),
-    "nir_peak_nm": ("NIR peak", "nm"),
-    "irradiance_mw_cm2": ("irradiance", "mW/cm²"),
-    "irradiance_session_min_mw_cm2": ("session min", "mW/cm²"),
-    "dose_j_cm2": ("dose", "J/cm²"),
-    "session_s": ("session", "s"),
-    "surface_max_c": ("surface max", "°C"),
-    "pulse_hz": ("pulse", "Hz"),
-    "duty_pct": ("duty", "%"),
-    "flicker_pct": ("flicker", "%"),
-    "uniformity_ratio": ("min/max", "ratio"),
-    "uniformity_cv_pct": ("CV", "%"),
-}
+from rig.claims.specs import LABEL_TO_ID, SHORT_NAMES
 
 ORDER = list(SHORT_NAMES)
 

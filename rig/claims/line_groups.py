@@ -7,7 +7,7 @@ with an interval like any single line's, and its irradiance the members' sum. Th
 - centre: sum(w p) / sum(w) over the members, each peak ``p`` anywhere in its claimed band and each weight ``w``
   (share of the mode's light, %) in its claimed range: ``share_pct`` +/- its tolerance, or ``irradiance_mw_cm2``
   +/- its tolerance over the claimed total, else anything from ``MIN_SHARE_PCT`` (a claimed line that carries
-  less is absent: :data:`rig.claims.specs.ABSENT_SHARE`) to 100 %. The extremes of a weighted mean over a box lie at
+  less is absent: :data:`rig.claims.measures.ABSENT_SHARE`) to 100 %. The extremes of a weighted mean over a box lie at
   its corners, so the range is exact.
 - total: the members' claimed irradiances (or shares) added up.
 
@@ -33,7 +33,7 @@ from rig.claims.verdict import Verdict, judge
 from rig.results.schema import number
 
 K = 2.0
-MIN_SHARE_PCT = 10.0  # as rig.claims.specs.ABSENT_SHARE: a claimed line with less of the light than this is absent
+MIN_SHARE_PCT = 10.0  # as rig.claims.measures.ABSENT_SHARE: a claimed line with less of the light than this is absent
 SHIFT_REACH_NM = 50.0  # "shifted": the line's peak anywhere within this of the group's claimed bands
 MAD_TO_SD = 1.4826  # normal distribution: standard deviation / median absolute deviation
 MEDIAN_SE = 1.2533  # normal distribution: standard error of the median / standard error of the mean

@@ -60,22 +60,20 @@ def main(args: argparse.Namespace, console: Console) -> int:
         console.print(verdict_table(checks, f"re-analysis of {source.name}"))
         console.print(f"results: {escape(str(out_dir))}")
         return EXIT_CLAIM_FAILED if any(str(c.verdict) == "FAIL" for c in checks) else EXIT_OK
-    if not source.is_file():
+    if not source.exists():
         raise RigError(f"{source}: no such counts CSV file or run folder")
-    from rig.reanalyze import analyze_counts_csv
-    from rig.results.writer import safe_cell
+    from rig.reanalyze import analyze_counts_file
 
     calibration = calibration_or_nominal(calibration_path, args.transmission)
-    with progress_bar(console, f"analysing {source.name}") as progress:
-        frame = analyze_counts_csv(source, calibration, progress)
     out = Path(args.out) if args.out else source.with_name(source.stem + "-analyzed.csv")
-    try:
-        frame.map(safe_cell).to_csv(out, index=False)
-    except OSError as error:
-        raise RigError(f"cannot write {out}: {error.strerror or error}") from error
-    shown = frame[["red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm", "irradiance_mw_cm2",
-                   "irradiance_u_mw_cm2", "flags"]].head(20)
-    console.print(frame_table(shown, f"{len(frame)} rows analysed (first 20), calibration {calibration.id}"))
+    with progress_bar(console, f"analysing {source.name}") as progress:
+        result = analyze_counts_file(source, out, calibration, progress)
+    import pandas as pd  # only for the table shown: the analysis itself streams the file
+
+    shown = pd.DataFrame(result.preview)[["red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm",
+                                          "irradiance_mw_cm2", "irradiance_u_mw_cm2", "flags"]]
+    console.print(frame_table(shown, f"{result.rows} rows analysed (first {len(shown)}), calibration "
+                                     f"{calibration.id}"))
     console.print(f"wrote {escape(str(out))}")
     return EXIT_OK
 

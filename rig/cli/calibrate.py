@@ -15,8 +15,10 @@ from rig.cli.common import (
     EXIT_OK,
     add_bench_args,
     bench_request,
+    calibration_target,
     command_parser,
     fraction,
+    locked_bench,
     note,
     positive_float,
     positive_int,
@@ -141,16 +143,6 @@ def _chip(config):
     return spectral_chip(config.spectral.chip)
 
 
-def _target(args: argparse.Namespace, config, console: Console):
-    from rig.calibration.jobs import calibration_target
-
-    path, calibration, warnings = calibration_target(args.out, config.spectral.sensor_id, config.jig.attenuator,
-                                                     config.jig.transmission, _chip(config))
-    for warning in warnings:
-        note(f"warning: {warning}")
-    return path, calibration
-
-
 def _print_refit(console: Console, calibration, refit) -> None:
     """What the refit of every stored reading gave (the spectral fit, the irradiance scale)."""
     for text in refit.notes:
@@ -171,21 +163,10 @@ def _print_refit(console: Console, calibration, refit) -> None:
                       + ", ".join(f"{r:+.1%}" for r in refit.scale.residuals_rel[-10:]))
 
 
-def _locked_bench(args: argparse.Namespace, config, default_wrap=None):
-    from contextlib import ExitStack
-
-    from rig.lock import BenchLock, bench_lock_path
-
-    stack = ExitStack()
-    stack.enter_context(BenchLock(bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin,
-                                                  "results")))
-    return stack, stack.enter_context(bench_request(args).open(default_wrap, config))
-
-
 def _prepare(args: argparse.Namespace, console: Console):
     """The bench config, the calibration file to write (and its contents) and the attenuator's transmission."""
     config = bench_request(args).config()
-    path, calibration = _target(args, config, console)
+    path, calibration = calibration_target(args, config)
     transmission = getattr(args, "transmission", None) or calibration.transmission or config.jig.transmission
     return config, path, calibration, transmission
 
@@ -194,7 +175,7 @@ def _read_live(args: argparse.Namespace, config, source) -> list:
     """Readings of a reference source on the (locked) bench: --count, --switch-on, --settle-s."""
     from rig.calibration.jobs import live_readings
 
-    stack, bench = _locked_bench(args, config, source)
+    stack, bench = locked_bench(args, config, source)
     with stack:
         return live_readings(bench, args.count, args.switch_on, args.settle_s)
 
@@ -204,8 +185,8 @@ def dark_main(args: argparse.Namespace, console: Console) -> int:
 
     config = bench_request(args).config()
     config.spectral.auto_range = False
-    path, calibration = _target(args, config, console)
-    stack, bench = _locked_bench(args, config)
+    path, calibration = calibration_target(args, config)
+    stack, bench = locked_bench(args, config)
     with stack:
         dark, refit = calibrate_dark(bench, calibration, args.count)
     save(calibration, path)

@@ -39,12 +39,11 @@ def add_parser(kinds) -> None:
 def main(args: argparse.Namespace, console: Console) -> int:
     from rig.calibration.jobs import save
     from rig.calibration.positions import fit_scales, read_positions, store
-    from rig.cli.calibrate import _locked_bench, _target
-    from rig.cli.common import bench_request
+    from rig.cli.common import bench_request, calibration_target, locked_bench
     from rig.wiring import reference_source_wrap
 
     config = bench_request(args).config()
-    path, calibration = _target(args, config, console)
+    path, calibration = calibration_target(args, config)
     source = reference_source_wrap(args.reference_nm, args.reference_mw_cm2, args.reference_fwhm_nm)
 
     def place(position) -> None:
@@ -52,7 +51,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
             console.input(f"Put the source over the sensor at position '{escape(position.name)}' "
                           f"({position.x_mm:g}, {position.y_mm:g} mm), then press Enter ")
 
-    stack, bench = _locked_bench(args, config, source)
+    stack, bench = locked_bench(args, config, source)
     with stack:
         levels = read_positions(bench, calibration.calibration(), args.count, args.switch_on, args.settle_s, place)
     scales = fit_scales(levels, args.placement_u_pct / 100.0)

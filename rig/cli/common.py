@@ -236,3 +236,27 @@ def readings_table(rows: list[dict], title: str, probes: list[str], chip) -> Tab
             cells.append(escape(str(value)))
         table.add_row(*cells)
     return table
+
+
+def calibration_target(args: argparse.Namespace, config):
+    """Where ``rig calibrate`` writes (``--out``) and the calibration it adds to there (a warning per mismatch)."""
+    from rig.calibration.jobs import calibration_target as target
+    from rig.chips import spectral_chip
+
+    path, calibration, warnings = target(args.out, config.spectral.sensor_id, config.jig.attenuator,
+                                         config.jig.transmission, spectral_chip(config.spectral.chip))
+    for warning in warnings:
+        note(f"warning: {warning}")
+    return path, calibration
+
+
+def locked_bench(args: argparse.Namespace, config, default_wrap=None):
+    """The bench opened under its lock (as ``rig run`` would), and the stack that closes both."""
+    from contextlib import ExitStack
+
+    from rig.lock import BenchLock, bench_lock_path
+
+    stack = ExitStack()
+    stack.enter_context(BenchLock(bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin,
+                                                  "results")))
+    return stack, stack.enter_context(bench_request(args).open(default_wrap, config))

@@ -38,6 +38,10 @@ def main(args: argparse.Namespace, console: Console) -> int:
                          args.trend, args.allow_mixed, args.include_incomplete, console.width)
     if by_model and not args.trend:
         _by_model(args, output)
+    import sys
+
+    for warning in output.warnings:  # runs left out (damaged, or copies of one run): on stderr, named
+        print("warning: " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in warning), file=sys.stderr)
     for printable in output.printables:
         if isinstance(printable, str) and printable.startswith("[yellow]note:[/] "):  # notes go to stderr
             note(printable.removeprefix("[yellow]note:[/] "), markup=True)

@@ -184,7 +184,7 @@ def _print_result(console: Console, result, profile, sequence, backend: str, cal
 
 def _session_irradiance_line(run_dir: Path) -> str | None:
     """Start, end, lowest and droop of the irradiance over the session, from run.json (None if absent)."""
-    from rig.claims.specs import session_irradiance_text
+    from rig.claims.session import session_irradiance_text
     from rig.errors import RigError
     from rig.results.schema import RunManifest
 

@@ -66,6 +66,9 @@ def certificate_figure(run_dir: Path) -> Figure:
                                missing_ok=True, empty_ok=True)
     summary = read_summary(run_dir / "summary.csv")
     info = Stamp.from_manifest(manifest)
+    from rig.reporting.modes import mode_rows, several_modes, wrap_verdict
+
+    modes = several_modes(manifest)  # several modes: one verdict table with a mode column, the first's spectrum
     figure = Figure(figsize=A4_IN)
     text = figure.text
     y = 0.965
@@ -78,35 +81,60 @@ def certificate_figure(run_dir: Path) -> Figure:
         text(0.16, y, shorten(value, 90), fontsize=8, va="top")
         y -= 0.016
     verdict, sentence = overall_verdict(summary, manifest)
+    if modes:
+        verdict = wrap_verdict(manifest)
+        sentence = f"the wrap over its {len(modes)} modes: " + ", ".join(
+            f"'{m['name']}' {m.get('verdict') or m.get('outcome')}" for m in modes) + (
+            f"; the run ended {manifest.outcome}")
     y -= 0.01
     text(0.06, y, f" {verdict} ", fontsize=16, fontweight="bold", color="white", va="top",
          bbox={"facecolor": VERDICT_COLOURS.get(verdict, "#c62828"), "edgecolor": "none", "pad": 4}, gid="overall")
     text(0.06, y - 0.04, shorten(sentence, 130), fontsize=8, va="top")
     y -= 0.065
-    for header, x in (("claim", 0.06), ("claimed", 0.40), ("measured ± U (k = 2)", 0.58), ("verdict", 0.82)):
+    columns = (("mode", 0.06), ("claim", 0.19), ("claimed", 0.45), ("measured ± U (k = 2)", 0.61),
+               ("verdict", 0.84)) if modes else (("claim", 0.06), ("claimed", 0.40), ("measured ± U (k = 2)", 0.58),
+                                                 ("verdict", 0.82))
+    for header, x in columns:
         text(x, y, header, fontsize=8, fontweight="bold", va="top")
     y -= 0.018
-    by_claim = {str(r["claim"]): r for r in summary.to_dict("records")} if not summary.empty else {}
-    for v, claim, _ in claim_lines(summary) if not summary.empty else []:
-        row = by_claim[claim]
-        text(0.06, y, shorten(claim, 44), fontsize=8, va="top")
-        text(0.40, y, band_words(row), fontsize=8, va="top")
-        text(0.58, y, measured_words(row), fontsize=8, va="top")
-        text(0.82, y, v, fontsize=8, fontweight="bold", color=VERDICT_COLOURS.get(v, "#000"), va="top")
-        y -= 0.016
+    step = 0.016 if len(summary) <= 10 else 0.013  # several modes: more lines, closer
+    for name in [str(m["name"]) for m in modes] or [None]:
+        claims = summary if name is None else mode_rows(summary, name)
+        by_claim = {str(r["claim"]): r for r in claims.to_dict("records")} if not claims.empty else {}
+        x = [c[1] for c in columns][-4:]
+        if name is not None:
+            text(0.06, y, shorten(name, 18), fontsize=8, fontweight="bold", va="top")
+        for v, claim, _ in claim_lines(claims) if not claims.empty else []:
+            row = by_claim[claim]
+            text(x[0], y, shorten(claim, 40 if modes else 44), fontsize=8, va="top")
+            text(x[1], y, band_words(row), fontsize=8, va="top")
+            text(x[2], y, measured_words(row), fontsize=8, va="top")
+            text(x[3], y, v, fontsize=8, fontweight="bold", color=VERDICT_COLOURS.get(v, "#000"), va="top")
+            y -= step
     if summary.empty:
         text(0.06, y, "no claim was judged (the run stopped before its summary)", fontsize=8, va="top")
         y -= 0.016
     y -= 0.01
     plot_h = 0.25
     if not samples.empty:
-        spectrum = matplotlib.image.imread(io.BytesIO(png(spectrum_figure(samples, None, summary))), format="png")
+        shown, claims = samples, summary
+        if modes:  # the first mode's spectrum (each mode's is in report.html)
+            first = str(modes[0]["name"])
+            shown, claims = mode_rows(samples, first), mode_rows(summary, first)
+            text(0.06, y, f"Spectrum of mode '{shorten(first, 30)}' (every mode's: report.html)", fontsize=8,
+                 va="top", gid="spectrum-mode")
+            y -= 0.014
+        spectrum = matplotlib.image.imread(io.BytesIO(png(spectrum_figure(shown, None, claims))), format="png")
         image_axis = figure.add_axes((0.04, y - plot_h - 0.005, 0.92, plot_h))
         image_axis.imshow(spectrum, interpolation="antialiased")
         image_axis.set_axis_off()
         y -= plot_h + 0.02
         temperature_axis = figure.add_axes((0.12, y - 0.13, 0.83, 0.11))
         _temperature(temperature_axis, samples, summary, manifest.interlock_surface_c)
+        if modes:
+            from rig.reporting.modes import mark_modes
+
+            mark_modes([temperature_axis], samples)
         y -= 0.175
     text(0.06, y, "Calibration traceability", fontsize=9, fontweight="bold", va="top")
     y -= 0.018

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from rig.claims.ids import sort_key
+from rig.claims.specs import TREND_CLAIMS
 from rig.errors import RigError
 from rig.results.load import LoadedRuns
 
 GROUP_KEYS = {"wrap": ["wrap"], "unit": ["wrap", "unit"], "date": ["date"]}
-TREND_CLAIMS = ["irradiance_mw_cm2", "red_peak_nm", "nir_peak_nm"]
 VERDICT_RANK = {"FAIL": 3, "MARGINAL": 2, "PASS": 1, "NOT MEASURED": 0}
 RUN_KEYS = ["run_id", "wrap", "unit", "mode", "date", "outcome", "complete", "backend", "calibration", "banners"]
 
@@ -71,16 +71,17 @@ def worst_verdict(verdicts: pd.Series) -> str:
 
 
 def compare_table(loaded: LoadedRuns, by: str | None = None, include_incomplete: bool = False) -> pd.DataFrame:
-    """One row per run (or per group with ``by``; runs that did not finish are left out of groups unless
-    ``include_incomplete``): each claim's band, measured value, uncertainty and verdict."""
+    """One row per run and mode (or per group with ``by``, modes apart; runs that did not finish are left out of
+    groups unless ``include_incomplete``): each claim's band, measured value, uncertainty and verdict. A mode's
+    ``outcome`` is its own (a run stopped in its second mode keeps its first as COMPLETED)."""
     runs = loaded.runs.copy()
     runs["date"] = runs.start_time.dt.strftime("%Y-%m-%d")
     runs = runs.rename(columns={"calibration_id": "calibration"})
-    table = runs.set_index("run_id")[RUN_KEYS[1:]]
+    table = _mode_lines(runs, loaded.summaries).set_index(["run_id", "mode"])
     summaries = loaded.summaries
     ids: list[str] = []
     if not summaries.empty:
-        first = summaries.drop_duplicates(["run_id", "claim_id"]).set_index(["run_id", "claim_id"])
+        first = summaries.drop_duplicates(["run_id", "mode", "claim_id"]).set_index(["run_id", "mode", "claim_id"])
         ids = sorted(dict.fromkeys(summaries.claim_id), key=sort_key)
         columns = {}
         for identifier in ids:
@@ -95,10 +96,34 @@ def compare_table(loaded: LoadedRuns, by: str | None = None, include_incomplete:
     table = table.reset_index()
     table = table[[*RUN_KEYS, "verdict", *[c for c in table.columns if c not in RUN_KEYS and c != "verdict"]]]
     if by is None:
-        return table.sort_values(["wrap", "unit", "date", "run_id"]).reset_index(drop=True)
+        return table.sort_values(["wrap", "unit", "date", "run_id", "_line"]).drop(columns="_line").reset_index(
+            drop=True)
+    table = table.drop(columns="_line")
     if by not in GROUP_KEYS:
         raise RigError(f"--by: expected one of {', '.join(GROUP_KEYS)} (got {by!r})")
-    return _group(table, ids, GROUP_KEYS[by], include_incomplete)
+    keys = GROUP_KEYS[by] + (["mode"] if table["mode"].nunique() > 1 else [])  # never average modes together
+    return _group(table, ids, keys, include_incomplete)
+
+
+def _mode_lines(runs: pd.DataFrame, summaries: pd.DataFrame) -> pd.DataFrame:
+    """One line per run and mode: the modes its summary has rows for, in the order tested (a run without a
+    summary: one line, its ``mode`` as run.json says); each line with its mode's outcome."""
+    judged = {} if summaries.empty else {
+        run_id: list(dict.fromkeys(group["mode"])) for run_id, group in summaries.groupby("run_id", sort=False)}
+    lines = []
+    for _, run in runs.iterrows():
+        names, outcomes = list(run.get("modes") or []), list(run.get("mode_outcomes") or [])
+        outcome_of = dict(zip(names, outcomes, strict=False))
+        shown = judged.get(run["run_id"]) or [run["mode"]]
+        order = {name: i for i, name in enumerate(names)}
+        for index, mode in enumerate(sorted(shown, key=lambda m: order.get(m, len(order)))):
+            line = {key: run[key] for key in RUN_KEYS if key != "mode"}
+            line["mode"], line["_line"] = mode, index
+            if len(shown) > 1 and mode in outcome_of:  # a mode's own outcome; the run's for a one-mode run
+                line["outcome"] = outcome_of[mode]
+                line["complete"] = outcome_of[mode] in ("COMPLETED", "DID NOT START")
+            lines.append(line)
+    return pd.DataFrame(lines, columns=[*RUN_KEYS, "_line"])
 
 
 def _same(values: pd.Series) -> float:
@@ -131,7 +156,8 @@ def _group(table: pd.DataFrame, ids: list[str], keys: list[str], include_incompl
 
 
 def trend(loaded: LoadedRuns, claims: list[str] | None = None, include_incomplete: bool = False) -> pd.DataFrame:
-    """For each wrap unit and claim id: first and last value, and the fitted change per 30 days (LED ageing)."""
+    """For each wrap unit, mode and claim id: first and last value, and the fitted change per 30 days (LED
+    ageing)."""
     if loaded.summaries.empty:
         return pd.DataFrame()
     claims = claims or TREND_CLAIMS
@@ -142,7 +168,8 @@ def trend(loaded: LoadedRuns, claims: list[str] | None = None, include_incomplet
     merged = loaded.summaries.drop(columns=["unit"]).merge(runs, on="run_id")
     merged = merged[merged.claim_id.isin(claims) & merged.measured.notna()]
     rows = []
-    for (wrap, unit, identifier), group in merged.groupby(["wrap", "wrap_unit", "claim_id"], sort=True):
+    merged["mode"] = merged["mode"].fillna("") if "mode" in merged else ""
+    for (wrap, unit, mode, identifier), group in merged.groupby(["wrap", "wrap_unit", "mode", "claim_id"], sort=True):
         group = group.sort_values("start_time")
         days = (group.start_time - group.start_time.iloc[0]).dt.total_seconds().to_numpy() / 86400.0
         values = group.measured.to_numpy(dtype=float)
@@ -150,7 +177,7 @@ def trend(loaded: LoadedRuns, claims: list[str] | None = None, include_incomplet
         slope = np.polyfit(days, values, 1)[0] if len(values) > 1 and days[-1] >= 1.0 else np.nan
         if abs(slope * 30.0) < 1e-9 * max(abs(values).max(), 1e-12):
             slope = 0.0  # identical values: no change (not a rounding residue like 3e-14)
-        rows.append({"wrap": wrap, "unit": unit, "claim_id": identifier, "claim": group.claim.iloc[-1],
+        rows.append({"wrap": wrap, "unit": unit, "mode": mode, "claim_id": identifier, "claim": group.claim.iloc[-1],
                      "runs": len(values), "first": group.start_time.iloc[0].strftime("%Y-%m-%d"),
                      "last": group.start_time.iloc[-1].strftime("%Y-%m-%d"),
                      "first_value": values[0], "last_value": values[-1],

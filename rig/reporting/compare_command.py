@@ -22,9 +22,18 @@ class CompareOutput:
     """Lines (rich markup, user text escaped) and tables for the terminal, in printing order."""
 
     printables: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # plain text, for stderr: runs left out and why
 
 
 def _write(path: Path, what: str, write) -> None:
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = None  # a new file (or a folder that is not there: named below)
+    if mode is not None and not stat.S_ISREG(mode):  # a FIFO would block, a device never fill
+        raise RigError(f"{path}: expected a new or a regular file for the {what} (this is not a regular file)")
     try:
         write(path)
     except OSError as error:
@@ -40,6 +49,9 @@ def run_compare(patterns: Sequence[str], by: str | None = None, csv: str | None 
     output = CompareOutput()
     loaded = load_runs(patterns)
     notes = list(loaded.skipped)
+    output.warnings += loaded.warnings
+    if loaded.runs.empty and loaded.warnings:
+        raise RigError(f"no run left to compare in {' '.join(patterns)}: " + "; ".join(loaded.warnings))
     if loaded.runs.empty:
         raise RigError(f"no runs found in {' '.join(patterns)} (a run folder has run.json)"
                        + "".join(f"; {note}" for note in notes))

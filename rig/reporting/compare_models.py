@@ -22,14 +22,17 @@ from rig.reporting.compare import claim_ids
 from rig.reporting.compare_view import number, shown_name
 
 OUTLIER_SIGMAS = 3.0
-COLUMNS = ["model", "unit", "runs", "claim_id", "unit_mean", "unit_u", "model_mean", "deviation", "deviation_pct",
-           "others_mean", "others_sd", "outlier"]
+COLUMNS = ["model", "unit", "mode", "runs", "claim_id", "unit_mean", "unit_u", "model_mean", "deviation",
+           "deviation_pct", "others_mean", "others_sd", "outlier"]
 
 
 def model_deviations(by_unit: pd.DataFrame) -> pd.DataFrame:
-    """From the per-unit compare table (``compare_table(..., "unit")``): one row per model, unit and claim."""
+    """From the per-unit compare table (``compare_table(..., "unit")``): one row per model, mode, unit and claim
+    (a unit is set against the other units in the same mode)."""
     rows = []
-    for model, units in by_unit.groupby("wrap", sort=True):
+    keys = ["wrap", "mode"] if "mode" in by_unit else ["wrap"]
+    for group_keys, units in by_unit.groupby(keys, sort=True):
+        model, mode = (*group_keys, "")[:2] if isinstance(group_keys, tuple) else (group_keys, "")
         for identifier in claim_ids(by_unit):
             present = units[units[identifier].notna()]
             if present.empty:
@@ -44,7 +47,8 @@ def model_deviations(by_unit: pd.DataFrame) -> pd.DataFrame:
                 others_sd = float(others.std(ddof=1)) if len(others) > 1 else 0.0
                 combined = math.sqrt(others_sd ** 2 + u ** 2)
                 outlier = bool(len(others) and combined > 0 and abs(value - others_mean) > OUTLIER_SIGMAS * combined)
-                rows.append({"model": model, "unit": unit["unit"], "runs": int(unit["runs"]), "claim_id": identifier,
+                rows.append({"model": model, "mode": mode, "unit": unit["unit"], "runs": int(unit["runs"]),
+                             "claim_id": identifier,
                              "unit_mean": value, "unit_u": 2 * u, "model_mean": model_mean,
                              "deviation": value - model_mean,
                              "deviation_pct": 100 * (value - model_mean) / model_mean if model_mean else math.nan,
@@ -56,8 +60,10 @@ def model_table(frame: pd.DataFrame, title: str) -> Group:
     """The deviations for a terminal: one table per model, one line per unit and claim, outliers marked;
     values never cut."""
     parts: list = [Text(title, style="bold")]
-    for model, rows in frame.groupby("model", sort=True):
-        view = Table(title=shown_name(model), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    modes = frame["mode"].nunique() > 1
+    for (model, mode), rows in frame.groupby(["model", "mode"], sort=True):
+        view = Table(title=shown_name(model) + (f", mode '{shown_name(mode)}'" if modes else ""),
+                     title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
         view.add_column("unit", overflow="fold", min_width=4)
         view.add_column("claim", no_wrap=True)
         for header in ("unit mean", "model mean", "deviation", ""):

@@ -19,7 +19,8 @@ import pandas as pd
 from rig.claims.ids import short_name
 from rig.reporting.compare import claim_ids
 from rig.reporting.compare_view import band, number
-from rig.reporting.report import STYLE, VERDICT_COLOURS
+from rig.reporting.html import STYLE, VERDICT_COLOURS
+from rig.reporting.html import table as frame_table
 from rig.results.banners import Banner, summarise
 
 UNIT_COLOURS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457"]
@@ -35,8 +36,8 @@ def html_compare_table(table: pd.DataFrame) -> str:
     """The compare table as HTML: one row per run or group, a ``measured ± U verdict`` cell per claim."""
     grouped = "runs" in table.columns
     ids = claim_ids(table)
-    keys = [k for k in ("wrap", "unit", "date") if k in table.columns] + ["runs", "runs_left_out"] if grouped \
-        else ["run_id", "unit", "date", "backend", "calibration"]
+    keys = [k for k in ("wrap", "unit", "date", "mode") if k in table.columns] + ["runs", "runs_left_out"] if grouped \
+        else ["run_id", "unit", "mode", "date", "backend", "calibration"]
     head = "".join(f"<th>{html.escape(k)}</th>" for k in keys) + "<th>overall</th>"
     differ = {}
     for identifier in ids:
@@ -107,7 +108,8 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
     from rig.reporting.plot_parts import draw_band, view_range
 
     times = run_times(table)
-    units = list(dict.fromkeys(table.unit))
+    series, trend_series = _series(table), _series(trend) if not trend.empty else None
+    units = list(dict.fromkeys(series))
     values = [v for v in table[identifier].dropna()]
     bands = _bands(table, identifier)
     edges = [e for low, high, _ in bands for e in (low, high) if e is not None]
@@ -129,7 +131,7 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
             draw_band(axis, low, high, vertical=False, span=(at - half, at + half), label=label if index == 0 else None)
     for index, unit in enumerate(units):
         colour = UNIT_COLOURS[index % len(UNIT_COLOURS)]
-        rows = table[table.unit == unit]
+        rows = table[series == unit]
         for finished, marker_face in ((True, colour), (False, "white")):
             part = rows[rows.complete.astype(bool) == finished]
             if part.empty:
@@ -137,7 +139,7 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
             axis.errorbar(times[part.index], part[identifier], yerr=part[f"{identifier}_u"].fillna(0),
                           fmt="o", color=colour, markerfacecolor=marker_face, capsize=3, markersize=5,
                           label=fill(f"{unit}" if finished else f"{unit}: did not finish", 30), zorder=3)
-        fit = trend[(trend.unit == unit) & (trend.claim_id == identifier)] if not trend.empty else trend
+        fit = trend[(trend_series == unit) & (trend.claim_id == identifier)] if not trend.empty else trend
         if not fit.empty and np.isfinite(fit.change_per_month.iloc[0]):
             done = rows[rows.complete.astype(bool) & rows[identifier].notna()]
             x = times[done.index]
@@ -146,6 +148,14 @@ def _runs_axis(axis, table: pd.DataFrame, identifier: str, trend: pd.DataFrame) 
             axis.plot([x.min(), x.max()], [intercept, intercept + slope * days.max()], "-", color=colour,
                       linewidth=1, alpha=0.7, label=f"{unit} trend {slope * 30:+.3g}/month")
     axis.tick_params(axis="x", labelsize=7, rotation=20)
+
+
+def _series(frame: pd.DataFrame) -> pd.Series:
+    """What one colour stands for across runs: the unit, or the unit and mode when the runs tested several modes."""
+    units = frame.unit.astype(str)
+    if "mode" in frame and frame["mode"].nunique() > 1:
+        return units + " " + frame["mode"].astype(str)
+    return units
 
 
 def group_label(row: pd.Series, keys: list[str], width: int = 24) -> str:
@@ -238,9 +248,7 @@ def build_compare_page(table: pd.DataFrame, out: Path, banners: list[Banner], no
         shown = trend.copy()
         shown["change_per_month"] = shown.change_per_month.map(lambda v: number(v, 3))
         shown["change_per_month_pct"] = shown.change_per_month_pct.map(lambda v: number(v, 3))
-        from rig.reporting.report import _table
-
-        parts.append(_table(shown))
+        parts.append(frame_table(shown))
     parts.append(f"<p><small>made by rig compare, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</small></p>")
     parts.append("</body></html>")
     out.write_text("\n".join(parts), encoding="utf-8")

@@ -22,9 +22,9 @@ from rig.text import escape  # rich's escape, control characters written out
 MARKS = {"PASS": ("✓", "green"), "MARGINAL": ("~", "yellow"), "FAIL": ("✗", "bold red"),
          "NOT MEASURED": ("–", "dim")}
 STYLES = {"PASS": "green", "MARGINAL": "yellow", "FAIL": "bold red", "NOT MEASURED": "dim"}
-UNFINISHED = {"ABORTED": "ABORTED", "ERROR": "ERROR", "RUNNING": "CRASHED"}
+UNFINISHED = {"ABORTED": "ABORTED", "ERROR": "ERROR", "RUNNING": "CRASHED", "NOT RUN": "NOT RUN"}
 LEGEND = ("✓ PASS  ~ MARGINAL  ✗ FAIL  – NOT MEASURED; ± is the expanded uncertainty (k = 2); "
-          "ABORTED / ERROR / CRASHED: the run did not finish")
+          "ABORTED / ERROR / CRASHED: the run did not finish (NOT RUN: a mode it never reached)")
 
 
 def shown_name(text: object) -> str:
@@ -136,7 +136,7 @@ def terminal_table(table: pd.DataFrame, title: str, width: int = 120) -> Table:
     grouped = "runs" in table.columns
     ids = claim_ids(table)
     if grouped:
-        keys = [c for c in ("wrap", "unit", "date") if c in table.columns]
+        keys = [c for c in ("wrap", "unit", "date", "mode") if c in table.columns]
         left = [(key, [(str(row[key]), shown_name(row[key])) for _, row in table.iterrows()]) for key in keys]
         runs = [f"{row['runs']}" + ("+" if row["runs_left_out"] else "") for _, row in table.iterrows()]
         left.append(("runs", [(text, text) for text in runs]))
@@ -195,18 +195,21 @@ def terminal_table(table: pd.DataFrame, title: str, width: int = 120) -> Table:
 
 
 def trend_table(frame: pd.DataFrame, title: str) -> Table:
-    """The ageing trend per unit and claim, blanks for what cannot be fitted (runs less than a day apart)."""
+    """The ageing trend per unit (and mode, when the runs tested several) and claim, blanks for what cannot be
+    fitted (runs less than a day apart)."""
     view = Table(title=escape(title), box=box.SIMPLE_HEAD, show_edge=False,
                  caption="change per month: slope of a straight-line fit over the runs' dates, in the claim's unit",
                  caption_justify="left")
-    for column in ("wrap", "unit", "claim", "runs", "first", "last", "first value", "last value", "per month",
-                   "per month %"):
+    modes = "mode" in frame and frame["mode"].nunique() > 1
+    for column in ("wrap", "unit", *(("mode",) if modes else ()), "claim", "runs", "first", "last", "first value",
+                   "last value", "per month", "per month %"):
         view.add_column(column, no_wrap=column not in ("wrap", "claim"),
                         justify="right" if column in ("runs", "first value", "last value", "per month",
                                                       "per month %") else "left")
     for _, row in frame.iterrows():
         name, unit = short_name(row.claim_id)
-        view.add_row(escape(str(row.wrap)), escape(str(row.unit)), escape(f"{name} ({unit})" if unit else name),
+        view.add_row(escape(str(row.wrap)), escape(str(row.unit)), *((escape(str(row["mode"])),) if modes else ()),
+                     escape(f"{name} ({unit})" if unit else name),
                      str(row.runs), row["first"], row["last"], number(row.first_value), number(row.last_value),
                      number(row.change_per_month, 3), number(row.change_per_month_pct, 3))
     return view

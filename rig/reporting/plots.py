@@ -10,6 +10,8 @@ from matplotlib.patches import Patch
 
 from rig.chips import CHIPS, SpectralChip
 from rig.claims.ids import claim_id
+from rig.claims.specs import CALIBRATION_DEPENDENT
+from rig.reporting.html import VERDICT_COLOURS
 from rig.reporting.plot_parts import (
     CLAIM_COLOUR,
     CUTOUT_COLOUR,
@@ -21,14 +23,12 @@ from rig.reporting.plot_parts import (
     stamp,
     view_range,
 )
+from rig.run.phases import PHASE_KINDS
 
-VERDICT_COLOURS = {"PASS": "#2e7d32", "MARGINAL": "#f9a825", "FAIL": "#c62828", "NOT MEASURED": "#9e9e9e"}
-# phases: a strip along the top of each panel (not a shade behind the curves); none is the claim bands' green
-PHASE_COLOURS = {"dark": "#424242", "on": "#bdbdbd", "warmup": "#ffa726", "measure": "#7e57c2", "soak": "#42a5f5",
-                 "off": "#bdbdbd", "cooldown": "#78909c", "pulse": "#ec407a", "uniformity": "#fdd835"}
+# phases: a strip along the top of each panel (not a shade behind the curves), in the colour each kind declares
+PHASE_COLOURS = {kind: phase.colour for kind, phase in PHASE_KINDS.items()}
 PHASE_STRIP = (0.93, 1.0)  # axes fraction of the phase strip
 LINE_COLOUR = "#0d47a1"
-CALIBRATION_DEPENDENT = {"irradiance_mw_cm2", "dose_j_cm2"}
 
 
 def claim_row(summary: pd.DataFrame, identifier: str) -> pd.Series | None:
@@ -152,7 +152,9 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None, summary: p
             shape = np.exp(-4 * np.log(2) * ((grid - peak_nm) / fwhm_nm) ** 2)
             channels_axis.plot(grid, shape, color=LINE_COLOUR, linewidth=1, alpha=0.7, gid=f"{band}-shape")
             if mw_cm2 is not None and band in ("red", "nir"):
-                responsivity = responsivity or chip.load_responsivity()
+                from rig.spectrum.responsivity import Responsivity
+
+                responsivity = responsivity or Responsivity.load(chip=chip)
                 at_sensor_uw = mw_cm2 * 1000 * float(measure.transmission.mean())
                 model += at_sensor_uw * responsivity.line_response(peak_nm, fwhm_nm)
     if model.any():
@@ -210,14 +212,19 @@ def timeline_figure(samples: pd.DataFrame, summary: pd.DataFrame, cutout_c: floa
         top.fill_between(samples.t_s, value - u, value + u, facecolor="#ef9a9a", alpha=0.5, edgecolor="#e57373",
                          linewidth=0.6, label="measured ± U (k = 2)", gid="uncertainty-band")
         top.plot(samples.t_s, value, ".", markersize=2, color="#b71c1c", label="measured")
-        row = claim_row(summary, "irradiance_mw_cm2")
+        from rig.reporting.modes import summary_at  # several modes: each measure phase its mode's band
+
         measure = [(start, end) for kind, start, end in spans if kind == "measure"]
-        if row is not None and measure:
-            low, high = finite(row.low), finite(row.high)
-            top.set_ylim(*view_range([float(value.max() or 0), 0.0], low, high, pad=0.1))
-            for i, span in enumerate(measure):
-                draw_band(top, low, high, vertical=False, span=span,
-                          label=f"{band_text(low, high)} mW/cm² (judged here)" if i == 0 else None)
+        judged = [(span, claim_row(summary_at(summary, samples, span[0]), "irradiance_mw_cm2")) for span in measure]
+        judged = [(span, (finite(row.low), finite(row.high))) for span, row in judged if row is not None]
+        if judged:
+            edges = [edge for _, band in judged for edge in band if edge is not None]
+            top.set_ylim(*view_range([float(value.max() or 0), 0.0, *edges], None, None, pad=0.1))
+            labelled = set()
+            for span, (low, high) in judged:
+                label = f"{band_text(low, high)} mW/cm² (judged here)"
+                draw_band(top, low, high, vertical=False, span=span, label=None if label in labelled else label)
+                labelled.add(label)
     top.set_ylabel("irradiance (mW/cm²)")
     top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside, not over
     if "surface_c" in samples:
@@ -236,6 +243,9 @@ def timeline_figure(samples: pd.DataFrame, summary: pd.DataFrame, cutout_c: floa
                   span=bottom.get_xlim())
         bottom.text(0.005, claim_c, f" claim {claim_c:g} °C", transform=bottom.get_yaxis_transform(), fontsize=7,
                     color="#2e7d32", va="bottom")
+    from rig.reporting.modes import mark_modes
+
+    mark_modes([top, bottom], samples)  # a run of several modes: where each starts
     if cutout_c is not None:
         bottom.axhline(cutout_c, color=CUTOUT_COLOUR, linestyle="--", linewidth=1.2, gid="safety-cutout",
                        label=f"safety cut-out {cutout_c:g} °C (rig stops the run)")

@@ -169,3 +169,23 @@ def traceability_rows(manifest: RunManifest) -> list[tuple[str, str]]:
         rows.append(("method", str(trace["method"])))
     rows += [("for sensor", str(trace.get("sensor_id", ""))), ("jig", str(trace.get("jig", "")))]
     return [(k, v) for k, v in rows if v]
+
+
+def summary_table(summary: pd.DataFrame, uncalibrated: bool) -> pd.DataFrame:
+    """The verdict table as a reader wants it: the band, measured ± U (k = 2), verdict, note (which says
+    when a verdict rests on the datasheet-nominal irradiance scale)."""
+    from rig.claims.ids import claim_id
+    from rig.claims.specs import CALIBRATION_DEPENDENT
+
+    shown = summary.copy()
+    ids = shown.claim_id if "claim_id" in shown else [claim_id(str(c), str(u)) for c, u in zip(shown.claim,
+                                                                                               shown.unit,
+                                                                                               strict=True)]
+    if uncalibrated:
+        flagged = [i in CALIBRATION_DEPENDENT and v != "NOT MEASURED" for i, v in zip(ids, shown.verdict,
+                                                                                       strict=True)]
+        notes = ["" if pd.isna(n) else str(n) for n in shown.note]
+        shown["note"] = [("uncalibrated: indicative only" + (f"; {n}" if n else "")) if f else n
+                         for f, n in zip(flagged, notes, strict=True)]
+    shown = shown.drop(columns=[c for c in ("claim_id",) if c in shown.columns])
+    return shown.rename(columns={"uncertainty": "± U (k = 2)"})

@@ -3,13 +3,17 @@
     from rig.results.load import load_runs
     runs = load_runs(["results/*"])        # folders or globs
     runs.runs       # one row per run: run_id, wrap, unit, mode, start, outcome, backend, calibration, complete,
-                    # example, banners (simulated, uncalibrated, incomplete, calibration_old, example)
-    runs.summaries  # one row per run and claim (summary.csv), with run_id and a stable claim_id
+                    # example, banners (simulated, uncalibrated, incomplete, calibration_old, example),
+                    # modes (the modes tested, in order), mode_outcomes (each one's outcome), verdict (overall)
+    runs.summaries  # one row per run, mode and claim (summary.csv), with run_id, mode and a stable claim_id
     runs.samples()  # every sample of every run (samples.csv), with run_id (read on demand: it is large)
     runs.skipped    # notes on what the patterns named that is not a run (e.g. results/README.md)
+    runs.warnings   # damaged runs left out (naming the file), folders holding one run id counted once
 
 A run that did not finish (ABORTED, ERROR, or ``run.json`` still RUNNING after a
-crash, or no summary) loads too, marked ``complete = False``.
+crash, or no summary) loads too, marked ``complete = False``. A run that tested several modes
+(``rig run --mode all``) has one summary row per mode and claim; an older run's summary has no ``mode``
+column: its rows get the run's one mode from ``run.json``.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import pandas as pd
 from rig.claims.ids import claim_id
 from rig.errors import RigError
 from rig.results.banners import run_banners
-from rig.results.schema import RunManifest
+from rig.results.schema import RunManifest, summary_row_problem
 
 RUN_COLUMNS = ["run_id", "maker", "model", "unit", "wrap", "mode", "start_time", "end_time", "outcome", "reason",
-               "backend", "calibration_id", "sensor_id", "complete", "example", "banners", "path"]
+               "backend", "calibration_id", "sensor_id", "complete", "example", "banners", "path",
+               "modes", "mode_outcomes", "verdict"]
 NUMERIC_SUMMARY = ["claimed", "low", "high", "measured", "uncertainty"]
 
 
@@ -78,8 +83,38 @@ def _run_row(run_dir: Path, manifest: RunManifest, has_summary: bool) -> dict:
         "end_time": manifest.end_time, "outcome": manifest.outcome, "reason": manifest.reason,
         "backend": manifest.backend, "calibration_id": manifest.calibration_id, "sensor_id": manifest.sensor_id,
         "complete": "incomplete" not in banners, "example": manifest.example,
-        "banners": ",".join(banners), "path": str(run_dir),
+        "banners": ",".join(banners), "path": str(run_dir), **_run_modes(manifest),
     }
+
+
+def _run_modes(manifest: RunManifest) -> dict:
+    """The modes a run tested, in order, with their outcomes, and the run's overall verdict (older runs: their
+    one mode, the run's outcome, and a verdict filled from the summary by :func:`_with_modes`)."""
+    records = [m for m in manifest.modes if isinstance(m, dict) and m.get("name")]
+    if records:
+        return {"modes": [str(m["name"]) for m in records],
+                "mode_outcomes": [str(m.get("outcome") or manifest.outcome) for m in records],
+                "verdict": manifest.verdict}
+    return {"modes": [manifest.mode], "mode_outcomes": [manifest.outcome], "verdict": manifest.verdict}
+
+
+def _with_modes(runs: pd.DataFrame, summaries: pd.DataFrame) -> pd.DataFrame:
+    """The summaries with a ``mode`` on every row (older runs: their one mode from run.json); fills the overall
+    verdict of older runs (the worst claim; DID NOT FINISH for a run that did not finish and FAILed nothing)."""
+    mode_of = dict(zip(runs.run_id, runs["mode"], strict=True))
+    filled = summaries["run_id"].map(mode_of)
+    if "mode" in summaries:
+        given = summaries["mode"]
+        filled = given.where(given.notna() & (given.astype(str) != ""), filled)
+    summaries = summaries.drop(columns=["mode"], errors="ignore")
+    summaries.insert(0, "mode", filled.fillna("").astype(str))
+    worst = summaries.groupby("run_id")["verdict"].agg(
+        lambda v: next((w for w in ("FAIL", "MARGINAL", "PASS", "NOT MEASURED") if w in set(v)), ""))
+    for index, row in runs.iterrows():
+        if not row["verdict"]:
+            verdict = worst.get(row["run_id"], "")
+            runs.at[index, "verdict"] = verdict if row["complete"] or verdict == "FAIL" else "DID NOT FINISH"
+    return summaries
 
 
 @dataclass
@@ -89,6 +124,7 @@ class LoadedRuns:
     runs: pd.DataFrame
     summaries: pd.DataFrame
     skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # damaged runs left out, copies of a run counted once
 
     def samples(self) -> pd.DataFrame:
         """All samples of all runs, with ``run_id`` (rows of a crashed run are all there)."""
@@ -104,33 +140,54 @@ class LoadedRuns:
 
 def load_runs(patterns: str | Path | Iterable[str | Path]) -> LoadedRuns:
     """Load many runs. Summaries are read with the csv module and framed once: far cheaper than a
-    ``pd.read_csv`` per file when comparing hundreds of runs."""
+    ``pd.read_csv`` per file when comparing hundreds of runs.
+
+    A run whose ``run.json`` or ``summary.csv`` is damaged is left out with a warning naming the file (the
+    others are compared); folders holding the same run (one ``run_id``: copies) count once, the first, with a
+    warning naming them. Time and memory grow linearly with the number of runs."""
     run_rows: list[dict] = []
     summary_records: list[dict] = []
     if isinstance(patterns, (str, Path)):  # one folder or glob, not a list of one-letter names
         patterns = [patterns]
+    warnings: list[str] = []
     run_dirs, skipped = scan_run_dirs(patterns)
+    first_of: dict[str, Path] = {}
+    copies: dict[str, list[Path]] = {}
     for run_dir in run_dirs:
-        manifest = _read_manifest(run_dir)
-        summary_file = run_dir / "summary.csv"
-        has_summary = summary_file.exists() or summary_file.is_symlink()  # not a file: named below
+        try:
+            manifest = _read_manifest(run_dir)
+            run_id = manifest.run_id or run_dir.name
+            if run_id in first_of:
+                copies.setdefault(run_id, []).append(run_dir)
+                continue
+            summary_file = run_dir / "summary.csv"
+            has_summary = summary_file.exists() or summary_file.is_symlink()  # not a file: named below
+            records = _summary_records(summary_file) if has_summary else []
+        except RigError as error:
+            warnings.append(f"{error}; this run is left out")
+            continue
+        first_of[run_id] = run_dir
         row = _run_row(run_dir, manifest, has_summary)
         run_rows.append(row)
-        if has_summary:
-            for record in _summary_records(summary_file):
-                record["run_id"] = row["run_id"]
-                record["claim_id"] = claim_id(record.get("claim") or "", record.get("unit") or "",
-                                              record.get("claim_id"))
-                summary_records.append(record)
+        for record in records:
+            record["run_id"] = row["run_id"]
+            record["claim_id"] = claim_id(record.get("claim") or "", record.get("unit") or "",
+                                          record.get("claim_id"))
+            summary_records.append(record)
+    for run_id, others in copies.items():
+        shown = ", ".join(str(p) for p in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        warnings.append(f"{len(others) + 1} folders hold run {run_id!r} (copies of one run): counted once, from "
+                        f"{first_of[run_id]}; left out: {shown}")
     runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
     runs["start_time"] = pd.to_datetime(runs["start_time"], utc=True, errors="coerce")
     summaries = pd.DataFrame.from_records(summary_records)
     if not summaries.empty:
         for column in NUMERIC_SUMMARY:
             summaries[column] = pd.to_numeric(summaries[column], errors="coerce")
+        summaries = _with_modes(runs, summaries)
         summaries = summaries[["run_id", "claim_id", *[c for c in summaries.columns
                                                         if c not in ("run_id", "claim_id")]]]
-    return LoadedRuns(runs, summaries, skipped)
+    return LoadedRuns(runs, summaries, skipped, warnings)
 
 
 def _summary_records(path: Path) -> list[dict]:
@@ -151,13 +208,19 @@ def _summary_records(path: Path) -> list[dict]:
         raise RigError(f"{path}: line {text.count(chr(10)) + 1} is cut short (no line end): the file was damaged "
                        "or copied incompletely")
     reader = csv.DictReader(text.splitlines())
-    missing = [c for c in SUMMARY_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise RigError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}")
-    records = []
-    for record in reader:
-        if None in record or None in record.values():
-            raise RigError(f"{path}: line {reader.line_num}: expected {len(reader.fieldnames or [])} cells")
-        records.append(record)
+    try:
+        missing = [c for c in SUMMARY_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RigError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}")
+        records = []
+        for record in reader:
+            if None in record or None in record.values():
+                raise RigError(f"{path}: line {reader.line_num}: expected {len(reader.fieldnames or [])} cells")
+            problem = summary_row_problem(record)
+            if problem:
+                raise RigError(f"{path}: line {reader.line_num}, {problem}")
+            records.append(record)
+    except csv.Error as error:
+        raise RigError(f"{path}: line {reader.line_num}: not a readable CSV ({error})") from None
     return records
 

@@ -66,8 +66,7 @@ def _lookup(manifest: dict, dotted: str) -> Any:
 def run_chip(run_dir: Path):
     """The spectral chip a run folder's samples are from (its ``samples.csv`` channel columns; a missing or
     header-less file: the default chip)."""
-    from rig.chips import DEFAULT_CHIP
-    from rig.spectrum.counts_csv import chip_of_columns
+    from rig.chips import DEFAULT_CHIP, chip_of_columns
 
     if not (run_dir / "samples.csv").is_file():  # missing, a FIFO, a device: read_csv_checked names it
         return DEFAULT_CHIP

@@ -65,6 +65,37 @@ def sample_columns(channels: Sequence[str], derived: Sequence[str], pulse: Seque
             *(f"{name}_{suffix}" for name in probe_names for suffix in PROBE_SUFFIXES), *TAIL_COLUMNS]
 
 
+# --- summary.csv ----------------------------------------------------------------------------------------------------
+VERDICTS = ("PASS", "MARGINAL", "FAIL", "NOT MEASURED")
+SUMMARY_BAND = ("claimed", "low", "high")
+
+
+def summary_row_problem(row: dict[str, Any]) -> str | None:
+    """What is wrong with one ``summary.csv`` row as read back (cells as text or numbers), naming the column and
+    what was expected; None when nothing is. A verdict is one of :data:`VERDICTS`; the band (``low`` / ``high``,
+    at least one) and ``claimed`` are finite numbers or blank; a judged claim (not NOT MEASURED) has a finite
+    ``measured`` value and a finite ``uncertainty`` >= 0 (blank: none stated)."""
+    verdict = str(row.get("verdict") if row.get("verdict") is not None else "").strip()
+    if verdict not in VERDICTS:
+        return f"column 'verdict': expected one of {', '.join(VERDICTS)} (got {verdict[:40]!r})"
+    values: dict[str, float | None] = {}
+    for column in (*SUMMARY_BAND, "measured", "uncertainty"):
+        cell = row.get(column)
+        blank = cell is None or (isinstance(cell, str) and not cell.strip()) or (
+            isinstance(cell, float) and math.isnan(cell))
+        values[column] = None if blank else number(cell)
+        if not blank and values[column] is None and column != "measured":
+            return f"column '{column}': expected a finite number or a blank cell (got {str(cell)[:40]!r})"
+    if values["low"] is None and values["high"] is None:
+        return "columns 'low' / 'high': expected the claim's band (at least one end)"
+    if verdict != "NOT MEASURED" and values["measured"] is None:
+        return (f"column 'measured': expected the measured value (a finite number) of a claim judged {verdict} "
+                f"(got {str(row.get('measured'))[:40]!r})")
+    if values["uncertainty"] is not None and values["uncertainty"] < 0:
+        return f"column 'uncertainty': expected an uncertainty >= 0 (got {values['uncertainty']:g})"
+    return None
+
+
 # --- run.json -------------------------------------------------------------------------------------------------------
 OUTCOMES = ("RUNNING", "COMPLETED", "ABORTED", "ERROR")
 

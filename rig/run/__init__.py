@@ -2,11 +2,15 @@
 
 - :mod:`rig.run.lifecycle`: :func:`run_sequence`, from lock to verdicts;
 - :mod:`rig.run.modes`: several modes in one run (choosing, cool-down between, per-mode verdicts);
-- :mod:`rig.run.phases`: one class per phase kind (validation and body);
+- :mod:`rig.run.setup`: the sensor settings, the samples.csv columns and the run log, before the phases;
+- :mod:`rig.run.phases`: one class per phase kind (validation, body, colour, whether it is the session's light);
 - :mod:`rig.run.context`: the per-row pipeline every phase reads through;
-- :mod:`rig.run.monitors`: interlocks and fault checks that see every row;
+- :mod:`rig.run.sample`: one reading of the bench as a row;
+- :mod:`rig.run.monitors`: interlocks and fault checks that see every row, and the ``[safety]`` limits;
+- :mod:`rig.run.guard`: the switch and its light check, shared by run, ``read --on`` and calibrating;
 - :mod:`rig.run.signals`: every catchable signal stops the run with the wrap off;
-- :mod:`rig.run.manifest`: what ``run.json`` records about the machine and code.
+- :mod:`rig.run.manifest`: what ``run.json`` records about the machine and code;
+- :mod:`rig.run.status`: where a running run is, for ``rig status``.
 
 Names are imported on first use, so ``import rig.run.phases`` (the sequence loader) stays light.
 """

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.claims.specs import RunFacts
+from rig.claims.evidence import RunFacts
 from rig.errors import RigError, SensorFault
 from rig.results.writer import SamplesWriter, iso_utc
 from rig.run.guard import WrapSession
@@ -133,6 +133,7 @@ class RunContext:
 
     def guard(self) -> None:
         """A temperature-only reading through the thermal monitors (not written as a sample)."""
+        current_gate().checkpoint()  # a stop that arrived during an import is raised here
         try:
             temperatures = self.bench.read_temperatures()
         except SensorFault as error:
@@ -155,6 +156,7 @@ class RunContext:
 
         ``before_write`` may add to the row (e.g. a flicker capture's analysis) before the monitors see it.
         """
+        current_gate().checkpoint()  # a stop that arrived during an import is raised here
         row = self._read(phase, position)
         if row is None:
             return None

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from rig.hardware.bench import Bench
-from rig.run.monitors import Levels, MonitorSet, OverTemperature, ProbeFault
-from rig.run.phases import OFF_SETTLE_S
+from rig.run.monitors import OFF_SETTLE_S, Levels, MonitorSet, OverTemperature, ProbeFault, SafetyLimits
 from rig.run.sample import broadband_basic, temperature_columns
 from rig.run.signals import RunAborted, WrapStillLit, current_gate
-from rig.sequence import SafetyLimits
 
 T = TypeVar("T")
 STILL_LIT_MESSAGE = "WRAP STILL LIT after switch-off: its relay/MOSFET has failed on; disconnect its power by hand"
@@ -104,6 +102,7 @@ class WrapGuard:
 
     def observe(self, row: dict) -> None:
         """A sample row (or temperature-only row) through the thermal monitors; notes the light while on."""
+        current_gate().checkpoint()  # a stop that arrived during an import is raised here
         reason = self.monitors.observe(row, guard_only=True)
         if reason:
             raise RunAborted(reason)

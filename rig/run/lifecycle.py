@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.claims.specs import wrap_behaviour
+from rig.claims.session import wrap_behaviour
 from rig.claims.verdict import ClaimCheck
 from rig.errors import HardwareNotFound, RigError, SensorFault
 from rig.lock import BenchLock
 from rig.profile import ModeProfile, WrapProfile
-from rig.results.schema import RunManifest, sample_columns
+from rig.results.schema import RunManifest
 from rig.results.writer import SamplesWriter, iso_utc, make_run_dir, release_reserve, write_csv_atomic, write_run_record
 from rig.run.context import Deriver, Progress, ResultsWriteError, RunContext
 from rig.run.guard import WrapSession
@@ -36,11 +36,13 @@ from rig.run.modes import (
     judge_mode,
     mode_light_notes,
     modes_to_test,
+    not_measured_on_this_chip,
     overall_verdict,
 )
 from rig.run.monitors import Levels, standard_monitors
 from rig.run.phases import PHASE_KINDS
 from rig.run.sample import take_sample
+from rig.run.setup import apply_sensor_settings, attach_log, detach_log, samples_header
 from rig.run.signals import NoLight, RunAborted, SignalGate, WrapStillLit, signal_gate
 from rig.run.status import point_to_run
 from rig.sequence import Sequence
@@ -105,37 +107,6 @@ def run_sequence(
             return run.execute(gate, open_bench, derivers[0], progress)
 
 
-def samples_header(bench, derive=None) -> list[str]:
-    """The ``samples.csv`` columns for this bench (its chip's channels and its probes) and the deriver's
-    (claimed lines add theirs: :attr:`rig.spectrum.derive.Deriver.columns`)."""
-    from rig.pulse import PulseResult
-    from rig.spectrum import Estimate
-
-    derivers = derive if isinstance(derive, list | tuple) else [derive]
-    derived = list(dict.fromkeys(column for one in derivers for column in (
-        getattr(one, "columns", None) or [*Estimate().as_dict(), "calibration_id"])))
-    pulse = list(PulseResult(0.0, 0.0, False).as_dict())
-    return sample_columns(bench.chip.channels, derived, pulse, [p.name for p in bench.config.thermal.probes])
-
-
-def apply_sensor_settings(bench, sequence: Sequence) -> None:
-    """The sequence's ``[sensor]`` overrides of the bench's spectral settings (validated on loading)."""
-    settings = sequence.sensor
-    spectral = bench.spectral
-    from dataclasses import replace
-
-    merged = replace(spectral.config, **{key: value for key in ("gain_x", "atime", "astep")
-                                         if (value := getattr(settings, key)) is not None})
-    merged.validate(sequence.source, "sensor")  # against the bench's chip (loading checked the default chip's rules)
-    if settings.gain_x is not None:
-        spectral.set_gain(settings.gain_x)
-    if settings.atime is not None or settings.astep is not None:
-        spectral.set_timing(settings.atime if settings.atime is not None else spectral.config.atime,
-                            settings.astep if settings.astep is not None else spectral.config.astep)
-    if settings.auto_range is not None:
-        spectral.config.auto_range = settings.auto_range
-
-
 @dataclass
 class _ModeRun:
     """A mode while it runs: its profile entry, its context (rows, facts, events) and how far it got."""
@@ -172,7 +143,7 @@ class _Run:
     def execute(self, gate: SignalGate, open_bench, derive, progress) -> RunResult:
         """Called inside ``gate.noting()``: only the phases (``gate.raising()``) can be stopped by a signal;
         the switch-off, the read-back, the light check and the record run to their end whatever arrives."""
-        handler = _attach_log(self.run_dir / "run.log")
+        handler = attach_log(self.run_dir / "run.log")
         log.info("run %s started: %s, mode %s, sequence %s", self.run_dir.name, self.profile.label,
                  self.manifest.mode, self.sequence.name)
         outcome, reason = "ERROR", ""
@@ -220,7 +191,7 @@ class _Run:
         if gate.received[finished_from:]:
             log.info("signals received while finishing: %s", ", ".join(gate.received[finished_from:]))
         log.info("run ended %s: %s", result.outcome, result.reason)
-        _detach_log(handler)
+        detach_log(handler)
         return result
 
     def _opened(self, bench, derive=None) -> None:
@@ -327,7 +298,7 @@ class _Run:
                                   "and summary.csv (the samples written before are lost)")
             except OSError as error:
                 log.error("the run folder %s cannot be made again: %s", self.run_dir, error)
-        from rig.claims.specs import RunFacts
+        from rig.claims.evidence import RunFacts
 
         mode_results = self._judge_modes(outcome, reason)
         checks = [check for mode_result in mode_results for check in mode_result.checks]
@@ -359,7 +330,7 @@ class _Run:
     def _judge_modes(self, outcome: str, reason: str) -> list[ModeResult]:
         """Each mode judged on its own rows: finished modes as COMPLETED whatever happened later, the mode the
         run stopped in with the run's outcome, the modes never started NOT RUN (their claims NOT MEASURED)."""
-        from rig.claims.specs import RunFacts
+        from rig.claims.evidence import RunFacts
 
         results = []
         stopped_in = None
@@ -378,7 +349,7 @@ class _Run:
             facts = run.ctx.facts if run is not None else RunFacts()
             checks = judge_mode(mode, rows, facts, mode_outcome, mode_reason)
             if run is not None:
-                checks = _not_measured_on_this_chip(checks, run.ctx)
+                checks = not_measured_on_this_chip(checks, run.ctx)
             results.append(ModeResult(mode.name, mode_outcome, mode_reason, list(run.notes) if run else [], checks))
         return results
 
@@ -404,41 +375,3 @@ class _Run:
                 write_run_record(path, self.manifest.to_json())
             except OSError as error:
                 log.error("run.json could not be written: %s", error)
-
-
-FLICKER_CLAIMS = ("pulse_hz", "duty_pct", "flicker_pct")  # judged from the flicker capture (the pulse check)
-
-
-def _not_measured_on_this_chip(checks: list[ClaimCheck], ctx: RunContext) -> list[ClaimCheck]:
-    """Claims the bench's chip could not measure (no estimate for its channels, no flicker capture): NOT MEASURED
-    with the reason, never a FAIL for a band the estimate was not there to see."""
-    from dataclasses import replace
-
-    from rig.claims.verdict import Verdict
-
-    flicker = ctx.bench.flicker_unavailable
-    out = []
-    for check in checks:
-        note = flicker if check.claim_id in FLICKER_CLAIMS and flicker else ctx.estimate_note
-        if note and check.measured is None and check.verdict is not Verdict.PASS:
-            check = replace(check, verdict=Verdict.NOT_MEASURED, note=note)
-        out.append(check)
-    return out
-
-
-def _attach_log(path: Path) -> logging.Handler | None:
-    try:
-        handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("rig")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    return handler
-
-
-def _detach_log(handler: logging.Handler | None) -> None:
-    if handler is not None:
-        logging.getLogger("rig").removeHandler(handler)
-        handler.close()

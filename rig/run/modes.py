@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from rig.claims.specs import RunFacts, check_claims
+from rig.claims.evidence import RunFacts
+from rig.claims.judging import check_claims
 from rig.claims.verdict import ClaimCheck, Verdict
 from rig.errors import ConfigError
 from rig.profile import ModeProfile, WrapProfile
@@ -143,3 +144,23 @@ def cool_down_between_modes(ctx: RunContext, sequence: Sequence, next_mode: Mode
                       "mode starts warmer")
             return
         ctx.wait_until(ctx.clock.monotonic() + phase.interval_s)
+
+
+FLICKER_CLAIMS = ("pulse_hz", "duty_pct", "flicker_pct")  # judged from the flicker capture (the pulse check)
+
+
+def not_measured_on_this_chip(checks: list[ClaimCheck], ctx: RunContext) -> list[ClaimCheck]:
+    """Claims the bench's chip could not measure (no estimate for its channels, no flicker capture): NOT MEASURED
+    with the reason, never a FAIL for a band the estimate was not there to see."""
+    from dataclasses import replace
+
+    from rig.claims.verdict import Verdict
+
+    flicker = ctx.bench.flicker_unavailable
+    out = []
+    for check in checks:
+        note = flicker if check.claim_id in FLICKER_CLAIMS and flicker else ctx.estimate_note
+        if note and check.measured is None and check.verdict is not Verdict.PASS:
+            check = replace(check, verdict=Verdict.NOT_MEASURED, note=note)
+        out.append(check)
+    return out

@@ -10,9 +10,26 @@ on), so a long sampling interval never leaves the skin unwatched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from rig.results.schema import number, truthy
+
+OFF_SETTLE_S = 1.0  # after switch-off, wait this long before checking that the light is gone
+
+
+@dataclass
+class SafetyLimits:
+    """Interlocks: the skin-side probe above ``interlock_surface_c`` for ``trip_samples`` readings in a row stops
+    the run (the safety cut-out, not the claim: a profile's ``surface_limit_c`` is judged, this one acts).
+    While the wrap is on the temperature is read at least every ``guard_interval_s``, between samples too."""
+
+    interlock_surface_c: float = 48.0
+    trip_samples: int = 2
+    max_sensor_failures: int = 3
+    max_identical_samples: int = 5
+    guard_interval_s: float = 2.0
+
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {"max_surface_c": "interlock_surface_c"}  # old sequences still load
 
 NO_LIGHT_AFTER_S = 30.0  # lit wrap expected this long after switch-on
 LIT_OVER_DARK = 10.0  # "lit" = Clear (basic counts) above 10x the dark baseline

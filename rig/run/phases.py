@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rig.errors import ConfigError
+from rig.run.monitors import OFF_SETTLE_S
 from rig.run.signals import RunAborted, WrapStillLit
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from rig.sequence import Phase
 
 AUTO_OFF_FRACTION = 0.10  # output below 10 % of the measured level while switched on = the wrap turned itself off
-OFF_SETTLE_S = 1.0  # after switch-off, wait this long before checking that the light is gone
 
 
 class PhaseKind:
@@ -31,7 +31,8 @@ class PhaseKind:
     kind: ClassVar[str] = ""
     needs_wrap: ClassVar[str] = "any"  # "on": after an 'on' phase; "off": while the wrap is off; "any"
     timed: ClassVar[bool] = True  # has a duration_s
-    colour: ClassVar[str] = "#eeeeee"  # for plots
+    colour: ClassVar[str] = "#bdbdbd"  # its strip in the report's timeline (none is the claim bands' green)
+    lit_session: ClassVar[bool] = False  # its rows are lit readings at the main position: the session's light
 
     def validate(self, phase: Phase, key: str, path: str, wrap_on: bool) -> None:
         """Raise :class:`ConfigError` naming ``path`` and ``key`` if ``phase`` cannot run here."""
@@ -159,21 +160,21 @@ def detect_pulsing(ctx: RunContext, phase: Phase, capture_s: float | None = None
 
 @register
 class WarmupPhase(PhaseKind):
-    kind, needs_wrap, colour = "warmup", "on", "#ffcc80"
+    kind, needs_wrap, colour, lit_session = "warmup", "on", "#ffa726", True
 
 
 @register
 class MeasurePhase(PhaseKind):
     """Irradiance and peaks are judged on this phase's readings."""
 
-    kind, needs_wrap, colour = "measure", "on", "#a5d6a7"
+    kind, needs_wrap, colour, lit_session = "measure", "on", "#7e57c2", True
 
 
 @register
 class SoakPhase(PhaseKind):
     """The rest of the session, optionally until the wrap switches itself off (within ``duration_s``)."""
 
-    kind, needs_wrap, colour = "soak", "on", "#90caf9"
+    kind, needs_wrap, colour, lit_session = "soak", "on", "#42a5f5", True
 
     def run(self, ctx: RunContext, phase: Phase) -> None:
         ctx.facts.soak_interval_s = phase.interval_s if phase.until_auto_off else ctx.facts.soak_interval_s
@@ -253,7 +254,7 @@ def verify_dark(ctx: RunContext, phase: Phase) -> None:
 
 @register
 class CooldownPhase(PhaseKind):
-    kind, needs_wrap, colour = "cooldown", "off", "#b0bec5"
+    kind, needs_wrap, colour = "cooldown", "off", "#78909c"
 
 
 @register
@@ -261,7 +262,7 @@ class PulsePhase(PhaseKind):
     """A longer flicker capture (the trace lasts ``duration_s``) than the one after every switch-on: frequency,
     duty and percent flicker, recorded on one sample row; the integration stays locked to whole periods."""
 
-    kind, needs_wrap, colour = "pulse", "on", "#ce93d8"
+    kind, needs_wrap, colour, lit_session = "pulse", "on", "#ec407a", True
 
     def validate_timing(self, phase: Phase, key: str, path: str) -> None:
         if not 0.2 <= phase.duration_s <= 30:
@@ -285,7 +286,7 @@ class PulsePhase(PhaseKind):
 class UniformityPhase(PhaseKind):
     """``duration_s`` at every sensor position of the bench, a sample every ``interval_s``."""
 
-    kind, needs_wrap, colour = "uniformity", "on", "#fff59d"
+    kind, needs_wrap, colour = "uniformity", "on", "#fdd835"  # lit, but at the other positions
 
     def run(self, ctx: RunContext, phase: Phase) -> None:
         from rig.calibration.positions import position_scales

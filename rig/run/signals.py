@@ -98,7 +98,13 @@ class SignalGate:
             self.output_lost = True  # our own write to a closed pipe: the output is gone, the work is not
             return
         self.received.append(name)
-        if self._modes[-1] and not self._raised:
+        if self._modes[-1] and not self._raised and not _in_import(_frame):
+            self._raise()  # (inside an import it stays pending: an import cut short cannot be retried in this
+            # process, e.g. numpy's or scipy's C extensions; the next checkpoint raises it)
+
+    def checkpoint(self) -> None:
+        """Raise a stop still pending (one that arrived during an import) if inside a raising block."""
+        if self._modes[-1] and self.pending() and not self._raised:
             self._raise()
 
     def _raise(self) -> None:
@@ -164,6 +170,15 @@ class _Block:
         if self.kind == "raising" and exc_type is None and gate._raised_in is self.token:
             # raised in here, yet the block ended normally: something swallowed it; the stop still stands
             raise SignalReceived(gate.received[0] if gate.received else "a signal")
+
+
+def _in_import(frame) -> bool:
+    """The interrupted code is importing a module (a frame of importlib's machinery is on the stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 _active: list[SignalGate] = []

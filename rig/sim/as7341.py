@@ -23,11 +23,11 @@ from collections.abc import Iterator
 import adafruit_as7341
 import numpy as np
 
-from rig.chips.as7341 import CHANNELS, FIFO_ENTRIES, ID_VALUE, Bit, Reg
+from rig.chips.as7341 import CHANNELS, CHIP, FIFO_ENTRIES, ID_VALUE, Bit, Reg
 from rig.sim.bus import SimI2CDevice
 from rig.sim.optics import LightSource, SpectralLine, weighted_between
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
-from rig.spectrum.responsivity import GAIN_RATIO_VS_64X, Responsivity, full_scale_counts, integration_time_ms
+from rig.spectrum.responsivity import Responsivity, full_scale_counts, integration_time_ms
 
 # the chip's registers and bits, as declared once in rig.chips.as7341
 ENABLE, ATIME, ID, ASTATUS, CH0 = Reg.ENABLE, Reg.ATIME, Reg.ID, Reg.ASTATUS, Reg.CH0
@@ -221,7 +221,7 @@ class AS7341Emulator(SimI2CDevice):
 
     def _gain_ratio(self, code: int) -> float:
         """This unit's sensitivity at gain ``code`` relative to 64x (the datasheet ratio x the unit's factor)."""
-        return GAIN_RATIO_VS_64X[code] * self.unit.gain_factors[code]
+        return CHIP.gain_ratio_vs_64x[code] * self.unit.gain_factors[code]
 
     # --- measurement --------------------------------------------------------------------------
     def _completed_window(self) -> tuple[float, float] | None:

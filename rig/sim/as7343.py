@@ -61,7 +61,9 @@ def draw_unit(unit_id: str, seed: int = 0, scale: float = 1.0, chip: SpectralChi
     ``scale`` multiplies every spread (0: the typical part, for diagnostics only).
     """
     spread = chip.spread
-    typical = typical if typical is not None else chip.load_responsivity()
+    from rig.spectrum.responsivity import Responsivity
+
+    typical = typical if typical is not None else Responsivity.load(chip=chip)
     digest = hashlib.sha256(f"{chip.name}/{unit_id}/{seed}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
     wl = typical.wavelengths_nm

@@ -29,7 +29,8 @@ from rig.sim.bus import SimBus, SimI2CDevice
 from rig.sim.mux import TCA9548AEmulator
 from rig.sim.optics import SpectralLine
 from rig.sim.probes import NtcDividerSim
-from rig.sim.wrap import WrapModel, WrapSpec
+from rig.sim.wrap import WrapSpec, check_event_probes
+from rig.sim.wrap_model import WrapModel
 
 
 class JigLight:
@@ -142,6 +143,7 @@ def build_sim_bench(config: BenchConfig, wrap_spec: WrapSpec | None = None, seed
     """
     clock = clock or SimClock()
     wrap = WrapModel(wrap_spec or WrapSpec())
+    check_event_probes(wrap.spec, [p.name for p in config.thermal.probes])
     light = JigLight(wrap, config.jig.transmission if transmission is None else transmission)
     bus = SimBus(config.i2c_bus)
     spread = wrap.spec.sensor

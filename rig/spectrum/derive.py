@@ -7,8 +7,9 @@ from typing import Any
 
 from rig.chips import DEFAULT_CHIP, SpectralChip
 from rig.results.schema import truthy
-from rig.spectrum import Calibration, ModelUncertainty, estimate_many
+from rig.spectrum.estimator import estimate_many
 from rig.spectrum.line_plan import LinePlan, claimed_lines, line_columns, plan_lines
+from rig.spectrum.model import Calibration, ModelUncertainty
 from rig.spectrum.responsivity import Responsivity
 
 

@@ -29,6 +29,7 @@ from rig.spectrum.model import (
     K,
     LineSpec,
 )
+from rig.spectrum.referenced import amplitude_covariance
 from rig.spectrum.refine import refine
 from rig.spectrum.responsivity import Responsivity, gain_ratio_u
 from rig.spectrum.shapes import Grid, Noise, channel_peaks, grids, line_shapes
@@ -106,14 +107,15 @@ def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, c
     line_grids = grids(responsivity, plan.specs if plan is not None else calibration.lines)
     noise = Noise(per_basic, float(np.mean(dark)), calibration.model_u, channel_peaks(responsivity))
     rows = len(y)
-    scale_u = np.hypot(calibration.scale_u_rel, [gain_ratio_u(g, calibration.calibrated) for g in gain_x])
+    scale_u = np.hypot(calibration.scale_u_rel, [gain_ratio_u(g, calibration.calibrated, calibration.scale_gains_x)
+                                                    for g in gain_x])
     w = noise.weights(np.maximum(y, 0.0), np.zeros_like(y), np.zeros_like(y))
     weak = np.all(y * np.sqrt(noise.counting_weights(np.maximum(y, 0.0))) < WEAK_SNR, axis=1)  # no light to fit
     results: list[Estimate | None] = [None] * rows
     at = np.flatnonzero(weak)
     if len(at):
         _place(results, at, _finish(y[at], w[at], line_grids, {}, to_mw, calibration, scale_u[at], ["too_weak"],
-                                    plan))
+                                    plan, noise=noise.take(at)))
     strong = np.flatnonzero(~weak)
     if len(strong):
         _place(results, strong, _fit_lit(y[strong], w[strong], noise.take(strong), line_grids, to_mw, calibration,
@@ -153,7 +155,7 @@ def _fit_lit(y: np.ndarray, w: np.ndarray, noise: Noise, line_grids: Sequence[Gr
             w_at = noise.take(at).weights(*model_of(line_grids, fitted))
             fitted = profiles(y_at, w_at, line_grids, present)
         _place(results, at, _finish(y_at, w_at, line_grids, fitted, to_mw, calibration, scale_u[at], [], plan,
-                                    joint))
+                                    joint, noise.take(at)))
     return results  # type: ignore[return-value]
 
 
@@ -251,7 +253,8 @@ class _Layout:
 
 def _finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Mapping[int, Profile],
             to_mw: float, calibration: Calibration, scale_u: np.ndarray, flags: list[str],
-            plan: LinePlan | None = None, joint: JointLimits | None = None) -> list[Estimate]:
+            plan: LinePlan | None = None, joint: JointLimits | None = None, noise: Noise | None = None
+            ) -> list[Estimate]:
     """Refine the present lines (the same for every row), state their uncertainties and upper limits for the
     undetected ones (absent or, without a plan, undetermined). ``joint``: the undetected lines' upper limits
     (mW/cm2) from the fit with every line free, taken when larger, when a present line is refined to beyond
@@ -270,7 +273,15 @@ def _finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: M
     s2 = np.maximum(1.0, chi2 / dof)
     cov = np.zeros((rows, 0, 0))
     if layout.lines:
-        cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", weighted_jac, weighted_jac)) * s2[:, None, None]
+        cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", weighted_jac, weighted_jac))
+        amp = [k for _i, k, _f in layout.lines]
+        referenced = None if noise is None else amplitude_covariance(
+            calibration, np.einsum("rpq,rcq,rc->rpc", cov, jac, w), 1.0 / noise.counting_weights(model), amp,
+            theta[:, [k + 1 for k in amp]], np.column_stack([theta[:, k + 2] if f else layout.held_fwhm[i]
+                                                             for i, k, f in layout.lines]), theta[:, amp])
+        if referenced is not None:  # the model terms relative to the scale's reference (they cancel there)
+            cov[:, np.array(amp)[:, None], np.array(amp)[None, :]] = referenced
+        cov = cov * s2[:, None, None]
     absent = [g for n, g in enumerate(line_grids) if n not in present]
     limits = _upper_limits(y, sw, calibration.responsivity, model, jac, [g.spec for g in absent], s2)
     joint_mw: list[Mapping[str, float]] = [{}] * rows

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rig.spectrum import Estimate, LineSpec, ModelUncertainty
+from rig.spectrum.model import Estimate, LineSpec, ModelUncertainty
 from rig.spectrum.responsivity import Responsivity
 
 SEARCH_MARGIN_NM = 15.0

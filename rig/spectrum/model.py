@@ -99,7 +99,10 @@ class Calibration:
     ``model_u`` its model uncertainty for this sensor; ``peak_floor_nm`` the k=2 common-mode accuracy of
     each line's peak (name -> nm); ``scale`` multiplies the table's irradiance (set against a reference
     meter; 1.0 = datasheet nominal) and ``scale_u_rel`` is its *standard* relative uncertainty;
-    ``transmission`` is the jig attenuator's; ``dark_counts`` raw counts per channel to subtract.
+    ``transmission`` is the jig attenuator's; ``dark_counts`` raw counts per channel to subtract;
+    ``scale_gains_x`` the gains the scale's readings were taken at (a reading at the same gain shares their gain
+    ratio error: :func:`~rig.spectrum.responsivity.gain_ratio_u`), ``scale_lines_nm`` their reference peaks (the
+    model terms a reading shares with them cancel: :mod:`rig.spectrum.referenced`).
     """
 
     responsivity: Responsivity
@@ -114,6 +117,8 @@ class Calibration:
     peak_floor_nm: tuple[tuple[str, float], ...] = (("red", 3.0), ("nir", 10.0))
     spectral_calibrated: bool = False
     lines: tuple[LineSpec, ...] = DEFAULT_LINES
+    scale_gains_x: tuple[float, ...] = ()  # gains of the irradiance readings the scale was fitted to (() unknown)
+    scale_lines_nm: tuple[float, ...] = ()  # their reference peaks (() unknown: no model term cancels)
 
     def __post_init__(self) -> None:
         if not 0 < self.transmission <= 1:

@@ -4,7 +4,8 @@ Each row is its own problem: minimise ``sum(((model(theta) - y) * sw) ** 2)`` wi
 upper``, from a start inside the bounds (the grid stage's best point). The damping is scaled by the
 Jacobian's column norms (Marquardt; as ``x_scale="jac"`` in scipy) and follows how well the linear model
 predicted each step (Nielsen's update). A parameter at a bound whose gradient points out of the box is held
-there for that step (an active set), so a width can sit at its limit while the rest converges. All rows
+there for that step (an active set), and a step that would leave the box is clipped to it (not reflected),
+so a width can sit at its limit while the rest converges. All rows
 step together, so one numpy call serves them all; a row leaves the loop when its cost stops improving
 (relative ``FTOL``) or its step vanishes.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import least_squares
 
 FTOL = 1e-10  # relative drop of the cost below which a row has converged
 XTOL = 1e-10  # relative step below which a row has converged
@@ -93,6 +93,8 @@ def _trust_region(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, model
                   y: np.ndarray, sw: np.ndarray, row: int) -> np.ndarray:
     """One row by scipy's trust-region reflective solver, which reflects off the bounds and so can move a
     parameter that has no effect at the box's edge (a line's peak when its irradiance sits at 0)."""
+    from scipy.optimize import least_squares  # lazy: rare, and scipy is ~0.3 s to import on a Pi
+
     at = np.array([row])
     last: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -106,14 +108,6 @@ def _trust_region(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray, model
 
     return least_squares(lambda t: evaluate(t)[0], theta, jac=lambda t: evaluate(t)[1], bounds=(lower, upper),
                          method="trf", x_scale="jac").x
-
-
-def _reflect(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """A step that leaves the box is reflected back in at the bound it crosses (as scipy's "trf" does), so a
-    line whose irradiance reaches 0 can come back with another peak; what still lies outside is clipped."""
-    theta = np.where(theta < lower, 2 * lower - theta, theta)
-    theta = np.where(theta > upper, 2 * upper - theta, theta)
-    return np.clip(theta, lower, upper)
 
 
 def _solve(system: np.ndarray, right: np.ndarray) -> np.ndarray:

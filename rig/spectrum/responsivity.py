@@ -17,12 +17,6 @@ import numpy as np
 
 from rig.chips import DEFAULT_CHIP, Role, SpectralChip
 
-# The default chip's facts under their old names, for callers (tests, benchmarks) that have no chip; rig's own code
-# takes them from the chip it was given (a table's ``chip``, the bench's ``chip``).
-TABLE_CHIP = DEFAULT_CHIP
-CHANNELS, GAIN_CODES_X = DEFAULT_CHIP.channels, DEFAULT_CHIP.gain_codes_x
-GAIN_RATIO_VS_64X = DEFAULT_CHIP.gain_ratio_vs_64x
-
 
 def gain_code(gain_x: float, chip: SpectralChip | None = None) -> int:
     """Register code for a nominal gain on ``chip`` (default: the default chip)."""
@@ -37,13 +31,24 @@ def gain_ratio(gain_x: float, chip: SpectralChip | None = None) -> float:
 GAIN_RATIO_U_REL = 0.02  # standard u of a part's gain ratio vs 64x (datasheet +/-5 %, taken as a 2.5-sigma limit)
 
 
-def gain_ratio_u(gain_x: float, calibrated: bool) -> float:
-    """Standard relative uncertainty a reading at ``gain_x`` takes from the part's gain ratios: its own ratio vs
-    64x (the table's gain) when uncalibrated; calibrated, that of the reading's gain against the calibration's
-    (two ratios, each off by up to +/-5 %: a scale set at one gain carries to another with both errors)."""
+def gain_ratio_u(gain_x: float, calibrated: bool, scale_gains_x: tuple[float, ...] = ()) -> float:
+    """Standard relative uncertainty a reading at ``gain_x`` takes from the part's gain ratios (each code's ratio vs
+    64x off by ``GAIN_RATIO_U_REL``, 64x exact by definition): uncalibrated, its own ratio vs 64x (the table's gain).
+    Calibrated, the reading's ratio against the scale's: ``scale_gains_x`` the gains of the irradiance readings the
+    scale was fitted to (the scale carries their mean error), so a reading at the calibration's own gain takes none;
+    unknown (empty), two independent ratios (one when the reading is at 64x)."""
+    own = 0.0 if float(gain_x) == 64.0 else 1.0
     if not calibrated:
-        return 0.0 if float(gain_x) == 64.0 else GAIN_RATIO_U_REL
-    return GAIN_RATIO_U_REL * (1.0 if float(gain_x) == 64.0 else math.sqrt(2.0))
+        return own * GAIN_RATIO_U_REL
+    if not scale_gains_x:
+        return GAIN_RATIO_U_REL * (1.0 if own == 0.0 else math.sqrt(2.0))
+    n = len(scale_gains_x)
+    shares: dict[float, float] = {}
+    for g in scale_gains_x:
+        shares[float(g)] = shares.get(float(g), 0.0) + 1.0 / n
+    scale_var = sum(w * w for g, w in shares.items() if g != 64.0)  # the mean error of the scale's readings
+    var = own + scale_var - 2.0 * own * shares.get(float(gain_x), 0.0)
+    return GAIN_RATIO_U_REL * math.sqrt(max(var, 0.0))
 
 
 def integration_time_ms(atime: int, astep: int, chip: SpectralChip | None = None) -> float:
@@ -108,6 +113,7 @@ def _load_cached(path: str, chip_name: str) -> Responsivity:
     from rig.chips import spectral_chip
 
     chip = spectral_chip(chip_name)
+    chip.check_table_columns(path)
     comments = []
     with open(path, encoding="utf-8") as handle:
         for line in handle:

@@ -11,6 +11,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,15 +74,16 @@ class Readings:
 
 
 def estimate_table(readings: Readings, calibration: Calibration, plan: LinePlan | None = None,
-                   progress: Progress | None = None, chunk_rows: int = CHUNK_ROWS, workers: int | None = None
-                   ) -> dict[str, np.ndarray]:
+                   progress: Progress | None = None, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
+                   pool: Any = None) -> dict[str, np.ndarray]:
     """The estimate of every reading as columns (:meth:`Estimate.as_dict` keys; numbers as floats, NaN where
     not measured; ``flags`` as strings, ``uncalibrated`` added for an uncalibrated calibration).
 
     Identical readings (same counts and settings: dark and switched-off rows, a held reading) are estimated
     once; the distinct ones ``chunk_rows`` at a time, in order of first appearance, by ``workers`` processes
-    (default: one per CPU from ``PARALLEL_MIN_ROWS`` distinct readings, else 1). ``progress(rows_done)`` hears,
-    after each chunk, how many of the table's rows have their estimate; its last call is the table's length."""
+    (default: :func:`memory_workers` from ``PARALLEL_MIN_ROWS`` distinct readings, else 1), or by ``pool`` (an
+    executor from :func:`worker_pool`, kept across calls). ``progress(rows_done)`` hears, after each chunk, how
+    many of the table's rows have their estimate; its last call is the table's length."""
     rows = len(readings.counts)
     key = np.column_stack([readings.counts, readings.gain_x, readings.t_int_ms, readings.saturated,
                            np.nan_to_num(readings.full_scale, nan=-1.0)])
@@ -90,12 +92,12 @@ def estimate_table(readings: Readings, calibration: Calibration, plan: LinePlan 
     inverse = inverse.reshape(-1)
     order = np.argsort(first)  # distinct readings in the order they first appear
     if workers is None:
-        workers = (os.cpu_count() or 1) if len(order) >= PARALLEL_MIN_ROWS else 1
+        workers = memory_workers() if len(order) >= PARALLEL_MIN_ROWS else 1
     chunks = [order[n:n + chunk_rows] for n in range(0, len(order), chunk_rows)]
     jobs = ((readings.take(first[chunk]), calibration, plan) for chunk in chunks)
     distinct: dict[str, np.ndarray] = {}
     done = 0
-    for chunk, part in zip(chunks, _run(jobs, workers), strict=True):
+    for chunk, part in zip(chunks, _run(jobs, workers, pool), strict=True):
         for name, values in part.items():
             column = distinct.setdefault(name, np.full(len(order), math.nan, dtype=values.dtype))
             column[chunk] = values
@@ -107,21 +109,74 @@ def estimate_table(readings: Readings, calibration: Calibration, plan: LinePlan 
     return {name: values[inverse] for name, values in distinct.items()}
 
 
-def _run(jobs: Iterable[tuple], workers: int) -> Iterator[dict[str, np.ndarray]]:
-    """Each job's columns, in order; with several workers at most two jobs per worker wait at a time (memory)."""
+BUDGET_MB = 300.0  # what one analysis may take in all (main process + workers): a Pi Zero 2 W has 512 MB
+MAIN_MB = 110.0  # the main process of `rig analyze` (imports, a chunk of rows being read and written), as Pss
+WORKER_MB = 90.0  # what each worker adds (its own pages; the imports it shares with the main process count once)
+MEMORY_SHARE = 0.5  # of the memory available now, what one analysis may take
+
+
+def available_mb() -> float:
+    """Memory available to new processes (MB): /proc/meminfo's MemAvailable, else free pages (os.sysconf)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+
+
+def memory_workers(cpus: int | None = None, free_mb: float | None = None, budget_mb: float = BUDGET_MB) -> int:
+    """Processes to estimate with: one per CPU, but only as many as fit beside the main process in
+    ``budget_mb`` or half the memory available now, whichever is less, at ``WORKER_MB`` each; 1 (the main
+    process does the work, no pool) when fewer than two fit (less than ~580 MB available: a Pi Zero 2 W)."""
+    cpus = cpus if cpus is not None else (os.cpu_count() or 1)
+    free_mb = available_mb() if free_mb is None else free_mb
+    room = min(budget_mb, free_mb * MEMORY_SHARE) - MAIN_MB
+    return max(1, min(cpus, int(room // WORKER_MB)))
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[Any]:
+    """A process pool of ``workers`` to pass to :func:`estimate_table` call after call (None for one worker: the
+    estimate runs in this process). Workers start when the first job comes."""
     if workers <= 1:
-        yield from (_estimate_columns(*job) for job in jobs)
+        yield None
         return
+    import gc
     from concurrent.futures import ProcessPoolExecutor  # only here: the sampling path on the Pi never needs it
 
     with ProcessPoolExecutor(workers) as pool:
-        waiting: deque = deque()
-        for job in jobs:
-            waiting.append(pool.submit(_estimate_columns, *job))
-            if len(waiting) >= 2 * workers:
-                yield waiting.popleft().result()
-        while waiting:
+        gc.collect()
+        gc.freeze()  # the workers' garbage collector leaves what they inherit alone: those pages stay shared
+        try:
+            pool.submit(int).result()  # every worker forks now, from a lean process (before any rows are read)
+        finally:
+            gc.unfreeze()
+        yield pool
+
+
+def _run(jobs: Iterable[tuple], workers: int, pool: Any = None) -> Iterator[dict[str, np.ndarray]]:
+    """Each job's columns, in order; with several workers at most two jobs per worker wait at a time (memory)."""
+    if pool is None:
+        if workers <= 1:
+            yield from (_estimate_columns(*job) for job in jobs)
+            return
+        with worker_pool(workers) as own:
+            yield from _run(jobs, workers, own)
+        return
+    workers = getattr(pool, "_max_workers", workers)
+    waiting: deque = deque()
+    for job in jobs:
+        waiting.append(pool.submit(_estimate_columns, *job))
+        if len(waiting) >= 2 * workers:
             yield waiting.popleft().result()
+    while waiting:
+        yield waiting.popleft().result()
 
 
 def _estimate_columns(readings: Readings, calibration: Calibration, plan: LinePlan | None

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from bench_spectrum_accuracy import Jig
 
+from rig.chips import DEFAULT_CHIP
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
-from rig.spectrum.responsivity import CHANNELS
 
 ROWS = 20_000
 T = 0.05
@@ -57,7 +57,7 @@ def counts_csv(path: Path, rows: int = ROWS, seed: int = 0) -> list[float]:
             stated.append(total)
     finally:
         jig.close()
-    pd.DataFrame(records, columns=[*CHANNELS, "gain_x", "t_int_ms", "saturated"]).to_csv(path, index=False)
+    pd.DataFrame(records, columns=[*DEFAULT_CHIP.channels, "gain_x", "t_int_ms", "saturated"]).to_csv(path, index=False)
     return stated
 
 
@@ -74,7 +74,8 @@ def test_rig_analyze_rows_per_second(tmp_path):
     print(f"\nrig analyze (the command, {os.cpu_count()} CPUs): {len(frame)} distinct rows in {seconds:.1f} s "
           f"= {rate:.0f} rows/s (target >= 1000 rows/s)")
     assert len(frame) == ROWS
-    assert (frame[list(CHANNELS)].to_numpy() == pd.read_csv(source)[list(CHANNELS)].to_numpy()).all()
+    channels = list(DEFAULT_CHIP.channels)
+    assert (frame[channels].to_numpy() == pd.read_csv(source)[channels].to_numpy()).all()
     truth = np.asarray(stated)
     lit, off = truth > 0, truth == 0
     value, u = frame["irradiance_mw_cm2"].to_numpy(), frame["irradiance_u_mw_cm2"].to_numpy()

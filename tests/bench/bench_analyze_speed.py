@@ -19,13 +19,14 @@ import time
 import numpy as np
 from bench_spectrum_accuracy import DARK, Jig, T
 
+from rig.chips import DEFAULT_CHIP
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum import Calibration, analyze_counts, estimate, estimate_many
-from rig.spectrum.responsivity import CHANNELS, Responsivity
+from rig.spectrum.responsivity import Responsivity
 
 
 def rows_of(readings) -> list[dict]:
-    return [{**dict(zip(CHANNELS, r.counts, strict=True)), "gain_x": r.gain_x, "t_int_ms": r.t_int_ms,
+    return [{**dict(zip(DEFAULT_CHIP.channels, r.counts, strict=True)), "gain_x": r.gain_x, "t_int_ms": r.t_int_ms,
              "saturated": r.saturated} for r in readings]
 
 
@@ -57,7 +58,7 @@ def test_analyze_rows_per_second():
     assert rates["repeated"] >= 20 * rates["distinct lit"]
 
     sample = lit[:200]
-    args = ([[float(r[c]) for c in CHANNELS] for r in sample], [r["gain_x"] for r in sample],
+    args = ([[float(r[c]) for c in DEFAULT_CHIP.channels] for r in sample], [r["gain_x"] for r in sample],
             [r["t_int_ms"] for r in sample], calibration)
     start = time.perf_counter()
     one_by_one = [estimate(c, g, t, calibration) for c, g, t in zip(*args[:3], strict=True)]

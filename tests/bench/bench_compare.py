@@ -133,3 +133,57 @@ def test_report_seconds_per_run(tmp_path):
     print(f"\nrig report on a {rows}-sample run: {' / '.join(f'{t:.2f}' for t in times)} s "
           f"(best {min(times):.2f} s; target <= 3 s)")
     assert min(times) <= 3.0
+
+
+MEASURE = """
+import resource, sys, time
+from rig.cli import main
+start = time.perf_counter()
+code = main(sys.argv[1:])
+print(f"{time.perf_counter() - start:.3f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} {code}",
+      file=sys.stderr)
+"""
+
+
+def compare_cost(argv: list[str]) -> tuple[float, float, str]:
+    """``rig compare ARGV`` in a fresh process: (seconds, peak resident MB, stderr)."""
+    done = subprocess.run([sys.executable, "-c", MEASURE, "compare", *argv], capture_output=True, text=True,
+                          timeout=1200)
+    seconds, peak_mb, code = done.stderr.strip().splitlines()[-1].split()
+    assert code == "0", done.stderr[-2000:]
+    return float(seconds), float(peak_mb), done.stderr
+
+
+def test_compare_stays_linear_in_copies_of_one_run(tmp_path):
+    """5000 folders holding one run (one run_id) drove `rig compare` to 24 GB (a many-to-many join on run_id).
+    Copies now count once, named on stderr: N and 10N copies, plus N and 10N distinct runs, each in a fresh
+    process. Printed: seconds and peak memory. Asserted: 10x the runs costs at most ~10x the time (15x allowed for
+    start-up noise) and the peak memory stays within 10x, under 1 GB."""
+    runs = make_runs(tmp_path)  # RUNS distinct runs
+    template = next(runs.glob("[!.]*"))
+    n = RUNS // 10
+    copies = tmp_path / "copies"
+    for index in range(RUNS):
+        shutil.copytree(template, copies / f"copy{index:04d}")
+    few = tmp_path / "few"
+    few.mkdir()
+    for folder in sorted(runs.glob("[!.]*"))[:n]:
+        (few / folder.name).symlink_to(folder)
+    few_copies = tmp_path / "few-copies"
+    few_copies.mkdir()
+    for folder in sorted(copies.glob("[!.]*"))[:n]:
+        (few_copies / folder.name).symlink_to(folder)
+    results = {}
+    for name, folder in ((f"{n} copies", few_copies), (f"{RUNS} copies", copies), (f"{n} runs", few),
+                         (f"{RUNS} runs", runs)):
+        seconds, peak_mb, err = compare_cost([str(folder)])
+        results[name] = (seconds, peak_mb)
+        if "copies" in name:
+            assert "counted once" in err
+        print(f"\nrig compare {name}: {seconds:.2f} s, peak {peak_mb:.0f} MB", end="")
+    print()
+    for kind in ("copies", "runs"):
+        (small_s, small_mb), (large_s, large_mb) = results[f"{n} {kind}"], results[f"{RUNS} {kind}"]
+        print(f"{kind}: 10x the folders: {large_s / small_s:.1f}x the time, {large_mb / small_mb:.2f}x the peak memory")
+        assert large_s <= 15 * small_s
+        assert large_mb <= 10 * small_mb and large_mb < 1024

@@ -28,7 +28,8 @@ import time
 import numpy as np
 from bench_spectrum_accuracy import DARK, Jig, T, calibrate
 
-from rig.claims.specs import RunFacts, check_claims
+from rig.claims.evidence import RunFacts
+from rig.claims.judging import check_claims
 from rig.claims.verdict import Verdict
 from rig.profile import Claims, LineClaim
 from rig.sim.sensor_unit import SensorSpread, SensorUnit

@@ -10,7 +10,8 @@ from rig.pulse import analyze_trace
 from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.backend import JigLight
 from rig.sim.bus import SimBus
-from rig.sim.wrap import LedString, WrapMode, WrapModel, WrapSpec
+from rig.sim.wrap import LedString, WrapMode, WrapSpec
+from rig.sim.wrap_model import WrapModel
 from rig.spectrum.responsivity import gain_ratio
 
 FREQUENCIES = (2.0, 5.0, 10.0, 25.0, 40.0, 73.0, 100.0, 146.0, 250.0)
@@ -116,7 +117,10 @@ def test_pulse_any_frequency_grid():
         print(f"  at {level:g} mW/cm2: flicker inside u {cover:.1%}, no frequency nor bound {lost}/{len(sub)}")
     # a buyer never gets "flicker-free" for a wrap that PWMs at 100 % depth, at either level: never "steady", and
     # a 5 % flicker claim (at most 5 %) never PASSes (judged as the claims table does, from the run's pulse facts)
-    from rig.claims.specs import CLAIM_SPECS, Evidence, RunFacts, at_most, judge_claim
+    from rig.claims.bands import at_most
+    from rig.claims.evidence import Evidence, RunFacts
+    from rig.claims.judging import judge_claim
+    from rig.claims.specs import CLAIM_SPECS
 
     (flicker_spec,) = [spec for spec in CLAIM_SPECS if spec.id == "flicker_pct"]
     verdicts = [(hz, d, lv, r, str(judge_claim(flicker_spec, at_most(5.0), Evidence([], RunFacts(

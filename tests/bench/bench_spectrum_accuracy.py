@@ -137,7 +137,8 @@ def calibrate(jig: Jig, rng: np.random.Generator) -> Calibration:
     scale = fit_scale([meter] * 10, measured, reference_u_rel=METER_U_REL)
     return Calibration(spectral.responsivity, transmission=T, scale=scale.scale, scale_u_rel=scale.scale_u_rel,
                        dark_counts=DARK, id="bench", calibrated=True, model_u=spectral.model_u,
-                       peak_floor_nm=spectral.peak_floor_nm, spectral_calibrated=True)
+                       peak_floor_nm=spectral.peak_floor_nm, spectral_calibrated=True,
+                       scale_gains_x=tuple(r.gain_x for r in irr), scale_lines_nm=(660.0,) * len(irr))
 
 
 def run_unit(unit: SensorUnit, seed: int) -> tuple[list[Case], list[Case], float, int]:

@@ -21,12 +21,13 @@ import os
 import numpy as np
 from bench_spectrum_accuracy import Jig, calibrate
 
-from rig.claims.specs import RunFacts, check_claims
+from rig.chips import DEFAULT_CHIP
+from rig.claims.evidence import RunFacts
+from rig.claims.judging import check_claims
 from rig.claims.verdict import Verdict
 from rig.profile import Claims
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum.derive import make_deriver
-from rig.spectrum.responsivity import CHANNELS
 
 QUICK = bool(os.environ.get("RIG_BENCH_QUICK"))
 UNITS, SEEDS = (6, 3) if not QUICK else (3, 1)
@@ -61,7 +62,7 @@ def judge(unit: SensorUnit, seed: int) -> dict[str, list[tuple[bool, Verdict]]]:
             rows = []
             for t_s in TIMES_S:
                 r = jig.read(lines)
-                rows.append({**dict(zip(CHANNELS, r.counts, strict=True)), "t_s": t_s, "gain_x": r.gain_x,
+                rows.append({**dict(zip(DEFAULT_CHIP.channels, r.counts, strict=True)), "t_s": t_s, "gain_x": r.gain_x,
                              "t_int_ms": r.t_int_ms, "saturated": r.saturated, "transmission": r.transmission,
                              "phase_kind": "measure", "wrap_on": True, "position": ""})
             for row, added in zip(rows, derive.many(rows, {}), strict=True):

@@ -142,7 +142,7 @@ def run_fault(fault: Fault, work: Path, seed: int = 0, in_process: bool = False)
         import io
 
         from rig.cli import main
-        from support.interruptions import handlers_restored
+        from support.handlers import handlers_restored
 
         with handlers_restored(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             exit_code = main(argv)

@@ -19,12 +19,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 from support.faultsuite import PROFILE
+from support.handlers import SIGNALS, handlers_restored
 
 SEQUENCE = """
 name = "interrupted"
@@ -65,7 +66,6 @@ class Interruption:
     csv_kept: bool = True  # samples.csv still there (and holding run.json's row count)
 
 
-SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGPIPE")
 INTERRUPTIONS = [
     *(Interruption(f"{name} mid-run", name, "ABORTED", f"{name} received") for name in SIGNALS),
     Interruption("results folder deleted mid-run", "delete-folder", "ERROR",
@@ -200,17 +200,6 @@ def run_interrupted_in_process(interruption: Interruption, work: Path, seed: int
             finished.set()
             watcher.join()
     return InterruptionResult(interruption, code, *read_back(work / "results"), stderr.getvalue())
-
-
-@contextmanager
-def handlers_restored() -> Iterator[None]:
-    """Every stop signal's handler as it was before the block (:func:`rig.cli.main` installs its own)."""
-    saved = {sig: signal.getsignal(sig) for sig in (getattr(signal, n) for n in SIGNALS if hasattr(signal, n))}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def read_back(out: Path) -> tuple[str, str, bool, bool, int | None, int, list[str]]:

@@ -30,7 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.interruptions import SIGNALS, WRAP, handlers_restored, prepare
+from support.handlers import SIGNALS, handlers_restored
+from support.interruptions import WRAP, prepare
 
 COMMANDS = ("run", "read", "calibrate", "check")
 ANCHORS = {"run": ("ready", "on", "off"), "read": ("ready", "on", "off"), "calibrate": ("ready", "on", "off"),

@@ -1,0 +1,97 @@
+"""The irradiance model term of a calibrated reading, taken *relative to the scale's reference*.
+
+A calibrated scale was fitted through the same table and line model as every later reading: a channel's response
+error (its sensitivity, centre, out-of-band level, tilt: the four terms of
+:meth:`rig.spectrum.shapes.Noise.weights`) moved the reference reading's fitted irradiance as it moves a reading's,
+and the scale took that move out. What is left for a reading is the *difference* of the two moves: near zero for
+light like the reference's, growing with the distance from it. Each channel's four errors are one draw per part
+(standard u from the calibration's ``model_u``, sensitivity and centre correlated as it states), shared by the
+reference reading and the later one.
+
+For every refined amplitude: d value = sum_c P[k, c] d y_c, d y_c = the model's part on channel c x its error
+(P the weighted least-squares solve of the reading); the scale moves it by value x the reference's own
+relative move. Counting noise adds as P diag(noise) P^T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from rig.spectrum.model import TILT_ORIGIN_NM, Calibration, ModelUncertainty
+from rig.spectrum.responsivity import Responsivity, out_of_band
+from rig.spectrum.shapes import line_shapes
+
+REFERENCE_FWHM_NM = 20.0  # an irradiance reference LED's width (not stated in the calibration)
+
+
+def _parts(responsivity: Responsivity, peaks_nm: np.ndarray, fwhm_nm: np.ndarray, amplitudes: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row x channel for lines (rows x lines): the model, its in-band part, d/dlambda, out-of-band part and
+    tilt; and per line the responses, d/dpeak and d/dFWHM (rows x lines x channels)."""
+    rows, lines = peaks_nm.shape
+    leak = out_of_band(responsivity)
+    flat_p, flat_f = peaks_nm.ravel(), fwhm_nm.ravel()
+    response, d_peak, d_fwhm = (x.reshape(rows, lines, -1) for x in line_shapes(responsivity, flat_p, flat_f))
+    oob = line_shapes(leak, flat_p, flat_f)[0].reshape(rows, lines, -1)
+    a = amplitudes[:, :, None]
+    tilt = response * ((peaks_nm - TILT_ORIGIN_NM) / 100.0)[:, :, None]
+    coeffs = np.stack([((response - oob) * a).sum(1), (d_peak * a).sum(1), (oob * a).sum(1), (tilt * a).sum(1)])
+    return coeffs, response, d_peak, d_fwhm, oob, tilt
+
+
+def model_variance(model_u: ModelUncertainty, coeffs: np.ndarray) -> np.ndarray:
+    """The model variance per channel (the four terms, as :meth:`Noise.weights` combines them)."""
+    inband = np.asarray(model_u.rel) * coeffs[0]
+    shifted = np.asarray(model_u.shift_nm) * coeffs[1]
+    var = np.maximum(inband**2 + shifted**2 - 2.0 * np.asarray(model_u.rel_shift_corr) * inband * shifted, 0.0) \
+        + (np.asarray(model_u.oob_rel) * coeffs[2]) ** 2 + (np.asarray(model_u.tilt_per_100nm) * coeffs[3]) ** 2
+    return var
+
+
+@lru_cache(maxsize=16)
+def reference_move(calibration: Calibration) -> np.ndarray | None:
+    """Per error type (4) x channel: the relative move of the scale's reference readings' fitted irradiance per
+    unit of each channel's error (their mean over the references); None when the scale has no stated reference."""
+    if not calibration.calibrated or not calibration.scale_lines_nm:
+        return None
+    moves = []
+    for peak in calibration.scale_lines_nm:
+        p = np.array([[float(peak)]])
+        coeffs, response, d_peak, d_fwhm, _oob, _tilt = _parts(calibration.responsivity, p,
+                                                              np.array([[REFERENCE_FWHM_NM]]), np.ones((1, 1)))
+        jac = np.stack([response[0, 0], d_peak[0, 0]] + ([d_fwhm[0, 0]] if peak < 740 else []), axis=1)
+        var = model_variance(calibration.model_u, coeffs)[0]
+        w = 1.0 / (var + 1e-6 * float(np.max(response)) ** 2)  # noise-free: the model terms weight it
+        solve = np.linalg.pinv(jac.T @ (w[:, None] * jac)) @ (jac.T * w)
+        moves.append(solve[0][None, :] * coeffs[:, 0, :])  # 4 x channels (amplitude 1)
+    return np.mean(moves, axis=0)
+
+
+def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var: np.ndarray,
+                         amplitude_index: Sequence[int], peaks_nm: np.ndarray, fwhm_nm: np.ndarray,
+                         amplitudes: np.ndarray) -> np.ndarray | None:
+    """Rows x lines x lines: the covariance (basic-count units) of the refined amplitudes from counting noise and
+    the model terms relative to the scale's reference; None without a stated reference (the fit's own covariance
+    stands). ``solve``: rows x parameters x channels (the weighted solve), ``noise_var`` rows x channels."""
+    reference = reference_move(calibration)
+    if reference is None or not len(amplitude_index):
+        return None
+    coeffs = _parts(calibration.responsivity, peaks_nm, fwhm_nm, amplitudes)[0]  # 4 x rows x channels
+    p_amp = solve[:, list(amplitude_index), :]  # rows x lines x channels
+    cov = np.einsum("rkc,rc,rlc->rkl", p_amp, noise_var, p_amp)
+    # d value_k per unit error (type t, channel c): its own move less the scale's (value x the reference's move)
+    d = p_amp[None, :, :, :] * coeffs[:, :, None, :] - amplitudes[None, :, :, None] * reference[:, None, None, :]
+    u = calibration.model_u
+    scaled = d * np.stack([np.asarray(u.rel), np.asarray(u.shift_nm), np.asarray(u.oob_rel),
+                           np.asarray(u.tilt_per_100nm)])[:, None, None, :]
+    for t in (0, 2, 3):
+        cov += np.einsum("rkc,rlc->rkl", scaled[t], scaled[t])
+    rho = np.asarray(u.rel_shift_corr)
+    # the sensitivity and centre errors are correlated as the weights state (var = a^2 + b^2 - 2 rho a b)
+    cov += np.einsum("rkc,rlc->rkl", scaled[1], scaled[1])
+    cov -= np.einsum("rkc,c,rlc->rkl", scaled[0], rho, scaled[1]) + np.einsum("rkc,c,rlc->rkl", scaled[1], rho,
+                                                                               scaled[0])
+    return cov
