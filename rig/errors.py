@@ -22,3 +22,7 @@ class HardwareNotFound(RigError):
 
 class SensorFault(RigError):
     """A sensor gave no usable reading (NACK after retries, stuck value, probe fault)."""
+
+
+class FlickerUnavailable(RigError):
+    """The bench's chip has no flicker capture rig can read: the pulse check is not measured."""

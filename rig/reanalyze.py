@@ -59,7 +59,8 @@ class CountsAnalysis:
 
 def analyze_counts_file(path: Path, out: Path, calibration: Calibration, progress: Progress | None = None,
                         read_rows: int = READ_CHUNK_ROWS, workers: int | None = None) -> CountsAnalysis:
-    """Rows of raw counts (F1..NIR, gain_x, t_int_ms [, saturated]) -> ``out``: the same rows plus the estimate.
+    """Rows of raw counts (the chip's channels, gain_x, t_int_ms [, saturated]) -> ``out``: those rows plus the
+    estimate.
 
     Every row is checked (a first pass) before the first is estimated. Then ``read_rows`` rows at a time are
     read, estimated (identical readings within them once) and appended to a temp file beside ``out``, renamed

@@ -64,9 +64,15 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
     assert spread.out_of_band_channels == AS7341.channels[:6]  # sensor_unit's pedestal channels
     from rig.spectrum.model import ModelUncertainty
 
-    defaults = ModelUncertainty()
-    assert AS7341.model_uncertainty() == (defaults.rel, defaults.shift_nm, defaults.oob)
-    assert ModelUncertainty.of(AS7341) == defaults  # the chip's uncalibrated model u is the estimator's default
+    # the AS7341's uncalibrated model u, channel by channel (F1..F8, Clear, NIR): sensitivity 10 %, filter centres
+    # 3 nm (Clear has no filter), out-of-band 2 % of the peak on F1-F6 and 1 % on F7, F8 and NIR, the split
+    # out-of-band part known to 90 % (none on Clear); no sensitivity/centre correlation, no tilt
+    stated = ModelUncertainty(rel=(0.10,) * 10, shift_nm=(3.0,) * 8 + (0.0, 3.0),
+                              oob=(0.02,) * 6 + (0.01, 0.01, 0.0, 0.01), oob_rel=(0.9,) * 8 + (0.0, 0.9),
+                              rel_shift_corr=(0.0,) * 10, tilt_per_100nm=(0.0,) * 10)
+    assert AS7341.model_uncertainty() == (stated.rel, stated.shift_nm, stated.oob)
+    assert ModelUncertainty.of(AS7341) == stated
+    assert ModelUncertainty((0.1,) * 13, (3.0,) * 13, (0.01,) * 13, (0.9,) * 13).tilt_per_100nm == (0.0,) * 13
     assert spread.out_of_band_range == (0.1, 3.0)
 
 

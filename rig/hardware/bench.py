@@ -16,17 +16,13 @@ from typing import TYPE_CHECKING, Any
 from rig.chips import SpectralChip, spectral_chip
 from rig.clock import Clock
 from rig.config import BenchConfig
-from rig.errors import RigError
+from rig.errors import FlickerUnavailable
 from rig.hardware.retry import RetryCounter, with_retries
 
 if TYPE_CHECKING:
     from rig.hardware.spectral import SpectralReading, SpectralSensor
     from rig.hardware.switch import WrapSwitch
     from rig.hardware.thermal import ProbeReading, ThermalProbes
-
-
-class FlickerUnavailable(RigError):
-    """The bench's chip has no flicker capture rig can read: the pulse check is not measured."""
 
 
 @dataclass

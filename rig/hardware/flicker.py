@@ -1,5 +1,11 @@
 """Raw flicker samples from the AS7341's flicker-detection engine, through its FIFO.
 
+AS7341-only driver code (beside :mod:`rig.hardware.spectral`): the registers, FIFO, gains and step are the
+AS7341's (:mod:`rig.chips.as7341`). A driver that can run it says so (``flicker_capture = True``, read by
+:attr:`rig.hardware.bench.Bench.flicker_unavailable`); handed any other chip's sensor (an AS7343, whose flicker
+engine has other registers and is not emulated) both captures refuse with :class:`~rig.errors.FlickerUnavailable`
+before touching a register.
+
 The flicker photodiode is broadband; each sample integrates the light over an
 aperture of (FD_TIME + 1) x 2.78 us, and samples follow each other back to back
 (sample period = aperture). Two kinds of capture:
@@ -21,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rig.chips.as7341 import CHIP, FIFO_ENTRIES, Bit, Reg
-from rig.errors import SensorFault
+from rig.errors import FlickerUnavailable, SensorFault
 from rig.hardware.spectral import SpectralSensor
 
 # this capture drives the AS7341's own flicker FIFO: its registers, gains and step, and no other chip's
@@ -42,6 +48,14 @@ class FlickerTrace:
     t0_s: float
 
 
+def check_chip(sensor) -> None:
+    """A :class:`~rig.errors.FlickerUnavailable` unless ``sensor`` is an AS7341 reader."""
+    chip = getattr(sensor, "chip", None)
+    if chip is not CHIP:
+        name = chip.name.upper() if chip is not None else type(sensor).__name__
+        raise FlickerUnavailable(f"the flicker capture drives the AS7341's flicker FIFO; this sensor is an {name}")
+
+
 def fd_time_for(rate_hz: float) -> int:
     """FD_TIME register value for a sample rate: period = (FD_TIME + 1) x 2.78 us."""
     return max(0, min(2047, round(1.0 / (rate_hz * STEP_S)) - 1))
@@ -59,8 +73,9 @@ def capture(sensor: SpectralSensor, duration_s: float, rate_hz: float = 2000.0,
             clear_basic_per_ms: float | None = None) -> FlickerTrace:
     """Capture ``duration_s`` of raw flicker samples at about ``rate_hz``; the FIFO is drained in bursts.
 
-    ``clear_basic_per_ms`` (the Clear channel in basic counts from a recent reading) sets the gain.
+    ``clear_basic_per_ms`` (the broadband channel in basic counts from a recent reading) sets the gain.
     """
+    check_chip(sensor)
     fd_time = fd_time_for(rate_hz)
     period = (fd_time + 1) * STEP_S
     gain_x = choose_gain(clear_basic_per_ms or 1.0, period)
@@ -126,6 +141,7 @@ def capture_bursts(sensor: SpectralSensor, clear_basic_per_ms: float | None = No
     Each burst: clear the FIFO, run the engine for one FIFO's worth, stop it, read the FIFO in one block.
     Bursts start at unrelated times, so their phases in the waveform are independent.
     """
+    check_chip(sensor)
     bursts: list[Burst] = []
     try:
         for n in steps:

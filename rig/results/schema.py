@@ -50,7 +50,8 @@ wrap's mode while on, the uniformity position (blank = the main sensor), whether
 
 READING_COLUMNS = ("gain_x", "atime", "astep", "t_int_ms", "saturated", "attenuator", "transmission", "clear_basic")
 """Sensor settings of the reading (nominal gain, integration ms), its saturation flag, the jig's attenuator,
-and the Clear channel in basic counts (counts / (gain ratio x ms)): a gain-independent output level."""
+and the broadband channel (the chip's ``Role.BROADBAND``: AS7341 Clear, AS7343 VIS) in basic counts
+(counts / (gain ratio x ms)): a gain-independent output level."""
 
 PROBE_SUFFIXES = ("c", "v", "ohm", "fault")
 """Per thermistor probe: ``<name>_c`` (C), ``_v`` (divider volts), ``_ohm`` (resistance), ``_fault``."""

@@ -50,7 +50,7 @@ class Progress:
 
 @dataclass
 class DarkBaseline:
-    """Running mean of the dark phase's raw counts per channel, and its Clear level in basic counts."""
+    """Running mean of the dark phase's raw counts per channel, and its broadband level in basic counts."""
 
     channels: tuple[str, ...]
     counts: dict[str, float] = field(default_factory=dict)

@@ -21,7 +21,8 @@ STILL_LIT_MESSAGE = "WRAP STILL LIT after switch-off: its relay/MOSFET has faile
 
 
 def reading_level(bench: Bench) -> float:
-    """One spectral reading's Clear in basic counts (gain- and integration-independent light level)."""
+    """One spectral reading's broadband channel (by its role) in basic counts (gain- and integration-independent
+    light level)."""
     reading = bench.read_spectrum()
     return broadband_basic(reading, bench.chip)
 

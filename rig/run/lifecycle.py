@@ -277,7 +277,8 @@ class _Run:
         self.manifest.extra.update(bench.describe())
 
     def _shutdown_row(self, bench, ctx: RunContext) -> float:
-        """The light check's reading, written to samples.csv as a 'shutdown' row; its Clear in basic counts."""
+        """The light check's reading, written to samples.csv as a 'shutdown' row; its broadband level (basic
+        counts)."""
         row = take_sample(bench, ctx.t0)
         lit = ctx.levels.is_lit(row["clear_basic"])
         row.update(wall_time=iso_utc(bench.clock.wall()), phase="shutdown", phase_kind="shutdown", mode="",

@@ -32,14 +32,14 @@ class SafetyLimits:
     RENAMED_KEYS: ClassVar[dict[str, str]] = {"max_surface_c": "interlock_surface_c"}  # old sequences still load
 
 NO_LIGHT_AFTER_S = 30.0  # lit wrap expected this long after switch-on
-LIT_OVER_DARK = 10.0  # "lit" = Clear (basic counts) above 10x the dark baseline
+LIT_OVER_DARK = 10.0  # "lit" = the broadband channel (basic counts) above 10x the dark baseline
 DARK_FLOOR_BASIC = 0.02  # lowest dark level assumed (basic counts), so a perfect dark still has a threshold
 STILL_LIT_FRACTION = 0.5  # after switch-off, output above half the measured level = the switch has failed on
 
 
 @dataclass
 class Levels:
-    """Output levels the monitors compare against (Clear in basic counts), kept by the run."""
+    """Output levels the monitors compare against (the broadband channel, basic counts), kept by the run."""
 
     dark: float = 0.0
     measured: float | None = None  # mean of the measure phase, the reference for auto-off and light checks

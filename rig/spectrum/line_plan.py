@@ -40,7 +40,6 @@ RESOLVE_CHI2 = 9.0  # the single-line alternative must be 3 sigma (of the model 
 BANDS_NM = {"red": (590.0, 720.0), "nir": (760.0, 960.0)}
 CATCH_ALL_GUARD_NM = {"red": 0.0, "nir": 40.0}  # far-red and NIR light look alike (Clear, NIR): keep them apart
 NIR_ONLY_NM = 760.0  # above this only the NIR and Clear channels see a line (NIR-style fitted lines)
-UNCALIBRATED_U = ModelUncertainty()  # the default chip's (callers without a chip)
 ONE_LINE_BELOW_NM = 720.0  # a group of lines all below this (seen by F5-F8) is fitted as the one line it looks like
 
 

@@ -57,27 +57,35 @@ DEFAULT_LINES = (
 )
 
 
+UNCALIBRATED_OOB_REL = 0.9  # of the table's out-of-band part: a part's lies in 0.1x-3x it (RMS distance from 1x: 0.8)
+
+
 @dataclass(frozen=True)
 class ModelUncertainty:
-    """Standard uncertainty of the table as a model of *this* sensor, per channel (the chip's order; the defaults
-    are the default chip's, :meth:`of` gives any chip's).
+    """Standard uncertainty of the table as a model of *this* sensor, per channel in the chip's order (one value
+    per channel of the table's chip; :meth:`of` gives a chip's uncalibrated one).
 
-    Defaults (uncalibrated, a part anywhere in the production spread): sensitivity 10 % (the datasheet gives
-    no limit; the typical curves miss the datasheet's own typical counts by about +/-10 %), filter centre
-    3 nm (datasheet +/-10 nm as a 4-sigma production limit, plus the typical curves' own shape uncertainty),
-    out-of-band response ``oob_rel`` 90 % of the table's out-of-band part
-    (:func:`~rig.spectrum.responsivity.out_of_band`: a part's leakage lies anywhere in 0.1x-3x the templates',
-    the RMS distance of that range from 1x is 0.8).
+    Uncalibrated (a part anywhere in the chip's production spread, :meth:`of`): the chip's sensitivity spread
+    (AS7341: 10 %, no datasheet limit), filter centre 3 nm (datasheet +/-10 nm as a 4-sigma production limit,
+    plus the typical curves' own shape uncertainty), out-of-band response ``oob_rel`` 90 % of the table's
+    out-of-band part (:func:`~rig.spectrum.responsivity.out_of_band`: a part's leakage lies anywhere in 0.1x-3x
+    the table's, the RMS distance of that range from 1x is 0.8; none on the broadband channel).
     ``oob``: the same as a share of the channel's peak, per unit of light, for callers that do not split the
-    table into its parts (:mod:`rig.spectrum.line_plan`).
+    table into its parts (:mod:`rig.spectrum.line_plan`). ``rel_shift_corr`` and ``tilt_per_100nm`` left out
+    (``()``) are zeros.
     """
 
-    rel: tuple[float, ...] = (0.10,) * 10
-    shift_nm: tuple[float, ...] = (3.0,) * 8 + (0.0, 3.0)
-    oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
-    oob_rel: tuple[float, ...] = (0.9,) * 8 + (0.0, 0.9)
-    rel_shift_corr: tuple[float, ...] = (0.0,) * 10  # correlation of a channel's sensitivity and centre errors
-    tilt_per_100nm: tuple[float, ...] = (0.0,) * 10  # relative u growing 1:1 with distance from TILT_ORIGIN_NM
+    rel: tuple[float, ...]
+    shift_nm: tuple[float, ...]
+    oob: tuple[float, ...]
+    oob_rel: tuple[float, ...]
+    rel_shift_corr: tuple[float, ...] = ()  # correlation of a channel's sensitivity and centre errors (() zeros)
+    tilt_per_100nm: tuple[float, ...] = ()  # relative u growing 1:1 with distance from TILT_ORIGIN_NM (() zeros)
+
+    def __post_init__(self) -> None:
+        for name in ("rel_shift_corr", "tilt_per_100nm"):
+            if not getattr(self, name):
+                object.__setattr__(self, name, (0.0,) * len(self.rel))
 
     @classmethod
     def of(cls, chip: SpectralChip) -> ModelUncertainty:
@@ -86,9 +94,8 @@ class ModelUncertainty:
         broadband channel)."""
         rel, shift, oob = chip.model_uncertainty()
         broadband = chip.indices_of(Role.BROADBAND)
-        oob_rel = tuple(0.0 if c in broadband else cls.oob_rel[0] for c in range(chip.n_channels))
-        zeros = (0.0,) * chip.n_channels
-        return cls(rel, shift, oob, oob_rel, zeros, zeros)
+        oob_rel = tuple(0.0 if c in broadband else UNCALIBRATED_OOB_REL for c in range(chip.n_channels))
+        return cls(rel, shift, oob, oob_rel)
 
 
 @dataclass(frozen=True)

@@ -1,97 +1,202 @@
 """The two chips side by side on multi-line wraps (issue 22): AS7341 and AS7343, each on units drawn from its own
-production spread (never the estimator's table), uncalibrated and after ``calibrate spectral``.
+production spread (never the estimator's table), read through its own real Adafruit driver on its register-level
+emulator, uncalibrated and after the README's calibration.
 
-Physics stated here: an honest wrap whose LED lines sit where claimed (true peak = claimed +/- up to 3 nm, FWHM
-20 nm below 740 nm, 30 nm above), each line an equal share of 40 mW/cm2 at the wrap surface behind a 5 %
-attenuator; a reading at 4x, 50 ms with shot noise (counts) and 1 count read noise. The counts come from the
-unit's own table (the register path is exercised by tests/test_chip_seam.py; this measures the estimate). The
-spectral calibration uses three reference LEDs (630, 730, 850 nm, FWHM 20 nm, peak known to 1 nm, 30 mW/cm2).
+Physics stated here: an *honest* wrap whose LED lines sit where claimed, give or take the LEDs' own bin (true
+peak = claimed +/- up to 3 nm; FWHM 18-22 nm below 740 nm, 28-32 nm above), each line 0.5-1.5x an equal share of
+the total, 10, 40 or 120 mW/cm2 at the wrap surface, seen behind a 5 % attenuator. Every reading is one auto-ranged
+reading of rig's reader for the chip (AS7341: two SMUX integrations; AS7343: one 18-channel auto-SMUX measurement)
+from the emulator with its dark counts (1.5) and shot + read noise.
 
-Per chip, combination and state: which claimed lines the plan resolves (rig.spectrum.line_plan decides from the
-table), the resolved peaks' |error| median, the median stated U (k=2) and the coverage (|error| <= U).
-Printed only; nothing asserted beyond 'an estimate came back'.
+Calibrated = the README's procedure, chip for chip: three reference LEDs (630, 660, 850 nm; true peak within 3 nm
+of nominal, stated by a spectrometer to 0.5 nm), 10 readings each -> ``fit_spectral``; then a 660 nm irradiance
+reference at 50 mW/cm2 read by a meter with 1 % standard uncertainty -> ``fit_scale``.
+
+Per chip, combination and state: which claimed lines the plan gives a peak for (``rig.spectrum.line_plan`` decides
+from the table in use: the typical table, or the unit's calibrated one), the given peaks' |error| median / p95, the
+median stated U (k=2) and coverage (|error| <= U); the total irradiance's relative |error| median / p95, its U
+median and coverage. Printed; only sanity is asserted (every reading gave an estimate with an irradiance).
+RIG_BENCH_QUICK=1: fewer units and draws.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+
 import numpy as np
 
 from rig.calibration.file import spectral_calibration
+from rig.calibration.fit import Reading, fit_scale, measure_nominal
 from rig.calibration.spectral import ReferenceReading, fit_spectral
-from rig.chips import CHIPS
-from rig.sim.as7343 import draw_unit
-from rig.sim.sensor_unit import SensorSpread, SensorUnit
+from rig.chips import CHIPS, SpectralChip
+from rig.clock import SimClock
+from rig.config import SpectralConfig
+from rig.sim.bus import SimBus
+from rig.sim.optics import FixedLight, SpectralLine
 from rig.spectrum import Calibration, estimate
 from rig.spectrum.line_plan import ClaimedLine, plan_lines
+from rig.spectrum.responsivity import Responsivity
 
+QUICK = bool(os.environ.get("RIG_BENCH_QUICK"))
 COMBOS = ((660.0, 850.0), (630.0, 660.0), (660.0, 730.0), (730.0, 850.0), (810.0, 850.0, 940.0),
           (630.0, 660.0, 810.0, 850.0))
-UNITS, DRAWS = 3, 4
-T_INT_MS, GAIN_X, TRANSMISSION, TOTAL_MW_CM2 = 50.0, 4.0, 0.05, 40.0
+LEVELS = (10.0, 40.0, 120.0)  # mW/cm2 at the wrap surface, all lines together
+UNITS = 2 if QUICK else 6
+DRAWS = 1 if QUICK else 3  # honest wraps per combination, level and unit
+T, DARK_COUNTS = 0.05, 1.5
+REFERENCES = ((630.0, 18.0), (660.0, 20.0), (850.0, 30.0))  # nominal peak, FWHM of the reference LEDs
+REFERENCE_U_NM, METER_U_REL = 0.5, 0.01
 
 
-def unit_of(chip_name: str, k: int) -> SensorUnit:
-    if chip_name == "as7341":
-        return SensorUnit.draw(f"chips-{k}", 500 + k, SensorSpread())
-    return draw_unit(f"chips-{k}", 500 + k)
+class Jig:
+    """One unit of ``chip`` in the jig: its emulator on an emulated bus, read by the chip's own driver."""
+
+    def __init__(self, chip: SpectralChip, k: int) -> None:
+        emulator = chip.load("emulator")
+        emulation = sys.modules[emulator.__module__]  # the chip's unit draw and sim clock live beside it
+        unit = emulation.unit_from_spread(f"chips-{k}", 500 + k)  # the chip's own production spread
+        self.clock, bus, self.light = SimClock(), SimBus(), FixedLight()
+        bus.attach(chip.default_address, emulator(self.clock, self.light, seed=900 + k, unit=unit))
+        self._ctx = emulation.install_sim_clock(self.clock)
+        self._ctx.__enter__()
+        self.sensor = chip.load("driver")(bus.busio(), SpectralConfig(chip=chip.name), self.clock, "ND + diffuser", T)
+
+    def read(self, lines: list[tuple[float, float, float]]):
+        """Lines (peak nm, FWHM nm, mW/cm2 at the surface); one auto-ranged reading."""
+        self.light.lines = [SpectralLine(p, w, e * 1000 * T) for p, w, e in lines]
+        return self.sensor.read()
+
+    def close(self) -> None:
+        self._ctx.__exit__(None, None, None)
 
 
-def counts_of(unit: SensorUnit, lines: list[tuple[float, float, float]], rng) -> np.ndarray:
-    """Raw counts of a reading of these (peak, FWHM, mW/cm2 at the surface) lines on this unit."""
-    chip = unit.responsivity.chip
-    ratio = chip.gain_ratio(GAIN_X) * unit.gain_factors[chip.gain_code(GAIN_X)]
-    basic = sum(unit.responsivity.line_response(p, w) * mw * 1000.0 * TRANSMISSION for p, w, mw in lines)
-    mean = basic * T_INT_MS * ratio + 1.5
-    return np.clip(rng.poisson(np.maximum(mean, 0)) + rng.normal(0, 1.0, len(mean)), 0, chip.timing.counts_max)
-
-
-def calibrated(unit: SensorUnit, nominal: Calibration, rng) -> Calibration:
+def calibrate(chip: SpectralChip, jig: Jig, rng: np.random.Generator) -> Calibration:
+    """The README's procedure on this chip: three reference LEDs, then one 660 nm irradiance reference."""
+    dark = (DARK_COUNTS,) * chip.n_channels
+    table = Responsivity.load(chip=chip)
     refs = []
-    for peak in (630.0, 730.0, 850.0):
-        for _ in range(3):
-            refs.append(ReferenceReading(tuple(counts_of(unit, [(peak, 20.0, 30.0)], rng)), GAIN_X, T_INT_MS, peak,
-                                         20.0, 1.0, 30.0))
-    fit = fit_spectral(refs, nominal.responsivity, TRANSMISSION, (1.5,) * nominal.chip.n_channels)
-    return spectral_calibration(nominal, fit)
+    for nominal, fwhm in REFERENCES:
+        true_peak = nominal + rng.uniform(-3, 3)
+        stated = round(true_peak + rng.normal(0, REFERENCE_U_NM), 1)  # the spectrometer's reading of it
+        for _ in range(10):
+            r = jig.read([(true_peak, fwhm, 30.0)])
+            refs.append(ReferenceReading(r.counts, r.gain_x, r.t_int_ms, stated, fwhm, REFERENCE_U_NM,
+                                         saturated=r.saturated))
+    spectral = spectral_calibration(Calibration(table, transmission=T, dark_counts=dark),
+                                    fit_spectral(refs, table, T, dark))
+    meter = 50.0 * (1 + rng.normal(0, METER_U_REL))
+    irr = [jig.read([(660.0, 20.0, 50.0)]) for _ in range(10)]
+    measured = measure_nominal([Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in irr], [660.0] * 10,
+                               T, dark, base=spectral)
+    scale = fit_scale([meter] * 10, measured, reference_u_rel=METER_U_REL)
+    return Calibration(spectral.responsivity, transmission=T, scale=scale.scale, scale_u_rel=scale.scale_u_rel,
+                       dark_counts=dark, id="bench", calibrated=True, model_u=spectral.model_u,
+                       peak_floor_nm=spectral.peak_floor_nm, spectral_calibrated=True,
+                       scale_gains_x=tuple(r.gain_x for r in irr), scale_lines_nm=(660.0,) * len(irr))
+
+
+def claimed(combo: tuple[float, ...]) -> tuple[ClaimedLine, ...]:
+    return tuple(ClaimedLine(f"line_{p:g}nm", p, 10.0 if p < 740 else 20.0) for p in combo)
+
+
+def run_chip(chip: SpectralChip) -> dict[tuple[str, tuple], dict]:
+    """Per (state, combo): the given peaks' errors and U, the total irradiance's, and the lines each unit's plan
+    gives a peak for."""
+    out: dict[tuple[str, tuple], dict] = {}
+    dark = (DARK_COUNTS,) * chip.n_channels
+    for k in range(UNITS):
+        rng = np.random.default_rng(2200 + k)
+        jig = Jig(chip, k)
+        try:
+            cals = {"uncal": Calibration(Responsivity.load(chip=chip), transmission=T, dark_counts=dark),
+                    "cal": calibrate(chip, jig, rng)}
+            for combo in COMBOS:
+                plans = {tag: plan_lines(claimed(combo), c.responsivity, c.model_u) for tag, c in cals.items()}
+                for tag, plan in plans.items():  # this unit's plan: the claimed lines it gives a peak for
+                    cell = out.setdefault((tag, combo), {"err": [], "u": [], "line": [], "n": 0, "irr": [],
+                                                         "irr_u": [], "resolved": []})
+                    cell["resolved"].append(tuple(c.peak_nm for c in claimed(combo) if c.name not in plan.unresolved))
+                for level in LEVELS:
+                    for _ in range(DRAWS):
+                        true = [(p + rng.uniform(-3, 3), rng.uniform(18, 22) if p < 740 else rng.uniform(28, 32),
+                                 rng.uniform(0.5, 1.5)) for p in combo]
+                        norm = level / sum(s for *_, s in true)
+                        lines = [(p, w, s * norm) for p, w, s in true]
+                        r = jig.read(lines)
+                        for tag, cal in cals.items():
+                            e = estimate(r.counts, r.gain_x, r.t_int_ms, cal, r.saturated, r.full_scale,
+                                         plan=plans[tag])
+                            cell = out[(tag, combo)]
+                            for (p, _w, _mw), c in zip(lines, claimed(combo), strict=True):
+                                cell["n"] += 1
+                                got, u = e.lines.get(f"{c.name}_peak_nm"), e.lines.get(f"{c.name}_peak_u_nm")
+                                if got is not None and u is not None:
+                                    cell["err"].append(abs(got - p))
+                                    cell["u"].append(u)
+                                    cell["line"].append(c.peak_nm)
+                            assert e.irradiance_mw_cm2 is not None, f"{chip.name} {tag} {combo}: no irradiance"
+                            cell["irr"].append(abs(e.irradiance_mw_cm2 - level) / level)
+                            cell["irr_u"].append(e.irradiance_u_mw_cm2 / level)
+        finally:
+            jig.close()
+    return out
+
+
+def resolves(cell: dict) -> str:
+    """The claimed lines every unit's plan gives a peak for; a line only some units' plans give is marked (n/N)."""
+    plans = cell["resolved"]
+    lines = sorted({p for plan in plans for p in plan})
+    words = [f"{p:g}" if all(p in plan for plan in plans) else
+             f"{p:g}({sum(p in plan for plan in plans)}/{len(plans)})" for p in lines]
+    return "+".join(words) or "none"
+
+
+def cut(value: float, width: int, spec: str) -> str:
+    """``value`` in ``width`` characters, '-' when there is none (no peak given)."""
+    return f"{'-' if value != value else format(value, spec):>{width}}"
+
+
+def stats(values: list[float]) -> tuple[float, float]:
+    return (float(np.median(values)), float(np.percentile(values, 95))) if values else (np.nan, np.nan)
 
 
 def test_chips_side_by_side():
-    rng = np.random.default_rng(22)
-    table = {}
-    for chip_name, chip in CHIPS.items():
-        nominal = Calibration(chip.load_responsivity(), transmission=TRANSMISSION)
-        units = [unit_of(chip_name, k) for k in range(UNITS)]
-        cals = {"uncal": [nominal] * UNITS, "cal": [calibrated(u, nominal, rng) for u in units]}
-        for state, per_unit in cals.items():
-            for combo in COMBOS:
-                claimed = tuple(ClaimedLine(f"line_{p:g}nm", p, 10.0 if p < 740 else 20.0) for p in combo)
-                errors, us, resolved_n, total_n = [], [], 0, 0
-                for unit, cal in zip(units, per_unit, strict=True):
-                    plan = plan_lines(claimed, cal.responsivity, cal.model_u)
-                    for _ in range(DRAWS):
-                        truth = [(p + rng.uniform(-3, 3), 20.0 if p < 740 else 30.0, TOTAL_MW_CM2 / len(combo))
-                                 for p in combo]
-                        result = estimate(counts_of(unit, truth, rng), GAIN_X, T_INT_MS, cal, plan=plan)
-                        for c, (peak, _w, _mw) in zip(claimed, truth, strict=True):
-                            total_n += 1
-                            got, u = result.lines.get(f"{c.name}_peak_nm"), result.lines.get(f"{c.name}_peak_u_nm")
-                            if got is None or u is None:
-                                continue
-                            resolved_n += 1
-                            errors.append(abs(got - peak))
-                            us.append(u)
-                resolved = [c.peak_nm for c in claimed if any(s.name == c.name and s.resolved for s in plan.specs)]
-                err, u = np.array(errors), np.array(us)
-                table[(chip_name, state, combo)] = (
-                    "+".join(f"{p:g}" for p in resolved) or "-", resolved_n / total_n,
-                    float(np.median(err)) if len(err) else float("nan"),
-                    float(np.median(u)) if len(u) else float("nan"),
-                    float(np.mean(err <= u)) if len(err) else float("nan"))
-    print("\ncombo (nm)              | chip   | state | plan resolves    | peaks given | |err| med | U med | cover")
+    start = time.perf_counter()
+    table = {chip.name: run_chip(chip) for chip in CHIPS.values()}
+    print(f"\nboth chips on {UNITS} production units each, honest wraps at {LEVELS} mW/cm2, {DRAWS} draw(s) per level, "
+          f"T = {T}; peak and irradiance |error| median / p95, U = stated k=2 U (median), cover = |error| <= U")
+    head = (f"{'claimed lines':<20}{'chip':>7}{'state':>6} | {'plan gives a peak for':<22}{'peaks':>6} | "
+            f"{'|err| med':>9}{'p95':>6}{'U med':>7}{'cover':>7} | {'irr err med':>11}{'p95':>6}{'U med':>7}"
+            f"{'cover':>7}")
+    print(head + "\n" + "-" * len(head))
     for combo in COMBOS:
-        for chip_name in CHIPS:
-            for state in ("uncal", "cal"):
-                names, given, err, u, cover = table[(chip_name, state, combo)]
-                print(f"{'+'.join(f'{p:g}' for p in combo):23s} | {chip_name} | {state:5s} | {names:16s} | "
-                      f"{given:11.0%} | {err:9.1f} | {u:5.1f} | {cover:5.0%}")
-    assert table
+        for name, rows in table.items():
+            for tag in ("uncal", "cal"):
+                cell = rows[(tag, combo)]
+                err_med, err_p95 = stats(cell["err"])
+                irr_med, irr_p95 = stats(cell["irr"])
+                err, u = np.array(cell["err"]), np.array(cell["u"])
+                cover = float(np.mean(err <= u)) if len(err) else np.nan
+                irr_cover = float(np.mean(np.array(cell["irr"]) <= np.array(cell["irr_u"])))
+                u_med = float(np.median(u)) if len(u) else np.nan
+                print(f"{'+'.join(f'{p:g}' for p in combo):<20}{name:>7}{tag:>6} | {resolves(cell):<22}"
+                      f"{len(err) / cell['n']:>6.0%} | {cut(err_med, 9, '.1f')}{cut(err_p95, 6, '.1f')}"
+                      f"{cut(u_med, 7, '.1f')}{cut(cover, 7, '.0%')} | {irr_med:>11.1%}{irr_p95:>6.1%}"
+                      f"{float(np.median(cell['irr_u'])):>7.1%}{irr_cover:>7.0%}")
+    print("\nper given line (the lines some plan gives a peak for): peak |error| median / p95, U median, cover")
+    for combo in COMBOS:
+        for name, rows in table.items():
+            for tag in ("uncal", "cal"):
+                cell = rows[(tag, combo)]
+                at = np.array(cell["line"])
+                words = []
+                for line in sorted(set(cell["line"])):
+                    err, u = np.array(cell["err"])[at == line], np.array(cell["u"])[at == line]
+                    words.append(f"{line:g}: {np.median(err):.1f} / {np.percentile(err, 95):.1f} nm, "
+                                 f"U {np.median(u):.1f}, {np.mean(err <= u):.0%}")
+                if words:
+                    print(f"{'+'.join(f'{p:g}' for p in combo):<20}{name:>7}{tag:>6} | " + "; ".join(words))
+    print(f"({time.perf_counter() - start:.0f} s)")
+    assert all(len(rows) == 2 * len(COMBOS) for rows in table.values())
