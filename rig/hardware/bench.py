@@ -20,7 +20,8 @@ from rig.errors import FlickerUnavailable
 from rig.hardware.retry import RetryCounter, with_retries
 
 if TYPE_CHECKING:
-    from rig.hardware.spectral import SpectralReading, SpectralSensor
+    from rig.hardware.reader import SpectralReading
+    from rig.hardware.spectral import SpectralSensor
     from rig.hardware.switch import WrapSwitch
     from rig.hardware.thermal import ProbeReading, ThermalProbes
 
