@@ -39,7 +39,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # the shared writer beside this file; rig from a checkout
 
-from typical_table import gaussian, write_table  # noqa: E402
+from typical_table import gaussian, generate  # noqa: E402
 
 from rig.chips.as7343 import CHANNELS, CHIP, FILTERS, NIR_PEAK_FWHM_NM  # noqa: E402
 
@@ -129,11 +129,5 @@ def build() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return wl, matrix, notes
 
 
-def main() -> None:
-    wl, matrix, notes = build()
-    write_table(CHIP, Path(__file__).name, wl, matrix, notes)
-    print("\n".join(notes))
-
-
 if __name__ == "__main__":
-    main()
+    generate(CHIP, Path(__file__).name, build)

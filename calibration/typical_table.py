@@ -1,11 +1,13 @@
 """What both typical-table generators share: the line shape and the writer of a chip's table.
 
-Imported by ``make_responsivity.py`` (AS7341) and ``make_responsivity_as7343.py``; the table's name, channels and
-order come from the chip value (:class:`rig.chips.SpectralChip`), so the file matches what rig loads.
+Imported by ``make_responsivity.py`` (AS7341) and ``make_responsivity_as7343.py``, which only ``build()`` their
+table; its file name, channels and their order come from the chip value (:class:`rig.chips.SpectralChip`), so
+the file matches what rig loads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +34,10 @@ def write_table(chip, script: str, wl: np.ndarray, matrix: np.ndarray, notes: li
     for target in (HERE / chip.responsivity_file, HERE.parent / "rig" / "data" / chip.responsivity_file):
         target.write_text(text)
     return text
+
+
+def generate(chip, script: str, build: Callable[[], tuple[np.ndarray, np.ndarray, list[str]]]) -> None:
+    """A generator script's run: ``build()`` the table (wavelengths, matrix, notes), write it, print the notes."""
+    wl, matrix, notes = build()
+    write_table(chip, script, wl, matrix, notes)
+    print("\n".join(notes))
