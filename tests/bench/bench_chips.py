@@ -8,9 +8,10 @@ the total, 10, 40 or 120 mW/cm2 at the wrap surface, seen behind a 5 % attenuato
 reading of rig's reader for the chip (AS7341: two SMUX integrations; AS7343: one 18-channel auto-SMUX measurement)
 from the emulator with its dark counts (1.5) and shot + read noise.
 
-Calibrated = the README's procedure, chip for chip: three reference LEDs (630, 660, 850 nm; true peak within 3 nm
-of nominal, stated by a spectrometer to 0.5 nm), 10 readings each -> ``fit_spectral``; then a 660 nm irradiance
-reference at 50 mW/cm2 read by a meter with 1 % standard uncertainty -> ``fit_scale``.
+Calibrated = the README's procedure, chip for chip (bench_spectrum_accuracy's ``Jig`` and ``calibrate``): three
+reference LEDs (630, 660, 850 nm; true peak within 3 nm of nominal, stated by a spectrometer to 0.5 nm), 10
+readings each -> ``fit_spectral``; then a 660 nm irradiance reference at 50 mW/cm2 read by a meter with 1 %
+standard uncertainty -> ``fit_scale``.
 
 Per chip, combination and state: which claimed lines the plan gives a peak for (``rig.spectrum.line_plan`` decides
 from the table in use: the typical table, or the unit's calibrated one), the given peaks' |error| median / p95, the
@@ -26,15 +27,10 @@ import sys
 import time
 
 import numpy as np
+from bench_spectrum_accuracy import DARK_COUNTS, Jig, T, calibrate
 
-from rig.calibration.file import spectral_calibration
-from rig.calibration.fit import Reading, fit_scale, measure_nominal
-from rig.calibration.spectral import ReferenceReading, fit_spectral
 from rig.chips import CHIPS, SpectralChip
-from rig.clock import SimClock
-from rig.config import SpectralConfig
-from rig.sim.bus import SimBus
-from rig.sim.optics import FixedLight, SpectralLine
+from rig.sim.sensor_unit import SensorUnit
 from rig.spectrum import Calibration, estimate
 from rig.spectrum.line_plan import ClaimedLine, plan_lines
 from rig.spectrum.responsivity import Responsivity
@@ -45,56 +41,11 @@ COMBOS = ((660.0, 850.0), (630.0, 660.0), (660.0, 730.0), (730.0, 850.0), (810.0
 LEVELS = (10.0, 40.0, 120.0)  # mW/cm2 at the wrap surface, all lines together
 UNITS = 2 if QUICK else 6
 DRAWS = 1 if QUICK else 3  # honest wraps per combination, level and unit
-T, DARK_COUNTS = 0.05, 1.5
-REFERENCES = ((630.0, 18.0), (660.0, 20.0), (850.0, 30.0))  # nominal peak, FWHM of the reference LEDs
-REFERENCE_U_NM, METER_U_REL = 0.5, 0.01
 
 
-class Jig:
-    """One unit of ``chip`` in the jig: its emulator on an emulated bus, read by the chip's own driver."""
-
-    def __init__(self, chip: SpectralChip, k: int) -> None:
-        emulator = chip.load("emulator")
-        emulation = sys.modules[emulator.__module__]  # the chip's unit draw and sim clock live beside it
-        unit = emulation.unit_from_spread(f"chips-{k}", 500 + k)  # the chip's own production spread
-        self.clock, bus, self.light = SimClock(), SimBus(), FixedLight()
-        bus.attach(chip.default_address, emulator(self.clock, self.light, seed=900 + k, unit=unit))
-        self._ctx = emulation.install_sim_clock(self.clock)
-        self._ctx.__enter__()
-        self.sensor = chip.load("driver")(bus.busio(), SpectralConfig(chip=chip.name), self.clock, "ND + diffuser", T)
-
-    def read(self, lines: list[tuple[float, float, float]]):
-        """Lines (peak nm, FWHM nm, mW/cm2 at the surface); one auto-ranged reading."""
-        self.light.lines = [SpectralLine(p, w, e * 1000 * T) for p, w, e in lines]
-        return self.sensor.read()
-
-    def close(self) -> None:
-        self._ctx.__exit__(None, None, None)
-
-
-def calibrate(chip: SpectralChip, jig: Jig, rng: np.random.Generator) -> Calibration:
-    """The README's procedure on this chip: three reference LEDs, then one 660 nm irradiance reference."""
-    dark = (DARK_COUNTS,) * chip.n_channels
-    table = Responsivity.load(chip=chip)
-    refs = []
-    for nominal, fwhm in REFERENCES:
-        true_peak = nominal + rng.uniform(-3, 3)
-        stated = round(true_peak + rng.normal(0, REFERENCE_U_NM), 1)  # the spectrometer's reading of it
-        for _ in range(10):
-            r = jig.read([(true_peak, fwhm, 30.0)])
-            refs.append(ReferenceReading(r.counts, r.gain_x, r.t_int_ms, stated, fwhm, REFERENCE_U_NM,
-                                         saturated=r.saturated))
-    spectral = spectral_calibration(Calibration(table, transmission=T, dark_counts=dark),
-                                    fit_spectral(refs, table, T, dark))
-    meter = 50.0 * (1 + rng.normal(0, METER_U_REL))
-    irr = [jig.read([(660.0, 20.0, 50.0)]) for _ in range(10)]
-    measured = measure_nominal([Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in irr], [660.0] * 10,
-                               T, dark, base=spectral)
-    scale = fit_scale([meter] * 10, measured, reference_u_rel=METER_U_REL)
-    return Calibration(spectral.responsivity, transmission=T, scale=scale.scale, scale_u_rel=scale.scale_u_rel,
-                       dark_counts=dark, id="bench", calibrated=True, model_u=spectral.model_u,
-                       peak_floor_nm=spectral.peak_floor_nm, spectral_calibrated=True,
-                       scale_gains_x=tuple(r.gain_x for r in irr), scale_lines_nm=(660.0,) * len(irr))
+def unit_of(chip: SpectralChip, k: int) -> SensorUnit:
+    """Unit ``k`` of ``chip``, drawn from its own production spread by its emulator's module."""
+    return sys.modules[chip.load("emulator").__module__].unit_from_spread(f"chips-{k}", 500 + k)
 
 
 def claimed(combo: tuple[float, ...]) -> tuple[ClaimedLine, ...]:
@@ -108,10 +59,10 @@ def run_chip(chip: SpectralChip) -> dict[tuple[str, tuple], dict]:
     dark = (DARK_COUNTS,) * chip.n_channels
     for k in range(UNITS):
         rng = np.random.default_rng(2200 + k)
-        jig = Jig(chip, k)
+        jig = Jig(unit_of(chip, k), seed=900 + k)
         try:
             cals = {"uncal": Calibration(Responsivity.load(chip=chip), transmission=T, dark_counts=dark),
-                    "cal": calibrate(chip, jig, rng)}
+                    "cal": calibrate(jig, rng)}
             for combo in COMBOS:
                 plans = {tag: plan_lines(claimed(combo), c.responsivity, c.model_u) for tag, c in cals.items()}
                 for tag, plan in plans.items():  # this unit's plan: the claimed lines it gives a peak for

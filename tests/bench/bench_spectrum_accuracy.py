@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -43,11 +44,10 @@ import numpy as np
 from rig.calibration.file import spectral_calibration
 from rig.calibration.fit import Reading, fit_scale, measure_nominal
 from rig.calibration.spectral import ReferenceReading, fit_spectral
+from rig.chips import CHIPS
 from rig.claims.dose import dose_j_cm2
 from rig.clock import SimClock
 from rig.config import SpectralConfig
-from rig.hardware.spectral import SpectralSensor
-from rig.sim.as7341 import AS7341Emulator, install_sim_clock
 from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
@@ -55,7 +55,8 @@ from rig.spectrum import Calibration, Estimate, estimate, estimate_many
 from rig.spectrum.responsivity import Responsivity
 
 T = 0.05
-DARK = (1.5,) * 10
+DARK_COUNTS = 1.5  # the emulators' dark level, raw counts per channel
+DARK = (DARK_COUNTS,) * CHIPS["as7341"].n_channels
 QUICK = bool(os.environ.get("RIG_BENCH_QUICK"))
 RED_PEAKS = np.arange(610.0, 691.0, 20.0 if QUICK else 10.0)
 FWHMS = (15.0, 25.0)
@@ -83,14 +84,18 @@ class Case:
 
 
 class Jig:
-    """One simulated unit in the jig, read through rig's reader."""
+    """One simulated unit in the jig: its chip's register-level emulator, read through rig's reader for the chip
+    (the unit's table names the chip: AS7341 here, either chip in bench_chips)."""
 
     def __init__(self, unit: SensorUnit, seed: int) -> None:
+        self.chip = unit.responsivity.chip
+        emulator = self.chip.load("emulator")
         self.clock, bus, self.light = SimClock(), SimBus(), FixedLight()
-        bus.attach(0x39, AS7341Emulator(self.clock, self.light, seed=seed, unit=unit))
-        self._ctx = install_sim_clock(self.clock)
+        bus.attach(self.chip.default_address, emulator(self.clock, self.light, seed=seed, unit=unit))
+        self._ctx = sys.modules[emulator.__module__].install_sim_clock(self.clock)
         self._ctx.__enter__()
-        self.sensor = SpectralSensor(bus.busio(), SpectralConfig(), self.clock, "ND + diffuser", T)
+        self.sensor = self.chip.load("driver")(bus.busio(), SpectralConfig(chip=self.chip.name), self.clock,
+                                               "ND + diffuser", T)
 
     def read(self, lines: list[tuple[float, float, float]]):
         """Lines (peak nm, FWHM nm, mW/cm2 at the surface); one auto-ranged reading."""
@@ -127,16 +132,17 @@ def reference_readings(jig: Jig, rng: np.random.Generator) -> list[ReferenceRead
 
 def calibrate(jig: Jig, rng: np.random.Generator) -> Calibration:
     """The README's procedure: three reference LEDs, then one 660 nm irradiance reference (meter u 1 %)."""
-    fit = fit_spectral(reference_readings(jig, rng), Responsivity.load(), T, DARK)
-    spectral = spectral_calibration(Calibration(Responsivity.load(), transmission=T, dark_counts=DARK), fit)
+    dark, table = (DARK_COUNTS,) * jig.chip.n_channels, Responsivity.load(chip=jig.chip)
+    fit = fit_spectral(reference_readings(jig, rng), table, T, dark)
+    spectral = spectral_calibration(Calibration(table, transmission=T, dark_counts=dark), fit)
     true_mw = 50.0
     meter = true_mw * (1 + rng.normal(0, METER_U_REL))
     irr = [jig.read([(660.0, 20.0, true_mw)]) for _ in range(10)]
     measured = measure_nominal([Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in irr], [660.0] * 10,
-                               T, DARK, base=spectral)
+                               T, dark, base=spectral)
     scale = fit_scale([meter] * 10, measured, reference_u_rel=METER_U_REL)
     return Calibration(spectral.responsivity, transmission=T, scale=scale.scale, scale_u_rel=scale.scale_u_rel,
-                       dark_counts=DARK, id="bench", calibrated=True, model_u=spectral.model_u,
+                       dark_counts=dark, id="bench", calibrated=True, model_u=spectral.model_u,
                        peak_floor_nm=spectral.peak_floor_nm, spectral_calibrated=True,
                        scale_gains_x=tuple(r.gain_x for r in irr), scale_lines_nm=(660.0,) * len(irr))
 
