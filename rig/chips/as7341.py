@@ -96,6 +96,7 @@ CHIP: Final = SpectralChip(
                "gain ratios +/-5 % (DS000504)"),
     driver="rig.hardware.spectral:SpectralSensor",
     emulator="rig.sim.as7341:AS7341Emulator",
+    driver_package="adafruit-circuitpython-as7341",
     notes=("F1-F8 leak about 4-7 % of NIR light (AN000633)",
            "only 6 ADCs: a full reading is two SMUX configurations and two integrations"),
 )

@@ -143,6 +143,7 @@ CHIP: Final = SpectralChip(
                "process); out-of-band: 0.1x-3x the table's stated 1 % floor (its header)"),
     driver="rig.hardware.as7343:AS7343Sensor",
     emulator="rig.sim.as7343:AS7343Emulator",
+    driver_package="adafruit-circuitpython-as7343",
     notes=("a full spectrum is one measurement of three auto-SMUX cycles (3 x t_int)",
            "VIS is read twice per cycle (two photodiodes): the reading's VIS is the mean of the six"),
 )

@@ -154,6 +154,7 @@ class SpectralChip:
     spread: ProductionSpread
     driver: str  # "module:Class" of the driver (hardware)
     emulator: str  # "module:Class" of the register-level emulator (simulator)
+    driver_package: str = ""  # the distribution the driver runs on (its version goes into run.json)
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from rig import __version__
+from rig.chips import CHIPS
 from rig.results.schema import RunManifest
 
 BUILD_COMMIT_FILE = Path(__file__).resolve().parents[1] / "_build_commit.txt"
-PACKAGES = ("adafruit-circuitpython-as7341", "adafruit-circuitpython-as7343", "gpiozero", "smbus2", "numpy", "scipy",
-            "lgpio")
+PACKAGES = (*(chip.driver_package for chip in CHIPS.values()), "gpiozero", "smbus2", "numpy", "scipy", "lgpio")
 
 
 def file_sha256(path: str) -> str | None:

@@ -78,7 +78,7 @@ FAULT_EVENT_KINDS = ("sensor_nack", "sensor_disconnect", "sensor_frozen", "adc_n
 class FaultEvent:
     """A fault of the bench hardware at simulated time ``at_s`` (since the simulator started).
 
-    ``sensor_*`` act on the AS7341, ``adc_*`` on the ADS1115 (``*_nack``: the next ``count``
+    ``sensor_*`` act on the spectral chip, ``adc_*`` on the ADS1115 (``*_nack``: the next ``count``
     transfers fail; ``*_disconnect``: every transfer fails from then on; ``sensor_frozen`` /
     ``adc_stuck``: the data stop changing), ``probe_*`` on the named thermistor.
     """
@@ -141,7 +141,7 @@ class WrapSpec:
     ripple: list[Ripple] = field(default_factory=list)  # in every mode (e.g. mains ripple at 100/120 Hz)
     relight_after_s: float | None = None  # after auto-off the controller lights again after this long
     throttle: list[Throttle] = field(default_factory=list)  # thermal throttling steps (none: never throttles)
-    sensor: SensorSpread = field(default_factory=SensorSpread)  # the simulated AS7341 unit's production spread
+    sensor: SensorSpread = field(default_factory=SensorSpread)  # the simulated chip's unit: its spread ([sensor])
     source: str = "<built-in>"
 
     def validate(self) -> WrapSpec:

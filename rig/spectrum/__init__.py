@@ -1,6 +1,7 @@
-"""From one 10-channel AS7341 reading to peak wavelengths and irradiance, with uncertainty.
+"""From one reading of a spectral chip's channels (AS7341: 10, AS7343: 13) to peak wavelengths and irradiance,
+with uncertainty; the chip is the table's (:attr:`Responsivity.chip <rig.spectrum.responsivity.Responsivity>`).
 
-Ten broad channels are not a spectrometer, so rig fits a *model* through the
+A dozen broad channels are not a spectrometer, so rig fits a *model* through the
 channel responsivity table (``calibration/responsivity.csv``: the manufacturer's
 typical curves, corrected per sensor by a spectral calibration when there is
 one): a list of *lines* (:data:`DEFAULT_LINES`: one red line searched in
