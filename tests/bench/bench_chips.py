@@ -27,6 +27,7 @@ import sys
 import time
 
 import numpy as np
+from bench_multiline import honest_lines
 from bench_spectrum_accuracy import DARK_COUNTS, Jig, T, calibrate
 
 from rig.chips import CHIPS, SpectralChip
@@ -71,10 +72,7 @@ def run_chip(chip: SpectralChip) -> dict[tuple[str, tuple], dict]:
                     cell["resolved"].append(tuple(c.peak_nm for c in claimed(combo) if c.name not in plan.unresolved))
                 for level in LEVELS:
                     for _ in range(DRAWS):
-                        true = [(p + rng.uniform(-3, 3), rng.uniform(18, 22) if p < 740 else rng.uniform(28, 32),
-                                 rng.uniform(0.5, 1.5)) for p in combo]
-                        norm = level / sum(s for *_, s in true)
-                        lines = [(p, w, s * norm) for p, w, s in true]
+                        lines = honest_lines(rng, combo, level, bin_nm=3.0)
                         r = jig.read(lines)
                         for tag, cal in cals.items():
                             e = estimate(r.counts, r.gain_x, r.t_int_ms, cal, r.saturated, r.full_scale,

@@ -57,6 +57,16 @@ def claimed(combo: tuple[float, ...]) -> tuple[ClaimedLine, ...]:
     return tuple(ClaimedLine(f"line_{p:g}nm", p, tolerance(p)) for p in combo)
 
 
+def honest_lines(rng: np.random.Generator, combo: tuple[float, ...], level: float, bin_nm: float = 4.0
+                 ) -> list[tuple[float, float, float]]:
+    """An honest wrap's lines (peak nm, FWHM nm, mW/cm2 at the surface): each within +/- ``bin_nm`` of its claim,
+    FWHM 18-22 nm below 740 nm and 28-32 nm above, shares 0.5-1.5x equal, ``level`` mW/cm2 in all."""
+    true = [(p + rng.uniform(-bin_nm, bin_nm), rng.uniform(18, 22) if p < 740 else rng.uniform(28, 32),
+             rng.uniform(0.5, 1.5)) for p in combo]
+    norm = level / sum(s for *_, s in true)
+    return [(p, w, s * norm) for p, w, s in true]
+
+
 def run_unit(k: int) -> dict[str, list[dict]]:
     unit = SensorUnit.draw(f"multiline-{k}", 300 + k, SensorSpread())
     rng = np.random.default_rng(7000 + k)
@@ -69,10 +79,7 @@ def run_unit(k: int) -> dict[str, list[dict]]:
             plans = {tag: plan_lines(claimed(combo), c.responsivity, c.model_u) for tag, c in cals.items()}
             for level in LEVELS:
                 for _ in range(DRAWS):
-                    true = [(p + rng.uniform(-4, 4), rng.uniform(18, 22) if p < 740 else rng.uniform(28, 32),
-                             rng.uniform(0.5, 1.5)) for p in combo]
-                    norm = level / sum(s for *_, s in true)
-                    lines = [(p, w, s * norm) for p, w, s in true]
+                    lines = honest_lines(rng, combo, level)
                     r = jig.read(lines)
                     for tag, cal in cals.items():
                         start = time.perf_counter()
