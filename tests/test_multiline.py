@@ -158,6 +158,9 @@ def test_660_leds_that_are_really_630_are_never_passed_as_consistent():
                 assert got[name]["line_660nm_peak_nm"][0] in (Verdict.MARGINAL, Verdict.FAIL), (unit.unit_id, name)
                 assert near(claimed_centres(got[name]["line_660nm_peak_nm"][1]), 630.0, 660.0)
             assert got["corner"]["line_660nm_peak_nm"][0] is not Verdict.FAIL
+            verdict, note, value = got["lie"]["line_660nm_peak_nm"]
+            if value < claimed_centres(note)[0]:  # measured below the range, within U of it: the suspects named
+                assert "below it, " in note and "the 660 nm line is missing" in note, note
             for line in ("line_630nm_peak_nm", "line_660nm_peak_nm"):
                 assert got["honest"][line][0] is Verdict.NOT_MEASURED, (unit.unit_id, got["honest"][line])
                 assert "consistent with the claims" in got["honest"][line][1]

@@ -242,7 +242,9 @@ def judge_member(rows: Sequence[dict[str, Any]], lines: Sequence[Any], total_mw_
                                                            f"shares can give ({low:.1f}-{high:.1f} nm): {why}")
         band = f"the claimed {claimed} nm lines and shares give {low:.1f}-{high:.1f} nm"
         if verdict is Verdict.MARGINAL:
-            return GroupJudgement(centre, u, Verdict.MARGINAL, f"{said}; {band}")
+            outside = suspects(members, centre, u, chip) if not low <= centre <= high else []
+            maybe = f": {'below' if centre < low else 'above'} it, {' or '.join(outside)}?" if outside else ""
+            return GroupJudgement(centre, u, Verdict.MARGINAL, f"{said}; {band}{maybe}")
         return GroupJudgement(None, None, Verdict.NOT_MEASURED, f"{said}, consistent with the claims ({band}); "
                                                                 "this line's own peak is not measured")
     if what == "irradiance_mw_cm2":
