@@ -29,6 +29,7 @@ from rig.spectrum.responsivity import Responsivity
 from tests.test_spectrum import CAL, DARK, read
 
 UNIT = SensorUnit.draw("multiline-test", 11, SensorSpread())
+UNITS = [SensorUnit.draw("merged-lines", k, SensorSpread()) for k in range(4)]
 
 
 def claims_of(*lines: LineClaim, total: float | None = None) -> Claims:
@@ -99,11 +100,18 @@ def test_red_and_nir_lines_each_measured_with_their_own_irradiance():
 
 def test_a_wrap_that_is_mostly_nir_fails_its_red_irradiance_claim():
     # Claimed: 660 nm and 850 nm at 25 mW/cm2 each. Delivered: 5 mW/cm2 of 660 nm and 45 of 850 nm. The total
-    # matches (50), so the old red + NIR claims passed it; the per-line irradiance claim FAILs the red line.
+    # matches (50), so the old red + NIR claims passed it; the per-line irradiance claim FAILs the red line. F7/F8
+    # see the 660 nm line well (the NIR light leaks into them at a few % of its level, 0.1x-3x the templates'), so
+    # its irradiance is measured to a few mW/cm2 and its interval contains the 5 delivered. (The weak line's LED
+    # width is not measured: held free, the linearised width once ran to thousands of nm and took the red
+    # irradiance's U to +/-40 mW/cm2: MARGINAL.)
     claims = claims_of(LineClaim(660.0, irradiance_mw_cm2=25.0), LineClaim(850.0, irradiance_mw_cm2=25.0),
                        total=50.0)
-    got = verdicts(claims, rows_for(claims, [(660.0, 20.0, 5.0), (850.0, 30.0, 45.0)], n=2))
-    assert got["line_660nm_irradiance_mw_cm2"][0] is Verdict.FAIL
+    for unit in [UNIT, *UNITS]:
+        rows = rows_for(claims, [(660.0, 20.0, 5.0), (850.0, 30.0, 45.0)], n=2, unit=unit)
+        (check,) = [c for c in check_claims(claims, rows, RunFacts()) if c.claim_id == "line_660nm_irradiance_mw_cm2"]
+        assert check.verdict is Verdict.FAIL, (unit.unit_id, check)
+        assert abs(check.measured - 5.0) <= check.uncertainty < 8.0, (unit.unit_id, check)
 
 
 def test_merged_lines_whose_light_is_elsewhere_fail():
@@ -130,9 +138,6 @@ def test_merged_lines_light_centre_is_measured_tightly():
     for row in rows_for(claims, [(630.0, 20.0, 15.0), (660.0, 20.0, 15.0), (850.0, 30.0, 20.0)], n=2):
         assert abs(row["group_630nm_660nm_peak_nm"] - 645.0) <= row["group_630nm_660nm_peak_u_nm"] < 12.0
         assert abs(row["group_630nm_660nm_irradiance_mw_cm2"] - 30.0) <= row["group_630nm_660nm_irradiance_u_mw_cm2"]
-
-
-UNITS = [SensorUnit.draw("merged-lines", k, SensorSpread()) for k in range(4)]
 
 
 def test_660_leds_that_are_really_630_are_never_passed_as_consistent():
