@@ -4,12 +4,17 @@ The estimate fits a group of unresolved claimed lines (:mod:`rig.spectrum.line_p
 looks like: its peak is the group's *light centre* (close to the irradiance-weighted centroid of the members),
 with an interval like any single line's, and its irradiance the members' sum. The claims imply a range for both:
 
-- centre: sum(w p) / sum(w) over the members, each peak ``p`` anywhere in its claimed band and each weight ``w``
-  (share of the mode's light, %) in its claimed range: ``share_pct`` +/- its tolerance, or ``irradiance_mw_cm2``
-  +/- its tolerance over the claimed total, else anything from ``MIN_SHARE_PCT`` (a claimed line that carries
-  less is absent: :data:`rig.claims.measures.ABSENT_SHARE`) to 100 %. The extremes of a weighted mean over a box lie at
-  its corners, so the range is exact.
+- centre: sum(w p) / sum(w) over the members (nearly: see below), each peak ``p`` anywhere in its claimed band
+  and each weight ``w`` (share of the mode's light, %) in its claimed range: ``share_pct`` +/- its tolerance, or
+  ``irradiance_mw_cm2`` +/- its tolerance over the claimed total, else anything from ``MIN_SHARE_PCT`` (a
+  claimed line that carries less is absent: :data:`rig.claims.measures.ABSENT_SHARE`) to 100 %. The extremes of
+  a weighted mean over a box lie at its corners, so the range is exact.
 - total: the members' claimed irradiances (or shares) added up.
+
+The light centre is the peak of the one line that best fits the members' sum, which is close to, not at, their
+centroid (the channels are not linear in wavelength: 630 + 660 nm at 1:1 is fitted at about 646 nm, centroid 645);
+for a group fitted as one line the range is therefore that fit's, over the same corners (:func:`fitted_range`, on
+the chip's typical table), so the centre is compared with what the claimed mixes look like to the estimate.
 
 A group whose measured centre (or total), with its whole U, lies outside that range cannot be what the claims
 say: its members' claims FAIL, and the note names the line that is missing (the range with that line's weight
@@ -27,16 +32,22 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from rig.chips import CHIPS, DEFAULT_CHIP, SpectralChip
 from rig.claims.verdict import Verdict, judge
 from rig.results.schema import number
+from rig.spectrum.line_plan import ONE_LINE_BELOW_NM, one_line_peak
+from rig.spectrum.model import ModelUncertainty
+from rig.spectrum.responsivity import Responsivity
 
 K = 2.0
 MIN_SHARE_PCT = 10.0  # as rig.claims.measures.ABSENT_SHARE: a claimed line with less of the light than this is absent
 SHIFT_REACH_NM = 50.0  # "shifted": the line's peak anywhere within this of the group's claimed bands
 MAD_TO_SD = 1.4826  # normal distribution: standard deviation / median absolute deviation
 MEDIAN_SE = 1.2533  # normal distribution: standard error of the median / standard error of the mean
+LED_FWHM_NM = (15.0, 25.0)  # red LEDs' widths a claimed mix is fitted with (typically 15-30 nm)
 
 
 def robust_with_u(values: Sequence[float], us: Sequence[float]) -> tuple[float, float]:
@@ -95,8 +106,13 @@ def members_of(lines: Sequence[Any], names: Sequence[str], total_mw_cm2: float |
     return out
 
 
-def centre_range(members: Sequence[Member]) -> tuple[float, float]:
-    """The lowest and highest light centre the claimed mix can give (nm): weighted means over the corners."""
+def centre_range(members: Sequence[Member], chip: SpectralChip = DEFAULT_CHIP) -> tuple[float, float]:
+    """The lowest and highest light centre the claimed mix can give (nm), over its corners: a group fitted as one
+    line, that fit's peak (:func:`fitted_range`); else (far-red, NIR: each member fitted) the weighted mean of the
+    members' peaks, exact at the corners."""
+    members = tuple(members)
+    if len(members) > 1 and max(m.peak_nm for m in members) < ONE_LINE_BELOW_NM:
+        return fitted_range(members, chip)
     lows, highs = [], []
     for weights in itertools.product(*(m.weight_pct for m in members)):
         total = sum(weights)
@@ -107,23 +123,47 @@ def centre_range(members: Sequence[Member]) -> tuple[float, float]:
     return (min(lows), max(highs)) if lows else (math.nan, math.nan)
 
 
+@lru_cache(maxsize=64)
+def fitted_range(members: tuple[Member, ...], chip: SpectralChip = DEFAULT_CHIP) -> tuple[float, float]:
+    """The lowest and highest peak of the one line the estimate fits to the claimed mix (:func:`one_line_peak`
+    on ``chip``'s typical table): every weight corner with the members' peaks all at the low (for the lowest) or
+    all at the high end of their bands, each member's FWHM at either end of ``LED_FWHM_NM``. Close to the
+    centroids' range, not at it: the channels are not linear in wavelength."""
+    table, model_u = Responsivity.load(chip=chip), ModelUncertainty.of(chip)
+    lows, highs = [], []
+    for weights in itertools.product(*(m.weight_pct for m in members)):
+        if sum(weights) <= 0:
+            continue
+        for widths in itertools.product(LED_FWHM_NM, repeat=len(members)):
+            for out, peaks in ((lows, [m.low_nm for m in members]), (highs, [m.high_nm for m in members])):
+                out.append(one_line_peak(table, model_u, [(p, fw, w) for p, fw, w in zip(peaks, widths, weights,
+                                                                                          strict=True) if w > 0]))
+    return (min(lows), max(highs)) if lows else (math.nan, math.nan)
+
+
+def chip_of_row(row: dict[str, Any]) -> SpectralChip:
+    """The chip whose channel columns a sample row has (the one with the most channels), else the default."""
+    fits = [chip for chip in CHIPS.values() if all(c in row for c in chip.channels)]
+    return max(fits, key=lambda chip: chip.n_channels) if fits else DEFAULT_CHIP
+
+
 def _overlaps(span: tuple[float, float], value: float, u: float) -> bool:
     return span[0] <= value + u and value - u <= span[1]
 
 
-def suspects(members: Sequence[Member], centre: float, u: float) -> list[str]:
+def suspects(members: Sequence[Member], centre: float, u: float, chip: SpectralChip = DEFAULT_CHIP) -> list[str]:
     """What could explain a centre outside the claimed range: a line missing (its weight 0) or shifted (its
     peak anywhere within ``SHIFT_REACH_NM`` of the group's bands)."""
     reach = (min(m.low_nm for m in members) - SHIFT_REACH_NM, max(m.high_nm for m in members) + SHIFT_REACH_NM)
     found = []
     for n, m in enumerate(members):
         gone = [*members[:n], Member(m.name, m.peak_nm, m.low_nm, m.high_nm, (0.0, 0.0)), *members[n + 1:]]
-        if _overlaps(centre_range(gone), centre, u):
+        if _overlaps(centre_range(gone, chip), centre, u):
             found.append(f"the {m.label} line is missing")
             continue
         moved = [*members[:n], Member(m.name, m.peak_nm, *reach, m.weight_pct), *members[n + 1:]]
-        if _overlaps(centre_range(moved), centre, u):
-            side = "shorter" if centre < centre_range(members)[0] else "longer"
+        if _overlaps(centre_range(moved, chip), centre, u):
+            side = "shorter" if centre < centre_range(members, chip)[0] else "longer"
             found.append(f"the {m.label} line is shifted to {side} wavelengths")
     return found
 
@@ -191,17 +231,20 @@ def judge_member(rows: Sequence[dict[str, Any]], lines: Sequence[Any], total_mw_
         if measured is None:
             return _absent(rows, group, claimed, unresolved)
         centre, u, _n = measured
-        low, high = centre_range(members)
+        chip = chip_of_row(rows[0])
+        low, high = centre_range(members, chip)
         verdict = _verdict(low, high, centre, u)
         said = f"{unresolved} ({group}): their light centre is {centre:.1f} ± {u:.1f} nm"
         if verdict is Verdict.FAIL:
             side = "below" if centre < low else "above"
-            why = " or ".join(suspects(members, centre, u)) or "the claimed lines are not there"
+            why = " or ".join(suspects(members, centre, u, chip)) or "the claimed lines are not there"
             return GroupJudgement(centre, u, Verdict.FAIL, f"{said}, {side} what the claimed {claimed} nm lines and "
                                                            f"shares can give ({low:.1f}-{high:.1f} nm): {why}")
         band = f"the claimed {claimed} nm lines and shares give {low:.1f}-{high:.1f} nm"
         if verdict is Verdict.MARGINAL:
-            return GroupJudgement(centre, u, Verdict.MARGINAL, f"{said}; {band}")
+            outside = suspects(members, centre, u, chip) if not low <= centre <= high else []
+            maybe = f": {'below' if centre < low else 'above'} it, {' or '.join(outside)}?" if outside else ""
+            return GroupJudgement(centre, u, Verdict.MARGINAL, f"{said}; {band}{maybe}")
         return GroupJudgement(None, None, Verdict.NOT_MEASURED, f"{said}, consistent with the claims ({band}); "
                                                                 "this line's own peak is not measured")
     if what == "irradiance_mw_cm2":

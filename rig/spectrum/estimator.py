@@ -273,7 +273,14 @@ def _finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: M
     s2 = np.maximum(1.0, chi2 / dof)
     cov = np.zeros((rows, 0, 0))
     if layout.lines:
-        cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", weighted_jac, weighted_jac))
+        # a weak line's width is undetermined by the channels: linearised, it would range thousands of nm and its
+        # correlation inflate the amplitude's variance tenfold. Its bounds (LED widths) are a prior: a uniform
+        # one's variance, (upper - lower)^2 / 12, is added as information; a well-determined width is unchanged
+        information = np.einsum("rcp,rcq->rpq", weighted_jac, weighted_jac)
+        for _i, k, fit_width in layout.lines:
+            if fit_width:
+                information[:, k + 2, k + 2] += 12.0 / (layout.upper[k + 2] - layout.lower[k + 2]) ** 2
+        cov = np.linalg.pinv(information)
         amp = [k for _i, k, _f in layout.lines]
         referenced = None if noise is None else amplitude_covariance(
             calibration, np.einsum("rpq,rcq,rc->rpc", cov, jac, w), 1.0 / noise.counting_weights(model), amp,
