@@ -238,12 +238,13 @@ def test_the_writer_refuses_a_value_the_reader_would_refuse_and_keeps_the_old_fi
 
 
 def test_every_value_of_a_calibration_file_has_a_range():
-    from rig.calibration.file import IrradianceReading, SpectralReadingRecord, SpectralReference
+    from rig.calibration.file import GainReadingRecord, IrradianceReading, SpectralReadingRecord, SpectralReference
 
-    for cls in (CalibrationFile, ReferencePoint, IrradianceReading, SpectralReference, SpectralReadingRecord):
+    for cls in (CalibrationFile, ReferencePoint, IrradianceReading, SpectralReference, SpectralReadingRecord,
+                GainReadingRecord):
         for f in dataclasses.fields(cls):
             record_list = f.name in ("points", "legacy_points", "irradiance_readings", "spectral_references",
-                                     "spectral_readings")
+                                     "spectral_readings", "gain_readings")
             assert f.name == "source" or record_list or "rule" in f.metadata, (cls.__name__, f.name)
 
 

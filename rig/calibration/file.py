@@ -100,6 +100,18 @@ class SpectralReadingRecord:
     taken: str = ranged(date(), "")  # '' = stored by an older rig
 
 
+@dataclass
+class GainReadingRecord:
+    """One raw reading of a steady source in a gain series (``rig calibrate gains``: the same source at several
+    gains; its series label groups them)."""
+
+    counts: list[float] = ranged(COUNTS, default_factory=list)
+    gain_x: float = ranged(GAIN, 0.0)
+    t_int_ms: float = ranged(T_INT_MS, 0.0)
+    series: str = ranged(text(required=True, what="a series label"), "")
+    taken: str = ranged(date(), "")
+
+
 SPECTRAL_FIELDS = ("spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "spectral_u_shift_nm", "spectral_u_oob",
                    "spectral_peak_floor_nm")
 
@@ -108,7 +120,10 @@ SPECTRAL_FIELDS = ("spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "sp
 class CalibrationFile:
     """The contents of a calibration TOML file (each field with its range)."""
 
-    TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("dark_gain_x", "dark_t_int_ms"), SPECTRAL_FIELDS)
+    TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("dark_gain_x", "dark_t_int_ms"), SPECTRAL_FIELDS,
+                                                       ("gain_factors", "gain_factors_u_rel"))
+    # lists with one value per gain code of the file's chip (when set)
+    PER_GAIN: ClassVar[tuple[str, ...]] = ("gain_factors", "gain_factors_u_rel")
     # lists with one value per channel of the file's chip (when set)
     PER_CHANNEL: ClassVar[tuple[str, ...]] = (
         "dark_counts", "spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "spectral_u_shift_nm",
@@ -160,6 +175,13 @@ class CalibrationFile:
         Rule("2 values [red, nir]: red in [1, 50] nm, NIR in [5, 100] nm", _floor_ok), default_factory=list)
     spectral_references: list[SpectralReference] = field(default_factory=list)  # per source (derived)
     spectral_readings: list[SpectralReadingRecord] = field(default_factory=list)
+    # the gain ratios (rig.calibration.gains): refitted from gain_readings and every reference's readings at each step;
+    # per gain code of the chip, this part's ratio vs 64x over the typical one and its standard u (empty: typical)
+    gain_readings: list[GainReadingRecord] = field(default_factory=list)
+    gain_factors: list[float] = ranged(values(number(0.5, 2, open_low=True, open_high=True, what="a factor")),
+                                       default_factory=list)
+    gain_factors_u_rel: list[float] = ranged(values(number(0, 0.5, what="a relative u (standard)")),
+                                             default_factory=list)
     # rig calibrate positions (rig.calibration.positions): each position's factor onto position 0's scale, its u
     position_names: list[str] = ranged(values(text(required=True, what="a position name")), default_factory=list)
     position_scales: list[float] = ranged(values(number(0.2, 5, open_low=True, open_high=True, what="a factor")),
@@ -191,13 +213,18 @@ class CalibrationFile:
             value = getattr(self, name)
             if value and len(value) != n:
                 raise ConfigError(self.source, name, per_channel, f"{len(value)} values")
+        for name in self.PER_GAIN:
+            value = getattr(self, name)
+            if value and len(value) != len(chip.gain_codes_x):
+                raise ConfigError(self.source, name, f"{len(chip.gain_codes_x)} values, one per {chip.name} gain ("
+                                  + ", ".join(f"{g:g}x" for g in chip.gain_codes_x) + ")", f"{len(value)} values")
         gains = f"one of the {chip.name}'s gains {', '.join(f'{g:g}' for g in chip.gain_codes_x)}"
         if self.dark_gain_x and self.dark_gain_x not in chip.gain_codes_x:
             raise ConfigError(self.source, "dark_gain_x", gains, self.dark_gain_x)
         if any(c > top for c in self.dark_counts):
             raise ConfigError(self.source, "dark_counts", f"raw counts in [0, {top}] ({chip.name})", self.dark_counts)
         for kind, readings in (("irradiance_readings", self.irradiance_readings),
-                               ("spectral_readings", self.spectral_readings)):
+                               ("spectral_readings", self.spectral_readings), ("gain_readings", self.gain_readings)):
             for index, reading in enumerate(readings):
                 key = f"{kind}[{index}]"
                 if len(reading.counts) != n:
@@ -224,6 +251,7 @@ class CalibrationFile:
         dark = tuple(self.dark_counts) if self.dark_counts else (0.0,) * chip.n_channels
         base = Calibration(Responsivity.load(chip=chip), transmission=self.transmission, scale=self.scale,
                            scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True,
+                           gain_factors=tuple(self.gain_factors), gain_factors_u_rel=tuple(self.gain_factors_u_rel),
                            **({} if self.legacy_points else _scale_readings(self.irradiance_readings)))
         if not self.has_spectral:
             return base
@@ -251,6 +279,7 @@ class CalibrationFile:
                  ("spectral_created", self.spectral_created)]
         dated += [(f"irradiance_readings[{i}].taken", r.taken) for i, r in enumerate(self.irradiance_readings)]
         dated += [(f"spectral_readings[{i}].taken", r.taken) for i, r in enumerate(self.spectral_readings)]
+        dated += [(f"gain_readings[{i}].taken", r.taken) for i, r in enumerate(self.gain_readings)]
         future = [key for key, value in dated if (when := parse_date(value)) is not None
                   and (when - now).total_seconds() > 3600]
         out = [] if self.created else [f"calibration {self.id!r} has no 'created' date: its age cannot be checked"]

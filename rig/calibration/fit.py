@@ -58,12 +58,14 @@ def measure_nominal(readings: Sequence[Reading], references_nm: Sequence[float],
 
 
 def fit_scale(references_mw_cm2: Sequence[float], measured_mw_cm2: Sequence[float],
-              reference_u_rel: float = 0.03) -> ScaleFit:
+              reference_u_rel: float = 0.03, sources: Sequence[object] | None = None) -> ScaleFit:
     """Least-squares scale so that ``scale x measured`` matches the reference meter at every point.
 
-    Relative errors are minimised, so low and high levels count alike. The
-    scale's standard uncertainty combines the reference meter's
-    (``reference_u_rel``) with the scatter of the residuals.
+    Relative errors are minimised, so low and high levels count alike. The scale's standard uncertainty
+    combines the reference meter's (``reference_u_rel``: one meter, it does not average out) with the standard
+    error of the fit: readings of one source (``sources``, one label per reading; default: its reference value)
+    scatter by noise, which averages over them; different sources' means scatter by what the line model gets
+    wrong between them, which averages only over the sources.
     """
     r = np.asarray(references_mw_cm2, dtype=float)
     m = np.asarray(measured_mw_cm2, dtype=float)
@@ -72,8 +74,13 @@ def fit_scale(references_mw_cm2: Sequence[float], measured_mw_cm2: Sequence[floa
     weights = 1.0 / r**2
     scale = float(np.sum(weights * r * m) / np.sum(weights * m * m))
     residuals = (r - scale * m) / r
-    scatter = float(np.std(residuals, ddof=1)) if len(r) > 1 else 0.0
-    return ScaleFit(scale, math.hypot(reference_u_rel, scatter), list(m), [float(x) for x in residuals])
+    labels = list(sources) if sources is not None else [float(x) for x in r]
+    groups = [residuals[[i for i, label in enumerate(labels) if label == key]] for key in dict.fromkeys(labels)]
+    within = float(np.sqrt(sum(float(np.sum((g - g.mean()) ** 2)) for g in groups) / max(len(r) - len(groups), 1)))
+    noise = within / math.sqrt(len(r)) if len(r) > len(groups) else 0.0
+    means = np.array([g.mean() for g in groups])
+    between = float(np.std(means, ddof=1)) / math.sqrt(len(means)) if len(means) > 1 else 0.0
+    return ScaleFit(scale, math.hypot(reference_u_rel, max(noise, between)), list(m), [float(x) for x in residuals])
 
 
 def take_readings(bench, count: int) -> list[Reading]:

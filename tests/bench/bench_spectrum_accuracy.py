@@ -42,7 +42,9 @@ import numpy as np
 
 from rig.calibration.file import spectral_calibration
 from rig.calibration.fit import Reading, fit_scale, measure_nominal
+from rig.calibration.gains import fit_gain_factors, sweep
 from rig.calibration.spectral import ReferenceReading, fit_spectral
+from rig.chips import DEFAULT_CHIP
 from rig.claims.dose import dose_j_cm2
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -125,20 +127,46 @@ def reference_readings(jig: Jig, rng: np.random.Generator) -> list[ReferenceRead
     return readings
 
 
-def calibrate(jig: Jig, rng: np.random.Generator) -> Calibration:
-    """The README's procedure: three reference LEDs, then one 660 nm irradiance reference (meter u 1 %)."""
-    fit = fit_spectral(reference_readings(jig, rng), Responsivity.load(), T, DARK)
-    spectral = spectral_calibration(Calibration(Responsivity.load(), transmission=T, dark_counts=DARK), fit)
+GAIN_SWEEP_MW = (50.0, 5.0, 0.5)  # the 660 nm reference at three drive levels (any: only ratios count), mW/cm2
+
+
+def gain_series(jig: Jig) -> list[list[Reading]]:
+    """``rig calibrate gains``: the 660 nm reference LED, steady, at three drive levels, read at every gain where
+    it is in range (5 readings each at >= 5 % of full scale, the bench's integration time)."""
+    jig.sensor.config.auto_range = False
+    try:
+        series = []
+        for level in GAIN_SWEEP_MW:
+            jig.light.lines = [SpectralLine(660.0, 20.0, level * 1000 * T)]
+            series.append(sweep(jig.sensor, 5, 0.05))
+        return series
+    finally:
+        jig.sensor.config.auto_range = True
+
+
+def calibrate(jig: Jig, rng: np.random.Generator, gains: bool = True) -> Calibration:
+    """The README's procedure: three reference LEDs, then one 660 nm irradiance reference (meter u 1 %), and (with
+    ``gains``) the gain sweep; every gain-ratio series (the sweep's and each reference's readings) fitted first."""
+    spectral_refs = reference_readings(jig, rng)
     true_mw = 50.0
     meter = true_mw * (1 + rng.normal(0, METER_U_REL))
     irr = [jig.read([(660.0, 20.0, true_mw)]) for _ in range(10)]
-    measured = measure_nominal([Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in irr], [660.0] * 10,
-                               T, DARK, base=spectral)
+    irr_readings = [Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in irr]
+    factors: dict[str, tuple[float, ...]] = {}
+    if gains:
+        by_source = [[Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in spectral_refs[i:i + 10]]
+                     for i in range(0, len(spectral_refs), 10)]
+        fit = fit_gain_factors([*gain_series(jig), irr_readings, *by_source], DEFAULT_CHIP, DARK)
+        factors = {"gain_factors": fit.factors, "gain_factors_u_rel": fit.u_rel}
+    nominal = Calibration(Responsivity.load(), transmission=T, dark_counts=DARK, **factors)
+    fit = fit_spectral(spectral_refs, Responsivity.load(), T, DARK)
+    spectral = spectral_calibration(nominal, fit)
+    measured = measure_nominal(irr_readings, [660.0] * 10, T, DARK, base=spectral)
     scale = fit_scale([meter] * 10, measured, reference_u_rel=METER_U_REL)
     return Calibration(spectral.responsivity, transmission=T, scale=scale.scale, scale_u_rel=scale.scale_u_rel,
                        dark_counts=DARK, id="bench", calibrated=True, model_u=spectral.model_u,
                        peak_floor_nm=spectral.peak_floor_nm, spectral_calibrated=True,
-                       scale_gains_x=tuple(r.gain_x for r in irr), scale_lines_nm=(660.0,) * len(irr))
+                       scale_gains_x=tuple(r.gain_x for r in irr), scale_lines_nm=(660.0,) * len(irr), **factors)
 
 
 def run_unit(unit: SensorUnit, seed: int) -> tuple[list[Case], list[Case], float, int]:
