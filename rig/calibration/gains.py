@@ -114,18 +114,26 @@ def _connected_to_64x(rows: list[tuple[int, int, float, float]], codes: tuple[fl
     return linked if len(linked) > 1 else set()
 
 
-def sweep(sensor, count: int, min_fraction: float = 0.02) -> list[Reading]:
-    """``count`` raw readings of the light on ``sensor`` at every gain where it is neither saturated nor below
-    ``min_fraction`` of full scale, at the sensor's integration time; the sensor's gain is restored after."""
+def sweep(sensor, count: int, min_fraction: float = 0.05, on_reading=None) -> list[Reading]:
+    """``count`` raw readings of the light on ``sensor`` (a spectral driver: ``set_gain``, ``read_raw``) at every
+    gain where it is neither saturated nor below ``min_fraction`` of full scale, at the sensor's integration time;
+    ``on_reading`` sees each reading (the run's guard); the sensor's gain is restored after."""
     chip, before = sensor.chip, sensor._gain_x
+
+    def read():
+        reading = sensor.read_raw()
+        if on_reading is not None:
+            on_reading(reading)
+        return reading
+
     out = []
     try:
         for gain in chip.gain_codes_x:
             sensor.set_gain(gain)
-            first = sensor.read_raw()
+            first = read()
             if first.saturated or max(first.counts) < min_fraction * first.full_scale:
                 continue
-            readings = [first] + [sensor.read_raw() for _ in range(count - 1)]
+            readings = [first] + [read() for _ in range(count - 1)]
             out += [Reading(tuple(r.counts), r.gain_x, r.t_int_ms, r.saturated) for r in readings if not r.saturated]
     finally:
         sensor.set_gain(before)
