@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from rig.cli.common import EXIT_OK, add_bench_args, command_parser, positive_float, positive_int
+from rig.cli.common import EXIT_OK, add_bench_args, command_parser, note, positive_float, positive_int
 
 
 def add_parser(kinds) -> None:
@@ -64,9 +64,13 @@ def main(args: argparse.Namespace, console: Console) -> int:
         console.print(f"series {escape(name)}: {len(readings)} readings at " + ", ".join(f"{g:g}x" for g in gains))
     refit = add_gain_series(calibration, series)
     save(calibration, path)
-    if refit.gains is None:
-        console.print("no gain is linked to 64x yet (add a series that includes 64x): the datasheet ratios stay")
-    else:
+    read_at = sorted({r.gain_x for readings in series.values() for r in readings})
+    measured = dict(zip(chip.gain_codes_x, refit.gains.measured, strict=True)) if refit.gains else {}
+    unlinked = [g for g in read_at if not measured.get(g)]
+    if unlinked:
+        note(f"not linked to 64x yet: {', '.join(f'{g:g}x' for g in unlinked)} (add a series at a source level "
+             "that reads some of these gains and some that are linked: the datasheet ratios stay until then)")
+    if refit.gains is not None:
         console.print("gain ratios vs 64x (this part / typical, standard u): " + ", ".join(
             f"{g:g}x {f:.4f} ± {u:.2%}" for g, f, u, m in zip(chip.gain_codes_x, refit.gains.factors,
                                                              refit.gains.u_rel, refit.gains.measured, strict=True)
