@@ -29,7 +29,8 @@ from rig.config import build_dataclass, load_toml
 from rig.errors import ConfigError, RigError
 from rig.spectrum import Calibration, ModelUncertainty
 from rig.spectrum.derive import nominal_calibration
-from rig.spectrum.responsivity import Responsivity, corrected
+from rig.spectrum.model import TILT_ORIGIN_NM
+from rig.spectrum.responsivity import Responsivity, corrected, tilted
 
 # ranges shared by several fields; per-channel lists, counts and gains are checked against the file's chip as well
 # (CalibrationFile.validate: one value per channel of that chip, counts within its full scale, its gains)
@@ -142,6 +143,10 @@ class CalibrationFile:
     scale: float = ranged(number(0.01, 100, open_low=True, open_high=True, what="a factor"), 1.0)
     scale_u_rel: float = ranged(number(0, 1, open_high=True, what="a fraction"), 0.05)
     residuals_rel: list[float] = ranged(values(RESIDUAL_REL), default_factory=list)
+    # the scale's slope with wavelength (per 100 nm from 660 nm) and its standard u: fitted when the irradiance
+    # readings span 100 nm or more (meter readings at 660 and 850 nm), else 0 and 0
+    scale_tilt_per_100nm: float = ranged(number(-0.5, 0.5, what="a relative slope per 100 nm"), 0.0)
+    scale_tilt_u_per_100nm: float = ranged(number(0, 0.5, what="a relative u per 100 nm"), 0.0)
     points: list[ReferencePoint] = field(default_factory=list)  # one per irradiance reading (derived)
     legacy_points: list[ReferencePoint] = field(default_factory=list)  # stored without raw readings: kept as-is
     irradiance_readings: list[IrradianceReading] = field(default_factory=list)
@@ -253,9 +258,12 @@ class CalibrationFile:
                            scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True,
                            gain_factors=tuple(self.gain_factors), gain_factors_u_rel=tuple(self.gain_factors_u_rel),
                            **({} if self.legacy_points else _scale_readings(self.irradiance_readings)))
+        if self.scale_tilt_u_per_100nm > 0:
+            base = replace(base, scale_tilt_per_100nm=self.scale_tilt_per_100nm,
+                           scale_tilt_u_per_100nm=self.scale_tilt_u_per_100nm)
         if not self.has_spectral:
-            return base
-        return replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
+            return _tilted(base)
+        return _tilted(replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
                                                     tuple(self.spectral_shifts_nm),
                                                     tuple(self.spectral_oob_factors) or None),
                        model_u=ModelUncertainty(tuple(self.spectral_u_rel), tuple(self.spectral_u_shift_nm),
@@ -264,7 +272,7 @@ class CalibrationFile:
                                                 tuple(self.spectral_u_rel_shift_corr) or (0.0,) * chip.n_channels,
                                                 tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * chip.n_channels),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
-                       spectral_calibrated=True)
+                       spectral_calibrated=True))
 
     def age_days(self, now: datetime | None = None) -> float | None:
         created = parse_date(self.created)
@@ -391,6 +399,14 @@ def calibration_or_nominal(path: str | Path | None, transmission: float, chip: S
     if chip is not None:
         loaded.check_chip(chip)
     return loaded.calibration()
+
+
+def _tilted(calibration: Calibration) -> Calibration:
+    """``calibration`` with its table tilted by the scale's fitted slope with wavelength (none: as it is)."""
+    if not calibration.scale_tilt_per_100nm:
+        return calibration
+    return replace(calibration, responsivity=tilted(calibration.responsivity, calibration.scale_tilt_per_100nm,
+                                                    TILT_ORIGIN_NM))
 
 
 def _scale_readings(readings: list[IrradianceReading]) -> dict[str, tuple[float, ...]]:

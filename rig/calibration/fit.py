@@ -83,6 +83,43 @@ def fit_scale(references_mw_cm2: Sequence[float], measured_mw_cm2: Sequence[floa
     return ScaleFit(scale, math.hypot(reference_u_rel, max(noise, between)), list(m), [float(x) for x in residuals])
 
 
+TILT_SPAN_NM = 100.0  # meter readings this far apart in wavelength fit the scale's slope with wavelength too
+
+
+def fit_scale_tilt(references_mw_cm2: Sequence[float], measured_mw_cm2: Sequence[float],
+                   reference_u_rel: Sequence[float], peaks_nm: Sequence[float], origin_nm: float
+                   ) -> tuple[ScaleFit, float, float]:
+    """The scale at ``origin_nm`` and its relative slope per 100 nm, ``reference = scale x measured x (1 + slope x
+    (peak - origin) / 100)``, from meter readings at two or more wavelengths: per wavelength the mean ratio, with
+    its meter's u (its own at each wavelength: a meter's calibration differs between them) and the readings'
+    standard error; a weighted straight line through them (its covariance scaled by the reduced chi-square when
+    above 1). Returns the scale fit (u: at ``origin_nm``), the slope and its standard u."""
+    r, m = np.asarray(references_mw_cm2, float), np.asarray(measured_mw_cm2, float)
+    ratio, x = r / m, (np.asarray(peaks_nm, float) - origin_nm) / 100.0
+    u_meter = np.asarray(reference_u_rel, float)
+    groups = sorted(set(np.round(x, 4)))
+    y, u, xs = [], [], []
+    for g in groups:
+        at = np.round(x, 4) == g
+        mean = float(np.mean(ratio[at]))
+        sem = float(np.std(ratio[at], ddof=1)) / math.sqrt(int(at.sum())) if at.sum() > 1 else 0.0
+        y.append(mean)
+        u.append(math.hypot(float(np.sqrt(np.mean(u_meter[at] ** 2))) * mean, sem))
+        xs.append(float(g))
+    design = np.column_stack([np.ones(len(xs)), xs])
+    w = 1.0 / np.asarray(u) ** 2
+    cov = np.linalg.inv(design.T @ (w[:, None] * design))
+    a, b = cov @ (design.T @ (w * np.asarray(y)))
+    if len(xs) > 2:
+        chi2 = float(np.sum(w * (np.asarray(y) - design @ np.array([a, b])) ** 2))
+        cov = cov * max(1.0, chi2 / (len(xs) - 2))
+    slope = float(b / a)
+    u_slope = math.sqrt(max(cov[1, 1] - 2 * slope * cov[0, 1] + slope**2 * cov[0, 0], 0.0)) / a
+    predicted = a * m * (1 + slope * x)
+    residuals = [float(v) for v in (r - predicted) / r]
+    return ScaleFit(float(a), math.sqrt(cov[0, 0]) / a, list(m), residuals), slope, u_slope
+
+
 def take_readings(bench, count: int) -> list[Reading]:
     """``count`` readings from a bench (auto-ranged as its config says)."""
     readings = []

@@ -29,10 +29,11 @@ from rig.calibration.file import (
     ReferencePoint,
     SpectralReadingRecord,
 )
-from rig.calibration.fit import Reading, ScaleFit, fit_scale, measure_nominal
+from rig.calibration.fit import TILT_SPAN_NM, Reading, ScaleFit, fit_scale, fit_scale_tilt, measure_nominal
 from rig.calibration.gains import GainFit, fit_gain_factors
 from rig.calibration.rules import check
 from rig.errors import RigError
+from rig.spectrum.model import TILT_ORIGIN_NM
 
 LEGACY_U_REL = 0.03  # a legacy point's reference u (not stored by the older rig: the README's default meter)
 
@@ -178,22 +179,45 @@ def _refit_spectral(calibration: CalibrationFile):
         calibration.spectral_readings = records
 
 
+def _measured(calibration: CalibrationFile, records: list[IrradianceReading]) -> list[float]:
+    """Each irradiance reading measured at scale 1 through the file's current table (spectral, gains, tilt)."""
+    if not records:
+        return []
+    base = calibration.calibration() if calibration.has_spectral or calibration.gain_factors \
+        or calibration.scale_tilt_per_100nm else None
+    return measure_nominal([Reading(tuple(r.counts), r.gain_x, r.t_int_ms) for r in records],
+                           [r.reference_nm for r in records], calibration.transmission,
+                           calibration.dark_counts or None, base=base, chip=calibration.spectral_chip)
+
+
+TILT_ITERATIONS = 3
+
+
 def _refit_scale(calibration: CalibrationFile) -> ScaleFit:
-    """Every irradiance reading measured through the current table at scale 1; the scale fitted to all."""
+    """Every irradiance reading measured through the current table at scale 1; the scale fitted to all (and its slope
+    with wavelength when the readings span ``TILT_SPAN_NM``: the table tilted by it, re-measured, a few times)."""
     records = calibration.irradiance_readings
-    base = calibration.calibration() if calibration.has_spectral or calibration.gain_factors else None
-    # (the sensor's own table and gain ratios, if fitted)
-    readings = [Reading(tuple(r.counts), r.gain_x, r.t_int_ms) for r in records]
-    measured = measure_nominal(readings, [r.reference_nm for r in records], calibration.transmission,
-                               calibration.dark_counts or None, base=base,
-                               chip=calibration.spectral_chip) if records else []
     legacy = calibration.legacy_points
+    peaks = [r.reference_nm for r in records]
+    calibration.scale_tilt_per_100nm = calibration.scale_tilt_u_per_100nm = 0.0
+    tilt = bool(records) and not legacy and max(peaks) - min(peaks) >= TILT_SPAN_NM
     references = [r.reference_mw_cm2 for r in records] + [p.reference_mw_cm2 for p in legacy]
     u_rel = [r.reference_u_rel for r in records] + [LEGACY_U_REL] * len(legacy)
-    sources = [(r.reference_nm, r.reference_mw_cm2) for r in records] + [(p.reference_nm, p.reference_mw_cm2)
-                                                                           for p in legacy]
-    fit = fit_scale(references, measured + [p.measured_mw_cm2 for p in legacy],
-                    math.sqrt(sum(u * u for u in u_rel) / len(u_rel)), sources)  # one meter: its u does not average out
+    for _ in range(TILT_ITERATIONS if tilt else 1):
+        measured = _measured(calibration, records)
+        if not tilt:
+            sources = [(r.reference_nm, r.reference_mw_cm2) for r in records] + [
+                (p.reference_nm, p.reference_mw_cm2) for p in legacy]
+            fit = fit_scale(references, measured + [p.measured_mw_cm2 for p in legacy],
+                            math.sqrt(sum(u * u for u in u_rel) / len(u_rel)), sources)  # one meter: no averaging
+            break
+        fit, slope, u_slope = fit_scale_tilt(references, measured, u_rel, peaks, TILT_ORIGIN_NM)
+        # the reference is above the measurement where the part responds less than the table: the table tilts down
+        calibration.scale_tilt_per_100nm = round((1 + calibration.scale_tilt_per_100nm) / (1 + slope) - 1, 6)
+        calibration.scale_tilt_u_per_100nm = round(max(u_slope, 1e-6), 6)
+    if tilt:  # the last re-measure (through the final tilt) gives the stored points and residuals
+        measured = _measured(calibration, records)
+        fit = fit_scale_tilt(references, measured, u_rel, peaks, TILT_ORIGIN_NM)[0]
     residuals = [round(r, 5) for r in fit.residuals_rel]
     calibration.points = [ReferencePoint(r.reference_mw_cm2, r.reference_nm, round(m, 6), res)
                           for r, m, res in zip(records, measured, residuals, strict=False)]
@@ -206,6 +230,7 @@ def _refit_scale(calibration: CalibrationFile) -> ScaleFit:
     calibration.method = (f"reference meter, {len(references)} readings at {', '.join(map(str, wavelengths))} nm"
                           f"{f' ({len(legacy)} legacy points)' if legacy else ''}; scale fitted by least squares "
                           f"on relative error{' through the spectral calibration' if calibration.has_spectral else ''}"
-                          f"{' and the measured gain ratios' if calibration.gain_factors else ''}; reference u "
+                          f"{' and the measured gain ratios' if calibration.gain_factors else ''}"
+                          f"{', with its slope with wavelength' if tilt else ''}; reference u "
                           f"{', '.join(f'{m:g}' for m in meters)} %")
     return fit

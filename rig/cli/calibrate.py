@@ -162,6 +162,9 @@ def _print_refit(console: Console, calibration, refit) -> None:
         console.print(f"scale {refit.scale.scale:.4f} ± {refit.scale.scale_u_rel:.1%} (standard) from "
                       f"{len(refit.scale.residuals_rel)} readings; residuals: "
                       + ", ".join(f"{r:+.1%}" for r in refit.scale.residuals_rel[-10:]))
+        if calibration.scale_tilt_u_per_100nm:
+            console.print(f"scale slope with wavelength {calibration.scale_tilt_per_100nm:+.2%} ± "
+                          f"{calibration.scale_tilt_u_per_100nm:.2%} per 100 nm from 660 nm (standard)")
 
 
 def _prepare(args: argparse.Namespace, console: Console):

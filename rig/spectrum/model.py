@@ -123,6 +123,10 @@ class Calibration:
     # gains``; () all 1), and each factor's standard relative u (() the datasheet's for every code)
     gain_factors: tuple[float, ...] = ()
     gain_factors_u_rel: tuple[float, ...] = ()
+    # the scale's slope with wavelength away from TILT_ORIGIN_NM, fitted from meter readings at two or more
+    # wavelengths (already applied to ``responsivity``) and its standard u; u 0: not fitted (one wavelength)
+    scale_tilt_per_100nm: float = 0.0
+    scale_tilt_u_per_100nm: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.transmission <= 1:

@@ -186,3 +186,14 @@ def corrected(table: Responsivity, gains: tuple[float, ...], shifts_nm: tuple[fl
     columns = [g * (np.interp(wl - s, wl, inband[:, c], left=0.0, right=0.0) + o * oob[:, c])
                for c, (g, s, o) in enumerate(zip(gains, shifts_nm, oob_factors, strict=True))]
     return Responsivity(wl, np.column_stack(columns), f"{table.source} (per-sensor spectral correction)", table.chip)
+
+
+@lru_cache(maxsize=32)
+def tilted(table: Responsivity, tilt_per_100nm: float, origin_nm: float) -> Responsivity:
+    """The table with every channel's response times ``1 + tilt x (lambda - origin) / 100 nm`` (the irradiance
+    calibration's wavelength slope, fitted from meter readings at two or more wavelengths); 0: the table."""
+    if tilt_per_100nm == 0.0:
+        return table
+    factor = np.clip(1.0 + tilt_per_100nm * (table.wavelengths_nm - origin_nm) / 100.0, 0.05, None)
+    return Responsivity(table.wavelengths_nm, table.matrix * factor[:, None],
+                        f"{table.source} (irradiance tilt {tilt_per_100nm:+.4f} per 100 nm)", table.chip)
