@@ -89,3 +89,33 @@ def test_rig_calibrate_gains_live_and_from_a_csv_and_refuses_a_single_gain(tmp_p
     write_counts_csv(tmp_path / "one.csv", one_gain)
     refused = rig_cli(["calibrate", "gains", tmp_path / "one.csv", "--series", "one", "--out", cal], cwd=tmp_path)
     assert refused.returncode == 2 and "nothing written" in refused.stderr and cal.read_bytes() == before
+
+
+def test_meter_readings_at_660_and_850_nm_fit_the_scale_s_slope_and_pin_nir_light(tmp_path):
+    # the README's steps on a production unit (dark, three reference LEDs), then the meter (1 %) on the 660 nm LED,
+    # and in a second file on the 850 nm LED too (FWHM 30 nm, 20 mW/cm2 at the jig: the truth, as stated)
+    from test_calibration_files import REFERENCES, UNITS, apply, steps_for
+
+    unit = UNITS["as7341-1"]
+    steps = steps_for(unit)
+    files = []
+    for nir_meter in (False, True):
+        calibration = CalibrationFile(id="t", sensor_id="s", transmission=T_FILE)
+        for name in ("dark", "irradiance 20", *(f"spectral {peak:g}" for peak, _ in REFERENCES)):
+            apply(calibration, steps[name])
+        if nir_meter:
+            add_irradiance_points(calibration, read(unit, [(850.0, 30.0, 20.0)], 3, seed=8), [(20.0, 850.0)] * 3,
+                                  T_FILE, 1.0)
+        files.append(calibration)
+    one, two = files
+    assert one.scale_tilt_u_per_100nm == 0.0 and 0 < two.scale_tilt_u_per_100nm < 0.02  # ~1.4 % / 1.9 (100 nm)
+    from rig.calibration.file import save_calibration
+
+    assert load_calibration(save_calibration(two, tmp_path / "two.toml")).scale_tilt_per_100nm == \
+        two.scale_tilt_per_100nm  # what rig writes, rig reads back
+    for peak, fwhm in ((850.0, 30.0), (880.0, 30.0), (645.0, 20.0)):
+        (reading,) = read(unit, [(peak, fwhm, 30.0)], 1, seed=int(peak))
+        wide, pinned = (estimate(reading.counts, reading.gain_x, reading.t_int_ms, f.calibration()) for f in files)
+        assert abs(pinned.irradiance_mw_cm2 - 30.0) <= pinned.irradiance_u_mw_cm2, (peak, pinned)
+        if peak > 740:  # NIR light: the 850 nm meter reading is evidence the 660 nm one is not
+            assert pinned.irradiance_u_mw_cm2 < 0.8 * wide.irradiance_u_mw_cm2, (peak, wide, pinned)

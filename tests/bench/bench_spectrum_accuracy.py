@@ -12,11 +12,14 @@ FWHM 30 nm, 50-100 % of the red irradiance), NIR alone. Each reading is taken by
 integrations at 50 ms, auto-range) from the register-level emulator with dark counts and shot + read noise.
 A *session* of each light is three readings 30 s apart (its dose: the light's irradiance x 60 s).
 
-Calibration, as a user would do it (the README's procedure): three reference LEDs (630, 660, 850 nm) whose
+Calibration, as a user would do it (the README's procedure, through rig's calibration file: each step refits
+every stored reading): the gain sweep (the 660 nm LED, steady, at 200, 50, 5 and 0.5 mW/cm2, 10 readings at
+every gain where it is in range: ``rig calibrate gains``); three reference LEDs (630, 660, 850 nm) whose
 peaks a spectrometer measured to 0.5 nm (standard; the true peak is off the nominal by up to 3 nm and the
-stated value is the spectrometer's, with its error), 10 readings each -> ``fit_spectral``; then one irradiance
-reference at 660 nm, 50 mW/cm2, read by a meter with 1 % standard uncertainty (its reading off by that) ->
-``fit_scale``.
+stated value is the spectrometer's, with its error), 10 readings each; then one irradiance reference at
+660 nm, 50 mW/cm2, read by a meter with 1 % standard uncertainty (its reading off by that). Printed too, not
+asserted: the same with the 850 nm LED read by the meter as well (its own 1 % error; the scale's slope with
+wavelength is then fitted).
 
 Per quantity (red peak, NIR peak, irradiance of the red band, of the NIR band and in total, dose): the
 |error| median and 95th percentile, the median stated k=2 U, coverage (|error| <= U) and the ratio U median /

@@ -7,7 +7,8 @@ every quantity within half its tolerance of the claim (red 655-665 nm, NIR 840-8
 red); a *lying* one is off by 1.5 tolerances in every quantity (red 645 or 675 nm, NIR 820 or 880 nm, 35 or 65
 mW/cm2). Each sensor is a unit from the production spread (never the estimator's table), calibrated as the
 README says (three reference LEDs 630/660/850 nm stated to 0.5 nm, one 660 nm irradiance reading against a 1 %
-meter: :func:`bench_spectrum_accuracy.calibrate`), read through rig's reader and judged by ``check_claims``.
+meter, after the gain sweep: :func:`bench_spectrum_accuracy.calibrate`), read through rig's reader and judged by
+``check_claims``. Printed too: the same with the 850 nm LED read by the meter as well.
 
 Prints, per claim: the share of PASS on honest wraps and of FAIL on lying ones. Asserted (6 units x 3 seeds):
 the irradiance and dose claims PASS honest wraps and FAIL lying ones in >= 95 % of cases; the red peak claim
