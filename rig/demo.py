@@ -24,6 +24,7 @@ WRAPS = (("honest wrap", "example_wrap.toml"), ("lying wrap", "example_wrap_lyin
 REFERENCE_PEAKS_NM = (630.0, 660.0, 850.0)
 REFERENCE_U_NM = 0.5
 METER_MW_CM2, METER_NM, METER_U_PCT = 18.7, 660.0, 1.0
+GAIN_SWEEP_MW_CM2 = (300.0, 30.0, 3.0)  # the 660 nm LED at three levels: each gain linked to 64x
 
 
 @dataclass
@@ -47,8 +48,12 @@ class DemoResult:
 
 
 def calibration_steps(calibration: Path) -> list[list[str]]:
-    """The README's calibration procedure on the simulated jig: dark, the three reference LEDs, one meter reading."""
+    """The README's calibration procedure on the simulated jig: dark, the gain sweep at three source levels, the three
+    reference LEDs, one meter reading."""
     steps = [["calibrate", "dark", "--sim", "--out", str(calibration)]]
+    for level_mw_cm2 in GAIN_SWEEP_MW_CM2:
+        steps.append(["calibrate", "gains", "--sim", "--reference-mw-cm2", f"{level_mw_cm2:g}", "--series",
+                      f"{level_mw_cm2:g} mW", "--count", "10", "--switch-on", "--out", str(calibration)])
     for peak_nm in REFERENCE_PEAKS_NM:
         steps.append(["calibrate", "spectral", "--sim", "--reference-peak-nm", f"{peak_nm:g}",
                       "--reference-u-nm", f"{REFERENCE_U_NM:g}", "--reference-fwhm-nm", "20", "--switch-on",
@@ -92,7 +97,7 @@ def run_demo(out: Path, say: Callable[[str], None] = print, seed: int = 0) -> De
     folder.mkdir(parents=True, exist_ok=False)
     calibration, results = folder / "calibration.toml", folder / "results"
     steps = []
-    say("1. calibrate the simulated sensor (README 'Procedure on the bench': dark, reference LEDs at "
+    say("1. calibrate the simulated sensor (README 'Procedure on the bench': dark, gain ratios, reference LEDs at "
         + ", ".join(f"{p:g}" for p in REFERENCE_PEAKS_NM) + f" nm, a {METER_U_PCT:g} % meter at {METER_NM:g} nm)")
     for argv in calibration_steps(calibration):
         command = rig_command(*argv)

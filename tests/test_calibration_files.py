@@ -22,7 +22,13 @@ from rig.calibration.file import (
     select_calibration,
 )
 from rig.calibration.fit import Reading
-from rig.calibration.jobs import add_irradiance_points, add_spectral_references, calibration_target, set_dark
+from rig.calibration.jobs import (
+    add_gain_series,
+    add_irradiance_points,
+    add_spectral_references,
+    calibration_target,
+    set_dark,
+)
 from rig.calibration.spectral import ReferenceReading
 from rig.chips import DEFAULT_CHIP
 from rig.clock import SimClock
@@ -66,10 +72,24 @@ def read(unit: SensorUnit, lines: list[tuple[float, float, float]], count: int, 
                 (sensor.read() for _ in range(count))]
 
 
+def sweep_read(unit: SensorUnit, mw_cm2: float, count: int, seed: int = 0) -> list[Reading]:
+    """``rig calibrate gains``: a 660 nm LED at ``mw_cm2`` read ``count`` times at every gain where it is in range."""
+    from rig.calibration.gains import sweep
+
+    clock, bus = SimClock(), SimBus()
+    bus.attach(0x39, AS7341Emulator(clock, FixedLight([SpectralLine(660.0, 20.0, mw_cm2 * 1000 * T_TRUE)]),
+                                    seed=seed, unit=unit))
+    with install_sim_clock(clock):
+        return sweep(SpectralSensor(bus.busio(), SpectralConfig(auto_range=False), clock, "ND", T_FILE), count)
+
+
 def steps_for(unit: SensorUnit) -> dict:
-    """The README's steps as data: dark, irradiance at 660 nm (twice: two levels), three spectral references."""
+    """The README's steps as data: dark, the gain sweep at two source levels, irradiance at 660 nm (twice: two
+    levels), three spectral references."""
     dark = read(unit, [], 5, seed=1)
     steps = {"dark": ("dark", dark),
+             "gains bright": ("gains", sweep_read(unit, 40.0, 2, seed=5), "bright"),
+             "gains dim": ("gains", sweep_read(unit, 2.0, 2, seed=6), "dim"),
              "irradiance 20": ("irradiance", read(unit, [(660.0, 20.0, 20.0)], 2, seed=2), 20.0),
              "irradiance 45": ("irradiance", read(unit, [(660.0, 20.0, 45.0)], 2, seed=3), 45.0)}
     for peak, fwhm in REFERENCES:
@@ -83,6 +103,8 @@ def apply(calibration: CalibrationFile, step: tuple) -> None:
     if kind == "dark":
         dark = np.mean([r.counts for r in step[1]], axis=0)
         set_dark(calibration, list(dark), step[1][0].gain_x, step[1][0].t_int_ms)
+    elif kind == "gains":
+        add_gain_series(calibration, {step[2]: step[1]})
     elif kind == "irradiance":
         add_irradiance_points(calibration, step[1], [(step[2], 660.0)] * len(step[1]), T_FILE, 1.0)
     else:
@@ -109,10 +131,12 @@ def content(calibration: CalibrationFile) -> dict:
 def test_any_order_of_the_calibration_steps_gives_the_same_file(tmp_path):
     steps = steps_for(UNITS["as7341-1"])
     names = list(steps)
-    orders = [names,  # the README's order: dark, irradiance (two levels), spectral (three references)
-              # the issue's: irradiance, then spectral, then irradiance again (and the dark last)
-              ["irradiance 20", "spectral 631", "spectral 658.5", "spectral 852", "irradiance 45", "dark"],
-              ["spectral 852", "irradiance 45", "dark", "spectral 631", "irradiance 20", "spectral 658.5"]]
+    orders = [names,  # the README's order: dark, gains (two levels), irradiance (two levels), spectral (three)
+              # the issue's: irradiance, then spectral, then irradiance again (and the dark and gains last)
+              ["irradiance 20", "spectral 631", "spectral 658.5", "spectral 852", "irradiance 45", "dark", "gains dim",
+               "gains bright"],
+              ["spectral 852", "gains dim", "irradiance 45", "dark", "spectral 631", "irradiance 20", "gains bright",
+               "spectral 658.5"]]
     files = []
     for n, order in enumerate(orders):
         path = tmp_path / f"order{n}.toml"
@@ -126,8 +150,11 @@ def test_any_order_of_the_calibration_steps_gives_the_same_file(tmp_path):
         assert content(other) == first
     made = files[0]
     assert len(made.irradiance_readings) == len(made.points) == 4 and len(made.spectral_readings) == 6
-    # what is left in the residuals is this unit's gain ratios (datasheet +/-5 %: the levels autorange to different
-    # gains), and the scale's u is the 1 % meter and that scatter, not the +/-10 % of points kept from an old table
+    # the gain ratios are measured (the two sweeps overlap and include 64x), so what is left in the residuals is
+    # noise and the line model, and the scale's u is the 1 % meter and that scatter, not the +/-10 % of points kept
+    # from an old table
+    assert len(made.gain_factors) == len(DEFAULT_CHIP.gain_codes_x) and {r.series for r in made.gain_readings} == {
+        "bright", "dim"}
     assert max(abs(r) for r in made.residuals_rel) < 0.05 and made.scale_u_rel < 0.03
     # and the file reads other red lines right: a 645 nm and a 675 nm LED at 30 mW/cm2
     calibration = made.calibration()
@@ -238,12 +265,13 @@ def test_the_writer_refuses_a_value_the_reader_would_refuse_and_keeps_the_old_fi
 
 
 def test_every_value_of_a_calibration_file_has_a_range():
-    from rig.calibration.file import IrradianceReading, SpectralReadingRecord, SpectralReference
+    from rig.calibration.file import GainReadingRecord, IrradianceReading, SpectralReadingRecord, SpectralReference
 
-    for cls in (CalibrationFile, ReferencePoint, IrradianceReading, SpectralReference, SpectralReadingRecord):
+    for cls in (CalibrationFile, ReferencePoint, IrradianceReading, SpectralReference, SpectralReadingRecord,
+                GainReadingRecord):
         for f in dataclasses.fields(cls):
             record_list = f.name in ("points", "legacy_points", "irradiance_readings", "spectral_references",
-                                     "spectral_readings")
+                                     "spectral_readings", "gain_readings")
             assert f.name == "source" or record_list or "rule" in f.metadata, (cls.__name__, f.name)
 
 

@@ -195,6 +195,11 @@ def test_a_calibrated_reading_at_the_scales_gain_shares_its_gain_ratio_error():
     assert gain_ratio_u(64.0, True, (8.0,) * 10) == pytest.approx(0.02)  # only the scale's code
     assert gain_ratio_u(16.0, True, (8.0,) * 10) == pytest.approx(0.02 * 2**0.5)  # two independent codes
     assert gain_ratio_u(16.0, True, ()) == pytest.approx(0.02 * 2**0.5)  # scale's gains unknown: as before
+    # measured by rig calibrate gains: 16x to 0.5 %, 8x to 0.4 % (each vs 64x, independently); 32x not measured
+    measured = {8.0: 0.004, 16.0: 0.005}
+    assert gain_ratio_u(16.0, True, (8.0,) * 10, measured) == pytest.approx((0.004**2 + 0.005**2) ** 0.5)
+    assert gain_ratio_u(32.0, True, (8.0,) * 10, measured) == pytest.approx((0.004**2 + 0.02**2) ** 0.5)
+    assert gain_ratio_u(16.0, False, (), measured) == pytest.approx(0.005)  # uncalibrated: its own ratio vs 64x
 
 
 def test_the_irradiance_model_term_cancels_at_the_scales_reference_wavelength():

@@ -29,7 +29,8 @@ from rig.config import build_dataclass, load_toml
 from rig.errors import ConfigError, RigError
 from rig.spectrum import Calibration, ModelUncertainty
 from rig.spectrum.derive import nominal_calibration
-from rig.spectrum.responsivity import Responsivity, corrected
+from rig.spectrum.model import TILT_ORIGIN_NM
+from rig.spectrum.responsivity import Responsivity, corrected, tilted
 
 # ranges shared by several fields; per-channel lists, counts and gains are checked against the file's chip as well
 # (CalibrationFile.validate: one value per channel of that chip, counts within its full scale, its gains)
@@ -100,6 +101,18 @@ class SpectralReadingRecord:
     taken: str = ranged(date(), "")  # '' = stored by an older rig
 
 
+@dataclass
+class GainReadingRecord:
+    """One raw reading of a steady source in a gain series (``rig calibrate gains``: the same source at several
+    gains; its series label groups them)."""
+
+    counts: list[float] = ranged(COUNTS, default_factory=list)
+    gain_x: float = ranged(GAIN, 0.0)
+    t_int_ms: float = ranged(T_INT_MS, 0.0)
+    series: str = ranged(text(required=True, what="a series label"), "")
+    taken: str = ranged(date(), "")
+
+
 SPECTRAL_FIELDS = ("spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "spectral_u_shift_nm", "spectral_u_oob",
                    "spectral_peak_floor_nm")
 
@@ -108,7 +121,10 @@ SPECTRAL_FIELDS = ("spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "sp
 class CalibrationFile:
     """The contents of a calibration TOML file (each field with its range)."""
 
-    TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("dark_gain_x", "dark_t_int_ms"), SPECTRAL_FIELDS)
+    TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("dark_gain_x", "dark_t_int_ms"), SPECTRAL_FIELDS,
+                                                       ("gain_factors", "gain_factors_u_rel"))
+    # lists with one value per gain code of the file's chip (when set)
+    PER_GAIN: ClassVar[tuple[str, ...]] = ("gain_factors", "gain_factors_u_rel")
     # lists with one value per channel of the file's chip (when set)
     PER_CHANNEL: ClassVar[tuple[str, ...]] = (
         "dark_counts", "spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "spectral_u_shift_nm",
@@ -127,6 +143,10 @@ class CalibrationFile:
     scale: float = ranged(number(0.01, 100, open_low=True, open_high=True, what="a factor"), 1.0)
     scale_u_rel: float = ranged(number(0, 1, open_high=True, what="a fraction"), 0.05)
     residuals_rel: list[float] = ranged(values(RESIDUAL_REL), default_factory=list)
+    # the scale's slope with wavelength (per 100 nm from 660 nm) and its standard u: fitted when the irradiance
+    # readings span 100 nm or more (meter readings at 660 and 850 nm), else 0 and 0
+    scale_tilt_per_100nm: float = ranged(number(-0.5, 0.5, what="a relative slope per 100 nm"), 0.0)
+    scale_tilt_u_per_100nm: float = ranged(number(0, 0.5, what="a relative u per 100 nm"), 0.0)
     points: list[ReferencePoint] = field(default_factory=list)  # one per irradiance reading (derived)
     legacy_points: list[ReferencePoint] = field(default_factory=list)  # stored without raw readings: kept as-is
     irradiance_readings: list[IrradianceReading] = field(default_factory=list)
@@ -160,6 +180,13 @@ class CalibrationFile:
         Rule("2 values [red, nir]: red in [1, 50] nm, NIR in [5, 100] nm", _floor_ok), default_factory=list)
     spectral_references: list[SpectralReference] = field(default_factory=list)  # per source (derived)
     spectral_readings: list[SpectralReadingRecord] = field(default_factory=list)
+    # the gain ratios (rig.calibration.gains): refitted from gain_readings and every reference's readings at each step;
+    # per gain code of the chip, this part's ratio vs 64x over the typical one and its standard u (empty: typical)
+    gain_readings: list[GainReadingRecord] = field(default_factory=list)
+    gain_factors: list[float] = ranged(values(number(0.5, 2, open_low=True, open_high=True, what="a factor")),
+                                       default_factory=list)
+    gain_factors_u_rel: list[float] = ranged(values(number(0, 0.5, what="a relative u (standard)")),
+                                             default_factory=list)
     # rig calibrate positions (rig.calibration.positions): each position's factor onto position 0's scale, its u
     position_names: list[str] = ranged(values(text(required=True, what="a position name")), default_factory=list)
     position_scales: list[float] = ranged(values(number(0.2, 5, open_low=True, open_high=True, what="a factor")),
@@ -191,13 +218,18 @@ class CalibrationFile:
             value = getattr(self, name)
             if value and len(value) != n:
                 raise ConfigError(self.source, name, per_channel, f"{len(value)} values")
+        for name in self.PER_GAIN:
+            value = getattr(self, name)
+            if value and len(value) != len(chip.gain_codes_x):
+                raise ConfigError(self.source, name, f"{len(chip.gain_codes_x)} values, one per {chip.name} gain ("
+                                  + ", ".join(f"{g:g}x" for g in chip.gain_codes_x) + ")", f"{len(value)} values")
         gains = f"one of the {chip.name}'s gains {', '.join(f'{g:g}' for g in chip.gain_codes_x)}"
         if self.dark_gain_x and self.dark_gain_x not in chip.gain_codes_x:
             raise ConfigError(self.source, "dark_gain_x", gains, self.dark_gain_x)
         if any(c > top for c in self.dark_counts):
             raise ConfigError(self.source, "dark_counts", f"raw counts in [0, {top}] ({chip.name})", self.dark_counts)
         for kind, readings in (("irradiance_readings", self.irradiance_readings),
-                               ("spectral_readings", self.spectral_readings)):
+                               ("spectral_readings", self.spectral_readings), ("gain_readings", self.gain_readings)):
             for index, reading in enumerate(readings):
                 key = f"{kind}[{index}]"
                 if len(reading.counts) != n:
@@ -224,10 +256,14 @@ class CalibrationFile:
         dark = tuple(self.dark_counts) if self.dark_counts else (0.0,) * chip.n_channels
         base = Calibration(Responsivity.load(chip=chip), transmission=self.transmission, scale=self.scale,
                            scale_u_rel=self.scale_u_rel, dark_counts=dark, id=self.id, calibrated=True,
+                           gain_factors=tuple(self.gain_factors), gain_factors_u_rel=tuple(self.gain_factors_u_rel),
                            **({} if self.legacy_points else _scale_readings(self.irradiance_readings)))
+        if self.scale_tilt_u_per_100nm > 0:
+            base = replace(base, scale_tilt_per_100nm=self.scale_tilt_per_100nm,
+                           scale_tilt_u_per_100nm=self.scale_tilt_u_per_100nm)
         if not self.has_spectral:
-            return base
-        return replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
+            return _tilted(base)
+        return _tilted(replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
                                                     tuple(self.spectral_shifts_nm),
                                                     tuple(self.spectral_oob_factors) or None),
                        model_u=ModelUncertainty(tuple(self.spectral_u_rel), tuple(self.spectral_u_shift_nm),
@@ -236,7 +272,7 @@ class CalibrationFile:
                                                 tuple(self.spectral_u_rel_shift_corr) or (0.0,) * chip.n_channels,
                                                 tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * chip.n_channels),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
-                       spectral_calibrated=True)
+                       spectral_calibrated=True))
 
     def age_days(self, now: datetime | None = None) -> float | None:
         created = parse_date(self.created)
@@ -251,6 +287,7 @@ class CalibrationFile:
                  ("spectral_created", self.spectral_created)]
         dated += [(f"irradiance_readings[{i}].taken", r.taken) for i, r in enumerate(self.irradiance_readings)]
         dated += [(f"spectral_readings[{i}].taken", r.taken) for i, r in enumerate(self.spectral_readings)]
+        dated += [(f"gain_readings[{i}].taken", r.taken) for i, r in enumerate(self.gain_readings)]
         future = [key for key, value in dated if (when := parse_date(value)) is not None
                   and (when - now).total_seconds() > 3600]
         out = [] if self.created else [f"calibration {self.id!r} has no 'created' date: its age cannot be checked"]
@@ -362,6 +399,14 @@ def calibration_or_nominal(path: str | Path | None, transmission: float, chip: S
     if chip is not None:
         loaded.check_chip(chip)
     return loaded.calibration()
+
+
+def _tilted(calibration: Calibration) -> Calibration:
+    """``calibration`` with its table tilted by the scale's fitted slope with wavelength (none: as it is)."""
+    if not calibration.scale_tilt_per_100nm:
+        return calibration
+    return replace(calibration, responsivity=tilted(calibration.responsivity, calibration.scale_tilt_per_100nm,
+                                                    TILT_ORIGIN_NM))
 
 
 def _scale_readings(readings: list[IrradianceReading]) -> dict[str, tuple[float, ...]]:

@@ -58,12 +58,14 @@ def measure_nominal(readings: Sequence[Reading], references_nm: Sequence[float],
 
 
 def fit_scale(references_mw_cm2: Sequence[float], measured_mw_cm2: Sequence[float],
-              reference_u_rel: float = 0.03) -> ScaleFit:
+              reference_u_rel: float = 0.03, sources: Sequence[object] | None = None) -> ScaleFit:
     """Least-squares scale so that ``scale x measured`` matches the reference meter at every point.
 
-    Relative errors are minimised, so low and high levels count alike. The
-    scale's standard uncertainty combines the reference meter's
-    (``reference_u_rel``) with the scatter of the residuals.
+    Relative errors are minimised, so low and high levels count alike. The scale's standard uncertainty
+    combines the reference meter's (``reference_u_rel``: one meter, it does not average out) with the standard
+    error of the fit: readings of one source (``sources``, one label per reading; default: its reference value)
+    scatter by noise, which averages over them; different sources' means scatter by what the line model gets
+    wrong between them, which averages only over the sources.
     """
     r = np.asarray(references_mw_cm2, dtype=float)
     m = np.asarray(measured_mw_cm2, dtype=float)
@@ -72,8 +74,50 @@ def fit_scale(references_mw_cm2: Sequence[float], measured_mw_cm2: Sequence[floa
     weights = 1.0 / r**2
     scale = float(np.sum(weights * r * m) / np.sum(weights * m * m))
     residuals = (r - scale * m) / r
-    scatter = float(np.std(residuals, ddof=1)) if len(r) > 1 else 0.0
-    return ScaleFit(scale, math.hypot(reference_u_rel, scatter), list(m), [float(x) for x in residuals])
+    labels = list(sources) if sources is not None else [float(x) for x in r]
+    groups = [residuals[[i for i, label in enumerate(labels) if label == key]] for key in dict.fromkeys(labels)]
+    within = float(np.sqrt(sum(float(np.sum((g - g.mean()) ** 2)) for g in groups) / max(len(r) - len(groups), 1)))
+    noise = within / math.sqrt(len(r)) if len(r) > len(groups) else 0.0
+    means = np.array([g.mean() for g in groups])
+    between = float(np.std(means, ddof=1)) / math.sqrt(len(means)) if len(means) > 1 else 0.0
+    return ScaleFit(scale, math.hypot(reference_u_rel, max(noise, between)), list(m), [float(x) for x in residuals])
+
+
+TILT_SPAN_NM = 100.0  # meter readings this far apart in wavelength fit the scale's slope with wavelength too
+
+
+def fit_scale_tilt(references_mw_cm2: Sequence[float], measured_mw_cm2: Sequence[float],
+                   reference_u_rel: Sequence[float], peaks_nm: Sequence[float], origin_nm: float
+                   ) -> tuple[ScaleFit, float, float]:
+    """The scale at ``origin_nm`` and its relative slope per 100 nm, ``reference = scale x measured x (1 + slope x
+    (peak - origin) / 100)``, from meter readings at two or more wavelengths: per wavelength the mean ratio, with
+    its meter's u (its own at each wavelength: a meter's calibration differs between them) and the readings'
+    standard error; a weighted straight line through them (its covariance scaled by the reduced chi-square when
+    above 1). Returns the scale fit (u: at ``origin_nm``), the slope and its standard u."""
+    r, m = np.asarray(references_mw_cm2, float), np.asarray(measured_mw_cm2, float)
+    ratio, x = r / m, (np.asarray(peaks_nm, float) - origin_nm) / 100.0
+    u_meter = np.asarray(reference_u_rel, float)
+    groups = sorted(set(np.round(x, 4)))
+    y, u, xs = [], [], []
+    for g in groups:
+        at = np.round(x, 4) == g
+        mean = float(np.mean(ratio[at]))
+        sem = float(np.std(ratio[at], ddof=1)) / math.sqrt(int(at.sum())) if at.sum() > 1 else 0.0
+        y.append(mean)
+        u.append(math.hypot(float(np.sqrt(np.mean(u_meter[at] ** 2))) * mean, sem))
+        xs.append(float(g))
+    design = np.column_stack([np.ones(len(xs)), xs])
+    w = 1.0 / np.asarray(u) ** 2
+    cov = np.linalg.inv(design.T @ (w[:, None] * design))
+    a, b = cov @ (design.T @ (w * np.asarray(y)))
+    if len(xs) > 2:
+        chi2 = float(np.sum(w * (np.asarray(y) - design @ np.array([a, b])) ** 2))
+        cov = cov * max(1.0, chi2 / (len(xs) - 2))
+    slope = float(b / a)
+    u_slope = math.sqrt(max(cov[1, 1] - 2 * slope * cov[0, 1] + slope**2 * cov[0, 0], 0.0)) / a
+    predicted = a * m * (1 + slope * x)
+    residuals = [float(v) for v in (r - predicted) / r]
+    return ScaleFit(float(a), math.sqrt(cov[0, 0]) / a, list(m), residuals), slope, u_slope
 
 
 def take_readings(bench, count: int) -> list[Reading]:

@@ -155,6 +155,44 @@ def live_readings(bench, count: int, switch_on: bool, settle_s: float) -> list[R
     return with_wrap_on(bench, read, switch_on=switch_on)
 
 
+def live_gain_series(bench, count: int, switch_on: bool, settle_s: float) -> list[Reading]:
+    """The steady source on the jig read ``count`` times at every gain where it is in range
+    (:func:`rig.calibration.gains.sweep`), under the run's guards."""
+    from rig.calibration.gains import sweep
+    from rig.run.guard import with_wrap_on
+
+    def read(guard) -> list[Reading]:
+        if switch_on:
+            guard.sleep(settle_s)
+        return sweep(bench.spectral, count, on_reading=guard.note_reading)
+
+    return with_wrap_on(bench, read, switch_on=switch_on)
+
+
+def gain_series_csv(path: Path, series: str, chip: SpectralChip | None = None) -> dict[str, list[Reading]]:
+    """Readings of a counts CSV as gain series: by its ``series`` column, else all under ``series``."""
+    from rig.spectrum.counts_csv import read_counts_rows
+
+    _path, _chip, rows = read_counts_rows(path, expected=chip)
+    out: dict[str, list[Reading]] = {}
+    for row in rows:
+        label = str(row.cells.get("series") or series).strip() or series
+        out.setdefault(label, []).append(Reading(row.counts, row.gain_x, row.t_int_ms, row.saturated))
+    return out
+
+
+def add_gain_series(calibration: CalibrationFile, series: dict[str, list[Reading]]) -> Refit:
+    """Store gain series (label -> readings) and refit everything (gain ratios first)."""
+    from rig.calibration.refit import gain_records
+
+    taken = {r.series for r in calibration.gain_readings}
+    for label, readings in series.items():
+        if label in taken:
+            raise RigError(f"gain series {label!r} is already in this file: give the new one another --series")
+        calibration.gain_readings += gain_records(readings, label)
+    return refit_all(calibration)
+
+
 def as_spectral_references(readings: list[Reading], peak_nm: float, fwhm_nm: float | None, u_nm: float,
                            mw_cm2: float | None) -> list:
     """Readings of a source of known peak, as spectral-calibration references."""

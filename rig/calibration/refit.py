@@ -5,8 +5,10 @@ The file keeps each reference's raw readings (:class:`~rig.calibration.file.Irra
 calls :func:`refit_all`, which, in this order:
 
 1. puts the stored readings in a canonical order (so any order of steps gives the same fit inputs);
-2. refits the spectral calibration from all spectral readings (with the current dark counts);
-3. re-measures every irradiance reading through the current table (spectral, dark) at scale 1 and refits
+2. refits the gain ratios from every series of one steady source at several gains (the gain series, each
+   reference's readings; :mod:`rig.calibration.gains`), with the current dark counts;
+3. refits the spectral calibration from all spectral readings (with the current dark counts);
+4. re-measures every irradiance reading through the current table (spectral, dark) at scale 1 and refits
    the scale to all of them (plus ``legacy_points``: points an older rig stored without raw readings,
    kept as they were and said so).
 
@@ -20,10 +22,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from rig.calibration.file import CalibrationFile, IrradianceReading, ReferencePoint, SpectralReadingRecord
-from rig.calibration.fit import Reading, ScaleFit, fit_scale, measure_nominal
+from rig.calibration.file import (
+    CalibrationFile,
+    GainReadingRecord,
+    IrradianceReading,
+    ReferencePoint,
+    SpectralReadingRecord,
+)
+from rig.calibration.fit import TILT_SPAN_NM, Reading, ScaleFit, fit_scale, fit_scale_tilt, measure_nominal
+from rig.calibration.gains import GainFit, fit_gain_factors
 from rig.calibration.rules import check
 from rig.errors import RigError
+from rig.spectrum.model import TILT_ORIGIN_NM
 
 LEGACY_U_REL = 0.03  # a legacy point's reference u (not stored by the older rig: the README's default meter)
 
@@ -35,6 +45,7 @@ class Refit:
     spectral: object | None  # rig.calibration.spectral.SpectralFit
     scale: ScaleFit | None
     notes: list[str]
+    gains: GainFit | None = None
 
 
 def _now() -> str:
@@ -96,6 +107,39 @@ def _spectral_key(r: SpectralReadingRecord) -> tuple:
             tuple(r.counts))
 
 
+def _gain_key(r: GainReadingRecord) -> tuple:
+    return (r.series, r.gain_x, r.t_int_ms, tuple(r.counts))
+
+
+def gain_records(readings: Sequence[Reading], series: str) -> list[GainReadingRecord]:
+    """Raw readings of one steady source at several gains, as stored (saturated ones are left out)."""
+    taken = _now()
+    out = [GainReadingRecord([float(c) for c in r.counts], float(r.gain_x), round(float(r.t_int_ms), 4), series, taken)
+           for r in readings if not r.saturated]
+    return _checked(out, "gain series readings")
+
+
+def _refit_gains(calibration: CalibrationFile) -> GainFit | None:
+    """The gain factors from every series: the stored gain series and each reference's readings (a series each)."""
+    series: dict[tuple, list[Reading]] = {}
+    for r in calibration.gain_readings:
+        series.setdefault(("gains", r.series), []).append(Reading(tuple(r.counts), r.gain_x, r.t_int_ms))
+    for r in calibration.irradiance_readings:
+        series.setdefault(("irradiance", r.reference_nm, r.reference_mw_cm2, r.reference_u_rel), []).append(
+            Reading(tuple(r.counts), r.gain_x, r.t_int_ms))
+    for s in calibration.spectral_readings:
+        series.setdefault(("spectral", *_spectral_key(s)[:4]), []).append(Reading(tuple(s.counts), s.gain_x,
+                                                                                  s.t_int_ms))
+    fit = fit_gain_factors([series[key] for key in sorted(series, key=str)], calibration.spectral_chip,
+                           calibration.dark_counts or None)
+    if not fit.any_measured:
+        calibration.gain_factors, calibration.gain_factors_u_rel = [], []
+        return None
+    calibration.gain_factors = [round(f, 6) for f in fit.factors]
+    calibration.gain_factors_u_rel = [round(u, 6) for u in fit.u_rel]
+    return fit
+
+
 def keep_legacy_points(calibration: CalibrationFile) -> None:
     """A file from an older rig has derived points and no raw readings: keep them as ``legacy_points`` (before a
     step adds raw readings)."""
@@ -113,9 +157,11 @@ def refit_all(calibration: CalibrationFile) -> Refit:
                      "calibrate irradiance again into a new --out file")
     calibration.irradiance_readings = sorted(calibration.irradiance_readings, key=_irradiance_key)
     calibration.spectral_readings = sorted(calibration.spectral_readings, key=_spectral_key)
+    calibration.gain_readings = sorted(calibration.gain_readings, key=_gain_key)
+    gains = _refit_gains(calibration)
     spectral = _refit_spectral(calibration) if calibration.spectral_readings else None
     scale = _refit_scale(calibration) if calibration.irradiance_readings or calibration.legacy_points else None
-    return Refit(spectral, scale, notes)
+    return Refit(spectral, scale, notes, gains)
 
 
 def _refit_spectral(calibration: CalibrationFile):
@@ -133,19 +179,45 @@ def _refit_spectral(calibration: CalibrationFile):
         calibration.spectral_readings = records
 
 
+def _measured(calibration: CalibrationFile, records: list[IrradianceReading]) -> list[float]:
+    """Each irradiance reading measured at scale 1 through the file's current table (spectral, gains, tilt)."""
+    if not records:
+        return []
+    base = calibration.calibration() if calibration.has_spectral or calibration.gain_factors \
+        or calibration.scale_tilt_per_100nm else None
+    return measure_nominal([Reading(tuple(r.counts), r.gain_x, r.t_int_ms) for r in records],
+                           [r.reference_nm for r in records], calibration.transmission,
+                           calibration.dark_counts or None, base=base, chip=calibration.spectral_chip)
+
+
+TILT_ITERATIONS = 3
+
+
 def _refit_scale(calibration: CalibrationFile) -> ScaleFit:
-    """Every irradiance reading measured through the current table at scale 1; the scale fitted to all."""
+    """Every irradiance reading measured through the current table at scale 1; the scale fitted to all (and its slope
+    with wavelength when the readings span ``TILT_SPAN_NM``: the table tilted by it, re-measured, a few times)."""
     records = calibration.irradiance_readings
-    base = calibration.calibration() if calibration.has_spectral else None  # the sensor's own table, if fitted
-    readings = [Reading(tuple(r.counts), r.gain_x, r.t_int_ms) for r in records]
-    measured = measure_nominal(readings, [r.reference_nm for r in records], calibration.transmission,
-                               calibration.dark_counts or None, base=base,
-                               chip=calibration.spectral_chip) if records else []
     legacy = calibration.legacy_points
+    peaks = [r.reference_nm for r in records]
+    calibration.scale_tilt_per_100nm = calibration.scale_tilt_u_per_100nm = 0.0
+    tilt = bool(records) and not legacy and max(peaks) - min(peaks) >= TILT_SPAN_NM
     references = [r.reference_mw_cm2 for r in records] + [p.reference_mw_cm2 for p in legacy]
     u_rel = [r.reference_u_rel for r in records] + [LEGACY_U_REL] * len(legacy)
-    fit = fit_scale(references, measured + [p.measured_mw_cm2 for p in legacy],
-                    math.sqrt(sum(u * u for u in u_rel) / len(u_rel)))  # one meter: its u does not average out
+    for _ in range(TILT_ITERATIONS if tilt else 1):
+        measured = _measured(calibration, records)
+        if not tilt:
+            sources = [(r.reference_nm, r.reference_mw_cm2) for r in records] + [
+                (p.reference_nm, p.reference_mw_cm2) for p in legacy]
+            fit = fit_scale(references, measured + [p.measured_mw_cm2 for p in legacy],
+                            math.sqrt(sum(u * u for u in u_rel) / len(u_rel)), sources)  # one meter: no averaging
+            break
+        fit, slope, u_slope = fit_scale_tilt(references, measured, u_rel, peaks, TILT_ORIGIN_NM)
+        # the reference is above the measurement where the part responds less than the table: the table tilts down
+        calibration.scale_tilt_per_100nm = round((1 + calibration.scale_tilt_per_100nm) / (1 + slope) - 1, 6)
+        calibration.scale_tilt_u_per_100nm = round(max(u_slope, 1e-6), 6)
+    if tilt:  # the last re-measure (through the final tilt) gives the stored points and residuals
+        measured = _measured(calibration, records)
+        fit = fit_scale_tilt(references, measured, u_rel, peaks, TILT_ORIGIN_NM)[0]
     residuals = [round(r, 5) for r in fit.residuals_rel]
     calibration.points = [ReferencePoint(r.reference_mw_cm2, r.reference_nm, round(m, 6), res)
                           for r, m, res in zip(records, measured, residuals, strict=False)]
@@ -157,6 +229,8 @@ def _refit_scale(calibration: CalibrationFile) -> ScaleFit:
     meters = sorted({round(100 * u, 3) for u in u_rel})
     calibration.method = (f"reference meter, {len(references)} readings at {', '.join(map(str, wavelengths))} nm"
                           f"{f' ({len(legacy)} legacy points)' if legacy else ''}; scale fitted by least squares "
-                          f"on relative error{' through the spectral calibration' if base else ''}; reference u "
+                          f"on relative error{' through the spectral calibration' if calibration.has_spectral else ''}"
+                          f"{' and the measured gain ratios' if calibration.gain_factors else ''}"
+                          f"{', with its slope with wavelength' if tilt else ''}; reference u "
                           f"{', '.join(f'{m:g}' for m in meters)} %")
     return fit

@@ -140,8 +140,10 @@ def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
 
 
 def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, transmission: float,
-                 dark_counts: Sequence[float] | None = None, prior: ModelUncertainty | None = None) -> SpectralFit:
-    """Fit per-channel gains, shifts and out-of-band levels to reference readings (see the module docstring)."""
+                 dark_counts: Sequence[float] | None = None, prior: ModelUncertainty | None = None,
+                 gain_factors: Sequence[float] = ()) -> SpectralFit:
+    """Fit per-channel gains, shifts and out-of-band levels to reference readings (see the module docstring).
+    ``gain_factors``: this part's measured gain ratios per gain code (:mod:`rig.calibration.gains`; () typical)."""
     if not readings:
         raise RigError("spectral calibration: no reference readings")
     chip = table.chip
@@ -155,7 +157,8 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
         if r.saturated or max(r.counts) >= chip.timing.counts_max:
             raise RigError(f"spectral calibration: the {r.peak_nm:g} nm reference reading is saturated "
                            "(lower the gain or add attenuation)")
-        per_basic = chip.gain_ratio(r.gain_x) * r.t_int_ms
+        per_basic = chip.gain_ratio(r.gain_x) * r.t_int_ms * (gain_factors[chip.gain_code(r.gain_x)]
+                                                              if gain_factors else 1.0)
         entry = sums[keys.index(_key(r))]
         entry[0] += (np.asarray(r.counts, float) - dark) / per_basic
         entry[1] += (np.maximum(np.asarray(r.counts, float), 0.0) + 2.0 + 1 / 12) / per_basic**2
@@ -335,7 +338,7 @@ def add_references(calibration_file, new: Sequence[ReferenceReading], transmissi
               for r in calibration_file.spectral_readings]
     readings = stored + list(new)
     fit = fit_spectral(readings, Responsivity.load(chip=calibration_file.spectral_chip), transmission,
-                       calibration_file.dark_counts or None)
+                       calibration_file.dark_counts or None, gain_factors=tuple(calibration_file.gain_factors))
     f = calibration_file
     f.spectral_created = datetime.now(UTC).isoformat(timespec="seconds")
     f.spectral_gains = [round(g, 6) for g in fit.gains]

@@ -4,6 +4,13 @@ The check a lab runs before a session: each reading is estimated with the calibr
 value is compared with the reference, and the difference must lie within the combined expanded (k=2)
 uncertainty of the measurement (the median of the readings' stated U: it is mostly systematic, so it does
 not shrink with more readings) and of the reference (2 x its stated standard u).
+
+Each quantity is what the reference can tell: a reference source is one line, so its meter's irradiance is
+compared with the irradiance of the band at the reference's wavelength (red below ``RED_NIR_SPLIT_NM``, NIR
+above; without a stated peak, the band carrying most of the light), with that band's U. The total would add
+the other band's upper limit, which a one-line source does not test (after an irradiance-only calibration the
+NIR band beside a red line is undetermined up to about a third of the light: a +/-35 % "U" that says nothing
+about the scale being checked).
 """
 
 from __future__ import annotations
@@ -63,11 +70,15 @@ def verify(readings: list[Reading], calibration: Calibration, reference_mw_cm2: 
         estimates.append(estimate(reading.counts, reading.gain_x, reading.t_int_ms, calibration))
     checks = []
     if reference_mw_cm2 is not None:
-        values = [(e.irradiance_mw_cm2, e.irradiance_u_mw_cm2) for e in estimates]
-        if any(not v for v, _u in values):
+        if any(not e.irradiance_mw_cm2 for e in estimates):
             raise RigError("calibrate verify: no light measured in a reading (is the source on?)")
-        checks.append(_check("irradiance", "mW/cm2", reference_mw_cm2, 2 * reference_u_rel * reference_mw_cm2,
-                             values))
+        band = _band(reference_peak_nm, estimates)
+        values = [(getattr(e, f"{band}_irradiance_mw_cm2"), getattr(e, f"{band}_irradiance_u_mw_cm2"))
+                  for e in estimates]
+        if any(v is None or u is None for v, u in values):
+            raise RigError(f"calibrate verify: no {band.upper() if band == 'nir' else band} irradiance in a reading")
+        checks.append(_check(f"irradiance ({'NIR' if band == 'nir' else band} band)", "mW/cm2", reference_mw_cm2,
+                             2 * reference_u_rel * reference_mw_cm2, values))
     if reference_peak_nm is not None:
         band = "red" if reference_peak_nm < RED_NIR_SPLIT_NM else "nir"
         values = [(getattr(e, f"{band}_peak_nm"), getattr(e, f"{band}_peak_u_nm")) for e in estimates]
@@ -77,6 +88,15 @@ def verify(readings: list[Reading], calibration: Calibration, reference_mw_cm2: 
         checks.append(_check(f"{'NIR' if band == 'nir' else 'red'} peak", "nm", reference_peak_nm,
                              2 * reference_u_nm, values))
     return checks
+
+
+def _band(reference_peak_nm: float | None, estimates: list) -> str:
+    """The band of the reference's line: by its stated peak, else the band carrying most of the light."""
+    if reference_peak_nm is not None:
+        return "red" if reference_peak_nm < RED_NIR_SPLIT_NM else "nir"
+    red = sum(e.red_irradiance_mw_cm2 or 0.0 for e in estimates)
+    nir = sum(e.nir_irradiance_mw_cm2 or 0.0 for e in estimates)
+    return "red" if red >= nir else "nir"
 
 
 def _check(quantity: str, unit: str, reference: float, reference_u: float,

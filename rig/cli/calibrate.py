@@ -1,5 +1,5 @@
-"""``rig calibrate dark | irradiance | spectral | thermistor | verify``: make and check calibration files (the work
-is in the library)."""
+"""``rig calibrate dark | gains | irradiance | spectral | thermistor | verify``: make and check calibration files
+(the work is in the library)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from rig.cli import calibrate_positions
+from rig.cli import calibrate_gains, calibrate_positions
 from rig.cli.common import (
     EXIT_CLAIM_FAILED,
     EXIT_OK,
@@ -99,6 +99,7 @@ def add_parser(commands) -> None:
     thermistor.add_argument("--out", metavar="FILE", help="where to write the fit (default calibration/...)")
     thermistor.set_defaults(func=thermistor_main)
     calibrate_positions.add_parser(kinds)  # rig calibrate positions (rig/cli/calibrate_positions.py)
+    calibrate_gains.add_parser(kinds)  # rig calibrate gains (rig/cli/calibrate_gains.py)
 
     verify = command_parser(
         kinds, "verify", "read a reference source against the active calibration (changes nothing)",
@@ -161,6 +162,9 @@ def _print_refit(console: Console, calibration, refit) -> None:
         console.print(f"scale {refit.scale.scale:.4f} ± {refit.scale.scale_u_rel:.1%} (standard) from "
                       f"{len(refit.scale.residuals_rel)} readings; residuals: "
                       + ", ".join(f"{r:+.1%}" for r in refit.scale.residuals_rel[-10:]))
+        if calibration.scale_tilt_u_per_100nm:
+            console.print(f"scale slope with wavelength {calibration.scale_tilt_per_100nm:+.2%} ± "
+                          f"{calibration.scale_tilt_u_per_100nm:.2%} per 100 nm from 660 nm (standard)")
 
 
 def _prepare(args: argparse.Namespace, console: Console):

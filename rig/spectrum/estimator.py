@@ -31,7 +31,7 @@ from rig.spectrum.model import (
 )
 from rig.spectrum.referenced import amplitude_covariance
 from rig.spectrum.refine import refine
-from rig.spectrum.responsivity import Responsivity, gain_ratio_u
+from rig.spectrum.responsivity import Responsivity
 from rig.spectrum.shapes import Grid, Noise, channel_peaks, grids, line_shapes
 
 if TYPE_CHECKING:
@@ -100,15 +100,14 @@ def _blas() -> ThreadpoolController:
 def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, calibration: Calibration,
                     plan: LinePlan | None) -> list[Estimate]:
     responsivity = calibration.responsivity
-    per_basic = np.array([calibration.chip.gain_ratio(g) for g in gain_x]) * t_int_ms  # raw counts per basic count
+    per_basic = np.array([calibration.gain_ratio(g) for g in gain_x]) * t_int_ms  # raw counts per basic count
     dark = np.asarray(calibration.dark_counts, dtype=float)
     y = (raw - dark) / per_basic[:, None]
     to_mw = calibration.scale / calibration.transmission / 1000.0  # uW/cm2 at the sensor -> mW/cm2 at the surface
     line_grids = grids(responsivity, plan.specs if plan is not None else calibration.lines)
     noise = Noise(per_basic, float(np.mean(dark)), calibration.model_u, channel_peaks(responsivity))
     rows = len(y)
-    scale_u = np.hypot(calibration.scale_u_rel, [gain_ratio_u(g, calibration.calibrated, calibration.scale_gains_x)
-                                                    for g in gain_x])
+    scale_u = np.hypot(calibration.scale_u_rel, [calibration.gain_u_rel(g) for g in gain_x])
     w = noise.weights(np.maximum(y, 0.0), np.zeros_like(y), np.zeros_like(y))
     weak = np.all(y * np.sqrt(noise.counting_weights(np.maximum(y, 0.0))) < WEAK_SNR, axis=1)  # no light to fit
     results: list[Estimate | None] = [None] * rows

@@ -10,7 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from rig.chips import Role, SpectralChip
-from rig.spectrum.responsivity import Responsivity
+from rig.spectrum.responsivity import Responsivity, gain_ratio_u
 
 K = 2.0  # coverage factor of every stated uncertainty
 READ_NOISE_COUNTS = 1.0
@@ -126,6 +126,14 @@ class Calibration:
     lines: tuple[LineSpec, ...] = DEFAULT_LINES
     scale_gains_x: tuple[float, ...] = ()  # gains of the irradiance readings the scale was fitted to (() unknown)
     scale_lines_nm: tuple[float, ...] = ()  # their reference peaks (() unknown: no model term cancels)
+    # per gain code of the chip: this part's ratio vs 64x over the chip's typical one, measured (``rig calibrate
+    # gains``; () all 1), and each factor's standard relative u (() the datasheet's for every code)
+    gain_factors: tuple[float, ...] = ()
+    gain_factors_u_rel: tuple[float, ...] = ()
+    # the scale's slope with wavelength away from TILT_ORIGIN_NM, fitted from meter readings at two or more
+    # wavelengths (already applied to ``responsivity``) and its standard u; u 0: not fitted (one wavelength)
+    scale_tilt_per_100nm: float = 0.0
+    scale_tilt_u_per_100nm: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.transmission <= 1:
@@ -138,6 +146,9 @@ class Calibration:
         if len(self.dark_counts) != chip.n_channels:
             raise ValueError(f"dark_counts needs {chip.n_channels} values ({chip.name} channel order), "
                              f"got {len(self.dark_counts)}")
+        for name in ("gain_factors", "gain_factors_u_rel"):
+            if getattr(self, name) and len(getattr(self, name)) != len(chip.gain_codes_x):
+                raise ValueError(f"{name} needs one value per {chip.name} gain code ({len(chip.gain_codes_x)})")
         if len(self.model_u.rel) != chip.n_channels:
             raise ValueError(f"model_u needs {chip.n_channels} values per term ({chip.name}), got "
                              f"{len(self.model_u.rel)}")
@@ -146,6 +157,18 @@ class Calibration:
     def chip(self) -> SpectralChip:
         """The chip this calibration (its table) is for."""
         return self.responsivity.chip
+
+    def gain_ratio(self, gain_x: float) -> float:
+        """Raw counts at nominal ``gain_x`` per count at 64x for this part (the chip's ratio x the measured factor)."""
+        typical = self.chip.gain_ratio(gain_x)
+        return typical * self.gain_factors[self.chip.gain_code(gain_x)] if self.gain_factors else typical
+
+    def gain_u_rel(self, gain_x: float) -> float:
+        """Standard relative u of a reading at ``gain_x`` from the gain ratios (against the scale's readings when
+        calibrated: :func:`~rig.spectrum.responsivity.gain_ratio_u`)."""
+        measured = dict(zip(self.chip.gain_codes_x, self.gain_factors_u_rel, strict=True)) \
+            if self.gain_factors_u_rel else None
+        return gain_ratio_u(gain_x, self.calibrated, self.scale_gains_x, measured)
 
     def with_dark(self, dark_counts: Sequence[float]) -> Calibration:
         """The same calibration with this dark baseline (raw counts, the chip's channel order)."""

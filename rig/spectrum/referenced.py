@@ -10,7 +10,9 @@ reference reading and the later one.
 
 For every refined amplitude: d value = sum_c P[k, c] d y_c, d y_c = the model's part on channel c x its error
 (P the weighted least-squares solve of the reading); the scale moves it by value x the reference's own
-relative move. Counting noise adds as P diag(noise) P^T.
+relative move (with meter readings at two or more wavelengths and the scale's tilt fitted, the straight line
+through the references' moves, taken at the line's peak; the tilt's own u adds value x u x distance / 100 nm).
+Counting noise adds as P diag(noise) P^T.
 """
 
 from __future__ import annotations
@@ -52,9 +54,12 @@ def model_variance(model_u: ModelUncertainty, coeffs: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def reference_move(calibration: Calibration) -> np.ndarray | None:
-    """Per error type (4) x channel: the relative move of the scale's reference readings' fitted irradiance per
-    unit of each channel's error (their mean over the references); None when the scale has no stated reference."""
+def reference_move(calibration: Calibration) -> tuple[np.ndarray, np.ndarray] | None:
+    """What the scale's fit takes out of a reading, per error type (4) x channel, per unit of each channel's error:
+    ``(at, slope)``, the relative move of a line at ``TILT_ORIGIN_NM`` and its change per 100 nm away from it. One
+    reference wavelength: the mean move of the scale's reference readings, no slope; readings at two or more
+    wavelengths with the scale's tilt fitted (``scale_tilt_u_per_100nm`` > 0): the straight line through their moves
+    (the scale and its tilt absorb a move linear in wavelength). None when the scale has no stated reference."""
     if not calibration.calibrated or not calibration.scale_lines_nm:
         return None
     moves = []
@@ -67,7 +72,13 @@ def reference_move(calibration: Calibration) -> np.ndarray | None:
         w = 1.0 / (var + 1e-6 * float(np.max(response)) ** 2)  # noise-free: the model terms weight it
         solve = np.linalg.pinv(jac.T @ (w[:, None] * jac)) @ (jac.T * w)
         moves.append(solve[0][None, :] * coeffs[:, 0, :])  # 4 x channels (amplitude 1)
-    return np.mean(moves, axis=0)
+    stacked = np.asarray(moves)
+    x = (np.asarray(calibration.scale_lines_nm, float) - TILT_ORIGIN_NM) / 100.0
+    if calibration.scale_tilt_u_per_100nm > 0 and np.ptp(x) > 0:
+        design = np.column_stack([np.ones_like(x), x])
+        coef = np.linalg.lstsq(design, stacked.reshape(len(x), -1), rcond=None)[0]
+        return coef[0].reshape(stacked.shape[1:]), coef[1].reshape(stacked.shape[1:])
+    return stacked.mean(axis=0), np.zeros(stacked.shape[1:])
 
 
 def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var: np.ndarray,
@@ -82,8 +93,12 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     coeffs = _parts(calibration.responsivity, peaks_nm, fwhm_nm, amplitudes)[0]  # 4 x rows x channels
     p_amp = solve[:, list(amplitude_index), :]  # rows x lines x channels
     cov = np.einsum("rkc,rc,rlc->rkl", p_amp, noise_var, p_amp)
-    # d value_k per unit error (type t, channel c): its own move less the scale's (value x the reference's move)
-    d = p_amp[None, :, :, :] * coeffs[:, :, None, :] - amplitudes[None, :, :, None] * reference[:, None, None, :]
+    # d value_k per unit error (type t, channel c): its own move less the scale's (value x the reference's move at the
+    # line's wavelength)
+    at, slope = reference
+    x = (peaks_nm - TILT_ORIGIN_NM) / 100.0  # rows x lines
+    taken = at[:, None, None, :] + slope[:, None, None, :] * x[None, :, :, None]
+    d = p_amp[None, :, :, :] * coeffs[:, :, None, :] - amplitudes[None, :, :, None] * taken
     u = calibration.model_u
     scaled = d * np.stack([np.asarray(u.rel), np.asarray(u.shift_nm), np.asarray(u.oob_rel),
                            np.asarray(u.tilt_per_100nm)])[:, None, None, :]
@@ -94,4 +109,5 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     cov += np.einsum("rkc,rlc->rkl", scaled[1], scaled[1])
     cov -= np.einsum("rkc,c,rlc->rkl", scaled[0], rho, scaled[1]) + np.einsum("rkc,c,rlc->rkl", scaled[1], rho,
                                                                                scaled[0])
-    return cov
+    tilt = amplitudes * x * calibration.scale_tilt_u_per_100nm  # the fitted tilt's own u, common to every line
+    return cov + tilt[:, :, None] * tilt[:, None, :]

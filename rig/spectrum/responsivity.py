@@ -10,6 +10,7 @@ sampling path.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,24 +32,31 @@ def gain_ratio(gain_x: float, chip: SpectralChip | None = None) -> float:
 GAIN_RATIO_U_REL = 0.02  # standard u of a part's gain ratio vs 64x (datasheet +/-5 %, taken as a 2.5-sigma limit)
 
 
-def gain_ratio_u(gain_x: float, calibrated: bool, scale_gains_x: tuple[float, ...] = ()) -> float:
+def gain_ratio_u(gain_x: float, calibrated: bool, scale_gains_x: tuple[float, ...] = (),
+                 u_per_gain: Mapping[float, float] | None = None) -> float:
     """Standard relative uncertainty a reading at ``gain_x`` takes from the part's gain ratios (each code's ratio vs
-    64x off by ``GAIN_RATIO_U_REL``, 64x exact by definition): uncalibrated, its own ratio vs 64x (the table's gain).
-    Calibrated, the reading's ratio against the scale's: ``scale_gains_x`` the gains of the irradiance readings the
-    scale was fitted to (the scale carries their mean error), so a reading at the calibration's own gain takes none;
-    unknown (empty), two independent ratios (one when the reading is at 64x)."""
-    own = 0.0 if float(gain_x) == 64.0 else 1.0
+    64x off by its own u, independently: ``u_per_gain`` per nominal gain, measured by ``rig calibrate gains``;
+    without it or for a gain it lacks, ``GAIN_RATIO_U_REL``; 64x exact by definition): uncalibrated, its own ratio
+    vs 64x (the table's gain). Calibrated, the reading's ratio against the scale's: ``scale_gains_x`` the gains of
+    the irradiance readings the scale was fitted to (the scale carries their mean error), so a reading at the
+    calibration's own gain takes none; unknown (empty), two independent ratios (one when the reading is at 64x)."""
+    def u_of(g: float) -> float:
+        if float(g) == 64.0:
+            return 0.0
+        return (u_per_gain or {}).get(float(g), GAIN_RATIO_U_REL)
+
+    own = u_of(gain_x)
     if not calibrated:
-        return own * GAIN_RATIO_U_REL
+        return own
     if not scale_gains_x:
-        return GAIN_RATIO_U_REL * (1.0 if own == 0.0 else math.sqrt(2.0))
+        return math.hypot(own, GAIN_RATIO_U_REL)
     n = len(scale_gains_x)
     shares: dict[float, float] = {}
     for g in scale_gains_x:
         shares[float(g)] = shares.get(float(g), 0.0) + 1.0 / n
-    scale_var = sum(w * w for g, w in shares.items() if g != 64.0)  # the mean error of the scale's readings
-    var = own + scale_var - 2.0 * own * shares.get(float(gain_x), 0.0)
-    return GAIN_RATIO_U_REL * math.sqrt(max(var, 0.0))
+    scale_var = sum((w * u_of(g)) ** 2 for g, w in shares.items())  # the mean error of the scale's readings
+    var = own**2 + scale_var - 2.0 * own**2 * shares.get(float(gain_x), 0.0)
+    return math.sqrt(max(var, 0.0))
 
 
 def integration_time_ms(atime: int, astep: int, chip: SpectralChip | None = None) -> float:
@@ -178,3 +186,14 @@ def corrected(table: Responsivity, gains: tuple[float, ...], shifts_nm: tuple[fl
     columns = [g * (np.interp(wl - s, wl, inband[:, c], left=0.0, right=0.0) + o * oob[:, c])
                for c, (g, s, o) in enumerate(zip(gains, shifts_nm, oob_factors, strict=True))]
     return Responsivity(wl, np.column_stack(columns), f"{table.source} (per-sensor spectral correction)", table.chip)
+
+
+@lru_cache(maxsize=32)
+def tilted(table: Responsivity, tilt_per_100nm: float, origin_nm: float) -> Responsivity:
+    """The table with every channel's response times ``1 + tilt x (lambda - origin) / 100 nm`` (the irradiance
+    calibration's wavelength slope, fitted from meter readings at two or more wavelengths); 0: the table."""
+    if tilt_per_100nm == 0.0:
+        return table
+    factor = np.clip(1.0 + tilt_per_100nm * (table.wavelengths_nm - origin_nm) / 100.0, 0.05, None)
+    return Responsivity(table.wavelengths_nm, table.matrix * factor[:, None],
+                        f"{table.source} (irradiance tilt {tilt_per_100nm:+.4f} per 100 nm)", table.chip)

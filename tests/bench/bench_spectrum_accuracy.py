@@ -12,11 +12,14 @@ FWHM 30 nm, 50-100 % of the red irradiance), NIR alone. Each reading is taken by
 integrations at 50 ms, auto-range) from the register-level emulator with dark counts and shot + read noise.
 A *session* of each light is three readings 30 s apart (its dose: the light's irradiance x 60 s).
 
-Calibration, as a user would do it (the README's procedure): three reference LEDs (630, 660, 850 nm) whose
+Calibration, as a user would do it (the README's procedure, through rig's calibration file: each step refits
+every stored reading): the gain sweep (the 660 nm LED, steady, at 200, 50, 5 and 0.5 mW/cm2, 10 readings at
+every gain where it is in range: ``rig calibrate gains``); three reference LEDs (630, 660, 850 nm) whose
 peaks a spectrometer measured to 0.5 nm (standard; the true peak is off the nominal by up to 3 nm and the
-stated value is the spectrometer's, with its error), 10 readings each -> ``fit_spectral``; then one irradiance
-reference at 660 nm, 50 mW/cm2, read by a meter with 1 % standard uncertainty (its reading off by that) ->
-``fit_scale``.
+stated value is the spectrometer's, with its error), 10 readings each; then one irradiance reference at
+660 nm, 50 mW/cm2, read by a meter with 1 % standard uncertainty (its reading off by that). Printed too, not
+asserted: the same with the 850 nm LED read by the meter as well (its own 1 % error; the scale's slope with
+wavelength is then fitted).
 
 Per quantity (red peak, NIR peak, irradiance of the red band, of the NIR band and in total, dose): the
 |error| median and 95th percentile, the median stated k=2 U, coverage (|error| <= U) and the ratio U median /
@@ -41,9 +44,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.calibration.file import spectral_calibration
-from rig.calibration.fit import Reading, fit_scale, measure_nominal
-from rig.calibration.spectral import ReferenceReading, fit_spectral
+from rig.calibration.file import CalibrationFile
+from rig.calibration.fit import Reading
+from rig.calibration.gains import sweep
+from rig.calibration.jobs import add_gain_series, add_irradiance_points, add_spectral_references, set_dark
+from rig.calibration.spectral import ReferenceReading
 from rig.chips import CHIPS
 from rig.claims.dose import dose_j_cm2
 from rig.clock import SimClock
@@ -65,6 +70,7 @@ NIR_PEAKS = (810.0, 830.0, 850.0, 880.0, 940.0)
 REFERENCES = ((630.0, 18.0), (660.0, 20.0), (850.0, 30.0))  # nominal peak, FWHM of the reference LEDs
 REFERENCE_U_NM, METER_U_REL = 0.5, 0.01
 SESSION_S = (0.0, 30.0, 60.0)  # a session's reading times
+METERED: dict[str, list] = {}  # per kind: the cases calibrated with the 850 nm LED metered too (printed)
 UNITS = {"production": (1.0, 3 if QUICK else 6), "near-typical": (0.3, 2), "outlier": (2.0, 2)}
 
 
@@ -130,25 +136,50 @@ def reference_readings(jig: Jig, rng: np.random.Generator) -> list[ReferenceRead
     return readings
 
 
-def calibrate(jig: Jig, rng: np.random.Generator) -> Calibration:
-    """The README's procedure: three reference LEDs, then one 660 nm irradiance reference (meter u 1 %)."""
-    dark, table = (DARK_COUNTS,) * jig.chip.n_channels, Responsivity.load(chip=jig.chip)
-    fit = fit_spectral(reference_readings(jig, rng), table, T, dark)
-    spectral = spectral_calibration(Calibration(table, transmission=T, dark_counts=dark), fit)
+GAIN_SWEEP_MW = (200.0, 50.0, 5.0, 0.5)  # the 660 nm reference at four drive levels (any: only ratios count), mW/cm2
+
+
+def gain_series(jig: Jig) -> list[list[Reading]]:
+    """``rig calibrate gains``: the 660 nm reference LED, steady, at four drive levels, read at every gain where
+    it is in range (10 readings each at >= 5 % of full scale, the bench's integration time)."""
+    jig.sensor.config.auto_range = False
+    try:
+        series = []
+        for level in GAIN_SWEEP_MW:
+            jig.light.lines = [SpectralLine(660.0, 20.0, level * 1000 * T)]
+            series.append(sweep(jig.sensor, 10))
+        return series
+    finally:
+        jig.sensor.config.auto_range = True
+
+
+def calibrate(jig: Jig, rng: np.random.Generator, gains: bool = True, nir_meter: bool = False) -> Calibration:
+    """The README's procedure through rig's calibration file (every step refits all readings): the gain sweep (with
+    ``gains``), three reference LEDs, then one 660 nm irradiance reference (meter u 1 %); with ``nir_meter`` the
+    850 nm LED read by the meter too (its own 1 % error), so the scale's slope with wavelength is fitted."""
+    spectral_refs = reference_readings(jig, rng)
     true_mw = 50.0
     meter = true_mw * (1 + rng.normal(0, METER_U_REL))
     irr = [jig.read([(660.0, 20.0, true_mw)]) for _ in range(10)]
-    measured = measure_nominal([Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in irr], [660.0] * 10,
-                               T, dark, base=spectral)
-    scale = fit_scale([meter] * 10, measured, reference_u_rel=METER_U_REL)
-    return Calibration(spectral.responsivity, transmission=T, scale=scale.scale, scale_u_rel=scale.scale_u_rel,
-                       dark_counts=dark, id="bench", calibrated=True, model_u=spectral.model_u,
-                       peak_floor_nm=spectral.peak_floor_nm, spectral_calibrated=True,
-                       scale_gains_x=tuple(r.gain_x for r in irr), scale_lines_nm=(660.0,) * len(irr))
+    irr_readings = [Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in irr]
+    calibration = CalibrationFile(id="bench", sensor_id="bench", transmission=T, chip=jig.chip.name)
+    set_dark(calibration, [DARK_COUNTS] * jig.chip.n_channels, 4.0, 50.0)
+    if gains:
+        add_gain_series(calibration, {f"{mw:g} mW": series for mw, series in zip(GAIN_SWEEP_MW, gain_series(jig),
+                                                                                 strict=True)})
+    add_spectral_references(calibration, spectral_refs, T)
+    add_irradiance_points(calibration, irr_readings, [(meter, 660.0)] * len(irr), T, 100 * METER_U_REL)
+    if nir_meter:
+        nir_meter_mw = 30.0 * (1 + rng.normal(0, METER_U_REL))
+        nir = [jig.read([(850.0, 30.0, 30.0)]) for _ in range(10)]
+        add_irradiance_points(calibration, [Reading(r.counts, r.gain_x, r.t_int_ms, r.saturated) for r in nir],
+                              [(nir_meter_mw, 850.0)] * len(nir), T, 100 * METER_U_REL)
+    return calibration.calibration()
 
 
-def run_unit(unit: SensorUnit, seed: int) -> tuple[list[Case], list[Case], float, int]:
-    """Every case of one unit, uncalibrated and calibrated; seconds spent on single estimates and their count."""
+def run_unit(unit: SensorUnit, seed: int) -> tuple[list[Case], list[Case], float, int, list[Case]]:
+    """Every case of one unit, uncalibrated and calibrated; seconds spent on single estimates and their count; and
+    calibrated with the 850 nm LED metered too (after the cases: their readings are the same)."""
     rng = np.random.default_rng(seed)
     jig = Jig(unit, seed)
     try:
@@ -160,11 +191,12 @@ def run_unit(unit: SensorUnit, seed: int) -> tuple[list[Case], list[Case], float
                 ([(nir, 30.0, nir_mw)] if nir is not None else [])
             lights.append((red, fwhm, red_mw, nir, nir_mw))
             sessions.append([jig.read(lines) for _ in SESSION_S])
+        metered = calibrate(jig, np.random.default_rng(seed + 1), nir_meter=True)
     finally:
         jig.close()
     flat = [r for session in sessions for r in session]
     out, spent, n = [], 0.0, 0
-    for calibration in (nominal, calibrated):
+    for calibration in (nominal, calibrated, metered):
         results = estimate_many([r.counts for r in flat], [r.gain_x for r in flat], [r.t_int_ms for r in flat],
                                 calibration, [r.saturated for r in flat], [r.full_scale for r in flat])
         per = len(SESSION_S)
@@ -175,12 +207,14 @@ def run_unit(unit: SensorUnit, seed: int) -> tuple[list[Case], list[Case], float
                               irradiance_u=[e.irradiance_u_mw_cm2 for e in session])
             made.append(Case(*light, session[0], dose))
         out.append(made)
+        if calibration is metered:
+            continue
         for r in flat[:: 4 * per]:  # the time of one estimate at a time (a run's sampling path)
             start = time.perf_counter()
             estimate(r.counts, r.gain_x, r.t_int_ms, calibration, r.saturated, r.full_scale)
             spent += time.perf_counter() - start
             n += 1
-    return out[0], out[1], spent, n
+    return out[0], out[1], spent, n, out[2]
 
 
 def bucket(nm: float) -> float:
@@ -290,9 +324,10 @@ def collect() -> tuple[dict[str, tuple[list[Case], list[Case]]], dict[str, list[
         uncal_all, cal_all = [], []
         for k in range(n_units):
             unit = SensorUnit.draw(f"bench-{kind}-{k}", 100 + k, SensorSpread(scale=scale))
-            uncal, cal, s, n = run_unit(unit, seed=1000 + 17 * k + int(scale * 10))
+            uncal, cal, s, n, metered = run_unit(unit, seed=1000 + 17 * k + int(scale * 10))
             uncal_all += uncal
             cal_all += cal
+            METERED.setdefault(kind, []).extend(metered)
             per_unit.setdefault(kind, []).append((uncal, cal))
             spent += s
             count += n
@@ -310,6 +345,7 @@ def test_spectral_accuracy_and_honesty_on_production_units():
         scale, n_units = UNITS[kind]
         rows.append((f"{kind} x{n_units} (x{scale:g}) uncal", uncal))
         rows.append((f"{kind} x{n_units} (x{scale:g}) cal", cal))
+        rows.append((f"{kind} x{n_units} (x{scale:g}) cal+850 meter", METERED[kind]))
     print(table(rows))
     print("\nproduction units one by one: red peak / total irradiance coverage, uncal | cal")
     for k, (uncal, cal) in enumerate(per_unit["production"]):
