@@ -20,9 +20,10 @@ unknown, ``N(20 nm, 8 nm)``; its amplitude is free unless ``reference_mw_cm2`` i
 absorb (3 % per channel, 0.5 % of the channel's peak out of band).
 
 The posterior covariance (from the Jacobian of data and prior residuals) becomes the calibrated model
-uncertainty: ``rel_c = sqrt(var(log g_c) + 0.03^2)``, ``shift_nm_c = sqrt(var(d_c) + 1 nm^2)``, out-of-band
-halved; and the references' peak uncertainty flows into the k=2 peak floor (the posterior standard
-deviation of the F7/F8 mean shift for red, of the NIR shift for NIR, with 1 nm / 5 nm minimums).
+uncertainty: ``rel_c = sqrt(var(log g_c) + unmodelled_c^2)`` with ``unmodelled_c`` what channel c's residuals at
+the references leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = sqrt(var(d_c) + max(reference u,
+0.5 nm)^2)``, out-of-band from its posterior and residuals; the k=2 peak floor is the references' own stated
+peak u x 2 (red from the references below 740 nm, NIR from those above; at least 1 nm / 5 nm).
 The corrections hold for red and NIR light (590-1000 nm, where the references are), not for blue light.
 """
 
@@ -55,7 +56,8 @@ SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a cal
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
 PEAK_FLOOR_MIN_NM = {"red": 1.0, "nir": 5.0}
 SHIFTED_FROM_NM = 580.0  # filters peaking from here on (the red/NIR references reach them): their centre is fitted
-RED_NM = 660.0  # the red peak's floor comes from the two shifted filters on either side of this
+RED_NM = 660.0  # the red pair: the two shifted filters on either side of this
+NIR_FROM_NM = 740.0  # a reference from here on sets the NIR peak's floor, below it the red one's
 
 
 def shifted_channels(chip: SpectralChip) -> tuple[str, ...]:
@@ -98,7 +100,7 @@ class SpectralFit:
     residuals_rel: list[float]  # RMS relative residual per reference
     sources: list[tuple] = field(default_factory=list)  # (peak, fwhm, mw, u) per reference source, fit order
     oob_factors: tuple[float, ...] = ()  # out-of-band level per channel, x the table's (): all 1
-    unmodelled: tuple[float, float] = (0.0, 0.0)  # (in band, out of band) relative, from the residuals
+    unmodelled: tuple[float, float] = (0.0, 0.0)  # (in band: the largest channel's, out of band) relative
 
 
 def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
@@ -254,24 +256,27 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
                              for spec in chip.channel_specs),
         rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
                              if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
-    i7, i8, i_nir = (n_gain + shifted.index(channels.index(c)) for c in (*red_pair(chip), chip.name_of(Role.NIR)))
-    red_var = 0.25 * (cov[i7, i7] + cov[i8, i8] + 2 * cov[i7, i8])
-    floor = {"red": max(PEAK_FLOOR_MIN_NM["red"], 2.0 * math.sqrt(max(red_var, 0.0))),
-             "nir": max(PEAK_FLOOR_MIN_NM["nir"], 2.0 * math.sqrt(max(cov[i_nir, i_nir], 0.0)))}
+    # the peak floor: the references' own stated u (k=2), common to every reading; the filter centres' posterior u
+    # is in model_u.shift_nm already, which the estimate's profile interval carries (a floor from it counted it twice)
+    floor = {band: max(PEAK_FLOOR_MIN_NM[band], 2.0 * min(
+        [k[3] for k in keys if (k[0] < NIR_FROM_NM) == (band == "red")] or [reference_u])) for band in ("red", "nir")}
     residuals_rel = [float(np.sqrt(np.mean(((y - total) / max(float(np.max(y)), 1e-12)) ** 2)))
                      for (y, _v), (total, _oob) in zip(data, models(theta), strict=True)]
     return SpectralFit(tuple(float(math.exp(g)) for g in log_g), tuple(float(d) for d in shift), model_u, floor,
                        [float(src[s][1]) for s in range(len(keys))], residuals_rel, keys,
                        tuple(float(math.exp(o)) if parts.leaks[c] else 1.0 for c, o in enumerate(log_o)),
-                       (rel, oob_rel))
+                       (float(np.max(rel)), oob_rel))
 
 
 def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np.ndarray, np.ndarray]],
-                jac: np.ndarray, n_data: int) -> tuple[float, float]:
-    """What the corrections cannot absorb, from the fit's own residuals: the relative in-band term (from the
-    channels a reference reaches in band) and the out-of-band one (from those it reaches only out of band),
-    each the size that makes its channels' chi-square equal their degrees of freedom (each data point counts
-    1 less its leverage: the parameters the data, not the priors, fix), at least its floor."""
+                jac: np.ndarray, n_data: int) -> tuple[np.ndarray, float]:
+    """What the corrections cannot absorb, from the fit's own residuals: the relative in-band term per channel
+    (from the points where a reference reaches that channel in band; a channel no reference reaches in band takes
+    the value of all in-band points together) and the out-of-band one (from the points a reference reaches only
+    out of band), each the size that makes its points' chi-square equal their degrees of freedom (each data point
+    counts 1 less its leverage: the parameters the data, not the priors, fix), at least its floor. Per channel,
+    because a part's curves differ from the table's by shape (a skew, a width, a tilt of Clear between red and
+    NIR), so the residual one channel leaves at one reference says little about another's."""
     j_data = jac[:n_data]
     leverage = np.einsum("ij,jk,ik->i", j_data, np.linalg.pinv(jac.T @ jac), j_data)
     y = np.concatenate([d[0] for d in data])
@@ -281,26 +286,32 @@ def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np
     var = var + np.concatenate([np.full(len(m[0]), (SD_FLOOR_REL * np.max(m[0])) ** 2) for m in models])
     inband = np.maximum(total - oob, 0.0)
     r2 = (y - total) ** 2
-    out = []
-    for group, part, floor in ((inband >= oob, inband, UNMODELLED_FLOOR[0]), (oob > inband, oob,
-                                                                                UNMODELLED_FLOOR[1])):
+    n_channels = len(data[0][0])
+    channel = np.arange(len(y)) % n_channels
+
+    def size(group: np.ndarray, part: np.ndarray, floor: float) -> float:
+        """The relative size of ``part`` that brings the group's chi-square to its degrees of freedom."""
         dof = max(float(np.sum(1.0 - leverage[group])), 0.5)
         r2_g, var_g, part_g = r2[group], var[group], part[group]
 
         def chi2(x: float) -> float:
-            return float(np.sum(r2_g / (var_g + (x * part_g) ** 2)))  # noqa: B023
+            return float(np.sum(r2_g / (var_g + (x * part_g) ** 2)))
 
         if chi2(floor) <= dof:
-            out.append(floor)
-            continue
+            return floor
         low, high = floor, 2 * floor
         while chi2(high) > dof and high < 100:
             low, high = high, 2 * high
         for _ in range(40):
             middle = math.sqrt(low * high)
             low, high = (middle, high) if chi2(middle) > dof else (low, middle)
-        out.append(high)
-    return out[0], out[1]
+        return high
+
+    seen = inband >= oob
+    pooled = size(seen, inband, UNMODELLED_FLOOR[0])
+    per_channel = np.array([size(seen & (channel == c), inband, UNMODELLED_FLOOR[0])
+                            if np.any(seen & (channel == c)) else pooled for c in range(n_channels)])
+    return per_channel, size(oob > inband, oob, UNMODELLED_FLOOR[1])
 
 
 class _Parts:
