@@ -19,11 +19,12 @@ unknown, ``N(20 nm, 8 nm)``; its amplitude is free unless ``reference_mw_cm2`` i
 ``N(reference x transmission, 3 %)``). Residuals are weighted by counting noise plus what the model cannot
 absorb (3 % per channel, 0.5 % of the channel's peak out of band).
 
-The posterior covariance (from the Jacobian of data and prior residuals) becomes the calibrated model
-uncertainty: ``rel_c = sqrt(var(log g_c) + unmodelled_c^2)`` with ``unmodelled_c`` what channel c's residuals at
-the references leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = sqrt(var(d_c) + max(reference u,
-0.5 nm)^2)``, out-of-band from its posterior and residuals; the k=2 peak floor is the references' own stated
-peak u x 2 (red from the references below 740 nm, NIR from those above; at least 1 nm / 5 nm).
+The posterior covariance (from the Jacobian of data and prior residuals) becomes the calibrated model uncertainty:
+``rel_c = sqrt(var(log g_c) + unmodelled_c^2)`` with ``unmodelled_c`` what channel c's residuals at the references
+leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = sqrt(var(d_c) + max(reference u, 0.5 nm)^2)``,
+out-of-band from its posterior and channel c's out-of-band residuals (at least 5 %); the k=2 peak floor is the
+references' own stated peak u x 2 (red from the references below 740 nm, NIR from those above; at least 1 nm / 5
+nm).
 The corrections hold for red and NIR light (590-1000 nm, where the references are), not for blue light.
 """
 
@@ -251,7 +252,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     # d R / d shift = -slope: a gain up and a centre up (response seen further red) trade against each other
     model_u = ModelUncertainty(
         rel=tuple(float(u) for u in rel_u), shift_nm=tuple(float(u) for u in shift_u), oob=tuple(prior.oob),
-        oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel**2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
+        oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel[c] ** 2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
         tilt_per_100nm=tuple(max((CALIBRATED_TILT.get(role, 0.0) for role in spec.roles), default=0.0)
                              for spec in chip.channel_specs),
         rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
@@ -265,18 +266,18 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     return SpectralFit(tuple(float(math.exp(g)) for g in log_g), tuple(float(d) for d in shift), model_u, floor,
                        [float(src[s][1]) for s in range(len(keys))], residuals_rel, keys,
                        tuple(float(math.exp(o)) if parts.leaks[c] else 1.0 for c, o in enumerate(log_o)),
-                       (float(np.max(rel)), oob_rel))
+                       (float(np.max(rel)), float(np.max(oob_rel))))
 
 
 def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np.ndarray, np.ndarray]],
-                jac: np.ndarray, n_data: int) -> tuple[np.ndarray, float]:
-    """What the corrections cannot absorb, from the fit's own residuals: the relative in-band term per channel
-    (from the points where a reference reaches that channel in band; a channel no reference reaches in band takes
-    the value of all in-band points together) and the out-of-band one (from the points a reference reaches only
-    out of band), each the size that makes its points' chi-square equal their degrees of freedom (each data point
-    counts 1 less its leverage: the parameters the data, not the priors, fix), at least its floor. Per channel,
-    because a part's curves differ from the table's by shape (a skew, a width, a tilt of Clear between red and
-    NIR), so the residual one channel leaves at one reference says little about another's."""
+                jac: np.ndarray, n_data: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the corrections cannot absorb, from the fit's own residuals, per channel: the relative in-band term
+    (from the points where a reference reaches that channel in band) and the out-of-band one (from the points a
+    reference reaches it only out of band), each the size that makes those points' chi-square equal their degrees
+    of freedom (each data point counts 1 less its leverage: the parameters the data, not the priors, fix), at least
+    its floor; a channel without such points takes the value of all of them together. Per channel, because a
+    part's curves differ from the table's by shape (a skew, a width, Clear's tilt between red and NIR, a leakage
+    level that differs in red and NIR light), so the residual one channel leaves says little about another's."""
     j_data = jac[:n_data]
     leverage = np.einsum("ij,jk,ik->i", j_data, np.linalg.pinv(jac.T @ jac), j_data)
     y = np.concatenate([d[0] for d in data])
@@ -307,11 +308,14 @@ def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np
             low, high = (middle, high) if chi2(middle) > dof else (low, middle)
         return high
 
-    seen = inband >= oob
-    pooled = size(seen, inband, UNMODELLED_FLOOR[0])
-    per_channel = np.array([size(seen & (channel == c), inband, UNMODELLED_FLOOR[0])
-                            if np.any(seen & (channel == c)) else pooled for c in range(n_channels)])
-    return per_channel, size(oob > inband, oob, UNMODELLED_FLOOR[1])
+    def each(points: np.ndarray, part: np.ndarray, floor: float) -> np.ndarray:
+        """Per channel from its own points; a channel without any takes the value of all the points together."""
+        pooled = size(points, part, floor)
+        return np.array([size(points & (channel == c), part, floor) if np.any(points & (channel == c)) else pooled
+                         for c in range(n_channels)])
+
+    per_channel = each(inband >= oob, inband, UNMODELLED_FLOOR[0])
+    return per_channel, each(oob > inband, oob, UNMODELLED_FLOOR[1])
 
 
 class _Parts:
