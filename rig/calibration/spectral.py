@@ -41,6 +41,7 @@ from scipy.optimize import least_squares
 from rig.chips import Role, SpectralChip
 from rig.errors import RigError
 from rig.spectrum import ModelUncertainty
+from rig.spectrum.model import TILT_ORIGIN_NM
 from rig.spectrum.responsivity import Responsivity, out_of_band, out_of_band_mask
 
 REFERENCE_U_NM = 1.0  # default standard uncertainty of a reference's peak (a spectrometer-measured LED)
@@ -48,6 +49,7 @@ FWHM_PRIOR_NM = (20.0, 8.0)  # a reference LED of unknown width
 FWHM_KNOWN_U_NM = 2.0
 AMPLITUDE_U_REL = 0.03
 UNMODELLED_FLOOR = (0.01, 0.05)  # least unmodelled error: relative in band, relative out of band (of that part)
+UNMODELLED_CEILING = 1.0  # at most (100 % of the part: the channel says nothing there; the file's rules hold)
 UNMODELLED_START = (0.03, 0.3)  # the first fit's weights
 SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not known better than this
 # the production spread's tilt of a response (per 100 nm) where no reference pins it: Clear's between the irradiance
@@ -255,6 +257,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
         oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel[c] ** 2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
         tilt_per_100nm=tuple(max((CALIBRATED_TILT.get(role, 0.0) for role in spec.roles), default=0.0)
                              for spec in chip.channel_specs),
+        tilt_origin_nm=_tilt_origins(chip, [k[0] for k in keys]),
         rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
                              if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
     # the peak floor: the references' own stated u (k=2), common to every reading; the filter centres' posterior u
@@ -267,6 +270,16 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
                        [float(src[s][1]) for s in range(len(keys))], residuals_rel, keys,
                        tuple(float(math.exp(o)) if parts.leaks[c] else 1.0 for c, o in enumerate(log_o)),
                        (float(np.max(rel)), float(np.max(oob_rel))))
+
+
+def _tilt_origins(chip: SpectralChip, reference_peaks_nm: Sequence[float]) -> tuple[float, ...]:
+    """Per channel, where the calibration pins its response (its tilt's u grows from there): the NIR channel at the
+    NIR reference nearest its peak (its gain and centre are fitted there), every other channel at the irradiance
+    reference (TILT_ORIGIN_NM: the broadband channel reads the references' amplitudes, which the meter sets)."""
+    nir = [p for p in reference_peaks_nm if p >= NIR_FROM_NM]
+    peaks = chip.channel_peaks_nm
+    return tuple(float(min(nir, key=lambda p: abs(p - peaks.get(spec.name, p)))) if nir and Role.NIR in spec.roles
+                 else TILT_ORIGIN_NM for spec in chip.channel_specs)
 
 
 def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np.ndarray, np.ndarray]],
@@ -291,7 +304,8 @@ def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np
     channel = np.arange(len(y)) % n_channels
 
     def size(group: np.ndarray, part: np.ndarray, floor: float) -> float:
-        """The relative size of ``part`` that brings the group's chi-square to its degrees of freedom."""
+        """The relative size of ``part`` that brings the group's chi-square to its degrees of freedom (at most
+        ``UNMODELLED_CEILING``: a channel that far off tells nothing more)."""
         dof = max(float(np.sum(1.0 - leverage[group])), 0.5)
         r2_g, var_g, part_g = r2[group], var[group], part[group]
 
@@ -301,12 +315,12 @@ def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np
         if chi2(floor) <= dof:
             return floor
         low, high = floor, 2 * floor
-        while chi2(high) > dof and high < 100:
+        while chi2(high) > dof and high < UNMODELLED_CEILING:
             low, high = high, 2 * high
         for _ in range(40):
             middle = math.sqrt(low * high)
             low, high = (middle, high) if chi2(middle) > dof else (low, middle)
-        return high
+        return min(high, UNMODELLED_CEILING)
 
     def each(points: np.ndarray, part: np.ndarray, floor: float) -> np.ndarray:
         """Per channel from its own points; a channel without any takes the value of all the points together."""
@@ -362,6 +376,7 @@ def add_references(calibration_file, new: Sequence[ReferenceReading], transmissi
     f.spectral_u_oob_rel = [round(u, 6) for u in fit.model_u.oob_rel]
     f.spectral_u_rel_shift_corr = [round(r, 6) for r in fit.model_u.rel_shift_corr]
     f.spectral_u_tilt_per_100nm = [round(t, 6) for t in fit.model_u.tilt_per_100nm]
+    f.spectral_u_tilt_origin_nm = [round(o, 2) for o in fit.model_u.tilt_origins_nm()]
     f.spectral_peak_floor_nm = [round(fit.peak_floor_nm["red"], 4), round(fit.peak_floor_nm["nir"], 4)]
     f.spectral_readings = [SpectralReadingRecord([float(c) for c in r.counts], r.gain_x, round(r.t_int_ms, 4),
                                                  r.peak_nm, r.peak_u_nm, r.fwhm_nm or 0.0, r.irradiance_mw_cm2 or 0.0)

@@ -23,6 +23,7 @@ FAR_RED_NM = 695.0  # a red line fitted beyond this is seen as NIR light is (F8 
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
 RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
 TILT_ORIGIN_NM = 660.0  # a calibrated response is pinned here (the irradiance reference); its tilt grows from it
+# (a channel whose passband a reference reaches, e.g. NIR at 850 nm, is pinned there: ModelUncertainty.tilt_origin_nm)
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
 
 
@@ -77,7 +78,13 @@ class ModelUncertainty:
     oob: tuple[float, ...] = (0.02,) * 6 + (0.01, 0.01, 0.0, 0.01)
     oob_rel: tuple[float, ...] = (0.9,) * 8 + (0.0, 0.9)
     rel_shift_corr: tuple[float, ...] = (0.0,) * 10  # correlation of a channel's sensitivity and centre errors
-    tilt_per_100nm: tuple[float, ...] = (0.0,) * 10  # relative u growing 1:1 with distance from TILT_ORIGIN_NM
+    tilt_per_100nm: tuple[float, ...] = (0.0,) * 10  # relative u growing 1:1 with distance from the tilt origin
+    tilt_origin_nm: tuple[float, ...] = ()  # per channel, where its response is pinned (): TILT_ORIGIN_NM for all
+
+    def tilt_origins_nm(self) -> np.ndarray:
+        """Per channel, the wavelength its tilt grows from: where a calibration pinned its response (the irradiance
+        reference, TILT_ORIGIN_NM, unless a reference in the channel's own passband pinned it there)."""
+        return np.asarray(self.tilt_origin_nm or (TILT_ORIGIN_NM,) * len(self.rel), float)
 
     @classmethod
     def of(cls, chip: SpectralChip) -> ModelUncertainty:
