@@ -161,7 +161,7 @@ def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]
     line's light leaves the band undetermined, never a confident zero (11 of 1230 lit bands uncalibrated in
     bench_spectrum_accuracy, 0 with it); uncalibrated, the NIR band is then undetermined beside about 3 of 4 red
     lines (about half without): the sensor cannot tell. At 810 nm the limit beside a far-red LED grows past the red
-    light itself (tests/test_spectrum.py, far-red LED).)"""
+    light itself (tests/test_spectrum.py, far-red LED)."""
     extra = max((len(spec.limit_peaks_nm) for spec in absent), default=0)
     return [[spec.nominal for spec in absent]] + [
         [(spec.limit_peaks_nm[n], spec.nominal[1]) if n < len(spec.limit_peaks_nm) else spec.nominal

@@ -40,6 +40,7 @@ class LineSpec:
     resolved: bool = True  # False: the peak is poorly resolved by the channels (flag "<name>_unresolved")
     flag_unresolved: bool = True  # raise that flag (claimed lines: their interval says it, the flag means merged)
     limit_peaks_nm: tuple[float, ...] = ()  # more peaks an undetected line's upper limit is taken at (the largest)
+    shape_u_nm: float = 0.0  # k=2 peak term of the line's shape (a merged group's blend is not one LED line)
 
     @property
     def peak_grid_nm(self) -> np.ndarray:

@@ -76,7 +76,8 @@ class FitRows:
             else:  # two islands (880 vs 940 nm): the middle of the hull, with its half width
                 value, half = 0.5 * (low + high), 0.5 * (high - low)
             put(result, f"{spec.name}_peak_nm", value)
-            put(result, f"{spec.name}_peak_u_nm", math.hypot(half, calibration.floor_nm(band_of(spec))))
+            floor = calibration.floor_nm(band_of(spec))
+            put(result, f"{spec.name}_peak_u_nm", math.hypot(half, floor, spec.shape_u_nm))
             amplitudes[spec.name] = float(theta[k])
             any_accepted = bool(np.any(accepted))
             spread = float(np.max(np.abs(profile.amplitude[r][accepted] - theta[k]))) if any_accepted else 0.0
