@@ -156,13 +156,11 @@ def upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mode
 
 
 def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
-    """Shapes an undetected line's upper limit is taken at (the largest limit counts): its nominal shape, then each
-    of its ``limit_peaks_nm`` at the nominal width. NIR: also 830 nm, so a red line soaking up an 810-830 nm
-    line's light leaves the band undetermined, never a confident zero (11 of 1230 lit bands uncalibrated in
-    bench_spectrum_accuracy, 0 with it); uncalibrated, the NIR band is then undetermined beside about 3 of 4 red
-    lines (about half without): the sensor cannot tell. At 810 nm the limit beside a far-red LED grows past the red
-    light itself (tests/test_spectrum.py, far-red LED)."""
-    extra = max((len(spec.limit_peaks_nm) for spec in absent), default=0)
-    return [[spec.nominal for spec in absent]] + [
-        [(spec.limit_peaks_nm[n], spec.nominal[1]) if n < len(spec.limit_peaks_nm) else spec.nominal
-         for spec in absent] for n in range(extra)]
+    """Shapes an undetected line's upper limit is taken at: its nominal shape. (Taking the largest limit over its
+    search range as well, 810 nm for NIR, removes the uncalibrated readings where a red line soaks up an 810-830 nm
+    line's light, but leaves the NIR band undetermined beside most red lines on parts that leak much red light
+    into the NIR channel, with a limit as large as the red: not done. At 830 nm: no lit band read as a confident
+    zero in bench_spectrum_accuracy (11 of 1230 uncalibrated otherwise), but the NIR band undetermined beside 3 of
+    4 red lines uncalibrated (half otherwise), and a red-only reading's total U 37 % -> 62 % with an irradiance-only
+    calibration: not done either.)"""
+    return [[spec.nominal for spec in absent]]

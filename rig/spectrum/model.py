@@ -39,7 +39,6 @@ class LineSpec:
     nominal: tuple[float, float]  # (peak, FWHM) of the shape used for an absent line's upper limit
     resolved: bool = True  # False: the peak is poorly resolved by the channels (flag "<name>_unresolved")
     flag_unresolved: bool = True  # raise that flag (claimed lines: their interval says it, the flag means merged)
-    limit_peaks_nm: tuple[float, ...] = ()  # more peaks an undetected line's upper limit is taken at (the largest)
     shape_u_nm: float = 0.0  # k=2 peak term of the line's shape (a merged group's blend is not one LED line)
 
     @property
@@ -56,7 +55,7 @@ DEFAULT_LINES = (
     LineSpec("red", (590.0, 720.0, 1.0), tuple(float(w) for w in range(16, 32, 2)), (15.0, 30.0), True,
              (660.0, 20.0)),
     LineSpec("nir", (760.0, 960.0, 2.0), (20.0, 30.0, 40.0, 50.0), (20.0, 50.0), False, (850.0, 30.0),
-             resolved=False, limit_peaks_nm=(830.0,)),
+             resolved=False),
 )
 
 
