@@ -129,7 +129,7 @@ class CalibrationFile:
     PER_CHANNEL: ClassVar[tuple[str, ...]] = (
         "dark_counts", "spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "spectral_u_shift_nm",
         "spectral_u_oob", "spectral_oob_factors", "spectral_u_oob_rel", "spectral_u_rel_shift_corr",
-        "spectral_u_tilt_per_100nm")
+        "spectral_u_tilt_per_100nm", "spectral_u_tilt_origin_nm")
 
     id: str = ranged(text(required=True, what="a calibration id"), "")
     created: str = ranged(date(), "")  # '' = not stated (warned about); rig always writes it
@@ -175,6 +175,9 @@ class CalibrationFile:
                                              default_factory=list)
     spectral_u_rel_shift_corr: list[float] = ranged(values(number(-1, 1, what="a correlation")), default_factory=list)
     spectral_u_tilt_per_100nm: list[float] = ranged(values(number(0, 1, what="a relative u per 100 nm")),
+                                                    default_factory=list)
+    # where each channel's tilt grows from (empty: 660 nm, the irradiance reference)
+    spectral_u_tilt_origin_nm: list[float] = ranged(values(number(380, 1100, what="a wavelength (nm)")),
                                                     default_factory=list)
     spectral_peak_floor_nm: list[float] = ranged(  # k=2, [red, nir]
         Rule("2 values [red, nir]: red in [1, 50] nm, NIR in [5, 100] nm", _floor_ok), default_factory=list)
@@ -270,7 +273,8 @@ class CalibrationFile:
                                                 tuple(self.spectral_u_oob),
                                                 tuple(self.spectral_u_oob_rel) or ModelUncertainty.of(chip).oob_rel,
                                                 tuple(self.spectral_u_rel_shift_corr) or (0.0,) * chip.n_channels,
-                                                tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * chip.n_channels),
+                                                tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * chip.n_channels,
+                                                tuple(self.spectral_u_tilt_origin_nm)),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
                        spectral_calibrated=True))
 

@@ -19,10 +19,12 @@ unknown, ``N(20 nm, 8 nm)``; its amplitude is free unless ``reference_mw_cm2`` i
 ``N(reference x transmission, 3 %)``). Residuals are weighted by counting noise plus what the model cannot
 absorb (3 % per channel, 0.5 % of the channel's peak out of band).
 
-The posterior covariance (from the Jacobian of data and prior residuals) becomes the calibrated model
-uncertainty: ``rel_c = sqrt(var(log g_c) + 0.03^2)``, ``shift_nm_c = sqrt(var(d_c) + 1 nm^2)``, out-of-band
-halved; and the references' peak uncertainty flows into the k=2 peak floor (the posterior standard
-deviation of the F7/F8 mean shift for red, of the NIR shift for NIR, with 1 nm / 5 nm minimums).
+The posterior covariance (from the Jacobian of data and prior residuals) becomes the calibrated model uncertainty:
+``rel_c = sqrt(var(log g_c) + unmodelled_c^2)`` with ``unmodelled_c`` what channel c's residuals at the references
+leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = sqrt(var(d_c) + max(reference u, 0.5 nm)^2)``,
+out-of-band from its posterior and channel c's out-of-band residuals (at least 5 %); the k=2 peak floor is the
+references' own stated peak u x 2 (red from the references below 740 nm, NIR from those above; at least 1 nm / 5
+nm).
 The corrections hold for red and NIR light (590-1000 nm, where the references are), not for blue light.
 """
 
@@ -39,6 +41,7 @@ from scipy.optimize import least_squares
 from rig.chips import Role, SpectralChip
 from rig.errors import RigError
 from rig.spectrum import ModelUncertainty
+from rig.spectrum.model import TILT_ORIGIN_NM
 from rig.spectrum.responsivity import Responsivity, out_of_band, out_of_band_mask
 
 REFERENCE_U_NM = 1.0  # default standard uncertainty of a reference's peak (a spectrometer-measured LED)
@@ -46,6 +49,7 @@ FWHM_PRIOR_NM = (20.0, 8.0)  # a reference LED of unknown width
 FWHM_KNOWN_U_NM = 2.0
 AMPLITUDE_U_REL = 0.03
 UNMODELLED_FLOOR = (0.01, 0.05)  # least unmodelled error: relative in band, relative out of band (of that part)
+UNMODELLED_CEILING = 1.0  # at most (100 % of the part: the channel says nothing there; the file's rules hold)
 UNMODELLED_START = (0.03, 0.3)  # the first fit's weights
 SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not known better than this
 # the production spread's tilt of a response (per 100 nm) where no reference pins it: Clear's between the irradiance
@@ -55,7 +59,8 @@ SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a cal
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
 PEAK_FLOOR_MIN_NM = {"red": 1.0, "nir": 5.0}
 SHIFTED_FROM_NM = 580.0  # filters peaking from here on (the red/NIR references reach them): their centre is fitted
-RED_NM = 660.0  # the red peak's floor comes from the two shifted filters on either side of this
+RED_NM = 660.0  # the red pair: the two shifted filters on either side of this
+NIR_FROM_NM = 740.0  # a reference from here on sets the NIR peak's floor, below it the red one's
 
 
 def shifted_channels(chip: SpectralChip) -> tuple[str, ...]:
@@ -98,7 +103,7 @@ class SpectralFit:
     residuals_rel: list[float]  # RMS relative residual per reference
     sources: list[tuple] = field(default_factory=list)  # (peak, fwhm, mw, u) per reference source, fit order
     oob_factors: tuple[float, ...] = ()  # out-of-band level per channel, x the table's (): all 1
-    unmodelled: tuple[float, float] = (0.0, 0.0)  # (in band, out of band) relative, from the residuals
+    unmodelled: tuple[float, float] = (0.0, 0.0)  # (in band: the largest channel's, out of band) relative
 
 
 def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
@@ -252,29 +257,43 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     # d R / d shift = -slope: a gain up and a centre up (response seen further red) trade against each other
     model_u = ModelUncertainty(
         rel=tuple(float(u) for u in rel_u), shift_nm=tuple(float(u) for u in shift_u), oob=tuple(prior.oob),
-        oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel**2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
+        oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel[c] ** 2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
         tilt_per_100nm=tuple(max((CALIBRATED_TILT.get(role, 0.0) for role in spec.roles), default=0.0)
                              for spec in chip.channel_specs),
+        tilt_origin_nm=_tilt_origins(chip, [k[0] for k in keys]),
         rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
                              if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
-    i7, i8, i_nir = (n_gain + shifted.index(channels.index(c)) for c in (*red_pair(chip), chip.name_of(Role.NIR)))
-    red_var = 0.25 * (cov[i7, i7] + cov[i8, i8] + 2 * cov[i7, i8])
-    floor = {"red": max(PEAK_FLOOR_MIN_NM["red"], 2.0 * math.sqrt(max(red_var, 0.0))),
-             "nir": max(PEAK_FLOOR_MIN_NM["nir"], 2.0 * math.sqrt(max(cov[i_nir, i_nir], 0.0)))}
+    # the peak floor: the references' own stated u (k=2), common to every reading; the filter centres' posterior u
+    # is in model_u.shift_nm already, which the estimate's profile interval carries (a floor from it counted it twice)
+    floor = {band: max(PEAK_FLOOR_MIN_NM[band], 2.0 * min(
+        [k[3] for k in keys if (k[0] < NIR_FROM_NM) == (band == "red")] or [reference_u])) for band in ("red", "nir")}
     residuals_rel = [float(np.sqrt(np.mean(((y - total) / max(float(np.max(y)), 1e-12)) ** 2)))
                      for (y, _v), (total, _oob) in zip(data, models(theta), strict=True)]
     return SpectralFit(tuple(float(math.exp(g)) for g in log_g), tuple(float(d) for d in shift), model_u, floor,
                        [float(src[s][1]) for s in range(len(keys))], residuals_rel, keys,
                        tuple(float(math.exp(o)) if parts.leaks[c] else 1.0 for c, o in enumerate(log_o)),
-                       (rel, oob_rel))
+                       (float(np.max(rel)), float(np.max(oob_rel))))
+
+
+def _tilt_origins(chip: SpectralChip, reference_peaks_nm: Sequence[float]) -> tuple[float, ...]:
+    """Per channel, where the calibration pins its response (its tilt's u grows from there): the NIR channel at the
+    NIR reference nearest its peak (its gain and centre are fitted there), every other channel at the irradiance
+    reference (TILT_ORIGIN_NM: the broadband channel reads the references' amplitudes, which the meter sets)."""
+    nir = [p for p in reference_peaks_nm if p >= NIR_FROM_NM]
+    peaks = chip.channel_peaks_nm
+    return tuple(float(min(nir, key=lambda p: abs(p - peaks.get(spec.name, p)))) if nir and Role.NIR in spec.roles
+                 else TILT_ORIGIN_NM for spec in chip.channel_specs)
 
 
 def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np.ndarray, np.ndarray]],
-                jac: np.ndarray, n_data: int) -> tuple[float, float]:
-    """What the corrections cannot absorb, from the fit's own residuals: the relative in-band term (from the
-    channels a reference reaches in band) and the out-of-band one (from those it reaches only out of band),
-    each the size that makes its channels' chi-square equal their degrees of freedom (each data point counts
-    1 less its leverage: the parameters the data, not the priors, fix), at least its floor."""
+                jac: np.ndarray, n_data: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the corrections cannot absorb, from the fit's own residuals, per channel: the relative in-band term
+    (from the points where a reference reaches that channel in band) and the out-of-band one (from the points a
+    reference reaches it only out of band), each the size that makes those points' chi-square equal their degrees
+    of freedom (each data point counts 1 less its leverage: the parameters the data, not the priors, fix), at least
+    its floor; a channel without such points takes the value of all of them together. Per channel, because a
+    part's curves differ from the table's by shape (a skew, a width, Clear's tilt between red and NIR, a leakage
+    level that differs in red and NIR light), so the residual one channel leaves says little about another's."""
     j_data = jac[:n_data]
     leverage = np.einsum("ij,jk,ik->i", j_data, np.linalg.pinv(jac.T @ jac), j_data)
     y = np.concatenate([d[0] for d in data])
@@ -284,26 +303,36 @@ def _unmodelled(data: list[tuple[np.ndarray, np.ndarray]], models: list[tuple[np
     var = var + np.concatenate([np.full(len(m[0]), (SD_FLOOR_REL * np.max(m[0])) ** 2) for m in models])
     inband = np.maximum(total - oob, 0.0)
     r2 = (y - total) ** 2
-    out = []
-    for group, part, floor in ((inband >= oob, inband, UNMODELLED_FLOOR[0]), (oob > inband, oob,
-                                                                                UNMODELLED_FLOOR[1])):
+    n_channels = len(data[0][0])
+    channel = np.arange(len(y)) % n_channels
+
+    def size(group: np.ndarray, part: np.ndarray, floor: float) -> float:
+        """The relative size of ``part`` that brings the group's chi-square to its degrees of freedom (at most
+        ``UNMODELLED_CEILING``: a channel that far off tells nothing more)."""
         dof = max(float(np.sum(1.0 - leverage[group])), 0.5)
         r2_g, var_g, part_g = r2[group], var[group], part[group]
 
         def chi2(x: float) -> float:
-            return float(np.sum(r2_g / (var_g + (x * part_g) ** 2)))  # noqa: B023
+            return float(np.sum(r2_g / (var_g + (x * part_g) ** 2)))
 
         if chi2(floor) <= dof:
-            out.append(floor)
-            continue
+            return floor
         low, high = floor, 2 * floor
-        while chi2(high) > dof and high < 100:
+        while chi2(high) > dof and high < UNMODELLED_CEILING:
             low, high = high, 2 * high
         for _ in range(40):
             middle = math.sqrt(low * high)
             low, high = (middle, high) if chi2(middle) > dof else (low, middle)
-        out.append(high)
-    return out[0], out[1]
+        return min(high, UNMODELLED_CEILING)
+
+    def each(points: np.ndarray, part: np.ndarray, floor: float) -> np.ndarray:
+        """Per channel from its own points; a channel without any takes the value of all the points together."""
+        pooled = size(points, part, floor)
+        return np.array([size(points & (channel == c), part, floor) if np.any(points & (channel == c)) else pooled
+                         for c in range(n_channels)])
+
+    per_channel = each(inband >= oob, inband, UNMODELLED_FLOOR[0])
+    return per_channel, each(oob > inband, oob, UNMODELLED_FLOOR[1])
 
 
 class _Parts:
@@ -350,6 +379,7 @@ def add_references(calibration_file, new: Sequence[ReferenceReading], transmissi
     f.spectral_u_oob_rel = [round(u, 6) for u in fit.model_u.oob_rel]
     f.spectral_u_rel_shift_corr = [round(r, 6) for r in fit.model_u.rel_shift_corr]
     f.spectral_u_tilt_per_100nm = [round(t, 6) for t in fit.model_u.tilt_per_100nm]
+    f.spectral_u_tilt_origin_nm = [round(o, 2) for o in fit.model_u.tilt_origins_nm()]
     f.spectral_peak_floor_nm = [round(fit.peak_floor_nm["red"], 4), round(fit.peak_floor_nm["nir"], 4)]
     f.spectral_readings = [SpectralReadingRecord([float(c) for c in r.counts], r.gain_x, round(r.t_int_ms, 4),
                                                  r.peak_nm, r.peak_u_nm, r.fwhm_nm or 0.0, r.irradiance_mw_cm2 or 0.0)

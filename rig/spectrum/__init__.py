@@ -45,7 +45,9 @@ Every stage runs on a batch of readings at once (:func:`estimate_many`, numpy ov
 table of readings (``rig analyze``) costs a fraction of one estimate per row; :func:`estimate` is the same
 code for one reading. Modules: :mod:`~rig.spectrum.model` (lines, calibration, result),
 :mod:`~rig.spectrum.shapes` (line responses, weights), :mod:`~rig.spectrum.grid_fit` (grid stage),
-:mod:`~rig.spectrum.refine`, :mod:`~rig.spectrum.estimator`, :mod:`~rig.spectrum.table` (counts tables).
+:mod:`~rig.spectrum.refine`, :mod:`~rig.spectrum.estimator` (batches, presence), :mod:`~rig.spectrum.final_fit`
+(the present lines' refined fit, upper limits), :mod:`~rig.spectrum.stated` (each row's values and k=2 U),
+:mod:`~rig.spectrum.table` (counts tables).
 
 Uncertainties are *expanded*, k = 2, in the units of the value:
 

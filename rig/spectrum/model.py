@@ -23,6 +23,7 @@ FAR_RED_NM = 695.0  # a red line fitted beyond this is seen as NIR light is (F8 
 WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_weak")
 RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
 TILT_ORIGIN_NM = 660.0  # a calibrated response is pinned here (the irradiance reference); its tilt grows from it
+# (a channel whose passband a reference reaches, e.g. NIR at 850 nm, is pinned there: ModelUncertainty.tilt_origin_nm)
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
 
 
@@ -38,6 +39,7 @@ class LineSpec:
     nominal: tuple[float, float]  # (peak, FWHM) of the shape used for an absent line's upper limit
     resolved: bool = True  # False: the peak is poorly resolved by the channels (flag "<name>_unresolved")
     flag_unresolved: bool = True  # raise that flag (claimed lines: their interval says it, the flag means merged)
+    shape_u_nm: float = 0.0  # k=2 peak term of the line's shape (a merged group's blend is not one LED line)
 
     @property
     def peak_grid_nm(self) -> np.ndarray:
@@ -80,12 +82,18 @@ class ModelUncertainty:
     oob: tuple[float, ...]
     oob_rel: tuple[float, ...]
     rel_shift_corr: tuple[float, ...] = ()  # correlation of a channel's sensitivity and centre errors (() zeros)
-    tilt_per_100nm: tuple[float, ...] = ()  # relative u growing 1:1 with distance from TILT_ORIGIN_NM (() zeros)
+    tilt_per_100nm: tuple[float, ...] = ()  # relative u growing 1:1 with distance from the tilt origin (() zeros)
+    tilt_origin_nm: tuple[float, ...] = ()  # per channel, where its response is pinned (): TILT_ORIGIN_NM for all
 
     def __post_init__(self) -> None:
         for name in ("rel_shift_corr", "tilt_per_100nm"):
             if not getattr(self, name):
                 object.__setattr__(self, name, (0.0,) * len(self.rel))
+
+    def tilt_origins_nm(self) -> np.ndarray:
+        """Per channel, the wavelength its tilt grows from: where a calibration pinned its response (the irradiance
+        reference, TILT_ORIGIN_NM, unless a reference in the channel's own passband pinned it there)."""
+        return np.asarray(self.tilt_origin_nm or (TILT_ORIGIN_NM,) * len(self.rel), float)
 
     @classmethod
     def of(cls, chip: SpectralChip) -> ModelUncertainty:

@@ -22,24 +22,25 @@ from functools import lru_cache
 
 import numpy as np
 
-from rig.spectrum.model import TILT_ORIGIN_NM, Calibration, ModelUncertainty
+from rig.spectrum.model import Calibration, ModelUncertainty
 from rig.spectrum.responsivity import Responsivity, out_of_band
 from rig.spectrum.shapes import line_shapes
 
 REFERENCE_FWHM_NM = 20.0  # an irradiance reference LED's width (not stated in the calibration)
 
 
-def _parts(responsivity: Responsivity, peaks_nm: np.ndarray, fwhm_nm: np.ndarray, amplitudes: np.ndarray
+def _parts(responsivity: Responsivity, peaks_nm: np.ndarray, fwhm_nm: np.ndarray, amplitudes: np.ndarray,
+           tilt_origins_nm: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per row x channel for lines (rows x lines): the model, its in-band part, d/dlambda, out-of-band part and
-    tilt; and per line the responses, d/dpeak and d/dFWHM (rows x lines x channels)."""
+    tilt (from each channel's origin); and per line the responses, d/dpeak and d/dFWHM (rows x lines x channels)."""
     rows, lines = peaks_nm.shape
     leak = out_of_band(responsivity)
     flat_p, flat_f = peaks_nm.ravel(), fwhm_nm.ravel()
     response, d_peak, d_fwhm = (x.reshape(rows, lines, -1) for x in line_shapes(responsivity, flat_p, flat_f))
     oob = line_shapes(leak, flat_p, flat_f)[0].reshape(rows, lines, -1)
     a = amplitudes[:, :, None]
-    tilt = response * ((peaks_nm - TILT_ORIGIN_NM) / 100.0)[:, :, None]
+    tilt = response * (peaks_nm[:, :, None] - tilt_origins_nm) / 100.0
     coeffs = np.stack([((response - oob) * a).sum(1), (d_peak * a).sum(1), (oob * a).sum(1), (tilt * a).sum(1)])
     return coeffs, response, d_peak, d_fwhm, oob, tilt
 
@@ -66,7 +67,8 @@ def reference_move(calibration: Calibration) -> tuple[np.ndarray, np.ndarray] | 
     for peak in calibration.scale_lines_nm:
         p = np.array([[float(peak)]])
         coeffs, response, d_peak, d_fwhm, _oob, _tilt = _parts(calibration.responsivity, p,
-                                                              np.array([[REFERENCE_FWHM_NM]]), np.ones((1, 1)))
+                                                              np.array([[REFERENCE_FWHM_NM]]), np.ones((1, 1)),
+                                                              calibration.model_u.tilt_origins_nm())
         jac = np.stack([response[0, 0], d_peak[0, 0]] + ([d_fwhm[0, 0]] if peak < 740 else []), axis=1)
         var = model_variance(calibration.model_u, coeffs)[0]
         w = 1.0 / (var + 1e-6 * float(np.max(response)) ** 2)  # noise-free: the model terms weight it
@@ -90,7 +92,8 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     reference = reference_move(calibration)
     if reference is None or not len(amplitude_index):
         return None
-    coeffs = _parts(calibration.responsivity, peaks_nm, fwhm_nm, amplitudes)[0]  # 4 x rows x channels
+    coeffs = _parts(calibration.responsivity, peaks_nm, fwhm_nm, amplitudes,
+                    calibration.model_u.tilt_origins_nm())[0]  # 4 x rows x channels
     p_amp = solve[:, list(amplitude_index), :]  # rows x lines x channels
     cov = np.einsum("rkc,rc,rlc->rkl", p_amp, noise_var, p_amp)
     # d value_k per unit error (type t, channel c): its own move less the scale's (value x the reference's move at the

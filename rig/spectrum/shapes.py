@@ -121,8 +121,9 @@ class Noise:
     def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray, tilt: np.ndarray | None = None
                 ) -> np.ndarray:
         """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda,
-        signed; ``oob``: the model's out-of-band part). The sensitivity and centre terms are correlated as a
-        calibration fitted them (a channel's response is best known where its references were)."""
+        signed; ``oob``: the model's out-of-band part; ``tilt``: the model x (peak - TILT_ORIGIN_NM) / 100 nm). The
+        sensitivity and centre terms are correlated as a calibration fitted them (a channel's response is best known
+        where its references were)."""
         per_basic = self.per_basic[:, None]
         raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
         noise = (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12) / per_basic**2
@@ -131,6 +132,7 @@ class Noise:
         shifted = np.asarray(u.shift_nm) * slope
         model_var = np.maximum(inband**2 + shifted**2 - 2.0 * np.asarray(u.rel_shift_corr) * inband * shifted, 0.0) \
             + (np.asarray(u.oob_rel) * np.maximum(oob, 0.0)) ** 2
-        if tilt is not None:
+        if tilt is not None:  # the grid's tilt is about TILT_ORIGIN_NM: moved to each channel's own origin
+            tilt = tilt - model * (u.tilt_origins_nm() - TILT_ORIGIN_NM) / 100.0
             model_var = model_var + (np.asarray(u.tilt_per_100nm) * tilt) ** 2
         return 1.0 / (noise + model_var)
