@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rig.spectrum.model import Calibration, ModelUncertainty
+from rig.spectrum.model import TILT_ORIGIN_NM, Calibration, ModelUncertainty
 from rig.spectrum.responsivity import Responsivity, out_of_band
 from rig.spectrum.shapes import line_shapes
 
