@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from conftest import rig_cli
+from support.texts import led_string, phase, settings, wrap_mode
 
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -64,37 +65,11 @@ pulse_hz = {claimed_hz}
 duty_pct = 50.0
 """
 
-SEQUENCE = """
-[[phases]]
-kind = "dark"
-duration_s = 3.0
-interval_s = 1.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "pulse"
-duration_s = 2.0
-[[phases]]
-kind = "measure"
-duration_s = 30.0
-interval_s = 1.0
-[[phases]]
-kind = "off"
-"""
+SEQUENCE = ("\n" + phase("dark", duration_s=3.0, interval_s=1.0) + phase("on") + phase("pulse", duration_s=2.0)
+            + phase("measure", duration_s=30.0, interval_s=1.0) + phase("off"))
 
-WRAP = """
-droop_fraction = 0.0
-[[strings]]
-name = "red"
-peak_nm = 660.0
-fwhm_nm = 20.0
-irradiance_mw_cm2 = 40.0
-[[modes]]
-name = "pulse"
-strings = ["red"]
-pulse_hz = 10.0
-duty = 0.5
-"""
+WRAP = ("\n" + settings(droop_fraction=0.0) + led_string("red", 660.0, 20.0, 40.0)
+        + wrap_mode("pulse", ["red"], pulse_hz=10.0, duty=0.5))
 
 
 @pytest.mark.parametrize(("claimed_hz", "verdict"), [(10.0, "PASS"), (40.0, "FAIL")])
