@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import adafruit_as7341
 import pytest
+from support.chip_rig import EmulatedChip, rig_fixture
 
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -21,33 +22,16 @@ from rig.spectrum.responsivity import gain_code
 F7, F8, CLEAR, NIR = 6, 7, 8, 9
 
 
-class Rig:
+class Rig(EmulatedChip):
     """An emulated chip on a bus with a sim clock, and rig's sensor on it."""
 
     def __init__(self, lines: list[SpectralLine], seed: int = 0, **config) -> None:
-        self.clock = SimClock()
-        self.bus = SimBus()
         self.light = FixedLight(lines)
-        self.chip = self.bus.attach(0x39, AS7341Emulator(self.clock, self.light, seed=seed))
-        self.patch = install_sim_clock(self.clock)
-        self.patch.__enter__()
+        super().__init__(lambda clock: AS7341Emulator(clock, self.light, seed=seed), install_sim_clock)
         self.sensor = SpectralSensor(self.bus.busio(), SpectralConfig(**config), self.clock, "ND 2.0", 0.01)
 
-    def close(self) -> None:
-        self.patch.__exit__(None, None, None)
 
-
-@pytest.fixture
-def make_rig():
-    made: list[Rig] = []
-
-    def make(lines, **kwargs) -> Rig:
-        made.append(Rig(lines, **kwargs))
-        return made[-1]
-
-    yield make
-    for rig in reversed(made):  # undo the clock patches in reverse order
-        rig.close()
+make_rig = rig_fixture(Rig)
 
 
 def basic(reading, channel: int) -> float:

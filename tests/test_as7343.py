@@ -10,6 +10,7 @@ from __future__ import annotations
 import adafruit_as7343
 import numpy as np
 import pytest
+from support.chip_rig import EmulatedChip, rig_fixture
 
 from rig.chips import CHIPS, Role
 from rig.chips.as7343 import AUTO_SMUX_CYCLES, Reg
@@ -24,34 +25,18 @@ from rig.spectrum.responsivity import Responsivity
 CHIP = CHIPS["as7343"]
 
 
-class Rig:
+class Rig(EmulatedChip):
     """An emulated AS7343 on a bus with a sim clock, and rig's reader on it."""
 
     def __init__(self, lines, typical: bool = False, **config) -> None:
-        self.clock, self.bus = SimClock(), SimBus()
         unit = draw_unit("typical", scale=0.0) if typical else None
         kwargs = {"unit": unit, "noise": False, "dark_counts": 0.0} if typical else {}
-        self.chip = self.bus.attach(0x39, AS7343Emulator(self.clock, FixedLight(lines), **kwargs))
-        self.patch = install_sim_clock(self.clock)
-        self.patch.__enter__()
+        super().__init__(lambda clock: AS7343Emulator(clock, FixedLight(lines), **kwargs), install_sim_clock)
         self.sensor = AS7343Sensor(self.bus.busio(), SpectralConfig(chip="as7343", **config), self.clock,
                                    "ND 2.0", 0.01)
 
-    def close(self) -> None:
-        self.patch.__exit__(None, None, None)
 
-
-@pytest.fixture
-def make_rig():
-    made: list[Rig] = []
-
-    def make(lines, **kwargs) -> Rig:
-        made.append(Rig(lines, **kwargs))
-        return made[-1]
-
-    yield make
-    for rig in reversed(made):
-        rig.close()
+make_rig = rig_fixture(Rig)
 
 
 def expected_counts(lines: list[SpectralLine], gain_x: float, t_int_ms: float) -> np.ndarray:

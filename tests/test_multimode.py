@@ -12,106 +12,28 @@ from pathlib import Path
 
 import pandas as pd
 from conftest import rig_cli
+from support.multimode import STEADY, mode_sequence, red_nir_profile, red_nir_wrap, run_all_modes
+from support.texts import phase, profile_mode, wrap_mode, write_run_files
 
 RIG = [sys.executable, "-m", "rig.cli"]
 
 # The truth: a red string (660 nm, 30 mW/cm2) and a NIR string (850 nm, 30 mW/cm2); mode 'red' lights the red
 # string, 'nir' the NIR string, 'pulse10' the red string pulsed at 10 Hz with a 50 % duty (15 mW/cm2 on average).
-SIM_WRAP = """
-name = "three-mode wrap"
-auto_off_s = 3000.0
-surface_rise_c = 3.0
-heat_tau_s = 60.0
-droop_fraction = 0.0
-wavelength_drift_nm = 0.0
-[[strings]]
-name = "red"
-peak_nm = 660.0
-fwhm_nm = 20.0
-irradiance_mw_cm2 = 30.0
-[[strings]]
-name = "nir"
-peak_nm = 850.0
-fwhm_nm = 30.0
-irradiance_mw_cm2 = 30.0
-[[modes]]
-name = "red"
-strings = ["red"]
-[[modes]]
-name = "nir"
-strings = ["nir"]
-[[modes]]
-name = "pulse10"
-strings = ["red"]
-pulse_hz = 10.0
-duty = 0.5
-"""
+SIM_WRAP = red_nir_wrap("three-mode wrap", 30.0, 30.0, **STEADY) + wrap_mode("pulse10", ["red"], pulse_hz=10.0,
+                                                                           duty=0.5)
 
-PROFILE = """
-maker = "Modeco"
-model = "Tri"
-unit = "M1"
-[[modes]]
-name = "red"
-presses = 0
-[modes.claims]
-red_peak_nm = 660.0
-irradiance_mw_cm2 = 30.0
-irradiance_tolerance_pct = 40.0
-[[modes]]
-name = "nir"
-presses = 1
-[modes.claims]
-nir_peak_nm = 850.0
-irradiance_mw_cm2 = 30.0
-irradiance_tolerance_pct = 40.0
-[[modes]]
-name = "pulse10"
-presses = 2
-[modes.claims]
-pulse_hz = 10.0
-duty_pct = 50.0
-duty_tolerance_pct = 10.0
-"""
+PROFILE = red_nir_profile("Tri", "M1", 30.0, 30.0) + profile_mode("pulse10", 2, pulse_hz=10.0, duty_pct=50.0,
+                                                                 duty_tolerance_pct=10.0)
 
-SEQUENCE = """
-name = "three modes"
-[[phases]]
-kind = "dark"
-duration_s = 5.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "warmup"
-duration_s = 10.0
-[[phases]]
-kind = "measure"
-duration_s = 20.0
-interval_s = 2.0
-[[phases]]
-kind = "pulse"
-duration_s = 2.0
-modes = ["pulse10"]
-[[phases]]
-kind = "off"
-[[phases]]
-kind = "cooldown"
-duration_s = 10.0
-interval_s = 5.0
-"""
+SEQUENCE = mode_sequence("three modes", phase("pulse", duration_s=2.0, modes=["pulse10"]))
 
 
-def _files(tmp_path: Path, sim_wrap: str = SIM_WRAP) -> list[str]:
-    for name, text in (("p.toml", PROFILE), ("s.toml", SEQUENCE), ("w.toml", sim_wrap)):
-        (tmp_path / name).write_text(text)
-    return ["--wrap", str(tmp_path / "p.toml"), "--sequence", str(tmp_path / "s.toml"),
-            "--sim-wrap", str(tmp_path / "w.toml")]
+def _files(tmp_path: Path) -> list[str]:
+    return write_run_files(tmp_path, PROFILE, SEQUENCE, SIM_WRAP)
 
 
 def _run(tmp_path: Path, sim_wrap: str = SIM_WRAP, *extra: str):
-    result = rig_cli(["run", "--sim", "--quiet", "--mode", "all", "--out", tmp_path / "results",
-                      *_files(tmp_path, sim_wrap), *extra], cwd=tmp_path)
-    run_dir = next((tmp_path / "results").glob("*/run.json")).parent
+    result, run_dir = run_all_modes(tmp_path, tmp_path / "results", PROFILE, SEQUENCE, sim_wrap, *extra)
     return result, run_dir, json.loads((run_dir / "run.json").read_text()), pd.read_csv(run_dir / "summary.csv")
 
 

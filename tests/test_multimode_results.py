@@ -12,90 +12,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import rig_cli
+from support.multimode import STEADY, mode_sequence, red_nir_profile, red_nir_wrap, run_all_modes
 
 # The truth: a red string (660 nm, 30 mW/cm2) lit in mode 'red', a NIR string (850 nm, 20 mW/cm2) lit in mode
 # 'nir'. The maker claims 30 and 20 mW/cm2 (+/- 40 %): both modes meet their irradiance claims.
-SIM_WRAP = """
-name = "two-mode wrap"
-auto_off_s = 3000.0
-surface_rise_c = 3.0
-heat_tau_s = 60.0
-droop_fraction = 0.0
-wavelength_drift_nm = 0.0
-[[strings]]
-name = "red"
-peak_nm = 660.0
-fwhm_nm = 20.0
-irradiance_mw_cm2 = 30.0
-[[strings]]
-name = "nir"
-peak_nm = 850.0
-fwhm_nm = 30.0
-irradiance_mw_cm2 = NIR_MW_CM2
-[[modes]]
-name = "red"
-strings = ["red"]
-[[modes]]
-name = "nir"
-strings = ["nir"]
-"""
 HONEST_NIR_MW_CM2 = 20.0
 WEAK_NIR_MW_CM2 = 6.0  # a wrap whose NIR mode gives 6 mW/cm2 against the claimed 12-28: FAILs in that mode only
 
-PROFILE = """
-maker = "Modeco"
-model = "Duo"
-unit = "UNIT"
-[[modes]]
-name = "red"
-presses = 0
-[modes.claims]
-red_peak_nm = 660.0
-irradiance_mw_cm2 = 30.0
-irradiance_tolerance_pct = 40.0
-[[modes]]
-name = "nir"
-presses = 1
-[modes.claims]
-nir_peak_nm = 850.0
-irradiance_mw_cm2 = 20.0
-irradiance_tolerance_pct = 40.0
-"""
-
-SEQUENCE = """
-name = "two modes"
-[[phases]]
-kind = "dark"
-duration_s = 5.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "warmup"
-duration_s = 10.0
-[[phases]]
-kind = "measure"
-duration_s = 20.0
-interval_s = 2.0
-[[phases]]
-kind = "off"
-[[phases]]
-kind = "cooldown"
-duration_s = 10.0
-interval_s = 5.0
-"""
+SEQUENCE = mode_sequence("two modes")
 
 
 def _run(folder: Path, unit: str, nir_mw_cm2: float, results: Path) -> Path:
     folder.mkdir(parents=True)
-    (folder / "p.toml").write_text(PROFILE.replace("UNIT", unit))
-    (folder / "s.toml").write_text(SEQUENCE)
-    (folder / "w.toml").write_text(SIM_WRAP.replace("NIR_MW_CM2", f"{nir_mw_cm2:g}"))
-    before = set(results.glob("*/run.json"))
-    done = rig_cli(["run", "--sim", "--quiet", "--mode", "all", "--out", results, "--wrap", folder / "p.toml",
-                    "--sequence", folder / "s.toml", "--sim-wrap", folder / "w.toml"], cwd=folder)
+    done, run_dir = run_all_modes(folder, results, red_nir_profile("Duo", unit, 30.0, HONEST_NIR_MW_CM2), SEQUENCE,
+                                  red_nir_wrap("two-mode wrap", 30.0, nir_mw_cm2, **STEADY))
     assert done.returncode in (0, 1), done.stdout + done.stderr
-    (made,) = set(results.glob("*/run.json")) - before
-    return made.parent
+    return run_dir
 
 
 def _old_one_mode_copy(run: Path, to: Path) -> Path:

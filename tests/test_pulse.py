@@ -5,31 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from conftest import rig_cli
+from support.pulsed import sensor_on_wrap
+from support.texts import led_string, phase, settings, wrap_mode
 
-from rig.clock import SimClock
-from rig.config import SpectralConfig
 from rig.hardware.flicker import capture
-from rig.hardware.spectral import SpectralSensor
 from rig.pulse import analyze_trace
-from rig.sim.as7341 import AS7341Emulator, install_sim_clock
-from rig.sim.backend import JigLight
-from rig.sim.bus import SimBus
-from rig.sim.wrap import LedString, WrapMode, WrapSpec
-from rig.sim.wrap_model import WrapModel
-from rig.spectrum.responsivity import gain_ratio
+from rig.sim.wrap import WrapMode
 
 
 def trace_of(pulse_hz: float, duty: float, seed: int = 0, seconds: float = 2.0):
-    clock, bus = SimClock(), SimBus()
-    wrap = WrapModel(WrapSpec(strings=[LedString("red", 660.0, 20.0, 30.0)],
-                              modes=[WrapMode("p", ["red"], pulse_hz=pulse_hz, duty=duty)], droop_fraction=0.0))
-    wrap.set_power(0.0, True)
-    chip = bus.attach(0x39, AS7341Emulator(clock, JigLight(wrap, 0.01), seed=seed))
-    with install_sim_clock(clock):
-        sensor = SpectralSensor(bus.busio(), SpectralConfig(), clock, "ND 2.0", 0.01)
-        clock.sleep(0.123 + seed * 0.01)  # an arbitrary phase of the pulse train
-        reading = sensor.read()
-        trace = capture(sensor, seconds, 2000.0, reading.counts[8] / (gain_ratio(reading.gain_x) * reading.t_int_ms))
+    # 30 mW/cm2 of 660 nm pulsed at pulse_hz with the duty given
+    with sensor_on_wrap([WrapMode("p", ["red"], pulse_hz=pulse_hz, duty=duty)], 30.0, seed,
+                        0.123 + seed * 0.01) as (sensor, chip, clear_level):
+        trace = capture(sensor, seconds, 2000.0, clear_level)
     assert chip.fifo_overflows == 0  # drained in time: no sample lost
     return analyze_trace(trace.samples, trace.rate_hz)
 
@@ -64,37 +52,11 @@ pulse_hz = {claimed_hz}
 duty_pct = 50.0
 """
 
-SEQUENCE = """
-[[phases]]
-kind = "dark"
-duration_s = 3.0
-interval_s = 1.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "pulse"
-duration_s = 2.0
-[[phases]]
-kind = "measure"
-duration_s = 30.0
-interval_s = 1.0
-[[phases]]
-kind = "off"
-"""
+SEQUENCE = ("\n" + phase("dark", duration_s=3.0, interval_s=1.0) + phase("on") + phase("pulse", duration_s=2.0)
+            + phase("measure", duration_s=30.0, interval_s=1.0) + phase("off"))
 
-WRAP = """
-droop_fraction = 0.0
-[[strings]]
-name = "red"
-peak_nm = 660.0
-fwhm_nm = 20.0
-irradiance_mw_cm2 = 40.0
-[[modes]]
-name = "pulse"
-strings = ["red"]
-pulse_hz = 10.0
-duty = 0.5
-"""
+WRAP = ("\n" + settings(droop_fraction=0.0) + led_string("red", 660.0, 20.0, 40.0)
+        + wrap_mode("pulse", ["red"], pulse_hz=10.0, duty=0.5))
 
 
 @pytest.mark.parametrize(("claimed_hz", "verdict"), [(10.0, "PASS"), (40.0, "FAIL")])
@@ -122,17 +84,8 @@ def test_rig_run_judges_pulse_claims_and_averages_irradiance_over_the_duty(tmp_p
 def detect(modes, seed: int = 0, level_mw: float = 40.0, ripple=()):
     from rig.pulse.detect import detect_pulsing
 
-    clock, bus = SimClock(), SimBus()
-    wrap = WrapModel(WrapSpec(strings=[LedString("red", 660.0, 20.0, level_mw)], modes=modes, ripple=list(ripple),
-                              droop_fraction=0.0))
-    wrap.set_power(0.0, True)
-    bus.attach(0x39, AS7341Emulator(clock, JigLight(wrap, 0.01), seed=seed))
-    with install_sim_clock(clock):
-        sensor = SpectralSensor(bus.busio(), SpectralConfig(), clock, "ND 2.0", 0.01)
-        clock.sleep(0.0371 + 0.013 * seed)
-        reading = sensor.read()
-        return detect_pulsing(sensor, reading.counts[8] / (gain_ratio(reading.gain_x) * reading.t_int_ms),
-                              dark_counts=1.5)
+    with sensor_on_wrap(modes, level_mw, seed, 0.0371 + 0.013 * seed, ripple) as (sensor, _, clear_level):
+        return detect_pulsing(sensor, clear_level, dark_counts=1.5)
 
 
 @pytest.mark.parametrize("pulse_hz", [2000.0, 20000.0])

@@ -14,60 +14,23 @@ import time
 from pathlib import Path
 
 from conftest import rig_cli
+from support.texts import led_string, phase, profile_mode, settings, wrap_mode, write_run_files
 
 RIG = [sys.executable, "-m", "rig.cli"]
 
-PROFILE = """
-maker = "Statusco"
-model = "Belt 9"
-unit = "SN-42"
-[[modes]]
-name = "red"
-[modes.claims]
-red_peak_nm = 660.0
-irradiance_mw_cm2 = 40.0
-"""
+PROFILE = ("\n" + settings(maker="Statusco", model="Belt 9", unit="SN-42")
+           + profile_mode("red", red_peak_nm=660.0, irradiance_mw_cm2=40.0))
 
-SEQUENCE = """
-name = "status test"
-[[phases]]
-kind = "dark"
-duration_s = 5.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "warmup"
-duration_s = 30.0
-[[phases]]
-kind = "measure"
-duration_s = 600.0
-interval_s = 2.0
-[[phases]]
-kind = "off"
-"""
+SEQUENCE = ("\n" + settings(name="status test") + phase("dark", duration_s=5.0) + phase("on")
+            + phase("warmup", duration_s=30.0) + phase("measure", duration_s=600.0, interval_s=2.0) + phase("off"))
 PLANNED_S = 5.0 + 30.0 + 600.0  # the sampled phases' durations stated above
 
-SIM_WRAP = """
-name = "status wrap"
-auto_off_s = 3000.0
-surface_rise_c = 6.0
-droop_fraction = 0.0
-[[strings]]
-name = "red"
-peak_nm = 660.0
-fwhm_nm = 20.0
-irradiance_mw_cm2 = 40.0
-[[modes]]
-name = "red"
-strings = ["red"]
-"""
+SIM_WRAP = ("\n" + settings(name="status wrap", auto_off_s=3000.0, surface_rise_c=6.0, droop_fraction=0.0)
+            + led_string("red", 660.0, 20.0, 40.0) + wrap_mode("red", ["red"]))
 
 
 def _files(tmp_path: Path) -> list[str]:
-    for name, text in (("p.toml", PROFILE), ("s.toml", SEQUENCE), ("w.toml", SIM_WRAP)):
-        (tmp_path / name).write_text(text)
-    return ["--wrap", str(tmp_path / "p.toml"), "--sequence", str(tmp_path / "s.toml"),
-            "--sim-wrap", str(tmp_path / "w.toml")]
+    return write_run_files(tmp_path, PROFILE, SEQUENCE, SIM_WRAP)
 
 
 def _status(tmp_path: Path) -> tuple[int, dict]:

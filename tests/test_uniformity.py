@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 from conftest import rig_cli
+from support.texts import phase
 
 PROFILE = """
 maker = "Grid"
@@ -18,24 +19,9 @@ red_peak_nm = 660.0
 min_uniformity_ratio = 0.7
 """
 
-SEQUENCE = """
-[[phases]]
-kind = "dark"
-duration_s = 3.0
-interval_s = 1.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "measure"
-duration_s = 10.0
-interval_s = 1.0
-[[phases]]
-kind = "uniformity"
-duration_s = 5.0
-interval_s = 1.0
-[[phases]]
-kind = "off"
-"""
+SEQUENCE = ("\n" + phase("dark", duration_s=3.0, interval_s=1.0) + phase("on")
+            + phase("measure", duration_s=10.0, interval_s=1.0) + phase("uniformity", duration_s=5.0, interval_s=1.0)
+            + phase("off"))
 
 # two LED strings: the left one lights positions a and b, the right one c and d (15 % crosstalk each way)
 WRAP = """

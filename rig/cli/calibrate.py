@@ -120,22 +120,23 @@ def add_parser(commands) -> None:
     verify.add_argument("--reference-u-nm", type=positive_float, default=1.0,
                         help="standard uncertainty of that peak (default 1 nm)")
     verify.add_argument("--reference-fwhm-nm", type=positive_float, help="the source's FWHM (simulated source only)")
-    verify.add_argument("--count", type=positive_int, default=10, help="live readings (default 10)")
-    verify.add_argument("--switch-on", action="store_true",
-                        help="power the source through the wrap switch (guarded like a run)")
-    verify.add_argument("--settle-s", type=positive_float, default=30.0,
-                        help="wait after switching on (default 30 s)")
+    _add_live_args(verify)
     verify.set_defaults(func=verify_main)
 
 
 def _add_source_args(parser, adds: str) -> None:
     """Options shared by the calibrations against a reference source: jig, live readings, output file."""
     parser.add_argument("--transmission", type=fraction, help="attenuator transmission (default: file or bench)")
+    _add_live_args(parser)
+    parser.add_argument("--out", metavar="FILE", help=f"calibration file to create or add {adds} to")
+
+
+def _add_live_args(parser) -> None:
+    """How a reference source is read live on the bench: readings, switching it on, settling."""
     parser.add_argument("--count", type=positive_int, default=10, help="live readings (default 10)")
     parser.add_argument("--switch-on", action="store_true",
                         help="power the source through the wrap switch (guarded like a run)")
     parser.add_argument("--settle-s", type=positive_float, default=30.0, help="wait after switching on (default 30 s)")
-    parser.add_argument("--out", metavar="FILE", help=f"calibration file to create or add {adds} to")
 
 
 def _chip(config):
@@ -167,12 +168,32 @@ def _print_refit(console: Console, calibration, refit) -> None:
                           f"{calibration.scale_tilt_u_per_100nm:.2%} per 100 nm from 660 nm (standard)")
 
 
+def _save(console: Console, calibration, path, refit, *lines: str) -> int:
+    """Write the calibration file, then say what was measured (``lines``), what the refit gave and where it went."""
+    from rig.calibration.jobs import save
+
+    save(calibration, path)
+    for line in lines:
+        console.print(line)
+    _print_refit(console, calibration, refit)
+    console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
+    return EXIT_OK
+
+
 def _prepare(args: argparse.Namespace, console: Console):
     """The bench config, the calibration file to write (and its contents) and the attenuator's transmission."""
     config = bench_request(args).config()
     path, calibration = calibration_target(args, config)
     transmission = getattr(args, "transmission", None) or calibration.transmission or config.jig.transmission
     return config, path, calibration, transmission
+
+
+def _reference_source(args: argparse.Namespace, peak_nm: float):
+    """The reference source as the simulated bench shines it: ``peak_nm``, --reference-mw-cm2 (default 30) and
+    --reference-fwhm-nm (default 20)."""
+    from rig.wiring import reference_source_wrap
+
+    return reference_source_wrap(peak_nm, args.reference_mw_cm2 or 30.0, args.reference_fwhm_nm or 20.0)
 
 
 def _read_live(args: argparse.Namespace, config, source) -> list:
@@ -185,7 +206,7 @@ def _read_live(args: argparse.Namespace, config, source) -> list:
 
 
 def dark_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration.jobs import calibrate_dark, save
+    from rig.calibration.jobs import calibrate_dark
 
     config = bench_request(args).config()
     config.spectral.auto_range = False
@@ -193,15 +214,12 @@ def dark_main(args: argparse.Namespace, console: Console) -> int:
     stack, bench = locked_bench(args, config)
     with stack:
         dark, refit = calibrate_dark(bench, calibration, args.count)
-    save(calibration, path)
-    console.print(f"dark counts ({', '.join(bench.chip.channels)}): " + ", ".join(f"{d:.2f}" for d in dark))
-    _print_refit(console, calibration, refit)
-    console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
-    return EXIT_OK
+    return _save(console, calibration, path, refit,
+                 f"dark counts ({', '.join(bench.chip.channels)}): " + ", ".join(f"{d:.2f}" for d in dark))
 
 
 def irradiance_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration.jobs import add_irradiance_points, read_reference_counts, save
+    from rig.calibration.jobs import add_irradiance_points, read_reference_counts
     from rig.errors import RigError
     from rig.wiring import reference_source_wrap
 
@@ -215,17 +233,13 @@ def irradiance_main(args: argparse.Namespace, console: Console) -> int:
         readings = _read_live(args, config, reference_source_wrap(args.reference_nm, args.reference_mw_cm2))
         references = [(args.reference_mw_cm2, args.reference_nm)] * len(readings)
     refit = add_irradiance_points(calibration, readings, references, transmission, args.reference_u_pct)
-    save(calibration, path)
-    _print_refit(console, calibration, refit)
-    console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
-    return EXIT_OK
+    return _save(console, calibration, path, refit)
 
 
 def spectral_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration.jobs import add_spectral_references, as_spectral_references, save
+    from rig.calibration.jobs import add_spectral_references, as_spectral_references
     from rig.calibration.spectral import load_reference_csv
     from rig.errors import RigError
-    from rig.wiring import reference_source_wrap
 
     config, path, calibration, transmission = _prepare(args, console)
     if args.ref_csv:
@@ -233,21 +247,16 @@ def spectral_main(args: argparse.Namespace, console: Console) -> int:
     else:
         if args.reference_peak_nm is None:
             raise RigError("--reference-peak-nm is needed for a live spectral calibration (or give a REF_CSV)")
-        source = reference_source_wrap(args.reference_peak_nm, args.reference_mw_cm2 or 30.0,
-                                       args.reference_fwhm_nm or 20.0)
+        source = _reference_source(args, args.reference_peak_nm)
         new = as_spectral_references(_read_live(args, config, source), args.reference_peak_nm,
                                      args.reference_fwhm_nm, args.reference_u_nm, args.reference_mw_cm2)
     refit = add_spectral_references(calibration, new, transmission)
-    save(calibration, path)
-    _print_refit(console, calibration, refit)
-    console.print(f"wrote {escape(str(path))} (id {escape(calibration.id)})")
-    return EXIT_OK
+    return _save(console, calibration, path, refit)
 
 
 def verify_main(args: argparse.Namespace, console: Console) -> int:
     from rig.calibration.file import select_calibration
     from rig.calibration.verify import read_counts_csv, verify
-    from rig.wiring import reference_source_wrap
 
     config = bench_request(args).config()
     path = args.calibration or config.calibration
@@ -259,9 +268,7 @@ def verify_main(args: argparse.Namespace, console: Console) -> int:
     if args.counts_csv:
         readings = read_counts_csv(Path(args.counts_csv), _chip(config))
     else:
-        source = reference_source_wrap(args.reference_peak_nm or 660.0, args.reference_mw_cm2 or 30.0,
-                                       args.reference_fwhm_nm or 20.0)
-        readings = _read_live(args, config, source)
+        readings = _read_live(args, config, _reference_source(args, args.reference_peak_nm or 660.0))
     checks = verify(readings, calibration, args.reference_mw_cm2, args.reference_u_pct / 100.0,
                     args.reference_peak_nm, args.reference_u_nm)
     console.print(f"calibration {escape(calibration.id)}, {len(readings)} readings:")

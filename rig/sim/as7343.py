@@ -40,7 +40,7 @@ from rig.chips.as7343 import AUTO_SMUX_CYCLES, AUTO_SMUX_MODES, CHIP, ID_VALUE, 
 from rig.chips.model import Role, SpectralChip
 from rig.sim.bus import SimI2CDevice
 from rig.sim.optics import LightSource
-from rig.sim.sensor_unit import SensorSpread, SensorUnit
+from rig.sim.sensor_unit import SensorSpread, SensorUnit, draw_passband, shifted_passband
 
 N_DATA = 18  # data registers: 18 x 16 bit from DATA_0
 RESET_ASTEP = 999
@@ -74,16 +74,13 @@ def draw_unit(unit_id: str, seed: int = 0, scale: float = 1.0, chip: SpectralChi
     for c, name in enumerate(chip.channels):
         curve = typical.matrix[:, c]
         peak_nm = float(wl[int(np.argmax(curve))])
-        gain = float(np.exp(rng.normal(0.0, spread.sensitivity_rel * scale)))
-        offset = float(np.clip(rng.normal(0.0, spread.centre_sigma_nm * scale), -spread.centre_limit_nm,
-                               spread.centre_limit_nm))
-        width = float(np.exp(rng.normal(0.0, spread.width_rel * scale)))
-        skew = float(rng.normal(0.0, spread.skew_per_100nm * scale))
+        gain, offset, width, skew = draw_passband(rng, scale, spread.sensitivity_rel, spread.centre_sigma_nm,
+                                                  spread.centre_limit_nm, spread.width_rel, spread.skew_per_100nm)
         lo, hi = np.log(spread.out_of_band_range)
         oob = float(np.exp(scale * rng.uniform(lo, hi)))
         if name == broadband:
             offset, width, skew = 0.0, 1.0, skew * 0.5
-        shaped = np.interp(peak_nm + (wl - peak_nm - offset) / width, wl, curve, left=0.0, right=0.0)
+        shaped = shifted_passband(wl, curve, peak_nm, offset, width)
         if name in spread.out_of_band_channels:  # the floor scaled by u_c (before the tilt: u_c x floor x tilt)
             shaped = shaped + (oob - 1.0) * spread.table_floor_rel * curve.max() * band
         shaped = shaped * np.clip(1.0 + skew * np.clip((wl - peak_nm) / 100.0, -1.0, 1.0), 0.0, None)

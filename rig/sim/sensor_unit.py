@@ -76,6 +76,23 @@ class SensorSpread:
         return self
 
 
+def draw_passband(rng: np.random.Generator, scale: float, sensitivity_rel: float, centre_sd_nm: float,
+                  centre_limit_nm: float, width_rel: float, skew_per_100nm: float) -> tuple[float, float, float, float]:
+    """One channel's draw, in this order: sensitivity g (log-normal), centre offset d in nm (normal, truncated at
+    +/- ``centre_limit_nm``), width factor s (log-normal) and skew k per 100 nm (normal); sds times ``scale``."""
+    gain = float(np.exp(rng.normal(0.0, sensitivity_rel * scale)))
+    offset = float(np.clip(rng.normal(0.0, centre_sd_nm * scale), -centre_limit_nm, centre_limit_nm))
+    width = float(np.exp(rng.normal(0.0, width_rel * scale)))
+    skew = float(rng.normal(0.0, skew_per_100nm * scale))
+    return gain, offset, width, skew
+
+
+def shifted_passband(wl: np.ndarray, curve: np.ndarray, peak_nm: float, offset_nm: float, width: float) -> np.ndarray:
+    """``curve`` (peaking at ``peak_nm``) moved by ``offset_nm`` and stretched by ``width`` about its peak: zero
+    where the shifted curve leaves the grid."""
+    return np.interp(peak_nm + (wl - peak_nm - offset_nm) / width, wl, curve, left=0.0, right=0.0)
+
+
 @dataclass(frozen=True)
 class SensorUnit:
     """One drawn part: its own curves and gain ratios, and what was drawn (for diagnostics)."""
@@ -115,19 +132,15 @@ class SensorUnit:
             curve = typical.matrix[:, c] * (1.0 - mask[:, c])
             leak = typical.matrix[:, c] * mask[:, c]
             peak_nm = float(wl[int(np.argmax(curve))])
-            gain = float(np.exp(rng.normal(0.0, spread.sensitivity_rel * s)))
-            offset = float(np.clip(rng.normal(0.0, spread.centre_nm * s), -spread.centre_limit_nm,
-                                   spread.centre_limit_nm))
-            width = float(np.exp(rng.normal(0.0, spread.width_rel * s)))
-            skew = float(rng.normal(0.0, spread.skew_per_100nm * s))
+            gain, offset, width, skew = draw_passband(rng, s, spread.sensitivity_rel, spread.centre_nm,
+                                                      spread.centre_limit_nm, spread.width_rel, spread.skew_per_100nm)
             rng.normal()  # the retired additive leakage draw: a unit's other parameters stay as they were
             oob = float(np.exp(s * leak_rng.uniform(*log_oob)))
             tilt = float(leak_rng.normal(0.0, spread.out_of_band_tilt * s))
             if c in broadband:  # no interference filter: sensitivity and a gentle silicon tilt only
                 offset, width = 0.0, 1.0
                 skew *= 0.5
-            source_nm = peak_nm + (wl - peak_nm - offset) / width
-            shaped = np.interp(source_nm, wl, curve, left=0.0, right=0.0)
+            shaped = shifted_passband(wl, curve, peak_nm, offset, width)
             shaped = shaped * np.clip(1.0 + skew * (wl - peak_nm) / 100.0, 0.0, None)
             shaped = shaped + oob * np.exp(tilt * (wl - 750.0) / 200.0) * leak
             columns.append(gain * np.clip(shaped, 0.0, None))

@@ -6,53 +6,17 @@ from importlib.resources import files
 from pathlib import Path
 
 from conftest import rig_cli
+from support.multimode import red_nir_wrap
+from support.texts import profile_mode, settings, wrap_mode
 
-SIM_WRAP = """
-name = "three-mode wrap"
-auto_off_s = 900.0
-[[strings]]
-name = "red"
-peak_nm = 660.0
-fwhm_nm = 20.0
-irradiance_mw_cm2 = 30.0
-[[strings]]
-name = "nir"
-peak_nm = 850.0
-fwhm_nm = 30.0
-irradiance_mw_cm2 = 30.0
-[[modes]]
-name = "red"
-strings = ["red"]
-[[modes]]
-name = "nir"
-strings = ["nir"]
-[[modes]]
-name = "pulse10"
-strings = ["red", "nir"]
-pulse_hz = 10.0
-duty = 0.5
-"""
+# red 660 nm and NIR 850 nm at 30 mW/cm2 each, a mode for each and 'pulse10' lighting both at 10 Hz, 50 % duty
+SIM_WRAP = red_nir_wrap("three-mode wrap", 30.0, 30.0, auto_off_s=900.0) + wrap_mode(
+    "pulse10", ["red", "nir"], pulse_hz=10.0, duty=0.5)
 
-PROFILE = """
-maker = "Bench"
-model = "Tri"
-[[modes]]
-name = "red"
-[modes.claims]
-red_peak_nm = 660.0
-irradiance_mw_cm2 = 30.0
-[[modes]]
-name = "nir"
-presses = 1
-[modes.claims]
-nir_peak_nm = 850.0
-irradiance_mw_cm2 = 30.0
-[[modes]]
-name = "pulse10"
-presses = 2
-[modes.claims]
-pulse_hz = 10.0
-"""
+PROFILE = ("\n" + settings(maker="Bench", model="Tri")
+           + profile_mode("red", red_peak_nm=660.0, irradiance_mw_cm2=30.0)
+           + profile_mode("nir", 1, nir_peak_nm=850.0, irradiance_mw_cm2=30.0)
+           + profile_mode("pulse10", 2, pulse_hz=10.0))
 
 
 def test_a_three_mode_standard_test_takes_seconds(tmp_path: Path):

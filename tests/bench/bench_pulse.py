@@ -1,6 +1,7 @@
 """Pulse frequency and duty error over a grid of simulated pulse modes, through the emulated flicker FIFO."""
 
 import numpy as np
+from support.pulsed import sensor_on_wrap
 
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -24,17 +25,9 @@ def test_pulse_accuracy_grid():
     for hz in FREQUENCIES:
         for duty in DUTIES:
             for level in LEVELS_MW:
-                clock, bus = SimClock(), SimBus()
-                wrap = WrapModel(WrapSpec(strings=[LedString("red", 660.0, 20.0, level)],
-                                          modes=[WrapMode("p", ["red"], pulse_hz=hz, duty=duty)], droop_fraction=0.0))
-                wrap.set_power(0.0, True)
-                bus.attach(0x39, AS7341Emulator(clock, JigLight(wrap, 0.01), seed=int(hz * 100 + duty * 10)))
-                with install_sim_clock(clock):
-                    sensor = SpectralSensor(bus.busio(), SpectralConfig(), clock, "ND 2.0", 0.01)
-                    clock.sleep(0.0371 * (1 + duty))
-                    reading = sensor.read()
-                    trace = capture(sensor, 2.0, 2000.0,
-                                    reading.counts[8] / (gain_ratio(reading.gain_x) * reading.t_int_ms))
+                with sensor_on_wrap([WrapMode("p", ["red"], pulse_hz=hz, duty=duty)], level,
+                                    int(hz * 100 + duty * 10), 0.0371 * (1 + duty)) as (sensor, _, clear_level):
+                    trace = capture(sensor, 2.0, 2000.0, clear_level)
                 result = analyze_trace(trace.samples, trace.rate_hz)
                 rows.append((hz, duty, level, result))
     missed = [r for r in rows if not r[3].pulsed]
@@ -75,17 +68,9 @@ def test_pulse_any_frequency_grid():
     for hz in WIDE_FREQUENCIES:
         for duty in WIDE_DUTIES:
             for level in WIDE_LEVELS_MW:
-                clock, bus = SimClock(), SimBus()
-                wrap = WrapModel(WrapSpec(strings=[LedString("red", 660.0, 20.0, level)],
-                                          modes=[WrapMode("p", ["red"], pulse_hz=hz, duty=duty)], droop_fraction=0.0))
-                wrap.set_power(0.0, True)
-                bus.attach(0x39, AS7341Emulator(clock, JigLight(wrap, 0.01), seed=int(hz * 10 + duty * 100 + level)))
-                with install_sim_clock(clock):
-                    sensor = SpectralSensor(bus.busio(), SpectralConfig(), clock, "ND 2.0", 0.01)
-                    clock.sleep(0.0371 * (1 + duty))
-                    reading = sensor.read()
-                    result = detect_pulsing(sensor, reading.counts[8] / (gain_ratio(reading.gain_x) * reading.t_int_ms),
-                                            dark_counts=1.5)
+                with sensor_on_wrap([WrapMode("p", ["red"], pulse_hz=hz, duty=duty)], level,
+                                    int(hz * 10 + duty * 100 + level), 0.0371 * (1 + duty)) as (sensor, _, clear_level):
+                    result = detect_pulsing(sensor, clear_level, dark_counts=1.5)
                 rows.append((hz, duty, level, result))
     flicker_err = np.array([abs(r.modulation_pct - 100.0) for *_, r in rows])
     flicker_cover = np.mean([abs(r.modulation_pct - 100.0) <= r.modulation_u_pct for *_, r in rows])

@@ -26,28 +26,13 @@ from pathlib import Path
 
 from support.faultsuite import PROFILE
 from support.handlers import SIGNALS, handlers_restored
+from support.texts import led_string, phase, settings, wrap_mode
 
-SEQUENCE = """
-name = "interrupted"
-[[phases]]
-kind = "dark"
-duration_s = 3.0
-interval_s = 1.0
-[[phases]]
-kind = "on"
-[[phases]]
-kind = "measure"
-duration_s = 40.0
-interval_s = 1.0
-[[phases]]
-kind = "off"
-[[phases]]
-kind = "cooldown"
-duration_s = 10.0
-interval_s = 5.0
-"""
-WRAP = ("name = 'steady wrap'\ndroop_fraction = 0.0\n[[strings]]\nname = 'red'\npeak_nm = 660.0\nfwhm_nm = 20.0\n"
-        "irradiance_mw_cm2 = 30.0\n[[modes]]\nname = 'red'\nstrings = ['red']\n")
+SEQUENCE = ("\n" + settings(name="interrupted") + phase("dark", duration_s=3.0, interval_s=1.0) + phase("on")
+            + phase("measure", duration_s=40.0, interval_s=1.0) + phase("off")
+            + phase("cooldown", duration_s=10.0, interval_s=5.0))
+WRAP = (settings(name="steady wrap", droop_fraction=0.0) + led_string("red", 660.0, 20.0, 30.0)
+        + wrap_mode("red", ["red"]))
 PACE = 80.0  # simulated seconds per real second: the 40 s measure phase lasts 0.5 s, time to act mid-run
 LATE_PACE = 400.0  # for SIGTERM-after-last: nothing to catch mid-run, only the end
 BESIDE_PACE = 15.0  # a run long enough (~4 s) for a second process to start beside it
