@@ -260,7 +260,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
         oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel[c] ** 2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
         tilt_per_100nm=tuple(max((CALIBRATED_TILT.get(role, 0.0) for role in spec.roles), default=0.0)
                              for spec in chip.channel_specs),
-        tilt_origin_nm=_tilt_origins(chip, [k[0] for k in keys if k[2] is not None]),
+        tilt_origin_nm=_tilt_origins(chip, [k[0] for k in keys]),
         rel_shift_corr=tuple(float(np.clip(cov_gain_shift[c] / (rel_u[c] * shift_u[c]), -0.98, 0.98))
                              if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
     # the peak floor: the references' own stated u (k=2), common to every reading; the filter centres' posterior u
@@ -277,11 +277,11 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
 
 def _tilt_origins(chip: SpectralChip, reference_peaks_nm: Sequence[float]) -> tuple[float, ...]:
     """Per channel, where the calibration pins its response (its tilt's u grows from there): the NIR channel at the
-    NIR reference nearest its peak when that reference's irradiance is stated (``reference_peaks_nm``: only those),
-    every other channel at the irradiance reference (TILT_ORIGIN_NM: the broadband channel reads the references'
-    amplitudes, which the meter sets). A NIR reference of unknown irradiance fits the NIR channel's gain relative to
-    the broadband channel's at its wavelength, whose own level there is the part's tilt from 660 nm: it pins
-    nothing absolute, so the NIR channel's tilt still grows from the irradiance reference."""
+    NIR reference nearest its peak (its gain and centre are fitted there, relative to the broadband channel), every
+    other channel at the irradiance reference (TILT_ORIGIN_NM: the broadband channel reads the references'
+    amplitudes, which the meter sets). A NIR reference of unknown irradiance pins the NIR channel relative to the
+    broadband one only; the level of both there, the part's tilt from 660 nm, stays unknown and is carried as a
+    term common to every channel (:func:`rig.spectrum.referenced.common_tilt_u`)."""
     nir = [p for p in reference_peaks_nm if p >= NIR_FROM_NM]
     peaks = chip.channel_peaks_nm
     return tuple(float(min(nir, key=lambda p: abs(p - peaks.get(spec.name, p)))) if nir and Role.NIR in spec.roles

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rig.chips import Role
 from rig.spectrum.model import TILT_ORIGIN_NM, Calibration, ModelUncertainty
 from rig.spectrum.responsivity import Responsivity, out_of_band
 from rig.spectrum.shapes import line_shapes
@@ -103,8 +104,12 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     taken = at[:, None, None, :] + slope[:, None, None, :] * x[None, :, :, None]
     d = p_amp[None, :, :, :] * coeffs[:, :, None, :] - amplitudes[None, :, :, None] * taken
     u = calibration.model_u
+    common, own_tilt = common_tilt_u(calibration), np.asarray(u.tilt_per_100nm, float)
+    if common and not calibration.scale_tilt_u_per_100nm:  # the broadband channel's tilt is the common term now
+        own_tilt = own_tilt.copy()
+        own_tilt[list(calibration.chip.indices_of(Role.BROADBAND))] = 0.0
     scaled = d * np.stack([np.asarray(u.rel), np.asarray(u.shift_nm), np.asarray(u.oob_rel),
-                           np.asarray(u.tilt_per_100nm)])[:, None, None, :]
+                           own_tilt])[:, None, None, :]
     for t in (0, 2, 3):
         cov += np.einsum("rkc,rlc->rkl", scaled[t], scaled[t])
     rho = np.asarray(u.rel_shift_corr)
@@ -112,5 +117,20 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     cov += np.einsum("rkc,rlc->rkl", scaled[1], scaled[1])
     cov -= np.einsum("rkc,c,rlc->rkl", scaled[0], rho, scaled[1]) + np.einsum("rkc,c,rlc->rkl", scaled[1], rho,
                                                                                scaled[0])
-    tilt = amplitudes * x * calibration.scale_tilt_u_per_100nm  # the fitted tilt's own u, common to every line
+    tilt = amplitudes * x * common  # common to every line and channel
     return cov + tilt[:, :, None] * tilt[:, None, :]
+
+
+def common_tilt_u(calibration: Calibration) -> float:
+    """The standard u per 100 nm from TILT_ORIGIN_NM of the sensor's response as a whole (every channel together):
+    the fitted scale tilt's own u when meter readings span two wavelengths; else, when a channel's tilt grows from a
+    reference elsewhere (the NIR channel pinned at a NIR reference relative to the broadband channel, whose own
+    level there no meter measured), the broadband channel's tilt u, now common to all; else 0 (each channel's own
+    tilt, from TILT_ORIGIN_NM, carries it)."""
+    if calibration.scale_tilt_u_per_100nm > 0:
+        return calibration.scale_tilt_u_per_100nm
+    u = calibration.model_u
+    if not np.any(u.tilt_origins_nm() != TILT_ORIGIN_NM):
+        return 0.0
+    broadband = calibration.chip.indices_of(Role.BROADBAND)
+    return max((float(u.tilt_per_100nm[c]) for c in broadband), default=0.0)
