@@ -82,3 +82,38 @@ def test_a_merged_red_pairs_light_centre_is_inside_its_u_whatever_the_shares():
         for r in readings(unit, lines, 3, seed=int(100 * share)):
             e = estimate(r.counts, r.gain_x, r.t_int_ms, calibration, r.saturated, r.full_scale, plan=plan)
             assert abs(e.lines[f"{group}_peak_nm"] - centroid) <= e.lines[f"{group}_peak_u_nm"], (share, e.lines)
+
+
+def silicon_tilted_unit(per_100nm: float) -> SensorUnit:
+    """The typical part, except that every channel's response changes by ``per_100nm`` per 100 nm above 660 nm (the
+    photodiodes' own tilt, common to all: -0.06 makes the part read 11 % low at 852 nm, 1.5 sd of the spread)."""
+    typical = SensorUnit.typical()
+    wl = typical.responsivity.wavelengths_nm
+    factor = np.clip(1.0 + per_100nm * (wl - 660.0) / 100.0, 0.0, None)
+    table = Responsivity(wl, typical.responsivity.matrix * factor[:, None], "typical, silicon tilted",
+                         chip=typical.responsivity.chip)
+    return replace(typical, unit_id="silicon-tilted", responsivity=table)
+
+
+def test_nir_light_on_a_part_tilted_as_a_whole_is_inside_u_after_a_660_nm_meter_reading_only():
+    # references at 631 / 658.5 / 852 nm of unknown irradiance (they fix the channels' ratios, not the part's level at
+    # 852 nm) and one 660 nm meter reading: the part's response at 850 nm relative to 660 nm is what no reading of
+    # this procedure measures. A line at 850 nm, 30 mW/cm2, must be inside its stated U; a red line at 660 nm, whose
+    # level the meter fixed, keeps a U far tighter than the NIR one.
+    from rig.calibration.fit import Reading
+    from rig.calibration.jobs import add_irradiance_points
+
+    unit = silicon_tilted_unit(-0.06)
+    made = CalibrationFile(id="tilt", sensor_id="silicon", transmission=T, dark_counts=list(DARK))
+    add_references(made, references(unit), T)
+    meter = [Reading(tuple(r.counts), r.gain_x, r.t_int_ms, r.saturated)
+             for r in readings(unit, [(660.0, 20.0, 25.0)], 5, seed=3)]
+    add_irradiance_points(made, meter, [(25.0, 660.0)] * len(meter), T, 1.0)
+    calibration = made.calibration()
+    nir = [estimate(r.counts, r.gain_x, r.t_int_ms, calibration) for r in readings(unit, [(850.0, 30.0, 30.0)], 3, 9)]
+    for e in nir:
+        assert abs(e.irradiance_mw_cm2 - 30.0) <= e.irradiance_u_mw_cm2, (e.irradiance_mw_cm2, e.irradiance_u_mw_cm2)
+    red = [estimate(r.counts, r.gain_x, r.t_int_ms, calibration) for r in readings(unit, [(660.0, 20.0, 30.0)], 3, 5)]
+    for e in red:
+        assert abs(e.irradiance_mw_cm2 - 30.0) <= e.irradiance_u_mw_cm2
+        assert e.irradiance_u_mw_cm2 < 0.5 * np.median([n.irradiance_u_mw_cm2 for n in nir])
