@@ -23,7 +23,8 @@ WRAPS = (("honest wrap", "example_wrap.toml"), ("lying wrap", "example_wrap_lyin
 # The reference LEDs of "Procedure on the bench": peaks known to 0.5 nm (a spectrometer), one 1 % power meter.
 REFERENCE_PEAKS_NM = (630.0, 660.0, 850.0)
 REFERENCE_U_NM = 0.5
-METER_MW_CM2, METER_NM, METER_U_PCT = 18.7, 660.0, 1.0
+METER_U_PCT = 1.0
+METER_READINGS = ((18.7, 660.0), (12.4, 850.0))  # (mW/cm2, nm): the 660 and 850 nm reference LEDs on the meter
 GAIN_SWEEP_MW_CM2 = (300.0, 30.0, 3.0)  # the 660 nm LED at three levels: each gain linked to 64x
 
 
@@ -49,7 +50,7 @@ class DemoResult:
 
 def calibration_steps(calibration: Path) -> list[list[str]]:
     """The README's calibration procedure on the simulated jig: dark, the gain sweep at three source levels, the three
-    reference LEDs, one meter reading."""
+    reference LEDs, the meter at 660 and 850 nm."""
     steps = [["calibrate", "dark", "--sim", "--out", str(calibration)]]
     for level_mw_cm2 in GAIN_SWEEP_MW_CM2:
         steps.append(["calibrate", "gains", "--sim", "--reference-mw-cm2", f"{level_mw_cm2:g}", "--series",
@@ -58,9 +59,10 @@ def calibration_steps(calibration: Path) -> list[list[str]]:
         steps.append(["calibrate", "spectral", "--sim", "--reference-peak-nm", f"{peak_nm:g}",
                       "--reference-u-nm", f"{REFERENCE_U_NM:g}", "--reference-fwhm-nm", "20", "--switch-on",
                       "--out", str(calibration)])
-    steps.append(["calibrate", "irradiance", "--sim", "--reference-mw-cm2", f"{METER_MW_CM2:g}",
-                  "--reference-nm", f"{METER_NM:g}", "--reference-u-pct", f"{METER_U_PCT:g}", "--switch-on",
-                  "--out", str(calibration)])
+    for meter_mw_cm2, meter_nm in METER_READINGS:
+        steps.append(["calibrate", "irradiance", "--sim", "--reference-mw-cm2", f"{meter_mw_cm2:g}",
+                      "--reference-nm", f"{meter_nm:g}", "--reference-u-pct", f"{METER_U_PCT:g}", "--switch-on",
+                      "--out", str(calibration)])
     return steps
 
 
@@ -98,7 +100,8 @@ def run_demo(out: Path, say: Callable[[str], None] = print, seed: int = 0) -> De
     calibration, results = folder / "calibration.toml", folder / "results"
     steps = []
     say("1. calibrate the simulated sensor (README 'Procedure on the bench': dark, gain ratios, reference LEDs at "
-        + ", ".join(f"{p:g}" for p in REFERENCE_PEAKS_NM) + f" nm, a {METER_U_PCT:g} % meter at {METER_NM:g} nm)")
+        + ", ".join(f"{p:g}" for p in REFERENCE_PEAKS_NM) + f" nm, a {METER_U_PCT:g} % meter at "
+        + " and ".join(f"{nm:g}" for _mw, nm in METER_READINGS) + " nm)")
     for argv in calibration_steps(calibration):
         command = rig_command(*argv)
         steps.append(command)

@@ -104,11 +104,13 @@ def print_rates(got: dict[str, tuple[float, float, float, float]], units: int, s
 
 
 def test_honest_wraps_pass_and_lying_wraps_fail():
-    got = rates(UNITS, SEEDS)
-    print_rates(got, UNITS, SEEDS)
-    print_rates(rates(UNITS, SEEDS, nir_meter=True), UNITS, SEEDS, " with the 850 nm LED metered too")
-    for claim in ("red_peak_nm", "irradiance_mw_cm2", "dose_j_cm2"):
-        honest_pass, lying_fail, _honest_fail, _lying_pass = got[claim]
-        assert honest_pass >= 0.95 and lying_fail >= 0.95, claim
-    _honest_pass, _lying_fail, honest_fail, lying_pass = got["nir_peak_nm"]
-    assert honest_fail == 0.0 and lying_pass == 0.0
+    # the README's procedure meters the 660 and the 850 nm LED; the (660 nm alone) is printed beside it
+    print_rates(rates(UNITS, SEEDS), UNITS, SEEDS, " with the 660 nm meter reading alone")
+    got = rates(UNITS, SEEDS, nir_meter=True)
+    print_rates(got, UNITS, SEEDS, " (660 and 850 nm metered)")
+    for claim in ("red_peak_nm", "irradiance_mw_cm2", "dose_j_cm2", "nir_peak_nm"):
+        _honest_pass, _lying_fail, honest_fail, lying_pass = got[claim]
+        assert honest_fail == 0.0 and lying_pass == 0.0, claim  # never the wrong verdict
+    short = [claim for claim in ("red_peak_nm", "irradiance_mw_cm2", "dose_j_cm2")
+             if not (got[claim][0] >= 0.95 and got[claim][1] >= 0.95)]
+    assert not short, f"honest PASS or lying FAIL under 95 %: {short}"
