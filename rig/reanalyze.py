@@ -237,7 +237,7 @@ def reanalyze_folder(run_dir: Path, profile: WrapProfile, calibration_path: str 
                      transmission: float, force: bool, out_dir: Path | None,
                      progress: Progress | None = None) -> tuple[Path, list[Any], list[str]]:
     """:func:`reanalyze_run` with the calibration chosen for the run's own sensor (warnings returned)."""
-    from rig.calibration.file import select_calibration
+    from rig.calibration.select import select_calibration
 
     calibration, warnings = None, []
     if calibration_path:

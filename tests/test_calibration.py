@@ -9,8 +9,9 @@ import sys
 import pytest
 from conftest import rig_cli
 
-from rig.calibration.file import CalibrationFile, load_calibration, save_calibration, select_calibration
+from rig.calibration.file import CalibrationFile, load_calibration, save_calibration
 from rig.calibration.fit import fit_scale, fit_thermistor, measure_nominal, take_readings
+from rig.calibration.select import select_calibration
 from rig.config import load_bench_config
 from rig.errors import RigError
 from rig.sim.backend import build_sim_bench

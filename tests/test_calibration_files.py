@@ -19,7 +19,6 @@ from rig.calibration.file import (
     ReferencePoint,
     load_calibration,
     save_calibration,
-    select_calibration,
 )
 from rig.calibration.fit import Reading
 from rig.calibration.jobs import (
@@ -29,6 +28,7 @@ from rig.calibration.jobs import (
     calibration_target,
     set_dark,
 )
+from rig.calibration.select import select_calibration
 from rig.calibration.spectral import ReferenceReading
 from rig.chips import DEFAULT_CHIP
 from rig.clock import SimClock

@@ -24,7 +24,7 @@ AS7343_DATASHEET = {"F1": (405, 30), "F2": (425, 22), "FZ": (450, 55), "F3": (47
 
 
 def test_as7341_value_equals_the_constants_the_code_uses_now():
-    from rig.calibration.spectral import red_pair, shifted_channels
+    from rig.calibration.spectral import shifted_channels
     from rig.config import SpectralConfig
     from rig.sim.sensor_unit import SensorSpread
     from rig.spectrum import responsivity
@@ -51,8 +51,6 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
     assert AS7341.index_of(Role.NIR) == AS7341.channels.index("NIR")
     assert AS7341.name_of(Role.FLICKER) == "Clear"  # the emulator's flicker samples use Clear's response
     assert shifted_channels(AS7341) == ("F6", "F7", "F8", "NIR")  # the red/NIR references reach these
-    assert red_pair(AS7341) == ("F7", "F8")  # 630 and 680 nm either side of 660 nm
-    assert red_pair(AS7343) == ("F6", "F7")  # DS001046: 640 and 690 nm
     assert AS7341.channel_peaks_nm == {"F1": 415, "F2": 445, "F3": 480, "F4": 515, "F5": 555, "F6": 590, "F7": 630,
                                        "F8": 680, "NIR": 910}  # DS000504 typical peaks (report plots' ticks)
     assert dict(zip(AS7341.channels, AS7341.labels, strict=True))["F7"] == "F7 630"  # cli/common.py's header

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rig.calibration.rules import Rule, check, check_present, date, number, one_of, parse_date, ranged, text, values
+from rig.calibration.toml_text import to_toml
 from rig.chips import CHIPS, DEFAULT_CHIP, SpectralChip
 from rig.config import build_dataclass, load_toml
 from rig.errors import ConfigError, RigError
 from rig.spectrum import Calibration, ModelUncertainty
-from rig.spectrum.derive import nominal_calibration
 from rig.spectrum.model import TILT_ORIGIN_NM
 from rig.spectrum.responsivity import Responsivity, corrected, tilted
 
@@ -339,70 +339,6 @@ def save_calibration(calibration: CalibrationFile, path: str | Path) -> Path:
     except OSError as error:
         raise RigError(f"cannot write {path}: {error.strerror or error}") from None
     return path
-
-
-def to_toml(data: dict[str, Any]) -> str:
-    """A small TOML writer for flat tables, lists of scalars and arrays of flat tables."""
-    lines, tables = [], []
-    for key, value in data.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            tables.append((key, value))
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
-    for key, rows in tables:
-        for row in rows:
-            lines.append(f"\n[[{key}]]")
-            lines.extend(f"{k} = {_toml_value(v)}" for k, v in row.items())
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(float(value)) if isinstance(value, float) and math.isfinite(value) else str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + "".join(_TOML_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch)
-                         for ch in str(value)) + '"'
-
-
-_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def select_calibration(path: str | None, sensor_id: str, transmission: float, max_age_days: float,
-                       force: bool = False, chip: SpectralChip | None = None) -> tuple[Calibration, list[str]]:
-    """The active calibration for this sensor (on ``chip``, default the default chip), with warnings; refuses
-    another sensor's unless forced, and another chip's always (its channels are not this bench's)."""
-    if not path:
-        return nominal_calibration(transmission, chip), [
-            "no calibration file: irradiance uses the datasheet-nominal scale and is marked 'uncalibrated'"]
-    loaded = load_calibration(path)
-    loaded.check_chip(chip or DEFAULT_CHIP)
-    warnings = []
-    if loaded.sensor_id != sensor_id:
-        message = (f"{path}: calibration {loaded.id!r} was made for sensor {loaded.sensor_id!r}, "
-                   f"this bench has {sensor_id!r}")
-        if not force:
-            raise RigError(message + " (use --force-calibration to use it anyway)")
-        warnings.append(message + " (forced)")
-    warnings += loaded.date_warnings()
-    age = loaded.age_days()
-    if age is not None and age > max_age_days:
-        warnings.append(f"calibration {loaded.id!r} is {age:.0f} days old (limit {max_age_days:.0f}): recalibrate")
-    return loaded.calibration(), warnings
-
-
-def calibration_or_nominal(path: str | Path | None, transmission: float, chip: SpectralChip | None = None
-                           ) -> Calibration:
-    """The calibration from ``path`` (refused unless made for ``chip``, when given), or ``chip``'s
-    datasheet-nominal one at ``transmission``."""
-    if path is None:
-        return nominal_calibration(transmission, chip)
-    loaded = load_calibration(path)
-    if chip is not None:
-        loaded.check_chip(chip)
-    return loaded.calibration()
 
 
 def _tilted(calibration: Calibration) -> Calibration:

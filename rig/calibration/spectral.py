@@ -59,22 +59,12 @@ SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a cal
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
 PEAK_FLOOR_MIN_NM = {"red": 1.0, "nir": 5.0}
 SHIFTED_FROM_NM = 580.0  # filters peaking from here on (the red/NIR references reach them): their centre is fitted
-RED_NM = 660.0  # the red pair: the two shifted filters on either side of this
 NIR_FROM_NM = 740.0  # a reference from here on sets the NIR peak's floor, below it the red one's
 
 
 def shifted_channels(chip: SpectralChip) -> tuple[str, ...]:
     """The filters whose centre the spectral calibration fits (AS7341: F6, F7, F8, NIR)."""
     return chip.filters_from(SHIFTED_FROM_NM)
-
-
-def red_pair(chip: SpectralChip) -> tuple[str, str]:
-    """The two fitted filters on either side of ``RED_NM`` (AS7341: F7 630, F8 680; AS7343: F6 640, F7 690)."""
-    peaks = chip.channel_peaks_nm
-    names = [n for n in shifted_channels(chip) if n != chip.name_of(Role.NIR)]
-    below = max((n for n in names if peaks[n] <= RED_NM), key=lambda n: peaks[n])
-    above = min((n for n in names if peaks[n] > RED_NM), key=lambda n: peaks[n])
-    return below, above
 
 
 @dataclass(frozen=True)

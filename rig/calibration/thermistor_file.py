@@ -79,7 +79,7 @@ def load_thermistor_file(path: str | Path) -> ThermistorFile:
 
 def save_thermistor_file(record: ThermistorFile, path: str | Path) -> Path:
     """Checked with the reader's validator first: nothing is written when a value is out of range."""
-    from rig.calibration.file import to_toml
+    from rig.calibration.toml_text import to_toml
     from rig.results.writer import write_text_atomic
 
     path = Path(path)

@@ -36,7 +36,7 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration.file import calibration_or_nominal
+    from rig.calibration.select import calibration_or_nominal
     from rig.config import load_bench_config
     from rig.errors import RigError
 

@@ -255,7 +255,7 @@ def spectral_main(args: argparse.Namespace, console: Console) -> int:
 
 
 def verify_main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration.file import select_calibration
+    from rig.calibration.select import select_calibration
     from rig.calibration.verify import read_counts_csv, verify
 
     config = bench_request(args).config()

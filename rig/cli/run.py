@@ -47,7 +47,7 @@ def add_parser(commands) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from rig.calibration.file import select_calibration
+    from rig.calibration.select import select_calibration
     from rig.chips import spectral_chip
     from rig.errors import RigError
     from rig.profile import load_profile
