@@ -7,8 +7,6 @@ so they can be typed again. Nothing here judges anything: the verdicts are the r
 
 from __future__ import annotations
 
-import contextlib
-import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,16 +71,6 @@ def profile_modes(profile_path: str) -> list[str]:
     return [mode.name for mode in load_profile(profile_path).modes]
 
 
-def run_rig(argv: Sequence[str]) -> tuple[int, str]:
-    """One `rig` command in this process (as typed), its exit code and what it printed."""
-    from rig.cli import main
-
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-        code = main(list(argv))
-    return code, printed.getvalue()
-
-
 def _claims(run_dir: Path) -> list[dict]:
     from rig.results.read import read_summary
 
@@ -90,8 +78,12 @@ def _claims(run_dir: Path) -> list[dict]:
     return frame.to_dict("records")
 
 
-def run_demo(out: Path, say: Callable[[str], None] = print, seed: int = 0) -> DemoResult:
-    """Calibrate, then run every mode of the example profile on the honest and the lying simulated wrap."""
+RunRig = Callable[[Sequence[str]], tuple[int, str]]  # one `rig` command (as typed): its exit code and what it printed
+
+
+def run_demo(out: Path, run_rig: RunRig, say: Callable[[str], None] = print, seed: int = 0) -> DemoResult:
+    """Calibrate, then run every mode of the example profile on the honest and the lying simulated wrap; ``run_rig``
+    runs each step (the CLI passes its own ``main``, in this process)."""
     from rig.errors import RigError
 
     started = time.monotonic()
@@ -166,41 +158,6 @@ def reason(claim: dict) -> str:
     text = f"measured {measured}: entirely outside {band}"
     note = claim.get("note")
     return text + (f" ({note})" if isinstance(note, str) and note else "")
-
-
-def verdict_grid(result: DemoResult):
-    """Both wraps side by side, one row per mode and claim: measured ± U and the verdict."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    from rig.cli.common import VERDICT_STYLE
-
-    wraps = [wrap for wrap, _ in WRAPS]
-    table = Table(title="the same claims, two simulated wraps (calibrated sensor; ±U: k = 2)", title_justify="left",
-                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("mode / claim", min_width=16)
-    table.add_column("claimed", min_width=10)
-    for wrap in wraps:
-        table.add_column(f"{wrap}\nmeasured ±U", no_wrap=True, justify="right")
-    by_key = {(run.wrap, run.mode): run for run in result.runs}
-    modes = list(dict.fromkeys(run.mode for run in result.runs))
-    for mode in modes:
-        table.add_row(Text(f"mode '{mode}'", style="bold"), *[""] * (1 + len(wraps)))
-        first = by_key[(wraps[0], mode)].claims
-        for claim in first:
-            cells = []
-            for wrap in wraps:
-                others = [c for c in by_key[(wrap, mode)].claims if c["claim_id"] == claim["claim_id"]]
-                if not others:
-                    cells.append(Text("-"))
-                    continue
-                verdict = str(others[0]["verdict"])
-                cell = Text(measured_text(others[0]).removesuffix(f" {others[0].get('unit') or ''}") + " ")
-                cell.append(f"{verdict:<8}", style=VERDICT_STYLE.get(verdict, ""))
-                cells.append(cell)
-            table.add_row(str(claim['claim']), claimed_text(claim), *cells)
-    return table
 
 
 def overall(claims: list[dict]) -> str:

@@ -151,6 +151,7 @@ def demo(tmp_path_factory):
     return done, out
 
 
+@pytest.mark.xdist_group("repo_cwd")  # rig run in the repository's folder: one sim-bench lock there, one worker
 def test_demo_calibrates_and_catches_the_lie(demo):
     done, out = demo
     from rig.results.read import read_manifest, read_summary
@@ -175,6 +176,7 @@ def test_demo_calibrates_and_catches_the_lie(demo):
     assert "red peak wavelength: measured 63" in done.stdout and "outside the claimed 650-670 nm" in done.stdout
 
 
+@pytest.mark.xdist_group("repo_cwd")  # rig run in the repository's folder: one sim-bench lock there, one worker
 def test_demo_ends_with_commands_that_run_as_printed(demo):
     done, _ = demo
     tail = done.stdout.split("look further", 1)[1]
@@ -189,6 +191,7 @@ def test_demo_ends_with_commands_that_run_as_printed(demo):
     assert rig_cli(report[1:], cwd=REPO).returncode == 0
 
 
+@pytest.mark.xdist_group("repo_cwd")  # rig run in the repository's folder: one sim-bench lock there, one worker
 def test_the_certificate_is_one_page_with_the_verdicts_in_its_text(demo, tmp_path):
     """Rendered where poppler is installed (apt-get install poppler-utils); skipped cleanly elsewhere."""
     import shutil
@@ -233,6 +236,7 @@ def _runnable_here(words: list[str]) -> bool:
     return kind in OFFLINE + BENCH and all((REPO / w).exists() for w in inputs if w not in outputs)
 
 
+@pytest.mark.xdist_group("repo_cwd")  # rig run in the repository's folder: one sim-bench lock there, one worker
 @pytest.mark.parametrize("name, example", [e for e in _help_examples() if _runnable_here(shlex.split(e[1]))])
 def test_help_examples_that_need_no_bench_run_as_written(name, example, tmp_path, monkeypatch):
     words = [w.replace("/tmp/", f"{tmp_path}/") for w in shlex.split(example)]

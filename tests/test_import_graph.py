@@ -106,14 +106,7 @@ def test_the_checker_finds_a_circle_it_is_shown():
     assert [ast.unparse(n) for n in _runtime_imports(tree)] == ["import rig.x"]
 
 
-# the circles left, each with why; any other circle fails, and so does one of these once it is gone (delete it here)
-KNOWN = [
-    # `rig demo` runs rig's own commands in this process (rig.demo.run_rig calls rig.cli.main), and is one of them
-    ["rig.cli", "rig.cli.demo", "rig.demo"],
-]
-
-
 def test_rig_has_no_import_circles():
     graph = import_graph()
     assert len(graph) > 100 and graph["rig.run.lifecycle"]  # the walk saw the package and its imports
-    assert cycles(graph) == KNOWN
+    assert cycles(graph) == []

@@ -71,6 +71,7 @@ def _main(argv: Sequence[str] | None) -> int:
     # programs) the handlers before are put back
     with signal_gate(as_program=argv is None) as gate:
         args = build_parser().parse_args(argv)
+        args.rig_main = main  # for a command that runs rig's own commands in this process (`rig demo`)
         console = make_console()
         switched = args.command in WRAP_COMMANDS
         try:
