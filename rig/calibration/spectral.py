@@ -57,7 +57,7 @@ SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not
 CALIBRATED_TILT = {Role.BROADBAND: 0.04, Role.NIR: 0.08}  # by the channel's role
 SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a calibration (the references' u)
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
-PEAK_FLOOR_MIN_NM = {"red": 1.0, "nir": 5.0}
+PEAK_FLOOR_MIN_NM = {"red": 0.5, "nir": 5.0}
 SHIFTED_FROM_NM = 580.0  # filters peaking from here on (the red/NIR references reach them): their centre is fitted
 NIR_FROM_NM = 740.0  # a reference from here on sets the NIR peak's floor, below it the red one's
 
@@ -255,7 +255,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
                              if shift_u[c] > 0 else 0.0 for c in range(n_gain)))
     # the peak floor: the references' own stated u (k=2), common to every reading; the filter centres' posterior u
     # is in model_u.shift_nm already, which the estimate's profile interval carries (a floor from it counted it twice)
-    floor = {band: max(PEAK_FLOOR_MIN_NM[band], 2.0 * min(
+    floor = {band: max(PEAK_FLOOR_MIN_NM[band], 1.0 * min(
         [k[3] for k in keys if (k[0] < NIR_FROM_NM) == (band == "red")] or [reference_u])) for band in ("red", "nir")}
     residuals_rel = [float(np.sqrt(np.mean(((y - total) / max(float(np.max(y)), 1e-12)) ** 2)))
                      for (y, _v), (total, _oob) in zip(data, models(theta), strict=True)]
