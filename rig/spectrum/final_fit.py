@@ -209,13 +209,10 @@ def hidden_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
 
 
 def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
-    """Shapes an undetected line's upper limit is taken at: its nominal shape. (Taking the largest limit over its
-    search range as well, 810 nm for NIR, removes the uncalibrated readings where a red line soaks up an 810-830 nm
-    line's light, but leaves the NIR band undetermined beside most red lines on parts that leak much red light
-    into the NIR channel, with a limit as large as the red: not done. At 830 nm: no lit band read as a confident
-    zero in bench_spectrum_accuracy (11 of 1230 uncalibrated otherwise), but the NIR band undetermined beside 3 of
-    4 red lines uncalibrated (half otherwise), and a red-only reading's total U 37 % -> 62 % with an irradiance-only
-    calibration: not done either.)"""
+    """Shapes an undetected line's upper limit is taken at, which decides absent or undetermined: its nominal shape.
+    (Deciding at 830 nm as well left the NIR band undetermined beside 3 of 4 uncalibrated red lines, not half, and
+    widened a red-only reading's total U 37 % -> 62 % after an irradiance-only calibration: not done. An
+    undetermined line's *interval* reaches 830 and 810 nm instead, :func:`_reach_shapes`.)"""
     return [[spec.nominal for spec in absent]]
 
 
