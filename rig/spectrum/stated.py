@@ -101,6 +101,8 @@ class FitRows:
                 if name in self.reach:
                     hidden[name] = max(stat_u[name], float(self.reach_total[name][r]))
                     stat_u[name] = max(stat_u[name], float(self.reach[name][r]))
+            elif name in self.reach:  # absent: up to its reach, as far as "absent" allows (below ABSENT_MW_CM2)
+                stat_u[name] = max(stat_u[name], min(float(self.reach[name][r]), ABSENT_MW_CM2 / to_mw))
             result.flags.append(f"{name}_{'undetermined' if name in undetermined else 'absent'}")
 
         for name in amplitudes:
