@@ -10,14 +10,12 @@ which lines are present; :mod:`rig.spectrum.final_fit` refines the present lines
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from rig.chips import Role
 from rig.spectrum.final_fit import JointLimits, finish, place
 from rig.spectrum.grid_fit import Profile, Significance, model_of, profiles, significance
 from rig.spectrum.model import DETECT_Z, MIN_SHARE, WEAK_SNR, Calibration, Estimate
@@ -27,10 +25,6 @@ if TYPE_CHECKING:
     from rig.spectrum.line_plan import LinePlan
 
 BATCH_ROWS = 256  # readings fitted together (memory: a few MB per grid-stage array)
-# a part's passband skew about its own peak, relative u per 100 nm (the production spread's 0.08 for the NIR
-# filter, half that for Clear's silicon: rig/sim/sensor_unit.py; the calibrated model's CALIBRATED_TILT): the Clear
-# and NIR channels carry an NIR line's irradiance, 100-200 nm from Clear's peak
-PART_SKEW_PER_100NM = {Role.BROADBAND: 0.04, Role.NIR: 0.08}
 
 
 def estimate(counts: Sequence[float], gain_x: float, t_int_ms: float, calibration: Calibration,
@@ -89,7 +83,6 @@ def _blas() -> ThreadpoolController:
 
 def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, calibration: Calibration,
                     plan: LinePlan | None) -> list[Estimate]:
-    calibration = _with_part_skew(calibration)
     responsivity = calibration.responsivity
     per_basic = np.array([calibration.gain_ratio(g) for g in gain_x]) * t_int_ms  # raw counts per basic count
     dark = np.asarray(calibration.dark_counts, dtype=float)
@@ -111,22 +104,6 @@ def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, c
         place(results, strong, _fit_lit(y[strong], w[strong], noise.take(strong), line_grids, to_mw, calibration,
                                         scale_u[strong], plan))
     return results  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=16)
-def _with_part_skew(calibration: Calibration) -> Calibration:
-    """A calibration whose table no spectral calibration fitted (uncalibrated, or irradiance only) with the part's
-    passband skew in its model uncertainty: Clear and NIR tilt about their own peaks (the typical table's), as the
-    part's production spread allows; a model that already states a tilt is kept."""
-    u = calibration.model_u
-    if calibration.spectral_calibrated or any(u.tilt_per_100nm):
-        return calibration
-    chip, matrix = calibration.chip, calibration.responsivity.matrix
-    tilt = tuple(max((PART_SKEW_PER_100NM.get(role, 0.0) for role in spec.roles), default=0.0)
-                 for spec in chip.channel_specs)
-    origins = tuple(float(calibration.responsivity.wavelengths_nm[int(np.argmax(matrix[:, c]))])
-                    for c in range(chip.n_channels))
-    return replace(calibration, model_u=replace(u, tilt_per_100nm=tilt, tilt_origin_nm=origins))
 
 
 def _fit_lit(y: np.ndarray, w: np.ndarray, noise: Noise, line_grids: Sequence[Grid], to_mw: float,
