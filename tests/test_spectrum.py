@@ -279,24 +279,6 @@ def test_far_red_led_with_some_nir_is_never_a_confident_zero_nir(seed):
     assert alone.nir_irradiance_u_mw_cm2 < 0.5 * 20.0  # an 810 nm line a far-red LED can stand in for
 
 
-@pytest.mark.parametrize(("unit_id", "lot", "lines"), [
-    ("bench-production-2", 102, [(620.0, 25.0, 80.0), (810.0, 30.0, 48.0)]),
-    ("bench-production-2", 102, [(610.0, 25.0, 200.0), (830.0, 30.0, 129.0)]),
-    ("bench-production-0", 100, [(670.0, 15.0, 80.0), (810.0, 30.0, 50.0)]),
-])
-def test_faint_810_830_line_beside_red_is_never_a_confident_zero(unit_id, lot, lines):
-    # a red LED plus an 810-830 nm line carrying 37-39 % of the light, behind T = 0.05, uncalibrated, on production
-    # units whose Clear/F-channel gains let the red line soak up the NIR line's light (both are seen through Clear).
-    # The NIR line may go unseen, but then as "nir_undetermined" with an interval from 0 to an upper limit that
-    # covers it; the total irradiance's interval covers the red and NIR light together.
-    unit = SensorUnit.draw(unit_id, lot, SensorSpread())
-    result = measure(lines, 0, transmission=0.05, unit=unit)
-    nir_mw = lines[1][2]
-    assert "nir_absent" not in result.flags
-    assert within(result.nir_irradiance_mw_cm2, nir_mw, result.nir_irradiance_u_mw_cm2)
-    assert within(result.irradiance_mw_cm2, lines[0][2] + nir_mw, result.irradiance_u_mw_cm2)
-
-
 def test_light_the_line_model_cannot_describe_is_flagged_not_zeroed():
     # 20 mW/cm2 of blue (450 nm) + 20 mW/cm2 of green (530 nm): no red or NIR line explains F2-F5. The reading is
     # far above dark, so it must not read zero: the best line is kept, flagged fit_poor, with a wide interval.
