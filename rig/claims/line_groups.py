@@ -188,7 +188,8 @@ def _column(rows: Sequence[dict[str, Any]], key: str, u_key: str) -> tuple[float
     return value, u, len(pairs)
 
 
-def _shares(rows: Sequence[dict[str, Any]], group: str) -> list[dict[str, float]]:
+def shares(rows: Sequence[dict[str, Any]], group: str) -> list[dict[str, float]]:
+    """Per row with a value, the line's (or group's) share of the total and its u, in percent."""
     out = []
     for row in rows:
         value, u = number(row.get(f"{group}_irradiance_mw_cm2")), number(row.get(f"{group}_irradiance_u_mw_cm2"))
@@ -256,7 +257,7 @@ def judge_member(rows: Sequence[dict[str, Any]], lines: Sequence[Any], total_mw_
         unit = "mW/cm2"
     else:
         claims = [line for line in lines if line.name in names and line.share_pct is not None]
-        measured = _column(_shares(rows, group), "share", "u")
+        measured = _column(shares(rows, group), "share", "u")
         low = sum(max(0.0, c.share_pct - c.share_tolerance_pct) for c in claims)
         high = sum(c.share_pct + c.share_tolerance_pct for c in claims) if len(claims) == len(names) else None
         unit = "%"

@@ -9,7 +9,7 @@ from collections.abc import Sequence as Seq
 from typing import Any
 
 from rig.claims.evidence import Evidence, Measured
-from rig.claims.line_groups import judge_member, robust_with_u
+from rig.claims.line_groups import judge_member, robust_with_u, shares
 from rig.claims.session import session_dose, session_irradiance, session_rows
 from rig.claims.verdict import Verdict
 from rig.profile import Claims
@@ -178,13 +178,7 @@ def line_value(name: str, key: str, claims: Claims | None = None) -> Callable[[E
 def line_share(name: str, claims: Claims | None = None) -> Callable[[Evidence], Measured]:
     def measure(evidence: Evidence) -> Measured:
         rows = evidence.lit("measure")
-        shares = []
-        for row in rows:
-            line, u = number(row.get(f"{name}_irradiance_mw_cm2")), number(row.get(f"{name}_irradiance_u_mw_cm2"))
-            total = number(row.get("irradiance_mw_cm2"))
-            if line is not None and total:
-                shares.append({"share": 100.0 * line / total, "u": 100.0 * (u or 0.0) / total})
-        value, u, _ = mean_with_u(shares, "share", "u")
+        value, u, _ = mean_with_u(shares(rows, name), "share", "u")
         if value is not None:
             return Measured(value, u)
         return _line_unmeasured(evidence, name, rows, claims, "share_pct") \

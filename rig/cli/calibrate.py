@@ -14,6 +14,7 @@ from rig.cli.common import (
     EXIT_CLAIM_FAILED,
     EXIT_OK,
     add_bench_args,
+    add_live_args,
     bench_request,
     calibration_target,
     command_parser,
@@ -120,23 +121,15 @@ def add_parser(commands) -> None:
     verify.add_argument("--reference-u-nm", type=positive_float, default=1.0,
                         help="standard uncertainty of that peak (default 1 nm)")
     verify.add_argument("--reference-fwhm-nm", type=positive_float, help="the source's FWHM (simulated source only)")
-    _add_live_args(verify)
+    add_live_args(verify)
     verify.set_defaults(func=verify_main)
 
 
 def _add_source_args(parser, adds: str) -> None:
     """Options shared by the calibrations against a reference source: jig, live readings, output file."""
     parser.add_argument("--transmission", type=fraction, help="attenuator transmission (default: file or bench)")
-    _add_live_args(parser)
+    add_live_args(parser)
     parser.add_argument("--out", metavar="FILE", help=f"calibration file to create or add {adds} to")
-
-
-def _add_live_args(parser) -> None:
-    """How a reference source is read live on the bench: readings, switching it on, settling."""
-    parser.add_argument("--count", type=positive_int, default=10, help="live readings (default 10)")
-    parser.add_argument("--switch-on", action="store_true",
-                        help="power the source through the wrap switch (guarded like a run)")
-    parser.add_argument("--settle-s", type=positive_float, default=30.0, help="wait after switching on (default 30 s)")
 
 
 def _chip(config):

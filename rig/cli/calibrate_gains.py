@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from rig.cli.common import EXIT_OK, add_bench_args, command_parser, note, positive_float, positive_int
+from rig.cli.common import EXIT_OK, add_bench_args, add_live_args, command_parser, note, positive_float
 
 
 def add_parser(kinds) -> None:
@@ -31,10 +31,7 @@ def add_parser(kinds) -> None:
                         help="the source's peak (simulated bench: its LED; default 660)")
     parser.add_argument("--reference-mw-cm2", type=positive_float, default=30.0,
                         help="the source's irradiance at the jig (simulated bench; default 30)")
-    parser.add_argument("--count", type=positive_int, default=5, help="live readings per gain (default 5)")
-    parser.add_argument("--switch-on", action="store_true",
-                        help="power the source through the wrap switch (guarded like a run)")
-    parser.add_argument("--settle-s", type=positive_float, default=30.0, help="wait after switching on (default 30 s)")
+    add_live_args(parser, count=5, count_help="live readings per gain")
     parser.add_argument("--out", metavar="FILE", help="calibration file to create or add the series to")
     parser.set_defaults(func=main)
 

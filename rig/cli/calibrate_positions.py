@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
-from rig.cli.common import EXIT_OK, add_bench_args, command_parser, positive_float, positive_int
+from rig.cli.common import EXIT_OK, add_bench_args, add_live_args, command_parser, positive_float
 
 
 def add_parser(kinds) -> None:
@@ -28,10 +28,7 @@ def add_parser(kinds) -> None:
                         help="the source's irradiance at the sensor's place (simulated bench; default 30)")
     parser.add_argument("--placement-u-pct", type=positive_float, default=1.0,
                         help="how repeatably the source is put over a sensor, standard %% (default 1)")
-    parser.add_argument("--count", type=positive_int, default=10, help="readings per position (default 10)")
-    parser.add_argument("--switch-on", action="store_true",
-                        help="power the source through the wrap switch (guarded like a run)")
-    parser.add_argument("--settle-s", type=positive_float, default=30.0, help="wait after switching on (default 30 s)")
+    add_live_args(parser, count=10, count_help="readings per position")
     parser.add_argument("--out", metavar="FILE", help="calibration file to create or add the positions to")
     parser.set_defaults(func=main)
 

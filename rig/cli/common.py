@@ -260,3 +260,12 @@ def locked_bench(args: argparse.Namespace, config, default_wrap=None):
     stack.enter_context(BenchLock(bench_lock_path(config.backend, config.i2c_bus, config.switch.power_pin,
                                                   "results")))
     return stack, stack.enter_context(bench_request(args).open(default_wrap, config))
+
+
+def add_live_args(parser, count: int = 10, count_help: str = "live readings") -> None:
+    """How a reference source is read live on the bench: readings, switching it on through the wrap switch
+    (guarded like a run), settling."""
+    parser.add_argument("--count", type=positive_int, default=count, help=f"{count_help} (default {count})")
+    parser.add_argument("--switch-on", action="store_true",
+                        help="power the source through the wrap switch (guarded like a run)")
+    parser.add_argument("--settle-s", type=positive_float, default=30.0, help="wait after switching on (default 30 s)")
