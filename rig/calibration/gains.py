@@ -118,7 +118,7 @@ def sweep(sensor, count: int, min_fraction: float = 0.05, on_reading=None) -> li
     """``count`` raw readings of the light on ``sensor`` (a spectral driver: ``set_gain``, ``read_raw``) at every
     gain where it is neither saturated nor below ``min_fraction`` of full scale, at the sensor's integration time;
     ``on_reading`` sees each reading (the run's guard); the sensor's gain is restored after."""
-    chip, before = sensor.chip, sensor._gain_x
+    chip, before = sensor.chip, sensor.gain_x
 
     def read():
         reading = sensor.read_raw()

@@ -71,6 +71,11 @@ class SpectralReader:
         self.set_timing(config.atime, config.astep)
 
     # --- settings ------------------------------------------------------------------------------------------
+    @property
+    def gain_x(self) -> float:
+        """The nominal gain set now (auto-range changes it between readings)."""
+        return self._gain_x
+
     def set_gain(self, gain_x: float) -> None:
         """One of the chip's nominal gains (a ValueError for one it does not have)."""
         raise NotImplementedError
