@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from test_spectral_calibration import DARK, TABLE, T, readings, references
 
 from rig.calibration.file import CalibrationFile, load_calibration, save_calibration, spectral_calibration
@@ -117,3 +118,44 @@ def test_nir_light_on_a_part_tilted_as_a_whole_is_inside_u_after_a_660_nm_meter_
     for e in red:
         assert abs(e.irradiance_mw_cm2 - 30.0) <= e.irradiance_u_mw_cm2
         assert e.irradiance_u_mw_cm2 < 0.5 * np.median([n.irradiance_u_mw_cm2 for n in nir])
+
+
+def _claimed_red_peak(calibration: Calibration, unit: SensorUnit, peak_nm: float, seed: int):
+    """The red-peak claim (660 +/- 10 nm) judged on five readings of one LED (FWHM 20 nm, 30 mW/cm2) at
+    ``peak_nm``, and the readings' estimates."""
+    from rig.claims.evidence import RunFacts
+    from rig.claims.judging import check_claims
+    from rig.profile import Claims
+
+    estimates, rows = [], []
+    for r in readings(unit, [(peak_nm, 20.0, 30.0)], 5, seed=seed):
+        e = estimate(r.counts, r.gain_x, r.t_int_ms, calibration)
+        estimates.append(e)
+        rows.append({**e.as_dict(), "t_s": float(len(rows)), "phase_kind": "measure", "wrap_on": True})
+    check = next(c for c in check_claims(Claims(red_peak_nm=660.0), rows, RunFacts(switched_on_t_s=0.0))
+                 if c.claim_id == "red_peak_nm")
+    return check, estimates
+
+
+def test_a_peak_near_f8s_top_is_judged_on_its_skewed_interval():
+    # A red LED at 675 nm sits near F8's top (680 nm), where a line a few nm further out moves F8 little: the
+    # profile's interval reaches further above the fit than below it. The stated interval must hold the true
+    # peak on both sides; the claim "660 +/- 10 nm" is judged on it, so a 675 nm LED (5 nm outside) FAILs on
+    # each of six calibrated production units, while a 660 nm LED PASSes. (Judged on value +/- the longer
+    # side, one of the six was MARGINAL.)
+    verdicts = {675.0: [], 660.0: []}
+    for k in range(6):
+        unit = SensorUnit.draw(f"as7341-skew-{k}", 20 + k)
+        fit = fit_spectral(references(unit), TABLE, T, DARK)
+        calibration = spectral_calibration(Calibration(TABLE, transmission=T, dark_counts=DARK), fit)
+        for peak in verdicts:
+            check, estimates = _claimed_red_peak(calibration, unit, peak, seed=100 * k + int(peak))
+            for e in estimates:
+                assert e.red_peak_low_nm <= peak <= e.red_peak_high_nm
+                assert e.red_peak_u_nm == pytest.approx(max(e.red_peak_nm - e.red_peak_low_nm,
+                                                            e.red_peak_high_nm - e.red_peak_nm))
+            verdicts[peak].append(check.verdict.value)
+            if check.verdict.value == "FAIL" and check.measured - check.uncertainty <= 670.0:  # the interval's doing
+                assert "k=2 interval" in check.note
+    assert verdicts[660.0] == ["PASS"] * 6
+    assert verdicts[675.0] == ["FAIL"] * 6, verdicts

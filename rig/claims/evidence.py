@@ -55,6 +55,7 @@ class Measured:
     lower_bound: float | None = None  # only a bound is known: the true value is above this
     show_note: bool = False  # the note explains a judged value (e.g. which reading of the session)
     upper: tuple[float, float] | None = None  # the highest of a range (value, u): judged too, the worse one reported
+    interval: tuple[float, float] | None = None  # the k=2 interval's ends when one side is shorter than ``u``
 
 
 @dataclass

@@ -56,7 +56,7 @@ def judge_claim(spec: ClaimSpec, band: Band, evidence: Evidence) -> ClaimCheck:
                           measured.value, measured.u, Verdict.NOT_MEASURED, cut)
     if measured.upper is not None and measured.verdict is None:
         measured = _worse_end(band, measured)
-    verdict = measured.verdict or judge(band.low, band.high, measured.value, measured.u)
+    verdict = measured.verdict or judge(band.low, band.high, measured.value, measured.u, measured.interval)
     note = measured.note if (verdict is Verdict.NOT_MEASURED or measured.verdict or measured.show_note
                              or spec.note) else ""
     value = None if measured.verdict is Verdict.FAIL and measured.value is None else measured.value

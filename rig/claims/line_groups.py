@@ -54,13 +54,28 @@ def robust_with_u(values: Sequence[float], us: Sequence[float]) -> tuple[float, 
     """A phase's readings combined: their median, U (k=2) = the median per-reading U (systematic, does not
     average down) with twice the median's standard error from the readings' MAD. A few wild readings (a U of
     1000 among U of 5) move neither."""
-    value = statistics.median(values)
+    value, spread_u = _median_with_spread(values)
     typical_u = statistics.median(us) if us else 0.0
-    sem = 0.0
-    if len(values) > 1:
-        spread = MAD_TO_SD * statistics.median(abs(v - value) for v in values)
-        sem = MEDIAN_SE * spread / math.sqrt(len(values))
-    return value, math.hypot(typical_u, K * sem)
+    return value, math.hypot(typical_u, spread_u)
+
+
+def robust_interval(values: Sequence[float], lows: Sequence[float], highs: Sequence[float]
+                    ) -> tuple[float, float, float]:
+    """As :func:`robust_with_u` for readings stated as k=2 intervals ``[low, high]`` around each value: the median
+    value, and U below and above it (each side's median reading, with the median's spread)."""
+    value, spread_u = _median_with_spread(values)
+    below = statistics.median(v - lo for v, lo in zip(values, lows, strict=True))
+    above = statistics.median(hi - v for v, hi in zip(values, highs, strict=True))
+    return value, math.hypot(max(below, 0.0), spread_u), math.hypot(max(above, 0.0), spread_u)
+
+
+def _median_with_spread(values: Sequence[float]) -> tuple[float, float]:
+    """The median of ``values`` and twice its standard error (from their MAD; 0 for one value)."""
+    value = statistics.median(values)
+    if len(values) < 2:
+        return value, 0.0
+    spread = MAD_TO_SD * statistics.median(abs(v - value) for v in values)
+    return value, K * MEDIAN_SE * spread / math.sqrt(len(values))
 
 
 @dataclass(frozen=True)

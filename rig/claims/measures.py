@@ -3,13 +3,14 @@ kind of claim, each returning a :class:`~rig.claims.evidence.Measured` (value an
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from collections.abc import Sequence as Seq
 from typing import Any
 
 from rig.claims.evidence import Evidence, Measured
-from rig.claims.line_groups import judge_member, robust_with_u, shares
+from rig.claims.line_groups import judge_member, robust_interval, robust_with_u, shares
 from rig.claims.session import session_dose, session_irradiance, session_rows
 from rig.claims.verdict import Verdict
 from rig.profile import Claims
@@ -30,16 +31,36 @@ def mean_with_u(rows: Seq[dict[str, Any]], key: str, u_key: str) -> tuple[float 
     return value, u, len(pairs)
 
 
+def peak_with_interval(rows: Seq[dict[str, Any]], name: str, note: str = "") -> Measured:
+    """A peak column over a phase (``<name>_peak_nm``), robustly, judged on its k=2 interval: each reading's
+    ``_peak_low_nm`` / ``_peak_high_nm`` where every reading has them (a profile skewed to one side, as near a
+    filter's top, keeps its short side), else its symmetric ``_peak_u_nm`` (runs written before the ends were)."""
+    value, u, _ = mean_with_u(rows, f"{name}_peak_nm", f"{name}_peak_u_nm")
+    if value is None:
+        return Measured(note=note)
+    triples = [(number(r.get(f"{name}_peak_nm")), number(r.get(f"{name}_peak_low_nm")),
+                number(r.get(f"{name}_peak_high_nm"))) for r in rows]
+    triples = [t for t in triples if t[0] is not None]
+    if not all(lo is not None and hi is not None for _v, lo, hi in triples):
+        return Measured(value, u, note)
+    value, below, above = robust_interval(*zip(*triples, strict=True))
+    u = max(below, above)
+    if math.isclose(below, above, rel_tol=0.05):
+        return Measured(value, u, note)
+    return Measured(value, u, f"k=2 interval {value - below:.1f}-{value + above:.1f} nm", show_note=True,
+                    interval=(value - below, value + above))
+
+
 NO_MEASURE = "no unsaturated sample in a 'measure' phase with the wrap on"
 
 
 def peak(band: str) -> Callable[[Evidence], Measured]:
     def measure(evidence: Evidence) -> Measured:
         rows = evidence.lit("measure")
-        peak, u, _ = mean_with_u(rows, f"{band}_peak_nm", f"{band}_peak_u_nm")
-        if peak is None and rows:  # measured, lit, and no such band: the claimed LEDs are not there
+        measured = peak_with_interval(rows, band, NO_MEASURE)
+        if measured.value is None and rows:  # measured, lit, and no such band: the claimed LEDs are not there
             return Measured(note=f"no {band.upper()} band detected in {len(rows)} samples", verdict=Verdict.FAIL)
-        return Measured(peak, u, NO_MEASURE)
+        return measured
     return measure
 
 
@@ -167,6 +188,10 @@ LINE_U_KEYS = {"peak_nm": "peak_u_nm", "irradiance_mw_cm2": "irradiance_u_mw_cm2
 def line_value(name: str, key: str, claims: Claims | None = None) -> Callable[[Evidence], Measured]:
     def measure(evidence: Evidence) -> Measured:
         rows = evidence.lit("measure")
+        if key == "peak_nm":
+            measured = peak_with_interval(rows, name)
+            if measured.value is not None:
+                return measured
         value, u, _ = mean_with_u(rows, f"{name}_{key}", f"{name}_{LINE_U_KEYS[key]}")
         if value is not None:
             return Measured(value, u)

@@ -51,16 +51,19 @@ class ClaimCheck:
         return [f.name for f in fields(cls)]
 
 
-def judge(low: float | None, high: float | None, measured: float | None, uncertainty: float | None) -> Verdict:
-    """Verdict for ``measured +/- uncertainty`` against the band ``[low, high]`` (either end may be open)."""
+def judge(low: float | None, high: float | None, measured: float | None, uncertainty: float | None,
+          interval: tuple[float, float] | None = None) -> Verdict:
+    """Verdict for ``measured +/- uncertainty`` against the band ``[low, high]`` (either end may be open); with
+    ``interval``, the measurement's k=2 interval ends (a skewed one: ``uncertainty`` is its longer side)."""
     if measured is None or (isinstance(measured, float) and math.isnan(measured)):
         return Verdict.NOT_MEASURED
     u = abs(uncertainty or 0.0)
+    below, above = interval or (measured - u, measured + u)
     lo = -math.inf if low is None else low
     hi = math.inf if high is None else high
-    if measured - u >= lo and measured + u <= hi:
+    if below >= lo and above <= hi:
         return Verdict.PASS
-    if measured + u < lo or measured - u > hi:
+    if above < lo or below > hi:
         return Verdict.FAIL
     return Verdict.MARGINAL
 

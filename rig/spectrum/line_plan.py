@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rig.spectrum.model import Estimate, LineSpec, ModelUncertainty
+from rig.spectrum.model import LINE_SUFFIXES, Estimate, LineSpec, ModelUncertainty
 from rig.spectrum.responsivity import Responsivity
 
 SEARCH_MARGIN_NM = 15.0
@@ -71,13 +71,12 @@ class LinePlan:
 
     @property
     def columns(self) -> list[str]:
-        """The sample columns this plan adds: four per claimed line, per group and per catch-all line."""
+        """The sample columns this plan adds: six per claimed line, per group and per catch-all line."""
         groups = [g for g, _ in self.groups]
         names = list(self.claimed) + groups + [s.name for s in self.specs if s.name not in {*self.claimed, *groups}]
         return [f"{n}_{suffix}" for n in names for suffix in LINE_SUFFIXES]
 
 
-LINE_SUFFIXES = ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2")
 
 
 def line_columns(plan: LinePlan | None) -> list[str]:

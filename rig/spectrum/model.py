@@ -186,6 +186,10 @@ class Calibration:
         return dict(self.peak_floor_nm).get(line, 0.0)
 
 
+# a claimed line's (or group's) sample columns: <name>_<suffix>
+LINE_SUFFIXES = ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2", "peak_low_nm", "peak_high_nm")
+
+
 @dataclass
 class Estimate:
     """Peaks (nm) and irradiance at the wrap surface (mW/cm2), each with an expanded (k=2) uncertainty.
@@ -196,8 +200,12 @@ class Estimate:
 
     red_peak_nm: float | None = None
     red_peak_u_nm: float | None = None
+    red_peak_low_nm: float | None = None  # the k=2 interval's ends: a profile skewed to one side keeps its short side
+    red_peak_high_nm: float | None = None  # (``*_peak_u_nm`` is the longer side, a symmetric bound on both)
     nir_peak_nm: float | None = None
     nir_peak_u_nm: float | None = None
+    nir_peak_low_nm: float | None = None
+    nir_peak_high_nm: float | None = None
     red_irradiance_mw_cm2: float | None = None
     red_irradiance_u_mw_cm2: float | None = None
     nir_irradiance_mw_cm2: float | None = None
@@ -211,7 +219,8 @@ class Estimate:
     KEYS: ClassVar[tuple[str, ...]] = (
         "red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm", "red_irradiance_mw_cm2",
         "red_irradiance_u_mw_cm2", "nir_irradiance_mw_cm2", "nir_irradiance_u_mw_cm2", "irradiance_mw_cm2",
-        "irradiance_u_mw_cm2", "residual_rel")
+        "irradiance_u_mw_cm2", "red_peak_low_nm", "red_peak_high_nm", "nir_peak_low_nm", "nir_peak_high_nm",
+        "residual_rel")
 
     def as_dict(self, calibrated: bool = True) -> dict[str, object]:
         """Flat CSV row: the values above (rounded, None when absent) and ``flags`` joined with ';', with

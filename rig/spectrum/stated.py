@@ -17,6 +17,7 @@ from rig.spectrum.model import (
     ABSENT_MW_CM2,
     ABSENT_SHARE,
     FIT_POOR_REDUCED_CHI2,
+    LINE_SUFFIXES,
     Calibration,
     Estimate,
     K,
@@ -70,14 +71,17 @@ class FitRows:
         for i, k, _fit_width in order:
             profile, spec = self.present[i], grids[i].spec
             low, high, one_island, accepted = interval(grids[i], profile.chi2[r], self.per_peak[i][r], threshold)
-            peak = float(theta[k + 1])
-            if one_island or spec.resolved:
-                value, half = peak, max(peak - low, high - peak)
-            else:  # two islands (880 vs 940 nm): the middle of the hull, with its half width
-                value, half = 0.5 * (low + high), 0.5 * (high - low)
+            value = float(theta[k + 1])
+            if not (one_island or spec.resolved):  # two islands (880 vs 940 nm): the middle of the hull
+                value = 0.5 * (low + high)
+            # the interval's ends as the profile gives them, each side with the floor and the shape error; U is
+            # the longer side (a symmetric bound), the ends keep a skewed profile's short side (near F8's top)
+            common = math.hypot(calibration.floor_nm(band_of(spec)), spec.shape_u_nm)
+            below, above = math.hypot(max(value - low, 0.0), common), math.hypot(max(high - value, 0.0), common)
             put(result, f"{spec.name}_peak_nm", value)
-            floor = calibration.floor_nm(band_of(spec))
-            put(result, f"{spec.name}_peak_u_nm", math.hypot(half, floor, spec.shape_u_nm))
+            put(result, f"{spec.name}_peak_u_nm", max(below, above))
+            put(result, f"{spec.name}_peak_low_nm", value - below)
+            put(result, f"{spec.name}_peak_high_nm", value + above)
             amplitudes[spec.name] = float(theta[k])
             any_accepted = bool(np.any(accepted))
             spread = float(np.max(np.abs(profile.amplitude[r][accepted] - theta[k]))) if any_accepted else 0.0
@@ -154,9 +158,11 @@ def _groups(result: Estimate, plan: LinePlan, index: Mapping[str, int], theta: n
             for spec in (s for s in plan.specs if s.name in members and s.name not in index):  # undetected:
                 far = max(abs(spec.peaks_nm[0] - centroid), abs(spec.peaks_nm[1] - centroid))  # up to its limit
                 reach += far * stat_u[spec.name] / (value + stat_u[spec.name])  # anywhere in its range
-            result.lines[f"{group}_peak_nm"], result.lines[f"{group}_peak_u_nm"] = centroid, reach
+            for suffix, v in (("peak_nm", centroid), ("peak_u_nm", reach), ("peak_low_nm", centroid - reach),
+                              ("peak_high_nm", centroid + reach)):
+                result.lines[f"{group}_{suffix}"] = v
         for member in members:
-            for suffix in ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2"):
+            for suffix in LINE_SUFFIXES:
                 result.lines[f"{member}_{suffix}"] = None
 
 
@@ -178,7 +184,8 @@ def _plan_columns(result: Estimate, plan: LinePlan, line_grids: Sequence[Grid], 
         setattr(result, f"{band}_irradiance_u_mw_cm2", math.hypot(u, scale_u_mw * value))
         unclaimed = f"unclaimed_{band}"
         setattr(result, f"{band}_peak_nm", result.lines.get(f"{unclaimed}_peak_nm"))
-        setattr(result, f"{band}_peak_u_nm", result.lines.get(f"{unclaimed}_peak_u_nm"))
+        for suffix in ("peak_u_nm", "peak_low_nm", "peak_high_nm"):
+            setattr(result, f"{band}_{suffix}", result.lines.get(f"{unclaimed}_{suffix}"))
     result.flags = [f for f in result.flags if f not in ("red_absent", "nir_absent")]
     for band in ("red", "nir"):
         if not getattr(result, f"{band}_irradiance_mw_cm2"):

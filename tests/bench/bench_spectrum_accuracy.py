@@ -23,7 +23,8 @@ wavelength is then fitted).
 
 Per quantity (red peak, NIR peak, irradiance of the red band, of the NIR band and in total, dose): the
 |error| median and 95th percentile, the median stated k=2 U, coverage (|error| <= U) and the ratio U median /
-p95 error (an interval much wider than the error is as much a defect as one that misses). NIR bucket: the
+p95 error (an interval much wider than the error is as much a defect as one that misses). A peak's U is its
+stated k=2 interval's side facing the truth (``*_peak_low_nm`` / ``*_peak_high_nm``). NIR bucket: the
 reported NIR peak nearest the true one of 810/830/850/880/940 nm; "or says so": the bucket is right, or the
 interval covers the truth and spans more than one bucket (it says it cannot tell).
 
@@ -237,7 +238,9 @@ def quantities(cs: list[Case]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                 us.append(0.0)
                 continue
             errs.append(abs(value - true))
-            us.append(u or 0.0)
+            # the stated k=2 interval's side facing the truth (its ends keep a skewed profile's short side)
+            low, high = getattr(c.result, f"{band}_peak_low_nm"), getattr(c.result, f"{band}_peak_high_nm")
+            us.append((value - low if true < value else high - value) if low is not None else (u or 0.0))
         return np.array(errs), np.array(us)
 
     def relative(value, u, truth) -> tuple[np.ndarray, np.ndarray]:
