@@ -33,8 +33,10 @@ Method, per reading (numpy):
    scaled by the goodness of fit) and carries at least 2 % of the total. A reading clearly above dark
    always keeps its most significant line, so it never reads zero. A line that is not present is *absent*
    only when its k=2 upper limit is below ``ABSENT_MW_CM2`` or ``ABSENT_SHARE`` of the light; otherwise (the
-   default red + NIR lines) it is *undetermined* (flag ``<name>_undetermined``, no peak): its irradiance is the
-   middle of [0, upper limit], its U reaching both ends. When a present line is refined to beyond
+   default red + NIR lines) it is *undetermined* (flag ``<name>_undetermined``, no peak). Either way it reads 0
+   with its k=2 upper limit as U; an undetermined NIR line's limit is the largest over its reach (its nominal
+   peak, 830 and 810 nm: a red line soaks up an 810-830 nm line's light through Clear). When a present line is
+   refined to beyond
    ``FAR_RED_NM`` (F8's tail, Clear and NIR see it there, as they see NIR light: a 685 nm LED plus an 820 nm
    line reads like one 705 nm line) the upper limit is also taken from the fit with every line free, which
    carries that trade-off; the linearised limit at the far-red fit does not.
@@ -52,15 +54,17 @@ code for one reading. Modules: :mod:`~rig.spectrum.model` (lines, calibration, r
 Uncertainties are *expanded*, k = 2, in the units of the value:
 
 - peak: the profile-likelihood interval (grid peaks whose best fit over width and irradiances is within
-  ``4 s^2`` of the minimum; ``s^2`` the reduced chi-square when above 1, so a poor fit widens it), as the
-  larger distance from the reported peak to its edges, combined in quadrature with the calibration's
+  ``4 s^2`` of the minimum; ``s^2`` the reduced chi-square when above 1, so a poor fit widens it): each side's
+  distance from the reported peak to its edge, combined in quadrature with the calibration's
   peak floor (uncalibrated: the common-mode accuracy of the typical table; calibrated: the reference
   peaks' uncertainty through the fit). Because the model uncertainty includes each filter's centre
   tolerance, the interval of an uncalibrated sensor covers its filter offsets. The NIR line always carries
-  ``nir_unresolved`` (only NIR and Clear see it); two islands give the hull's middle and half width.
+  ``nir_unresolved`` (only NIR and Clear see it); two islands give the hull's middle and half width. The
+  interval's ends are ``<band>_peak_low_nm`` / ``_high_nm`` (a profile skewed to one side, as near F8's top,
+  keeps its short side; peak claims are judged on them), ``_peak_u_nm`` its longer side.
 - irradiance: the larger of 2x the standard error (scaled by s) and the spread over the accepted
   (peak, width) set, with ``2 x scale_u_rel`` of the value (the calibration's scale) in quadrature.
-  An absent line reads 0 with its k=2 upper limit as uncertainty; an undetermined one half that limit +/- half.
+  A line not seen (absent or undetermined) reads 0 with its k=2 upper limit as uncertainty.
 
 ``fit_poor``: reduced chi-square above ``FIT_POOR_REDUCED_CHI2``, i.e. residuals well beyond the noise
 and the stated model uncertainty. Irradiance is at the *wrap surface*: at the sensor x ``scale`` /

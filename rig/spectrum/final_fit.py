@@ -114,6 +114,10 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
         cov = cov * s2[:, None, None]
     absent = [g for n, g in enumerate(line_grids) if n not in present]
     limits = upper_limits(y, sw, calibration.responsivity, model, jac, [g.spec for g in absent], s2)
+    reach: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] = ({}, {})
+    if plan is None and absent:  # undetermined lines' reach: their own limit and the total's
+        reach = hidden_limits(y, sw, calibration.responsivity, model, jac, [g.spec for g in absent], s2,
+                              [k for _i, k, _f in layout.lines], theta[:, [k + 1 for _i, k, _f in layout.lines]])
     joint_mw: list[Mapping[str, float]] = [{}] * rows
     if joint is not None and absent:
         far_red = np.zeros(rows, bool)
@@ -123,7 +127,7 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
         if len(asked):
             place(joint_mw, asked, joint(asked))
     fit = FitRows(line_grids, present, layout, theta, model, cov, chi2 / dof, s2, limits, absent, to_mw,
-                  calibration, plan, y)
+                  calibration, plan, y, *reach)
     return [fit.row(r, flags, joint_mw[r], float(scale_u[r])) for r in range(rows)]
 
 
@@ -141,15 +145,18 @@ def effective_parameters(weighted_jac: np.ndarray) -> np.ndarray:
 
 
 def upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray, jac: np.ndarray,
-                 absent: list[LineSpec], s2: np.ndarray) -> dict[str, np.ndarray]:
-    """Per row, the k=2 upper limit (uW/cm2 at the sensor) of each absent line: a nominal line's free-sign
-    amplitude, linearised around the present lines' fit."""
+                 absent: list[LineSpec], s2: np.ndarray,
+                 shapes_of: Callable[[Sequence[LineSpec]], list[list[tuple[float, float]]]] | None = None
+                 ) -> dict[str, np.ndarray]:
+    """Per row, the k=2 upper limit (uW/cm2 at the sensor) of each absent line: a line's free-sign amplitude,
+    linearised around the present lines' fit, the largest over the shapes ``shapes_of`` gives (its nominal one
+    unless told)."""
     if not absent:
         return {}
     rows = len(y)
     target = (y - model) * sw
     out = {spec.name: np.zeros(rows) for spec in absent}
-    for shapes in _limit_shapes(absent):  # the line could be anywhere in its range: the largest limit of a few
+    for shapes in (shapes_of or _limit_shapes)(absent):  # the line could be anywhere in its range: the largest
         nominal = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # 10 x absent
         design = np.concatenate([jac, np.broadcast_to(nominal, (rows, *nominal.shape))], axis=2) * sw[:, :, None]
         solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # lstsq's default cutoff
@@ -162,12 +169,68 @@ def upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mode
     return out
 
 
+def hidden_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray, jac: np.ndarray,
+                  absent: list[LineSpec], s2: np.ndarray, amplitude_index: Sequence[int],
+                  present_peaks_nm: np.ndarray
+                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per row, for each absent line taken anywhere in its reach (:func:`_reach_shapes`): its k=2 upper limit
+    (uW/cm2 at the sensor) as :func:`upper_limits` takes it, and the k=2 upper limit of the light it could hide
+    from the *total*: freeing it moves the present lines' amplitudes too (a red line soaks up part of an 830 nm
+    line's light through Clear), so the total misses only the net change and its extra variance. A reach shape
+    closer than ``REACH_GAP_NM`` to a present line's peak (``present_peaks_nm``, rows x lines) is not taken in that
+    row: the two are one light to the channels there, and its limit would be as large as that line."""
+    rows = len(y)
+    target = (y - model) * sw
+    weighted = jac * sw[:, :, None]
+    amp = list(amplitude_index)
+    present_cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", weighted, weighted)) * s2[:, None, None]
+    present_var = present_cov[:, amp][:, :, amp].sum(axis=(1, 2)) if amp else np.zeros(rows)
+    own = {spec.name: np.zeros(rows) for spec in absent}
+    total = {spec.name: np.zeros(rows) for spec in absent}
+    for shapes in _reach_shapes(absent):
+        nominal = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # 10 x absent
+        design = np.concatenate([weighted, np.broadcast_to(nominal, (rows, *nominal.shape)) * sw[:, :, None]],
+                                axis=2)
+        solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # lstsq's default cutoff
+        coef = np.einsum("rpc,rc->rp", solve, target)
+        cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", design, design)) * s2[:, None, None]
+        for n, spec in enumerate(absent):
+            i = jac.shape[2] + n
+            limit = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
+            sel = [*amp, i]
+            extra = cov[:, sel][:, :, sel].sum(axis=(1, 2)) - present_var
+            hidden = np.maximum(coef[:, sel].sum(axis=1), 0.0) + K * np.sqrt(np.maximum(extra, 0.0))
+            if shapes[n] != spec.nominal:
+                close = np.any(np.abs(present_peaks_nm - shapes[n][0]) < REACH_GAP_NM, axis=1)
+                limit, hidden = np.where(close, 0.0, limit), np.where(close, 0.0, hidden)
+            own[spec.name] = np.maximum(own[spec.name], limit)
+            total[spec.name] = np.maximum(total[spec.name], hidden)
+    return own, total
+
+
 def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
-    """Shapes an undetected line's upper limit is taken at: its nominal shape. (Taking the largest limit over its
-    search range as well, 810 nm for NIR, removes the uncalibrated readings where a red line soaks up an 810-830 nm
-    line's light, but leaves the NIR band undetermined beside most red lines on parts that leak much red light
-    into the NIR channel, with a limit as large as the red: not done. At 830 nm: no lit band read as a confident
-    zero in bench_spectrum_accuracy (11 of 1230 uncalibrated otherwise), but the NIR band undetermined beside 3 of
-    4 red lines uncalibrated (half otherwise), and a red-only reading's total U 37 % -> 62 % with an irradiance-only
-    calibration: not done either.)"""
+    """Shapes an undetected line's upper limit is taken at, which decides absent or undetermined: its nominal shape.
+    (Deciding at 830 nm as well left the NIR band undetermined beside 3 of 4 uncalibrated red lines, not half, and
+    widened a red-only reading's total U 37 % -> 62 % after an irradiance-only calibration: not done. An
+    undetermined line's *interval* reaches 830 and 810 nm instead, :func:`_reach_shapes`.)"""
     return [[spec.nominal for spec in absent]]
+
+
+# an undetermined NIR line's reach (nm from its nominal peak): 830 and 810 nm, the common NIR LEDs nearest the red,
+# whose light a red line soaks up through Clear; a reach shape closer than REACH_GAP_NM to a present line is one light
+# with it to the channels (a 690 nm LED fitted at 694 nm and an 810 nm line): not taken there
+REACH_SHIFTS_NM = (-20.0, -40.0)
+REACH_GAP_NM = 130.0
+
+
+def _reach_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
+    """Shapes an *undetermined* line's upper limit (the interval it is reported in) is taken at: its nominal one and,
+    for an NIR line, ``REACH_SHIFTS_NM`` away from it within its search range: a red line soaks up an 810-830 nm
+    line's light (both are seen through Clear), so the nominal limit there can be below the line. Whether the line
+    is absent stays decided at its nominal shape (:func:`_limit_shapes`): the reach only widens the interval of a
+    line already undetermined."""
+    out = [[spec.nominal for spec in absent]]
+    for shift in REACH_SHIFTS_NM:
+        out.append([(min(max(spec.nominal[0] + shift, spec.peaks_nm[0]), spec.peaks_nm[1]), spec.nominal[1])
+                    if spec.nominal[0] >= 740.0 else spec.nominal for spec in absent])
+    return out

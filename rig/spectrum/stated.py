@@ -42,10 +42,13 @@ class FitRows:
     def __init__(self, line_grids: Sequence[Grid], present: Mapping[int, Profile], layout: Layout,
                  theta: np.ndarray, model: np.ndarray, cov: np.ndarray, reduced_chi2: np.ndarray, s2: np.ndarray,
                  limits: Mapping[str, np.ndarray], absent: Sequence[Grid], to_mw: float, calibration: Calibration,
-                 plan: LinePlan | None, y: np.ndarray):
+                 plan: LinePlan | None, y: np.ndarray, reach: Mapping[str, np.ndarray] | None = None,
+                 reach_total: Mapping[str, np.ndarray] | None = None):
         self.grids, self.present, self.layout, self.theta, self.cov = line_grids, present, layout, theta, cov
         self.reduced_chi2, self.s2, self.limits, self.absent = reduced_chi2, s2, limits, absent
         self.to_mw, self.calibration, self.plan = to_mw, calibration, plan
+        # an undetermined line's upper limit anywhere in its reach, and the light it could hide from the total there
+        self.reach, self.reach_total = reach or {}, reach_total or {}
         self.best = {i: p.best for i, p in present.items()}
         self.per_peak = {i: line_grids[i].per_peak(p.chi2) for i, p in present.items()}
         signal_rms = np.sqrt(np.mean(y**2, axis=1))
@@ -93,20 +96,23 @@ class FitRows:
                 result.flags.append(f"{spec.name}_unresolved")
 
         undetermined = []
+        hidden: dict[str, float] = {}  # what an undetermined line could hide from the total (else its own limit)
         for g in self.absent:
             name = g.spec.name
             stat_u[name] = max(float(self.limits[name][r]), joint_mw.get(name, 0.0) / to_mw)
             if self.plan is None and not excluded(stat_u[name] * to_mw, sum(amplitudes.values()) * to_mw):
                 undetermined.append(name)
+                if name in self.reach:
+                    hidden[name] = max(stat_u[name], float(self.reach_total[name][r]))
+                    stat_u[name] = max(stat_u[name], float(self.reach[name][r]))
+            elif name in self.reach:  # absent: up to its reach, as far as "absent" allows (below ABSENT_MW_CM2)
+                stat_u[name] = max(stat_u[name], min(float(self.reach[name][r]), ABSENT_MW_CM2 / to_mw))
             result.flags.append(f"{name}_{'undetermined' if name in undetermined else 'absent'}")
 
-        for name in amplitudes:
+        for name in amplitudes:  # a line not seen (absent or undetermined) reads 0, its U its k=2 upper limit
             value = amplitudes[name] * to_mw
             put(result, f"{name}_irradiance_mw_cm2", value)
             put(result, f"{name}_irradiance_u_mw_cm2", math.hypot(stat_u[name] * to_mw, scale_u * value))
-        for name in undetermined:  # somewhere in [0, its upper limit]: the middle, its U reaching both ends
-            put(result, f"{name}_irradiance_mw_cm2", 0.5 * stat_u[name] * to_mw)
-            put(result, f"{name}_irradiance_u_mw_cm2", 0.5 * stat_u[name] * to_mw)
         if self.plan is not None:
             index = {grids[i].spec.name: k for i, k, _f in order}
             _groups(result, self.plan, index, theta, cov, stat_u, to_mw, scale_u)
@@ -119,7 +125,7 @@ class FitRows:
             total_stat = stat_u[grids[order[0][0]].spec.name]
         # undetermined lines may be there up to their limit; absent ones only bound a reading with no line seen
         unseen = undetermined if order else [g.spec.name for g in self.absent]
-        total_stat = math.sqrt(total_stat**2 + sum(stat_u[name] ** 2 for name in unseen))
+        total_stat = math.sqrt(total_stat**2 + sum(hidden.get(name, stat_u[name]) ** 2 for name in unseen))
         result.irradiance_mw_cm2 = total * to_mw
         result.irradiance_u_mw_cm2 = math.hypot(total_stat * to_mw, scale_u * total * to_mw)
         return result
