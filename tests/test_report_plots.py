@@ -197,3 +197,19 @@ def test_the_report_answers_first_and_tables_read(hot_run, tmp_path):
     assert "<table class=facts>" in behaviour and BEHAVIOUR_LABELS["surface_max_c"][0] in behaviour
     assert "surface_max_c" not in behaviour  # labels, not raw column names
     assert '"run_id"' not in text  # no JSON dump of the run's facts
+
+
+def test_a_peaks_error_bar_spans_its_stated_interval(hot_run):
+    # a reading whose stated interval is skewed (2 nm below the peak, 5 nm above, as near F8's top): the plot's
+    # horizontal error bar must span exactly that, and the label say so, not a symmetric +/- the longer side
+    samples, _, _ = load(hot_run)
+    samples = samples.assign(red_peak_low_nm=samples.red_peak_nm - 2.0, red_peak_high_nm=samples.red_peak_nm + 5.0,
+                             red_peak_u_nm=5.0)
+    figure = spectrum_figure(samples)
+    estimate = artists(figure, "red-estimate")[0]
+    peak = float(estimate.get_xdata()[0])
+    spans = [segment[:, 0] for collection in estimate.axes.collections
+             for segment in getattr(collection, "get_segments", list)()
+             if len(segment) == 2 and segment[0, 1] == segment[1, 1] and segment[0, 0] != segment[1, 0]]
+    assert any(np.allclose(sorted(span), [peak - 2.0, peak + 5.0]) for span in spans), spans
+    assert "−2.0 +5.0" in artists(figure, "red-label")[0].get_text()

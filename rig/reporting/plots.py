@@ -126,6 +126,12 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None, summary: p
         peak_nm = float(measure[f"{band}_peak_nm"].mean())
         u_column = measure.get(f"{band}_peak_u_nm")
         u_nm = finite(u_column.mean()) if u_column is not None else None
+        below_nm, above_nm = u_nm or 0.0, u_nm or 0.0  # the interval's ends where the run has them (skewed sides)
+        low_column, high_column = measure.get(f"{band}_peak_low_nm"), measure.get(f"{band}_peak_high_nm")
+        if low_column is not None and high_column is not None:
+            low_nm, high_nm = finite(low_column.mean()), finite(high_column.mean())
+            if low_nm is not None and high_nm is not None:
+                below_nm, above_nm = max(peak_nm - low_nm, 0.0), max(high_nm - peak_nm, 0.0)
         fwhm_column = measure.get(f"{band}_fwhm_nm")
         fwhm_nm = finite(fwhm_column.mean()) if fwhm_column is not None else None
         irradiance_column = measure.get(f"{band}_irradiance_mw_cm2")
@@ -135,11 +141,13 @@ def spectrum_figure(samples: pd.DataFrame, info: Stamp | None = None, summary: p
         height = mw_cm2 if mw_cm2 is not None else 0.0
         tops.append(height + (mw_u or 0.0))
         axis.vlines(peak_nm, 0, height, color=LINE_COLOUR, linewidth=2.5, gid=f"{band}-peak")
-        axis.errorbar([peak_nm], [height], xerr=[u_nm or 0.0], yerr=[mw_u or 0.0], fmt="o", color=LINE_COLOUR,
+        axis.errorbar([peak_nm], [height], xerr=[[below_nm], [above_nm]], yerr=[mw_u or 0.0], fmt="o",
+                      color=LINE_COLOUR,
                       capsize=4, markersize=5, gid=f"{band}-estimate",
                       label="fitted line: peak ± U, irradiance ± U" if index == 0 else None)
         width_text = f"FWHM {fwhm_nm:.0f} nm" if fwhm_nm else "width not measured"
-        u_text = f" ± {u_nm:.1f}" if u_nm else ""
+        u_text = (f" −{below_nm:.1f} +{above_nm:.1f}" if abs(below_nm - above_nm) > 0.05 * max(below_nm, above_nm)
+                  else f" ± {u_nm:.1f}" if u_nm else "")
         mw_text = "" if mw_cm2 is None else f"\n{mw_cm2:.3g}" + (f" ± {mw_u:.2g}" if mw_u else "") + " mW/cm²"
         name = band.upper() if band == "nir" else band.replace("_", " ")
         align = "left" if peak_nm < 500 else "right"  # the label beside the line, clear of the right axis
