@@ -1,7 +1,11 @@
 """Irradiance error after calibration, across wavelengths 620-950 nm and 0.1-200 mW/cm2.
 
 The simulated attenuator truly passes 1.3 % while the bench config says 1 %; one
-660 nm calibration at 20 mW/cm2 (reference meter exact) must fix every other case.
+660 nm calibration at 20 mW/cm2 (reference meter exact) must fix the scale: red light
+(620-685 nm) within 5 % (median), and every case inside its stated U. The sensor is a
+unit from the production spread, not the table, so an irradiance-only calibration
+leaves its NIR response where the spread puts it (errors of 5-10 % at 830-940 nm,
+printed, inside U): the spectral references fix that (bench_spectrum_accuracy).
 """
 
 import numpy as np
@@ -56,7 +60,9 @@ def test_irradiance_error_after_calibration():
     print(f"{len(errors)} cases, 620-950 nm x 0.1-200 mW/cm2: median |error| {np.median(errors):.1%}, "
           f"p95 {np.percentile(errors, 95):.1%}, inside stated uncertainty {np.mean(covered):.1%}, "
           f"saturated readings used {saturated_used}")
-    assert np.median(errors) <= 0.05 and saturated_used == 0
+    red = np.concatenate([by_nm[nm] for nm in WAVELENGTHS if nm < 740])
+    print(f"red (620-685 nm): median |error| {np.median(red):.1%}")
+    assert np.median(red) <= 0.05 and np.mean(covered) >= 0.95 and saturated_used == 0
 
 
 def test_calibration_files_across_the_production_spread(tmp_path):
