@@ -145,28 +145,34 @@ def effective_parameters(weighted_jac: np.ndarray) -> np.ndarray:
 
 
 def upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray, jac: np.ndarray,
-                 absent: list[LineSpec], s2: np.ndarray,
-                 shapes_of: Callable[[Sequence[LineSpec]], list[list[tuple[float, float]]]] | None = None
-                 ) -> dict[str, np.ndarray]:
-    """Per row, the k=2 upper limit (uW/cm2 at the sensor) of each absent line: a line's free-sign amplitude,
-    linearised around the present lines' fit, the largest over the shapes ``shapes_of`` gives (its nominal one
-    unless told)."""
+                 absent: list[LineSpec], s2: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row, the k=2 upper limit (uW/cm2 at the sensor) of each absent line: a nominal line's free-sign
+    amplitude, linearised around the present lines' fit."""
     if not absent:
         return {}
-    rows = len(y)
-    target = (y - model) * sw
-    out = {spec.name: np.zeros(rows) for spec in absent}
-    for shapes in (shapes_of or _limit_shapes)(absent):  # the line could be anywhere in its range: the largest
-        nominal = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # 10 x absent
-        design = np.concatenate([jac, np.broadcast_to(nominal, (rows, *nominal.shape))], axis=2) * sw[:, :, None]
-        solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # lstsq's default cutoff
-        coef = np.einsum("rpc,rc->rp", solve, target)
-        cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", design, design)) * s2[:, None, None]
+    out = {}
+    for shapes in _limit_shapes(absent):
+        coef, cov = _with_lines_free(y, sw, responsivity, model, jac * sw[:, :, None], shapes, s2)
         for n, spec in enumerate(absent):
             i = jac.shape[2] + n
-            limit = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
-            out[spec.name] = np.maximum(out[spec.name], limit)
+            out[spec.name] = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
     return out
+
+
+def _with_lines_free(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray,
+                     weighted_jac: np.ndarray, shapes: Sequence[tuple[float, float]], s2: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The linearised fit's parameters and their covariance (rows x parameters) with one more free-sign line per
+    shape (peak, FWHM) appended after the present lines' parameters (``weighted_jac``: rows x channels x
+    parameters, already weighted)."""
+    rows = len(y)
+    nominal = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # channels x lines
+    design = np.concatenate([weighted_jac, np.broadcast_to(nominal, (rows, *nominal.shape)) * sw[:, :, None]],
+                            axis=2)
+    solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # lstsq's default cutoff
+    coef = np.einsum("rpc,rc->rp", solve, (y - model) * sw)
+    cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", design, design)) * s2[:, None, None]
+    return coef, cov
 
 
 def hidden_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray, jac: np.ndarray,
@@ -180,7 +186,6 @@ def hidden_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
     closer than ``REACH_GAP_NM`` to a present line's peak (``present_peaks_nm``, rows x lines) is not taken in that
     row: the two are one light to the channels there, and its limit would be as large as that line."""
     rows = len(y)
-    target = (y - model) * sw
     weighted = jac * sw[:, :, None]
     amp = list(amplitude_index)
     present_cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", weighted, weighted)) * s2[:, None, None]
@@ -188,12 +193,7 @@ def hidden_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
     own = {spec.name: np.zeros(rows) for spec in absent}
     total = {spec.name: np.zeros(rows) for spec in absent}
     for shapes in _reach_shapes(absent):
-        nominal = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # 10 x absent
-        design = np.concatenate([weighted, np.broadcast_to(nominal, (rows, *nominal.shape)) * sw[:, :, None]],
-                                axis=2)
-        solve = np.linalg.pinv(design, rcond=np.finfo(float).eps * max(design.shape[1:]))  # lstsq's default cutoff
-        coef = np.einsum("rpc,rc->rp", solve, target)
-        cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", design, design)) * s2[:, None, None]
+        coef, cov = _with_lines_free(y, sw, responsivity, model, weighted, shapes, s2)
         for n, spec in enumerate(absent):
             i = jac.shape[2] + n
             limit = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
