@@ -13,7 +13,7 @@ import pytest
 from conftest import rig_cli
 
 from rig.calibration.file import load_calibration, spectral_calibration
-from rig.calibration.spectral import ReferenceReading, fit_spectral
+from rig.calibration.spectral import ReferenceReading, fit_spectral, shifted_channels
 from rig.chips import DEFAULT_CHIP
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -24,7 +24,7 @@ from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.sim.wrap import load_wrap_spec
-from rig.spectrum import Calibration, estimate
+from rig.spectrum import Calibration, ModelUncertainty, estimate
 from rig.spectrum.responsivity import Responsivity
 
 RIG = [sys.executable, "-m", "rig.cli"]
@@ -88,6 +88,18 @@ def test_the_references_peak_uncertainty_flows_into_the_peak_floor():
     vague = fit_spectral(references(unit, u_nm=3.0), TABLE, T, DARK)
     assert vague.peak_floor_nm["red"] > 1.5 * sharp.peak_floor_nm["red"]
 
+
+
+def test_a_fitted_filter_centre_counts_the_references_peak_u_once():
+    # the references' stated peaks are parameters of the fit (prior N(stated, u)) traded against the filter centres:
+    # a centre's posterior carries their u. LEDs stated to 3 nm tell the centres no worse than the production spread
+    # (3 nm, the prior): the stated centre u stays below it (adding the references' 3 nm again gave 3.4-3.9 nm)
+    unit = SensorUnit.draw("as7341-7", 3)
+    fit = fit_spectral(references(unit, u_nm=3.0), TABLE, T, DARK)
+    prior = ModelUncertainty.of(TABLE.chip).shift_nm
+    for name in shifted_channels(TABLE.chip):
+        c = TABLE.chip.channels.index(name)
+        assert fit.model_u.shift_nm[c] < prior[c]
 
 def write_ref_csv(path, unit: SensorUnit) -> None:
     rows = ["F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms,reference_peak_nm,reference_fwhm_nm,reference_u_nm"]

@@ -21,7 +21,8 @@ absorb (3 % per channel, 0.5 % of the channel's peak out of band).
 
 The posterior covariance (from the Jacobian of data and prior residuals) becomes the calibrated model uncertainty:
 ``rel_c = sqrt(var(log g_c) + unmodelled_c^2)`` with ``unmodelled_c`` what channel c's residuals at the references
-leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = sqrt(var(d_c) + max(reference u, 0.5 nm)^2)``,
+leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = max(sqrt(var(d_c)), 0.5 nm)`` (the references' peak u is in
+the posterior: once),
 out-of-band from its posterior and channel c's out-of-band residuals (at least 5 %); the k=2 peak floor is the
 references' own stated peak u x 2 (red from the references below 740 nm, NIR from those above; at least 1 nm / 5
 nm).
@@ -242,7 +243,9 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
         var_oob[c] = cov[c, c] + cov[o, o] + 2 * cov[c, o]
     reference_u = min(k[3] for k in keys)
     rel_u = np.sqrt(var_g + rel**2)
-    shift_u = np.array([math.sqrt(var_shift[c] + max(reference_u, SHIFT_FLOOR_NM) ** 2) if c in shifted
+    # a fitted centre's u is its posterior's: the references' stated peak u is in it already (each reference's peak
+    # is a parameter with that prior, traded against the centres), so it is a floor here, not a second term
+    shift_u = np.array([max(math.sqrt(var_shift[c]), SHIFT_FLOOR_NM) if c in shifted
                         else float(prior.shift_nm[c]) for c in range(n_gain)])
     # d R / d shift = -slope: a gain up and a centre up (response seen further red) trade against each other
     model_u = ModelUncertainty(
