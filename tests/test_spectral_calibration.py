@@ -7,6 +7,7 @@ The sensor is a production unit (rig/sim/sensor_unit.py), read through rig's rea
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -100,6 +101,18 @@ def test_a_fitted_filter_centre_counts_the_references_peak_u_once():
     for name in shifted_channels(TABLE.chip):
         c = TABLE.chip.channels.index(name)
         assert fit.model_u.shift_nm[c] < prior[c]
+
+
+def test_an_out_of_band_level_is_known_relative_to_clear_not_to_the_common_level():
+    # references of free amplitude measure each channel relative to Clear, which reads their amplitudes; the level
+    # common to all channels is the irradiance scale's (a meter sets it). So a channel's stated out-of-band u, as its
+    # in-band one, cannot depend on how wide the prior on that common level is: three times the sensitivity prior
+    # leaves it as it was (absolute gains carried the prior in: 8.7 -> 15 % on F1-F5)
+    refs = references(SensorUnit.typical())
+    base = ModelUncertainty.of(TABLE.chip)
+    narrow = fit_spectral(refs, TABLE, T, DARK, prior=base).model_u.oob_rel
+    wide = fit_spectral(refs, TABLE, T, DARK, prior=replace(base, rel=tuple(3 * r for r in base.rel))).model_u.oob_rel
+    assert np.allclose(wide, narrow, rtol=0.02)
 
 def write_ref_csv(path, unit: SensorUnit) -> None:
     rows = ["F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms,reference_peak_nm,reference_fwhm_nm,reference_u_nm"]
