@@ -159,3 +159,26 @@ def test_a_peak_near_f8s_top_is_judged_on_its_skewed_interval():
                 assert "k=2 interval" in check.note
     assert verdicts[660.0] == ["PASS"] * 6
     assert verdicts[675.0] == ["FAIL"] * 6, verdicts
+
+
+@pytest.mark.parametrize("peak_nm", [810.0, 940.0])
+def test_the_parts_tilt_reaches_a_nir_line_as_each_channel_was_tied_to_clear(peak_nm):
+    # references of unknown level tie each channel to Clear where they are: the NIR channel at the 852 nm reference.
+    # The part's tilt from 660 nm (Clear's, 4 % per 100 nm, the only model term here) then moves a NIR line's
+    # amplitude as Clear's response moved at 852 nm when the NIR channel alone reads it, at the line's own
+    # wavelength when Clear alone reads it (all channels moved alike gave the NIR channel the tilt at the line too)
+    from rig.spectrum.model import ModelUncertainty
+    from rig.spectrum.referenced import amplitude_covariance
+
+    zeros = (0.0,) * DEFAULT_CHIP.n_channels
+    tilt, origins = np.zeros(DEFAULT_CHIP.n_channels), np.full(DEFAULT_CHIP.n_channels, 660.0)
+    tilt[CLEAR], origins[NIR] = 0.04, 852.0
+    u = ModelUncertainty(zeros, zeros, zeros, zeros, tilt_per_100nm=tuple(tilt), tilt_origin_nm=tuple(origins))
+    calibration = Calibration(TABLE, transmission=T, calibrated=True, model_u=u, scale_lines_nm=(660.0,))
+    response = TABLE.line_response(peak_nm, 30.0)
+    for channel, moved_at_nm in ((NIR, 852.0), (CLEAR, peak_nm)):
+        solve = np.zeros((1, 2, DEFAULT_CHIP.n_channels))
+        solve[0, 0, channel] = 1.0 / response[channel]  # the amplitude read from this channel alone
+        cov = amplitude_covariance(calibration, solve, np.zeros((1, DEFAULT_CHIP.n_channels)), [0],
+                                   np.array([[peak_nm]]), np.array([[30.0]]), np.ones((1, 1)))
+        assert np.sqrt(cov[0, 0, 0]) == pytest.approx(0.04 * (moved_at_nm - 660.0) / 100.0, rel=0.02), channel

@@ -7,13 +7,14 @@ The sensor is a production unit (rig/sim/sensor_unit.py), read through rig's rea
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import rig_cli
 
 from rig.calibration.file import load_calibration, spectral_calibration
-from rig.calibration.spectral import ReferenceReading, fit_spectral
+from rig.calibration.spectral import ReferenceReading, fit_spectral, shifted_channels
 from rig.chips import DEFAULT_CHIP
 from rig.clock import SimClock
 from rig.config import SpectralConfig
@@ -24,7 +25,7 @@ from rig.sim.bus import SimBus
 from rig.sim.optics import FixedLight, SpectralLine
 from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.sim.wrap import load_wrap_spec
-from rig.spectrum import Calibration, estimate
+from rig.spectrum import Calibration, ModelUncertainty, estimate
 from rig.spectrum.responsivity import Responsivity
 
 RIG = [sys.executable, "-m", "rig.cli"]
@@ -88,6 +89,30 @@ def test_the_references_peak_uncertainty_flows_into_the_peak_floor():
     vague = fit_spectral(references(unit, u_nm=3.0), TABLE, T, DARK)
     assert vague.peak_floor_nm["red"] > 1.5 * sharp.peak_floor_nm["red"]
 
+
+
+def test_a_fitted_filter_centre_counts_the_references_peak_u_once():
+    # the references' stated peaks are parameters of the fit (prior N(stated, u)) traded against the filter centres:
+    # a centre's posterior carries their u. LEDs stated to 3 nm tell the centres no worse than the production spread
+    # (3 nm, the prior): the stated centre u stays below it (adding the references' 3 nm again gave 3.4-3.9 nm)
+    unit = SensorUnit.draw("as7341-7", 3)
+    fit = fit_spectral(references(unit, u_nm=3.0), TABLE, T, DARK)
+    prior = ModelUncertainty.of(TABLE.chip).shift_nm
+    for name in shifted_channels(TABLE.chip):
+        c = TABLE.chip.channels.index(name)
+        assert fit.model_u.shift_nm[c] < prior[c]
+
+
+def test_an_out_of_band_level_is_known_relative_to_clear_not_to_the_common_level():
+    # references of free amplitude measure each channel relative to Clear, which reads their amplitudes; the level
+    # common to all channels is the irradiance scale's (a meter sets it). So a channel's stated out-of-band u, as its
+    # in-band one, cannot depend on how wide the prior on that common level is: three times the sensitivity prior
+    # leaves it as it was (absolute gains carried the prior in: 8.7 -> 15 % on F1-F5)
+    refs = references(SensorUnit.typical())
+    base = ModelUncertainty.of(TABLE.chip)
+    narrow = fit_spectral(refs, TABLE, T, DARK, prior=base).model_u.oob_rel
+    wide = fit_spectral(refs, TABLE, T, DARK, prior=replace(base, rel=tuple(3 * r for r in base.rel))).model_u.oob_rel
+    assert np.allclose(wide, narrow, rtol=0.02)
 
 def write_ref_csv(path, unit: SensorUnit) -> None:
     rows = ["F1,F2,F3,F4,F5,F6,F7,F8,Clear,NIR,gain_x,t_int_ms,reference_peak_nm,reference_fwhm_nm,reference_u_nm"]

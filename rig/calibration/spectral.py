@@ -21,8 +21,10 @@ absorb (3 % per channel, 0.5 % of the channel's peak out of band).
 
 The posterior covariance (from the Jacobian of data and prior residuals) becomes the calibrated model uncertainty:
 ``rel_c = sqrt(var(log g_c) + unmodelled_c^2)`` with ``unmodelled_c`` what channel c's residuals at the references
-leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = sqrt(var(d_c) + max(reference u, 0.5 nm)^2)``,
-out-of-band from its posterior and channel c's out-of-band residuals (at least 5 %); the k=2 peak floor is the
+leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = max(sqrt(var(d_c)), 0.5 nm)`` (the references' peak u is in
+the posterior: once),
+out-of-band from its posterior (gain x level relative to Clear's gain) and channel c's out-of-band residuals
+(at least 5 %); the k=2 peak floor is the
 references' own stated peak u x 2 (red from the references below 740 nm, NIR from those above; at least 1 nm / 5
 nm).
 The corrections hold for red and NIR light (590-1000 nm, where the references are), not for blue light.
@@ -227,7 +229,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     variance = np.diag(cov)
     # the gains' common part is the irradiance scale's (set against a reference meter): each channel's relative to
     # Clear's (no filter: the channel the references' amplitudes are read by); the out-of-band response's level is
-    # gain x level
+    # gain x level, relative to Clear's gain too
     contrast = np.eye(n_gain)
     contrast[:, chip.index_of(Role.BROADBAND)] -= 1.0
     var_g = np.diag(contrast @ cov[:n_gain, :n_gain] @ contrast.T)
@@ -239,10 +241,14 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     var_oob = np.zeros(n_gain)
     for n, c in enumerate(leaking):
         o = n_gain + n_shift + n
-        var_oob[c] = cov[c, c] + cov[o, o] + 2 * cov[c, o]
+        a = np.zeros(len(theta))
+        a[:n_gain], a[o] = contrast[c], 1.0  # relative to Clear's, as the in-band gains (the common part: the scale's)
+        var_oob[c] = float(a @ cov @ a)
     reference_u = min(k[3] for k in keys)
     rel_u = np.sqrt(var_g + rel**2)
-    shift_u = np.array([math.sqrt(var_shift[c] + max(reference_u, SHIFT_FLOOR_NM) ** 2) if c in shifted
+    # a fitted centre's u is its posterior's: the references' stated peak u is in it already (each reference's peak
+    # is a parameter with that prior, traded against the centres), so it is a floor here, not a second term
+    shift_u = np.array([max(math.sqrt(var_shift[c]), SHIFT_FLOOR_NM) if c in shifted
                         else float(prior.shift_nm[c]) for c in range(n_gain)])
     # d R / d shift = -slope: a gain up and a centre up (response seen further red) trade against each other
     model_u = ModelUncertainty(

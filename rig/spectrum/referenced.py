@@ -13,6 +13,12 @@ For every refined amplitude: d value = sum_c P[k, c] d y_c, d y_c = the model's 
 relative move (with meter readings at two or more wavelengths and the scale's tilt fitted, the straight line
 through the references' moves, taken at the line's peak; the tilt's own u adds value x u x distance / 100 nm).
 Counting noise adds as P diag(noise) P^T.
+
+The part's tilt from 660 nm (:func:`common_tilt_u`, one draw for the whole part) reaches each channel as the
+calibration tied that channel to Clear: Clear at the line's own wavelength; a channel whose response a reference
+of unknown level fitted relative to Clear, at that reference (the NIR channel at the NIR reference; every channel's
+out-of-band part in NIR light there too: the NIR reference fits the leakage levels NIR light sees); any other
+channel's in-band part at 660 nm. It moves an amplitude through the same solve, not all channels alike.
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ from rig.spectrum.responsivity import Responsivity, out_of_band
 from rig.spectrum.shapes import line_shapes
 
 REFERENCE_FWHM_NM = 20.0  # an irradiance reference LED's width (not stated in the calibration)
+NIR_LIGHT_NM = 740.0  # lines from here on are NIR light (its out-of-band levels fitted at the NIR reference)
 
 
 def _parts(responsivity: Responsivity, peaks_nm: np.ndarray, fwhm_nm: np.ndarray, amplitudes: np.ndarray,
            tilt_origins_nm: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per row x channel for lines (rows x lines): the model, its in-band part, d/dlambda, out-of-band part and
-    tilt (from each channel's origin); and per line the responses, d/dpeak and d/dFWHM (rows x lines x channels)."""
+    """Per row x channel for lines (rows x lines): the model, its in-band part, d/dlambda, out-of-band part,
+    tilt (from each channel's origin) and move with the part's tilt (per 100 nm, each channel as the calibration tied
+    it to Clear: the module docstring); and per line the responses, d/dpeak and d/dFWHM (rows x lines x channels)."""
     rows, lines = peaks_nm.shape
     leak = out_of_band(responsivity)
     flat_p, flat_f = peaks_nm.ravel(), fwhm_nm.ravel()
@@ -42,7 +50,15 @@ def _parts(responsivity: Responsivity, peaks_nm: np.ndarray, fwhm_nm: np.ndarray
     oob = line_shapes(leak, flat_p, flat_f)[0].reshape(rows, lines, -1)
     a = amplitudes[:, :, None]
     tilt = response * (peaks_nm[:, :, None] - tilt_origins_nm) / 100.0
-    coeffs = np.stack([((response - oob) * a).sum(1), (d_peak * a).sum(1), (oob * a).sum(1), (tilt * a).sum(1)])
+    at_line = np.broadcast_to((peaks_nm[:, :, None] - TILT_ORIGIN_NM) / 100.0, response.shape)
+    pinned = np.broadcast_to((tilt_origins_nm - TILT_ORIGIN_NM) / 100.0, response.shape).copy()
+    broadband = list(responsivity.chip.indices_of(Role.BROADBAND))
+    pinned[:, :, broadband] = at_line[:, :, broadband]
+    nir_light = np.broadcast_to(peaks_nm[:, :, None] >= NIR_LIGHT_NM, response.shape)
+    leak_pinned = np.where(nir_light, (float(np.max(tilt_origins_nm)) - TILT_ORIGIN_NM) / 100.0, pinned)
+    part = (response - oob) * pinned + oob * leak_pinned
+    coeffs = np.stack([((response - oob) * a).sum(1), (d_peak * a).sum(1), (oob * a).sum(1), (tilt * a).sum(1),
+                       (part * a).sum(1)])
     return coeffs, response, d_peak, d_fwhm, oob, tilt
 
 
@@ -57,7 +73,8 @@ def model_variance(model_u: ModelUncertainty, coeffs: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def reference_move(calibration: Calibration) -> tuple[np.ndarray, np.ndarray] | None:
-    """What the scale's fit takes out of a reading, per error type (4) x channel, per unit of each channel's error:
+    """What the scale's fit takes out of a reading, per error type (5: the four of :func:`model_variance` and the
+    part's tilt) x channel, per unit of each channel's error:
     ``(at, slope)``, the relative move of a line at ``TILT_ORIGIN_NM`` and its change per 100 nm away from it. One
     reference wavelength: the mean move of the scale's reference readings, no slope; readings at two or more
     wavelengths with the scale's tilt fitted (``scale_tilt_u_per_100nm`` > 0): the straight line through their moves
@@ -74,7 +91,7 @@ def reference_move(calibration: Calibration) -> tuple[np.ndarray, np.ndarray] | 
         var = model_variance(calibration.model_u, coeffs)[0]
         w = 1.0 / (var + 1e-6 * float(np.max(response)) ** 2)  # noise-free: the model terms weight it
         solve = np.linalg.pinv(jac.T @ (w[:, None] * jac)) @ (jac.T * w)
-        moves.append(solve[0][None, :] * coeffs[:, 0, :])  # 4 x channels (amplitude 1)
+        moves.append(solve[0][None, :] * coeffs[:, 0, :])  # 5 x channels (amplitude 1)
     stacked = np.asarray(moves)
     x = (np.asarray(calibration.scale_lines_nm, float) - TILT_ORIGIN_NM) / 100.0
     if calibration.scale_tilt_u_per_100nm > 0 and np.ptp(x) > 0:
@@ -94,7 +111,7 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     if reference is None or not len(amplitude_index):
         return None
     coeffs = _parts(calibration.responsivity, peaks_nm, fwhm_nm, amplitudes,
-                    calibration.model_u.tilt_origins_nm())[0]  # 4 x rows x channels
+                    calibration.model_u.tilt_origins_nm())[0]  # 5 x rows x channels
     p_amp = solve[:, list(amplitude_index), :]  # rows x lines x channels
     cov = np.einsum("rkc,rc,rlc->rkl", p_amp, noise_var, p_amp)
     # d value_k per unit error (type t, channel c): its own move less the scale's (value x the reference's move at the
@@ -108,8 +125,8 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     if common and not calibration.scale_tilt_u_per_100nm:  # the broadband channel's tilt is the common term now
         own_tilt = own_tilt.copy()
         own_tilt[list(calibration.chip.indices_of(Role.BROADBAND))] = 0.0
-    scaled = d * np.stack([np.asarray(u.rel), np.asarray(u.shift_nm), np.asarray(u.oob_rel),
-                           own_tilt])[:, None, None, :]
+    scaled = d[:4] * np.stack([np.asarray(u.rel), np.asarray(u.shift_nm), np.asarray(u.oob_rel),
+                               own_tilt])[:, None, None, :]
     for t in (0, 2, 3):
         cov += np.einsum("rkc,rlc->rkl", scaled[t], scaled[t])
     rho = np.asarray(u.rel_shift_corr)
@@ -117,7 +134,10 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     cov += np.einsum("rkc,rlc->rkl", scaled[1], scaled[1])
     cov -= np.einsum("rkc,c,rlc->rkl", scaled[0], rho, scaled[1]) + np.einsum("rkc,c,rlc->rkl", scaled[1], rho,
                                                                                scaled[0])
-    tilt = amplitudes * x * common  # common to every line and channel
+    if calibration.scale_tilt_u_per_100nm:  # the fitted scale's slope: the whole reading, every line alike
+        tilt = amplitudes * x * common
+    else:  # the part's tilt: one draw, each channel moved as the calibration tied it to Clear (module docstring)
+        tilt = d[4].sum(axis=2) * common
     return cov + tilt[:, :, None] * tilt[:, None, :]
 
 
