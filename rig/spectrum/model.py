@@ -60,6 +60,9 @@ DEFAULT_LINES = (
 )
 
 
+UNCALIBRATED_OOB_REL = 0.9  # of the table's out-of-band part where the spread's range scales a stated floor (AS7343)
+
+
 def oob_prior(low: float, high: float) -> tuple[float, float]:
     """A part's out-of-band level, a factor on the table's out-of-band part known only to lie in ``low``-``high``
     (no scale preferred: log-uniform), as the fit's model takes it: its mean and its standard deviation relative to
@@ -110,13 +113,16 @@ class ModelUncertainty:
     def of(cls, chip: SpectralChip) -> ModelUncertainty:
         """The uncalibrated model uncertainty of ``chip``'s typical table for a part from its production spread
         (:meth:`~rig.chips.SpectralChip.model_uncertainty`; out-of-band at the spread's mean level, its u the
-        spread's sd: :func:`oob_prior`; none on the broadband channel)."""
+        spread's sd: :func:`oob_prior`, or the table's with u 90 % where the spread scales a floor built into the
+        table (AS7343); none on the broadband channel)."""
         rel, shift, oob = chip.model_uncertainty()
         broadband = chip.indices_of(Role.BROADBAND)
         centre, oob_u = oob_prior(*chip.spread.out_of_band_range)
+        if chip.spread.table_floor_rel:  # the range scales the table's stated floor, not its out-of-band part
+            centre, oob_u = 1.0, UNCALIBRATED_OOB_REL
         oob_rel = tuple(0.0 if c in broadband else oob_u for c in range(chip.n_channels))
-        return cls(rel, shift, oob, oob_rel, oob_centre=tuple(1.0 if c in broadband else centre
-                                                              for c in range(chip.n_channels)))
+        return cls(rel, shift, oob, oob_rel, oob_centre=() if centre == 1.0 else
+                   tuple(1.0 if c in broadband else centre for c in range(chip.n_channels)))
 
 
 @dataclass(frozen=True)
