@@ -64,12 +64,17 @@ def test_as7341_value_equals_the_constants_the_code_uses_now():
 
     # the AS7341's uncalibrated model u, channel by channel (F1..F8, Clear, NIR): sensitivity 10 %, filter centres
     # 3 nm (Clear has no filter), out-of-band 2 % of the peak on F1-F6 and 1 % on F7, F8 and NIR, the split
-    # out-of-band part known to 90 % (none on Clear); no sensitivity/centre correlation, no tilt
+    # out-of-band part at the 0.1x-3x range's mean (log-uniform: 0.853x the table's) known to its sd (90 % of
+    # that; none on Clear); no sensitivity/centre correlation, no tilt
     stated = ModelUncertainty(rel=(0.10,) * 10, shift_nm=(3.0,) * 8 + (0.0, 3.0),
-                              oob=(0.02,) * 6 + (0.01, 0.01, 0.0, 0.01), oob_rel=(0.9,) * 8 + (0.0, 0.9),
-                              rel_shift_corr=(0.0,) * 10, tilt_per_100nm=(0.0,) * 10)
+                              oob=(0.02,) * 6 + (0.01, 0.01, 0.0, 0.01), oob_rel=(0.904,) * 8 + (0.0, 0.904),
+                              rel_shift_corr=(0.0,) * 10, tilt_per_100nm=(0.0,) * 10,
+                              oob_centre=(0.853,) * 8 + (1.0, 0.853))
     assert AS7341.model_uncertainty() == (stated.rel, stated.shift_nm, stated.oob)
-    assert ModelUncertainty.of(AS7341) == stated
+    of = ModelUncertainty.of(AS7341)
+    assert of.oob_rel == pytest.approx(stated.oob_rel, abs=1e-3)
+    assert of.oob_centre == pytest.approx(stated.oob_centre, abs=1e-3)
+    assert replace(of, oob_rel=stated.oob_rel, oob_centre=stated.oob_centre) == stated
     assert ModelUncertainty((0.1,) * 13, (3.0,) * 13, (0.01,) * 13, (0.9,) * 13).tilt_per_100nm == (0.0,) * 13
     assert spread.out_of_band_range == (0.1, 3.0)
 

@@ -56,10 +56,11 @@ def within(value: float | None, truth: float, u: float | None) -> bool:
 
 
 def test_noise_free_counts_recover_the_line_exactly():
-    # 25 mW/cm2 of a 650 nm, FWHM 22 nm line at the surface = 250 uW/cm2 at the sensor. Counts by the table's
-    # definition: 250 x line_response x gain ratio (16x: 0.25) x 50 ms + 1.5 dark, no noise. The fit must return
-    # the line itself: this checks the algebra (dark, gain ratio, t_int, transmission), not the statistics.
-    counts = 250.0 * TABLE.line_response(650.0, 22.0) * gain_ratio(16) * 50.0 + 1.5
+    # 25 mW/cm2 of a 650 nm, FWHM 22 nm line at the surface = 250 uW/cm2 at the sensor. Counts by the model's
+    # definition (the table, its out-of-band part at the production average: CAL.table): 250 x line_response x
+    # gain ratio (16x: 0.25) x 50 ms + 1.5 dark, no noise. The fit must return the line itself: this checks the
+    # algebra (dark, gain ratio, t_int, transmission), not the statistics.
+    counts = 250.0 * CAL.table.line_response(650.0, 22.0) * gain_ratio(16) * 50.0 + 1.5
     result = estimate(counts, 16, 50.0, CAL)
     assert result.red_peak_nm == pytest.approx(650.0, abs=0.05)
     assert result.red_irradiance_mw_cm2 == pytest.approx(25.0, rel=1e-3)

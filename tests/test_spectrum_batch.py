@@ -86,9 +86,10 @@ def test_a_counts_table_is_estimated_in_batches_with_repeated_rows_once(monkeypa
         assert out[n + 2000]["irradiance_mw_cm2"] == row["irradiance_mw_cm2"]
 
 
-def _line_counts(lines: list[tuple[float, float, float]]) -> np.ndarray:
-    """Noise-free basic counts of Gaussian lines (peak, FWHM, uW/cm2 at the sensor) through the typical table."""
-    return sum(a * TABLE.line_response(p, w) for p, w, a in lines)
+def _line_counts(lines: list[tuple[float, float, float]], table=TABLE) -> np.ndarray:
+    """Noise-free basic counts of Gaussian lines (peak, FWHM, uW/cm2 at the sensor) through the typical table (or
+    ``table``)."""
+    return sum(a * table.line_response(p, w) for p, w, a in lines)
 
 
 def _one_line_model(theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +145,9 @@ def test_refinement_moves_a_line_that_starts_at_zero():
 
 def test_basic_counts_scale_with_gain_and_time_in_a_batch():
     # One 660 nm line, 300 uW/cm2 at the sensor, read at three (gain, t_int) settings in one batch: raw counts =
-    # basic x gain ratio x t_int. All three rows must give the same irradiance (the per-row scale is applied).
-    basic = _line_counts([(660.0, 20.0, 300.0)])
+    # basic x gain ratio x t_int (basic counts through the model's table, its out-of-band part at the production
+    # average: CAL.table). All three rows must give the same irradiance (the per-row scale is applied).
+    basic = _line_counts([(660.0, 20.0, 300.0)], CAL.table)
     settings = [(4, 50.0), (16, 100.0), (64, 25.0)]
     counts = [basic * gain_ratio(g) * t + 1.5 for g, t in settings]
     results = estimate_many(counts, [g for g, _ in settings], [t for _, t in settings], CAL)

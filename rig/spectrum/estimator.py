@@ -83,7 +83,7 @@ def _blas() -> ThreadpoolController:
 
 def _estimate_batch(raw: np.ndarray, gain_x: np.ndarray, t_int_ms: np.ndarray, calibration: Calibration,
                     plan: LinePlan | None) -> list[Estimate]:
-    responsivity = calibration.responsivity
+    responsivity = calibration.table
     per_basic = np.array([calibration.gain_ratio(g) for g in gain_x]) * t_int_ms  # raw counts per basic count
     dark = np.asarray(calibration.dark_counts, dtype=float)
     y = (raw - dark) / per_basic[:, None]

@@ -85,7 +85,7 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
     NIR line."""
     rows = len(y)
     sw = np.sqrt(w)
-    layout = Layout(line_grids, present, calibration.responsivity, rows)
+    layout = Layout(line_grids, present, calibration.table, rows)
     theta = layout.start
     if layout.lines:
         theta = refine(theta, layout.lower, layout.upper, layout.model_and_jacobian, y, sw)
@@ -113,10 +113,10 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
             cov[:, np.array(amp)[:, None], np.array(amp)[None, :]] = referenced
         cov = cov * s2[:, None, None]
     absent = [g for n, g in enumerate(line_grids) if n not in present]
-    limits = upper_limits(y, sw, calibration.responsivity, model, jac, [g.spec for g in absent], s2)
+    limits = upper_limits(y, sw, calibration.table, model, jac, [g.spec for g in absent], s2)
     reach: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] = ({}, {})
     if plan is None and absent:  # undetermined lines' reach: their own limit and the total's
-        reach = hidden_limits(y, sw, calibration.responsivity, model, jac, [g.spec for g in absent], s2,
+        reach = hidden_limits(y, sw, calibration.table, model, jac, [g.spec for g in absent], s2,
                               [k for _i, k, _f in layout.lines], theta[:, [k + 1 for _i, k, _f in layout.lines]])
     joint_mw: list[Mapping[str, float]] = [{}] * rows
     if joint is not None and absent:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
@@ -10,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 from rig.chips import Role, SpectralChip
-from rig.spectrum.responsivity import Responsivity, gain_ratio_u
+from rig.spectrum.responsivity import Responsivity, corrected, gain_ratio_u
 
 K = 2.0  # coverage factor of every stated uncertainty
 READ_NOISE_COUNTS = 1.0
@@ -59,7 +60,18 @@ DEFAULT_LINES = (
 )
 
 
-UNCALIBRATED_OOB_REL = 0.9  # of the table's out-of-band part: a part's lies in 0.1x-3x it (RMS distance from 1x: 0.8)
+UNCALIBRATED_OOB_REL = 0.9  # of the table's out-of-band part where the spread's range scales a stated floor (AS7343)
+
+
+def oob_prior(low: float, high: float) -> tuple[float, float]:
+    """A part's out-of-band level, a factor on the table's out-of-band part known only to lie in ``low``-``high``
+    (no scale preferred: log-uniform), as the fit's model takes it: its mean and its standard deviation relative to
+    that mean (0.1x-3x: 0.853 and 0.90). A least-squares model centred on the template instead (1x: two thirds
+    of parts lie below it) takes every part's leakage as 17 % above the parts' average."""
+    log_span = math.log(high / low)
+    mean = (high - low) / log_span
+    second = (high**2 - low**2) / (2.0 * log_span)
+    return mean, math.sqrt(second - mean**2) / mean
 
 
 @dataclass(frozen=True)
@@ -69,9 +81,10 @@ class ModelUncertainty:
 
     Uncalibrated (a part anywhere in the chip's production spread, :meth:`of`): the chip's sensitivity spread
     (AS7341: 10 %, no datasheet limit), filter centre 3 nm (datasheet +/-10 nm as a 4-sigma production limit,
-    plus the typical curves' own shape uncertainty), out-of-band response ``oob_rel`` 90 % of the table's
-    out-of-band part (:func:`~rig.spectrum.responsivity.out_of_band`: a part's leakage lies anywhere in 0.1x-3x
-    the table's, the RMS distance of that range from 1x is 0.8; none on the broadband channel).
+    plus the typical curves' own shape uncertainty), out-of-band response at ``oob_centre`` x the table's
+    out-of-band part (:func:`~rig.spectrum.responsivity.out_of_band`) with u ``oob_rel`` of that: a part's leakage
+    lies anywhere in the spread's 0.1x-3x the table's, whose mean and sd (:func:`oob_prior`) are 0.853x and 90 %
+    of it (none on the broadband channel).
     ``oob``: the same as a share of the channel's peak, per unit of light, for callers that do not split the
     table into its parts (:mod:`rig.spectrum.line_plan`). ``rel_shift_corr`` and ``tilt_per_100nm`` left out
     (``()``) are zeros.
@@ -84,6 +97,7 @@ class ModelUncertainty:
     rel_shift_corr: tuple[float, ...] = ()  # correlation of a channel's sensitivity and centre errors (() zeros)
     tilt_per_100nm: tuple[float, ...] = ()  # relative u growing 1:1 with distance from the tilt origin (() zeros)
     tilt_origin_nm: tuple[float, ...] = ()  # per channel, where its response is pinned (): TILT_ORIGIN_NM for all
+    oob_centre: tuple[float, ...] = ()  # per channel, the part's expected out-of-band level x the table's (() ones)
 
     def __post_init__(self) -> None:
         for name in ("rel_shift_corr", "tilt_per_100nm"):
@@ -98,12 +112,17 @@ class ModelUncertainty:
     @classmethod
     def of(cls, chip: SpectralChip) -> ModelUncertainty:
         """The uncalibrated model uncertainty of ``chip``'s typical table for a part from its production spread
-        (:meth:`~rig.chips.SpectralChip.model_uncertainty`; out-of-band 90 % of the table's part, none on the
-        broadband channel)."""
+        (:meth:`~rig.chips.SpectralChip.model_uncertainty`; out-of-band at the spread's mean level, its u the
+        spread's sd: :func:`oob_prior`, or the table's with u 90 % where the spread scales a floor built into the
+        table (AS7343); none on the broadband channel)."""
         rel, shift, oob = chip.model_uncertainty()
         broadband = chip.indices_of(Role.BROADBAND)
-        oob_rel = tuple(0.0 if c in broadband else UNCALIBRATED_OOB_REL for c in range(chip.n_channels))
-        return cls(rel, shift, oob, oob_rel)
+        centre, oob_u = oob_prior(*chip.spread.out_of_band_range)
+        if chip.spread.table_floor_rel:  # the range scales the table's stated floor, not its out-of-band part
+            centre, oob_u = 1.0, UNCALIBRATED_OOB_REL
+        oob_rel = tuple(0.0 if c in broadband else oob_u for c in range(chip.n_channels))
+        return cls(rel, shift, oob, oob_rel, oob_centre=() if centre == 1.0 else
+                   tuple(1.0 if c in broadband else centre for c in range(chip.n_channels)))
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,16 @@ class Calibration:
     def chip(self) -> SpectralChip:
         """The chip this calibration (its table) is for."""
         return self.responsivity.chip
+
+    @property
+    def table(self) -> Responsivity:
+        """The table the estimate models this part with: ``responsivity`` with its out-of-band part at the part's
+        expected level (``model_u.oob_centre``; the table itself when that is 1)."""
+        centre = self.model_u.oob_centre
+        if not centre or all(c == 1.0 for c in centre):
+            return self.responsivity
+        n = self.chip.n_channels
+        return corrected(self.responsivity, (1.0,) * n, (0.0,) * n, tuple(centre))
 
     def gain_ratio(self, gain_x: float) -> float:
         """Raw counts at nominal ``gain_x`` per count at 64x for this part (the chip's ratio x the measured factor)."""
