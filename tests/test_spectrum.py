@@ -259,7 +259,9 @@ def test_red_light_leaking_into_visible_channels_makes_no_phantom_nir_line(seed)
     result = measure([(630.0, 20.0, 100.0)], seed, transmission=0.05)
     assert {"nir_absent", "nir_undetermined"} & set(result.flags) and result.nir_peak_nm is None
     assert result.nir_irradiance_mw_cm2 == 0.0  # not seen: 0, its U the upper limit...
-    assert result.nir_irradiance_u_mw_cm2 < 0.4 * 100.0  # ...which stays a fraction of the red
+    # ...which stays a fraction of the red: taken at 810 nm too, where the red line's own misfit on a part unlike the
+    # table (residuals up to 15 % of the signal here) could hide that much NIR light
+    assert result.nir_irradiance_u_mw_cm2 < 0.5 * 100.0
 
 
 @pytest.mark.parametrize("seed", [0, 1])
