@@ -10,7 +10,8 @@ README says (three reference LEDs 630/660/850 nm stated to 0.5 nm, one 660 nm ir
 meter, after the gain sweep: :func:`bench_spectrum_accuracy.calibrate`), read through rig's reader and judged by
 ``check_claims``. Printed too: the same with the 850 nm LED read by the meter as well.
 
-Prints, per claim: the share of PASS on honest wraps and of FAIL on lying ones. Asserted (6 units x 3 seeds):
+Prints, per claim: the share of PASS on honest wraps and of FAIL on lying ones. Asserted (12 units x 3 seeds: a
+unit's errors are systematic, so the units, not the readings, are the draws):
 the irradiance and dose claims PASS honest wraps and FAIL lying ones in >= 95 % of cases; the red peak claim
 likewise; the NIR peak claim never PASSes a lie and never FAILs an honest wrap.
 """
@@ -31,7 +32,7 @@ from rig.sim.sensor_unit import SensorSpread, SensorUnit
 from rig.spectrum.derive import make_deriver
 
 QUICK = bool(os.environ.get("RIG_BENCH_QUICK"))
-UNITS, SEEDS = (6, 3) if not QUICK else (3, 1)
+UNITS, SEEDS = (12, 3) if not QUICK else (3, 1)
 CLAIMS = Claims(red_peak_nm=660.0, nir_peak_nm=850.0, irradiance_mw_cm2=50.0, dose_j_cm2=3.0)
 JUDGED = ("red_peak_nm", "nir_peak_nm", "irradiance_mw_cm2", "dose_j_cm2")
 TIMES_S = (0.0, 15.0, 30.0, 45.0, 60.0)
