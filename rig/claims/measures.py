@@ -35,14 +35,12 @@ def peak_with_interval(rows: Seq[dict[str, Any]], name: str, note: str = "") -> 
     """A peak column over a phase (``<name>_peak_nm``), robustly, judged on its k=2 interval: each reading's
     ``_peak_low_nm`` / ``_peak_high_nm`` where every reading has them (a profile skewed to one side, as near a
     filter's top, keeps its short side), else its symmetric ``_peak_u_nm`` (runs written before the ends were)."""
-    value, u, _ = mean_with_u(rows, f"{name}_peak_nm", f"{name}_peak_u_nm")
-    if value is None:
-        return Measured(note=note)
     triples = [(number(r.get(f"{name}_peak_nm")), number(r.get(f"{name}_peak_low_nm")),
                 number(r.get(f"{name}_peak_high_nm"))) for r in rows]
     triples = [t for t in triples if t[0] is not None]
-    if not all(lo is not None and hi is not None for _v, lo, hi in triples):
-        return Measured(value, u, note)
+    if not triples or not all(lo is not None and hi is not None for _v, lo, hi in triples):
+        value, u, _ = mean_with_u(rows, f"{name}_peak_nm", f"{name}_peak_u_nm")
+        return Measured(value, u, note) if value is not None else Measured(note=note)
     value, below, above = robust_interval(*zip(*triples, strict=True))
     u = max(below, above)
     if math.isclose(below, above, rel_tol=0.05):
