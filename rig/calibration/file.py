@@ -47,7 +47,7 @@ RESIDUAL_REL = number(-10, 10, what="a relative residual")
 def _floor_ok(value: Any) -> bool:
     return value == [] or (isinstance(value, list) and len(value) == 2 and all(
         isinstance(v, (int, float)) and math.isfinite(v) for v in value)
-        and 0.5 <= value[0] <= 50.0 and 5.0 <= value[1] <= 100.0)
+        and 0.5 <= value[0] <= 50.0 and 0.5 <= value[1] <= 100.0)
 
 
 @dataclass
@@ -180,7 +180,7 @@ class CalibrationFile:
     spectral_u_tilt_origin_nm: list[float] = ranged(values(number(380, 1100, what="a wavelength (nm)")),
                                                     default_factory=list)
     spectral_peak_floor_nm: list[float] = ranged(  # k=2, [red, nir]
-        Rule("2 values [red, nir]: red in [0.5, 50] nm, NIR in [5, 100] nm", _floor_ok), default_factory=list)
+        Rule("2 values [red, nir]: red in [0.5, 50] nm, NIR in [0.5, 100] nm", _floor_ok), default_factory=list)
     spectral_references: list[SpectralReference] = field(default_factory=list)  # per source (derived)
     spectral_readings: list[SpectralReadingRecord] = field(default_factory=list)
     # the gain ratios (rig.calibration.gains): refitted from gain_readings and every reference's readings at each step;

@@ -59,7 +59,7 @@ SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not
 CALIBRATED_TILT = {Role.BROADBAND: 0.04, Role.NIR: 0.08}  # by the channel's role
 SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a calibration (the references' u)
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
-PEAK_FLOOR_MIN_NM = {"red": 0.5, "nir": 5.0}
+PEAK_FLOOR_MIN_NM = {"red": 0.5, "nir": 0.5}
 SHIFTED_FROM_NM = 580.0  # filters peaking from here on (the red/NIR references reach them): their centre is fitted
 NIR_FROM_NM = 740.0  # a reference from here on sets the NIR peak's floor, below it the red one's
 

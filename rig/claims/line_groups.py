@@ -59,14 +59,27 @@ def robust_with_u(values: Sequence[float], us: Sequence[float]) -> tuple[float, 
     return value, math.hypot(typical_u, spread_u)
 
 
-def robust_interval(values: Sequence[float], lows: Sequence[float], highs: Sequence[float]
-                    ) -> tuple[float, float, float]:
+def robust_interval(values: Sequence[float], lows: Sequence[float], highs: Sequence[float],
+                    noises: Sequence[float] | None = None) -> tuple[float, float, float]:
     """As :func:`robust_with_u` for readings stated as k=2 intervals ``[low, high]`` around each value: the median
-    value, and U below and above it (each side's median reading, with the median's spread)."""
+    value, and U below and above it (each side's median reading, with the median's spread).
+
+    ``noises``: each reading's k=2 part from counting noise (``*_peak_noise_u_nm``). That part averages over the
+    readings: each side keeps the rest (the calibration's and the model's terms, the same in every reading of a
+    part) and adds the median's own noise, from the stated noise or the readings' scatter, whichever is larger
+    (a source that drifts scatters more than counting says)."""
     value, spread_u = _median_with_spread(values)
-    below = statistics.median(v - lo for v, lo in zip(values, lows, strict=True))
-    above = statistics.median(hi - v for v, hi in zip(values, highs, strict=True))
-    return value, math.hypot(max(below, 0.0), spread_u), math.hypot(max(above, 0.0), spread_u)
+    below = max(statistics.median(v - lo for v, lo in zip(values, lows, strict=True)), 0.0)
+    above = max(statistics.median(hi - v for v, hi in zip(values, highs, strict=True)), 0.0)
+    if not noises:
+        return value, math.hypot(below, spread_u), math.hypot(above, spread_u)
+    noise = statistics.median(noises)
+    averaged = max(noise * min(1.0, MEDIAN_SE / math.sqrt(len(values))), spread_u)
+
+    def side(u: float) -> float:
+        return math.hypot(math.sqrt(max(u * u - noise * noise, 0.0)), averaged)
+
+    return value, side(below), side(above)
 
 
 def _median_with_spread(values: Sequence[float]) -> tuple[float, float]:

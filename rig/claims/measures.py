@@ -34,14 +34,17 @@ def mean_with_u(rows: Seq[dict[str, Any]], key: str, u_key: str) -> tuple[float 
 def peak_with_interval(rows: Seq[dict[str, Any]], name: str, note: str = "") -> Measured:
     """A peak column over a phase (``<name>_peak_nm``), robustly, judged on its k=2 interval: each reading's
     ``_peak_low_nm`` / ``_peak_high_nm`` where every reading has them (a profile skewed to one side, as near a
-    filter's top, keeps its short side), else its symmetric ``_peak_u_nm`` (runs written before the ends were)."""
-    triples = [(number(r.get(f"{name}_peak_nm")), number(r.get(f"{name}_peak_low_nm")),
-                number(r.get(f"{name}_peak_high_nm"))) for r in rows]
-    triples = [t for t in triples if t[0] is not None]
-    if not triples or not all(lo is not None and hi is not None for _v, lo, hi in triples):
+    filter's top, keeps its short side), else its symmetric ``_peak_u_nm`` (runs written before the ends were);
+    with every reading's ``_peak_noise_u_nm``, that part averages over the phase (:func:`robust_interval`)."""
+    read = [(number(r.get(f"{name}_peak_nm")), number(r.get(f"{name}_peak_low_nm")),
+             number(r.get(f"{name}_peak_high_nm")), number(r.get(f"{name}_peak_noise_u_nm"))) for r in rows]
+    read = [t for t in read if t[0] is not None]
+    if not read or not all(lo is not None and hi is not None for _v, lo, hi, _n in read):
         value, u, _ = mean_with_u(rows, f"{name}_peak_nm", f"{name}_peak_u_nm")
         return Measured(value, u, note) if value is not None else Measured(note=note)
-    value, below, above = robust_interval(*zip(*triples, strict=True))
+    values, lows, highs, noises = zip(*read, strict=True)
+    value, below, above = robust_interval(values, lows, highs,
+                                          noises if all(n is not None for n in noises) else None)
     u = max(below, above)
     if math.isclose(below, above, rel_tol=0.05):
         return Measured(value, u, note)

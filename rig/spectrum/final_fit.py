@@ -95,6 +95,7 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
     dof = np.maximum(1, calibration.chip.n_channels - effective_parameters(weighted_jac))
     s2 = np.maximum(1.0, chi2 / dof)
     cov = np.zeros((rows, 0, 0))
+    noise_var = None
     if layout.lines:
         # a weak line's width is undetermined by the channels: linearised, it would range thousands of nm and its
         # correlation inflate the amplitude's variance tenfold. Its bounds (LED widths) are a prior: a uniform
@@ -105,8 +106,11 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
                 information[:, k + 2, k + 2] += 12.0 / (layout.upper[k + 2] - layout.lower[k + 2]) ** 2
         cov = np.linalg.pinv(information)
         amp = [k for _i, k, _f in layout.lines]
+        if noise is not None:  # the weighted solve, and each parameter's variance from counting noise through it
+            solve, counting_var = np.einsum("rpq,rcq,rc->rpc", cov, jac, w), 1.0 / noise.counting_weights(model)
+            noise_var = np.einsum("rpc,rc,rpc->rp", solve, counting_var, solve)
         referenced = None if noise is None else amplitude_covariance(
-            calibration, np.einsum("rpq,rcq,rc->rpc", cov, jac, w), 1.0 / noise.counting_weights(model), amp,
+            calibration, solve, counting_var, amp,
             theta[:, [k + 1 for k in amp]], np.column_stack([theta[:, k + 2] if f else layout.held_fwhm[i]
                                                              for i, k, f in layout.lines]), theta[:, amp])
         if referenced is not None:  # the model terms relative to the scale's reference (they cancel there)
@@ -127,7 +131,7 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
         if len(asked):
             place(joint_mw, asked, joint(asked))
     fit = FitRows(line_grids, present, layout, theta, model, cov, chi2 / dof, s2, limits, absent, to_mw,
-                  calibration, plan, y, *reach)
+                  calibration, plan, y, *reach, noise_var=noise_var)
     return [fit.row(r, flags, joint_mw[r], float(scale_u[r])) for r in range(rows)]
 
 

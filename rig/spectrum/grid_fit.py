@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rig.spectrum.model import NIR_LIGHT_NM
 from rig.spectrum.shapes import Grid
 
 SWEEPS = 3  # coordinate-descent sweeps over the lines' grids
@@ -178,12 +179,12 @@ def interval(grid: Grid, chi2: np.ndarray, per_peak: np.ndarray, threshold: floa
 
 
 def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: model, its d/dlambda, its out-of-band part and its tilt (model x distance from the tilt origin,
-    per 100 nm) at the profiles' best joint point."""
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: model, its d/dlambda, its out-of-band part, its tilt (model x distance from the tilt origin,
+    per 100 nm) and its NIR light's part (lines peaking from ``NIR_LIGHT_NM``) at the profiles' best joint point."""
     rows = len(next(iter(profiles.values())).chi2)
     channels = grids[0].responses.shape[1]  # the table's chip's channels
-    model, slope, oob, tilt = (np.zeros((rows, channels)) for _ in range(4))
+    model, slope, oob, tilt, nir = (np.zeros((rows, channels)) for _ in range(5))
     at = np.arange(rows)
     for i, profile in profiles.items():
         b = profile.best
@@ -192,7 +193,8 @@ def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]
         slope += amplitude[:, None] * grids[i].d_peak[b]
         oob += amplitude[:, None] * grids[i].oob_responses[b]
         tilt += amplitude[:, None] * grids[i].tilt_responses[b]
-    return model, slope, oob, tilt
+        nir += (amplitude * (grids[i].peaks_nm[b] >= NIR_LIGHT_NM))[:, None] * grids[i].responses[b]
+    return model, slope, oob, tilt, nir
 
 
 @dataclass(frozen=True)

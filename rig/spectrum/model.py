@@ -25,6 +25,7 @@ WEAK_SNR = 5.0  # no channel this many sigma above dark: nothing to fit ("too_we
 RANK_RTOL = 1e-3  # singular values below this share of the largest: a parameter the channels do not constrain
 TILT_ORIGIN_NM = 660.0  # a calibrated response is pinned here (the irradiance reference); its tilt grows from it
 # (a channel whose passband a reference reaches, e.g. NIR at 850 nm, is pinned there: ModelUncertainty.tilt_origin_nm)
+NIR_LIGHT_NM = 740.0  # lines from here on are NIR light (a NIR reference pins the channels' ratios in it)
 FIT_POOR_REDUCED_CHI2 = 9.0  # residuals 3x the noise + model uncertainty: the line model does not describe it
 
 
@@ -216,7 +217,8 @@ class Calibration:
 
 
 # a claimed line's (or group's) sample columns: <name>_<suffix>
-LINE_SUFFIXES = ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2", "peak_low_nm", "peak_high_nm")
+LINE_SUFFIXES = ("peak_nm", "peak_u_nm", "irradiance_mw_cm2", "irradiance_u_mw_cm2", "peak_low_nm", "peak_high_nm",
+                 "peak_noise_u_nm")
 
 
 @dataclass
@@ -235,6 +237,10 @@ class Estimate:
     nir_peak_u_nm: float | None = None
     nir_peak_low_nm: float | None = None
     nir_peak_high_nm: float | None = None
+    # the k=2 part of a peak's interval from counting noise alone: it averages over a phase's readings, the rest
+    # (the calibration's and the model's terms) is the same in every reading of a part
+    red_peak_noise_u_nm: float | None = None
+    nir_peak_noise_u_nm: float | None = None
     red_irradiance_mw_cm2: float | None = None
     red_irradiance_u_mw_cm2: float | None = None
     nir_irradiance_mw_cm2: float | None = None
@@ -249,7 +255,7 @@ class Estimate:
         "red_peak_nm", "red_peak_u_nm", "nir_peak_nm", "nir_peak_u_nm", "red_irradiance_mw_cm2",
         "red_irradiance_u_mw_cm2", "nir_irradiance_mw_cm2", "nir_irradiance_u_mw_cm2", "irradiance_mw_cm2",
         "irradiance_u_mw_cm2", "red_peak_low_nm", "red_peak_high_nm", "nir_peak_low_nm", "nir_peak_high_nm",
-        "residual_rel")
+        "red_peak_noise_u_nm", "nir_peak_noise_u_nm", "residual_rel")
 
     def as_dict(self, calibrated: bool = True) -> dict[str, object]:
         """Flat CSV row: the values above (rounded, None when absent) and ``flags`` joined with ';', with

@@ -10,7 +10,14 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from rig.spectrum.model import DARK_NOISE_COUNTS, READ_NOISE_COUNTS, TILT_ORIGIN_NM, LineSpec, ModelUncertainty
+from rig.spectrum.model import (
+    DARK_NOISE_COUNTS,
+    NIR_LIGHT_NM,
+    READ_NOISE_COUNTS,
+    TILT_ORIGIN_NM,
+    LineSpec,
+    ModelUncertainty,
+)
 from rig.spectrum.responsivity import Responsivity, out_of_band
 
 FWHM_PER_SIGMA = 2.3548200450309493
@@ -118,12 +125,17 @@ class Noise:
         raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
         return per_basic**2 / (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12)
 
-    def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray, tilt: np.ndarray | None = None
-                ) -> np.ndarray:
+    def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray, tilt: np.ndarray | None = None,
+                nir: np.ndarray | None = None) -> np.ndarray:
         """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda,
-        signed; ``oob``: the model's out-of-band part; ``tilt``: the model x (peak - TILT_ORIGIN_NM) / 100 nm). The
-        sensitivity and centre terms are correlated as a calibration fitted them (a channel's response is best known
-        where its references were)."""
+        signed; ``oob``: the model's out-of-band part; ``tilt``: the model x (peak - TILT_ORIGIN_NM) / 100 nm;
+        ``nir``: the model's NIR light, lines from ``NIR_LIGHT_NM``). The sensitivity and centre terms are
+        correlated as a calibration fitted them (a channel's response is best known where its references were).
+
+        A tilt grows from where the calibration pinned the channels' ratios for that light: red light from
+        TILT_ORIGIN_NM, NIR light from the NIR reference when there was one (its level of unknown irradiance pins
+        every channel relative to the broadband one there; the level itself, which moves all channels alike, is
+        the irradiance's term: :mod:`rig.spectrum.referenced`)."""
         per_basic = self.per_basic[:, None]
         raw_expected = np.maximum(model * per_basic, 0.0) + self.dark_raw
         noise = (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12) / per_basic**2
@@ -132,7 +144,11 @@ class Noise:
         shifted = np.asarray(u.shift_nm) * slope
         model_var = np.maximum(inband**2 + shifted**2 - 2.0 * np.asarray(u.rel_shift_corr) * inband * shifted, 0.0) \
             + (np.asarray(u.oob_rel) * np.maximum(oob, 0.0)) ** 2
-        if tilt is not None:  # the grid's tilt is about TILT_ORIGIN_NM: moved to each channel's own origin
-            tilt = tilt - model * (u.tilt_origins_nm() - TILT_ORIGIN_NM) / 100.0
+        if tilt is not None:
+            pin = float(np.max(u.tilt_origins_nm()))
+            if nir is not None and pin >= NIR_LIGHT_NM:  # NIR light's tilt from the NIR reference
+                tilt = tilt - nir * (pin - TILT_ORIGIN_NM) / 100.0
+            else:  # the grid's tilt is about TILT_ORIGIN_NM: moved to each channel's own origin
+                tilt = tilt - model * (u.tilt_origins_nm() - TILT_ORIGIN_NM) / 100.0
             model_var = model_var + (np.asarray(u.tilt_per_100nm) * tilt) ** 2
         return 1.0 / (noise + model_var)
