@@ -7,6 +7,7 @@ difference is known), or a production unit (rig/sim/sensor_unit.py), read throug
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -182,3 +183,92 @@ def test_the_parts_tilt_reaches_a_nir_line_as_each_channel_was_tied_to_clear(pea
         cov = amplitude_covariance(calibration, solve, np.zeros((1, DEFAULT_CHIP.n_channels)), [0],
                                    np.array([[peak_nm]]), np.array([[30.0]]), np.ones((1, 1)))
         assert np.sqrt(cov[0, 0, 0]) == pytest.approx(0.04 * (moved_at_nm - 660.0) / 100.0, rel=0.02), channel
+
+
+def test_a_readings_noise_part_is_the_size_of_the_scatter_of_repeated_readings():
+    # Counting noise scatters a peak from one reading to the next; rig states that part of each reading's interval
+    # (*_peak_noise_u_nm) so a phase's readings can average it. On calibrated production units, 24 readings of a
+    # steady 660 nm (30 mW/cm2) + 850 nm (20 mW/cm2) wrap: the stated noise part (median) is 0.4-2x twice the
+    # readings' standard deviation (a phase takes out no more than the readings' own scatter shows), and
+    # inside each side of the interval.
+    for k in range(3):
+        unit = SensorUnit.draw(f"as7341-noise-{k}", 40 + k)
+        fit = fit_spectral(references(unit), TABLE, T, DARK)
+        calibration = spectral_calibration(Calibration(TABLE, transmission=T, dark_counts=DARK), fit)
+        estimates = [estimate(r.counts, r.gain_x, r.t_int_ms, calibration)
+                     for r in readings(unit, [(660.0, 20.0, 30.0), (850.0, 30.0, 20.0)], 24, seed=7 + k)]
+        for band in ("red", "nir"):
+            peaks = np.array([getattr(e, f"{band}_peak_nm") for e in estimates])
+            noise = np.array([getattr(e, f"{band}_peak_noise_u_nm") for e in estimates])
+            assert np.all(noise > 0)
+            # linearised, it runs low rather than high (the fit's weights and grid follow the noise too)
+            assert 0.4 <= np.median(noise) / (2 * np.std(peaks, ddof=1)) <= 2.0, (k, band)
+            for e in estimates:
+                low, value, high = (getattr(e, f"{band}_peak_{s}") for s in ("low_nm", "nm", "high_nm"))
+                assert getattr(e, f"{band}_peak_noise_u_nm") <= min(value - low, high - value) + 1e-9
+
+
+def test_a_phase_averages_a_peaks_noise_part_and_keeps_the_rest():
+    # Nine readings of one LED, each stated as value -10/+10 nm (k=2) of which 8 nm is counting noise, and
+    # scattering as much (MAD 2.698 nm: twice the sd 8 nm): the calibration's part, sqrt(10^2 - 8^2) = 6 nm, is the
+    # same in every reading; the noise part of the nine's median is 8 x 1.2533 / 3 = 3.34 nm (a normal median's
+    # standard error). Phase U = hypot(6, 3.34) = 6.87 nm.
+    from rig.claims.line_groups import robust_interval
+
+    def phase(offsets, noise):
+        values = [850.0 + d for d in offsets]
+        return robust_interval(values, [v - 10 for v in values], [v + 10 for v in values],
+                               None if noise is None else [noise] * len(values))
+
+    as_stated = (-8, -5.4, -2.698, -1, 0, 1, 2.698, 5.4, 8)
+    value, below, above = phase(as_stated, 8.0)
+    assert value == 850.0 and below == pytest.approx(6.87, abs=0.01) and above == pytest.approx(6.87, abs=0.01)
+    # readings that do not scatter: nothing is taken out (the stated noise may be a linearisation's overstatement)
+    _v, below, _a = phase([0.0] * 9, 8.0)
+    assert below == pytest.approx(math.hypot(10, 8 * 1.2533 / 3), abs=0.01)
+    # a drifting source scatters more than its counting noise (1 nm stated, MAD 2 nm): 1 nm is taken out and the
+    # scatter's own median u put back
+    _v, below, _a = phase((-6, -4, -2, -1, 0, 1, 2, 4, 6), 1.0)
+    assert below == pytest.approx(math.hypot(math.sqrt(99.0), 2 * 1.2533 * 1.4826 * 2 / 3), abs=0.01)
+    # one reading is its own interval; readings written without the noise part (older runs): as stated, with the
+    # median's scatter
+    assert phase([0.0], 8.0)[1] == 10.0
+    assert phase([0.0] * 9, None)[1] == 10.0
+
+
+def test_nir_lights_tilt_grows_from_the_nir_reference_in_the_fits_weights():
+    # A part calibrated with an 852 nm reference: its level there is unknown, but every channel's response is tied
+    # to Clear's there, so a peak in NIR light is told from channel ratios pinned at 852 nm. Clear's tilt (4 % per
+    # 100 nm) and the NIR channel's (8 %) weigh an NIR line at 852 nm not at all, a line at 952 nm by 100 nm of it;
+    # red light at 660 nm, pinned by the red references, by none (it was by 192 nm on the NIR channel).
+    from rig.spectrum.grid_fit import Profile, model_of
+    from rig.spectrum.model import ModelUncertainty
+    from rig.spectrum.shapes import Noise, grids
+
+    n = DEFAULT_CHIP.n_channels
+    tilt = [0.0] * n
+    tilt[CLEAR], tilt[NIR] = 0.04, 0.08
+    origins = [660.0] * n
+    origins[NIR] = 852.0
+    zeros = (0.0,) * n
+    model_u = ModelUncertainty(zeros, zeros, zeros, zeros, tilt_per_100nm=tuple(tilt), tilt_origin_nm=tuple(origins))
+    plain = ModelUncertainty(zeros, zeros, zeros, zeros)
+    (red, nir) = grids(TABLE, Calibration(TABLE).lines)
+
+    def at(grid, peak_nm: float) -> int:  # the grid line nearest peak_nm at the grid's first width
+        return int(np.argmin(np.abs(grid.peaks_nm - peak_nm) + 1e3 * (grid.fwhm_nm != grid.fwhm_nm[0])))
+
+    def variance(grid, peak_nm: float) -> np.ndarray:
+        """The tilt's variance per channel for a line of amplitude 1 there (total less the same without tilt)."""
+        chi2 = np.ones((1, len(grid.peaks_nm)))
+        chi2[0, at(grid, peak_nm)] = 0.0
+        profile = Profile(grid=grid, chi2=chi2, amplitude=np.ones_like(chi2), total=np.ones_like(chi2))
+        parts = model_of([grid], {0: profile})
+        return (1.0 / Noise(np.ones(1), 0.0, model_u, np.ones(n)).weights(*parts)
+                - 1.0 / Noise(np.ones(1), 0.0, plain, np.ones(n)).weights(*parts))[0]
+
+    assert np.allclose(variance(nir, 852.0), 0.0, atol=1e-12)
+    assert np.allclose(variance(red, 660.0), 0.0, atol=1e-12)
+    far, response = variance(nir, 952.0), nir.responses[at(nir, 952.0)]
+    assert far[CLEAR] == pytest.approx((0.04 * response[CLEAR]) ** 2, rel=0.05)
+    assert far[NIR] == pytest.approx((0.08 * response[NIR]) ** 2, rel=0.05)

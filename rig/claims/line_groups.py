@@ -64,20 +64,26 @@ def robust_interval(values: Sequence[float], lows: Sequence[float], highs: Seque
     """As :func:`robust_with_u` for readings stated as k=2 intervals ``[low, high]`` around each value: the median
     value, and U below and above it (each side's median reading, with the median's spread).
 
-    ``noises``: each reading's k=2 part from counting noise (``*_peak_noise_u_nm``). That part averages over the
-    readings: each side keeps the rest (the calibration's and the model's terms, the same in every reading of a
-    part) and adds the median's own noise, from the stated noise or the readings' scatter, whichever is larger
-    (a source that drifts scatters more than counting says)."""
+    ``noises``: each reading's k=2 part from counting noise (``*_peak_noise_u_nm``), which averages over the
+    readings. Each side keeps the rest (the calibration's and the model's terms, the same in every reading of a
+    part) and adds the median's own noise. What is taken out is the smaller of the stated noise and the readings'
+    own scatter (twice their sd, from the MAD; nothing for one reading), what is put back the larger, at the
+    median's standard error: a linearised noise part that is too large, or too few readings to see it, never
+    makes the interval narrower than the evidence."""
     value, spread_u = _median_with_spread(values)
     below = max(statistics.median(v - lo for v, lo in zip(values, lows, strict=True)), 0.0)
     above = max(statistics.median(hi - v for v, hi in zip(values, highs, strict=True)), 0.0)
     if not noises:
         return value, math.hypot(below, spread_u), math.hypot(above, spread_u)
-    noise = statistics.median(noises)
-    averaged = max(noise * min(1.0, MEDIAN_SE / math.sqrt(len(values))), spread_u)
+    if len(values) < 2:  # one reading: its interval as stated
+        return value, below, above
+    stated = statistics.median(noises)
+    seen = K * MAD_TO_SD * statistics.median(abs(v - value) for v in values)
+    taken = min(stated, seen)
+    averaged = max(stated, seen) * min(1.0, MEDIAN_SE / math.sqrt(len(values)))
 
     def side(u: float) -> float:
-        return math.hypot(math.sqrt(max(u * u - noise * noise, 0.0)), averaged)
+        return math.hypot(math.sqrt(max(u * u - taken * taken, 0.0)), averaged)
 
     return value, side(below), side(above)
 
