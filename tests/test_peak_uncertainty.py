@@ -272,3 +272,27 @@ def test_nir_lights_tilt_grows_from_the_nir_reference_in_the_fits_weights():
     far, response = variance(nir, 952.0), nir.responses[at(nir, 952.0)]
     assert far[CLEAR] == pytest.approx((0.04 * response[CLEAR]) ** 2, rel=0.05)
     assert far[NIR] == pytest.approx((0.08 * response[NIR]) ** 2, rel=0.05)
+
+
+def test_a_red_line_beyond_the_red_references_takes_the_filters_width_spread():
+    # The calibration fits each filter's centre and gain from references at 631 and 658.5 nm, not its width: a
+    # part whose F7 is 5 % wider than the table's (the production spread's sd) has its blue flank 5 % of the
+    # distance further out than a centre fitted on its red flank says. Red LEDs at 600 and 690 nm (30 nm beyond
+    # the span) on eight calibrated production units, four readings each at 5 and 30 mW/cm2: the stated interval
+    # holds the true peak in at least 95 % of them (without the term: 600 nm 78 %, 690 nm 82 % on 24 units),
+    # and a line inside the span takes nothing from it.
+    inside, total, widened = 0, 0, []
+    for k in range(8):
+        unit = SensorUnit.draw(f"as7341-beyond-{k}", 60 + k)
+        fit = fit_spectral(references(unit), TABLE, T, DARK)
+        calibration = spectral_calibration(Calibration(TABLE, transmission=T, dark_counts=DARK), fit)
+        assert calibration.beyond_references_u_nm("red", 645.0) == 0.0
+        widened.append(calibration.beyond_references_u_nm("red", 601.0))
+        for peak in (600.0, 690.0):
+            for level in (5.0, 30.0):
+                for r in readings(unit, [(peak, 20.0, level)], 4, seed=10 * k + int(peak + level)):
+                    e = estimate(r.counts, r.gain_x, r.t_int_ms, calibration)
+                    inside += e.red_peak_low_nm <= peak <= e.red_peak_high_nm
+                    total += 1
+    assert widened == [pytest.approx(2 * 0.05 * 30.0)] * 8  # k=2 x width sd x 30 nm beyond 631 nm
+    assert inside / total >= 0.95, f"{inside}/{total}"

@@ -276,7 +276,8 @@ class CalibrationFile:
                                                 tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * chip.n_channels,
                                                 tuple(self.spectral_u_tilt_origin_nm)),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
-                       spectral_calibrated=True))
+                       spectral_calibrated=True,
+                       reference_peaks_nm=tuple(r.reference_peak_nm for r in self.spectral_references)))
 
     def age_days(self, now: datetime | None = None) -> float | None:
         created = parse_date(self.created)
@@ -359,4 +360,5 @@ def spectral_calibration(base: Calibration, fit) -> Calibration:
     """``base`` with a spectral fit (:class:`rig.calibration.spectral.SpectralFit`) applied."""
     return replace(base, responsivity=corrected(base.responsivity, tuple(fit.gains), tuple(fit.shifts_nm),
                                                 tuple(fit.oob_factors)),
-                   model_u=fit.model_u, peak_floor_nm=tuple(fit.peak_floor_nm.items()), spectral_calibrated=True)
+                   model_u=fit.model_u, peak_floor_nm=tuple(fit.peak_floor_nm.items()), spectral_calibrated=True,
+                   reference_peaks_nm=tuple(float(source[0]) for source in fit.sources))

@@ -162,6 +162,9 @@ class Calibration:
     # wavelengths (already applied to ``responsivity``) and its standard u; u 0: not fitted (one wavelength)
     scale_tilt_per_100nm: float = 0.0
     scale_tilt_u_per_100nm: float = 0.0
+    # the spectral references' stated peaks (nm): a red peak beyond their span takes the filters' width spread
+    # (:meth:`beyond_references_u_nm`); () none (uncalibrated, or an irradiance-only calibration)
+    reference_peaks_nm: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < self.transmission <= 1:
@@ -214,6 +217,17 @@ class Calibration:
 
     def floor_nm(self, line: str) -> float:
         return dict(self.peak_floor_nm).get(line, 0.0)
+
+    def beyond_references_u_nm(self, band: str, peak_nm: float) -> float:
+        """The k=2 peak u of a red line outside the span of the red references (0 inside it): the spectral
+        calibration fits each filter's centre and gain, not its width, and a part's width is off by the production
+        spread's ``width_rel`` (standard), which moves a flank's wavelength by that share of its distance from where
+        a reference pinned it. (NIR lines carry the NIR channel's tilt from the NIR reference instead.)"""
+        red = [p for p in self.reference_peaks_nm if p < NIR_LIGHT_NM]
+        if band != "red" or not red:
+            return 0.0
+        beyond = max(min(red) - peak_nm, peak_nm - max(red), 0.0)
+        return K * self.chip.spread.width_rel * beyond
 
 
 # a claimed line's (or group's) sample columns: <name>_<suffix>

@@ -80,7 +80,9 @@ class FitRows:
                 value = 0.5 * (low + high)
             # the interval's ends as the profile gives them, each side with the floor and the shape error; U is
             # the longer side (a symmetric bound), the ends keep a skewed profile's short side (near F8's top)
-            common = math.hypot(calibration.floor_nm(band_of(spec)), spec.shape_u_nm)
+            band = band_of(spec)
+            common = math.hypot(calibration.floor_nm(band), spec.shape_u_nm,
+                                calibration.beyond_references_u_nm(band, value))
             below, above = math.hypot(max(value - low, 0.0), common), math.hypot(max(high - value, 0.0), common)
             put(result, f"{spec.name}_peak_nm", value)
             put(result, f"{spec.name}_peak_u_nm", max(below, above))
