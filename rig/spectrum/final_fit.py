@@ -95,7 +95,7 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
     dof = np.maximum(1, calibration.chip.n_channels - effective_parameters(weighted_jac))
     s2 = np.maximum(1.0, chi2 / dof)
     cov = np.zeros((rows, 0, 0))
-    noise_var = None
+    noise_share = None
     if layout.lines:
         # a weak line's width is undetermined by the channels: linearised, it would range thousands of nm and its
         # correlation inflate the amplitude's variance tenfold. Its bounds (LED widths) are a prior: a uniform
@@ -108,7 +108,9 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
         amp = [k for _i, k, _f in layout.lines]
         if noise is not None:  # the weighted solve, and each parameter's variance from counting noise through it
             solve, counting_var = np.einsum("rpq,rcq,rc->rpc", cov, jac, w), 1.0 / noise.counting_weights(model)
-            noise_var = np.einsum("rpc,rc,rpc->rp", solve, counting_var, solve)
+            # each parameter's share of its linearised variance that is counting noise (its profile scales it)
+            noise_share = np.einsum("rpc,rc,rpc->rp", solve, counting_var, solve) / np.maximum(
+                np.einsum("rpp->rp", cov), 1e-300)
         referenced = None if noise is None else amplitude_covariance(
             calibration, solve, counting_var, amp,
             theta[:, [k + 1 for k in amp]], np.column_stack([theta[:, k + 2] if f else layout.held_fwhm[i]
@@ -131,7 +133,7 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
         if len(asked):
             place(joint_mw, asked, joint(asked))
     fit = FitRows(line_grids, present, layout, theta, model, cov, chi2 / dof, s2, limits, absent, to_mw,
-                  calibration, plan, y, *reach, noise_var=noise_var)
+                  calibration, plan, y, *reach, noise_share=noise_share)
     return [fit.row(r, flags, joint_mw[r], float(scale_u[r])) for r in range(rows)]
 
 

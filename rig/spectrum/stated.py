@@ -43,13 +43,13 @@ class FitRows:
                  theta: np.ndarray, model: np.ndarray, cov: np.ndarray, reduced_chi2: np.ndarray, s2: np.ndarray,
                  limits: Mapping[str, np.ndarray], absent: Sequence[Grid], to_mw: float, calibration: Calibration,
                  plan: LinePlan | None, y: np.ndarray, reach: Mapping[str, np.ndarray] | None = None,
-                 reach_total: Mapping[str, np.ndarray] | None = None, noise_var: np.ndarray | None = None):
+                 reach_total: Mapping[str, np.ndarray] | None = None, noise_share: np.ndarray | None = None):
         self.grids, self.present, self.layout, self.theta, self.cov = line_grids, present, layout, theta, cov
         self.reduced_chi2, self.s2, self.limits, self.absent = reduced_chi2, s2, limits, absent
         self.to_mw, self.calibration, self.plan = to_mw, calibration, plan
         # an undetermined line's upper limit anywhere in its reach, and the light it could hide from the total there
         self.reach, self.reach_total = reach or {}, reach_total or {}
-        self.noise_var = noise_var  # rows x parameters: each parameter's variance from counting noise alone
+        self.noise_share = noise_share  # rows x parameters: the share of each one's variance from counting noise
         self.best = {i: p.best for i, p in present.items()}
         self.per_peak = {i: line_grids[i].per_peak(p.chi2) for i, p in present.items()}
         signal_rms = np.sqrt(np.mean(y**2, axis=1))
@@ -88,8 +88,9 @@ class FitRows:
             put(result, f"{spec.name}_peak_u_nm", max(below, above))
             put(result, f"{spec.name}_peak_low_nm", value - below)
             put(result, f"{spec.name}_peak_high_nm", value + above)
-            if self.noise_var is not None:  # its noise part, linearised (never more than either side)
-                noise_u = K * math.sqrt(max(float(self.noise_var[r, k + 1]), 0.0))
+            if self.noise_share is not None:  # its noise part: the profile's RMS side x the linearised noise share
+                share = min(max(float(self.noise_share[r, k + 1]), 0.0), 1.0)  # (never more than either side)
+                noise_u = math.sqrt(share) * math.hypot(max(value - low, 0.0), max(high - value, 0.0)) / math.sqrt(2.0)
                 put(result, f"{spec.name}_peak_noise_u_nm", min(noise_u, below, above))
             amplitudes[spec.name] = float(theta[k])
             any_accepted = bool(np.any(accepted))
