@@ -29,12 +29,11 @@ from functools import lru_cache
 import numpy as np
 
 from rig.chips import Role
-from rig.spectrum.model import TILT_ORIGIN_NM, Calibration, ModelUncertainty
+from rig.spectrum.model import NIR_LIGHT_NM, TILT_ORIGIN_NM, Calibration, ModelUncertainty
 from rig.spectrum.responsivity import Responsivity, out_of_band
 from rig.spectrum.shapes import line_shapes
 
 REFERENCE_FWHM_NM = 20.0  # an irradiance reference LED's width (not stated in the calibration)
-NIR_LIGHT_NM = 740.0  # lines from here on are NIR light (its out-of-band levels fitted at the NIR reference)
 
 
 def _parts(responsivity: Responsivity, peaks_nm: np.ndarray, fwhm_nm: np.ndarray, amplitudes: np.ndarray,
@@ -87,7 +86,7 @@ def reference_move(calibration: Calibration) -> tuple[np.ndarray, np.ndarray] | 
         coeffs, response, d_peak, d_fwhm, _oob, _tilt = _parts(calibration.responsivity, p,
                                                               np.array([[REFERENCE_FWHM_NM]]), np.ones((1, 1)),
                                                               calibration.model_u.tilt_origins_nm())
-        jac = np.stack([response[0, 0], d_peak[0, 0]] + ([d_fwhm[0, 0]] if peak < 740 else []), axis=1)
+        jac = np.stack([response[0, 0], d_peak[0, 0]] + ([d_fwhm[0, 0]] if peak < NIR_LIGHT_NM else []), axis=1)
         var = model_variance(calibration.model_u, coeffs)[0]
         w = 1.0 / (var + 1e-6 * float(np.max(response)) ** 2)  # noise-free: the model terms weight it
         solve = np.linalg.pinv(jac.T @ (w[:, None] * jac)) @ (jac.T * w)
