@@ -19,7 +19,7 @@ PROFILE = "example_profile.toml"
 SEQUENCE = "example_sequence.toml"
 WRAPS = (("honest wrap", "example_wrap.toml"), ("lying wrap", "example_wrap_lying.toml"))
 # The reference LEDs of "Procedure on the bench": peaks known to 0.5 nm (a spectrometer), one 1 % power meter.
-REFERENCE_PEAKS_NM = (630.0, 660.0, 850.0)
+REFERENCE_PEAKS_NM = (630.0, 660.0, 680.0, 850.0)
 REFERENCE_U_NM = 0.5
 METER_U_PCT = 1.0
 METER_READINGS = ((18.7, 660.0), (12.4, 850.0))  # (mW/cm2, nm): the 660 and 850 nm reference LEDs on the meter
@@ -47,7 +47,7 @@ class DemoResult:
 
 
 def calibration_steps(calibration: Path) -> list[list[str]]:
-    """The README's calibration procedure on the simulated jig: dark, the gain sweep at three source levels, the three
+    """The README's calibration procedure on the simulated jig: dark, the gain sweep at three source levels, the four
     reference LEDs, the meter at 660 and 850 nm."""
     steps = [["calibrate", "dark", "--sim", "--out", str(calibration)]]
     for level_mw_cm2 in GAIN_SWEEP_MW_CM2:

@@ -1,6 +1,6 @@
 """Honest wraps never FAIL and lying wraps never PASS after the README's calibration (issue 20.6, small version).
 
-The full table (6 units x 3 seeds, with the issue's >= 95 % PASS / FAIL targets) is tests/bench/bench_verdicts.py;
+The full table (12 units x 3 seeds, with the issue's >= 95 % PASS / FAIL targets) is tests/bench/bench_verdicts.py;
 this runs its code on one production unit: a wrap whose every quantity (red peak, NIR peak, irradiance, dose) is
 within half its tolerance of the claim, and one off by 1.5 tolerances in every quantity, four of each.
 """
