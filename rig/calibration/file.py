@@ -129,7 +129,7 @@ class CalibrationFile:
     PER_CHANNEL: ClassVar[tuple[str, ...]] = (
         "dark_counts", "spectral_gains", "spectral_shifts_nm", "spectral_u_rel", "spectral_u_shift_nm",
         "spectral_u_oob", "spectral_oob_factors", "spectral_u_oob_rel", "spectral_u_rel_shift_corr",
-        "spectral_u_tilt_per_100nm", "spectral_u_tilt_origin_nm")
+        "spectral_u_tilt_per_100nm", "spectral_u_tilt_origin_nm", "spectral_oob_tilts", "spectral_u_oob_rel_nir")
 
     id: str = ranged(text(required=True, what="a calibration id"), "")
     created: str = ranged(date(), "")  # '' = not stated (warned about); rig always writes it
@@ -173,6 +173,12 @@ class CalibrationFile:
                                                default_factory=list)
     spectral_u_oob_rel: list[float] = ranged(values(number(0, 10, what="a relative u")),
                                              default_factory=list)
+    # the out-of-band level's slope between red and NIR light (log, per 200 nm from 750 nm; empty: 0) and the level's
+    # relative u in NIR light (empty: as spectral_u_oob_rel, which is then red light's)
+    spectral_oob_tilts: list[float] = ranged(values(number(-5, 5, what="a log slope per 200 nm")),
+                                             default_factory=list)
+    spectral_u_oob_rel_nir: list[float] = ranged(values(number(0, 10, what="a relative u")),
+                                                 default_factory=list)
     spectral_u_rel_shift_corr: list[float] = ranged(values(number(-1, 1, what="a correlation")), default_factory=list)
     spectral_u_tilt_per_100nm: list[float] = ranged(values(number(0, 1, what="a relative u per 100 nm")),
                                                     default_factory=list)
@@ -268,13 +274,15 @@ class CalibrationFile:
             return _tilted(base)
         return _tilted(replace(base, responsivity=corrected(base.responsivity, tuple(self.spectral_gains),
                                                     tuple(self.spectral_shifts_nm),
-                                                    tuple(self.spectral_oob_factors) or None),
+                                                    tuple(self.spectral_oob_factors) or None,
+                                                    tuple(self.spectral_oob_tilts) or None),
                        model_u=ModelUncertainty(tuple(self.spectral_u_rel), tuple(self.spectral_u_shift_nm),
                                                 tuple(self.spectral_u_oob),
                                                 tuple(self.spectral_u_oob_rel) or ModelUncertainty.of(chip).oob_rel,
                                                 tuple(self.spectral_u_rel_shift_corr) or (0.0,) * chip.n_channels,
                                                 tuple(self.spectral_u_tilt_per_100nm) or (0.0,) * chip.n_channels,
-                                                tuple(self.spectral_u_tilt_origin_nm)),
+                                                tuple(self.spectral_u_tilt_origin_nm),
+                                                oob_rel_nir=tuple(self.spectral_u_oob_rel_nir)),
                        peak_floor_nm=(("red", self.spectral_peak_floor_nm[0]), ("nir", self.spectral_peak_floor_nm[1])),
                        spectral_calibrated=True,
                        reference_peaks_nm=tuple(r.reference_peak_nm for r in self.spectral_references)))
@@ -359,6 +367,6 @@ def _scale_readings(readings: list[IrradianceReading]) -> dict[str, tuple[float,
 def spectral_calibration(base: Calibration, fit) -> Calibration:
     """``base`` with a spectral fit (:class:`rig.calibration.spectral.SpectralFit`) applied."""
     return replace(base, responsivity=corrected(base.responsivity, tuple(fit.gains), tuple(fit.shifts_nm),
-                                                tuple(fit.oob_factors)),
+                                                tuple(fit.oob_factors), tuple(fit.oob_tilts) or None),
                    model_u=fit.model_u, peak_floor_nm=tuple(fit.peak_floor_nm.items()), spectral_calibrated=True,
                    reference_peaks_nm=tuple(float(source[0]) for source in fit.sources))

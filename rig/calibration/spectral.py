@@ -44,7 +44,13 @@ from rig.chips import Role, SpectralChip
 from rig.errors import RigError
 from rig.spectrum import ModelUncertainty
 from rig.spectrum.model import TILT_ORIGIN_NM
-from rig.spectrum.responsivity import Responsivity, out_of_band, out_of_band_mask
+from rig.spectrum.responsivity import (
+    OOB_TILT_ORIGIN_NM,
+    OOB_TILT_SPAN_NM,
+    Responsivity,
+    out_of_band,
+    out_of_band_mask,
+)
 
 REFERENCE_U_NM = 1.0  # default standard uncertainty of a reference's peak (a spectrometer-measured LED)
 FWHM_PRIOR_NM = (20.0, 8.0)  # a reference LED of unknown width
@@ -59,6 +65,7 @@ SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not
 CALIBRATED_TILT = {Role.BROADBAND: 0.04, Role.NIR: 0.08}  # by the channel's role
 SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a calibration (the references' u)
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
+RED_LIGHT_NM, NIR_LIGHT_REF_NM = 660.0, 850.0  # where the out-of-band u is stated for red and for NIR light
 PEAK_FLOOR_MIN_NM = {"red": 0.5, "nir": 0.5}
 SHIFTED_FROM_NM = 580.0  # filters peaking from here on (the red/NIR references reach them): their centre is fitted
 NIR_FROM_NM = 740.0  # a reference from here on sets the NIR peak's floor, below it the red one's
@@ -96,6 +103,7 @@ class SpectralFit:
     sources: list[tuple] = field(default_factory=list)  # (peak, fwhm, mw, u) per reference source, fit order
     oob_factors: tuple[float, ...] = ()  # out-of-band level per channel, x the table's (): all 1
     unmodelled: tuple[float, float] = (0.0, 0.0)  # (in band: the largest channel's, out of band) relative
+    oob_tilts: tuple[float, ...] = ()  # its slope per channel (log, per OOB_TILT_SPAN_NM from 750 nm; (): none)
 
 
 def load_reference_csv(path: str | Path, peak_column: str = "reference_peak_nm",
@@ -166,7 +174,9 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     shifted = [channels.index(name) for name in shifted_channels(chip)]
     leaking = [c for c in range(len(channels)) if parts.leaks[c]]
     n_gain, n_shift, n_oob = len(channels), len(shifted), len(leaking)
-    n_fixed = n_gain + n_shift + n_oob
+    tilt_sd = chip.spread.out_of_band_tilt
+    n_tilt = n_oob if tilt_sd > 0 else 0  # each leaking channel's slope between red and NIR light
+    n_fixed = n_gain + n_shift + n_oob + n_tilt
 
     start_amp = []
     for (peak, fwhm, _mw, _u), (y, _var) in zip(keys, data, strict=True):
@@ -180,13 +190,15 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
         log_g = theta[:n_gain]
         shift = np.zeros(n_gain)
         shift[shifted] = theta[n_gain:n_gain + n_shift]
-        log_o = np.zeros(n_gain)
-        log_o[leaking] = theta[n_gain + n_shift:n_fixed]
-        return log_g, shift, log_o, theta[n_fixed:].reshape(len(keys), 3)
+        log_o, tilt = np.zeros(n_gain), np.zeros(n_gain)
+        log_o[leaking] = theta[n_gain + n_shift:n_gain + n_shift + n_oob]
+        if n_tilt:
+            tilt[leaking] = theta[n_gain + n_shift + n_oob:n_fixed]
+        return log_g, shift, log_o, tilt, theta[n_fixed:].reshape(len(keys), 3)
 
     def models(theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        log_g, shift, log_o, src = unpack(theta)
-        return [parts.model(log_g, shift, log_o, source) for source in src]
+        log_g, shift, log_o, tilt, src = unpack(theta)
+        return [parts.model(log_g, shift, log_o, source, tilt) for source in src]
 
     held: list[np.ndarray] = []  # each source's standard deviations, held during a fit
     gain_prior = np.asarray(prior.rel, float)
@@ -194,11 +206,13 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     oob_mean, oob_sd = OOB_PRIOR
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        log_g, shift, log_o, src = unpack(theta)
+        log_g, shift, log_o, tilt, src = unpack(theta)
         out = [(y - total) / sd for (y, _v), (total, _oob), sd in zip(data, models(theta), held, strict=True)]
         out.append(log_g / gain_prior)
         out.append(theta[n_gain:n_gain + n_shift] / shift_prior)
-        out.append((theta[n_gain + n_shift:n_fixed] - oob_mean) / oob_sd)
+        out.append((theta[n_gain + n_shift:n_gain + n_shift + n_oob] - oob_mean) / oob_sd)
+        if n_tilt:
+            out.append(theta[n_gain + n_shift + n_oob:n_fixed] / tilt_sd)
         for s, (peak, fwhm, mw, u_nm) in enumerate(keys):
             log_a, p, f = src[s]
             out.append(np.array([(p - peak) / u_nm]))
@@ -213,7 +227,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
                         + (SD_FLOOR_REL * np.max(total)) ** 2)
                 for (_y, var), (total, oob) in zip(data, models(theta), strict=True)]
 
-    theta = np.concatenate([np.zeros(n_gain + n_shift), np.full(n_oob, oob_mean),
+    theta = np.concatenate([np.zeros(n_gain + n_shift), np.full(n_oob, oob_mean), np.zeros(n_tilt),
                             np.ravel([(math.log(a), k[0], k[1] or FWHM_PRIOR_NM[0])
                                       for a, k in zip(start_amp, keys, strict=True)])])
     rel, oob_rel = UNMODELLED_START
@@ -225,7 +239,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     held[:] = sds(theta, rel, oob_rel)
     jac = least_squares(residuals, theta, method="trf", x_scale="jac", diff_step=1e-6, max_nfev=1).jac
     cov = np.linalg.pinv(jac.T @ jac)
-    log_g, shift, log_o, src = unpack(theta)
+    log_g, shift, log_o, tilt, src = unpack(theta)
     variance = np.diag(cov)
     # the gains' common part is the irradiance scale's (set against a reference meter): each channel's relative to
     # Clear's (no filter: the channel the references' amplitudes are read by); the out-of-band response's level is
@@ -238,12 +252,16 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     cov_gain_shift = np.zeros(n_gain)
     for n, c in enumerate(shifted):
         cov_gain_shift[c] = float(contrast[c] @ cov[:n_gain, n_gain + n])
-    var_oob = np.zeros(n_gain)
+    # the out-of-band level's posterior in red light and in NIR light (with its slope, where it is fitted)
+    var_oob, var_oob_nir = np.zeros(n_gain), np.zeros(n_gain)
     for n, c in enumerate(leaking):
         o = n_gain + n_shift + n
-        a = np.zeros(len(theta))
-        a[:n_gain], a[o] = contrast[c], 1.0  # relative to Clear's, as the in-band gains (the common part: the scale's)
-        var_oob[c] = float(a @ cov @ a)
+        for var, at_nm in ((var_oob, RED_LIGHT_NM), (var_oob_nir, NIR_LIGHT_REF_NM)):
+            a = np.zeros(len(theta))
+            a[:n_gain], a[o] = contrast[c], 1.0  # relative to Clear's, as the in-band gains (common part: the scale's)
+            if n_tilt:
+                a[o + n_oob] = (at_nm - OOB_TILT_ORIGIN_NM) / OOB_TILT_SPAN_NM
+            var[c] = float(a @ cov @ a)
     reference_u = min(k[3] for k in keys)
     rel_u = np.sqrt(var_g + rel**2)
     # a fitted centre's u is its posterior's: the references' stated peak u is in it already (each reference's peak
@@ -254,6 +272,8 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     model_u = ModelUncertainty(
         rel=tuple(float(u) for u in rel_u), shift_nm=tuple(float(u) for u in shift_u), oob=tuple(prior.oob),
         oob_rel=tuple(float(math.sqrt(var_oob[c] + oob_rel[c] ** 2)) if parts.leaks[c] else 0.0 for c in range(n_gain)),
+        oob_rel_nir=tuple(float(math.sqrt(var_oob_nir[c] + oob_rel[c] ** 2)) if parts.leaks[c] else 0.0
+                          for c in range(n_gain)),
         tilt_per_100nm=tuple(max((CALIBRATED_TILT.get(role, 0.0) for role in spec.roles), default=0.0)
                              for spec in chip.channel_specs),
         tilt_origin_nm=_tilt_origins(chip, [k[0] for k in keys]),
@@ -268,7 +288,7 @@ def fit_spectral(readings: Sequence[ReferenceReading], table: Responsivity, tran
     return SpectralFit(tuple(float(math.exp(g)) for g in log_g), tuple(float(d) for d in shift), model_u, floor,
                        [float(src[s][1]) for s in range(len(keys))], residuals_rel, keys,
                        tuple(float(math.exp(o)) if parts.leaks[c] else 1.0 for c, o in enumerate(log_o)),
-                       (float(np.max(rel)), float(np.max(oob_rel))))
+                       (float(np.max(rel)), float(np.max(oob_rel))), tuple(float(t) for t in tilt) if n_tilt else ())
 
 
 def _tilt_origins(chip: SpectralChip, reference_peaks_nm: Sequence[float]) -> tuple[float, ...]:
@@ -343,13 +363,15 @@ class _Parts:
         self.oob = out_of_band(table)
         self.leaks = self.oob.matrix.max(axis=0) > 0
 
-    def model(self, log_g: np.ndarray, shift: np.ndarray, log_o: np.ndarray, source: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """Basic counts per channel of a source (log amplitude, peak, FWHM): the total and its out-of-band part."""
+    def model(self, log_g: np.ndarray, shift: np.ndarray, log_o: np.ndarray, source: np.ndarray,
+              tilt: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Basic counts per channel of a source (log amplitude, peak, FWHM): the total and its out-of-band part
+        (``tilt``: each channel's leakage slope, taken at the source's peak)."""
         log_a, peak, fwhm = source
         fwhm = max(fwhm, 2.0)
         inband = np.diagonal(self.inband.line_responses(peak - shift, fwhm))  # channel c seen at peak - shift_c
-        oob = np.exp(log_o) * self.oob.line_responses(np.array([peak]), fwhm)[0]
+        level = log_o if tilt is None else log_o + tilt * (peak - OOB_TILT_ORIGIN_NM) / OOB_TILT_SPAN_NM
+        oob = np.exp(level) * self.oob.line_responses(np.array([peak]), fwhm)[0]
         scale = math.exp(log_a) * np.exp(log_g)
         return scale * (inband + oob), scale * oob
 
@@ -376,6 +398,8 @@ def add_references(calibration_file, new: Sequence[ReferenceReading], transmissi
     f.spectral_u_oob = [round(u, 6) for u in fit.model_u.oob]
     f.spectral_oob_factors = [round(o, 6) for o in fit.oob_factors]
     f.spectral_u_oob_rel = [round(u, 6) for u in fit.model_u.oob_rel]
+    f.spectral_oob_tilts = [round(t, 6) for t in fit.oob_tilts]
+    f.spectral_u_oob_rel_nir = [round(u, 6) for u in fit.model_u.oob_rel_nir]
     f.spectral_u_rel_shift_corr = [round(r, 6) for r in fit.model_u.rel_shift_corr]
     f.spectral_u_tilt_per_100nm = [round(t, 6) for t in fit.model_u.tilt_per_100nm]
     f.spectral_u_tilt_origin_nm = [round(o, 2) for o in fit.model_u.tilt_origins_nm()]

@@ -88,11 +88,13 @@ CHIP: Final = SpectralChip(
     spread=ProductionSpread(
         centre_sigma_nm=2.5, centre_limit_nm=10.0, width_rel=0.05, skew_per_100nm=0.08, sensitivity_rel=0.10,
         out_of_band_rel=0.015, out_of_band_range=(0.1, 3.0), out_of_band_channels=CHANNELS[:6],
-        gain_rel=0.02, gain_limit_rel=0.05, model_shift_u_nm=3.0,
+        gain_rel=0.02, gain_limit_rel=0.05, model_shift_u_nm=3.0, out_of_band_tilt=0.3,
         model_oob_u=(*((name, 0.02) for name in CHANNELS[:6]), ("F7", 0.01), ("F8", 0.01), ("NIR", 0.01)),
         source="centres typ +/-10 nm (DS000504/DS000718) as a 4-sigma limit; width, skew: the two public "
                "digitisations of the typical curves differ this much; sensitivity 10 %: no datasheet limit "
-               "(assumption); out-of-band 0.1x-3x the ams templates' level (templates vs figure digitisation); "
+               "(assumption); out-of-band 0.1x-3x the ams templates' level (templates vs figure digitisation), its "
+               "slope between red and NIR light 0.3 per 200 nm (log, standard; an assumption: the two digitisations "
+               "differ by a factor at 660 nm that they do not across 600-1000 nm); "
                "gain ratios +/-5 % (DS000504)"),
     driver="rig.hardware.spectral:SpectralSensor",
     emulator="rig.sim.as7341:AS7341Emulator",

@@ -103,6 +103,9 @@ class ProductionSpread:
     # the estimator's uncalibrated model uncertainty of the typical table for a part from this spread (standard):
     model_shift_u_nm: float = 3.0  # filter centres (the spread's centre sigma plus the table's own shape doubt)
     model_oob_u: tuple[tuple[str, float], ...] = ()  # per channel: out-of-band level, fraction of its peak
+    # a part's out-of-band level changes with wavelength by exp(t (lambda - 750 nm) / 200 nm), t ~ N(0, this): its
+    # leakage in red and in NIR light differ by more than one factor (0: one level at every wavelength)
+    out_of_band_tilt: float = 0.0
     source: str = ""
 
 

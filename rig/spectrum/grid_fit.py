@@ -179,12 +179,13 @@ def interval(grid: Grid, chi2: np.ndarray, per_peak: np.ndarray, threshold: floa
 
 
 def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per row: model, its d/dlambda, its out-of-band part, its tilt (model x distance from the tilt origin,
-    per 100 nm) and its NIR light's part (lines peaking from ``NIR_LIGHT_NM``) at the profiles' best joint point."""
+    per 100 nm), its NIR light's part (lines peaking from ``NIR_LIGHT_NM``) and that light's out-of-band part, at the
+    profiles' best joint point."""
     rows = len(next(iter(profiles.values())).chi2)
     channels = grids[0].responses.shape[1]  # the table's chip's channels
-    model, slope, oob, tilt, nir = (np.zeros((rows, channels)) for _ in range(5))
+    model, slope, oob, tilt, nir, oob_nir = (np.zeros((rows, channels)) for _ in range(6))
     at = np.arange(rows)
     for i, profile in profiles.items():
         b = profile.best
@@ -193,8 +194,10 @@ def model_of(grids: Sequence[Grid], profiles: Mapping[int, Profile]
         slope += amplitude[:, None] * grids[i].d_peak[b]
         oob += amplitude[:, None] * grids[i].oob_responses[b]
         tilt += amplitude[:, None] * grids[i].tilt_responses[b]
-        nir += (amplitude * (grids[i].peaks_nm[b] >= NIR_LIGHT_NM))[:, None] * grids[i].responses[b]
-    return model, slope, oob, tilt, nir
+        in_nir = (amplitude * (grids[i].peaks_nm[b] >= NIR_LIGHT_NM))[:, None]
+        nir += in_nir * grids[i].responses[b]
+        oob_nir += in_nir * grids[i].oob_responses[b]
+    return model, slope, oob, tilt, nir, oob_nir
 
 
 @dataclass(frozen=True)

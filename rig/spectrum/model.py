@@ -99,11 +99,19 @@ class ModelUncertainty:
     tilt_per_100nm: tuple[float, ...] = ()  # relative u growing 1:1 with distance from the tilt origin (() zeros)
     tilt_origin_nm: tuple[float, ...] = ()  # per channel, where its response is pinned (): TILT_ORIGIN_NM for all
     oob_centre: tuple[float, ...] = ()  # per channel, the part's expected out-of-band level x the table's (() ones)
+    # per channel, the out-of-band u in NIR light (lines from NIR_LIGHT_NM), where a calibration fitted the level's
+    # slope between red and NIR light (``oob_rel`` is then red light's); () the same as ``oob_rel``
+    oob_rel_nir: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("rel_shift_corr", "tilt_per_100nm"):
             if not getattr(self, name):
                 object.__setattr__(self, name, (0.0,) * len(self.rel))
+
+    def oob_rel_by_light(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel, the out-of-band u in red light and in NIR light."""
+        red = np.asarray(self.oob_rel, float)
+        return red, np.asarray(self.oob_rel_nir, float) if self.oob_rel_nir else red
 
     def tilt_origins_nm(self) -> np.ndarray:
         """Per channel, the wavelength its tilt grows from: where a calibration pinned its response (the irradiance

@@ -66,8 +66,14 @@ def model_variance(model_u: ModelUncertainty, coeffs: np.ndarray) -> np.ndarray:
     inband = np.asarray(model_u.rel) * coeffs[0]
     shifted = np.asarray(model_u.shift_nm) * coeffs[1]
     var = np.maximum(inband**2 + shifted**2 - 2.0 * np.asarray(model_u.rel_shift_corr) * inband * shifted, 0.0) \
-        + (np.asarray(model_u.oob_rel) * coeffs[2]) ** 2 + (np.asarray(model_u.tilt_per_100nm) * coeffs[3]) ** 2
+        + (oob_u(model_u) * coeffs[2]) ** 2 + (np.asarray(model_u.tilt_per_100nm) * coeffs[3]) ** 2
     return var
+
+
+def oob_u(model_u: ModelUncertainty) -> np.ndarray:
+    """Per channel, the out-of-band level's relative u, the larger of red light's and NIR light's (an irradiance's
+    move is taken per channel, not per line)."""
+    return np.maximum(*model_u.oob_rel_by_light())
 
 
 @lru_cache(maxsize=16)
@@ -124,7 +130,7 @@ def amplitude_covariance(calibration: Calibration, solve: np.ndarray, noise_var:
     if common and not calibration.scale_tilt_u_per_100nm:  # the broadband channel's tilt is the common term now
         own_tilt = own_tilt.copy()
         own_tilt[list(calibration.chip.indices_of(Role.BROADBAND))] = 0.0
-    scaled = d[:4] * np.stack([np.asarray(u.rel), np.asarray(u.shift_nm), np.asarray(u.oob_rel),
+    scaled = d[:4] * np.stack([np.asarray(u.rel), np.asarray(u.shift_nm), oob_u(u),
                                own_tilt])[:, None, None, :]
     for t in (0, 2, 3):
         cov += np.einsum("rkc,rlc->rkl", scaled[t], scaled[t])

@@ -171,20 +171,28 @@ def out_of_band(table: Responsivity) -> Responsivity:
                         table.chip)
 
 
+OOB_TILT_ORIGIN_NM, OOB_TILT_SPAN_NM = 750.0, 200.0  # a leakage slope t: level x exp(t (lambda - 750) / 200)
+
+
 @lru_cache(maxsize=32)
 def corrected(table: Responsivity, gains: tuple[float, ...], shifts_nm: tuple[float, ...],
-              oob_factors: tuple[float, ...] | None = None) -> Responsivity:
+              oob_factors: tuple[float, ...] | None = None, oob_tilts: tuple[float, ...] | None = None
+              ) -> Responsivity:
     """The table with per-channel corrections (spectral calibration):
-    R'_c(lambda) = gain_c x (I_c(lambda - shift_c) + oob_c x O_c(lambda)), I and O the table's in-band and
-    out-of-band parts (:func:`out_of_band_mask`). ``oob_factors`` None: all 1 (the table's own leakage)."""
+    R'_c(lambda) = gain_c x (I_c(lambda - shift_c) + oob_c x exp(t_c (lambda - 750) / 200) x O_c(lambda)), I and O the
+    table's in-band and out-of-band parts (:func:`out_of_band_mask`). ``oob_factors`` None: all 1 (the table's own
+    leakage); ``oob_tilts`` None: all 0 (one level at every wavelength)."""
     oob_factors = oob_factors or (1.0,) * len(gains)
-    if all(g == 1.0 for g in gains) and all(s == 0.0 for s in shifts_nm) and all(o == 1.0 for o in oob_factors):
+    oob_tilts = oob_tilts or (0.0,) * len(gains)
+    if all(g == 1.0 for g in gains) and all(s == 0.0 for s in shifts_nm) and all(o == 1.0 for o in oob_factors) \
+            and all(t == 0.0 for t in oob_tilts):
         return table
     wl = table.wavelengths_nm
     mask = out_of_band_mask(table)
     inband, oob = table.matrix * (1.0 - mask), table.matrix * mask
-    columns = [g * (np.interp(wl - s, wl, inband[:, c], left=0.0, right=0.0) + o * oob[:, c])
-               for c, (g, s, o) in enumerate(zip(gains, shifts_nm, oob_factors, strict=True))]
+    x = (wl - OOB_TILT_ORIGIN_NM) / OOB_TILT_SPAN_NM
+    columns = [g * (np.interp(wl - s, wl, inband[:, c], left=0.0, right=0.0) + o * np.exp(t * x) * oob[:, c])
+               for c, (g, s, o, t) in enumerate(zip(gains, shifts_nm, oob_factors, oob_tilts, strict=True))]
     return Responsivity(wl, np.column_stack(columns), f"{table.source} (per-sensor spectral correction)", table.chip)
 
 

@@ -126,11 +126,13 @@ class Noise:
         return per_basic**2 / (raw_expected + READ_NOISE_COUNTS**2 + DARK_NOISE_COUNTS**2 + 1 / 12)
 
     def weights(self, model: np.ndarray, slope: np.ndarray, oob: np.ndarray, tilt: np.ndarray | None = None,
-                nir: np.ndarray | None = None) -> np.ndarray:
+                nir: np.ndarray | None = None, oob_nir: np.ndarray | None = None) -> np.ndarray:
         """1 / variance per channel (rows x 10, basic counts^2) at this model (``slope``: d model / d lambda,
         signed; ``oob``: the model's out-of-band part; ``tilt``: the model x (peak - TILT_ORIGIN_NM) / 100 nm;
-        ``nir``: the model's NIR light, lines from ``NIR_LIGHT_NM``). The sensitivity and centre terms are
-        correlated as a calibration fitted them (a channel's response is best known where its references were).
+        ``nir``: the model's NIR light, lines from ``NIR_LIGHT_NM``; ``oob_nir``: that light's out-of-band part). The
+        sensitivity and centre terms are correlated as a calibration fitted them (a channel's response is best known
+        where its references were); the out-of-band level's u is red light's and NIR light's where a calibration fitted
+        its slope between them (taken as fully correlated: an upper bound).
 
         A tilt grows from where the calibration pinned the channels' ratios for that light: red light from
         TILT_ORIGIN_NM, NIR light from the NIR reference when there was one (its level of unknown irradiance pins
@@ -142,8 +144,10 @@ class Noise:
         u = self.model_u
         inband = np.asarray(u.rel) * np.maximum(model - oob, 0.0)
         shifted = np.asarray(u.shift_nm) * slope
+        oob_red_u, oob_nir_u = u.oob_rel_by_light()
+        in_nir = np.zeros_like(oob) if oob_nir is None else np.clip(oob_nir, 0.0, np.maximum(oob, 0.0))
         model_var = np.maximum(inband**2 + shifted**2 - 2.0 * np.asarray(u.rel_shift_corr) * inband * shifted, 0.0) \
-            + (np.asarray(u.oob_rel) * np.maximum(oob, 0.0)) ** 2
+            + (oob_red_u * (np.maximum(oob, 0.0) - in_nir) + oob_nir_u * in_nir) ** 2
         if tilt is not None:
             pin = float(np.max(u.tilt_origins_nm()))
             if nir is not None and pin >= NIR_LIGHT_NM:  # NIR light's tilt from the NIR reference
