@@ -244,3 +244,42 @@ def test_the_irradiance_model_term_cancels_at_the_scales_reference_wavelength():
     at_reference, away = u_rel(base, 660.0), u_rel(base, 610.0)
     assert at_reference < 0.04 < u_rel(unreferenced, 660.0)  # 2 x 1 % scale + counting, against ~10 % before
     assert away > 1.5 * at_reference
+
+
+def leak_sloped_unit(slope: float) -> SensorUnit:
+    """The typical part, except that every filter channel's out-of-band response is x exp(slope (lambda - 750) /
+    200 nm): with slope 0.5, 20 % less leakage in red light (660 nm) and 28 % more in NIR light (850 nm)."""
+    from rig.spectrum.responsivity import out_of_band_mask
+
+    typical = SensorUnit.typical()
+    table = typical.responsivity
+    wl = table.wavelengths_nm
+    leak = table.matrix * out_of_band_mask(table)
+    matrix = table.matrix + leak * (np.exp(slope * (wl - 750.0) / 200.0)[:, None] - 1.0)
+    return replace(typical, unit_id="leak-sloped", responsivity=Responsivity(wl, matrix, "sloped leakage",
+                                                                             chip=table.chip))
+
+
+def test_the_leakage_slope_between_red_and_nir_light_is_fitted_and_kept(tmp_path):
+    # A part whose filters leak 20 % less red light and 28 % more NIR light than the table (a slope of 0.5 per
+    # 200 nm, 1.7x the production spread's sd): one leakage level per channel cannot fit both, and its misfit used
+    # to widen every channel's out-of-band u. The references at 631 / 658.5 / 852 nm tell the slope where a channel
+    # leaks enough to read it (F3 sees a quarter of Clear's NIR signal): fitted within 0.2 of the truth, its NIR
+    # light's u as sure as its red light's, the NIR and red LEDs' peaks inside U, and the file keeps it.
+    from rig.calibration.file import CalibrationFile, save_calibration
+    from rig.calibration.spectral import add_references
+
+    f3 = DEFAULT_CHIP.channels.index("F3")
+    unit = leak_sloped_unit(0.5)
+    made = CalibrationFile(id="slope", sensor_id="leak-sloped", transmission=T, dark_counts=list(DARK))
+    fit = add_references(made, references(unit), T)
+    assert abs(fit.oob_tilts[f3] - 0.5) < 0.2, fit.oob_tilts
+    assert fit.model_u.oob_rel_nir[f3] < 0.15 and fit.model_u.oob_rel[f3] < 0.15
+    calibration = load_calibration(save_calibration(made, tmp_path / "cal.toml")).calibration()
+    assert np.allclose(calibration.responsivity.matrix, spectral_calibration(
+        Calibration(TABLE, transmission=T, dark_counts=DARK), fit).responsivity.matrix, rtol=1e-3, atol=1e-8)
+    for lines, band, peak in (([(660.0, 20.0, 30.0), (840.0, 30.0, 20.0)], "nir", 840.0),
+                              ([(645.0, 20.0, 30.0)], "red", 645.0)):
+        for r in readings(unit, lines, 4, seed=int(peak)):
+            e = estimate(r.counts, r.gain_x, r.t_int_ms, calibration)
+            assert getattr(e, f"{band}_peak_low_nm") <= peak <= getattr(e, f"{band}_peak_high_nm"), (band, e)
