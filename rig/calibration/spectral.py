@@ -25,8 +25,9 @@ leave (:func:`_unmodelled`, at least 1 %), ``shift_nm_c = max(sqrt(var(d_c)), 0.
 the posterior: once),
 out-of-band from its posterior (gain x level relative to Clear's gain) and channel c's out-of-band residuals
 (at least 5 %); the k=2 peak floor is the
-references' own stated peak u x 2 (red from the references below 740 nm, NIR from those above; at least 1 nm / 5
-nm).
+references' own stated peak u (red from the references below 740 nm, NIR from those above; at least 0.5 nm).
+Each leaking channel's out-of-band level has a slope between red and NIR light, ``exp(t (lambda - 750 nm) / 200 nm)``
+with ``t ~ N(0, spread.out_of_band_tilt)``; its u is stated for red light and for NIR light.
 The corrections hold for red and NIR light (590-1000 nm, where the references are), not for blue light.
 """
 
@@ -43,7 +44,7 @@ from scipy.optimize import least_squares
 from rig.chips import Role, SpectralChip
 from rig.errors import RigError
 from rig.spectrum import ModelUncertainty
-from rig.spectrum.model import TILT_ORIGIN_NM
+from rig.spectrum.model import NIR_LIGHT_NM, TILT_ORIGIN_NM
 from rig.spectrum.responsivity import (
     OOB_TILT_ORIGIN_NM,
     OOB_TILT_SPAN_NM,
@@ -65,10 +66,10 @@ SD_FLOOR_REL = 0.002  # of a reference's largest channel: a channel at ~0 is not
 CALIBRATED_TILT = {Role.BROADBAND: 0.04, Role.NIR: 0.08}  # by the channel's role
 SHIFT_FLOOR_NM = 0.5  # a filter centre is known no better than this after a calibration (the references' u)
 OOB_PRIOR = (math.log(math.sqrt(0.1 * 3.0)), 0.5 * math.log(3.0 / 0.1) / 1.7)  # log level: 0.1x-3x the templates'
-RED_LIGHT_NM, NIR_LIGHT_REF_NM = 660.0, 850.0  # where the out-of-band u is stated for red and for NIR light
+RED_LIGHT_NM, NIR_LIGHT_REF_NM = TILT_ORIGIN_NM, 850.0  # where the out-of-band u is stated for red and NIR light
 PEAK_FLOOR_MIN_NM = {"red": 0.5, "nir": 0.5}
 SHIFTED_FROM_NM = 580.0  # filters peaking from here on (the red/NIR references reach them): their centre is fitted
-NIR_FROM_NM = 740.0  # a reference from here on sets the NIR peak's floor, below it the red one's
+NIR_FROM_NM = NIR_LIGHT_NM  # a reference from here on sets the NIR peak's floor, below it the red one's
 
 
 def shifted_channels(chip: SpectralChip) -> tuple[str, ...]:

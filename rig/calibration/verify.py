@@ -25,8 +25,9 @@ from rig.chips import SpectralChip
 from rig.errors import RigError
 from rig.spectrum import Calibration, estimate
 from rig.spectrum.counts_csv import read_counts_rows
+from rig.spectrum.model import NIR_LIGHT_NM
 
-RED_NIR_SPLIT_NM = 740.0  # a reference peak below this is compared with the red peak, above with the NIR peak
+RED_NIR_SPLIT_NM = NIR_LIGHT_NM  # a reference peak below this is compared with the red peak, above with the NIR peak
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def robust_interval(values: Sequence[float], lows: Sequence[float], highs: Seque
     if len(values) < 2:  # one reading: its interval as stated
         return value, below, above
     stated = statistics.median(noises)
-    seen = K * MAD_TO_SD * statistics.median(abs(v - value) for v in values)
+    seen = spread_u * math.sqrt(len(values)) / MEDIAN_SE  # twice the readings' sd (from their MAD)
     taken = min(stated, seen)
     averaged = max(stated, seen) * min(1.0, MEDIAN_SE / math.sqrt(len(values)))
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rig.spectrum.grid_fit import Profile
-from rig.spectrum.model import FAR_RED_NM, RANK_RTOL, Calibration, Estimate, K, LineSpec
+from rig.spectrum.model import FAR_RED_NM, NIR_LIGHT_NM, RANK_RTOL, Calibration, Estimate, K, LineSpec
 from rig.spectrum.referenced import amplitude_covariance
 from rig.spectrum.refine import refine
 from rig.spectrum.responsivity import Responsivity
@@ -238,5 +238,5 @@ def _reach_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]
     out = [[spec.nominal for spec in absent]]
     for shift in REACH_SHIFTS_NM:
         out.append([(min(max(spec.nominal[0] + shift, spec.peaks_nm[0]), spec.peaks_nm[1]), spec.nominal[1])
-                    if spec.nominal[0] >= 740.0 else spec.nominal for spec in absent])
+                    if spec.nominal[0] >= NIR_LIGHT_NM else spec.nominal for spec in absent])
     return out

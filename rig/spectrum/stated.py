@@ -18,6 +18,7 @@ from rig.spectrum.model import (
     ABSENT_SHARE,
     FIT_POOR_REDUCED_CHI2,
     LINE_SUFFIXES,
+    NIR_LIGHT_NM,
     Calibration,
     Estimate,
     K,
@@ -146,8 +147,8 @@ def put(result: Estimate, key: str, value: float | None) -> None:
 
 
 def band_of(spec: LineSpec) -> str:
-    """The peak floor a line takes: the red one below 740 nm, the NIR one above."""
-    return spec.name if spec.name in ("red", "nir") else ("red" if spec.nominal[0] < 740 else "nir")
+    """The peak floor a line takes: the red one below ``NIR_LIGHT_NM``, the NIR one from there on."""
+    return spec.name if spec.name in ("red", "nir") else ("red" if spec.nominal[0] < NIR_LIGHT_NM else "nir")
 
 
 def _groups(result: Estimate, plan: LinePlan, index: Mapping[str, int], theta: np.ndarray, cov: np.ndarray,
