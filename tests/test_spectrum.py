@@ -288,6 +288,11 @@ def test_far_red_led_with_some_nir_is_never_a_confident_zero_nir(seed):
     ("bench-production-2", 102, [(620.0, 25.0, 80.0), (810.0, 30.0, 48.0)]),
     ("bench-production-2", 102, [(610.0, 25.0, 200.0), (830.0, 30.0, 129.0)]),
     ("bench-production-0", 100, [(670.0, 15.0, 80.0), (810.0, 30.0, 50.0)]),
+    # a part whose F7 reads 2.6x and F8 0.53x the table at 810 nm, NIR 0.43x at 630 nm: the limit holds only when
+    # its channels' model uncertainty includes the NIR light it is a limit of (the limit without it: 60 of 62 and
+    # 51 of 51 mW/cm2)
+    ("bench-production-58", 158, [(620.0, 25.0, 80.0), (830.0, 30.0, 62.0)]),
+    ("bench-production-58", 158, [(660.0, 25.0, 80.0), (810.0, 30.0, 51.0)]),
 ])
 def test_faint_810_830_line_beside_red_is_never_a_confident_zero(unit_id, lot, lines):
     # a red LED plus an 810-830 nm line carrying 37-39 % of the light, behind T = 0.05, uncalibrated, on production

@@ -14,7 +14,7 @@ from rig.spectrum.grid_fit import Profile
 from rig.spectrum.model import FAR_RED_NM, NIR_LIGHT_NM, RANK_RTOL, Calibration, Estimate, K, LineSpec
 from rig.spectrum.referenced import amplitude_covariance
 from rig.spectrum.refine import refine
-from rig.spectrum.responsivity import Responsivity
+from rig.spectrum.responsivity import Responsivity, out_of_band
 from rig.spectrum.shapes import Grid, Noise, line_shapes
 from rig.spectrum.stated import FitRows
 
@@ -123,7 +123,8 @@ def finish(y: np.ndarray, w: np.ndarray, line_grids: Sequence[Grid], present: Ma
     reach: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] = ({}, {})
     if plan is None and absent:  # undetermined lines' reach: their own limit and the total's
         reach = hidden_limits(y, sw, calibration.table, model, jac, [g.spec for g in absent], s2,
-                              [k for _i, k, _f in layout.lines], theta[:, [k + 1 for _i, k, _f in layout.lines]])
+                              [k for _i, k, _f in layout.lines], theta[:, [k + 1 for _i, k, _f in layout.lines]],
+                              noise)
     joint_mw: list[Mapping[str, float]] = [{}] * rows
     if joint is not None and absent:
         far_red = np.zeros(rows, bool)
@@ -183,23 +184,27 @@ def _with_lines_free(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, 
 
 def hidden_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray, jac: np.ndarray,
                   absent: list[LineSpec], s2: np.ndarray, amplitude_index: Sequence[int],
-                  present_peaks_nm: np.ndarray
+                  present_peaks_nm: np.ndarray, noise: Noise | None = None
                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per row, for each absent line taken anywhere in its reach (:func:`_reach_shapes`): its k=2 upper limit
     (uW/cm2 at the sensor) as :func:`upper_limits` takes it, and the k=2 upper limit of the light it could hide
     from the *total*: freeing it moves the present lines' amplitudes too (a red line soaks up part of an 830 nm
     line's light through Clear), so the total misses only the net change and its extra variance. A reach shape
     closer than ``REACH_GAP_NM`` to a present line's peak (``present_peaks_nm``, rows x lines) is not taken in that
-    row: the two are one light to the channels there, and its limit would be as large as that line."""
+    row: the two are one light to the channels there, and its limit would be as large as that line.
+
+    A limit asks how much light the line could have: the channels' model uncertainty is then the model's with
+    that light in it (a part's NIR channel 20 % low at 810 nm hides 20 % of an 810 nm line), not the one without
+    it. With ``noise``, each shape's limit is taken again with the weights at the present lines plus the absent
+    ones at their limits (twice: the limit moves little the second time)."""
     rows = len(y)
-    weighted = jac * sw[:, :, None]
     amp = list(amplitude_index)
-    present_cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", weighted, weighted)) * s2[:, None, None]
-    present_var = present_cov[:, amp][:, :, amp].sum(axis=(1, 2)) if amp else np.zeros(rows)
     own = {spec.name: np.zeros(rows) for spec in absent}
     total = {spec.name: np.zeros(rows) for spec in absent}
     for shapes in _reach_shapes(absent):
-        coef, cov = _with_lines_free(y, sw, responsivity, model, weighted, shapes, s2)
+        coef, cov, weighted = _at_limits(y, sw, responsivity, model, jac, shapes, s2, noise)
+        present_cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", weighted, weighted)) * s2[:, None, None]
+        present_var = present_cov[:, amp][:, :, amp].sum(axis=(1, 2)) if amp else np.zeros(rows)
         for n, spec in enumerate(absent):
             i = jac.shape[2] + n
             limit = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
@@ -212,6 +217,39 @@ def hidden_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
             own[spec.name] = np.maximum(own[spec.name], limit)
             total[spec.name] = np.maximum(total[spec.name], hidden)
     return own, total
+
+
+def _at_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray, jac: np.ndarray,
+               shapes: Sequence[tuple[float, float]], s2: np.ndarray, noise: Noise | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_with_lines_free` for these shapes, with the weights (``sw``: their square roots) taken again at the
+    lines' k=2 limits (the model uncertainty of their light added; no ``noise``: as given), and the present lines'
+    weighted Jacobian under those weights."""
+    weighted = jac * sw[:, :, None]
+    coef, cov = _with_lines_free(y, sw, responsivity, model, weighted, shapes, s2)
+    if noise is None:
+        return coef, cov, weighted
+    first = jac.shape[2]
+    response = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # channels x lines
+    d_peak = np.column_stack([responsivity.line_response(shape[0] + 0.5, shape[1])
+                              - responsivity.line_response(shape[0] - 0.5, shape[1]) for shape in shapes])
+    leak = out_of_band(responsivity)
+    leaking = np.column_stack([leak.line_response(*shape) for shape in shapes])
+    in_nir = np.array([shape[0] >= NIR_LIGHT_NM for shape in shapes], float)
+    empty = np.zeros_like(y)
+    floor = 1.0 / noise.weights(empty, empty, empty)  # a dark reading's variance: counted once, in ``sw``
+    for _ in range(2):
+        amplitude = np.maximum(coef[:, first:], 0.0) + K * np.sqrt(np.maximum(
+            np.einsum("rii->ri", cov)[:, first:], 0.0))  # rows x lines: each at its limit
+        light = amplitude @ response.T
+        leaked = amplitude @ leaking.T
+        nir = (amplitude * in_nir) @ response.T
+        extra = 1.0 / noise.weights(light, amplitude @ d_peak.T, leaked, None, nir, (amplitude * in_nir) @ leaking.T) \
+            - floor
+        sw_at = 1.0 / np.sqrt(1.0 / sw**2 + np.maximum(extra, 0.0))
+        weighted = jac * sw_at[:, :, None]
+        coef, cov = _with_lines_free(y, sw_at, responsivity, model, weighted, shapes, s2)
+    return coef, cov, weighted
 
 
 def _limit_shapes(absent: Sequence[LineSpec]) -> list[list[tuple[float, float]]]:
