@@ -161,9 +161,14 @@ def upper_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mode
     for shapes in _limit_shapes(absent):
         coef, cov = _with_lines_free(y, sw, responsivity, model, jac * sw[:, :, None], shapes, s2)
         for n, spec in enumerate(absent):
-            i = jac.shape[2] + n
-            out[spec.name] = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
+            out[spec.name] = _k2_limits(coef, cov, jac.shape[2])[:, n]
     return out
+
+
+def _k2_limits(coef: np.ndarray, cov: np.ndarray, first: int) -> np.ndarray:
+    """Rows x lines: each free-sign line's (parameters from ``first`` on) k=2 upper limit, its amplitude clipped at
+    0 plus twice its standard deviation."""
+    return np.maximum(coef[:, first:], 0.0) + K * np.sqrt(np.maximum(np.einsum("rii->ri", cov)[:, first:], 0.0))
 
 
 def _with_lines_free(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model: np.ndarray,
@@ -205,9 +210,10 @@ def hidden_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, mod
         coef, cov, weighted = _at_limits(y, sw, responsivity, model, jac, shapes, s2, noise)
         present_cov = np.linalg.pinv(np.einsum("rcp,rcq->rpq", weighted, weighted)) * s2[:, None, None]
         present_var = present_cov[:, amp][:, :, amp].sum(axis=(1, 2)) if amp else np.zeros(rows)
+        limits = _k2_limits(coef, cov, jac.shape[2])
         for n, spec in enumerate(absent):
             i = jac.shape[2] + n
-            limit = np.maximum(coef[:, i], 0.0) + K * np.sqrt(np.maximum(cov[:, i, i], 0.0))
+            limit = limits[:, n]
             sel = [*amp, i]
             extra = cov[:, sel][:, :, sel].sum(axis=(1, 2)) - present_var
             hidden = np.maximum(coef[:, sel].sum(axis=1), 0.0) + K * np.sqrt(np.maximum(extra, 0.0))
@@ -229,23 +235,16 @@ def _at_limits(y: np.ndarray, sw: np.ndarray, responsivity: Responsivity, model:
     coef, cov = _with_lines_free(y, sw, responsivity, model, weighted, shapes, s2)
     if noise is None:
         return coef, cov, weighted
-    first = jac.shape[2]
-    response = np.column_stack([responsivity.line_response(*shape) for shape in shapes])  # channels x lines
-    d_peak = np.column_stack([responsivity.line_response(shape[0] + 0.5, shape[1])
-                              - responsivity.line_response(shape[0] - 0.5, shape[1]) for shape in shapes])
-    leak = out_of_band(responsivity)
-    leaking = np.column_stack([leak.line_response(*shape) for shape in shapes])
-    in_nir = np.array([shape[0] >= NIR_LIGHT_NM for shape in shapes], float)
+    peaks, fwhms = np.array(shapes, float).T
+    response, d_peak, _ = line_shapes(responsivity, peaks, fwhms)  # lines x channels
+    leaking, _, _ = line_shapes(out_of_band(responsivity), peaks, fwhms)
+    in_nir = (peaks >= NIR_LIGHT_NM)[:, None]
     empty = np.zeros_like(y)
     floor = 1.0 / noise.weights(empty, empty, empty)  # a dark reading's variance: counted once, in ``sw``
     for _ in range(2):
-        amplitude = np.maximum(coef[:, first:], 0.0) + K * np.sqrt(np.maximum(
-            np.einsum("rii->ri", cov)[:, first:], 0.0))  # rows x lines: each at its limit
-        light = amplitude @ response.T
-        leaked = amplitude @ leaking.T
-        nir = (amplitude * in_nir) @ response.T
-        extra = 1.0 / noise.weights(light, amplitude @ d_peak.T, leaked, None, nir, (amplitude * in_nir) @ leaking.T) \
-            - floor
+        amplitude = _k2_limits(coef, cov, jac.shape[2])  # rows x lines: each at its limit
+        extra = 1.0 / noise.weights(amplitude @ response, amplitude @ d_peak, amplitude @ leaking, None,
+                                    amplitude @ (response * in_nir), amplitude @ (leaking * in_nir)) - floor
         sw_at = 1.0 / np.sqrt(1.0 / sw**2 + np.maximum(extra, 0.0))
         weighted = jac * sw_at[:, :, None]
         coef, cov = _with_lines_free(y, sw_at, responsivity, model, weighted, shapes, s2)
